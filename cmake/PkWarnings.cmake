@@ -1,0 +1,8 @@
+# Warning flags for every target we compile (STYLE.md section 10).
+add_library(pk_warnings INTERFACE)
+target_compile_options(pk_warnings INTERFACE
+  -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+  -Wwrite-strings -Wno-unused-parameter)
+if(PK_WERROR)
+  target_compile_options(pk_warnings INTERFACE -Werror)
+endif()

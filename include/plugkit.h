@@ -1,0 +1,274 @@
+/*
+ * plugkit.h: the host API. The one header a host program includes.
+ *
+ * A host creates a pk_host, defines the host functions plugins may call,
+ * opens plugins (a shared object, a WebAssembly module, a C source file,
+ * a Lua script, an executable: the backend is detected from the file), looks
+ * up their exported functions with a signature check and calls them with
+ * arrays of pk_val.
+ *
+ * Conventions, for every function below:
+ * - Fallible functions return PK_OK (0) or a negative PK_E* code; outputs
+ *   (`out_*`) are written only on success. The detail of the last failure
+ *   (file, phase, cause) is in pk_host_errmsg().
+ * - Threads: a pk_host and everything opened from it is used by one thread
+ *   at a time. Distinct hosts are independent. pk_errname, pk_strerror,
+ *   pk_version* and pk_sig_* are thread-safe.
+ * - Strings passed in are copied unless a comment says otherwise.
+ * - The *_destroy and *_close functions accept NULL.
+ */
+#ifndef PK_PLUGKIT_H
+#define PK_PLUGKIT_H
+
+#include "plugkit_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef PK_API
+#if defined(_WIN32) && defined(PK_BUILDING_SHARED)
+#define PK_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(PK_USING_SHARED)
+#define PK_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define PK_API __attribute__((visibility("default")))
+#else
+#define PK_API
+#endif
+#endif
+
+typedef struct pk_host pk_host;     /* a plugin host: owns plugins */
+typedef struct pk_plugin pk_plugin; /* one opened plugin */
+typedef struct pk_func pk_func;     /* one exported function of a plugin */
+
+/* ---- version and errors ------------------------------------------------ */
+
+/* PK_VERSION_HEX of the library actually linked. */
+PK_API unsigned pk_version(void);
+/* "0.1.0". Static storage. */
+PK_API const char *pk_version_string(void);
+/* "EINVAL" for PK_EINVAL, "OK" for 0, "unknown" otherwise. Static. */
+PK_API const char *pk_errname(int code);
+/* One-line description of a code. Static storage. */
+PK_API const char *pk_strerror(int code);
+
+/*
+ * Backends compiled into this library, as a NULL-terminated array of names
+ * ("native", "wasm", ...). Static storage.
+ */
+PK_API const char *const *pk_backends(void);
+
+/* ---- host -------------------------------------------------------------- */
+
+/*
+ * The allocator hook, shaped like realloc: with size 0 it frees `ptr` and
+ * returns NULL; otherwise it returns a block of `size` bytes (moving `ptr`'s
+ * contents) or NULL when out of memory, leaving `ptr` untouched. Every
+ * allocation the library makes for a host goes through it.
+ */
+typedef void *(*pk_alloc_fn)(void *ud, void *ptr, size_t size);
+
+/*
+ * The log sink: receives what plugins log (pk_log, a wasm plugin's stdout
+ * and stderr, a process plugin's stderr). `plugin` is the plugin's name;
+ * `msg` is `len` bytes, not NUL-terminated. Both are borrowed for the call.
+ */
+typedef void (*pk_log_fn)(void *ud, int level, const char *plugin,
+                          const char *msg, size_t len);
+
+/* Host options. Size-versioned: set `size`, as PK_HOST_OPTS_INIT does. */
+typedef struct pk_host_opts {
+  size_t size;       /* sizeof(pk_host_opts) as the caller compiled it */
+  pk_alloc_fn alloc; /* NULL: the C library's realloc/free */
+  void *alloc_ud;
+  pk_log_fn log; /* NULL: plugin log lines are dropped */
+  void *log_ud;
+} pk_host_opts;
+
+#define PK_HOST_OPTS_INIT {sizeof(pk_host_opts), NULL, NULL, NULL, NULL}
+
+/*
+ * Create a host. `opts` may be NULL for the defaults; it is copied.
+ * Returns PK_EINVAL (bad arguments or opts->size), PK_ENOMEM.
+ * The caller owns *out_host: release it with pk_host_destroy.
+ */
+PK_API int pk_host_create(const pk_host_opts *opts, pk_host **out_host);
+
+/* Close every plugin still open on the host, then free the host. */
+PK_API void pk_host_destroy(pk_host *host);
+
+/*
+ * The message of the last failure on this host or any of its plugins:
+ * "<file>: <phase>: <cause>", e.g. "plug.so: resolve: no export 'sum'".
+ * Borrowed: valid until the next call into the library with this host or
+ * its plugins. Never NULL ("" when nothing failed yet).
+ */
+PK_API const char *pk_host_errmsg(const pk_host *host);
+
+/*
+ * A host function. The plugin passes `args` (as many as the signature has
+ * parameters, types already checked) and the callback writes the results
+ * into `results` (as many as the signature has; the library sets their
+ * type tags). `caller` is the plugin calling. A str or bytes result must stay
+ * valid until the plugin's call returns to the host: use static data, data
+ * owned by `ud`, or pk_plugin_scratch(caller, n).
+ * Return PK_OK, or a negative code, which the plugin receives as the result
+ * of its host call (and pk_plugin_fail may give it a message).
+ */
+typedef int (*pk_host_fn)(void *ud, pk_plugin *caller, const pk_val *args,
+                          pk_val *results);
+
+/*
+ * Define a host function that plugins may call when granted. `name` is an
+ * identifier (letters, digits, '_', '.', at most 63 bytes); `sig` a
+ * signature such as "(str)->()". Define host functions before opening the
+ * plugins that use them.
+ * Returns PK_EINVAL (bad name or signature, or already defined), PK_ENOMEM.
+ */
+PK_API int pk_host_define(pk_host *host, const char *name, const char *sig,
+                          pk_host_fn fn, void *ud);
+
+/* ---- plugins ----------------------------------------------------------- */
+
+enum pk_isolation {
+  PK_ISOLATE_NONE = 0,   /* in the host process (the default) */
+  PK_ISOLATE_PROCESS = 1 /* in a child process: see docs/backends */
+};
+
+/*
+ * Options for pk_plugin_open. Size-versioned: start from PK_OPEN_OPTS_INIT;
+ * fields appended later read as zero for callers compiled before them.
+ */
+typedef struct pk_open_opts {
+  size_t size;          /* sizeof(pk_open_opts) as the caller compiled it */
+  const char *backend;  /* NULL: detect from the file's content; or "native",
+                           "wasm", ... to force one */
+  int isolation;        /* a pk_isolation */
+  const char *grants;   /* host functions the plugin may call: names joined
+                           with ',' ("log,now"), "*" for all, NULL for none */
+  const char *const *config; /* key/value pairs for the plugin's init:
+                                {"k1", "v1", "k2", "v2", NULL}; or NULL */
+} pk_open_opts;
+
+#define PK_OPEN_OPTS_INIT {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL}
+
+/*
+ * Open the plugin at `path` and run its init hook. `opts` may be NULL for
+ * the defaults; it and everything it points to is copied.
+ * Errors (each with a message naming the file and the phase): PK_EINVAL,
+ * PK_ENOENT (no such file or grant), PK_EIO, PK_EFORMAT (no backend reads
+ * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,
+ * PK_EINIT, PK_ENOSYS (backend or isolation not built in), PK_ENOMEM.
+ * The plugin belongs to `host`: close it with pk_plugin_close, or it is
+ * closed by pk_host_destroy.
+ */
+PK_API int pk_plugin_open(pk_host *host, const char *path,
+                          const pk_open_opts *opts, pk_plugin **out_plugin);
+
+/* Run the plugin's fini hook, unload it and free it. */
+PK_API void pk_plugin_close(pk_plugin *plugin);
+
+/* What pk_plugin_info reports. Strings are borrowed from the plugin. */
+typedef struct pk_plugin_info {
+  size_t size;         /* set by the caller: sizeof(pk_plugin_info) */
+  const char *name;    /* the plugin's declared name */
+  const char *version; /* the plugin's declared version */
+  const char *backend; /* "native", "wasm", ... */
+  const char *path;    /* as given to pk_plugin_open */
+  uint32_t abi_major;  /* the plugkit ABI the plugin was built for */
+  uint32_t abi_minor;
+  size_t nexports;
+} pk_plugin_info;
+
+/*
+ * Describe a plugin. `info->size` must be set; fields beyond it are not
+ * written. Strings are valid until the plugin is closed.
+ */
+PK_API int pk_plugin_info_get(const pk_plugin *plugin, pk_plugin_info *info);
+
+/*
+ * The i-th export (0 <= i < nexports): its name and canonical signature
+ * ("(i32,i32)->i32"), both borrowed until the plugin is closed.
+ * Returns PK_EINVAL, PK_ENOENT (i out of range).
+ */
+PK_API int pk_plugin_export(const pk_plugin *plugin, size_t i,
+                            const char **out_name, const char **out_sig);
+
+/*
+ * Look up the export `name`. When `sig` is not NULL it must equal the
+ * export's signature (spaces ignored), else PK_ESIG with both signatures
+ * in the message. Returns PK_ENOSYM when there is no such export.
+ * *out_func is borrowed from the plugin: valid until it is closed. No
+ * allocation.
+ */
+PK_API int pk_plugin_func(pk_plugin *plugin, const char *name,
+                          const char *sig, pk_func **out_func);
+
+/*
+ * Call a function. `args` holds `nargs` values whose types match the
+ * signature's parameters (else PK_ETYPE); `results` has room for `nresults`
+ * values, at least as many as the signature's results (else PK_EINVAL).
+ * Results of type str or bytes may point into memory the plugin or library
+ * owns: they stay valid until the next call on the same plugin or its
+ * close; copy them to keep them.
+ * Errors: PK_EPLUGIN (the plugin failed the call, message in
+ * pk_host_errmsg), PK_ETRAP, PK_ECRASH, PK_ETIMEOUT, PK_ELIMIT, ...
+ * Scalar calls on in-process backends do not allocate.
+ */
+PK_API int pk_func_call(pk_func *fn, const pk_val *args, size_t nargs,
+                        pk_val *results, size_t nresults);
+
+/* The function's canonical signature and name. Borrowed from the plugin. */
+PK_API const char *pk_func_sig(const pk_func *fn);
+PK_API const char *pk_func_name(const pk_func *fn);
+
+/* Parameter and result counts, and the pk_type of parameter or result `i`
+   (PK_ENOENT when i is out of range, PK_EINVAL for a NULL fn). */
+PK_API size_t pk_func_nparams(const pk_func *fn);
+PK_API size_t pk_func_nresults(const pk_func *fn);
+PK_API int pk_func_param_type(const pk_func *fn, size_t i);
+PK_API int pk_func_result_type(const pk_func *fn, size_t i);
+
+/*
+ * The plugin's typed entry point, for backends whose exports are machine
+ * code in this process (native, source): cast it to the C type the
+ * signature implies, e.g. int32_t (*)(int32_t, int32_t) for "(i32,i32)->i32",
+ * and call it directly, with no checks and no error reporting; functions
+ * exported with a context take a pk_ctx * first and cannot be called this
+ * way (NULL). NULL for every other backend.
+ */
+typedef void (*pk_raw_fn)(void);
+PK_API pk_raw_fn pk_func_raw(const pk_func *fn);
+
+/*
+ * Scratch memory for a host function's str or bytes results: `n` bytes
+ * owned by the plugin's call arena, valid until the plugin's current call
+ * returns to the host. NULL when out of memory or when no call is active.
+ */
+PK_API void *pk_plugin_scratch(pk_plugin *plugin, size_t n);
+
+/*
+ * From inside a host function: set the message the plugin's call error
+ * will carry ("host function 'x' failed: <msg>"). Return the code next.
+ */
+PK_API void pk_plugin_fail(pk_plugin *plugin, const char *msg);
+
+/* ---- signatures -------------------------------------------------------- */
+
+/*
+ * Check a signature string and write its canonical form (no spaces) into
+ * `buf` (`cap` bytes, NUL-terminated). Returns the canonical length, or
+ * PK_EINVAL when the signature is malformed, or PK_ENOMEM when `cap` is too
+ * small.
+ */
+PK_API int pk_sig_normalize(const char *sig, char *buf, size_t cap);
+
+/* "i32", "str", ... for a pk_type; "?" for anything else. Static. */
+PK_API const char *pk_type_name(int type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PK_PLUGKIT_H */

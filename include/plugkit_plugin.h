@@ -1,0 +1,564 @@
+/*
+ * plugkit_plugin.h: the plugin SDK. The one header a plugin includes.
+ *
+ * A plugin is plain typed C functions plus one PK_PLUGIN(...) line:
+ *
+ *   #include <plugkit_plugin.h>
+ *
+ *   static int32_t sum(int32_t a, int32_t b) { return a + b; }
+ *   static pk_str greet(pk_ctx *c, pk_str name) {
+ *     return pk_str_printf(c, "hello, %.*s", PK_STR_FMT(name));
+ *   }
+ *
+ *   PK_PLUGIN("demo", "1.0.0",
+ *             PK_EXPORT(sum, i32, (i32, i32)),
+ *             PK_EXPORT_CTX(greet, str, (str)));
+ *
+ * PK_EXPORT(fn, result, (params)) exports `fn`, whose C type must be
+ * `result fn(params...)` with i32 = int32_t, i64 = int64_t, f32 = float,
+ * f64 = double, str = pk_str, bytes = pk_bytes and void for "none"
+ * (`PK_EXPORT(f, void, (void))` is "()->()"). A mismatch between the
+ * declared and the real C type is a compile-time diagnostic.
+ * PK_EXPORT_CTX is the same for functions taking a `pk_ctx *` first; the
+ * context lets them allocate results, fail with a message, log, read their
+ * config and call host functions. PK_INIT(fn) and PK_FINI(fn) name optional
+ * hooks: `int fn(pk_ctx *)` (nonzero fails the open) and `void fn(pk_ctx *)`.
+ *
+ * The plugin never links against libplugkit: the host hands it a table of
+ * functions (struct pk_host_api, append only) through the context. The
+ * macros generate, per target, only what that target needs; the plugin's
+ * source does not change between targets.
+ *
+ * Memory: what a plugin allocates through the context (pk_alloc,
+ * pk_str_printf, ...) belongs to the host, which frees it after the host
+ * has consumed the call's results. Plugins never free it.
+ */
+#ifndef PK_PLUGKIT_PLUGIN_H
+#define PK_PLUGKIT_PLUGIN_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plugkit_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_ctx pk_ctx;
+
+/*
+ * The host table. Append only: never reorder, remove or retype an entry.
+ * Entries added after ABI 1.0 say "since ABI 1.n"; test them with
+ * PK_HOST_HAS(ctx, entry) before use, as a plugin may run on an older host.
+ */
+struct pk_host_api {
+  uint32_t abi_major; /* PK_ABI_MAJOR the host implements */
+  uint32_t abi_minor; /* PK_ABI_MINOR the host implements */
+  uint32_t size;      /* sizeof(struct pk_host_api) in the host */
+  uint32_t reserved;
+
+  /* `n` bytes for a result, owned by the host; NULL when out of memory. */
+  void *(*alloc)(pk_ctx *c, size_t n);
+  /* Fail the current call (or init) with a message; `len` bytes at msg. */
+  void (*fail)(pk_ctx *c, const char *msg, size_t len);
+  /* Send a line to the host's log sink. */
+  void (*log)(pk_ctx *c, int level, const char *msg, size_t len);
+  /* Config value for `key`: PK_OK and *out (borrowed until close), or
+     PK_ENOENT. */
+  int (*config)(pk_ctx *c, const char *key, size_t keylen, pk_str *out);
+  /* Resolve a granted host function: PK_OK and an index for host_call;
+     PK_EDENIED when not granted, PK_ESIG when `sig` (NULL: any) differs. */
+  int (*host_find)(pk_ctx *c, const char *name, const char *sig,
+                   int32_t *out_index);
+  /* Call a host function found with host_find. Results of type str/bytes
+     stay valid until this plugin call returns. */
+  int (*host_call)(pk_ctx *c, int32_t index, const pk_val *args,
+                   size_t nargs, pk_val *results, size_t nresults);
+};
+
+/* The context a plugin function receives. Only `api` is for plugins. */
+struct pk_ctx {
+  const struct pk_host_api *api;
+};
+
+/* Is host table entry `field` present in the running host? */
+#define PK_HOST_HAS(c, field)                                               \
+  (offsetof(struct pk_host_api, field) + sizeof((c)->api->field) <=         \
+   (c)->api->size)
+
+/* ---- the descriptor: what a host reads to load a plugin ---------------- */
+
+/* Generic thunk: unpack `a`, call the typed function, pack `r`. */
+typedef void (*pk_thunk)(pk_ctx *c, const pk_val *a, pk_val *r);
+typedef void (*pk_fnptr)(void);
+
+enum { PK_EXPORT_F_CTX = 1 }; /* takes a pk_ctx * first */
+enum { PK_HOOK_INIT = 1, PK_HOOK_FINI = 2 };
+
+typedef struct pk_export_desc {
+  const char *name; /* export name */
+  const char *sig;  /* "(i32, i32)->i32" */
+  pk_fnptr fn;      /* the typed function (flags say if it takes a ctx) */
+  pk_thunk thunk;   /* generic entry */
+  uint32_t flags;   /* PK_EXPORT_F_* */
+} pk_export_desc;
+
+typedef struct pk_hook_desc {
+  uint32_t kind; /* PK_HOOK_* */
+  pk_fnptr fn;   /* int (*)(pk_ctx *) or void (*)(pk_ctx *), per kind */
+} pk_hook_desc;
+
+#define PK_DESC_MAGIC 0x31444b50u /* "PKD1" in memory on little-endian */
+
+/*
+ * The plugin descriptor, exported as `pk_plugin_descriptor`. The first four
+ * fields never move; the host checks magic, ABI and the three sizes before
+ * it reads anything else, and reports which one differs.
+ */
+typedef struct pk_plugin_desc {
+  uint32_t magic;     /* PK_DESC_MAGIC */
+  uint32_t abi_major; /* PK_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;
+  uint32_t size;        /* sizeof(pk_plugin_desc) */
+  uint32_t export_size; /* sizeof(pk_export_desc) */
+  uint32_t hook_size;   /* sizeof(pk_hook_desc) */
+  uint32_t nexports;
+  uint32_t nhooks;
+  const char *name;
+  const char *version;
+  const pk_export_desc *exports;
+  const pk_hook_desc *hooks;
+} pk_plugin_desc;
+
+#define PK_DESCRIPTOR_SYMBOL "pk_plugin_descriptor"
+
+/* ---- helpers for plugin code ------------------------------------------ */
+
+/* A pk_str with no content, to return after pk_fail. */
+#define PK_STR_NONE ((pk_str){NULL, 0})
+#define PK_BYTES_NONE ((pk_bytes){NULL, 0})
+
+/* `n` bytes owned by the host, valid until the host consumed the result. */
+static inline void *pk_alloc(pk_ctx *c, size_t n) {
+  return c->api->alloc(c, n ? n : 1);
+}
+
+/* A copy of `len` bytes at `p` as a result string. */
+static inline pk_str pk_str_dup(pk_ctx *c, const char *p, size_t len) {
+  char *d = (char *)pk_alloc(c, len);
+  pk_str s = {d, d ? len : 0};
+  if (d != NULL && len > 0)
+    memcpy(d, p, len);
+  return s;
+}
+
+/* A result string formatted like printf. Empty when out of memory. */
+static inline pk_str pk_str_vprintf(pk_ctx *c, const char *fmt, va_list ap) {
+  pk_str s = {NULL, 0};
+  va_list ap2;
+  int n;
+  char *d;
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0 || (d = (char *)pk_alloc(c, (size_t)n + 1)) == NULL)
+    return s;
+  vsnprintf(d, (size_t)n + 1, fmt, ap);
+  s.ptr = d;
+  s.len = (size_t)n;
+  return s;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PK__PRINTF(f, a)
+#endif
+
+static inline pk_str pk_str_printf(pk_ctx *c, const char *fmt, ...)
+    PK__PRINTF(2, 3);
+static inline pk_str pk_str_printf(pk_ctx *c, const char *fmt, ...) {
+  va_list ap;
+  pk_str s;
+  va_start(ap, fmt);
+  s = pk_str_vprintf(c, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+/* A writable result buffer of `n` bytes; wrap it as (pk_bytes){buf, n}. */
+static inline uint8_t *pk_bytes_alloc(pk_ctx *c, size_t n) {
+  return (uint8_t *)pk_alloc(c, n);
+}
+
+/* Fail the current call with a printf-style message. The function should
+   return right after (its result is ignored). */
+static inline void pk_fail(pk_ctx *c, const char *fmt, ...) PK__PRINTF(2, 3);
+static inline void pk_fail(pk_ctx *c, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof buf)
+    n = (int)sizeof buf - 1;
+  c->api->fail(c, buf, (size_t)n);
+}
+
+/* Log a printf-style line at `level` (PK_LOG_*). */
+static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...)
+    PK__PRINTF(3, 4);
+static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof buf)
+    n = (int)sizeof buf - 1;
+  c->api->log(c, level, buf, (size_t)n);
+}
+
+/* The config value for `key` (NUL-terminated): PK_OK or PK_ENOENT. */
+static inline int pk_config(pk_ctx *c, const char *key, pk_str *out) {
+  return c->api->config(c, key, strlen(key), out);
+}
+
+/* The same, for a key given as a pk_str. */
+static inline int pk_config_str(pk_ctx *c, pk_str key, pk_str *out) {
+  return c->api->config(c, key.ptr, key.len, out);
+}
+
+/* Resolve a granted host function once (e.g. in init), call it often. */
+static inline int pk_host_find(pk_ctx *c, const char *name, const char *sig,
+                               int32_t *out_index) {
+  return c->api->host_find(c, name, sig, out_index);
+}
+static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
+                               size_t nargs, pk_val *results,
+                               size_t nresults) {
+  return c->api->host_call(c, index, args, nargs, results, nresults);
+}
+
+/* ---- the macros -------------------------------------------------------- */
+
+#define PK_EXPORT(fn, ret, params) (PK__EXP, fn, ret, params, 0)
+#define PK_EXPORT_CTX(fn, ret, params) (PK__EXPC, fn, ret, params, 1)
+#define PK_INIT(fn) (PK__INIT, fn, void, (void), 0)
+#define PK_FINI(fn) (PK__FINI, fn, void, (void), 0)
+
+/* Lets tests build plugins with a wrong ABI; plugins never set these. */
+#ifndef PK__DESC_MAGIC
+#define PK__DESC_MAGIC PK_DESC_MAGIC
+#endif
+#ifndef PK__DESC_ABI_MAJOR
+#define PK__DESC_ABI_MAJOR PK_ABI_MAJOR
+#endif
+#ifndef PK__DESC_ABI_MINOR
+#define PK__DESC_ABI_MINOR PK_ABI_MINOR
+#endif
+#ifndef PK__DESC_SIZE
+#define PK__DESC_SIZE sizeof(pk_plugin_desc)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PK__EXPORTED __attribute__((visibility("default"), used))
+#else
+#define PK__EXPORTED
+#endif
+
+/*
+ * PK_PLUGIN(name, version, items...): define the plugin. Items are
+ * PK_EXPORT, PK_EXPORT_CTX, PK_INIT and PK_FINI; at most 64.
+ */
+#define PK_PLUGIN(name, version, ...)                                       \
+  PK__FOREACH(PK__ITEM_DEFS, __VA_ARGS__)                                   \
+  static const pk_export_desc pk__exports[] = {                             \
+      PK__FOREACH(PK__ITEM_EXPORT, __VA_ARGS__){NULL, NULL, NULL, NULL, 0}}; \
+  static const pk_hook_desc pk__hooks[] = {                                 \
+      PK__FOREACH(PK__ITEM_HOOK, __VA_ARGS__){0, NULL}};                    \
+  PK__EXPORTED const pk_plugin_desc pk_plugin_descriptor = {                \
+      PK__DESC_MAGIC,                                                       \
+      PK__DESC_ABI_MAJOR,                                                   \
+      PK__DESC_ABI_MINOR,                                                   \
+      (uint32_t)(PK__DESC_SIZE),                                            \
+      (uint32_t)sizeof(pk_export_desc),                                     \
+      (uint32_t)sizeof(pk_hook_desc),                                       \
+      (uint32_t)(sizeof pk__exports / sizeof pk__exports[0] - 1),           \
+      (uint32_t)(sizeof pk__hooks / sizeof pk__hooks[0] - 1),               \
+      (name),                                                               \
+      (version),                                                            \
+      pk__exports,                                                          \
+      pk__hooks}
+
+/* Dispatch an item (kind, fn, ret, params, ctx) to a per-kind macro. */
+#define PK__ITEM_DEFS(item) PK__CALL(PK__DEFS_, PK__KIND item, item)
+#define PK__ITEM_EXPORT(item) PK__CALL(PK__EXPORT_, PK__KIND item, item)
+#define PK__ITEM_HOOK(item) PK__CALL(PK__HOOK_, PK__KIND item, item)
+#define PK__KIND(k, ...) k
+#define PK__CALL(pre, k, item) PK__CALL2(pre, k, item)
+#define PK__CALL2(pre, k, item) pre##k item
+
+/* Per-item definitions: a compile-time type check, and the thunk. */
+#define PK__DEFS_PK__EXP(k, fn, ret, params, ctx)                           \
+  static inline PK__RT_##ret (*pk__check_##fn(void))(PK__CTYPES params) {   \
+    return fn;                                                              \
+  }                                                                         \
+  static void pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {       \
+    (void)c;                                                                \
+    (void)a;                                                                \
+    (void)r;                                                                \
+    PK__RET_##ret(fn(PK__ARGS params));                                     \
+  }
+#define PK__DEFS_PK__EXPC(k, fn, ret, params, ctx)                          \
+  static inline PK__RT_##ret (*pk__check_##fn(void))(                       \
+      pk_ctx * PK__CTYPES_C params) {                                       \
+    return fn;                                                              \
+  }                                                                         \
+  static void pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {       \
+    (void)a;                                                                \
+    (void)r;                                                                \
+    PK__RET_##ret(fn(c PK__ARGS_C params));                                 \
+  }
+#define PK__DEFS_PK__INIT(k, fn, ret, params, ctx)                          \
+  static inline int (*pk__check_##fn(void))(pk_ctx *) { return fn; }
+#define PK__DEFS_PK__FINI(k, fn, ret, params, ctx)                          \
+  static inline void (*pk__check_##fn(void))(pk_ctx *) { return fn; }
+
+/* Descriptor entries. */
+#define PK__EXPORT_PK__EXP(k, fn, ret, params, ctx)                         \
+  {#fn, "(" PK__SIGS params ")->" PK__RS_##ret, (pk_fnptr)fn,               \
+   pk__thunk_##fn, 0},
+#define PK__EXPORT_PK__EXPC(k, fn, ret, params, ctx)                        \
+  {#fn, "(" PK__SIGS params ")->" PK__RS_##ret, (pk_fnptr)fn,               \
+   pk__thunk_##fn, PK_EXPORT_F_CTX},
+#define PK__EXPORT_PK__INIT(k, fn, ret, params, ctx)
+#define PK__EXPORT_PK__FINI(k, fn, ret, params, ctx)
+#define PK__HOOK_PK__EXP(k, fn, ret, params, ctx)
+#define PK__HOOK_PK__EXPC(k, fn, ret, params, ctx)
+#define PK__HOOK_PK__INIT(k, fn, ret, params, ctx) {PK_HOOK_INIT, (pk_fnptr)fn},
+#define PK__HOOK_PK__FINI(k, fn, ret, params, ctx) {PK_HOOK_FINI, (pk_fnptr)fn},
+
+/* Parameter lists, from (i32, str) to C types, arguments, signature. */
+#define PK__CTYPES(...) PK__FOREACH_I(PK__CTYPE, __VA_ARGS__)
+#define PK__CTYPES_C(...) PK__FOREACH_I(PK__CTYPE_C, __VA_ARGS__)
+#define PK__ARGS(...) PK__FOREACH_I(PK__ARG, __VA_ARGS__)
+#define PK__ARGS_C(...) PK__FOREACH_I(PK__ARG_C, __VA_ARGS__)
+#define PK__SIGS(...) PK__FOREACH_I(PK__SIG, __VA_ARGS__)
+#define PK__CTYPE(i, t) PK__SEP##i PK__RT_##t
+#define PK__CTYPE_C(i, t) PK__CSEP_##t PK__CT_##t
+#define PK__ARG(i, t) PK__SEP##i PK__AV_##t(i)
+#define PK__ARG_C(i, t) PK__CSEP_##t PK__AV_##t(i)
+#define PK__SIG(i, t) PK__SSEP##i PK__PS_##t
+
+#define PK__RT_i32 int32_t
+#define PK__RT_i64 int64_t
+#define PK__RT_f32 float
+#define PK__RT_f64 double
+#define PK__RT_str pk_str
+#define PK__RT_bytes pk_bytes
+#define PK__RT_void void
+#define PK__CT_i32 int32_t
+#define PK__CT_i64 int64_t
+#define PK__CT_f32 float
+#define PK__CT_f64 double
+#define PK__CT_str pk_str
+#define PK__CT_bytes pk_bytes
+#define PK__CT_void
+#define PK__CSEP_i32 ,
+#define PK__CSEP_i64 ,
+#define PK__CSEP_f32 ,
+#define PK__CSEP_f64 ,
+#define PK__CSEP_str ,
+#define PK__CSEP_bytes ,
+#define PK__CSEP_void
+#define PK__AV_i32(i) a[i].i32
+#define PK__AV_i64(i) a[i].i64
+#define PK__AV_f32(i) a[i].f32
+#define PK__AV_f64(i) a[i].f64
+#define PK__AV_str(i) a[i].str
+#define PK__AV_bytes(i) a[i].bytes
+#define PK__AV_void(i)
+#define PK__RET_i32(x) r[0].i32 = (x)
+#define PK__RET_i64(x) r[0].i64 = (x)
+#define PK__RET_f32(x) r[0].f32 = (x)
+#define PK__RET_f64(x) r[0].f64 = (x)
+#define PK__RET_str(x) r[0].str = (x)
+#define PK__RET_bytes(x) r[0].bytes = (x)
+#define PK__RET_void(x) (x)
+#define PK__PS_i32 "i32"
+#define PK__PS_i64 "i64"
+#define PK__PS_f32 "f32"
+#define PK__PS_f64 "f64"
+#define PK__PS_str "str"
+#define PK__PS_bytes "bytes"
+#define PK__PS_void ""
+#define PK__RS_i32 "i32"
+#define PK__RS_i64 "i64"
+#define PK__RS_f32 "f32"
+#define PK__RS_f64 "f64"
+#define PK__RS_str "str"
+#define PK__RS_bytes "bytes"
+#define PK__RS_void "()"
+
+/* Separators by position: none before the first item. */
+#define PK__SEP0
+#define PK__SEP1 ,
+#define PK__SEP2 ,
+#define PK__SEP3 ,
+#define PK__SEP4 ,
+#define PK__SEP5 ,
+#define PK__SEP6 ,
+#define PK__SEP7 ,
+#define PK__SEP8 ,
+#define PK__SEP9 ,
+#define PK__SEP10 ,
+#define PK__SEP11 ,
+#define PK__SEP12 ,
+#define PK__SEP13 ,
+#define PK__SEP14 ,
+#define PK__SEP15 ,
+#define PK__SSEP0
+#define PK__SSEP1 ","
+#define PK__SSEP2 ","
+#define PK__SSEP3 ","
+#define PK__SSEP4 ","
+#define PK__SSEP5 ","
+#define PK__SSEP6 ","
+#define PK__SSEP7 ","
+#define PK__SSEP8 ","
+#define PK__SSEP9 ","
+#define PK__SSEP10 ","
+#define PK__SSEP11 ","
+#define PK__SSEP12 ","
+#define PK__SSEP13 ","
+#define PK__SSEP14 ","
+#define PK__SSEP15 ","
+
+/* Count 1..64 arguments. */
+#define PK__NARGS(...)                                                      \
+  PK__NARGS_(__VA_ARGS__, 64, 63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53,   \
+             52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, \
+             36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, \
+             20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, \
+             2, 1, 0)
+#define PK__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13,  \
+                   _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24,   \
+                   _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35,   \
+                   _36, _37, _38, _39, _40, _41, _42, _43, _44, _45, _46,   \
+                   _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57,   \
+                   _58, _59, _60, _61, _62, _63, _64, N, ...)               \
+  N
+#define PK__CAT(a, b) PK__CAT_(a, b)
+#define PK__CAT_(a, b) a##b
+
+/* PK__FOREACH(M, x...): M(x) for each x. */
+#define PK__FOREACH(M, ...)                                                 \
+  PK__CAT(PK__FE, PK__NARGS(__VA_ARGS__))(M, __VA_ARGS__)
+#define PK__FE1(M, x) M(x)
+#define PK__FE2(M, x, ...) M(x) PK__FE1(M, __VA_ARGS__)
+#define PK__FE3(M, x, ...) M(x) PK__FE2(M, __VA_ARGS__)
+#define PK__FE4(M, x, ...) M(x) PK__FE3(M, __VA_ARGS__)
+#define PK__FE5(M, x, ...) M(x) PK__FE4(M, __VA_ARGS__)
+#define PK__FE6(M, x, ...) M(x) PK__FE5(M, __VA_ARGS__)
+#define PK__FE7(M, x, ...) M(x) PK__FE6(M, __VA_ARGS__)
+#define PK__FE8(M, x, ...) M(x) PK__FE7(M, __VA_ARGS__)
+#define PK__FE9(M, x, ...) M(x) PK__FE8(M, __VA_ARGS__)
+#define PK__FE10(M, x, ...) M(x) PK__FE9(M, __VA_ARGS__)
+#define PK__FE11(M, x, ...) M(x) PK__FE10(M, __VA_ARGS__)
+#define PK__FE12(M, x, ...) M(x) PK__FE11(M, __VA_ARGS__)
+#define PK__FE13(M, x, ...) M(x) PK__FE12(M, __VA_ARGS__)
+#define PK__FE14(M, x, ...) M(x) PK__FE13(M, __VA_ARGS__)
+#define PK__FE15(M, x, ...) M(x) PK__FE14(M, __VA_ARGS__)
+#define PK__FE16(M, x, ...) M(x) PK__FE15(M, __VA_ARGS__)
+#define PK__FE17(M, x, ...) M(x) PK__FE16(M, __VA_ARGS__)
+#define PK__FE18(M, x, ...) M(x) PK__FE17(M, __VA_ARGS__)
+#define PK__FE19(M, x, ...) M(x) PK__FE18(M, __VA_ARGS__)
+#define PK__FE20(M, x, ...) M(x) PK__FE19(M, __VA_ARGS__)
+#define PK__FE21(M, x, ...) M(x) PK__FE20(M, __VA_ARGS__)
+#define PK__FE22(M, x, ...) M(x) PK__FE21(M, __VA_ARGS__)
+#define PK__FE23(M, x, ...) M(x) PK__FE22(M, __VA_ARGS__)
+#define PK__FE24(M, x, ...) M(x) PK__FE23(M, __VA_ARGS__)
+#define PK__FE25(M, x, ...) M(x) PK__FE24(M, __VA_ARGS__)
+#define PK__FE26(M, x, ...) M(x) PK__FE25(M, __VA_ARGS__)
+#define PK__FE27(M, x, ...) M(x) PK__FE26(M, __VA_ARGS__)
+#define PK__FE28(M, x, ...) M(x) PK__FE27(M, __VA_ARGS__)
+#define PK__FE29(M, x, ...) M(x) PK__FE28(M, __VA_ARGS__)
+#define PK__FE30(M, x, ...) M(x) PK__FE29(M, __VA_ARGS__)
+#define PK__FE31(M, x, ...) M(x) PK__FE30(M, __VA_ARGS__)
+#define PK__FE32(M, x, ...) M(x) PK__FE31(M, __VA_ARGS__)
+#define PK__FE33(M, x, ...) M(x) PK__FE32(M, __VA_ARGS__)
+#define PK__FE34(M, x, ...) M(x) PK__FE33(M, __VA_ARGS__)
+#define PK__FE35(M, x, ...) M(x) PK__FE34(M, __VA_ARGS__)
+#define PK__FE36(M, x, ...) M(x) PK__FE35(M, __VA_ARGS__)
+#define PK__FE37(M, x, ...) M(x) PK__FE36(M, __VA_ARGS__)
+#define PK__FE38(M, x, ...) M(x) PK__FE37(M, __VA_ARGS__)
+#define PK__FE39(M, x, ...) M(x) PK__FE38(M, __VA_ARGS__)
+#define PK__FE40(M, x, ...) M(x) PK__FE39(M, __VA_ARGS__)
+#define PK__FE41(M, x, ...) M(x) PK__FE40(M, __VA_ARGS__)
+#define PK__FE42(M, x, ...) M(x) PK__FE41(M, __VA_ARGS__)
+#define PK__FE43(M, x, ...) M(x) PK__FE42(M, __VA_ARGS__)
+#define PK__FE44(M, x, ...) M(x) PK__FE43(M, __VA_ARGS__)
+#define PK__FE45(M, x, ...) M(x) PK__FE44(M, __VA_ARGS__)
+#define PK__FE46(M, x, ...) M(x) PK__FE45(M, __VA_ARGS__)
+#define PK__FE47(M, x, ...) M(x) PK__FE46(M, __VA_ARGS__)
+#define PK__FE48(M, x, ...) M(x) PK__FE47(M, __VA_ARGS__)
+#define PK__FE49(M, x, ...) M(x) PK__FE48(M, __VA_ARGS__)
+#define PK__FE50(M, x, ...) M(x) PK__FE49(M, __VA_ARGS__)
+#define PK__FE51(M, x, ...) M(x) PK__FE50(M, __VA_ARGS__)
+#define PK__FE52(M, x, ...) M(x) PK__FE51(M, __VA_ARGS__)
+#define PK__FE53(M, x, ...) M(x) PK__FE52(M, __VA_ARGS__)
+#define PK__FE54(M, x, ...) M(x) PK__FE53(M, __VA_ARGS__)
+#define PK__FE55(M, x, ...) M(x) PK__FE54(M, __VA_ARGS__)
+#define PK__FE56(M, x, ...) M(x) PK__FE55(M, __VA_ARGS__)
+#define PK__FE57(M, x, ...) M(x) PK__FE56(M, __VA_ARGS__)
+#define PK__FE58(M, x, ...) M(x) PK__FE57(M, __VA_ARGS__)
+#define PK__FE59(M, x, ...) M(x) PK__FE58(M, __VA_ARGS__)
+#define PK__FE60(M, x, ...) M(x) PK__FE59(M, __VA_ARGS__)
+#define PK__FE61(M, x, ...) M(x) PK__FE60(M, __VA_ARGS__)
+#define PK__FE62(M, x, ...) M(x) PK__FE61(M, __VA_ARGS__)
+#define PK__FE63(M, x, ...) M(x) PK__FE62(M, __VA_ARGS__)
+#define PK__FE64(M, x, ...) M(x) PK__FE63(M, __VA_ARGS__)
+
+/* PK__FOREACH_I(M, t...): M(0, t0) M(1, t1) ... for at most 16 items. */
+#define PK__FOREACH_I(M, ...)                                               \
+  PK__CAT(PK__FI, PK__NARGS(__VA_ARGS__))(M, __VA_ARGS__)
+#define PK__FI1(M, a) M(0, a)
+#define PK__FI2(M, a, b) M(0, a) M(1, b)
+#define PK__FI3(M, a, b, c) PK__FI2(M, a, b) M(2, c)
+#define PK__FI4(M, a, b, c, d) PK__FI3(M, a, b, c) M(3, d)
+#define PK__FI5(M, a, b, c, d, e) PK__FI4(M, a, b, c, d) M(4, e)
+#define PK__FI6(M, a, b, c, d, e, f) PK__FI5(M, a, b, c, d, e) M(5, f)
+#define PK__FI7(M, a, b, c, d, e, f, g) PK__FI6(M, a, b, c, d, e, f) M(6, g)
+#define PK__FI8(M, a, b, c, d, e, f, g, h)                                  \
+  PK__FI7(M, a, b, c, d, e, f, g) M(7, h)
+#define PK__FI9(M, a, b, c, d, e, f, g, h, i)                               \
+  PK__FI8(M, a, b, c, d, e, f, g, h) M(8, i)
+#define PK__FI10(M, a, b, c, d, e, f, g, h, i, j)                           \
+  PK__FI9(M, a, b, c, d, e, f, g, h, i) M(9, j)
+#define PK__FI11(M, a, b, c, d, e, f, g, h, i, j, k)                        \
+  PK__FI10(M, a, b, c, d, e, f, g, h, i, j) M(10, k)
+#define PK__FI12(M, a, b, c, d, e, f, g, h, i, j, k, l)                     \
+  PK__FI11(M, a, b, c, d, e, f, g, h, i, j, k) M(11, l)
+#define PK__FI13(M, a, b, c, d, e, f, g, h, i, j, k, l, m)                  \
+  PK__FI12(M, a, b, c, d, e, f, g, h, i, j, k, l) M(12, m)
+#define PK__FI14(M, a, b, c, d, e, f, g, h, i, j, k, l, m, n)               \
+  PK__FI13(M, a, b, c, d, e, f, g, h, i, j, k, l, m) M(13, n)
+#define PK__FI15(M, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)            \
+  PK__FI14(M, a, b, c, d, e, f, g, h, i, j, k, l, m, n) M(14, o)
+#define PK__FI16(M, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)         \
+  PK__FI15(M, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) M(15, p)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PK_PLUGKIT_PLUGIN_H */

@@ -1,0 +1,201 @@
+/*
+ * core.h: what the core shares with the backends. Internal: never
+ * installed, never included by plugins or tools.
+ *
+ * Ownership in one paragraph: a pk_host owns its host functions and the
+ * list of open plugins; a pk_plugin owns its path, name, version, config
+ * copy, grant list, exports (pk_func array) and its call arena; a backend
+ * owns what hangs off pk_plugin.bstate and frees it in its close().
+ */
+#ifndef PK_CORE_CORE_H
+#define PK_CORE_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugkit.h"
+#include "plugkit_plugin.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PK__LIKELY(x) __builtin_expect(!!(x), 1)
+#define PK__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PK__FMT(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PK__LIKELY(x) (x)
+#define PK__UNLIKELY(x) (x)
+#define PK__FMT(f, a)
+#endif
+
+/* ---- signatures -------------------------------------------------------- */
+
+typedef struct pk__sig {
+  uint8_t nparams;
+  uint8_t nresults;
+  uint8_t params[PK_MAX_PARAMS];   /* pk_type values */
+  uint8_t results[PK_MAX_RESULTS]; /* pk_type values, never PK_T_VOID */
+} pk__sig;
+
+/* Longest canonical signature: 16 params, 8 results, "bytes" each. */
+#define PK__SIG_MAX 200
+
+/*
+ * Parse `text` into *out. Returns PK_OK or PK_EINVAL; on error, `why`
+ * (if not NULL, `cap` bytes) says what is wrong.
+ */
+int pk__sig_parse(const char *text, pk__sig *out, char *why, size_t cap);
+/* Write the canonical text of `sig` into buf (PK__SIG_MAX bytes). */
+void pk__sig_format(const pk__sig *sig, char *buf);
+int pk__sig_equal(const pk__sig *a, const pk__sig *b);
+
+/* ---- memory ------------------------------------------------------------ */
+
+void *pk__alloc(pk_host *h, size_t n);
+void *pk__realloc(pk_host *h, void *p, size_t n);
+void pk__free(pk_host *h, void *p);
+char *pk__strdup(pk_host *h, const char *s);
+char *pk__strndup(pk_host *h, const char *s, size_t n);
+
+/*
+ * The call arena: bump allocation for results and scratch memory. Reset
+ * when an outermost call starts; after a reset it keeps its largest chunk,
+ * so a steady stream of calls allocates nothing.
+ */
+typedef struct pk__chunk pk__chunk;
+typedef struct pk__arena {
+  pk__chunk *head;
+} pk__arena;
+
+void *pk__arena_alloc(pk_host *h, pk__arena *a, size_t n);
+void pk__arena_reset(pk_host *h, pk__arena *a);
+void pk__arena_free(pk_host *h, pk__arena *a);
+int pk__arena_dirty(const pk__arena *a);
+
+/* ---- host, plugin, func ------------------------------------------------ */
+
+typedef struct pk__hostfn {
+  char *name;
+  char *sigtext; /* canonical */
+  pk__sig sig;
+  pk_host_fn fn;
+  void *ud;
+} pk__hostfn;
+
+struct pk_host {
+  pk_alloc_fn alloc;
+  void *alloc_ud;
+  pk_log_fn log;
+  void *log_ud;
+  pk__hostfn *fns;
+  size_t nfns, capfns;
+  pk_plugin *plugins; /* doubly linked list of open plugins */
+  char errmsg[1024];
+};
+
+typedef struct pk__backend pk__backend;
+
+struct pk_func {
+  pk_plugin *plugin;
+  const char *name; /* owned by the plugin (names block) */
+  char sigtext[PK__SIG_MAX];
+  pk__sig sig;
+  /*
+   * How to call it: in-process machine code sets `thunk` (called with the
+   * plugin's context, the fastest path); other backends set `invoke`.
+   */
+  pk_thunk thunk;
+  int (*invoke)(pk_func *f, const pk_val *args, pk_val *results);
+  pk_raw_fn raw;   /* typed entry point, or NULL */
+  void *bdata;     /* the backend's per-function data */
+  uint32_t bindex; /* the backend's per-function index */
+};
+
+struct pk_plugin {
+  pk_ctx ctx; /* first: a plugin's pk_ctx * is its pk_plugin * */
+  pk_host *host;
+  pk_plugin *next, *prev;
+  const pk__backend *backend;
+  void *bstate; /* backend state */
+
+  char *path;
+  char *name;    /* declared name; the backend sets it */
+  char *version; /* declared version; the backend sets it */
+  uint32_t abi_major, abi_minor;
+
+  pk_func *funcs;
+  size_t nfuncs;
+  char *config;   /* key\0value\0key\0value\0\0 */
+  size_t *grants; /* indices into host->fns */
+  size_t ngrants;
+
+  /* Call state. */
+  pk__arena arena;
+  int depth;             /* nesting of calls into the plugin */
+  int failed; /* 0, or the code the current call fails with (pk_fail:
+                PK_EPLUGIN; a result allocation failed: PK_ENOMEM) */
+  const char *phase;     /* "init", "call", "fini": for messages */
+  const pk_func *cur;    /* function being called, or NULL */
+  const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
+  int hostfn_msg;               /* pk_plugin_fail set the message */
+};
+
+/*
+ * A backend: one folder under src/, one of these, one line in
+ * backends.def. open() reads the file, fills name/version/abi and the
+ * exports (pk__plugin_exports then pk__func_init for each), and runs the
+ * plugin's init; on failure it sets the message and returns the code,
+ * leaving whatever it allocated in bstate for close() to free.
+ */
+struct pk__backend {
+  const char *name;
+  /* 0..100: how sure the backend is that it reads this file. `head` holds
+     the first `n` bytes (n is 0 for a directory). */
+  int (*probe)(const unsigned char *head, size_t n, const char *path,
+               int isdir);
+  int (*open)(pk_plugin *p);
+  /* Run fini and free bstate. Called once, also after a failed open. */
+  void (*close)(pk_plugin *p);
+};
+
+/* The NULL-terminated list of compiled-in backends. */
+extern const pk__backend *const pk__backends[];
+
+/* Set the host's message: "<path>: <phase>: <cause>". Returns `code`. */
+int pk__err(pk_host *h, int code, const char *path, const char *phase,
+            const char *fmt, ...) PK__FMT(5, 6);
+int pk__verr(pk_host *h, int code, const char *path, const char *phase,
+             const char *fmt, va_list ap);
+/* Same, for a plugin: uses its path and current phase. */
+int pk__perr(pk_plugin *p, int code, const char *fmt, ...) PK__FMT(3, 4);
+
+/* Allocate p->funcs for n exports (zeroed). */
+int pk__plugin_exports(pk_plugin *p, size_t n);
+/* Fill an export's name and signature; PK_EFORMAT on a bad signature. */
+int pk__func_init(pk_plugin *p, pk_func *f, const char *name,
+                  const char *sig);
+/* Copy a string into plugin-owned storage (freed with the plugin). */
+char *pk__plugin_strdup(pk_plugin *p, const char *s);
+
+/*
+ * In-process plugins built with plugkit_plugin.h (native, source) carry a
+ * pk_plugin_desc. pk__desc_load checks it (magic, ABI, sizes: the message
+ * names the field that differs) and fills p's name, version, ABI and
+ * exports; pk__desc_init runs the init hook; pk__desc_fini the fini hook.
+ */
+int pk__desc_load(pk_plugin *p, const pk_plugin_desc *d);
+int pk__desc_init(pk_plugin *p, const pk_plugin_desc *d);
+void pk__desc_fini(pk_plugin *p, const pk_plugin_desc *d);
+
+/* The table handed to in-process plugins. */
+extern const struct pk_host_api pk__host_api;
+
+/* Config lookup shared by every backend. */
+int pk__config_get(const pk_plugin *p, const char *key, size_t keylen,
+                   pk_str *out);
+/* Host function lookup and call, checked against the plugin's grants. */
+int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
+                    int32_t *out_index);
+int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
+                    size_t nargs, pk_val *results, size_t nresults);
+
+#endif /* PK_CORE_CORE_H */

@@ -1,0 +1,521 @@
+/*
+ * plugin.c: opening, describing, resolving, calling and closing plugins,
+ * and the host table that in-process plugins call back through.
+ */
+#include "core.h"
+#include "../os/os.h"
+
+#include <string.h>
+
+/* ---- open and close ---------------------------------------------------- */
+
+static const pk__backend *backend_by_name(const char *name) {
+  size_t i;
+  for (i = 0; pk__backends[i] != NULL; i++)
+    if (strcmp(pk__backends[i]->name, name) == 0)
+      return pk__backends[i];
+  return NULL;
+}
+
+static void list_backends(char *buf, size_t cap) {
+  size_t i, n = 0;
+  buf[0] = '\0';
+  for (i = 0; pk__backends[i] != NULL && n + 1 < cap; i++) {
+    size_t k = strlen(pk__backends[i]->name);
+    if (n + k + 3 >= cap)
+      break;
+    if (i > 0) {
+      memcpy(buf + n, ", ", 2);
+      n += 2;
+    }
+    memcpy(buf + n, pk__backends[i]->name, k + 1);
+    n += k;
+  }
+}
+
+/* Copy the NULL-terminated key/value list into one block. */
+static int copy_config(pk_plugin *p, const char *const *kv) {
+  size_t i, n = 1;
+  char *d;
+  if (kv == NULL)
+    return PK_OK;
+  for (i = 0; kv[i] != NULL; i += 2) {
+    if (kv[i + 1] == NULL)
+      return pk__perr(p, PK_EINVAL, "config key '%s' has no value", kv[i]);
+    n += strlen(kv[i]) + strlen(kv[i + 1]) + 2;
+  }
+  if ((p->config = d = pk__alloc(p->host, n)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory copying the config");
+  for (i = 0; kv[i] != NULL; i++) {
+    size_t k = strlen(kv[i]) + 1;
+    memcpy(d, kv[i], k);
+    d += k;
+  }
+  *d = '\0';
+  return PK_OK;
+}
+
+int pk__config_get(const pk_plugin *p, const char *key, size_t keylen,
+                   pk_str *out) {
+  const char *s = p->config;
+  if (s == NULL)
+    return PK_ENOENT;
+  while (*s != '\0') {
+    size_t kn = strlen(s);
+    const char *v = s + kn + 1;
+    size_t vn = strlen(v);
+    if (kn == keylen && memcmp(s, key, kn) == 0) {
+      out->ptr = v;
+      out->len = vn;
+      return PK_OK;
+    }
+    s = v + vn + 1;
+  }
+  return PK_ENOENT;
+}
+
+/* Resolve "a,b,c" (or "*") to indices into host->fns. */
+static int resolve_grants(pk_plugin *p, const char *grants) {
+  pk_host *h = p->host;
+  const char *s = grants;
+  size_t n = 0;
+
+  if (grants == NULL || h->nfns == 0) {
+    if (grants != NULL && strcmp(grants, "*") != 0 && *grants != '\0')
+      goto unknown;
+    return PK_OK;
+  }
+  if ((p->grants = pk__alloc(h, h->nfns * sizeof *p->grants)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory resolving grants");
+  if (strcmp(grants, "*") == 0) {
+    for (n = 0; n < h->nfns; n++)
+      p->grants[n] = n;
+    p->ngrants = n;
+    return PK_OK;
+  }
+  while (*s != '\0') {
+    const char *e = strchr(s, ',');
+    size_t len = e ? (size_t)(e - s) : strlen(s), i, j;
+    while (len > 0 && *s == ' ') {
+      s++;
+      len--;
+    }
+    while (len > 0 && s[len - 1] == ' ')
+      len--;
+    if (len > 0) {
+      for (i = 0; i < h->nfns; i++)
+        if (strlen(h->fns[i].name) == len &&
+            memcmp(h->fns[i].name, s, len) == 0)
+          break;
+      if (i == h->nfns)
+        return pk__perr(p, PK_ENOENT,
+                        "grant '%.*s' names no host function defined on "
+                        "this host",
+                        (int)len, s);
+      for (j = 0; j < p->ngrants; j++)
+        if (p->grants[j] == i)
+          break;
+      if (j == p->ngrants)
+        p->grants[p->ngrants++] = i;
+    }
+    if (e == NULL)
+      break;
+    s = e + 1;
+  }
+  return PK_OK;
+unknown:
+  return pk__perr(p, PK_ENOENT,
+                  "grants '%s' name host functions, but none are defined",
+                  grants);
+}
+
+static void plugin_free(pk_plugin *p) {
+  pk_host *h = p->host;
+  size_t i;
+  if (p->backend != NULL) {
+    p->phase = "close";
+    p->backend->close(p);
+  }
+  for (i = 0; i < p->nfuncs; i++)
+    pk__free(h, (char *)p->funcs[i].name);
+  pk__free(h, p->funcs);
+  pk__arena_free(h, &p->arena);
+  pk__free(h, p->grants);
+  pk__free(h, p->config);
+  pk__free(h, p->name);
+  pk__free(h, p->version);
+  pk__free(h, p->path);
+  pk__free(h, p);
+}
+
+int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
+                   pk_plugin **out_plugin) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  unsigned char head[256];
+  size_t nhead = 0, i;
+  int isdir = 0, rc, best = 0;
+  const pk__backend *be = NULL;
+  pk_plugin *p = NULL;
+  char names[128];
+
+  if (h == NULL)
+    return PK_EINVAL;
+  if (path == NULL || out_plugin == NULL)
+    return pk__err(h, PK_EINVAL, path ? path : "(null)", "open",
+                   "path and out_plugin must not be NULL");
+  if (opts != NULL) {
+    if (opts->size < offsetof(pk_open_opts, backend) + sizeof opts->backend)
+      return pk__err(h, PK_EINVAL, path, "open",
+                     "pk_open_opts.size is %zu: start from PK_OPEN_OPTS_INIT",
+                     opts->size);
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+  }
+  if (o.isolation == PK_ISOLATE_PROCESS)
+    return pk__err(h, PK_ENOSYS, path, "open",
+                   "process isolation is not available in this build");
+  if (o.isolation != PK_ISOLATE_NONE)
+    return pk__err(h, PK_EINVAL, path, "open", "unknown isolation %d",
+                   o.isolation);
+
+  rc = pk__os_read_head(path, head, sizeof head, &nhead, &isdir);
+  if (rc == PK_ENOENT)
+    return pk__err(h, rc, path, "open", "no such file or directory");
+  if (rc < 0)
+    return pk__err(h, rc, path, "open", "cannot read the file");
+
+  if (o.backend != NULL) {
+    if ((be = backend_by_name(o.backend)) == NULL) {
+      list_backends(names, sizeof names);
+      return pk__err(h, PK_ENOSYS, path, "open",
+                     "backend '%s' is not built in (built: %s)", o.backend,
+                     names);
+    }
+  } else {
+    for (i = 0; pk__backends[i] != NULL; i++) {
+      int score = pk__backends[i]->probe(head, nhead, path, isdir);
+      if (score > best) {
+        best = score;
+        be = pk__backends[i];
+      }
+    }
+    if (be == NULL) {
+      list_backends(names, sizeof names);
+      return pk__err(h, PK_EFORMAT, path, "open",
+                     "not a plugin any built-in backend reads (%zu bytes "
+                     "starting %02x %02x %02x %02x; built: %s)",
+                     nhead, nhead > 0 ? head[0] : 0, nhead > 1 ? head[1] : 0,
+                     nhead > 2 ? head[2] : 0, nhead > 3 ? head[3] : 0, names);
+    }
+  }
+
+  if ((p = pk__alloc(h, sizeof *p)) == NULL)
+    return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
+  memset(p, 0, sizeof *p);
+  p->ctx.api = &pk__host_api;
+  p->host = h;
+  p->phase = "open";
+  if ((p->path = pk__strdup(h, path)) == NULL) {
+    rc = pk__err(h, PK_ENOMEM, path, "open", "out of memory");
+    goto fail;
+  }
+  if ((rc = copy_config(p, o.config)) < 0)
+    goto fail;
+  if ((rc = resolve_grants(p, o.grants)) < 0)
+    goto fail;
+  p->backend = be;
+  if ((rc = be->open(p)) < 0)
+    goto fail;
+  p->phase = NULL;
+  p->next = h->plugins;
+  if (h->plugins != NULL)
+    h->plugins->prev = p;
+  h->plugins = p;
+  *out_plugin = p;
+  return PK_OK;
+fail:
+  plugin_free(p);
+  return rc;
+}
+
+void pk_plugin_close(pk_plugin *p) {
+  if (p == NULL)
+    return;
+  if (p->prev != NULL)
+    p->prev->next = p->next;
+  else
+    p->host->plugins = p->next;
+  if (p->next != NULL)
+    p->next->prev = p->prev;
+  plugin_free(p);
+}
+
+/* ---- exports ----------------------------------------------------------- */
+
+int pk__plugin_exports(pk_plugin *p, size_t n) {
+  if (n == 0)
+    return PK_OK;
+  if ((p->funcs = pk__alloc(p->host, n * sizeof *p->funcs)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory for %zu exports", n);
+  memset(p->funcs, 0, n * sizeof *p->funcs);
+  p->nfuncs = n;
+  return PK_OK;
+}
+
+int pk__func_init(pk_plugin *p, pk_func *f, const char *name,
+                  const char *sig) {
+  char why[160];
+  size_t i;
+  if (name == NULL || *name == '\0')
+    return pk__perr(p, PK_EFORMAT, "export #%zu has no name",
+                    (size_t)(f - p->funcs));
+  for (i = 0; p->funcs + i < f; i++)
+    if (strcmp(p->funcs[i].name, name) == 0)
+      return pk__perr(p, PK_EFORMAT, "export '%s' is declared twice", name);
+  if (pk__sig_parse(sig, &f->sig, why, sizeof why) < 0)
+    return pk__perr(p, PK_EFORMAT, "export '%s' has a bad signature '%s': %s",
+                    name, sig ? sig : "(null)", why);
+  if ((f->name = pk__strdup(p->host, name)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  pk__sig_format(&f->sig, f->sigtext);
+  f->plugin = p;
+  return PK_OK;
+}
+
+char *pk__plugin_strdup(pk_plugin *p, const char *s) {
+  return pk__strdup(p->host, s ? s : "");
+}
+
+int pk_plugin_info_get(const pk_plugin *p, pk_plugin_info *info) {
+  pk_plugin_info full;
+  size_t n;
+  if (p == NULL || info == NULL || info->size < sizeof info->size)
+    return PK_EINVAL;
+  full.size = info->size;
+  full.name = p->name ? p->name : "";
+  full.version = p->version ? p->version : "";
+  full.backend = p->backend->name;
+  full.path = p->path;
+  full.abi_major = p->abi_major;
+  full.abi_minor = p->abi_minor;
+  full.nexports = p->nfuncs;
+  n = info->size < sizeof full ? info->size : sizeof full;
+  memcpy(info, &full, n);
+  return PK_OK;
+}
+
+int pk_plugin_export(const pk_plugin *p, size_t i, const char **out_name,
+                     const char **out_sig) {
+  if (p == NULL)
+    return PK_EINVAL;
+  if (i >= p->nfuncs)
+    return PK_ENOENT;
+  if (out_name != NULL)
+    *out_name = p->funcs[i].name;
+  if (out_sig != NULL)
+    *out_sig = p->funcs[i].sigtext;
+  return PK_OK;
+}
+
+int pk_plugin_func(pk_plugin *p, const char *name, const char *sig,
+                   pk_func **out_func) {
+  char list[256], why[160];
+  size_t i, n = 0;
+  pk__sig want;
+
+  if (p == NULL)
+    return PK_EINVAL;
+  if (name == NULL || out_func == NULL)
+    return pk__err(p->host, PK_EINVAL, p->path, "resolve",
+                   "name and out_func must not be NULL");
+  for (i = 0; i < p->nfuncs; i++) {
+    pk_func *f = &p->funcs[i];
+    if (strcmp(f->name, name) != 0)
+      continue;
+    if (sig != NULL) {
+      if (pk__sig_parse(sig, &want, why, sizeof why) < 0)
+        return pk__err(p->host, PK_EINVAL, p->path, "resolve",
+                       "bad signature '%s' for '%s': %s", sig, name, why);
+      if (!pk__sig_equal(&want, &f->sig))
+        return pk__err(p->host, PK_ESIG, p->path, "resolve",
+                       "export '%s' is %s, caller expects %s", name,
+                       f->sigtext, sig);
+    }
+    *out_func = f;
+    return PK_OK;
+  }
+  list[0] = '\0';
+  for (i = 0; i < p->nfuncs && n + 4 < sizeof list; i++) {
+    size_t k = strlen(p->funcs[i].name);
+    if (n + k + 6 >= sizeof list) {
+      memcpy(list + n, ", ...", 6);
+      break;
+    }
+    if (i > 0) {
+      memcpy(list + n, ", ", 2);
+      n += 2;
+    }
+    memcpy(list + n, p->funcs[i].name, k + 1);
+    n += k;
+  }
+  return pk__err(p->host, PK_ENOSYM, p->path, "resolve",
+                 "no export '%s' (exports: %s)", name,
+                 p->nfuncs ? list : "none");
+}
+
+const char *pk_func_sig(const pk_func *f) { return f ? f->sigtext : NULL; }
+const char *pk_func_name(const pk_func *f) { return f ? f->name : NULL; }
+pk_raw_fn pk_func_raw(const pk_func *f) { return f ? f->raw : NULL; }
+size_t pk_func_nparams(const pk_func *f) { return f ? f->sig.nparams : 0; }
+size_t pk_func_nresults(const pk_func *f) { return f ? f->sig.nresults : 0; }
+
+int pk_func_param_type(const pk_func *f, size_t i) {
+  if (f == NULL)
+    return PK_EINVAL;
+  return i < f->sig.nparams ? f->sig.params[i] : PK_ENOENT;
+}
+
+int pk_func_result_type(const pk_func *f, size_t i) {
+  if (f == NULL)
+    return PK_EINVAL;
+  return i < f->sig.nresults ? f->sig.results[i] : PK_ENOENT;
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
+                    pk_val *results, size_t nresults) {
+  pk_plugin *p = f->plugin;
+  size_t i;
+  if (nargs != f->sig.nparams || (nargs > 0 && args == NULL))
+    return pk__err(p->host, PK_EINVAL, p->path, "call",
+                   "'%s' takes %d arguments (%s), %zu given", f->name,
+                   f->sig.nparams, f->sigtext, nargs);
+  if (nresults < f->sig.nresults || (f->sig.nresults > 0 && results == NULL))
+    return pk__err(p->host, PK_EINVAL, p->path, "call",
+                   "'%s' returns %d results (%s), room for %zu given", f->name,
+                   f->sig.nresults, f->sigtext, nresults);
+  for (i = 0; i < nargs; i++)
+    if (args[i].type != f->sig.params[i])
+      return pk__err(p->host, PK_ETYPE, p->path, "call",
+                     "'%s' argument %zu is %s, the signature %s wants %s",
+                     f->name, i + 1, pk_type_name((int)args[i].type),
+                     f->sigtext, pk_type_name(f->sig.params[i]));
+  return PK_OK;
+}
+
+int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
+                 pk_val *results, size_t nresults) {
+  pk_plugin *p;
+  const pk_func *saved_cur;
+  const char *saved_phase;
+  int saved_failed, rc = PK_OK;
+  size_t i;
+
+  if (PK__UNLIKELY(f == NULL))
+    return PK_EINVAL;
+  p = f->plugin;
+  /* The checks bad_call makes, inlined for the common case. */
+  if (PK__UNLIKELY(nargs != f->sig.nparams || nresults < f->sig.nresults ||
+                   (nargs > 0 && args == NULL) ||
+                   (f->sig.nresults > 0 && results == NULL)))
+    return bad_call(f, args, nargs, results, nresults);
+  for (i = 0; i < nargs; i++)
+    if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
+      return bad_call(f, args, nargs, results, nresults);
+
+  if (p->depth == 0 && pk__arena_dirty(&p->arena))
+    pk__arena_reset(p->host, &p->arena);
+  saved_cur = p->cur;
+  saved_phase = p->phase;
+  saved_failed = p->failed;
+  p->cur = f;
+  p->phase = "call";
+  p->failed = 0;
+  p->depth++;
+  if (f->thunk != NULL) {
+    f->thunk(&p->ctx, args, results);
+    if (PK__UNLIKELY(p->failed))
+      rc = p->failed; /* PK_EPLUGIN or PK_ENOMEM */
+  } else {
+    rc = f->invoke(f, args, results);
+  }
+  p->depth--;
+  p->failed = saved_failed;
+  p->phase = saved_phase;
+  p->cur = saved_cur;
+  if (PK__LIKELY(rc == PK_OK))
+    for (i = 0; i < f->sig.nresults; i++)
+      results[i].type = f->sig.results[i];
+  return rc;
+}
+
+void *pk_plugin_scratch(pk_plugin *p, size_t n) {
+  if (p == NULL || p->depth == 0)
+    return NULL;
+  return pk__arena_alloc(p->host, &p->arena, n ? n : 1);
+}
+
+void pk_plugin_fail(pk_plugin *p, const char *msg) {
+  if (p == NULL)
+    return;
+  if (p->cur_hostfn != NULL)
+    pk__perr(p, PK_EHOST, "host function '%s' failed: %s",
+             p->cur_hostfn->name, msg ? msg : "");
+  else
+    pk__perr(p, PK_EHOST, "%s", msg ? msg : "");
+  p->hostfn_msg = 1;
+}
+
+/* ---- the host table for in-process plugins ------------------------------ */
+
+/* A failed result allocation fails the call with ENOMEM, so plugins need
+   not check (their result is dropped). */
+static void *api_alloc(pk_ctx *c, size_t n) {
+  pk_plugin *p = (pk_plugin *)c;
+  void *m = pk__arena_alloc(p->host, &p->arena, n);
+  if (m == NULL && !p->failed) {
+    p->failed = PK_ENOMEM;
+    pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result", n);
+  }
+  return m;
+}
+
+static void api_fail(pk_ctx *c, const char *msg, size_t len) {
+  pk_plugin *p = (pk_plugin *)c;
+  if (p->failed == PK_ENOMEM)
+    return; /* keep the root cause */
+  p->failed = PK_EPLUGIN;
+  pk__perr(p, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
+}
+
+static void api_log(pk_ctx *c, int level, const char *msg, size_t len) {
+  pk_plugin *p = (pk_plugin *)c;
+  pk_host *h = p->host;
+  if (h->log != NULL)
+    h->log(h->log_ud, level, p->name ? p->name : p->path, msg, len);
+}
+
+static int api_config(pk_ctx *c, const char *key, size_t keylen,
+                      pk_str *out) {
+  return pk__config_get((pk_plugin *)c, key, keylen, out);
+}
+
+static int api_host_find(pk_ctx *c, const char *name, const char *sig,
+                         int32_t *out_index) {
+  if (name == NULL || out_index == NULL)
+    return PK_EINVAL;
+  return pk__hostfn_find((pk_plugin *)c, name, sig, out_index);
+}
+
+static int api_host_call(pk_ctx *c, int32_t index, const pk_val *args,
+                         size_t nargs, pk_val *results, size_t nresults) {
+  return pk__hostfn_call((pk_plugin *)c, index, args, nargs, results,
+                         nresults);
+}
+
+const struct pk_host_api pk__host_api = {
+    PK_ABI_MAJOR,  PK_ABI_MINOR,  sizeof(struct pk_host_api),
+    0,             api_alloc,     api_fail,
+    api_log,       api_config,    api_host_find,
+    api_host_call,
+};

@@ -1,0 +1,76 @@
+/*
+ * native.c: plugins as shared objects, loaded with the platform's dynamic
+ * loader. Trusted code in the host's address space: the fastest backend,
+ * and the one that cannot protect the host from its plugin.
+ *
+ * Each open loads a private copy of the file (see pk__os_lib_open), so two
+ * opens of one file are two instances, and a file rebuilt in place loads
+ * its new code on the next open even while the old one is still open.
+ */
+#include "native.h"
+
+#include <string.h>
+
+#include "../os/os.h"
+
+typedef struct native_state {
+  pk__os_lib lib;
+  const pk_plugin_desc *desc;
+  int inited; /* init ran and succeeded: fini must run */
+} native_state;
+
+static int native_probe(const unsigned char *h, size_t n, const char *path,
+                        int isdir) {
+  (void)path;
+  if (isdir || n < 4)
+    return 0;
+  return memcmp(h, "\177ELF", 4) == 0 ? 100 : 0;
+}
+
+static int native_open(pk_plugin *p) {
+  unsigned char head[4096];
+  char err[512];
+  size_t n = 0;
+  uint64_t size = 0;
+  int isdir = 0, rc;
+  native_state *st;
+
+  if ((rc = pk__os_read_head(p->path, head, sizeof head, &n, &isdir)) < 0 ||
+      (rc = pk__os_file_size(p->path, &size)) < 0)
+    return pk__perr(p, rc, "cannot read the file");
+  if ((rc = pk__elf_check(p, head, n, size)) < 0)
+    return rc;
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(st, 0, sizeof *st);
+  st->lib.fd = -1;
+  p->bstate = st;
+  if ((rc = pk__os_lib_open(p->path, 1, &st->lib, err, sizeof err)) < 0)
+    return pk__perr(p, rc, "the dynamic loader refused it: %s", err);
+  st->desc = pk__os_lib_sym(&st->lib, PK_DESCRIPTOR_SYMBOL);
+  if (st->desc == NULL)
+    return pk__perr(p, PK_ENODESC,
+                    "no symbol '%s': not a plugkit plugin (a shared object "
+                    "without PK_PLUGIN(...))",
+                    PK_DESCRIPTOR_SYMBOL);
+  if ((rc = pk__desc_load(p, st->desc)) < 0)
+    return rc;
+  if ((rc = pk__desc_init(p, st->desc)) < 0)
+    return rc;
+  st->inited = 1;
+  return PK_OK;
+}
+
+static void native_close(pk_plugin *p) {
+  native_state *st = p->bstate;
+  if (st == NULL)
+    return;
+  if (st->inited)
+    pk__desc_fini(p, st->desc);
+  pk__os_lib_close(&st->lib);
+  pk__free(p->host, st);
+  p->bstate = NULL;
+}
+
+const pk__backend pk__backend_native = {"native", native_probe, native_open,
+                                        native_close};

@@ -1,0 +1,229 @@
+/*
+ * os_posix.c: src/os/os.h for POSIX systems (Linux first).
+ */
+#define _GNU_SOURCE 1
+#include "../os.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plugkit_types.h"
+
+int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
+                     size_t *out_n, int *out_isdir) {
+  struct stat st;
+  size_t n = 0;
+  int fd;
+
+  if (stat(path, &st) != 0)
+    return errno == ENOENT || errno == ENOTDIR ? PK_ENOENT : PK_EIO;
+  *out_isdir = S_ISDIR(st.st_mode) ? 1 : 0;
+  if (*out_isdir) {
+    *out_n = 0;
+    return PK_OK;
+  }
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return PK_EIO;
+  while (n < cap) {
+    ssize_t k = read(fd, buf + n, cap - n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break;
+    n += (size_t)k;
+  }
+  close(fd);
+  *out_n = n;
+  return PK_OK;
+}
+
+int pk__os_file_size(const char *path, uint64_t *out_size) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return errno == ENOENT ? PK_ENOENT : PK_EIO;
+  *out_size = (uint64_t)st.st_size;
+  return PK_OK;
+}
+
+/* Copy all of `in` to `out`. */
+static int copy_fd(int in, int out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t k = read(in, buf, sizeof buf), w = 0;
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k < 0)
+      return -1;
+    if (k == 0)
+      return 0;
+    while (w < k) {
+      ssize_t m = write(out, buf + w, (size_t)(k - w));
+      if (m < 0 && errno == EINTR)
+        continue;
+      if (m < 0)
+        return -1;
+      w += m;
+    }
+  }
+}
+
+/*
+ * Make an anonymous copy of `path`: a memfd where the kernel has them
+ * (nothing to clean up, never on disk), else an unlinked temporary file.
+ * Writes the path dlopen should use into `where`.
+ */
+static int private_copy(const char *path, char *where, size_t cap,
+                        char *err, size_t errcap) {
+  const char *base = strrchr(path, '/');
+  char name[64];
+  int in, out = -1;
+
+  base = base ? base + 1 : path;
+  snprintf(name, sizeof name, "plugkit:%s", base);
+  if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    snprintf(err, errcap, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  out = memfd_create(name, MFD_CLOEXEC);
+  if (out >= 0)
+    snprintf(where, cap, "/proc/self/fd/%d", out);
+#endif
+  if (out < 0) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(where, cap, "%s/plugkit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    out = mkstemp(where); /* unlinked by the caller after dlopen */
+  }
+  if (out < 0) {
+    snprintf(err, errcap, "cannot create a private copy: %s",
+             strerror(errno));
+    close(in);
+    return -1;
+  }
+  if (copy_fd(in, out) != 0) {
+    snprintf(err, errcap, "cannot copy the file: %s", strerror(errno));
+    close(in);
+    close(out);
+    return -1;
+  }
+  close(in);
+  return out;
+}
+
+/*
+ * The copy's fd stays open while the library is loaded: the loader knows
+ * objects by path, and "/proc/self/fd/N" must not name two of them.
+ */
+int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
+                    char *err, size_t cap) {
+  char where[4096];
+  const char *load = path;
+  void *h;
+  int fd = -1;
+
+  if (private) {
+    if ((fd = private_copy(path, where, sizeof where, err, cap)) < 0)
+      return PK_EIO;
+    load = where;
+  }
+  h = dlopen(load, RTLD_NOW | RTLD_LOCAL);
+  if (fd >= 0 && strncmp(where, "/proc/", 6) != 0)
+    unlink(where); /* temp-file fallback: the mapping keeps it alive */
+  if (h == NULL) {
+    if (fd >= 0)
+      close(fd);
+    const char *e = dlerror();
+    /* dlerror names the path it was given; ours is an fd path. */
+    if (e != NULL && private) {
+      const char *colon = strstr(e, where);
+      if (colon != NULL)
+        e = colon + strlen(where) + (colon[strlen(where)] == ':' ? 1 : 0);
+      while (*e == ' ')
+        e++;
+    }
+    snprintf(err, cap, "%s", e ? e : "dlopen failed");
+    return PK_EFORMAT;
+  }
+  out_lib->handle = h;
+  out_lib->fd = fd;
+  return PK_OK;
+}
+
+/*
+ * dlsym returns a data pointer; POSIX guarantees that it also carries
+ * function addresses, so callers convert it with pk__os_fn (native.c).
+ */
+void *pk__os_lib_sym(pk__os_lib *lib, const char *name) {
+  return dlsym(lib->handle, name);
+}
+
+void pk__os_lib_close(pk__os_lib *lib) {
+  if (lib == NULL || lib->handle == NULL)
+    return;
+  dlclose(lib->handle);
+  if (lib->fd >= 0)
+    close(lib->fd);
+  lib->handle = NULL;
+  lib->fd = -1;
+}
+
+int pk__os_elf_machine(void) {
+#if defined(__x86_64__)
+  return 62;
+#elif defined(__aarch64__)
+  return 183;
+#elif defined(__i386__)
+  return 3;
+#elif defined(__arm__)
+  return 40;
+#elif defined(__riscv)
+  return 243;
+#elif defined(__powerpc64__)
+  return 21;
+#elif defined(__s390x__)
+  return 22;
+#else
+  return 0;
+#endif
+}
+
+int pk__os_elf_class(void) { return sizeof(void *) == 8 ? 2 : 1; }
+
+int pk__os_elf_data(void) {
+  const uint16_t one = 1;
+  return *(const unsigned char *)&one == 1 ? 1 : 2;
+}
+
+const char *pk__os_elf_machine_name(int m) {
+  switch (m) {
+  case 3:
+    return "i386";
+  case 8:
+    return "mips";
+  case 20:
+    return "powerpc";
+  case 21:
+    return "powerpc64";
+  case 22:
+    return "s390x";
+  case 40:
+    return "arm";
+  case 62:
+    return "x86_64";
+  case 183:
+    return "aarch64";
+  case 243:
+    return "riscv";
+  case 258:
+    return "loongarch";
+  default:
+    return "unknown";
+  }
+}

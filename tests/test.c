@@ -1,0 +1,165 @@
+/* test.c: the harness behind test.h. */
+#include "test.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_TESTS 512
+
+static struct {
+  const char *name;
+  pkt_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+int pkt_argc;
+char **pkt_argv;
+long pkt_live, pkt_count;
+static long fail_at, since;
+static int failed_alloc;
+char pkt_log_buf[4096];
+static const char *cur_test = "?";
+
+void pkt_register(const char *name, pkt_fn fn) {
+  if (ntests < MAX_TESTS) {
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+  }
+}
+
+void pkt_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s:%d: %s: ", file, line, cur_test);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  exit(1);
+}
+
+const char *pkt_arg(int i) {
+  if (i >= pkt_argc)
+    pkt_fail(__FILE__, __LINE__, "missing command-line argument %d", i);
+  return pkt_argv[i];
+}
+
+/* A header before each block keeps the live count exact. */
+typedef union hdr {
+  size_t n;
+  max_align_t align;
+} hdr;
+
+void *pkt_alloc(void *ud, void *p, size_t n) {
+  hdr *h = p ? (hdr *)p - 1 : NULL;
+  (void)ud;
+  if (n == 0) {
+    if (h != NULL) {
+      pkt_live--;
+      free(h);
+    }
+    return NULL;
+  }
+  since++;
+  if (fail_at > 0 && since == fail_at) {
+    failed_alloc = 1;
+    return NULL;
+  }
+  pkt_count++;
+  h = realloc(h, sizeof *h + n);
+  if (h == NULL)
+    return NULL;
+  if (p == NULL)
+    pkt_live++;
+  h->n = n;
+  return h + 1;
+}
+
+void pkt_fail_at(long n) {
+  fail_at = n;
+  since = 0;
+  failed_alloc = 0;
+}
+
+int pkt_failed_alloc(void) { return failed_alloc; }
+
+static void log_sink(void *ud, int level, const char *plugin, const char *msg,
+                     size_t len) {
+  size_t used = strlen(pkt_log_buf);
+  (void)ud;
+  snprintf(pkt_log_buf + used, sizeof pkt_log_buf - used, "[%d %s] %.*s\n",
+           level, plugin, (int)len, msg);
+}
+
+pk_host *test_host(void) {
+  pk_host_opts o = PK_HOST_OPTS_INIT;
+  pk_host *h = NULL;
+  o.alloc = pkt_alloc;
+  o.log = log_sink;
+  if (pk_host_create(&o, &h) != PK_OK)
+    pkt_fail(__FILE__, __LINE__, "pk_host_create failed");
+  return h;
+}
+
+void pkt_write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(data, 1, n, f) != n)
+    pkt_fail(__FILE__, __LINE__, "cannot write %s", path);
+  fclose(f);
+}
+
+unsigned char *pkt_read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *d;
+  long size;
+  if (f == NULL)
+    pkt_fail(__FILE__, __LINE__, "cannot read %s", path);
+  fseek(f, 0, SEEK_END);
+  size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  d = malloc((size_t)size + 1);
+  if (d == NULL || fread(d, 1, (size_t)size, f) != (size_t)size)
+    pkt_fail(__FILE__, __LINE__, "cannot read %s", path);
+  fclose(f);
+  *n = (size_t)size;
+  return d;
+}
+
+const char *pkt_tmp(const char *name) {
+  static char dir[512], path[1024];
+  if (dir[0] == '\0') {
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/pkt-%s-%ld", t && *t ? t : "/tmp",
+             cur_test, (long)getpid());
+    mkdir(dir, 0700);
+  }
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return path;
+}
+
+int main(int argc, char **argv) {
+  int i;
+  if (argc >= 2 && strcmp(argv[1], "--list") == 0) {
+    for (i = 0; i < ntests; i++)
+      printf("%s\n", tests[i].name);
+    return 0;
+  }
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s TEST [ARGS...] | --list\n", argv[0]);
+    return 2;
+  }
+  for (i = 0; i < ntests; i++) {
+    if (strcmp(tests[i].name, argv[1]) == 0) {
+      cur_test = tests[i].name;
+      pkt_argc = argc - 2;
+      pkt_argv = argv + 2;
+      tests[i].fn();
+      if (pkt_live != 0)
+        pkt_fail(__FILE__, __LINE__, "%ld allocations leaked", pkt_live);
+      printf("%s: ok\n", cur_test);
+      return 0;
+    }
+  }
+  fprintf(stderr, "no test '%s'\n", argv[1]);
+  return 2;
+}
