@@ -118,6 +118,8 @@ struct pk_plugin {
   void *bstate; /* backend state */
 
   char *path;
+  int isolation;             /* a pk_isolation, from the open options */
+  const char *inner_backend; /* opts.backend during open (NULL after) */
   char *name;    /* declared name; the backend sets it */
   char *version; /* declared version; the backend sets it */
   uint32_t abi_major, abi_minor;

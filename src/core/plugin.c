@@ -151,7 +151,7 @@ static void plugin_free(pk_plugin *p) {
 int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                    pk_plugin **out_plugin) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  unsigned char head[256];
+  unsigned char head[512];
   size_t nhead = 0, i;
   int isdir = 0, rc, best = 0;
   const pk__backend *be = NULL;
@@ -170,10 +170,11 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                      opts->size);
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
   }
-  if (o.isolation == PK_ISOLATE_PROCESS)
+  if (o.isolation == PK_ISOLATE_PROCESS &&
+      backend_by_name("process") == NULL)
     return pk__err(h, PK_ENOSYS, path, "open",
                    "process isolation is not available in this build");
-  if (o.isolation != PK_ISOLATE_NONE)
+  if (o.isolation != PK_ISOLATE_NONE && o.isolation != PK_ISOLATE_PROCESS)
     return pk__err(h, PK_EINVAL, path, "open", "unknown isolation %d",
                    o.isolation);
 
@@ -183,7 +184,11 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   if (rc < 0)
     return pk__err(h, rc, path, "open", "cannot read the file");
 
-  if (o.backend != NULL) {
+  if (o.isolation == PK_ISOLATE_PROCESS) {
+    /* The process backend runs the file (whatever its kind) in a child;
+       o.backend, if set, names the backend the child uses. */
+    be = backend_by_name("process");
+  } else if (o.backend != NULL) {
     if ((be = backend_by_name(o.backend)) == NULL) {
       list_backends(names, sizeof names);
       return pk__err(h, PK_ENOSYS, path, "open",
@@ -222,10 +227,13 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     goto fail;
   if ((rc = resolve_grants(p, o.grants)) < 0)
     goto fail;
+  p->isolation = o.isolation;
+  p->inner_backend = o.backend;
   p->backend = be;
   if ((rc = be->open(p)) < 0)
     goto fail;
   p->phase = NULL;
+  p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->next = h->plugins;
   if (h->plugins != NULL)
     h->plugins->prev = p;

@@ -19,6 +19,23 @@ static uint64_t rd(const unsigned char *b, size_t off, int width, int big) {
   return v;
 }
 
+int pk__elf_has_interp(const unsigned char *h, size_t n) {
+  int cls, big, w;
+  uint64_t phoff, phnum, phentsize, i;
+  if (n < 64 || memcmp(h, "\177ELF", 4) != 0 || (h[4] != 1 && h[4] != 2))
+    return 0;
+  cls = h[4];
+  big = h[5] == 2;
+  w = cls == 2 ? 8 : 4;
+  phoff = rd(h, cls == 2 ? 32 : 28, w, big);
+  phentsize = rd(h, cls == 2 ? 54 : 42, 2, big);
+  phnum = rd(h, cls == 2 ? 56 : 44, 2, big);
+  for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++)
+    if (rd(h, (size_t)(phoff + i * phentsize), 4, big) == 3) /* PT_INTERP */
+      return 1;
+  return 0;
+}
+
 int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
                   uint64_t size) {
   int cls, big, machine, type, w;
@@ -56,6 +73,10 @@ int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
     return pk__perr(p, PK_EARCH, "built for %s (ELF machine %d), host is %s",
                     pk__os_elf_machine_name(machine), machine,
                     pk__os_elf_machine_name(pk__os_elf_machine()));
+  if (type == 3 && pk__elf_has_interp(h, n))
+    return pk__perr(p, PK_EFORMAT,
+                    "ELF executable (it has a program interpreter), not a "
+                    "shared object: open it with the process backend");
   if (type != 3)
     return pk__perr(p, PK_EFORMAT, "ELF %s, not a shared object",
                     type >= 0 && type <= 4 ? types[type] : "of unknown type");

@@ -22,9 +22,11 @@ typedef struct native_state {
 static int native_probe(const unsigned char *h, size_t n, const char *path,
                         int isdir) {
   (void)path;
-  if (isdir || n < 4)
+  if (isdir || n < 4 || memcmp(h, "\177ELF", 4) != 0)
     return 0;
-  return memcmp(h, "\177ELF", 4) == 0 ? 100 : 0;
+  /* An executable is the process backend's (it outbids this); a shared
+     object is ours. */
+  return pk__elf_has_interp(h, n) ? 10 : 100;
 }
 
 static int native_open(pk_plugin *p) {

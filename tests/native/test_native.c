@@ -258,3 +258,15 @@ PK_TEST(open_close_cycles) {
   PKT_EQ_INT(count_maps("plugkit:fx_conformance.so"), 0);
   pk_host_destroy(h);
 }
+
+/* An executable (this test program) is not a shared object. */
+PK_TEST(executable_with_interpreter) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.backend = "native";
+  PKT_RC(h, pk_plugin_open(h, "/proc/self/exe", &o, &p), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), "ELF executable (it has a program "
+                                  "interpreter)");
+  pk_host_destroy(h);
+}
