@@ -1,0 +1,847 @@
+/* The interpreter: one loop over the internal code of compile.c.
+ *
+ * Hot state lives in locals: pc, fp (frame base: slot 0 = first local),
+ * the current instance's function/global/table arrays, the memory base
+ * and size, and fuel. Guest calls push a pkw_frame on the instance's
+ * frame array and continue in the same C frame, so guest recursion is
+ * bounded by the frame and value-stack limits, never by the C stack.
+ * Traps leave through one exit ("trap:") with a code; no longjmp.
+ *
+ * Dispatch is threaded (computed goto, one indirect jump per handler)
+ * where the compiler supports it, else a switch in a loop.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+static inline float f32_of(uint64_t v) {
+  uint32_t b = (uint32_t)v;
+  float f;
+  memcpy(&f, &b, 4);
+  return f;
+}
+static inline uint64_t of_f32(float f) {
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  return b;
+}
+static inline double f64_of(uint64_t v) {
+  double d;
+  memcpy(&d, &v, 8);
+  return d;
+}
+static inline uint64_t of_f64(double d) {
+  uint64_t b;
+  memcpy(&b, &d, 8);
+  return b;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+static inline uint32_t clz32(uint32_t x) { return x ? (uint32_t)__builtin_clz(x) : 32; }
+static inline uint32_t ctz32(uint32_t x) { return x ? (uint32_t)__builtin_ctz(x) : 32; }
+static inline uint32_t pop32(uint32_t x) { return (uint32_t)__builtin_popcount(x); }
+static inline uint64_t clz64(uint64_t x) { return x ? (uint64_t)__builtin_clzll(x) : 64; }
+static inline uint64_t ctz64(uint64_t x) { return x ? (uint64_t)__builtin_ctzll(x) : 64; }
+static inline uint64_t pop64(uint64_t x) { return (uint64_t)__builtin_popcountll(x); }
+#else
+static inline uint32_t clz32(uint32_t x) {
+  uint32_t n = 0;
+  if (!x) return 32;
+  while (!(x & 0x80000000u)) { x <<= 1; n++; }
+  return n;
+}
+static inline uint32_t ctz32(uint32_t x) {
+  uint32_t n = 0;
+  if (!x) return 32;
+  while (!(x & 1u)) { x >>= 1; n++; }
+  return n;
+}
+static inline uint32_t pop32(uint32_t x) {
+  uint32_t n = 0;
+  while (x) { x &= x - 1; n++; }
+  return n;
+}
+static inline uint64_t clz64(uint64_t x) {
+  uint64_t n = 0;
+  if (!x) return 64;
+  while (!(x & 0x8000000000000000ull)) { x <<= 1; n++; }
+  return n;
+}
+static inline uint64_t ctz64(uint64_t x) {
+  uint64_t n = 0;
+  if (!x) return 64;
+  while (!(x & 1u)) { x >>= 1; n++; }
+  return n;
+}
+static inline uint64_t pop64(uint64_t x) {
+  uint64_t n = 0;
+  while (x) { x &= x - 1; n++; }
+  return n;
+}
+#endif
+
+static inline uint32_t rotl32(uint32_t x, uint32_t k) {
+  k &= 31;
+  return k ? (x << k) | (x >> (32 - k)) : x;
+}
+static inline uint32_t rotr32(uint32_t x, uint32_t k) {
+  k &= 31;
+  return k ? (x >> k) | (x << (32 - k)) : x;
+}
+static inline uint64_t rotl64(uint64_t x, uint64_t k) {
+  k &= 63;
+  return k ? (x << k) | (x >> (64 - k)) : x;
+}
+static inline uint64_t rotr64(uint64_t x, uint64_t k) {
+  k &= 63;
+  return k ? (x >> k) | (x << (64 - k)) : x;
+}
+
+/* Wasm min/max: NaN propagates, -0 < +0. */
+static inline float fminw(float a, float b) {
+  if (a != a || b != b)
+    return a + b;
+  if (a == 0 && b == 0)
+    return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static inline float fmaxw(float a, float b) {
+  if (a != a || b != b)
+    return a + b;
+  if (a == 0 && b == 0)
+    return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+static inline double dminw(double a, double b) {
+  if (a != a || b != b)
+    return a + b;
+  if (a == 0 && b == 0)
+    return signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+static inline double dmaxw(double a, double b) {
+  if (a != a || b != b)
+    return a + b;
+  if (a == 0 && b == 0)
+    return signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+
+/* Grows a memory by delta pages; returns the old size in pages or -1. */
+int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta);
+int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init);
+
+static uint64_t elem_value(pkw_instance *ci, const pkw_elem_item *it) {
+  switch (it->kind) {
+  case PKW_ELEM_FUNC: return (uint64_t)(uintptr_t)ci->funcs[it->idx];
+  case PKW_ELEM_GLOBAL: return ci->globals[it->idx]->val;
+  default: return 0;
+  }
+}
+
+/* Decides what an exhausted fuel counter or a raised interrupt means. */
+static int fuel_or_interrupt(pkw_instance *inst, int64_t *fuel, int limited) {
+  if (atomic_load_explicit(&inst->interrupt, memory_order_relaxed)) {
+    atomic_store_explicit(&inst->interrupt, 0, memory_order_relaxed);
+    if (*fuel < 0)
+      *fuel = 0;
+    return PKW_TRAP_INTERRUPTED;
+  }
+  if (*fuel < 0) {
+    if (!limited) {
+      *fuel = INT64_MAX;
+      return 0;
+    }
+    *fuel = 0;
+    return PKW_TRAP_OUT_OF_FUEL;
+  }
+  return 0;
+}
+
+int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
+  /* Interpreter registers. */
+  const uint32_t *pc = func->code;
+  pkw_instance *ci = func->inst;
+  pkw_func **funcs;
+  pkw_global **globals;
+  pkw_table **tables;
+  pkw_memory *mem;
+  uint8_t *membase;
+  uint64_t memsize;
+  pkw_frame *frame = inst->frame_free;
+  pkw_frame *const fbase = frame;
+  pkw_frame *const fend = inst->frames_end;
+  uint64_t *const stack_end = inst->stack_end;
+  const int limited = inst->fuel >= 0;
+  int64_t fuel = limited ? inst->fuel : INT64_MAX;
+  int rc = PKW_OK;
+  pkw_func *cf;          /* callee of do_call / do_tail_call */
+  uint32_t argbase;
+
+#define LOAD_CTX()                                                        \
+  do {                                                                    \
+    funcs = ci->funcs;                                                    \
+    globals = ci->globals;                                                \
+    tables = ci->tables;                                                  \
+    mem = ci->mem;                                                        \
+    membase = mem ? mem->data : NULL;                                     \
+    memsize = mem ? mem->size : 0;                                        \
+  } while (0)
+#define RELOAD_MEM()                                                      \
+  do {                                                                    \
+    if (mem) {                                                            \
+      membase = mem->data;                                                \
+      memsize = mem->size;                                                \
+    }                                                                     \
+  } while (0)
+#define TRAP(code)                                                        \
+  do {                                                                    \
+    rc = PKW_TRAP_##code;                                                 \
+    goto trap;                                                            \
+  } while (0)
+#define FUEL_CHECK()                                                      \
+  do {                                                                    \
+    if (PKW_UNLIKELY(--fuel < 0 ||                                        \
+                     atomic_load_explicit(&inst->interrupt,               \
+                                          memory_order_relaxed))) {       \
+      rc = fuel_or_interrupt(inst, &fuel, limited);                       \
+      if (rc != 0)                                                        \
+        goto trap;                                                        \
+    }                                                                     \
+  } while (0)
+/* The single bounds check for guest memory: [ea, ea + n) inside. */
+#define CHECK_MEM(ea, n)                                                  \
+  do {                                                                    \
+    if (PKW_UNLIKELY((uint64_t)(ea) + (uint64_t)(n) > memsize))           \
+      TRAP(MEMORY_OOB);                                                   \
+  } while (0)
+
+#define SLOT(i) fp[pc[i]]
+#define U32(i) ((uint32_t)fp[pc[i]])
+#define S32(i) ((int32_t)(uint32_t)fp[pc[i]])
+#define U64(i) (fp[pc[i]])
+#define S64(i) ((int64_t)fp[pc[i]])
+#define F32(i) f32_of(fp[pc[i]])
+#define F64(i) f64_of(fp[pc[i]])
+#define TARGET(i) (pc + (i) + (int32_t)pc[i])
+
+#if PKW_COMPUTED_GOTO
+  static const void *const labels[PKW_OP_COUNT_] = {
+#define LBL1_(name) &&L_##name,
+#define LBL5_(name, op, n, a, r) &&L_##name,
+#define LBL4_(name, op, n, t) &&L_##name,
+      PKW_CTLOPS(LBL1_) PKW_NUMOPS(LBL5_) PKW_LOADOPS(LBL4_)
+      PKW_STOREOPS(LBL4_)
+#undef LBL1_
+#undef LBL5_
+#undef LBL4_
+  };
+#define OP(name) L_##name:
+#define DISPATCH() goto *labels[*pc]
+#else
+#define OP(name) case PKW_OP_##name:
+#define DISPATCH() goto dispatch
+#endif
+#define NEXT(n)                                                           \
+  do {                                                                    \
+    pc += (n);                                                            \
+    DISPATCH();                                                           \
+  } while (0)
+
+  LOAD_CTX();
+  {
+    uint32_t i;
+    for (i = func->type.nparams; i < func->nlocals; i++)
+      fp[i] = 0;
+  }
+  FUEL_CHECK();
+
+#if PKW_COMPUTED_GOTO
+  DISPATCH();
+#else
+dispatch:
+  switch (*pc) {
+#endif
+
+  /* ---- control ---- */
+  OP(UNREACHABLE) TRAP(UNREACHABLE);
+  OP(BR) pc = TARGET(1); DISPATCH();
+  OP(BR_IF)
+    if (U32(1)) { pc = TARGET(2); DISPATCH(); }
+    NEXT(3);
+  OP(BR_UNLESS)
+    if (!U32(1)) { pc = TARGET(2); DISPATCH(); }
+    NEXT(3);
+  OP(I32_EQZ_BR_IF)
+    if (!U32(1)) { pc = TARGET(2); DISPATCH(); }
+    NEXT(3);
+  OP(I32_EQ_BR_IF)
+    if (U32(1) == U32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(I32_NE_BR_IF)
+    if (U32(1) != U32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(I32_LT_S_BR_IF)
+    if (S32(1) < S32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(I32_LT_U_BR_IF)
+    if (U32(1) < U32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(I32_GE_S_BR_IF)
+    if (S32(1) >= S32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(I32_GE_U_BR_IF)
+    if (U32(1) >= U32(2)) { pc = TARGET(3); DISPATCH(); }
+    NEXT(4);
+  OP(BR_TABLE) {
+    uint32_t i = U32(1), n = pc[2];
+    if (i > n)
+      i = n;
+    pc = TARGET(3 + i);
+    DISPATCH();
+  }
+  OP(LOOP)
+    FUEL_CHECK();
+    NEXT(1);
+  OP(RETURN1)
+    fp[0] = SLOT(1);
+    goto do_return;
+  OP(RETURN)
+  do_return:
+    if (frame == fbase)
+      goto done;
+    frame--;
+    pc = frame->pc;
+    fp = frame->fp;
+    if (frame->inst != ci) {
+      ci = frame->inst;
+      LOAD_CTX();
+    } else {
+      RELOAD_MEM();
+    }
+    DISPATCH();
+  OP(CALL)
+    cf = funcs[pc[1]];
+    argbase = pc[2];
+    pc += 3;
+    goto do_call;
+  OP(CALL_INDIRECT) {
+    pkw_table *t = tables[pc[2]];
+    uint32_t i = U32(3);
+    const pkw_functype *want;
+    if (PKW_UNLIKELY(i >= t->size))
+      TRAP(UNDEFINED_ELEMENT);
+    cf = (pkw_func *)(uintptr_t)t->elems[i];
+    if (PKW_UNLIKELY(cf == NULL))
+      TRAP(UNINITIALIZED_ELEMENT);
+    want = &ci->mod->types[pc[1]];
+    if (PKW_UNLIKELY(cf->type.params != want->params &&
+                     !pkw__functype_eq(&cf->type, want)))
+      TRAP(INDIRECT_CALL_TYPE);
+    argbase = pc[4];
+    pc += 5;
+    goto do_call;
+  }
+  OP(RETURN_CALL)
+    cf = funcs[pc[1]];
+    argbase = pc[2];
+    goto do_tail_call;
+  OP(RETURN_CALL_INDIRECT) {
+    pkw_table *t = tables[pc[2]];
+    uint32_t i = U32(3);
+    const pkw_functype *want;
+    if (PKW_UNLIKELY(i >= t->size))
+      TRAP(UNDEFINED_ELEMENT);
+    cf = (pkw_func *)(uintptr_t)t->elems[i];
+    if (PKW_UNLIKELY(cf == NULL))
+      TRAP(UNINITIALIZED_ELEMENT);
+    want = &ci->mod->types[pc[1]];
+    if (PKW_UNLIKELY(cf->type.params != want->params &&
+                     !pkw__functype_eq(&cf->type, want)))
+      TRAP(INDIRECT_CALL_TYPE);
+    argbase = pc[4];
+    goto do_tail_call;
+  }
+
+  /* ---- data movement ---- */
+  OP(COPY) SLOT(1) = SLOT(2); NEXT(3);
+  OP(CONST32) SLOT(1) = pc[2]; NEXT(3);
+  OP(CONST64) SLOT(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32); NEXT(4);
+  OP(SELECT) SLOT(1) = U32(4) ? SLOT(2) : SLOT(3); NEXT(5);
+  OP(GLOBAL_GET) SLOT(1) = globals[pc[2]]->val; NEXT(3);
+  OP(GLOBAL_SET) globals[pc[1]]->val = SLOT(2); NEXT(3);
+  OP(REF_FUNC) SLOT(1) = (uint64_t)(uintptr_t)funcs[pc[2]]; NEXT(3);
+
+  /* ---- memory ---- */
+#define LOAD_(name, ctype, conv, n)                                       \
+  OP(name) {                                                              \
+    uint64_t ea = (uint64_t)U32(2) + pc[3];                               \
+    ctype v;                                                              \
+    CHECK_MEM(ea, n);                                                     \
+    memcpy(&v, membase + ea, n);                                          \
+    SLOT(1) = conv;                                                       \
+    NEXT(4);                                                              \
+  }
+  LOAD_(I32_LOAD, uint32_t, v, 4)
+  LOAD_(F32_LOAD, uint32_t, v, 4)
+  LOAD_(I64_LOAD, uint64_t, v, 8)
+  LOAD_(F64_LOAD, uint64_t, v, 8)
+  LOAD_(I32_LOAD8_S, int8_t, (uint32_t)(int32_t)v, 1)
+  LOAD_(I32_LOAD8_U, uint8_t, v, 1)
+  LOAD_(I32_LOAD16_S, int16_t, (uint32_t)(int32_t)v, 2)
+  LOAD_(I32_LOAD16_U, uint16_t, v, 2)
+  LOAD_(I64_LOAD8_S, int8_t, (uint64_t)(int64_t)v, 1)
+  LOAD_(I64_LOAD8_U, uint8_t, v, 1)
+  LOAD_(I64_LOAD16_S, int16_t, (uint64_t)(int64_t)v, 2)
+  LOAD_(I64_LOAD16_U, uint16_t, v, 2)
+  LOAD_(I64_LOAD32_S, int32_t, (uint64_t)(int64_t)v, 4)
+  LOAD_(I64_LOAD32_U, uint32_t, v, 4)
+#undef LOAD_
+#define STORE_(name, ctype, n)                                            \
+  OP(name) {                                                              \
+    uint64_t ea = (uint64_t)U32(1) + pc[3];                               \
+    ctype v = (ctype)SLOT(2);                                             \
+    CHECK_MEM(ea, n);                                                     \
+    memcpy(membase + ea, &v, n);                                          \
+    NEXT(4);                                                              \
+  }
+  STORE_(I32_STORE, uint32_t, 4)
+  STORE_(F32_STORE, uint32_t, 4)
+  STORE_(I64_STORE, uint64_t, 8)
+  STORE_(F64_STORE, uint64_t, 8)
+  STORE_(I32_STORE8, uint8_t, 1)
+  STORE_(I32_STORE16, uint16_t, 2)
+  STORE_(I64_STORE8, uint8_t, 1)
+  STORE_(I64_STORE16, uint16_t, 2)
+  STORE_(I64_STORE32, uint32_t, 4)
+#undef STORE_
+  OP(MEMORY_SIZE) SLOT(1) = mem->pages; NEXT(2);
+  OP(MEMORY_GROW) {
+    int64_t old = pkw__memory_grow(mem, U32(2));
+    SLOT(1) = (uint32_t)(int32_t)old;
+    RELOAD_MEM();
+    NEXT(3);
+  }
+  OP(MEMORY_INIT) {
+    const pkw_data_seg *s = &ci->mod->datas[pc[1]];
+    uint64_t d = U32(2), src = U32(3), n = U32(4);
+    uint64_t len = ci->data_dropped[pc[1]] ? 0 : s->len;
+    if (src + n > len)
+      TRAP(MEMORY_OOB);
+    CHECK_MEM(d, n);
+    if (n)
+      memcpy(membase + d, s->bytes + src, n);
+    NEXT(5);
+  }
+  OP(DATA_DROP) ci->data_dropped[pc[1]] = 1; NEXT(2);
+  OP(MEMORY_COPY) {
+    uint64_t d = U32(1), src = U32(2), n = U32(3);
+    CHECK_MEM(src, n);
+    CHECK_MEM(d, n);
+    if (n)
+      memmove(membase + d, membase + src, n);
+    NEXT(4);
+  }
+  OP(MEMORY_FILL) {
+    uint64_t d = U32(1), n = U32(3);
+    CHECK_MEM(d, n);
+    if (n)
+      memset(membase + d, (int)(uint8_t)SLOT(2), n);
+    NEXT(4);
+  }
+
+  /* ---- tables ---- */
+  OP(TABLE_GET) {
+    pkw_table *t = tables[pc[2]];
+    uint32_t i = U32(3);
+    if (i >= t->size)
+      TRAP(TABLE_OOB);
+    SLOT(1) = t->elems[i];
+    NEXT(4);
+  }
+  OP(TABLE_SET) {
+    pkw_table *t = tables[pc[1]];
+    uint32_t i = U32(2);
+    if (i >= t->size)
+      TRAP(TABLE_OOB);
+    t->elems[i] = SLOT(3);
+    NEXT(4);
+  }
+  OP(TABLE_SIZE) SLOT(1) = tables[pc[2]]->size; NEXT(3);
+  OP(TABLE_GROW) {
+    int64_t old = pkw__table_grow(tables[pc[2]], U32(4), SLOT(3));
+    SLOT(1) = (uint32_t)(int32_t)old;
+    NEXT(5);
+  }
+  OP(TABLE_FILL) {
+    pkw_table *t = tables[pc[1]];
+    uint64_t i = U32(2), n = U32(4), k;
+    uint64_t v = SLOT(3);
+    if (i + n > t->size)
+      TRAP(TABLE_OOB);
+    for (k = 0; k < n; k++)
+      t->elems[i + k] = v;
+    NEXT(5);
+  }
+  OP(TABLE_COPY) {
+    pkw_table *td = tables[pc[1]], *ts = tables[pc[2]];
+    uint64_t d = U32(3), src = U32(4), n = U32(5);
+    if (src + n > ts->size || d + n > td->size)
+      TRAP(TABLE_OOB);
+    if (n)
+      memmove(td->elems + d, ts->elems + src, n * sizeof(uint64_t));
+    NEXT(6);
+  }
+  OP(TABLE_INIT) {
+    pkw_table *t = tables[pc[1]];
+    const pkw_elem_seg *s = &ci->mod->elems[pc[2]];
+    uint64_t d = U32(3), src = U32(4), n = U32(5), k;
+    uint64_t len = ci->elem_dropped[pc[2]] ? 0 : s->n;
+    if (src + n > len || d + n > t->size)
+      TRAP(TABLE_OOB);
+    for (k = 0; k < n; k++)
+      t->elems[d + k] = elem_value(ci, &s->items[src + k]);
+    NEXT(6);
+  }
+  OP(ELEM_DROP) ci->elem_dropped[pc[1]] = 1; NEXT(2);
+
+  /* ---- fused ---- */
+  OP(I32_ADD_IMM) SLOT(1) = (uint32_t)(U32(2) + pc[3]); NEXT(4);
+  OP(I32_SUB_IMM) SLOT(1) = (uint32_t)(U32(2) - pc[3]); NEXT(4);
+  OP(I32_LT_S_IMM) SLOT(1) = S32(2) < (int32_t)pc[3]; NEXT(4);
+
+  /* ---- numeric ---- */
+#define UN_(name, expr) OP(name) SLOT(1) = (expr); NEXT(3);
+#define BIN_(name, expr) OP(name) SLOT(1) = (expr); NEXT(4);
+  UN_(I32_EQZ, U32(2) == 0)
+  BIN_(I32_EQ, U32(2) == U32(3))
+  BIN_(I32_NE, U32(2) != U32(3))
+  BIN_(I32_LT_S, S32(2) < S32(3))
+  BIN_(I32_LT_U, U32(2) < U32(3))
+  BIN_(I32_GT_S, S32(2) > S32(3))
+  BIN_(I32_GT_U, U32(2) > U32(3))
+  BIN_(I32_LE_S, S32(2) <= S32(3))
+  BIN_(I32_LE_U, U32(2) <= U32(3))
+  BIN_(I32_GE_S, S32(2) >= S32(3))
+  BIN_(I32_GE_U, U32(2) >= U32(3))
+  UN_(I64_EQZ, U64(2) == 0)
+  BIN_(I64_EQ, U64(2) == U64(3))
+  BIN_(I64_NE, U64(2) != U64(3))
+  BIN_(I64_LT_S, S64(2) < S64(3))
+  BIN_(I64_LT_U, U64(2) < U64(3))
+  BIN_(I64_GT_S, S64(2) > S64(3))
+  BIN_(I64_GT_U, U64(2) > U64(3))
+  BIN_(I64_LE_S, S64(2) <= S64(3))
+  BIN_(I64_LE_U, U64(2) <= U64(3))
+  BIN_(I64_GE_S, S64(2) >= S64(3))
+  BIN_(I64_GE_U, U64(2) >= U64(3))
+  BIN_(F32_EQ, F32(2) == F32(3))
+  BIN_(F32_NE, F32(2) != F32(3))
+  BIN_(F32_LT, F32(2) < F32(3))
+  BIN_(F32_GT, F32(2) > F32(3))
+  BIN_(F32_LE, F32(2) <= F32(3))
+  BIN_(F32_GE, F32(2) >= F32(3))
+  BIN_(F64_EQ, F64(2) == F64(3))
+  BIN_(F64_NE, F64(2) != F64(3))
+  BIN_(F64_LT, F64(2) < F64(3))
+  BIN_(F64_GT, F64(2) > F64(3))
+  BIN_(F64_LE, F64(2) <= F64(3))
+  BIN_(F64_GE, F64(2) >= F64(3))
+  UN_(I32_CLZ, clz32(U32(2)))
+  UN_(I32_CTZ, ctz32(U32(2)))
+  UN_(I32_POPCNT, pop32(U32(2)))
+  BIN_(I32_ADD, (uint32_t)(U32(2) + U32(3)))
+  BIN_(I32_SUB, (uint32_t)(U32(2) - U32(3)))
+  BIN_(I32_MUL, (uint32_t)(U32(2) * U32(3)))
+  OP(I32_DIV_S) {
+    int32_t x = S32(2), y = S32(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    if (x == INT32_MIN && y == -1)
+      TRAP(INTEGER_OVERFLOW);
+    SLOT(1) = (uint32_t)(x / y);
+    NEXT(4);
+  }
+  OP(I32_DIV_U) {
+    uint32_t x = U32(2), y = U32(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = x / y;
+    NEXT(4);
+  }
+  OP(I32_REM_S) {
+    int32_t x = S32(2), y = S32(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = y == -1 ? 0 : (uint32_t)(x % y);
+    NEXT(4);
+  }
+  OP(I32_REM_U) {
+    uint32_t x = U32(2), y = U32(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = x % y;
+    NEXT(4);
+  }
+  BIN_(I32_AND, U32(2) & U32(3))
+  BIN_(I32_OR, U32(2) | U32(3))
+  BIN_(I32_XOR, U32(2) ^ U32(3))
+  BIN_(I32_SHL, (uint32_t)(U32(2) << (U32(3) & 31)))
+  BIN_(I32_SHR_S, (uint32_t)(S32(2) >> (U32(3) & 31)))
+  BIN_(I32_SHR_U, U32(2) >> (U32(3) & 31))
+  BIN_(I32_ROTL, rotl32(U32(2), U32(3)))
+  BIN_(I32_ROTR, rotr32(U32(2), U32(3)))
+  UN_(I64_CLZ, clz64(U64(2)))
+  UN_(I64_CTZ, ctz64(U64(2)))
+  UN_(I64_POPCNT, pop64(U64(2)))
+  BIN_(I64_ADD, U64(2) + U64(3))
+  BIN_(I64_SUB, U64(2) - U64(3))
+  BIN_(I64_MUL, U64(2) * U64(3))
+  OP(I64_DIV_S) {
+    int64_t x = S64(2), y = S64(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    if (x == INT64_MIN && y == -1)
+      TRAP(INTEGER_OVERFLOW);
+    SLOT(1) = (uint64_t)(x / y);
+    NEXT(4);
+  }
+  OP(I64_DIV_U) {
+    uint64_t x = U64(2), y = U64(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = x / y;
+    NEXT(4);
+  }
+  OP(I64_REM_S) {
+    int64_t x = S64(2), y = S64(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = y == -1 ? 0 : (uint64_t)(x % y);
+    NEXT(4);
+  }
+  OP(I64_REM_U) {
+    uint64_t x = U64(2), y = U64(3);
+    if (y == 0)
+      TRAP(DIVIDE_BY_ZERO);
+    SLOT(1) = x % y;
+    NEXT(4);
+  }
+  BIN_(I64_AND, U64(2) & U64(3))
+  BIN_(I64_OR, U64(2) | U64(3))
+  BIN_(I64_XOR, U64(2) ^ U64(3))
+  BIN_(I64_SHL, U64(2) << (U64(3) & 63))
+  BIN_(I64_SHR_S, (uint64_t)(S64(2) >> (U64(3) & 63)))
+  BIN_(I64_SHR_U, U64(2) >> (U64(3) & 63))
+  BIN_(I64_ROTL, rotl64(U64(2), U64(3)))
+  BIN_(I64_ROTR, rotr64(U64(2), U64(3)))
+  UN_(F32_ABS, U32(2) & 0x7fffffffu)
+  UN_(F32_NEG, U32(2) ^ 0x80000000u)
+  UN_(F32_CEIL, of_f32(ceilf(F32(2))))
+  UN_(F32_FLOOR, of_f32(floorf(F32(2))))
+  UN_(F32_TRUNC, of_f32(truncf(F32(2))))
+  UN_(F32_NEAREST, of_f32(nearbyintf(F32(2))))
+  UN_(F32_SQRT, of_f32(sqrtf(F32(2))))
+  BIN_(F32_ADD, of_f32(F32(2) + F32(3)))
+  BIN_(F32_SUB, of_f32(F32(2) - F32(3)))
+  BIN_(F32_MUL, of_f32(F32(2) * F32(3)))
+  BIN_(F32_DIV, of_f32(F32(2) / F32(3)))
+  BIN_(F32_MIN, of_f32(fminw(F32(2), F32(3))))
+  BIN_(F32_MAX, of_f32(fmaxw(F32(2), F32(3))))
+  BIN_(F32_COPYSIGN, (U32(2) & 0x7fffffffu) | (U32(3) & 0x80000000u))
+  UN_(F64_ABS, U64(2) & 0x7fffffffffffffffull)
+  UN_(F64_NEG, U64(2) ^ 0x8000000000000000ull)
+  UN_(F64_CEIL, of_f64(ceil(F64(2))))
+  UN_(F64_FLOOR, of_f64(floor(F64(2))))
+  UN_(F64_TRUNC, of_f64(trunc(F64(2))))
+  UN_(F64_NEAREST, of_f64(nearbyint(F64(2))))
+  UN_(F64_SQRT, of_f64(sqrt(F64(2))))
+  BIN_(F64_ADD, of_f64(F64(2) + F64(3)))
+  BIN_(F64_SUB, of_f64(F64(2) - F64(3)))
+  BIN_(F64_MUL, of_f64(F64(2) * F64(3)))
+  BIN_(F64_DIV, of_f64(F64(2) / F64(3)))
+  BIN_(F64_MIN, of_f64(dminw(F64(2), F64(3))))
+  BIN_(F64_MAX, of_f64(dmaxw(F64(2), F64(3))))
+  BIN_(F64_COPYSIGN, (U64(2) & 0x7fffffffffffffffull) |
+                         (U64(3) & 0x8000000000000000ull))
+  UN_(I32_WRAP_I64, (uint32_t)U64(2))
+#define TRUNC_(name, ftype, get, lo_ok, hi_ok, ctype, utype)              \
+  OP(name) {                                                              \
+    ftype x = get(2);                                                     \
+    if (x != x)                                                           \
+      TRAP(INVALID_CONVERSION);                                           \
+    if (!(lo_ok) || !(hi_ok))                                             \
+      TRAP(INTEGER_OVERFLOW);                                             \
+    SLOT(1) = (utype)(ctype)x;                                            \
+    NEXT(3);                                                              \
+  }
+  TRUNC_(I32_TRUNC_F32_S, float, F32, x >= -2147483648.0f, x < 2147483648.0f,
+         int32_t, uint32_t)
+  TRUNC_(I32_TRUNC_F32_U, float, F32, x > -1.0f, x < 4294967296.0f,
+         uint32_t, uint32_t)
+  TRUNC_(I32_TRUNC_F64_S, double, F64, x > -2147483649.0, x < 2147483648.0,
+         int32_t, uint32_t)
+  TRUNC_(I32_TRUNC_F64_U, double, F64, x > -1.0, x < 4294967296.0,
+         uint32_t, uint32_t)
+  TRUNC_(I64_TRUNC_F32_S, float, F32, x >= -9223372036854775808.0f,
+         x < 9223372036854775808.0f, int64_t, uint64_t)
+  TRUNC_(I64_TRUNC_F32_U, float, F32, x > -1.0f,
+         x < 18446744073709551616.0f, uint64_t, uint64_t)
+  TRUNC_(I64_TRUNC_F64_S, double, F64, x >= -9223372036854775808.0,
+         x < 9223372036854775808.0, int64_t, uint64_t)
+  TRUNC_(I64_TRUNC_F64_U, double, F64, x > -1.0,
+         x < 18446744073709551616.0, uint64_t, uint64_t)
+#undef TRUNC_
+#define TRUNC_SAT_(name, ftype, get, lo_ok, hi_ok, ctype, utype, minv, maxv) \
+  OP(name) {                                                              \
+    ftype x = get(2);                                                     \
+    utype r;                                                              \
+    if (x != x)                                                           \
+      r = 0;                                                              \
+    else if (!(lo_ok))                                                    \
+      r = (utype)(minv);                                                  \
+    else if (!(hi_ok))                                                    \
+      r = (utype)(maxv);                                                  \
+    else                                                                  \
+      r = (utype)(ctype)x;                                                \
+    SLOT(1) = r;                                                          \
+    NEXT(3);                                                              \
+  }
+  TRUNC_SAT_(I32_TRUNC_SAT_F32_S, float, F32, x >= -2147483648.0f,
+             x < 2147483648.0f, int32_t, uint32_t, INT32_MIN, INT32_MAX)
+  TRUNC_SAT_(I32_TRUNC_SAT_F32_U, float, F32, x > -1.0f, x < 4294967296.0f,
+             uint32_t, uint32_t, 0, UINT32_MAX)
+  TRUNC_SAT_(I32_TRUNC_SAT_F64_S, double, F64, x > -2147483649.0,
+             x < 2147483648.0, int32_t, uint32_t, INT32_MIN, INT32_MAX)
+  TRUNC_SAT_(I32_TRUNC_SAT_F64_U, double, F64, x > -1.0, x < 4294967296.0,
+             uint32_t, uint32_t, 0, UINT32_MAX)
+  TRUNC_SAT_(I64_TRUNC_SAT_F32_S, float, F32, x >= -9223372036854775808.0f,
+             x < 9223372036854775808.0f, int64_t, uint64_t, INT64_MIN,
+             INT64_MAX)
+  TRUNC_SAT_(I64_TRUNC_SAT_F32_U, float, F32, x > -1.0f,
+             x < 18446744073709551616.0f, uint64_t, uint64_t, 0, UINT64_MAX)
+  TRUNC_SAT_(I64_TRUNC_SAT_F64_S, double, F64, x >= -9223372036854775808.0,
+             x < 9223372036854775808.0, int64_t, uint64_t, INT64_MIN,
+             INT64_MAX)
+  TRUNC_SAT_(I64_TRUNC_SAT_F64_U, double, F64, x > -1.0,
+             x < 18446744073709551616.0, uint64_t, uint64_t, 0, UINT64_MAX)
+#undef TRUNC_SAT_
+  UN_(I64_EXTEND_I32_S, (uint64_t)(int64_t)S32(2))
+  UN_(I64_EXTEND_I32_U, (uint64_t)U32(2))
+  UN_(F32_CONVERT_I32_S, of_f32((float)S32(2)))
+  UN_(F32_CONVERT_I32_U, of_f32((float)U32(2)))
+  UN_(F32_CONVERT_I64_S, of_f32((float)S64(2)))
+  UN_(F32_CONVERT_I64_U, of_f32((float)U64(2)))
+  UN_(F32_DEMOTE_F64, of_f32((float)F64(2)))
+  UN_(F64_CONVERT_I32_S, of_f64((double)S32(2)))
+  UN_(F64_CONVERT_I32_U, of_f64((double)U32(2)))
+  UN_(F64_CONVERT_I64_S, of_f64((double)S64(2)))
+  UN_(F64_CONVERT_I64_U, of_f64((double)U64(2)))
+  UN_(F64_PROMOTE_F32, of_f64((double)F32(2)))
+  UN_(I32_REINTERPRET_F32, U32(2))
+  UN_(I64_REINTERPRET_F64, U64(2))
+  UN_(F32_REINTERPRET_I32, U32(2))
+  UN_(F64_REINTERPRET_I64, U64(2))
+  UN_(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)U32(2))
+  UN_(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)U32(2))
+  UN_(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)U64(2))
+  UN_(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)U64(2))
+  UN_(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)U64(2))
+#undef UN_
+#undef BIN_
+
+#if !PKW_COMPUTED_GOTO
+  default:
+    TRAP(UNREACHABLE);   /* cannot happen: the compiler emits valid ops */
+  }
+#endif
+
+do_call: {
+  uint64_t *nfp = fp + argbase;
+  uint32_t i;
+  if (cf->code == NULL) {
+    /* Host function: arguments and results in place on our stack. The
+     * host may re-enter the engine, so publish how much stack is live. */
+    uint64_t *sf = inst->stack_free;
+    pkw_frame *ff = inst->frame_free;
+    uint32_t top = cf->type.nparams > cf->type.nresults ? cf->type.nparams
+                                                        : cf->type.nresults;
+    inst->stack_free = nfp + top;
+    inst->frame_free = frame;
+    if (limited)
+      inst->fuel = fuel;
+    rc = cf->host(cf->host_ud, ci, nfp, nfp);
+    inst->stack_free = sf;
+    inst->frame_free = ff;
+    if (limited)
+      fuel = inst->fuel;
+    if (rc != 0)
+      goto trap;
+    RELOAD_MEM();
+    DISPATCH();
+  }
+  if (PKW_UNLIKELY(frame == fend || nfp + cf->frame_size > stack_end))
+    TRAP(STACK_EXHAUSTED);
+  FUEL_CHECK();
+  frame->pc = pc;
+  frame->fp = fp;
+  frame->inst = ci;
+  frame++;
+  for (i = cf->type.nparams; i < cf->nlocals; i++)
+    nfp[i] = 0;
+  fp = nfp;
+  pc = cf->code;
+  if (cf->inst != ci) {
+    ci = cf->inst;
+    LOAD_CTX();
+  }
+  DISPATCH();
+}
+
+do_tail_call: {
+  uint32_t i, np = cf->type.nparams;
+  if (cf->code == NULL) {
+    uint64_t *sf = inst->stack_free;
+    pkw_frame *ff = inst->frame_free;
+    uint64_t *args = fp + argbase;
+    uint32_t top = np > cf->type.nresults ? np : cf->type.nresults;
+    inst->stack_free = args + top;
+    inst->frame_free = frame;
+    if (limited)
+      inst->fuel = fuel;
+    rc = cf->host(cf->host_ud, ci, args, args);
+    inst->stack_free = sf;
+    inst->frame_free = ff;
+    if (limited)
+      fuel = inst->fuel;
+    if (rc != 0)
+      goto trap;
+    for (i = 0; i < cf->type.nresults; i++)
+      fp[i] = args[i];
+    goto do_return;
+  }
+  for (i = 0; i < np; i++)
+    fp[i] = fp[argbase + i];
+  if (PKW_UNLIKELY(fp + cf->frame_size > stack_end))
+    TRAP(STACK_EXHAUSTED);
+  FUEL_CHECK();
+  for (i = np; i < cf->nlocals; i++)
+    fp[i] = 0;
+  pc = cf->code;
+  if (cf->inst != ci) {
+    ci = cf->inst;
+    LOAD_CTX();
+  }
+  DISPATCH();
+}
+
+done:
+  if (limited)
+    inst->fuel = fuel;
+  return PKW_OK;
+trap:
+  if (limited)
+    inst->fuel = fuel < 0 ? 0 : fuel;
+  return rc;
+}

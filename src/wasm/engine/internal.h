@@ -1,0 +1,371 @@
+/* Engine internals shared by decode.c, compile.c, exec.c and instance.c.
+ * Nothing here is API: see wasm.h for the contracts. */
+#ifndef PK_WASM_ENGINE_INTERNAL_H
+#define PK_WASM_ENGINE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "wasm.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the wasm engine needs a little-endian host"
+#endif
+
+/* Numeric instructions: X(name, wasm opcode, operand count, operand type,
+ * result type). Opcodes 0xfc xx are written 0x100 + xx. Each becomes one
+ * internal instruction of form [op, dst, a] or [op, dst, a, b]. */
+#define PKW_NUMOPS(X)                                                     \
+  X(I32_EQZ, 0x45, 1, I32, I32) X(I32_EQ, 0x46, 2, I32, I32)              \
+  X(I32_NE, 0x47, 2, I32, I32) X(I32_LT_S, 0x48, 2, I32, I32)             \
+  X(I32_LT_U, 0x49, 2, I32, I32) X(I32_GT_S, 0x4a, 2, I32, I32)           \
+  X(I32_GT_U, 0x4b, 2, I32, I32) X(I32_LE_S, 0x4c, 2, I32, I32)           \
+  X(I32_LE_U, 0x4d, 2, I32, I32) X(I32_GE_S, 0x4e, 2, I32, I32)           \
+  X(I32_GE_U, 0x4f, 2, I32, I32) X(I64_EQZ, 0x50, 1, I64, I32)            \
+  X(I64_EQ, 0x51, 2, I64, I32) X(I64_NE, 0x52, 2, I64, I32)               \
+  X(I64_LT_S, 0x53, 2, I64, I32) X(I64_LT_U, 0x54, 2, I64, I32)           \
+  X(I64_GT_S, 0x55, 2, I64, I32) X(I64_GT_U, 0x56, 2, I64, I32)           \
+  X(I64_LE_S, 0x57, 2, I64, I32) X(I64_LE_U, 0x58, 2, I64, I32)           \
+  X(I64_GE_S, 0x59, 2, I64, I32) X(I64_GE_U, 0x5a, 2, I64, I32)           \
+  X(F32_EQ, 0x5b, 2, F32, I32) X(F32_NE, 0x5c, 2, F32, I32)               \
+  X(F32_LT, 0x5d, 2, F32, I32) X(F32_GT, 0x5e, 2, F32, I32)               \
+  X(F32_LE, 0x5f, 2, F32, I32) X(F32_GE, 0x60, 2, F32, I32)               \
+  X(F64_EQ, 0x61, 2, F64, I32) X(F64_NE, 0x62, 2, F64, I32)               \
+  X(F64_LT, 0x63, 2, F64, I32) X(F64_GT, 0x64, 2, F64, I32)               \
+  X(F64_LE, 0x65, 2, F64, I32) X(F64_GE, 0x66, 2, F64, I32)               \
+  X(I32_CLZ, 0x67, 1, I32, I32) X(I32_CTZ, 0x68, 1, I32, I32)             \
+  X(I32_POPCNT, 0x69, 1, I32, I32) X(I32_ADD, 0x6a, 2, I32, I32)          \
+  X(I32_SUB, 0x6b, 2, I32, I32) X(I32_MUL, 0x6c, 2, I32, I32)             \
+  X(I32_DIV_S, 0x6d, 2, I32, I32) X(I32_DIV_U, 0x6e, 2, I32, I32)         \
+  X(I32_REM_S, 0x6f, 2, I32, I32) X(I32_REM_U, 0x70, 2, I32, I32)         \
+  X(I32_AND, 0x71, 2, I32, I32) X(I32_OR, 0x72, 2, I32, I32)              \
+  X(I32_XOR, 0x73, 2, I32, I32) X(I32_SHL, 0x74, 2, I32, I32)             \
+  X(I32_SHR_S, 0x75, 2, I32, I32) X(I32_SHR_U, 0x76, 2, I32, I32)         \
+  X(I32_ROTL, 0x77, 2, I32, I32) X(I32_ROTR, 0x78, 2, I32, I32)           \
+  X(I64_CLZ, 0x79, 1, I64, I64) X(I64_CTZ, 0x7a, 1, I64, I64)             \
+  X(I64_POPCNT, 0x7b, 1, I64, I64) X(I64_ADD, 0x7c, 2, I64, I64)          \
+  X(I64_SUB, 0x7d, 2, I64, I64) X(I64_MUL, 0x7e, 2, I64, I64)             \
+  X(I64_DIV_S, 0x7f, 2, I64, I64) X(I64_DIV_U, 0x80, 2, I64, I64)         \
+  X(I64_REM_S, 0x81, 2, I64, I64) X(I64_REM_U, 0x82, 2, I64, I64)         \
+  X(I64_AND, 0x83, 2, I64, I64) X(I64_OR, 0x84, 2, I64, I64)              \
+  X(I64_XOR, 0x85, 2, I64, I64) X(I64_SHL, 0x86, 2, I64, I64)             \
+  X(I64_SHR_S, 0x87, 2, I64, I64) X(I64_SHR_U, 0x88, 2, I64, I64)         \
+  X(I64_ROTL, 0x89, 2, I64, I64) X(I64_ROTR, 0x8a, 2, I64, I64)           \
+  X(F32_ABS, 0x8b, 1, F32, F32) X(F32_NEG, 0x8c, 1, F32, F32)             \
+  X(F32_CEIL, 0x8d, 1, F32, F32) X(F32_FLOOR, 0x8e, 1, F32, F32)          \
+  X(F32_TRUNC, 0x8f, 1, F32, F32) X(F32_NEAREST, 0x90, 1, F32, F32)       \
+  X(F32_SQRT, 0x91, 1, F32, F32) X(F32_ADD, 0x92, 2, F32, F32)            \
+  X(F32_SUB, 0x93, 2, F32, F32) X(F32_MUL, 0x94, 2, F32, F32)             \
+  X(F32_DIV, 0x95, 2, F32, F32) X(F32_MIN, 0x96, 2, F32, F32)             \
+  X(F32_MAX, 0x97, 2, F32, F32) X(F32_COPYSIGN, 0x98, 2, F32, F32)        \
+  X(F64_ABS, 0x99, 1, F64, F64) X(F64_NEG, 0x9a, 1, F64, F64)             \
+  X(F64_CEIL, 0x9b, 1, F64, F64) X(F64_FLOOR, 0x9c, 1, F64, F64)          \
+  X(F64_TRUNC, 0x9d, 1, F64, F64) X(F64_NEAREST, 0x9e, 1, F64, F64)       \
+  X(F64_SQRT, 0x9f, 1, F64, F64) X(F64_ADD, 0xa0, 2, F64, F64)            \
+  X(F64_SUB, 0xa1, 2, F64, F64) X(F64_MUL, 0xa2, 2, F64, F64)             \
+  X(F64_DIV, 0xa3, 2, F64, F64) X(F64_MIN, 0xa4, 2, F64, F64)             \
+  X(F64_MAX, 0xa5, 2, F64, F64) X(F64_COPYSIGN, 0xa6, 2, F64, F64)        \
+  X(I32_WRAP_I64, 0xa7, 1, I64, I32)                                      \
+  X(I32_TRUNC_F32_S, 0xa8, 1, F32, I32)                                   \
+  X(I32_TRUNC_F32_U, 0xa9, 1, F32, I32)                                   \
+  X(I32_TRUNC_F64_S, 0xaa, 1, F64, I32)                                   \
+  X(I32_TRUNC_F64_U, 0xab, 1, F64, I32)                                   \
+  X(I64_EXTEND_I32_S, 0xac, 1, I32, I64)                                  \
+  X(I64_EXTEND_I32_U, 0xad, 1, I32, I64)                                  \
+  X(I64_TRUNC_F32_S, 0xae, 1, F32, I64)                                   \
+  X(I64_TRUNC_F32_U, 0xaf, 1, F32, I64)                                   \
+  X(I64_TRUNC_F64_S, 0xb0, 1, F64, I64)                                   \
+  X(I64_TRUNC_F64_U, 0xb1, 1, F64, I64)                                   \
+  X(F32_CONVERT_I32_S, 0xb2, 1, I32, F32)                                 \
+  X(F32_CONVERT_I32_U, 0xb3, 1, I32, F32)                                 \
+  X(F32_CONVERT_I64_S, 0xb4, 1, I64, F32)                                 \
+  X(F32_CONVERT_I64_U, 0xb5, 1, I64, F32)                                 \
+  X(F32_DEMOTE_F64, 0xb6, 1, F64, F32)                                    \
+  X(F64_CONVERT_I32_S, 0xb7, 1, I32, F64)                                 \
+  X(F64_CONVERT_I32_U, 0xb8, 1, I32, F64)                                 \
+  X(F64_CONVERT_I64_S, 0xb9, 1, I64, F64)                                 \
+  X(F64_CONVERT_I64_U, 0xba, 1, I64, F64)                                 \
+  X(F64_PROMOTE_F32, 0xbb, 1, F32, F64)                                   \
+  X(I32_REINTERPRET_F32, 0xbc, 1, F32, I32)                               \
+  X(I64_REINTERPRET_F64, 0xbd, 1, F64, I64)                               \
+  X(F32_REINTERPRET_I32, 0xbe, 1, I32, F32)                               \
+  X(F64_REINTERPRET_I64, 0xbf, 1, I64, F64)                               \
+  X(I32_EXTEND8_S, 0xc0, 1, I32, I32) X(I32_EXTEND16_S, 0xc1, 1, I32, I32) \
+  X(I64_EXTEND8_S, 0xc2, 1, I64, I64) X(I64_EXTEND16_S, 0xc3, 1, I64, I64) \
+  X(I64_EXTEND32_S, 0xc4, 1, I64, I64)                                    \
+  X(I32_TRUNC_SAT_F32_S, 0x100, 1, F32, I32)                              \
+  X(I32_TRUNC_SAT_F32_U, 0x101, 1, F32, I32)                              \
+  X(I32_TRUNC_SAT_F64_S, 0x102, 1, F64, I32)                              \
+  X(I32_TRUNC_SAT_F64_U, 0x103, 1, F64, I32)                              \
+  X(I64_TRUNC_SAT_F32_S, 0x104, 1, F32, I64)                              \
+  X(I64_TRUNC_SAT_F32_U, 0x105, 1, F32, I64)                              \
+  X(I64_TRUNC_SAT_F64_S, 0x106, 1, F64, I64)                              \
+  X(I64_TRUNC_SAT_F64_U, 0x107, 1, F64, I64)
+
+/* Memory instructions: X(name, wasm opcode, access bytes, value type).
+ * Loads are [op, dst, addr, offset], stores [op, addr, value, offset]. */
+#define PKW_LOADOPS(X)                                                    \
+  X(I32_LOAD, 0x28, 4, I32) X(I64_LOAD, 0x29, 8, I64)                     \
+  X(F32_LOAD, 0x2a, 4, F32) X(F64_LOAD, 0x2b, 8, F64)                     \
+  X(I32_LOAD8_S, 0x2c, 1, I32) X(I32_LOAD8_U, 0x2d, 1, I32)               \
+  X(I32_LOAD16_S, 0x2e, 2, I32) X(I32_LOAD16_U, 0x2f, 2, I32)             \
+  X(I64_LOAD8_S, 0x30, 1, I64) X(I64_LOAD8_U, 0x31, 1, I64)               \
+  X(I64_LOAD16_S, 0x32, 2, I64) X(I64_LOAD16_U, 0x33, 2, I64)             \
+  X(I64_LOAD32_S, 0x34, 4, I64) X(I64_LOAD32_U, 0x35, 4, I64)
+#define PKW_STOREOPS(X)                                                   \
+  X(I32_STORE, 0x36, 4, I32) X(I64_STORE, 0x37, 8, I64)                   \
+  X(F32_STORE, 0x38, 4, F32) X(F64_STORE, 0x39, 8, F64)                   \
+  X(I32_STORE8, 0x3a, 1, I32) X(I32_STORE16, 0x3b, 2, I32)                \
+  X(I64_STORE8, 0x3c, 1, I64) X(I64_STORE16, 0x3d, 2, I64)                \
+  X(I64_STORE32, 0x3e, 4, I64)
+
+/* Other internal instructions. Operands in brackets; "slot" operands are
+ * frame-relative indexes into the 64-bit value stack, "pc" operands are
+ * word offsets into the function's code. */
+#define PKW_CTLOPS(X)                                                     \
+  X(UNREACHABLE)      /* [] */                                            \
+  X(BR)               /* [pc] */                                          \
+  X(BR_IF)            /* [cond, pc] */                                    \
+  X(BR_UNLESS)        /* [cond, pc] */                                    \
+  X(BR_TABLE)         /* [idx, n, pc * (n + 1)] */                        \
+  X(LOOP)             /* [] fuel and interrupt check */                   \
+  X(RETURN)           /* [] results already in slots 0.. */               \
+  X(RETURN1)          /* [src] */                                         \
+  X(CALL)             /* [funcidx, argbase] */                            \
+  X(CALL_INDIRECT)    /* [typeidx, table, idx, argbase] */                \
+  X(RETURN_CALL)      /* [funcidx, argbase] */                            \
+  X(RETURN_CALL_INDIRECT) /* [typeidx, table, idx, argbase] */            \
+  X(COPY)             /* [dst, src] */                                    \
+  X(CONST32)          /* [dst, value] */                                  \
+  X(CONST64)          /* [dst, lo, hi] */                                 \
+  X(SELECT)           /* [dst, a, b, cond] */                             \
+  X(GLOBAL_GET)       /* [dst, globalidx] */                              \
+  X(GLOBAL_SET)       /* [globalidx, src] */                              \
+  X(MEMORY_SIZE)      /* [dst] */                                         \
+  X(MEMORY_GROW)      /* [dst, delta] */                                  \
+  X(MEMORY_INIT)      /* [seg, d, s, n] */                                \
+  X(DATA_DROP)        /* [seg] */                                         \
+  X(MEMORY_COPY)      /* [d, s, n] */                                     \
+  X(MEMORY_FILL)      /* [d, v, n] */                                     \
+  X(TABLE_GET)        /* [dst, table, idx] */                             \
+  X(TABLE_SET)        /* [table, idx, val] */                             \
+  X(TABLE_SIZE)       /* [dst, table] */                                  \
+  X(TABLE_GROW)       /* [dst, table, init, n] */                         \
+  X(TABLE_FILL)       /* [table, i, val, n] */                            \
+  X(TABLE_COPY)       /* [dsttable, srctable, d, s, n] */                 \
+  X(TABLE_INIT)       /* [table, seg, d, s, n] */                         \
+  X(ELEM_DROP)        /* [seg] */                                         \
+  X(REF_FUNC)         /* [dst, funcidx] */                                \
+  X(I32_ADD_IMM)      /* [dst, a, imm] fused i32.const + i32.add */       \
+  X(I32_SUB_IMM)      /* [dst, a, imm] */                                 \
+  X(I32_LT_S_IMM)     /* [dst, a, imm] */                                 \
+  X(I32_EQZ_BR_IF)    /* [a, pc] */                                       \
+  X(I32_EQ_BR_IF)     /* [a, b, pc] */                                    \
+  X(I32_NE_BR_IF)     /* [a, b, pc] */                                    \
+  X(I32_LT_S_BR_IF)   /* [a, b, pc] */                                    \
+  X(I32_LT_U_BR_IF)   /* [a, b, pc] */                                    \
+  X(I32_GE_S_BR_IF)   /* [a, b, pc] */                                    \
+  X(I32_GE_U_BR_IF)   /* [a, b, pc] */
+
+enum {
+#define PKW_OPENUM1_(name) PKW_OP_##name,
+#define PKW_OPENUM5_(name, op, n, a, r) PKW_OP_##name,
+#define PKW_OPENUM4_(name, op, n, t) PKW_OP_##name,
+  PKW_CTLOPS(PKW_OPENUM1_)
+  PKW_NUMOPS(PKW_OPENUM5_)
+  PKW_LOADOPS(PKW_OPENUM4_)
+  PKW_STOREOPS(PKW_OPENUM4_)
+#undef PKW_OPENUM1_
+#undef PKW_OPENUM5_
+#undef PKW_OPENUM4_
+  PKW_OP_COUNT_
+};
+
+/* Value type codes inside the engine; 0 marks "unknown" (the polymorphic
+ * stack of unreachable code). */
+enum { PKW_T_UNKNOWN = 0 };
+
+/* A small bump arena: the module's data lives in a few blocks. */
+typedef struct pkw_arena_block pkw_arena_block;
+typedef struct pkw_arena {
+  pkw_alloc alloc;
+  pkw_arena_block *head;
+  size_t used, cap;
+} pkw_arena;
+
+/* Reference constant (element segment item): ref.null, ref.func x,
+ * global.get x. */
+enum { PKW_ELEM_NULL = 0, PKW_ELEM_FUNC = 1, PKW_ELEM_GLOBAL = 2 };
+typedef struct pkw_elem_item { uint32_t kind, idx; } pkw_elem_item;
+
+enum { PKW_SEG_ACTIVE = 0, PKW_SEG_PASSIVE = 1, PKW_SEG_DECLARATIVE = 2 };
+
+typedef struct pkw_cexpr { const uint8_t *p; uint32_t len; } pkw_cexpr;
+
+typedef struct pkw_elem_seg {
+  uint8_t mode, type;
+  uint32_t table;
+  pkw_cexpr offset;
+  uint32_t n;
+  pkw_elem_item *items;
+} pkw_elem_seg;
+
+typedef struct pkw_data_seg {
+  uint8_t mode;
+  uint32_t mem;
+  pkw_cexpr offset;
+  const uint8_t *bytes;
+  uint32_t len;
+} pkw_data_seg;
+
+typedef struct pkw_limits_decl { uint32_t min, max; uint8_t has_max; } pkw_lims;
+typedef struct pkw_tabletype { uint8_t elem; pkw_lims lim; } pkw_tabletype;
+typedef struct pkw_globaltype { uint8_t type, mut; } pkw_globaltype;
+
+typedef struct pkw_import {
+  const char *module, *name;
+  uint32_t module_len, name_len;
+  uint8_t kind;
+  uint32_t idx;             /* func: type index */
+  pkw_tabletype table;
+  pkw_lims mem;
+  pkw_globaltype global;
+} pkw_import;
+
+typedef struct pkw_export {
+  const char *name;
+  uint32_t name_len;
+  uint8_t kind;
+  uint32_t idx;
+} pkw_export;
+
+/* A translated function body. */
+typedef struct pkw_code {
+  uint32_t *code;            /* internal instructions, in the arena */
+  uint32_t ncode;
+  uint32_t nparams, nlocals; /* nlocals includes the parameters */
+  uint32_t frame_size;       /* locals + max operand temporaries */
+  const uint8_t *body;       /* raw body (locals + expr) until compiled */
+  uint32_t body_len;
+} pkw_code;
+
+struct pkw_module {
+  pkw_alloc alloc;
+  pkw_arena arena;
+  uint8_t *bytes;             /* a copy of the binary: names point here */
+  size_t len;
+  uint32_t ntypes;
+  pkw_functype *types;
+  uint32_t nimports;
+  pkw_import *imports;
+  uint32_t nfuncs, nfunc_imports;
+  uint32_t *func_type;        /* type index of every function */
+  pkw_code *codes;            /* nfuncs - nfunc_imports entries */
+  uint32_t ntables, ntable_imports;
+  pkw_tabletype *tables;
+  uint32_t nmems, nmem_imports;
+  pkw_lims *mems;
+  uint32_t nglobals, nglobal_imports;
+  pkw_globaltype *globals;
+  pkw_cexpr *global_init;     /* for defined globals (index - imports) */
+  uint32_t nexports;
+  pkw_export *exports;
+  uint8_t has_start;
+  uint32_t start;
+  uint32_t nelems;
+  pkw_elem_seg *elems;
+  uint32_t ndatas;
+  pkw_data_seg *datas;
+  uint8_t has_datacount;
+  uint32_t datacount;
+  uint8_t *func_declared;     /* per function: may be used by ref.func */
+};
+
+struct pkw_func {
+  pkw_functype type;          /* arrays owned by module or host copy */
+  pkw_instance *inst;         /* owner instance, NULL for host functions */
+  const uint32_t *code;       /* NULL for host functions */
+  uint32_t nlocals, frame_size;
+  pkw_host_fn host;
+  void *host_ud;
+  pkw_alloc alloc;            /* host functions: who frees this */
+};
+
+struct pkw_memory {
+  uint8_t *data;
+  uint64_t size;              /* bytes = pages * 65536 */
+  uint32_t pages, max;        /* max already capped by the limits */
+  pkw_alloc alloc;
+};
+
+struct pkw_table {
+  uint64_t *elems;
+  uint32_t size, max;
+  uint8_t elem;
+  pkw_alloc alloc;
+};
+
+struct pkw_global {
+  uint64_t val;
+  uint8_t type, mut;
+  pkw_alloc alloc;
+};
+
+/* One guest call frame, kept outside the C stack. */
+typedef struct pkw_frame {
+  const uint32_t *pc;         /* where to resume in the caller */
+  uint64_t *fp;               /* the caller's frame */
+  pkw_instance *inst;         /* the caller's instance */
+} pkw_frame;
+
+struct pkw_instance {
+  pkw_module *mod;
+  pkw_alloc alloc;
+  pkw_limits limits;
+  pkw_func **funcs;           /* all functions, imported first */
+  pkw_func *own_funcs;
+  pkw_table **tables;
+  pkw_table *own_tables;
+  pkw_memory *mem;            /* memory 0, NULL if none */
+  int own_mem;
+  pkw_global **globals;
+  pkw_global *own_globals;
+  uint8_t *elem_dropped, *data_dropped;
+  /* Execution state. The stack and frames are this instance's; a call
+   * into a function of another instance continues on the caller's. */
+  uint64_t *stack, *stack_end;
+  uint64_t *stack_free;       /* first slot not used by an active call */
+  pkw_frame *frames, *frames_end, *frame_free;
+  int depth;                  /* nested pkw_call entries */
+  int64_t fuel;               /* < 0: unlimited */
+  atomic_int interrupt;
+};
+
+/* Arena helpers (decode.c). */
+void *pkw__arena_alloc(pkw_arena *a, size_t n);
+void pkw__arena_free(pkw_arena *a);
+void *pkw__realloc(const pkw_alloc *a, void *p, size_t n);
+
+/* Translates the body of defined function i (compile.c). */
+int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen);
+/* Validates a constant expression of the given type (compile.c). */
+int pkw__validate_cexpr(pkw_module *m, const uint8_t **pp,
+                        const uint8_t *end, uint8_t type, uint32_t nglobals,
+                        char *err, size_t errlen);
+
+/* Runs f on inst's stack with the arguments in args (exec.c). */
+int pkw__exec(pkw_instance *inst, pkw_func *f, uint64_t *args);
+
+/* Structural function type equality. */
+int pkw__functype_eq(const pkw_functype *a, const pkw_functype *b);
+
+/* Formats an error message into err. */
+void pkw__errf(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,260 @@
+/* The built-in WebAssembly engine: internal API (not installed).
+ *
+ * Scope: WebAssembly 2.0 core without SIMD (MVP, mutable globals,
+ * sign-extension, saturating float-to-int, multi-value, bulk memory,
+ * reference types) plus the tail-call and extended-const proposals.
+ * Binary format only.
+ *
+ * Life cycle:
+ *   pkw_module_decode()    decode + validate + translate, once per binary
+ *   pkw_instance_create()  bind imports, allocate state, run segments/start
+ *   pkw_instance_find()    look up an export by name
+ *   pkw_call()             call a function (wasm or host)
+ *   pkw_instance_destroy(), pkw_module_destroy()
+ *
+ * Values cross the API as raw 64-bit slots: i32 in the low 32 bits
+ * (upper bits zero), i64 as is, f32/f64 as their IEEE bit patterns,
+ * funcref as a (pkw_func *) cast to uintptr_t (0 = null), externref as an
+ * opaque host value where 0 means null.
+ *
+ * Errors and traps are negative codes from PKW_ERROR_LIST; PKW_OK is 0.
+ * pkw_errname()/pkw_strerror() map them to text. Functions that can fail
+ * for reasons the code alone cannot tell (decode, validate, link) also
+ * fill a caller-provided message buffer.
+ *
+ * Memory: every allocation goes through the pkw_alloc hook the caller
+ * passes (realloc-shaped: size 0 frees). Calls (pkw_call and guest to
+ * guest calls) never allocate; memory.grow and table.grow do.
+ *
+ * Threads: an instance is used by one thread at a time; the only function
+ * that may be called from another thread is pkw_instance_interrupt().
+ * Host byte order must be little-endian (checked at compile time).
+ */
+#ifndef PK_WASM_ENGINE_WASM_H
+#define PK_WASM_ENGINE_WASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every error code, with its name and message. Traps are PKW_TRAP_*. */
+#define PKW_ERROR_LIST(X)                                                 \
+  X(OK, 0, "success")                                                     \
+  X(EINVAL, -1, "invalid argument")                                       \
+  X(ENOMEM, -2, "out of memory")                                          \
+  X(EMALFORMED, -3, "malformed module")                                   \
+  X(EINVALID, -4, "invalid module")                                       \
+  X(EUNLINKABLE, -5, "incompatible import")                               \
+  X(ENOENT, -6, "no such export")                                         \
+  X(ELIMIT, -7, "engine limit exceeded")                                  \
+  X(TRAP_UNREACHABLE, -20, "unreachable executed")                        \
+  X(TRAP_MEMORY_OOB, -21, "out of bounds memory access")                  \
+  X(TRAP_TABLE_OOB, -22, "out of bounds table access")                    \
+  X(TRAP_UNDEFINED_ELEMENT, -23, "undefined element")                     \
+  X(TRAP_UNINITIALIZED_ELEMENT, -24, "uninitialized element")             \
+  X(TRAP_INDIRECT_CALL_TYPE, -25, "indirect call type mismatch")          \
+  X(TRAP_INTEGER_OVERFLOW, -26, "integer overflow")                       \
+  X(TRAP_DIVIDE_BY_ZERO, -27, "integer divide by zero")                   \
+  X(TRAP_INVALID_CONVERSION, -28, "invalid conversion to integer")        \
+  X(TRAP_NULL_REFERENCE, -29, "null reference")                           \
+  X(TRAP_STACK_EXHAUSTED, -30, "call stack exhausted")                    \
+  X(TRAP_OUT_OF_FUEL, -31, "out of fuel")                                 \
+  X(TRAP_INTERRUPTED, -32, "interrupted")
+
+enum {
+#define PKW_ENUM_(name, code, msg) PKW_##name = code,
+  PKW_ERROR_LIST(PKW_ENUM_)
+#undef PKW_ENUM_
+  PKW_TRAP_FIRST_ = -20,
+  PKW_TRAP_LAST_ = -32
+};
+
+/* True for the codes that are traps (a guest fault, not an API error). */
+#define PKW_IS_TRAP(rc) ((rc) <= PKW_TRAP_FIRST_ && (rc) >= PKW_TRAP_LAST_)
+
+/* Name ("TRAP_UNREACHABLE") and message of a code; never NULL. */
+const char *pkw_errname(int rc);
+const char *pkw_strerror(int rc);
+
+/* Value types, with their binary encoding. */
+enum {
+  PKW_I32 = 0x7f,
+  PKW_I64 = 0x7e,
+  PKW_F32 = 0x7d,
+  PKW_F64 = 0x7c,
+  PKW_FUNCREF = 0x70,
+  PKW_EXTERNREF = 0x6f
+};
+
+/* Kinds of imports and exports, with their binary encoding. */
+enum { PKW_EXTERN_FUNC = 0, PKW_EXTERN_TABLE = 1, PKW_EXTERN_MEMORY = 2,
+       PKW_EXTERN_GLOBAL = 3 };
+
+/* The allocator hook: realloc semantics, size 0 frees and returns NULL. */
+typedef void *(*pkw_realloc_fn)(void *ud, void *ptr, size_t size);
+typedef struct pkw_alloc {
+  pkw_realloc_fn realloc_fn;   /* NULL: use the C library's realloc/free */
+  void *ud;                    /* passed back to realloc_fn */
+} pkw_alloc;
+
+/* A function type. The arrays hold PKW_I32 ... PKW_EXTERNREF bytes. */
+typedef struct pkw_functype {
+  uint32_t nparams, nresults;
+  const uint8_t *params;      /* borrowed: nparams bytes */
+  const uint8_t *results;     /* borrowed: nresults bytes */
+} pkw_functype;
+
+typedef struct pkw_module pkw_module;
+typedef struct pkw_instance pkw_instance;
+typedef struct pkw_func pkw_func;
+typedef struct pkw_table pkw_table;
+typedef struct pkw_memory pkw_memory;
+typedef struct pkw_global pkw_global;
+
+/* A host function bound to an import.
+ *
+ * args holds the nparams argument slots, results receives the nresults
+ * result slots. They MAY ALIAS (the engine passes the guest's stack in
+ * place, which is what makes scalar calls cheap): read every argument
+ * before writing a result. inst is the calling instance (NULL when the
+ * host calls the function itself through pkw_call); use it to reach the
+ * caller's memory with pkw_instance_memory(). The callback may call back
+ * into the engine (re-entrancy is supported up to the depth limit).
+ * Return 0 on success or a negative code, which aborts the guest and is
+ * returned by the outermost pkw_call unchanged. */
+typedef int (*pkw_host_fn)(void *ud, pkw_instance *inst, const uint64_t *args,
+                           uint64_t *results);
+
+/* Per-instance limits. Zero fields take the defaults of config.h. */
+typedef struct pkw_limits {
+  uint32_t max_memory_pages;   /* caps every memory this instance defines */
+  uint32_t max_call_depth;     /* wasm frames, beyond it: STACK_EXHAUSTED */
+  uint32_t stack_slots;        /* 64-bit value stack slots (locals + temps) */
+  uint32_t max_table_elems;    /* caps every table this instance defines */
+} pkw_limits;
+
+/* ---- modules ---------------------------------------------------------- */
+
+/* Decodes, validates and translates a binary module. bytes is only read
+ * during the call. On failure returns PKW_EMALFORMED, PKW_EINVALID,
+ * PKW_ENOMEM or PKW_EINVAL, writes a message into errbuf (may be NULL)
+ * and leaves *out_module untouched. On success the caller owns the module;
+ * release it with pkw_module_destroy() after all of its instances. */
+int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
+                      size_t len, pkw_module **out_module, char *errbuf,
+                      size_t errlen);
+void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
+
+/* Describes import i (0-based, < pkw_module_num_imports()). Strings are
+ * borrowed from the module and are NOT NUL-terminated: use the lengths. */
+typedef struct pkw_import_desc {
+  const char *module; uint32_t module_len;
+  const char *name; uint32_t name_len;
+  int kind;                   /* PKW_EXTERN_* */
+  pkw_functype type;          /* for PKW_EXTERN_FUNC */
+} pkw_import_desc;
+uint32_t pkw_module_num_imports(const pkw_module *m);
+int pkw_module_import(const pkw_module *m, uint32_t i,
+                      pkw_import_desc *out_desc);
+
+/* ---- external values (imports and exports) ---------------------------- */
+
+typedef struct pkw_extern {
+  int kind;                    /* PKW_EXTERN_* */
+  union {
+    pkw_func *func;
+    pkw_table *table;
+    pkw_memory *memory;
+    pkw_global *global;
+  } u;                         /* borrowed: owned by its instance/creator */
+} pkw_extern;
+
+/* Host-side objects, e.g. to build the imports of a module (the spec
+ * test's "spectest" module). Caller owns them; destroy them after every
+ * instance that imported them. The type arrays are copied. */
+int pkw_func_create_host(const pkw_alloc *alloc, const pkw_functype *type,
+                         pkw_host_fn fn, void *ud, pkw_func **out_func);
+void pkw_func_destroy_host(pkw_func *f);            /* accepts NULL */
+int pkw_memory_create(const pkw_alloc *alloc, uint32_t min_pages,
+                      uint32_t max_pages, int has_max, pkw_memory **out_mem);
+void pkw_memory_destroy(pkw_memory *mem);           /* accepts NULL */
+int pkw_table_create(const pkw_alloc *alloc, int elem_type, uint32_t min,
+                     uint32_t max, int has_max, pkw_table **out_table);
+void pkw_table_destroy(pkw_table *t);               /* accepts NULL */
+int pkw_global_create(const pkw_alloc *alloc, int type, int mutable_,
+                      uint64_t value, pkw_global **out_global);
+void pkw_global_destroy(pkw_global *g);             /* accepts NULL */
+
+/* ---- instances -------------------------------------------------------- */
+
+/* Instantiates m. imports[i] binds import i (in module order, see
+ * pkw_module_import); kinds and types must match, else PKW_EUNLINKABLE.
+ * limits may be NULL (defaults). Runs the element and data segments and
+ * the start function; a trap there returns the trap code, and as the spec
+ * wants, writes already done to imported tables/memories stay. The module
+ * must outlive the instance. On failure *out_inst is untouched. */
+int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
+                        uint32_t nimports, const pkw_limits *limits,
+                        pkw_instance **out_inst, char *errbuf, size_t errlen);
+void pkw_instance_destroy(pkw_instance *inst);      /* accepts NULL */
+
+/* Finds the export called name (NUL-terminated). PKW_ENOENT on a miss. */
+int pkw_instance_find(pkw_instance *inst, const char *name,
+                      pkw_extern *out_ext);
+/* Shortcut for a function export. */
+int pkw_instance_func(pkw_instance *inst, const char *name,
+                      pkw_func **out_func);
+
+/* Memory index 0 of the instance (defined or imported), or NULL. */
+pkw_memory *pkw_instance_memory(pkw_instance *inst);
+
+/* Fuel: each call and each loop iteration consumes one unit; at zero the
+ * guest traps with PKW_TRAP_OUT_OF_FUEL. fuel < 0 means unlimited (the
+ * default). pkw_instance_fuel() returns what is left. */
+void pkw_instance_set_fuel(pkw_instance *inst, int64_t fuel);
+int64_t pkw_instance_fuel(const pkw_instance *inst);
+
+/* Asks the running guest to stop: it traps with PKW_TRAP_INTERRUPTED at
+ * its next call or loop iteration. Safe to call from any thread or a
+ * signal handler. The flag is cleared when the trap is reported. */
+void pkw_instance_interrupt(pkw_instance *inst);
+
+/* The type of f (arrays borrowed from f). */
+void pkw_func_type(const pkw_func *f, pkw_functype *out_type);
+
+/* Calls f with nparams argument slots; writes nresults result slots.
+ * Returns PKW_OK, a PKW_TRAP_* code, a host function's error code, or
+ * PKW_EINVAL if the counts do not match the type. args and results may
+ * alias. Never allocates. After a trap the instance stays usable. */
+int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
+             uint64_t *results, uint32_t nresults);
+
+/* ---- memories, globals, tables ----------------------------------------- */
+
+/* Base and byte size of a memory. The pointer changes on memory.grow. */
+uint8_t *pkw_memory_data(pkw_memory *mem, uint64_t *out_size);
+uint32_t pkw_memory_pages(const pkw_memory *mem);
+/* Bounds-checked copies; PKW_TRAP_MEMORY_OOB if [off, off+n) is outside. */
+int pkw_memory_read(pkw_memory *mem, uint64_t off, void *dst, size_t n);
+int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
+                     size_t n);
+/* Grows by delta pages; writes the old size. PKW_ELIMIT past the max. */
+int pkw_memory_grow(pkw_memory *mem, uint32_t delta, uint32_t *out_old);
+
+uint64_t pkw_global_get(const pkw_global *g);
+int pkw_global_type(const pkw_global *g);
+/* PKW_EINVAL if the global is immutable. */
+int pkw_global_set(pkw_global *g, uint64_t v);
+
+uint32_t pkw_table_size(const pkw_table *t);
+/* Read/write element i; PKW_TRAP_TABLE_OOB out of range. */
+int pkw_table_get(const pkw_table *t, uint32_t i, uint64_t *out_ref);
+int pkw_table_set(pkw_table *t, uint32_t i, uint64_t ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
