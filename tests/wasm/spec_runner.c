@@ -23,6 +23,7 @@ enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 typedef struct jv {
   int type;
   char *str;            /* J_STR: decoded text; J_NUM: the literal */
+  size_t len;           /* J_STR: bytes in str (may contain NUL) */
   struct jv **items;    /* J_ARR: values; J_OBJ: values */
   char **keys;          /* J_OBJ */
   size_t n;
@@ -55,7 +56,7 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
-static char *jstring(jp *j) {
+static char *jstring(jp *j, size_t *out_len) {
   size_t cap = 16, n = 0;
   char *s = xmalloc(cap);
   j->p++;   /* opening quote */
@@ -109,6 +110,8 @@ static char *jstring(jp *j) {
   else
     j->p++;
   s[n] = 0;
+  if (out_len != NULL)
+    *out_len = n;
   return s;
 }
 
@@ -122,7 +125,7 @@ static jv *jvalue(jp *j) {
   }
   if (*j->p == '"') {
     v->type = J_STR;
-    v->str = jstring(j);
+    v->str = jstring(j, &v->len);
   } else if (*j->p == '[' || *j->p == '{') {
     int obj = *j->p == '{';
     size_t cap = 8;
@@ -149,7 +152,7 @@ static jv *jvalue(jp *j) {
           j->bad = 1;
           return v;
         }
-        v->keys[v->n] = jstring(j);
+        v->keys[v->n] = jstring(j, NULL);
         jskip(j);
         if (j->p >= j->end || *j->p != ':') {
           j->bad = 1;
@@ -422,7 +425,8 @@ static int instantiate(runner *r, pkw_module *m, pkw_instance **out_inst,
       }
     } else {
       pkw_instance *src = find_registered(r, mod);
-      if (src == NULL || pkw_instance_find(src, name, &ims[i]) < 0) {
+      if (src == NULL ||
+          pkw_instance_find(src, d.name, d.name_len, &ims[i]) < 0) {
         snprintf(err, errlen, "unknown import %.100s.%.100s", mod, name);
         free(ims);
         return PKW_EUNLINKABLE;
@@ -485,6 +489,7 @@ static int parse_val(const jv *v, uint64_t *out, int *nan, const char **ty) {
 static int do_action(runner *r, const jv *act, uint64_t *res, uint32_t *nres,
                      char *err, size_t errlen) {
   const char *type = jstr(act, "type"), *field = jstr(act, "field");
+  jv *fv = jget(act, "field");
   pkw_instance *inst = find_named(r, jstr(act, "module"));
   pkw_extern ex;
   *nres = 0;
@@ -492,7 +497,7 @@ static int do_action(runner *r, const jv *act, uint64_t *res, uint32_t *nres,
     snprintf(err, errlen, "no module for action");
     return -1000;
   }
-  if (pkw_instance_find(inst, field, &ex) < 0) {
+  if (pkw_instance_find(inst, field, fv->len, &ex) < 0) {
     snprintf(err, errlen, "no export %s", field);
     return -1000;
   }
@@ -633,8 +638,9 @@ static void run_command(runner *r, const jv *cmd) {
       /* The trap kind must match the expected message. */
       const char *text = jstr(cmd, "text");
       const char *mine = pkw_strerror(rc);
-      if (text != NULL && strncmp(text, mine, strlen(mine)) != 0 &&
-          strstr(text, mine) == NULL) {
+      size_t lt = text ? strlen(text) : 0, lm = strlen(mine);
+      if (text != NULL &&
+          strncmp(text, mine, lt < lm ? lt : lm) != 0) {
         char buf[256];
         snprintf(buf, sizeof buf, "trap '%s', want '%s'", mine, text);
         fail_msg(r, cmd, "%s", buf);
@@ -732,9 +738,12 @@ static int run_file(runner *r, const char *path) {
     free(text);
     return -1;
   }
+  /* A fresh spectest per file, as each script runs on its own. */
+  spectest_init(&r->st);
   for (i = 0; i < cmds->n; i++)
     run_command(r, cmds->items[i]);
   reset(r);
+  spectest_fini(&r->st);
   jfree(root);
   free(text);
   return 0;
@@ -750,7 +759,6 @@ int main(int argc, char **argv) {
   r.verbose = 1;
   r.limits.stack_slots = 1u << 16;
   r.limits.max_call_depth = 10000;
-  spectest_init(&r.st);
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
       report = argv[++i];
@@ -823,6 +831,5 @@ int main(int argc, char **argv) {
       fclose(f);
     }
   }
-  spectest_fini(&r.st);
   return tf == 0 ? 0 : 1;
 }

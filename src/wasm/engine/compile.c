@@ -31,7 +31,9 @@ typedef struct vent {
 } vent;
 
 typedef struct ctl {
-  uint8_t kind, unreachable;
+  uint8_t kind;
+  uint8_t unreachable;         /* validation: stack is polymorphic */
+  uint8_t dead;                /* inside unreachable code: emit nothing */
   uint32_t height;            /* value stack height below the block */
   uint32_t nparams, nresults;
   const uint8_t *params, *results;
@@ -98,7 +100,10 @@ static int grow(cc *c, void **buf, uint32_t *cap, size_t esize, void *init) {
 
 /* ---- code emission ------------------------------------------------------- */
 
-static int unreachable_now(cc *c) { return c->cs[c->ch - 1].unreachable; }
+static int unreachable_now(cc *c) {
+  const ctl *f = &c->cs[c->ch - 1];
+  return f->unreachable || f->dead;
+}
 
 static void emit_word(cc *c, uint32_t w) {
   if (c->nc == c->codecap &&
@@ -257,16 +262,15 @@ static ctl *push_ctl(cc *c, uint8_t kind, const pkw_functype *bt) {
   f->label_pc = NONE;
   /* An enclosing unreachable block makes this one unreachable too, for
    * emission purposes; validation of the new block starts fresh. */
-  if (c->ch >= 2 && c->cs[c->ch - 2].unreachable)
-    f->unreachable = 2;
+  if (c->ch >= 2 && (c->cs[c->ch - 2].unreachable || c->cs[c->ch - 2].dead))
+    f->dead = 1;
   return f;
 }
 
 static void set_unreachable(cc *c) {
   ctl *f = &c->cs[c->ch - 1];
   c->vh = f->height;
-  if (!f->unreachable)
-    f->unreachable = 1;
+  f->unreachable = 1;
 }
 
 /* Reads a block type into bt. */
@@ -499,13 +503,11 @@ static void emit_call(cc *c, uint32_t op, const pkw_functype *t,
                       int tail) {
   uint32_t argbase, i;
   /* Arguments: the top nparams entries, copied into natural slots. */
-  if (c->vh < c->cs[c->ch - 1].height + t->nparams &&
-      !unreachable_now(c)) {
-    INVALID(c, "type mismatch (call arguments)");
-    return;
-  }
   for (i = 0; i < t->nparams; i++) {
-    uint32_t h = c->vh - t->nparams + i;
+    uint32_t h;
+    if (c->vh + i < t->nparams)
+      continue;
+    h = c->vh - t->nparams + i;
     if (h < c->cs[c->ch - 1].height)
       continue;
     materialize(c, h);
@@ -608,7 +610,7 @@ static void compile_body(cc *c) {
       label_here(c);
       if (op == 0x03) {
         f->label_pc = c->nc;
-        if (!f->unreachable)
+        if (!(f->unreachable || f->dead))
           emit_op(c, PKW_OP_LOOP, 0);
         label_here(c);
       }
@@ -627,7 +629,7 @@ static void compile_body(cc *c) {
       f = push_ctl(c, K_IF, &bt);
       if (f == NULL)
         return;
-      if (!f->unreachable) {
+      if (!(f->unreachable || f->dead)) {
         emit_word(c, NONE);
         f->else_fix = c->nc - 1;
       }
@@ -645,7 +647,7 @@ static void compile_body(cc *c) {
         INVALID(c, "type mismatch (block results)");
         return;
       }
-      if (!f->unreachable) {
+      if (!(f->unreachable || f->dead)) {
         uint32_t i;
         for (i = 0; i < f->nresults; i++)
           materialize(c, f->height + i);
@@ -663,8 +665,7 @@ static void compile_body(cc *c) {
           push(c, f->params[i]);
       }
       f->kind = K_ELSE;
-      if (f->unreachable == 1)
-        f->unreachable = 0;
+      f->unreachable = 0;
       label_here(c);
       break;
     case 0x0b: /* end */ {
@@ -682,12 +683,12 @@ static void compile_body(cc *c) {
         return;
       }
       if (f->kind == K_FUNC) {
-        if (!f->unreachable)
+        if (!(f->unreachable || f->dead))
           emit_return(c);
         c->ch--;
         return;
       }
-      if (!f->unreachable)
+      if (!(f->unreachable || f->dead))
         for (i = 0; i < f->nresults; i++)
           materialize(c, f->height + i);
       if (f->else_fix != NONE)
@@ -785,7 +786,7 @@ static void compile_body(cc *c) {
         for (k = 0; k < nn; k++) {
           uint32_t h = c->vh - nn + k;
           if (c->vh < nn || h < c->cs[c->ch - 1].height) {
-            if (!unreachable_now(c))
+            if (!c->cs[c->ch - 1].unreachable)
               INVALID(c, "type mismatch (br_table)");
             continue;
           }

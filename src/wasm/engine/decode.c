@@ -247,7 +247,7 @@ static void rd_elem_item(dec *d, pkw_elem_item *it, uint8_t type) {
   pkw_cexpr e;
   pkw_rd r2;
   uint8_t op;
-  rd_cexpr(d, &e, type, d->m->nglobals);
+  rd_cexpr(d, &e, type, d->m->nglobal_imports);
   if (d->r.bad)
     return;
   r2.p = start;
@@ -256,6 +256,7 @@ static void rd_elem_item(dec *d, pkw_elem_item *it, uint8_t type) {
   r2.msg = NULL;
   op = rd_u8(&r2);
   if (op == 0xd0) {
+    (void)rd_u8(&r2);
     it->kind = PKW_ELEM_NULL;
     it->idx = 0;
   } else if (op == 0xd2) {
@@ -494,7 +495,7 @@ static void sec_elem(dec *d) {
         rd_fail(&d->r, PKW_EINVALID, "unknown table");
         return;
       }
-      rd_cexpr(d, &s->offset, PKW_I32, m->nglobals);
+      rd_cexpr(d, &s->offset, PKW_I32, m->nglobal_imports);
     }
     if (flags & 3) {
       if (uses_exprs) {
@@ -584,7 +585,7 @@ static void sec_data(dec *d) {
         rd_fail(&d->r, PKW_EINVALID, "unknown memory");
         return;
       }
-      rd_cexpr(d, &s->offset, PKW_I32, m->nglobals);
+      rd_cexpr(d, &s->offset, PKW_I32, m->nglobal_imports);
     }
     len = rd_u32(&d->r);
     if (d->r.bad)

@@ -98,6 +98,11 @@ static inline uint64_t rotr64(uint64_t x, uint64_t k) {
   return k ? (x >> k) | (x << (64 - k)) : x;
 }
 
+/* Rounding functions may pass a signalling NaN through; wasm wants it
+ * quieted (any arithmetic NaN). */
+#define qnan32(fn, x) ((x) != (x) ? (x) + (x) : fn(x))
+#define qnan64(fn, x) ((x) != (x) ? (x) + (x) : fn(x))
+
 /* Wasm min/max: NaN propagates, -0 < +0. */
 static inline float fminw(float a, float b) {
   if (a != a || b != b)
@@ -638,10 +643,10 @@ dispatch:
   BIN_(I64_ROTR, rotr64(U64(2), U64(3)))
   UN_(F32_ABS, U32(2) & 0x7fffffffu)
   UN_(F32_NEG, U32(2) ^ 0x80000000u)
-  UN_(F32_CEIL, of_f32(ceilf(F32(2))))
-  UN_(F32_FLOOR, of_f32(floorf(F32(2))))
-  UN_(F32_TRUNC, of_f32(truncf(F32(2))))
-  UN_(F32_NEAREST, of_f32(nearbyintf(F32(2))))
+  UN_(F32_CEIL, of_f32(qnan32(ceilf, F32(2))))
+  UN_(F32_FLOOR, of_f32(qnan32(floorf, F32(2))))
+  UN_(F32_TRUNC, of_f32(qnan32(truncf, F32(2))))
+  UN_(F32_NEAREST, of_f32(qnan32(nearbyintf, F32(2))))
   UN_(F32_SQRT, of_f32(sqrtf(F32(2))))
   BIN_(F32_ADD, of_f32(F32(2) + F32(3)))
   BIN_(F32_SUB, of_f32(F32(2) - F32(3)))
@@ -652,10 +657,10 @@ dispatch:
   BIN_(F32_COPYSIGN, (U32(2) & 0x7fffffffu) | (U32(3) & 0x80000000u))
   UN_(F64_ABS, U64(2) & 0x7fffffffffffffffull)
   UN_(F64_NEG, U64(2) ^ 0x8000000000000000ull)
-  UN_(F64_CEIL, of_f64(ceil(F64(2))))
-  UN_(F64_FLOOR, of_f64(floor(F64(2))))
-  UN_(F64_TRUNC, of_f64(trunc(F64(2))))
-  UN_(F64_NEAREST, of_f64(nearbyint(F64(2))))
+  UN_(F64_CEIL, of_f64(qnan64(ceil, F64(2))))
+  UN_(F64_FLOOR, of_f64(qnan64(floor, F64(2))))
+  UN_(F64_TRUNC, of_f64(qnan64(trunc, F64(2))))
+  UN_(F64_NEAREST, of_f64(qnan64(nearbyint, F64(2))))
   UN_(F64_SQRT, of_f64(sqrt(F64(2))))
   BIN_(F64_ADD, of_f64(F64(2) + F64(3)))
   BIN_(F64_SUB, of_f64(F64(2) - F64(3)))

@@ -578,15 +578,13 @@ void pkw_instance_destroy(pkw_instance *inst) {
   pkw__realloc(&a, inst, 0);
 }
 
-int pkw_instance_find(pkw_instance *inst, const char *name,
+int pkw_instance_find(pkw_instance *inst, const char *name, size_t len,
                       pkw_extern *out_ext) {
   const pkw_module *m;
-  size_t len;
   uint32_t i;
   if (inst == NULL || name == NULL || out_ext == NULL)
     return PKW_EINVAL;
   m = inst->mod;
-  len = strlen(name);
   for (i = 0; i < m->nexports; i++) {
     const pkw_export *e = &m->exports[i];
     if (e->name_len != len || memcmp(e->name, name, len) != 0)
@@ -606,7 +604,10 @@ int pkw_instance_find(pkw_instance *inst, const char *name,
 int pkw_instance_func(pkw_instance *inst, const char *name,
                       pkw_func **out_func) {
   pkw_extern ex;
-  int rc = pkw_instance_find(inst, name, &ex);
+  int rc;
+  if (name == NULL)
+    return PKW_EINVAL;
+  rc = pkw_instance_find(inst, name, strlen(name), &ex);
   if (rc < 0)
     return rc;
   if (ex.kind != PKW_EXTERN_FUNC)

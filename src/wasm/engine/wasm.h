@@ -201,10 +201,11 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
                         pkw_instance **out_inst, char *errbuf, size_t errlen);
 void pkw_instance_destroy(pkw_instance *inst);      /* accepts NULL */
 
-/* Finds the export called name (NUL-terminated). PKW_ENOENT on a miss. */
-int pkw_instance_find(pkw_instance *inst, const char *name,
+/* Finds the export called name (name_len bytes: wasm names may contain
+ * NUL). PKW_ENOENT on a miss. */
+int pkw_instance_find(pkw_instance *inst, const char *name, size_t name_len,
                       pkw_extern *out_ext);
-/* Shortcut for a function export. */
+/* Shortcut for a function export with a NUL-terminated name. */
 int pkw_instance_func(pkw_instance *inst, const char *name,
                       pkw_func **out_func);
 
