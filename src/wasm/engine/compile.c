@@ -526,7 +526,7 @@ static void emit_call(cc *c, uint32_t op, const pkw_functype *t,
   if (tail) {
     const pkw_functype *ft = c->ft;
     if (ft->nresults != t->nresults ||
-        memcmp(ft->results, t->results, t->nresults) != 0)
+        (t->nresults && memcmp(ft->results, t->results, t->nresults) != 0))
       INVALID(c, "type mismatch (tail call results)");
     set_unreachable(c);
     return;
@@ -678,7 +678,7 @@ static void compile_body(cc *c) {
       }
       if (f->kind == K_IF &&
           (f->nparams != f->nresults ||
-           memcmp(f->params, f->results, f->nparams) != 0)) {
+           (f->nparams && memcmp(f->params, f->results, f->nparams) != 0))) {
         INVALID(c, "type mismatch (if without else)");
         return;
       }
@@ -1418,7 +1418,8 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
       fail(c, PKW_ENOMEM, "out of memory");
     } else {
       uint32_t pos = ft->nparams;
-      memcpy(c->ltypes, ft->params, ft->nparams);
+      if (ft->nparams)
+        memcpy(c->ltypes, ft->params, ft->nparams);
       c->r.p = p;
       for (k = 0; k < n && !c->r.bad; k++) {
         uint32_t cnt = rd_u32(&c->r);
@@ -1427,7 +1428,8 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
           fail(c, PKW_EMALFORMED, "malformed value type");
           break;
         }
-        memset(c->ltypes + pos, t, cnt);
+        if (cnt)
+          memset(c->ltypes + pos, t, cnt);
         pos += cnt;
       }
       c->nlocals = total;
@@ -1448,7 +1450,8 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
     if (code->code == NULL) {
       fail(c, PKW_ENOMEM, "out of memory");
     } else {
-      memcpy(code->code, c->code, (size_t)c->nc * 4);
+      if (c->nc)
+        memcpy(code->code, c->code, (size_t)c->nc * 4);
       code->ncode = c->nc;
       code->nparams = ft->nparams;
       code->nlocals = c->nlocals;

@@ -91,8 +91,9 @@ int pkw__functype_eq(const pkw_functype *a, const pkw_functype *b) {
   if (a == b)
     return 1;
   return a->nparams == b->nparams && a->nresults == b->nresults &&
-         memcmp(a->params, b->params, a->nparams) == 0 &&
-         memcmp(a->results, b->results, a->nresults) == 0;
+         (a->nparams == 0 || memcmp(a->params, b->params, a->nparams) == 0) &&
+         (a->nresults == 0 ||
+          memcmp(a->results, b->results, a->nresults) == 0);
 }
 
 /* ---- decoding helpers ---------------------------------------------------- */
@@ -733,7 +734,8 @@ static int decode_all(dec *d, char *err, size_t errlen) {
         gi = dalloc(d, (n + 1) * sizeof *gi);
         if (d->r.bad)
           break;
-        memcpy(g, m->globals, m->nglobal_imports * sizeof *g);
+        if (m->nglobal_imports)
+          memcpy(g, m->globals, m->nglobal_imports * sizeof *g);
         m->globals = g;
         m->global_init = gi;
         m->nglobals = m->nglobal_imports + n;
