@@ -243,8 +243,8 @@ PK_API pk_raw_fn pk_func_raw(const pk_func *fn);
 
 /*
  * Scratch memory for a host function's str or bytes results: `n` bytes
- * owned by the plugin's call arena, valid until the plugin's current call
- * returns to the host. NULL when out of memory or when no call is active.
+ * owned by the plugin's call arena, valid until the plugin's next call from
+ * the host starts (or it is closed). NULL when out of memory.
  */
 PK_API void *pk_plugin_scratch(pk_plugin *plugin, size_t n);
 

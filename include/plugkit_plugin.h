@@ -78,9 +78,14 @@ struct pk_host_api {
                    size_t nargs, pk_val *results, size_t nresults);
 };
 
-/* The context a plugin function receives. Only `api` is for plugins. */
+/*
+ * The context a plugin function receives. Plugins use `api`; `status` is
+ * the generated code's: the host sets it when the call fails (pk_fail, a
+ * result allocation failing) and the thunk returns it.
+ */
 struct pk_ctx {
   const struct pk_host_api *api;
+  int status;
 };
 
 /* Is host table entry `field` present in the running host? */
@@ -90,8 +95,12 @@ struct pk_ctx {
 
 /* ---- the descriptor: what a host reads to load a plugin ---------------- */
 
-/* Generic thunk: unpack `a`, call the typed function, pack `r`. */
-typedef void (*pk_thunk)(pk_ctx *c, const pk_val *a, pk_val *r);
+/*
+ * Generic thunk: unpack `a`, call the typed function, pack `r` (value and
+ * type tag) and return the call's status: 0, or the negative code the
+ * host put in c->status.
+ */
+typedef int (*pk_thunk)(pk_ctx *c, const pk_val *a, pk_val *r);
 typedef void (*pk_fnptr)(void);
 
 enum { PK_EXPORT_F_CTX = 1 }; /* takes a pk_ctx * first */
@@ -312,21 +321,23 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
   static inline PK__RT_##ret (*pk__check_##fn(void))(PK__CTYPES params) {   \
     return fn;                                                              \
   }                                                                         \
-  static void pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {       \
+  static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
     (void)c;                                                                \
     (void)a;                                                                \
     (void)r;                                                                \
     PK__RET_##ret(fn(PK__ARGS params));                                     \
+    return 0;                                                               \
   }
 #define PK__DEFS_PK__EXPC(k, fn, ret, params, ctx)                          \
   static inline PK__RT_##ret (*pk__check_##fn(void))(                       \
       pk_ctx * PK__CTYPES_C params) {                                       \
     return fn;                                                              \
   }                                                                         \
-  static void pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {       \
+  static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
     (void)a;                                                                \
     (void)r;                                                                \
     PK__RET_##ret(fn(c PK__ARGS_C params));                                 \
+    return c->status;                                                       \
   }
 #define PK__DEFS_PK__INIT(k, fn, ret, params, ctx)                          \
   static inline int (*pk__check_##fn(void))(pk_ctx *) { return fn; }
@@ -387,12 +398,12 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 #define PK__AV_str(i) a[i].str
 #define PK__AV_bytes(i) a[i].bytes
 #define PK__AV_void(i)
-#define PK__RET_i32(x) r[0].i32 = (x)
-#define PK__RET_i64(x) r[0].i64 = (x)
-#define PK__RET_f32(x) r[0].f32 = (x)
-#define PK__RET_f64(x) r[0].f64 = (x)
-#define PK__RET_str(x) r[0].str = (x)
-#define PK__RET_bytes(x) r[0].bytes = (x)
+#define PK__RET_i32(x) (r[0].type = PK_T_I32, r[0].i32 = (x))
+#define PK__RET_i64(x) (r[0].type = PK_T_I64, r[0].i64 = (x))
+#define PK__RET_f32(x) (r[0].type = PK_T_F32, r[0].f32 = (x))
+#define PK__RET_f64(x) (r[0].type = PK_T_F64, r[0].f64 = (x))
+#define PK__RET_str(x) (r[0].type = PK_T_STR, r[0].str = (x))
+#define PK__RET_bytes(x) (r[0].type = PK_T_BYTES, r[0].bytes = (x))
 #define PK__RET_void(x) (x)
 #define PK__PS_i32 "i32"
 #define PK__PS_i64 "i64"

@@ -64,12 +64,12 @@ char *pk__strndup(pk_host *h, const char *s, size_t n);
 typedef struct pk__chunk pk__chunk;
 typedef struct pk__arena {
   pk__chunk *head;
+  int dirty; /* something was allocated since the last reset */
 } pk__arena;
 
 void *pk__arena_alloc(pk_host *h, pk__arena *a, size_t n);
 void pk__arena_reset(pk_host *h, pk__arena *a);
 void pk__arena_free(pk_host *h, pk__arena *a);
-int pk__arena_dirty(const pk__arena *a);
 
 /* ---- host, plugin, func ------------------------------------------------ */
 
@@ -111,7 +111,10 @@ struct pk_func {
 };
 
 struct pk_plugin {
-  pk_ctx ctx; /* first: a plugin's pk_ctx * is its pk_plugin * */
+  /* First: a plugin's pk_ctx * is its pk_plugin *. ctx.status is 0, or the
+     code the current call fails with (pk_fail: PK_EPLUGIN; a result
+     allocation failed: PK_ENOMEM). */
+  pk_ctx ctx;
   pk_host *host;
   pk_plugin *next, *prev;
   const pk__backend *backend;
@@ -130,13 +133,16 @@ struct pk_plugin {
   size_t *grants; /* indices into host->fns */
   size_t ngrants;
 
-  /* Call state. */
+  /*
+   * Call state. The outermost call only sets `cur`; everything about
+   * nesting (a host function calling back into the plugin) is saved and
+   * restored by pk__hostfn_call, the rare path, so that pk_func_call stays
+   * a handful of instructions.
+   */
   pk__arena arena;
-  int depth;             /* nesting of calls into the plugin */
-  int failed; /* 0, or the code the current call fails with (pk_fail:
-                PK_EPLUGIN; a result allocation failed: PK_ENOMEM) */
-  const char *phase;     /* "init", "call", "fini": for messages */
-  const pk_func *cur;    /* function being called, or NULL */
+  int in_host; /* host functions running for this plugin (nesting) */
+  const char *phase;  /* "open", "init", "fini", or NULL: a call */
+  const pk_func *cur; /* function last called: names the call phase */
   const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
   int hostfn_msg;               /* pk_plugin_fail set the message */
 };

@@ -96,17 +96,16 @@ int pk__desc_init(pk_plugin *p, const pk_plugin_desc *d) {
       int (*init)(pk_ctx *) = (int (*)(pk_ctx *))k->fn;
       int rc;
       p->phase = "init";
-      p->failed = 0;
-      p->depth++;
+      p->ctx.status = 0;
       rc = init(&p->ctx);
-      p->depth--;
-      if (rc != 0 || p->failed) {
-        int code = p->failed == PK_ENOMEM ? PK_ENOMEM : PK_EINIT;
-        if (!p->failed)
+      if (rc != 0 || p->ctx.status) {
+        int code = p->ctx.status == PK_ENOMEM ? PK_ENOMEM : PK_EINIT;
+        if (!p->ctx.status)
           pk__perr(p, PK_EINIT, "init hook returned %d", rc);
-        p->failed = 0;
+        p->ctx.status = 0;
         return code;
       }
+      p->phase = "open";
     }
   }
   return PK_OK;
@@ -119,9 +118,7 @@ void pk__desc_fini(pk_plugin *p, const pk_plugin_desc *d) {
     if (k->kind == PK_HOOK_FINI) {
       void (*fini)(pk_ctx *) = (void (*)(pk_ctx *))k->fn;
       p->phase = "fini";
-      p->depth++;
       fini(&p->ctx);
-      p->depth--;
     }
   }
 }

@@ -91,10 +91,12 @@ int pk__err(pk_host *h, int code, const char *path, const char *phase,
 int pk__perr(pk_plugin *p, int code, const char *fmt, ...) {
   char phase[128];
   va_list ap;
-  if (p->cur != NULL && p->phase != NULL)
-    snprintf(phase, sizeof phase, "%s '%s'", p->phase, p->cur->name);
+  if (p->phase != NULL)
+    snprintf(phase, sizeof phase, "%s", p->phase);
+  else if (p->cur != NULL)
+    snprintf(phase, sizeof phase, "call '%s'", p->cur->name);
   else
-    snprintf(phase, sizeof phase, "%s", p->phase ? p->phase : "open");
+    snprintf(phase, sizeof phase, "call");
   va_start(ap, fmt);
   pk__verr(p->host, code, p->path, phase, fmt, ap);
   va_end(ap);

@@ -141,8 +141,9 @@ int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
 int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
                     size_t nargs, pk_val *results, size_t nresults) {
   const pk__hostfn *f, *saved;
+  const pk_func *saved_cur;
   size_t i;
-  int rc;
+  int rc, saved_status;
 
   if (index < 0 || (size_t)index >= p->ngrants)
     return pk__perr(p, PK_EINVAL, "host call: no host function #%d",
@@ -159,11 +160,19 @@ int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
       return pk__perr(p, PK_ETYPE,
                       "host call '%s': argument %zu is %s, signature %s", f->name,
                       i + 1, pk_type_name((int)args[i].type), f->sigtext);
+  /* The callback may call back into the plugin: keep what a nested call
+     changes (the current function, the failure flag) for the outer one. */
   saved = p->cur_hostfn;
+  saved_cur = p->cur;
+  saved_status = p->ctx.status;
   p->cur_hostfn = f;
   p->hostfn_msg = 0;
+  p->in_host++;
   rc = f->fn(f->ud, p, args, results);
+  p->in_host--;
   p->cur_hostfn = saved;
+  p->cur = saved_cur;
+  p->ctx.status = saved_status;
   if (rc < 0) {
     if (!p->hostfn_msg)
       pk__perr(p, rc, "host function '%s' failed: %s", f->name,

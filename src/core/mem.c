@@ -58,6 +58,7 @@ void *pk__arena_alloc(pk_host *h, pk__arena *a, size_t n) {
 
   if (need < n)
     return NULL; /* overflow */
+  a->dirty = 1;
   if (c != NULL && c->cap - c->used >= need) {
     p = c->data + c->used;
     c->used += need;
@@ -78,10 +79,6 @@ void *pk__arena_alloc(pk_host *h, pk__arena *a, size_t n) {
   return c->data;
 }
 
-int pk__arena_dirty(const pk__arena *a) {
-  return a->head != NULL && (a->head->used != 0 || a->head->next != NULL);
-}
-
 /* Keep the largest chunk, empty; free the rest. */
 void pk__arena_reset(pk_host *h, pk__arena *a) {
   pk__chunk *c, *next, *keep = NULL;
@@ -98,6 +95,7 @@ void pk__arena_reset(pk_host *h, pk__arena *a) {
     keep->next = NULL;
   }
   a->head = keep;
+  a->dirty = 0;
 }
 
 void pk__arena_free(pk_host *h, pk__arena *a) {
@@ -107,4 +105,5 @@ void pk__arena_free(pk_host *h, pk__arena *a) {
     pk__free(h, c);
   }
   a->head = NULL;
+  a->dirty = 0;
 }

@@ -411,18 +411,18 @@ static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
   return PK_OK;
 }
 
+/*
+ * The hot path. Checks, one store, the call. Nesting state is the host
+ * function path's business (pk__hostfn_call), failures the slow branch's.
+ */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
   pk_plugin *p;
-  const pk_func *saved_cur;
-  const char *saved_phase;
-  int saved_failed, rc = PK_OK;
   size_t i;
+  int rc;
 
   if (PK__UNLIKELY(f == NULL))
     return PK_EINVAL;
-  p = f->plugin;
-  /* The checks bad_call makes, inlined for the common case. */
   if (PK__UNLIKELY(nargs != f->sig.nparams || nresults < f->sig.nresults ||
                    (nargs > 0 && args == NULL) ||
                    (f->sig.nresults > 0 && results == NULL)))
@@ -431,34 +431,26 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
     if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
       return bad_call(f, args, nargs, results, nresults);
 
-  if (p->depth == 0 && pk__arena_dirty(&p->arena))
+  p = f->plugin;
+  /* Results of the previous call die here, unless this call is nested in
+     a host function of an outer call whose results are still in use. */
+  if (p->arena.dirty && p->in_host == 0)
     pk__arena_reset(p->host, &p->arena);
-  saved_cur = p->cur;
-  saved_phase = p->phase;
-  saved_failed = p->failed;
   p->cur = f;
-  p->phase = "call";
-  p->failed = 0;
-  p->depth++;
-  if (f->thunk != NULL) {
-    f->thunk(&p->ctx, args, results);
-    if (PK__UNLIKELY(p->failed))
-      rc = p->failed; /* PK_EPLUGIN or PK_ENOMEM */
-  } else {
-    rc = f->invoke(f, args, results);
-  }
-  p->depth--;
-  p->failed = saved_failed;
-  p->phase = saved_phase;
-  p->cur = saved_cur;
-  if (PK__LIKELY(rc == PK_OK))
-    for (i = 0; i < f->sig.nresults; i++)
-      results[i].type = f->sig.results[i];
-  return rc;
+  p->ctx.status = 0;
+  /* Machine code: the generated thunk tags the results and returns the
+     status (PK_EPLUGIN or PK_ENOMEM, message already set): a tail call. */
+  if (PK__LIKELY(f->thunk != NULL))
+    return f->thunk(&p->ctx, args, results);
+  if ((rc = f->invoke(f, args, results)) != PK_OK)
+    return rc;
+  for (i = 0; i < f->sig.nresults; i++)
+    results[i].type = f->sig.results[i];
+  return PK_OK;
 }
 
 void *pk_plugin_scratch(pk_plugin *p, size_t n) {
-  if (p == NULL || p->depth == 0)
+  if (p == NULL)
     return NULL;
   return pk__arena_alloc(p->host, &p->arena, n ? n : 1);
 }
@@ -481,8 +473,8 @@ void pk_plugin_fail(pk_plugin *p, const char *msg) {
 static void *api_alloc(pk_ctx *c, size_t n) {
   pk_plugin *p = (pk_plugin *)c;
   void *m = pk__arena_alloc(p->host, &p->arena, n);
-  if (m == NULL && !p->failed) {
-    p->failed = PK_ENOMEM;
+  if (m == NULL && !p->ctx.status) {
+    p->ctx.status = PK_ENOMEM;
     pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result", n);
   }
   return m;
@@ -490,9 +482,9 @@ static void *api_alloc(pk_ctx *c, size_t n) {
 
 static void api_fail(pk_ctx *c, const char *msg, size_t len) {
   pk_plugin *p = (pk_plugin *)c;
-  if (p->failed == PK_ENOMEM)
+  if (p->ctx.status == PK_ENOMEM)
     return; /* keep the root cause */
-  p->failed = PK_EPLUGIN;
+  p->ctx.status = PK_EPLUGIN;
   pk__perr(p, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
 }
 

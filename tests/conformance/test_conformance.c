@@ -24,13 +24,35 @@ static int refuse(void *ud, pk_plugin *caller, const pk_val *args,
   return PK_EINVAL;
 }
 
+/* A host function that calls back into the plugin: a nested call that
+   fails, then one that succeeds, before answering the outer call. */
+static int reenter(void *ud, pk_plugin *caller, const pk_val *args,
+                   pk_val *results) {
+  pk_func *f;
+  pk_val in = PK_STR("again", 5), out;
+  int *ok = ud;
+  if (pk_plugin_func(caller, "fail", NULL, &f) != PK_OK ||
+      pk_func_call(f, NULL, 0, NULL, 0) != PK_EPLUGIN)
+    return PK_EINVAL;
+  if (pk_plugin_func(caller, "greet", NULL, &f) != PK_OK ||
+      pk_func_call(f, &in, 1, &out, 1) != PK_OK || out.str.len != 12 ||
+      memcmp(out.str.ptr, "hello, again", 12) != 0)
+    return PK_EINVAL;
+  *ok = 1;
+  results[0].i32 = args[0].i32 * 3;
+  return PK_OK;
+}
+
 /* Open the fixture with the given grants (NULL: none) and config. */
+static int reenter_ok;
+
 static void open_with(const char *grants, pk_host_fn triple_fn) {
   static const char *const config[] = {"greeting", "bonjour", "empty", "",
                                        NULL};
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   host = test_host();
-  PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", triple_fn, NULL),
+  PKT_RC(host,
+         pk_host_define(host, "triple", "(i32)->i32", triple_fn, &reenter_ok),
          PK_OK);
   o.backend = pkt_arg(0);
   o.grants = grants;
@@ -248,6 +270,16 @@ PK_TEST(call_host_error) {
   PKT_RC(host, pk_func_call(fn("call_host", NULL), &in, 1, &out, 1),
          PK_EPLUGIN);
   PKT_CONTAINS(pk_host_errmsg(host), "host call failed");
+  done();
+}
+
+/* Re-entrancy: the host function calls the plugin back during a call. */
+PK_TEST(call_host_reentrant) {
+  pk_val in = PK_I32(7), out;
+  open_with("triple", reenter);
+  PKT_RC(host, pk_func_call(fn("call_host", NULL), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 21);
+  PKT_EQ_INT(reenter_ok, 1);
   done();
 }
 

@@ -1,0 +1,291 @@
+/*
+ * bench.c: the harness (see bench.h) and main.
+ *
+ *   pk_bench [--runs N] [--time MS] [--out DIR] [SUBSTRING...]
+ *
+ * Prints the table, and with --out writes DIR/latest.json and
+ * DIR/latest.md.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "bench.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ROWS 128
+
+typedef struct row {
+  const char *name;
+  pkb_setup_fn setup;
+  pkb_run_fn run;
+  pkb_teardown_fn teardown;
+  /* results */
+  int skipped;
+  char why[160];
+  double ns_med, ns_min, bytes_op, allocs_op;
+  uint64_t iters;
+  int runs;
+} row;
+
+static row rows[MAX_ROWS];
+static int nrows;
+static char skip_why[160];
+static volatile uint64_t sink;
+static uint64_t n_allocs, n_bytes;
+
+void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
+                  pkb_teardown_fn teardown) {
+  if (nrows == MAX_ROWS)
+    return;
+  rows[nrows].name = name;
+  rows[nrows].setup = setup;
+  rows[nrows].run = run;
+  rows[nrows].teardown = teardown;
+  nrows++;
+}
+
+void pkb_sink(uint64_t v) { sink += v; }
+
+int pkb_skip(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(skip_why, sizeof skip_why, fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+const char *pkb_dir(void) { return PKB_DIR; }
+
+void *pkb_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  if (n == 0) {
+    free(p);
+    return NULL;
+  }
+  n_allocs++;
+  n_bytes += n;
+  return realloc(p, n);
+}
+
+pk_host *pkb_host(void) {
+  pk_host_opts o = PK_HOST_OPTS_INIT;
+  pk_host *h;
+  o.alloc = pkb_realloc;
+  return pk_host_create(&o, &h) == PK_OK ? h : NULL;
+}
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void measure(row *r, int runs, double target_ms) {
+  void *state = NULL;
+  double t0, dt, samples[64];
+  uint64_t n = 1, allocs0, bytes0, total_ops = 0;
+  int i;
+
+  skip_why[0] = '\0';
+  if (r->setup != NULL && r->setup(&state) != 0) {
+    r->skipped = 1;
+    snprintf(r->why, sizeof r->why, "%s", skip_why[0] ? skip_why : "setup failed");
+    return;
+  }
+  /* Calibrate: grow n until a run takes a tenth of the target. */
+  for (;;) {
+    t0 = now_ns();
+    r->run(state, n);
+    dt = now_ns() - t0;
+    if (dt >= target_ms * 1e5 || n >= (UINT64_C(1) << 40))
+      break;
+    n *= dt < target_ms * 1e4 ? 10 : 2;
+  }
+  n = (uint64_t)((double)n * (target_ms * 1e6) / (dt > 1 ? dt : 1));
+  if (n == 0)
+    n = 1;
+  r->run(state, n); /* warm-up */
+  allocs0 = n_allocs;
+  bytes0 = n_bytes;
+  if (runs > 64)
+    runs = 64;
+  for (i = 0; i < runs; i++) {
+    t0 = now_ns();
+    r->run(state, n);
+    samples[i] = (now_ns() - t0) / (double)n;
+    total_ops += n;
+  }
+  r->allocs_op = (double)(n_allocs - allocs0) / (double)total_ops;
+  r->bytes_op = (double)(n_bytes - bytes0) / (double)total_ops;
+  qsort(samples, (size_t)runs, sizeof samples[0], cmp_double);
+  r->ns_med = samples[runs / 2];
+  r->ns_min = samples[0];
+  r->iters = n;
+  r->runs = runs;
+  if (r->teardown != NULL)
+    r->teardown(state);
+}
+
+static void cpu_model(char *buf, size_t cap) {
+  char line[256];
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  snprintf(buf, cap, "unknown");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0) {
+      char *c = strchr(line, ':');
+      if (c != NULL) {
+        c += 2;
+        c[strcspn(c, "\n")] = '\0';
+        snprintf(buf, cap, "%s", c);
+      }
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static const row *reference(void) {
+  int i;
+  for (i = 0; i < nrows; i++)
+    if (strcmp(rows[i].name, "CFuncNoInline") == 0 && !rows[i].skipped &&
+        rows[i].ns_med > 0)
+      return &rows[i];
+  return NULL;
+}
+
+static void write_json(const char *path, const char *cpu) {
+  const row *ref = reference();
+  FILE *f = fopen(path, "w");
+  int i, first = 1;
+  if (f == NULL) {
+    fprintf(stderr, "pk_bench: cannot write %s\n", path);
+    return;
+  }
+  fprintf(f, "[\n");
+  for (i = 0; i < nrows; i++) {
+    const row *r = &rows[i];
+    if (r->skipped || r->runs == 0)
+      continue;
+    fprintf(f,
+            "%s  {\"name\": \"%s\", \"ns_per_op\": %.3f, \"ns_min\": %.3f, "
+            "\"bytes_per_op\": %.1f, \"allocs_per_op\": %.2f, "
+            "\"ratio\": %.2f, \"iterations\": %llu, \"runs\": %d, "
+            "\"cpu\": \"%s\", \"compiler\": \"%s\"}",
+            first ? "" : ",\n", r->name, r->ns_med, r->ns_min, r->bytes_op,
+            r->allocs_op, ref ? r->ns_med / ref->ns_med : 0.0,
+            (unsigned long long)r->iters, r->runs, cpu, PKB_COMPILER);
+    first = 0;
+  }
+  fprintf(f, "\n]\n");
+  fclose(f);
+}
+
+static void fmt_ns(char *buf, size_t cap, double ns) {
+  if (ns >= 1e6)
+    snprintf(buf, cap, "%.0f", ns);
+  else if (ns >= 100)
+    snprintf(buf, cap, "%.0f", ns);
+  else
+    snprintf(buf, cap, "%.2f", ns);
+}
+
+static void print_table(FILE *f, int md, const char *cpu) {
+  const row *ref = reference();
+  char ns[32], mn[32];
+  int i;
+  if (md) {
+    fprintf(f, "# plugkit benchmarks\n\nCPU: %s; compiler: %s; flags: %s.\n"
+               "Median of the runs after warm-up; ratio = ns/op over "
+               "CFuncNoInline of the same run.\n\n",
+            cpu, PKB_COMPILER, PKB_FLAGS);
+    fprintf(f, "| name | ns/op | min ns/op | x CFuncNoInline | B/op | "
+               "allocs/op |\n|---|---:|---:|---:|---:|---:|\n");
+  } else {
+    fprintf(f, "%-24s %14s %12s %10s %10s %10s\n", "name", "ns/op",
+            "min ns/op", "ratio", "B/op", "allocs/op");
+  }
+  for (i = 0; i < nrows; i++) {
+    const row *r = &rows[i];
+    if (r->skipped) {
+      if (md)
+        fprintf(f, "| %s | skipped: %s | | | | |\n", r->name, r->why);
+      else
+        fprintf(f, "%-24s skipped: %s\n", r->name, r->why);
+      continue;
+    }
+    if (r->runs == 0)
+      continue;
+    fmt_ns(ns, sizeof ns, r->ns_med);
+    fmt_ns(mn, sizeof mn, r->ns_min);
+    if (md)
+      fprintf(f, "| %s | %s | %s | %.2f | %.0f | %.2f |\n", r->name, ns, mn,
+              ref ? r->ns_med / ref->ns_med : 0.0, r->bytes_op, r->allocs_op);
+    else
+      fprintf(f, "%-24s %14s %12s %9.2fx %10.0f %10.2f\n", r->name, ns, mn,
+              ref ? r->ns_med / ref->ns_med : 0.0, r->bytes_op, r->allocs_op);
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *out = NULL, *filters[32];
+  int runs = 9, nfilters = 0, i, j;
+  double target_ms = 25;
+  char cpu[128], path[1024];
+
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+      runs = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
+      target_ms = atof(argv[++i]);
+    else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+      out = argv[++i];
+    else if (argv[i][0] == '-') {
+      fprintf(stderr,
+              "usage: pk_bench [--runs N] [--time MS] [--out DIR] [NAME...]\n");
+      return 2;
+    } else if (nfilters < 32)
+      filters[nfilters++] = argv[i];
+  }
+  if (runs < 1)
+    runs = 1;
+  cpu_model(cpu, sizeof cpu);
+  printf("plugkit %s bench: cpu=\"%s\" compiler=\"%s\" flags=\"%s\" "
+         "runs=%d time=%gms\n",
+         pk_version_string(), cpu, PKB_COMPILER, PKB_FLAGS, runs, target_ms);
+  for (i = 0; i < nrows; i++) {
+    int want = nfilters == 0 || strcmp(rows[i].name, "CFuncNoInline") == 0;
+    for (j = 0; j < nfilters && !want; j++)
+      want = strstr(rows[i].name, filters[j]) != NULL;
+    if (!want)
+      continue;
+    measure(&rows[i], runs, target_ms);
+    if (rows[i].skipped)
+      fprintf(stderr, "  %-22s skipped: %s\n", rows[i].name, rows[i].why);
+    else
+      fprintf(stderr, "  %-22s %12.2f ns/op\n", rows[i].name, rows[i].ns_med);
+  }
+  printf("\n");
+  print_table(stdout, 0, cpu);
+  if (out != NULL) {
+    FILE *f;
+    snprintf(path, sizeof path, "%s/latest.json", out);
+    write_json(path, cpu);
+    snprintf(path, sizeof path, "%s/latest.md", out);
+    if ((f = fopen(path, "w")) != NULL) {
+      print_table(f, 1, cpu);
+      fclose(f);
+    }
+    printf("\nwrote %s/latest.json and %s/latest.md\n", out, out);
+  }
+  return 0;
+}

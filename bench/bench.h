@@ -1,0 +1,51 @@
+/*
+ * bench.h: the benchmark harness behind `make bench`.
+ *
+ * A row is one operation measured go-test style: the harness calibrates
+ * an iteration count n so that one run takes about --time ms, warms up,
+ * then times --runs runs and reports the median ns/op (and the minimum),
+ * B/op and allocs/op (allocations made through pkb_host() hosts or
+ * pkb_realloc during the timed runs, divided by the operations), and the
+ * ratio to the CFuncNoInline row of the same run.
+ *
+ *   static int setup(void **out_state);   // optional; nonzero: row skipped
+ *   static void run(void *state, uint64_t n); // do the operation n times
+ *   static void teardown(void *state);    // optional
+ *   PKB_ROW(NativePlugin, setup, run, teardown);
+ *
+ * Rows print in registration order: the order of PKB_ROW lines in a file,
+ * files in the order CMake lists their sources.
+ */
+#ifndef PK_BENCH_BENCH_H
+#define PK_BENCH_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugkit.h"
+
+typedef int (*pkb_setup_fn)(void **out_state);
+typedef void (*pkb_run_fn)(void *state, uint64_t n);
+typedef void (*pkb_teardown_fn)(void *state);
+
+void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
+                  pkb_teardown_fn teardown);
+
+#define PKB_ROW(name, setup, run, teardown)                                 \
+  __attribute__((constructor)) static void pkb_reg_##name(void) {           \
+    pkb_register(#name, setup, run, teardown);                              \
+  }
+
+/* A host whose allocations are counted (destroy it in teardown). NULL when
+   out of memory. */
+pk_host *pkb_host(void);
+/* The counting allocator itself (realloc-shaped; ud is ignored). */
+void *pkb_realloc(void *ud, void *p, size_t n);
+/* Consume a value so the compiler cannot drop the work producing it. */
+void pkb_sink(uint64_t v);
+/* Say why a row is skipped (printed with the row); returns 1. */
+int pkb_skip(const char *fmt, ...);
+/* Directory of the build's bench artifacts (fixture plugins, modules). */
+const char *pkb_dir(void);
+
+#endif /* PK_BENCH_BENCH_H */
