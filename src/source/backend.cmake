@@ -1,0 +1,53 @@
+# The source backend: C source compiled at load time by libtcc (Debian
+# libtcc-dev). Included by src/CMakeLists.txt; see its comment.
+find_path(PK_LIBTCC_INCLUDE libtcc.h)
+find_library(PK_LIBTCC_LIBRARY NAMES tcc libtcc)
+if(NOT PK_LIBTCC_INCLUDE OR NOT PK_LIBTCC_LIBRARY)
+  message(STATUS "source backend: disabled (libtcc-dev not found)")
+  return()
+endif()
+
+# tcc's directory: its freestanding headers (stdarg.h, stddef.h) and its
+# runtime libtcc1.a (va_arg and a few arithmetic helpers). The tcc
+# package installs them; without it, plugkit's own minimal headers and an
+# empty runtime archive stand in (then va_arg is unavailable to plugins).
+find_file(PK_LIBTCC1 libtcc1.a
+  PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/tcc /usr/lib/tcc
+        /usr/local/lib/tcc
+  NO_DEFAULT_PATH)
+if(PK_LIBTCC1)
+  get_filename_component(_pk_tccdir ${PK_LIBTCC1} DIRECTORY)
+  set(_pk_tccrt "tcc's runtime in ${_pk_tccdir}")
+else()
+  set(_pk_tccdir ${CMAKE_CURRENT_SOURCE_DIR}/source/tcc)
+  set(_pk_tccrt "plugkit's minimal runtime; install tcc for va_arg")
+endif()
+
+# libtcc.a is not position-independent code: it reaches glibc's stdout,
+# stderr and environ PC-relative, which a shared object cannot do. A copy
+# with those three renamed links into libplugkit; source.c defines the
+# renamed ones (hidden) and points them at the real ones.
+set(_pk_tcclib ${CMAKE_CURRENT_BINARY_DIR}/libpktcc.a)
+execute_process(
+  COMMAND ${CMAKE_OBJCOPY}
+    --redefine-sym stdout=pk__tcc_stdout --redefine-sym stderr=pk__tcc_stderr
+    --redefine-sym environ=pk__tcc_environ
+    ${PK_LIBTCC_LIBRARY} ${_pk_tcclib}
+  RESULT_VARIABLE _pk_objcopy_rc)
+if(NOT _pk_objcopy_rc EQUAL 0)
+  message(STATUS "source backend: disabled (objcopy could not adapt ${PK_LIBTCC_LIBRARY})")
+  return()
+endif()
+
+list(APPEND PK_SOURCES source/source.c)
+list(APPEND PK_DEFS PK_HAVE_SOURCE=1
+  PK_SOURCE_SDK_DIR="${PROJECT_SOURCE_DIR}/include"
+  PK_SOURCE_INSTALL_DIR="${CMAKE_INSTALL_FULL_INCLUDEDIR}"
+  PK_SOURCE_TCC_DIR="${_pk_tccdir}")
+list(APPEND PK_PRIVATE_INCLUDES ${PK_LIBTCC_INCLUDE})
+# libtcc exports its API: hide it inside libplugkit, which exports only
+# the public API.
+list(APPEND PK_LIBS ${_pk_tcclib} -Wl,--exclude-libs,libpktcc.a
+  ${CMAKE_DL_LIBS} m)
+list(APPEND PK_BACKENDS_BUILT source)
+message(STATUS "source backend: enabled (libtcc: ${PK_LIBTCC_LIBRARY}; ${_pk_tccrt})")

@@ -1,0 +1,279 @@
+/*
+ * source.c: C source plugins, compiled in memory at load time by libtcc.
+ *
+ * Opening a .c file (or a directory of .c files, compiled together as one
+ * plugin) compiles it into this process's memory against plugkit_plugin.h
+ * and from then on the plugin is exactly a native one: the same
+ * descriptor, the same thunks, the same context, called through
+ * pk_func.thunk. Every open compiles afresh, so two opens are two
+ * instances with their own globals and an edited file loads its new code
+ * on the next open.
+ *
+ * libtcc 0.9.27 keeps compiler state in globals while it compiles and
+ * relocates, so those steps run under one process-wide lock (the one
+ * mutable global of this backend); each plugin owns its TCCState, whose
+ * memory holds the plugin's code until close. tcc allocates with the C
+ * library's malloc, not the host's allocator hook: it offers no hook.
+ */
+#define _POSIX_C_SOURCE 200809L /* opendir/readdir for directory plugins */
+
+#include "../core/core.h"
+#include "../os/os.h"
+
+#include <dirent.h>
+#include <libtcc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <unistd.h>
+
+/*
+ * Set by src/source/backend.cmake: where plugkit_plugin.h is (the source
+ * tree and the install prefix), and tcc's own directory (its
+ * freestanding headers such as stdarg.h and its runtime libtcc1.a).
+ */
+#ifndef PK_SOURCE_SDK_DIR
+#define PK_SOURCE_SDK_DIR ""
+#endif
+#ifndef PK_SOURCE_INSTALL_DIR
+#define PK_SOURCE_INSTALL_DIR ""
+#endif
+#ifndef PK_SOURCE_TCC_DIR
+#define PK_SOURCE_TCC_DIR ""
+#endif
+
+/* At most this many files in a directory plugin. */
+#define MAX_FILES 256
+/* Room for tcc's diagnostics in the error message. */
+#define DIAG_CAP 768
+
+typedef struct source_state {
+  TCCState *tcc; /* owns the compiled code */
+  const pk_plugin_desc *desc;
+  int inited;          /* init ran and succeeded: fini must run */
+  size_t ndiag;        /* bytes used in diag */
+  char diag[DIAG_CAP]; /* tcc's diagnostics, "; "-separated */
+} source_state;
+
+/* ---- the compiler lock -------------------------------------------------- */
+
+static atomic_flag tcc_busy = ATOMIC_FLAG_INIT;
+
+/*
+ * The build links a copy of libtcc.a in which glibc's stdout, stderr and
+ * environ are renamed to these (backend.cmake says why). tcc only prints
+ * when no error callback is set, which never happens here, but they must
+ * point at the real ones all the same. Declared here, not in a header:
+ * nothing else uses them.
+ */
+FILE *pk__tcc_stdout, *pk__tcc_stderr;
+char **pk__tcc_environ;
+extern char **environ; /* POSIX: declared by the program itself */
+
+static void tcc_lock(void) {
+  while (atomic_flag_test_and_set_explicit(&tcc_busy, memory_order_acquire))
+    thrd_yield();
+  pk__tcc_stdout = stdout;
+  pk__tcc_stderr = stderr;
+  pk__tcc_environ = environ;
+}
+
+static void tcc_unlock(void) {
+  atomic_flag_clear_explicit(&tcc_busy, memory_order_release);
+}
+
+/* ---- probing ------------------------------------------------------------ */
+
+static int has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Does `head` (n bytes) contain `needle`? */
+static int head_has(const unsigned char *head, size_t n, const char *needle) {
+  size_t k = strlen(needle), i;
+  for (i = 0; i + k <= n; i++)
+    if (memcmp(head + i, needle, k) == 0)
+      return 1;
+  return 0;
+}
+
+static int dir_has_c_files(const char *path) {
+  DIR *d = opendir(path);
+  struct dirent *e;
+  int found = 0;
+  if (d == NULL)
+    return 0;
+  while (!found && (e = readdir(d)) != NULL)
+    found = e->d_name[0] != '.' && has_suffix(e->d_name, ".c");
+  closedir(d);
+  return found;
+}
+
+/* A .c file is ours; so is any file that includes the SDK header, and a
+   directory holding .c files (below what a dedicated backend would
+   claim). */
+static int source_probe(const unsigned char *head, size_t n,
+                        const char *path, int isdir) {
+  if (isdir)
+    return dir_has_c_files(path) ? 50 : 0;
+  if (has_suffix(path, ".c"))
+    return 100;
+  if (head_has(head, n, "plugkit_plugin.h"))
+    return 80;
+  return 0;
+}
+
+/* ---- compiling ---------------------------------------------------------- */
+
+/* tcc's error callback: keep the diagnostics ("file:line: error: ...")
+   for the message; what does not fit is cut. */
+static void on_diag(void *opaque, const char *msg) {
+  source_state *st = opaque;
+  size_t room = sizeof st->diag - st->ndiag, k;
+  if (room <= 3)
+    return;
+  if (st->ndiag > 0) {
+    memcpy(st->diag + st->ndiag, "; ", 2);
+    st->ndiag += 2;
+    room -= 2;
+  }
+  k = strlen(msg);
+  if (k >= room)
+    k = room - 1;
+  memcpy(st->diag + st->ndiag, msg, k);
+  st->ndiag += k;
+  st->diag[st->ndiag] = '\0';
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Add every .c file of directory `dir` to the compilation, in name order
+ * (so that diagnostics and symbol clashes do not depend on readdir).
+ * Returns PK_OK, or a code with the message set (tcc's diagnostics for a
+ * compile error).
+ */
+static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
+  char *names[MAX_FILES];
+  size_t n = 0, i;
+  int rc = PK_OK;
+  struct dirent *e;
+  DIR *d = opendir(dir);
+
+  if (d == NULL)
+    return pk__perr(p, PK_EIO, "cannot list the directory");
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".c"))
+      continue;
+    if (n == MAX_FILES) {
+      rc = pk__perr(p, PK_EFORMAT, "more than %d .c files", MAX_FILES);
+      break;
+    }
+    if ((names[n] = pk__alloc(p->host, strlen(dir) + strlen(e->d_name) +
+                                           2)) == NULL) {
+      rc = pk__perr(p, PK_ENOMEM, "out of memory");
+      break;
+    }
+    strcpy(names[n], dir);
+    strcat(names[n], "/");
+    strcat(names[n], e->d_name);
+    n++;
+  }
+  closedir(d);
+  if (rc == PK_OK && n == 0)
+    rc = pk__perr(p, PK_EFORMAT, "the directory holds no .c file");
+  if (rc == PK_OK) {
+    qsort(names, n, sizeof names[0], cmp_names);
+    for (i = 0; i < n && rc == PK_OK; i++)
+      if (tcc_add_file(st->tcc, names[i]) < 0)
+        rc = pk__perr(p, PK_EFORMAT, "compile failed: %s", st->diag);
+  }
+  for (i = 0; i < n; i++)
+    pk__free(p->host, names[i]);
+  return rc;
+}
+
+/* Compile p->path into st->tcc and relocate it; under the lock. */
+static int compile(pk_plugin *p, source_state *st, int isdir) {
+  int rc = PK_OK;
+
+  if ((st->tcc = tcc_new()) == NULL)
+    return pk__perr(p, PK_ENOMEM, "libtcc could not create a compiler");
+  tcc_set_error_func(st->tcc, st, on_diag);
+  if (*PK_SOURCE_TCC_DIR != '\0')
+    tcc_set_lib_path(st->tcc, PK_SOURCE_TCC_DIR);
+  tcc_set_output_type(st->tcc, TCC_OUTPUT_MEMORY);
+  /* The SDK header: from the source tree this library was built in, else
+     from where it is installed. */
+  if (*PK_SOURCE_SDK_DIR != '\0')
+    tcc_add_include_path(st->tcc, PK_SOURCE_SDK_DIR);
+  if (*PK_SOURCE_INSTALL_DIR != '\0')
+    tcc_add_include_path(st->tcc, PK_SOURCE_INSTALL_DIR);
+  /* Every file is C, whatever its name (a file is probed by content). */
+  tcc_set_options(st->tcc, "-xc");
+  if (isdir) {
+    if ((rc = add_dir(p, st, p->path)) < 0)
+      return rc;
+  } else if (tcc_add_file(st->tcc, p->path) < 0) {
+    rc = PK_EFORMAT;
+  }
+  if (rc == PK_OK && tcc_relocate(st->tcc, TCC_RELOCATE_AUTO) < 0)
+    rc = PK_EFORMAT;
+  if (rc < 0)
+    return pk__perr(p, PK_EFORMAT, "compile failed: %s",
+                    st->ndiag > 0 ? st->diag : "libtcc gave no reason");
+  return PK_OK;
+}
+
+static int source_open(pk_plugin *p) {
+  unsigned char head[4];
+  size_t n = 0;
+  int isdir = 0, rc;
+  source_state *st;
+
+  if ((rc = pk__os_read_head(p->path, head, sizeof head, &n, &isdir)) < 0)
+    return pk__perr(p, rc, "cannot read the file");
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(st, 0, sizeof *st);
+  p->bstate = st;
+  tcc_lock();
+  rc = compile(p, st, isdir);
+  tcc_unlock();
+  if (rc < 0)
+    return rc;
+  st->desc = tcc_get_symbol(st->tcc, PK_DESCRIPTOR_SYMBOL);
+  if (st->desc == NULL)
+    return pk__perr(p, PK_ENODESC,
+                    "no symbol '%s': the source has no PK_PLUGIN(...)",
+                    PK_DESCRIPTOR_SYMBOL);
+  if ((rc = pk__desc_load(p, st->desc)) < 0)
+    return rc;
+  if ((rc = pk__desc_init(p, st->desc)) < 0)
+    return rc;
+  st->inited = 1;
+  return PK_OK;
+}
+
+static void source_close(pk_plugin *p) {
+  source_state *st = p->bstate;
+  if (st == NULL)
+    return;
+  if (st->inited)
+    pk__desc_fini(p, st->desc);
+  if (st->tcc != NULL) {
+    tcc_lock();
+    tcc_delete(st->tcc);
+    tcc_unlock();
+  }
+  pk__free(p->host, st);
+  p->bstate = NULL;
+}
+
+const pk__backend pk__backend_source = {"source", source_probe, source_open,
+                                        source_close};
