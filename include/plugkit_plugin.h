@@ -316,11 +316,10 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 #define PK__CALL(pre, k, item) PK__CALL2(pre, k, item)
 #define PK__CALL2(pre, k, item) pre##k item
 
-/* Per-item definitions: a compile-time type check, and the thunk. */
+/* Per-item definitions: a compile-time type check, and the thunk. The
+   check generates no code, so unused-function warnings cannot fire. */
 #define PK__DEFS_PK__EXP(k, fn, ret, params, ctx)                           \
-  static inline PK__RT_##ret (*pk__check_##fn(void))(PK__CTYPES params) {   \
-    return fn;                                                              \
-  }                                                                         \
+  PK__CHECK(fn, PK__RT_##ret (*)(PK__CTYPES params))                        \
   static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
     (void)c;                                                                \
     (void)a;                                                                \
@@ -329,10 +328,7 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
     return 0;                                                               \
   }
 #define PK__DEFS_PK__EXPC(k, fn, ret, params, ctx)                          \
-  static inline PK__RT_##ret (*pk__check_##fn(void))(                       \
-      pk_ctx * PK__CTYPES_C params) {                                       \
-    return fn;                                                              \
-  }                                                                         \
+  PK__CHECK(fn, PK__RT_##ret (*)(pk_ctx * PK__CTYPES_C params))             \
   static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
     (void)a;                                                                \
     (void)r;                                                                \
@@ -340,9 +336,15 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
     return c->status;                                                       \
   }
 #define PK__DEFS_PK__INIT(k, fn, ret, params, ctx)                          \
-  static inline int (*pk__check_##fn(void))(pk_ctx *) { return fn; }
+  PK__CHECK(fn, int (*)(pk_ctx *))
 #define PK__DEFS_PK__FINI(k, fn, ret, params, ctx)                          \
-  static inline void (*pk__check_##fn(void))(pk_ctx *) { return fn; }
+  PK__CHECK(fn, void (*)(pk_ctx *))
+
+/* A compile-time error unless `fn` has exactly the C type `type`. */
+#define PK__CHECK(fn, type)                                                 \
+  _Static_assert(_Generic((fn), type: 1, default: 0),                       \
+                 "plugkit: the C type of '" #fn "' does not match the "     \
+                 "signature declared for it in PK_PLUGIN");
 
 /* Descriptor entries. */
 #define PK__EXPORT_PK__EXP(k, fn, ret, params, ctx)                         \

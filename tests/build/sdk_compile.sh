@@ -1,0 +1,24 @@
+#!/bin/sh
+# sdk_compile.sh MODE SRC CC: compile-time checks of plugkit_plugin.h.
+#   mismatch: a plugin whose C types contradict its declared signature
+#             must not compile, and the error must say why.
+#   wasm32:   the conformance fixture compiles for wasm32-wasi with clang
+#             (exit 77, skipped, when clang or the wasi sysroot is absent).
+mode=$1 src=$2 cc=$3
+case $mode in
+mismatch)
+  out=$($cc -std=c11 -fsyntax-only -I"$src/include" \
+        "$src/tests/fixtures/bad/wrong_signature.c" 2>&1) &&
+    { echo "wrong_signature.c compiled"; exit 1; }
+  echo "$out" | grep -q "the C type of .sum. does not match the signature" ||
+    { echo "unexpected diagnostics: $out"; exit 1; }
+  echo "refused at compile time, as it should";;
+wasm32)
+  command -v clang >/dev/null 2>&1 || { echo "no clang: skipped"; exit 77; }
+  echo 'int main(void){return 0;}' > /tmp/pk-wasi-probe.c
+  clang --target=wasm32-wasi -c -o /dev/null /tmp/pk-wasi-probe.c 2>/dev/null ||
+    { echo "no wasm32-wasi sysroot (wasi-libc): skipped"; exit 77; }
+  clang --target=wasm32-wasi -O2 -std=c11 -Wall -Wextra -Werror \
+    -I"$src/include" -c -o /dev/null "$src/tests/fixtures/conformance.c" &&
+    echo "conformance.c compiles for wasm32-wasi";;
+esac
