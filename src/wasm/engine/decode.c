@@ -890,7 +890,25 @@ int pkw_module_import(const pkw_module *m, uint32_t i,
   out_desc->name = im->name;
   out_desc->name_len = im->name_len;
   out_desc->kind = im->kind;
-  if (im->kind == PKW_EXTERN_FUNC)
+  switch (im->kind) {
+  case PKW_EXTERN_FUNC:
     out_desc->type = m->types[im->idx];
+    break;
+  case PKW_EXTERN_TABLE:
+    out_desc->elem_type = im->table.elem;
+    out_desc->min = im->table.lim.min;
+    out_desc->max = im->table.lim.max;
+    out_desc->has_max = im->table.lim.has_max;
+    break;
+  case PKW_EXTERN_MEMORY:
+    out_desc->min = im->mem.min;
+    out_desc->max = im->mem.max;
+    out_desc->has_max = im->mem.has_max;
+    break;
+  default:
+    out_desc->global_type = im->global.type;
+    out_desc->global_mut = im->global.mut;
+    break;
+  }
   return PKW_OK;
 }

@@ -578,6 +578,33 @@ void pkw_instance_destroy(pkw_instance *inst) {
   pkw__realloc(&a, inst, 0);
 }
 
+static void export_value(pkw_instance *inst, const pkw_export *e,
+                         pkw_extern *out_ext) {
+  out_ext->kind = e->kind;
+  switch (e->kind) {
+  case PKW_EXTERN_FUNC: out_ext->u.func = inst->funcs[e->idx]; break;
+  case PKW_EXTERN_TABLE: out_ext->u.table = inst->tables[e->idx]; break;
+  case PKW_EXTERN_MEMORY: out_ext->u.memory = inst->mem; break;
+  default: out_ext->u.global = inst->globals[e->idx]; break;
+  }
+}
+
+int pkw_instance_export(pkw_instance *inst, uint32_t i, const char **out_name,
+                        uint32_t *out_len, pkw_extern *out_ext) {
+  const pkw_export *e;
+  if (inst == NULL || out_ext == NULL)
+    return PKW_EINVAL;
+  if (i >= inst->mod->nexports)
+    return PKW_ENOENT;
+  e = &inst->mod->exports[i];
+  if (out_name != NULL)
+    *out_name = e->name;
+  if (out_len != NULL)
+    *out_len = e->name_len;
+  export_value(inst, e, out_ext);
+  return PKW_OK;
+}
+
 int pkw_instance_find(pkw_instance *inst, const char *name, size_t len,
                       pkw_extern *out_ext) {
   const pkw_module *m;
@@ -589,13 +616,7 @@ int pkw_instance_find(pkw_instance *inst, const char *name, size_t len,
     const pkw_export *e = &m->exports[i];
     if (e->name_len != len || memcmp(e->name, name, len) != 0)
       continue;
-    out_ext->kind = e->kind;
-    switch (e->kind) {
-    case PKW_EXTERN_FUNC: out_ext->u.func = inst->funcs[e->idx]; break;
-    case PKW_EXTERN_TABLE: out_ext->u.table = inst->tables[e->idx]; break;
-    case PKW_EXTERN_MEMORY: out_ext->u.memory = inst->mem; break;
-    default: out_ext->u.global = inst->globals[e->idx]; break;
-    }
+    export_value(inst, e, out_ext);
     return PKW_OK;
   }
   return PKW_ENOENT;

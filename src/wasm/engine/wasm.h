@@ -155,6 +155,11 @@ typedef struct pkw_import_desc {
   const char *name; uint32_t name_len;
   int kind;                   /* PKW_EXTERN_* */
   pkw_functype type;          /* for PKW_EXTERN_FUNC */
+  uint8_t elem_type;          /* table: PKW_FUNCREF or PKW_EXTERNREF */
+  uint8_t global_type;        /* global: value type */
+  uint8_t global_mut;         /* global: 1 if mutable */
+  uint8_t has_max;            /* table/memory: max is present */
+  uint32_t min, max;          /* table: elements; memory: pages */
 } pkw_import_desc;
 uint32_t pkw_module_num_imports(const pkw_module *m);
 int pkw_module_import(const pkw_module *m, uint32_t i,
@@ -205,6 +210,11 @@ void pkw_instance_destroy(pkw_instance *inst);      /* accepts NULL */
  * NUL). PKW_ENOENT on a miss. */
 int pkw_instance_find(pkw_instance *inst, const char *name, size_t name_len,
                       pkw_extern *out_ext);
+/* Export i (0-based, in module order): its name (borrowed, not
+ * NUL-terminated; out_name/out_len may be NULL) and value. PKW_ENOENT
+ * past the last export. */
+int pkw_instance_export(pkw_instance *inst, uint32_t i, const char **out_name,
+                        uint32_t *out_len, pkw_extern *out_ext);
 /* Shortcut for a function export with a NUL-terminated name. */
 int pkw_instance_func(pkw_instance *inst, const char *name,
                       pkw_func **out_func);

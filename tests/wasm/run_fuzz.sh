@@ -1,0 +1,44 @@
+#!/bin/sh
+# Fuzz smoke test: builds the libFuzzer target with clang (the main build
+# may use gcc) and runs it for a bounded time over a seed corpus taken
+# from the converted spec modules.
+# usage: run_fuzz.sh ENGINE_SRC_DIR FUZZ_SRC OUT_DIR SPEC_DIR SECONDS
+# Exit 77 (ctest SKIP_RETURN_CODE) when clang or libFuzzer is missing.
+set -u
+src=$1 fuzz=$2 out=$3 spec=$4 secs=$5
+CLANG=${CLANG:-clang}
+if ! command -v "$CLANG" >/dev/null 2>&1; then
+  echo "SKIP: clang not found; the wasm fuzz smoke test needs clang with libFuzzer"
+  exit 77
+fi
+mkdir -p "$out/corpus" "$out/seeds"
+bin=$out/pkw_fuzz
+newest=$(ls -t "$src"/*.c "$src"/*.h "$fuzz" | head -1)
+if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
+  if ! "$CLANG" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+      -fno-sanitize-recover=undefined -I"$src" "$src"/*.c "$fuzz" -lm \
+      -o "$bin" 2>"$out/build.log"; then
+    if grep -q "fuzzer" "$out/build.log"; then
+      echo "SKIP: clang cannot link -fsanitize=fuzzer (libFuzzer missing):"
+      head -3 "$out/build.log"
+      exit 77
+    fi
+    cat "$out/build.log"
+    exit 1
+  fi
+fi
+# Seeds: every 4th spec module (kept small so the run stays bounded), plus
+# a minimal module so the corpus is never empty.
+printf '\000asm\001\000\000\000' > "$out/seeds/empty.wasm"
+if [ -d "$spec" ]; then
+  i=0
+  for f in "$spec"/core/*.wasm "$spec"/tail-call/*.wasm; do
+    [ -f "$f" ] || continue
+    i=$((i + 1))
+    [ $((i % 4)) -eq 0 ] || continue
+    ln -sf "$f" "$out/seeds/$(basename "$f")"
+  done
+fi
+echo "fuzzing for ${secs}s with $(ls "$out/seeds" | wc -l) seeds"
+exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  -max_len=65536 -print_final_stats=1 "$out/corpus" "$out/seeds"
