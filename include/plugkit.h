@@ -149,9 +149,34 @@ typedef struct pk_open_opts {
                            with ',' ("log,now"), "*" for all, NULL for none */
   const char *const *config; /* key/value pairs for the plugin's init:
                                 {"k1", "v1", "k2", "v2", NULL}; or NULL */
+  /*
+   * Out-of-process plugins only (process isolation and executable
+   * plugins; docs/backends/process.md). Other backends ignore them; zero
+   * is the default of each.
+   */
+  int call_timeout_ms; /* the plugin must answer each message of a call
+                          within this, else PK_ETIMEOUT and the child is
+                          killed; 0: no limit. Also bounds the handshake
+                          (10 s when 0). */
+  int restart;         /* after the child died or was killed: 0 never
+                          (calls fail with PK_ECRASH); 1 start a new one on
+                          the next call, backing off when starting fails */
+  int spin_ns;         /* how long a waiting side spins before it sleeps
+                          on a futex: 0 the default (20000 ns, none when
+                          the host may use only one CPU); < 0 never spin */
+  int transport;       /* 0: a shared-memory slot for calls, the socket
+                          for frames too large for it; 1: the socket only */
+  unsigned harden;     /* bits: 1 no-new-privileges, 2 an empty
+                          environment (only the protocol's variables),
+                          4 a seccomp allow-list (plugkit-runner only) */
+  uint32_t limit_files; /* RLIMIT_NOFILE for the child; 0: inherited */
+  uint32_t limit_cpu_s; /* RLIMIT_CPU seconds for the child; 0: inherited */
+  uint64_t limit_mem;   /* RLIMIT_AS bytes for the child; 0: inherited */
 } pk_open_opts;
 
-#define PK_OPEN_OPTS_INIT {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL}
+#define PK_OPEN_OPTS_INIT                                                   \
+  {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
+   0, 0, 0}
 
 /*
  * Open the plugin at `path` and run its init hook. `opts` may be NULL for

@@ -123,6 +123,8 @@ struct pk_plugin {
   char *path;
   int isolation;             /* a pk_isolation, from the open options */
   const char *inner_backend; /* opts.backend during open (NULL after) */
+  const pk_open_opts *opts;  /* all the open options, during open only
+                                (NULL after): backend-specific fields */
   char *name;    /* declared name; the backend sets it */
   char *version; /* declared version; the backend sets it */
   uint32_t abi_major, abi_minor;

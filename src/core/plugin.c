@@ -229,11 +229,13 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     goto fail;
   p->isolation = o.isolation;
   p->inner_backend = o.backend;
+  p->opts = &o;
   p->backend = be;
   if ((rc = be->open(p)) < 0)
     goto fail;
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
+  p->opts = NULL;
   p->next = h->plugins;
   if (h->plugins != NULL)
     h->plugins->prev = p;
