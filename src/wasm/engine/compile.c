@@ -404,6 +404,56 @@ static uint32_t fuse_cmp(uint32_t op, int negate, int *swap) {
   return 0;
 }
 
+/* i32 op -> its constant-operand form; *flip receives the form to use
+ * when the constant is the FIRST operand (0: none, not commutative). */
+static uint32_t imm_form(uint32_t op, uint32_t *flip) {
+  *flip = 0;
+  switch (op) {
+  case PKW_OP_I32_ADD: *flip = PKW_OP_I32_ADD_IMM; return PKW_OP_I32_ADD_IMM;
+  case PKW_OP_I32_SUB: return PKW_OP_I32_SUB_IMM;
+  case PKW_OP_I32_MUL: *flip = PKW_OP_I32_MUL_IMM; return PKW_OP_I32_MUL_IMM;
+  case PKW_OP_I32_AND: *flip = PKW_OP_I32_AND_IMM; return PKW_OP_I32_AND_IMM;
+  case PKW_OP_I32_OR: *flip = PKW_OP_I32_OR_IMM; return PKW_OP_I32_OR_IMM;
+  case PKW_OP_I32_XOR: *flip = PKW_OP_I32_XOR_IMM; return PKW_OP_I32_XOR_IMM;
+  case PKW_OP_I32_SHL: return PKW_OP_I32_SHL_IMM;
+  case PKW_OP_I32_SHR_S: return PKW_OP_I32_SHR_S_IMM;
+  case PKW_OP_I32_SHR_U: return PKW_OP_I32_SHR_U_IMM;
+  case PKW_OP_I32_EQ: *flip = PKW_OP_I32_EQ_IMM; return PKW_OP_I32_EQ_IMM;
+  case PKW_OP_I32_NE: *flip = PKW_OP_I32_NE_IMM; return PKW_OP_I32_NE_IMM;
+  case PKW_OP_I32_LT_S: *flip = PKW_OP_I32_GT_S_IMM; return PKW_OP_I32_LT_S_IMM;
+  case PKW_OP_I32_LT_U: *flip = PKW_OP_I32_GT_U_IMM; return PKW_OP_I32_LT_U_IMM;
+  case PKW_OP_I32_GT_S: *flip = PKW_OP_I32_LT_S_IMM; return PKW_OP_I32_GT_S_IMM;
+  case PKW_OP_I32_GT_U: *flip = PKW_OP_I32_LT_U_IMM; return PKW_OP_I32_GT_U_IMM;
+  case PKW_OP_I32_LE_S: *flip = PKW_OP_I32_GE_S_IMM; return PKW_OP_I32_LE_S_IMM;
+  case PKW_OP_I32_LE_U: *flip = PKW_OP_I32_GE_U_IMM; return PKW_OP_I32_LE_U_IMM;
+  case PKW_OP_I32_GE_S: *flip = PKW_OP_I32_LE_S_IMM; return PKW_OP_I32_GE_S_IMM;
+  case PKW_OP_I32_GE_U: *flip = PKW_OP_I32_LE_U_IMM; return PKW_OP_I32_GE_U_IMM;
+  }
+  return 0;
+}
+
+/* Constant compare -> fused compare-with-constant-and-branch, negated on
+ * request; 0 if op is not such a compare. */
+static uint32_t fuse_imm_cmp(uint32_t op, int negate) {
+  static const uint32_t pairs[][2] = {
+      {PKW_OP_I32_EQ_IMM, PKW_OP_I32_EQ_IMM_BR_IF},
+      {PKW_OP_I32_NE_IMM, PKW_OP_I32_NE_IMM_BR_IF},
+      {PKW_OP_I32_LT_S_IMM, PKW_OP_I32_LT_S_IMM_BR_IF},
+      {PKW_OP_I32_GE_S_IMM, PKW_OP_I32_GE_S_IMM_BR_IF},
+      {PKW_OP_I32_LT_U_IMM, PKW_OP_I32_LT_U_IMM_BR_IF},
+      {PKW_OP_I32_GE_U_IMM, PKW_OP_I32_GE_U_IMM_BR_IF},
+      {PKW_OP_I32_GT_S_IMM, PKW_OP_I32_GT_S_IMM_BR_IF},
+      {PKW_OP_I32_LE_S_IMM, PKW_OP_I32_LE_S_IMM_BR_IF},
+      {PKW_OP_I32_GT_U_IMM, PKW_OP_I32_GT_U_IMM_BR_IF},
+      {PKW_OP_I32_LE_U_IMM, PKW_OP_I32_LE_U_IMM_BR_IF},
+  };
+  unsigned i;
+  for (i = 0; i < 10; i++)
+    if (pairs[i][0] == op)
+      return pairs[negate ? i ^ 1 : i][1];
+  return 0;
+}
+
 /* Emits "branch if cond (true unless negate)" with the target operand
  * left for the caller to append. Fuses the comparison just emitted when
  * it produced cond. */
@@ -420,6 +470,15 @@ static void emit_cond_branch(cc *c, vent cond, int negate) {
       emit_op(c, fop, 0);
       emit_word(c, swap ? b : a);
       emit_word(c, swap ? a : b);
+      return;
+    }
+    fop = fuse_imm_cmp(op, negate);
+    if (fop) {
+      uint32_t a = c->code[c->last_pc + 2], k = c->code[c->last_pc + 3];
+      c->nc = c->last_pc;
+      emit_op(c, fop, 0);
+      emit_word(c, a);
+      emit_word(c, k);
       return;
     }
     if (op == PKW_OP_I32_EQZ) {
@@ -1345,23 +1404,29 @@ static void compile_body(cc *c) {
         break;
       }
       d = natural(c, c->vh);
-      /* i32.const k; i32.add/sub/lt_s  ->  one instruction. */
+      /* An i32 op whose operand was the constant just loaded becomes one
+       * instruction with the constant inline. */
       if (ni->n == 2 && c->last_pc != NONE &&
-          c->code[c->last_pc] == PKW_OP_CONST32 &&
-          c->code[c->last_pc + 1] == v2.slot && v2.slot >= c->nlocals &&
-          (ni->op == PKW_OP_I32_ADD || ni->op == PKW_OP_I32_SUB ||
-           ni->op == PKW_OP_I32_LT_S)) {
-        uint32_t k = c->code[c->last_pc + 2];
-        c->nc = c->last_pc;
-        emit_op(c, ni->op == PKW_OP_I32_ADD   ? PKW_OP_I32_ADD_IMM
-                   : ni->op == PKW_OP_I32_SUB ? PKW_OP_I32_SUB_IMM
-                                              : PKW_OP_I32_LT_S_IMM,
-                1);
-        emit_word(c, d);
-        emit_word(c, v1.slot);
-        emit_word(c, k);
-        push(c, ni->tout);
-        break;
+          c->code[c->last_pc] == PKW_OP_CONST32 && ni->tin == PKW_I32) {
+        uint32_t flip, iop = imm_form(ni->op, &flip);
+        uint32_t cs = c->code[c->last_pc + 1], k = c->code[c->last_pc + 2];
+        uint32_t other = 0, use = 0;
+        if (iop && cs == v2.slot && v2.slot >= c->nlocals) {
+          use = iop;
+          other = v1.slot;
+        } else if (flip && cs == v1.slot && v1.slot >= c->nlocals) {
+          use = flip;
+          other = v2.slot;
+        }
+        if (use) {
+          c->nc = c->last_pc;
+          emit_op(c, use, 1);
+          emit_word(c, d);
+          emit_word(c, other);
+          emit_word(c, k);
+          push(c, ni->tout);
+          break;
+        }
       }
       emit_op(c, ni->op, 1);
       emit_word(c, d);

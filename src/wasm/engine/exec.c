@@ -512,9 +512,42 @@ dispatch:
   OP(ELEM_DROP) ci->elem_dropped[pc[1]] = 1; NEXT(2);
 
   /* ---- fused ---- */
-  OP(I32_ADD_IMM) SLOT(1) = (uint32_t)(U32(2) + pc[3]); NEXT(4);
-  OP(I32_SUB_IMM) SLOT(1) = (uint32_t)(U32(2) - pc[3]); NEXT(4);
-  OP(I32_LT_S_IMM) SLOT(1) = S32(2) < (int32_t)pc[3]; NEXT(4);
+#define IMM_(name, expr) OP(name) SLOT(1) = (expr); NEXT(4);
+  IMM_(I32_ADD_IMM, (uint32_t)(U32(2) + pc[3]))
+  IMM_(I32_SUB_IMM, (uint32_t)(U32(2) - pc[3]))
+  IMM_(I32_MUL_IMM, (uint32_t)(U32(2) * pc[3]))
+  IMM_(I32_AND_IMM, U32(2) & pc[3])
+  IMM_(I32_OR_IMM, U32(2) | pc[3])
+  IMM_(I32_XOR_IMM, U32(2) ^ pc[3])
+  IMM_(I32_SHL_IMM, (uint32_t)(U32(2) << (pc[3] & 31)))
+  IMM_(I32_SHR_S_IMM, (uint32_t)(S32(2) >> (pc[3] & 31)))
+  IMM_(I32_SHR_U_IMM, U32(2) >> (pc[3] & 31))
+  IMM_(I32_EQ_IMM, U32(2) == pc[3])
+  IMM_(I32_NE_IMM, U32(2) != pc[3])
+  IMM_(I32_LT_S_IMM, S32(2) < (int32_t)pc[3])
+  IMM_(I32_LT_U_IMM, U32(2) < pc[3])
+  IMM_(I32_GT_S_IMM, S32(2) > (int32_t)pc[3])
+  IMM_(I32_GT_U_IMM, U32(2) > pc[3])
+  IMM_(I32_LE_S_IMM, S32(2) <= (int32_t)pc[3])
+  IMM_(I32_LE_U_IMM, U32(2) <= pc[3])
+  IMM_(I32_GE_S_IMM, S32(2) >= (int32_t)pc[3])
+  IMM_(I32_GE_U_IMM, U32(2) >= pc[3])
+#undef IMM_
+#define IMMBR_(name, cond)                                                \
+  OP(name)                                                                \
+    if (cond) { pc = TARGET(3); DISPATCH(); }                             \
+    NEXT(4);
+  IMMBR_(I32_EQ_IMM_BR_IF, U32(1) == pc[2])
+  IMMBR_(I32_NE_IMM_BR_IF, U32(1) != pc[2])
+  IMMBR_(I32_LT_S_IMM_BR_IF, S32(1) < (int32_t)pc[2])
+  IMMBR_(I32_LT_U_IMM_BR_IF, U32(1) < pc[2])
+  IMMBR_(I32_GT_S_IMM_BR_IF, S32(1) > (int32_t)pc[2])
+  IMMBR_(I32_GT_U_IMM_BR_IF, U32(1) > pc[2])
+  IMMBR_(I32_LE_S_IMM_BR_IF, S32(1) <= (int32_t)pc[2])
+  IMMBR_(I32_LE_U_IMM_BR_IF, U32(1) <= pc[2])
+  IMMBR_(I32_GE_S_IMM_BR_IF, S32(1) >= (int32_t)pc[2])
+  IMMBR_(I32_GE_U_IMM_BR_IF, U32(1) >= pc[2])
+#undef IMMBR_
 
   /* ---- numeric ---- */
 #define UN_(name, expr) OP(name) SLOT(1) = (expr); NEXT(3);

@@ -158,9 +158,16 @@
   X(TABLE_INIT)       /* [table, seg, d, s, n] */                         \
   X(ELEM_DROP)        /* [seg] */                                         \
   X(REF_FUNC)         /* [dst, funcidx] */                                \
-  X(I32_ADD_IMM)      /* [dst, a, imm] fused i32.const + i32.add */       \
-  X(I32_SUB_IMM)      /* [dst, a, imm] */                                 \
-  X(I32_LT_S_IMM)     /* [dst, a, imm] */                                 \
+  X(I32_ADD_IMM)      /* [dst, a, imm]: i32 op with a constant b */     \
+  X(I32_SUB_IMM) X(I32_MUL_IMM) X(I32_AND_IMM) X(I32_OR_IMM)             \
+  X(I32_XOR_IMM) X(I32_SHL_IMM) X(I32_SHR_S_IMM) X(I32_SHR_U_IMM)        \
+  X(I32_EQ_IMM) X(I32_NE_IMM) X(I32_LT_S_IMM) X(I32_LT_U_IMM)            \
+  X(I32_GT_S_IMM) X(I32_GT_U_IMM) X(I32_LE_S_IMM) X(I32_LE_U_IMM)        \
+  X(I32_GE_S_IMM) X(I32_GE_U_IMM)                                        \
+  X(I32_EQ_IMM_BR_IF) /* [a, imm, pc] compare with constant, branch */   \
+  X(I32_NE_IMM_BR_IF) X(I32_LT_S_IMM_BR_IF) X(I32_LT_U_IMM_BR_IF)        \
+  X(I32_GT_S_IMM_BR_IF) X(I32_GT_U_IMM_BR_IF) X(I32_LE_S_IMM_BR_IF)      \
+  X(I32_LE_U_IMM_BR_IF) X(I32_GE_S_IMM_BR_IF) X(I32_GE_U_IMM_BR_IF)      \
   X(I32_EQZ_BR_IF)    /* [a, pc] */                                       \
   X(I32_EQ_BR_IF)     /* [a, b, pc] */                                    \
   X(I32_NE_BR_IF)     /* [a, b, pc] */                                    \
