@@ -1,0 +1,772 @@
+/*
+ * lua.c: plugins as Lua 5.4 scripts, run in a sandboxed lua_State per
+ * plugin.
+ *
+ * A script returns a table (docs/backends/lua.md):
+ *
+ *   return {
+ *     name = "demo", version = "1.0.0",
+ *     exports = {
+ *       sum = {sig = "(i32,i32)->i32", fn = function(a, b) return a + b end},
+ *     },
+ *     init = function() ... end,   -- optional; error() fails the open
+ *     fini = function() ... end,   -- optional
+ *   }
+ *
+ * The script sees the safe standard libraries (base without load,
+ * loadfile and dofile; string, table, math, utf8), plus `host` (the
+ * granted host functions), `config` (the open options' key/value pairs)
+ * and `log`. More libraries only when the host lists them in the config
+ * key "lua.libs". Every allocation of the state goes through the host's
+ * allocator hook under a cap ("lua.memory"), and every call runs under an
+ * instruction budget ("lua.instructions") enforced by a count hook.
+ *
+ * Scalar calls take a fast path that allocates nothing: function values
+ * sit in the registry from open on (lua_rawgeti), numbers are pushed and
+ * read without creating strings. Calls with strings or bytes run inside a
+ * protected C function, since pushing a string can raise a memory error.
+ * Lua raises errors with longjmp inside its own frames only: no Lua error
+ * crosses a host callback (host functions return before lua_error).
+ */
+#include "../core/core.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defaults for the limits; the config keys below override them. */
+#define DEFAULT_MEMORY ((size_t)64 << 20)      /* bytes per plugin state */
+#define DEFAULT_INSTRUCTIONS 100000000         /* VM instructions per call */
+#define KEY_MEMORY "lua.memory"
+#define KEY_INSTRUCTIONS "lua.instructions"
+#define KEY_LIBS "lua.libs"
+
+typedef struct lua_plug {
+  lua_State *L;
+  pk_plugin *p;
+  size_t mem_used;  /* bytes the state holds */
+  size_t mem_limit; /* cap on mem_used */
+  int budget;       /* instructions per call */
+  /* Why the last failure happened; reset at the start of each call. */
+  int mem_hit;    /* the cap refused an allocation */
+  int budget_hit; /* the count hook stopped the script */
+  int init_ref;   /* registry ref of init, or LUA_NOREF */
+  int fini_ref;   /* registry ref of fini, or LUA_NOREF */
+  int inited;     /* init ran and succeeded: fini must run */
+  const char **names; /* scratch for sorting export names during open */
+} lua_plug;
+
+static lua_plug *plug_of(lua_State *L) {
+  return *(lua_plug **)lua_getextraspace(L);
+}
+
+/* ---- probing ------------------------------------------------------------ */
+
+static int script_probe(const unsigned char *head, size_t n, const char *path,
+                     int isdir) {
+  size_t k = strlen(path);
+  if (isdir)
+    return 0;
+  if (k > 4 && strcmp(path + k - 4, ".lua") == 0)
+    return 100;
+  if (n > 2 && head[0] == '#' && head[1] == '!') {
+    size_t i;
+    for (i = 2; i + 3 <= n && head[i] != '\n'; i++)
+      if (memcmp(head + i, "lua", 3) == 0)
+        return 80;
+  }
+  return 0;
+}
+
+/* ---- the allocator and the limits --------------------------------------- */
+
+/*
+ * lua_Alloc over the host's hook, with the cap. `osize` is the block's
+ * size when `ptr` is not NULL (else a type tag, read as 0). A shrink
+ * that the host refuses keeps the old, larger block: Lua assumes shrinks
+ * succeed, and the block is big enough.
+ */
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lua_plug *st = ud;
+  void *q;
+  if (ptr == NULL)
+    osize = 0;
+  if (nsize == 0) {
+    if (ptr != NULL) {
+      pk__free(st->p->host, ptr);
+      st->mem_used -= osize;
+    }
+    return NULL;
+  }
+  /* Once the cap refused, it refuses every growth until the call ends:
+     the error cannot be dodged by an emergency collection or a pcall. */
+  if (nsize > osize &&
+      (st->mem_hit || nsize - osize > st->mem_limit - st->mem_used)) {
+    st->mem_hit = 1;
+    return NULL;
+  }
+  q = pk__realloc(st->p->host, ptr, nsize);
+  if (q == NULL) {
+    if (ptr != NULL && nsize <= osize)
+      return ptr;
+    return NULL;
+  }
+  st->mem_used = st->mem_used - osize + nsize;
+  return q;
+}
+
+/* The count hook: the call used up its budget. The error is raised again
+   by the sandbox's pcall and xpcall, so scripts cannot catch it. */
+static void on_count(lua_State *L, lua_Debug *ar) {
+  lua_plug *st = plug_of(L);
+  (void)ar;
+  st->budget_hit = 1;
+  luaL_error(L, "instruction budget of %d exceeded", st->budget);
+}
+
+/* Start a call (or the chunk, init, fini) with a fresh budget. */
+static void arm(lua_plug *st) {
+  st->mem_hit = 0;
+  st->budget_hit = 0;
+  lua_sethook(st->L, on_count, LUA_MASKCOUNT, st->budget);
+}
+
+/* A limit stopped the script: errors must propagate to the host. (A
+   refused allocation may surface as a plain error: lauxlib's buffers
+   raise "not enough memory" as a runtime error.) */
+static int limit_hit(const lua_plug *st) {
+  return st->budget_hit || st->mem_hit;
+}
+
+/*
+ * Turn a failed lua_pcall (`status`, message on top of the stack) into a
+ * code and message. `what` is the code for a plain script error.
+ */
+static int fail_status(lua_plug *st, int status, int what,
+                       const char *context) {
+  pk_plugin *p = st->p;
+  const char *msg = lua_tostring(st->L, -1);
+  if (msg == NULL)
+    msg = "(no message)";
+  if (st->budget_hit)
+    return pk__perr(p, PK_ELIMIT,
+                    "%sinstruction budget of %d exceeded (config %s): %s",
+                    context, st->budget, KEY_INSTRUCTIONS, msg);
+  if (st->mem_hit)
+    return pk__perr(p, PK_ELIMIT,
+                    "%smemory limit of %zu bytes exceeded (config %s)",
+                    context, st->mem_limit, KEY_MEMORY);
+  if (status == LUA_ERRMEM)
+    return pk__perr(p, PK_ENOMEM, "%sout of memory", context);
+  if (status == LUA_ERRERR)
+    return pk__perr(p, what, "%serror in the error handler: %s", context,
+                    msg);
+  return pk__perr(p, what, "%s%s", context, msg);
+}
+
+/* The message handler: the error's text plus a traceback. */
+static int msgh(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* ---- the sandbox -------------------------------------------------------- */
+
+/* pcall that lets limit errors through. */
+static int sb_pcall(lua_State *L) {
+  int status;
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1);
+  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  if (status == LUA_OK)
+    return lua_gettop(L);
+  if (limit_hit(plug_of(L)))
+    return lua_error(L);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* xpcall(f, msgh, ...), likewise. */
+static int sb_xpcall(lua_State *L) {
+  int n = lua_gettop(L), status;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2); /* f, msgh, true, f, args... */
+  status = lua_pcall(L, n - 2, LUA_MULTRET, 2);
+  if (status == LUA_OK)
+    return lua_gettop(L) - 2;
+  if (limit_hit(plug_of(L)))
+    return lua_error(L);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static void emit(lua_State *L, int level, const char *msg, size_t len) {
+  pk_plugin *p = plug_of(L)->p;
+  pk_host *h = p->host;
+  if (h->log != NULL)
+    h->log(h->log_ud, level, p->name ? p->name : p->path, msg, len);
+}
+
+/* log(msg) at info, or log(level, msg) with level "error", "warn", "info",
+   "debug" or a PK_LOG_* number. */
+static int sb_log(lua_State *L) {
+  static const char *const levels[] = {"error", "warn", "info", "debug",
+                                       NULL};
+  int level = PK_LOG_INFO;
+  size_t len;
+  const char *msg;
+  if (lua_gettop(L) >= 2) {
+    if (lua_type(L, 1) == LUA_TNUMBER)
+      level = (int)luaL_checkinteger(L, 1);
+    else
+      level = luaL_checkoption(L, 1, NULL, levels);
+    msg = luaL_tolstring(L, 2, &len);
+  } else {
+    msg = luaL_tolstring(L, 1, &len);
+  }
+  emit(L, level, msg, len);
+  return 0;
+}
+
+/* print(...): one info line, values separated by tabs, as Lua's print. */
+static int sb_print(lua_State *L) {
+  int n = lua_gettop(L), i;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_tolstring(L, i, &len);
+    if (i > 1)
+      luaL_addchar(&b, '\t');
+    luaL_addlstring(&b, s, len);
+    lua_pop(L, 1);
+  }
+  luaL_pushresult(&b);
+  {
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    emit(L, PK_LOG_INFO, s, len);
+  }
+  return 0;
+}
+
+/* Read Lua value `i` as parameter `k` of type `t` of host function
+   `name`; raises a Lua error when it does not fit. */
+static void to_val(lua_State *L, int i, int t, pk_val *v) {
+  switch (t) {
+  case PK_T_I32:
+    v->i32 = (int32_t)(uint32_t)luaL_checkinteger(L, i);
+    break;
+  case PK_T_I64:
+    v->i64 = (int64_t)luaL_checkinteger(L, i);
+    break;
+  case PK_T_F32:
+    v->f32 = (float)luaL_checknumber(L, i);
+    break;
+  case PK_T_F64:
+    v->f64 = (double)luaL_checknumber(L, i);
+    break;
+  case PK_T_STR:
+    v->str.ptr = luaL_checklstring(L, i, &v->str.len);
+    break;
+  default:
+    v->bytes.ptr = (const uint8_t *)luaL_checklstring(L, i, &v->bytes.len);
+    break;
+  }
+  v->type = (uint32_t)t;
+}
+
+static void push_val(lua_State *L, const pk_val *v, int t) {
+  switch (t) {
+  case PK_T_I32:
+    lua_pushinteger(L, v->i32);
+    break;
+  case PK_T_I64:
+    lua_pushinteger(L, v->i64);
+    break;
+  case PK_T_F32:
+    lua_pushnumber(L, v->f32);
+    break;
+  case PK_T_F64:
+    lua_pushnumber(L, v->f64);
+    break;
+  case PK_T_STR:
+    lua_pushlstring(L, v->str.len ? v->str.ptr : "", v->str.len);
+    break;
+  default:
+    lua_pushlstring(L, v->bytes.len ? (const char *)v->bytes.ptr : "",
+                    v->bytes.len);
+    break;
+  }
+}
+
+/*
+ * A granted host function, as host.<name>(...). Upvalue 1 is its index
+ * among the plugin's grants. Failure raises a Lua error carrying the
+ * host's message, after the host function has returned.
+ */
+static int sb_host_call(lua_State *L) {
+  pk_plugin *p = plug_of(L)->p;
+  int32_t idx = (int32_t)lua_tointeger(L, lua_upvalueindex(1));
+  const pk__hostfn *f = &p->host->fns[p->grants[idx]];
+  pk_val args[PK_MAX_PARAMS], res[PK_MAX_RESULTS];
+  int i, n = lua_gettop(L), rc;
+
+  if (n != f->sig.nparams)
+    return luaL_error(L, "host.%s takes %d arguments (%s), %d given",
+                      f->name, f->sig.nparams, f->sigtext, n);
+  for (i = 0; i < n; i++)
+    to_val(L, i + 1, f->sig.params[i], &args[i]);
+  rc = pk__hostfn_call(p, idx, args, (size_t)n, res, f->sig.nresults);
+  if (rc < 0)
+    return luaL_error(L, "%s (%s)", pk_host_errmsg(p->host),
+                      pk_errname(rc));
+  luaL_checkstack(L, f->sig.nresults, "host function results");
+  for (i = 0; i < f->sig.nresults; i++)
+    push_val(L, &res[i], f->sig.results[i]);
+  return f->sig.nresults;
+}
+
+/* Is `name` listed in the comma-separated config value `libs`? */
+static int lib_wanted(const pk_str *libs, const char *name) {
+  size_t k = strlen(name), i = 0;
+  while (i < libs->len) {
+    size_t j = i;
+    while (j < libs->len && libs->ptr[j] != ',')
+      j++;
+    while (i < j && libs->ptr[i] == ' ')
+      i++;
+    if (j - i >= k && memcmp(libs->ptr + i, name, k) == 0) {
+      size_t e = i + k;
+      while (e < j && libs->ptr[e] == ' ')
+        e++;
+      if (e == j)
+        return 1;
+    }
+    i = j + 1;
+  }
+  return 0;
+}
+
+/* Build the sandbox's globals. Runs protected: allocation may fail. */
+static int setup(lua_State *L) {
+  static const struct {
+    const char *name;
+    lua_CFunction open;
+    int safe; /* opened unless configured otherwise */
+  } libs[] = {
+      {LUA_GNAME, luaopen_base, 1},      {LUA_STRLIBNAME, luaopen_string, 1},
+      {LUA_TABLIBNAME, luaopen_table, 1}, {LUA_MATHLIBNAME, luaopen_math, 1},
+      {LUA_UTF8LIBNAME, luaopen_utf8, 1}, {LUA_COLIBNAME, luaopen_coroutine, 0},
+      {LUA_IOLIBNAME, luaopen_io, 0},     {LUA_OSLIBNAME, luaopen_os, 0},
+      {LUA_LOADLIBNAME, luaopen_package, 0}, {LUA_DBLIBNAME, luaopen_debug, 0},
+  };
+  lua_plug *st = plug_of(L);
+  pk_plugin *p = st->p;
+  pk_str want = {"", 0};
+  const char *s;
+  size_t i;
+
+  pk__config_get(p, KEY_LIBS, strlen(KEY_LIBS), &want);
+  for (i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+    if (!libs[i].safe && !lib_wanted(&want, libs[i].name))
+      continue;
+    luaL_requiref(L, libs[i].name, libs[i].open, 1);
+    lua_pop(L, 1);
+  }
+  /* Base functions that reach the file system or load code. */
+  if (!lib_wanted(&want, "load")) {
+    lua_pushnil(L);
+    lua_setglobal(L, "load");
+  }
+  if (!lib_wanted(&want, "dofile")) {
+    lua_pushnil(L);
+    lua_setglobal(L, "dofile");
+    lua_pushnil(L);
+    lua_setglobal(L, "loadfile");
+  }
+  lua_register(L, "pcall", sb_pcall);
+  lua_register(L, "xpcall", sb_xpcall);
+  lua_register(L, "log", sb_log);
+  lua_register(L, "print", sb_print);
+
+  /* host: one closure per granted host function. */
+  lua_createtable(L, 0, (int)p->ngrants);
+  for (i = 0; i < p->ngrants; i++) {
+    lua_pushinteger(L, (lua_Integer)i);
+    lua_pushcclosure(L, sb_host_call, 1);
+    lua_setfield(L, -2, p->host->fns[p->grants[i]].name);
+  }
+  lua_setglobal(L, "host");
+
+  /* config: the key/value pairs, as strings. */
+  lua_newtable(L);
+  for (s = p->config; s != NULL && *s != '\0';) {
+    const char *v = s + strlen(s) + 1;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, s);
+    s = v + strlen(v) + 1;
+  }
+  lua_setglobal(L, "config");
+  return 0;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static int is_scalar(const pk__sig *sig) {
+  int i;
+  for (i = 0; i < sig->nparams; i++)
+    if (sig->params[i] == PK_T_STR || sig->params[i] == PK_T_BYTES)
+      return 0;
+  for (i = 0; i < sig->nresults; i++)
+    if (sig->results[i] == PK_T_STR || sig->results[i] == PK_T_BYTES)
+      return 0;
+  return 1;
+}
+
+static void push_args(lua_State *L, const pk_func *f, const pk_val *args) {
+  int i;
+  for (i = 0; i < f->sig.nparams; i++)
+    push_val(L, &args[i], f->sig.params[i]);
+}
+
+/*
+ * Read the results, the first at stack index `base`, into `out`. Strings
+ * are copied into the call arena (valid until the next call). Returns
+ * PK_OK, PK_ETYPE (a result does not fit the signature) or PK_ENOMEM.
+ */
+static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
+  pk_plugin *p = f->plugin;
+  int i;
+  for (i = 0; i < f->sig.nresults; i++) {
+    int t = f->sig.results[i], idx = base + i, ok = 1;
+    int lt = lua_type(L, idx);
+    if (t == PK_T_STR || t == PK_T_BYTES) {
+      size_t len;
+      const char *s;
+      char *d;
+      if (lt != LUA_TSTRING)
+        goto bad;
+      s = lua_tolstring(L, idx, &len);
+      if ((d = pk__arena_alloc(p->host, &p->arena, len ? len : 1)) == NULL)
+        return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
+                        len);
+      memcpy(d, s, len);
+      if (t == PK_T_STR) {
+        out[i].str.ptr = d;
+        out[i].str.len = len;
+      } else {
+        out[i].bytes.ptr = (const uint8_t *)d;
+        out[i].bytes.len = len;
+      }
+      continue;
+    }
+    if (lt != LUA_TNUMBER)
+      goto bad;
+    if (t == PK_T_F64) {
+      out[i].f64 = (double)lua_tonumber(L, idx);
+    } else if (t == PK_T_F32) {
+      out[i].f32 = (float)lua_tonumber(L, idx);
+    } else {
+      lua_Integer v = lua_tointegerx(L, idx, &ok);
+      if (!ok)
+        return pk__perr(p, PK_ETYPE,
+                        "result %d is %s, not an integer (signature %s)",
+                        i + 1, lua_tostring(L, idx), f->sigtext);
+      if (t == PK_T_I32)
+        out[i].i32 = (int32_t)(uint32_t)v; /* wraps, like i32.add */
+      else
+        out[i].i64 = (int64_t)v;
+    }
+    continue;
+  bad:
+    return pk__perr(p, PK_ETYPE, "result %d is a %s, the signature %s wants %s",
+                    i + 1, lua_typename(L, lt), f->sigtext, pk_type_name(t));
+  }
+  return PK_OK;
+}
+
+typedef struct call_frame {
+  pk_func *f;
+  const pk_val *args;
+  pk_val *results;
+  int rc;
+} call_frame;
+
+/* A call with strings: pushing them may raise, so all of it is protected.
+   Argument 1 is the call_frame. */
+static int call_protected(lua_State *L) {
+  call_frame *c = lua_touserdata(L, 1);
+  int base = lua_gettop(L) + 1;
+  luaL_checkstack(L, c->f->sig.nparams + c->f->sig.nresults + 1, NULL);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)c->f->bindex);
+  push_args(L, c->f, c->args);
+  lua_call(L, c->f->sig.nparams, c->f->sig.nresults);
+  c->rc = take_results(L, c->f, base, c->results);
+  return 0;
+}
+
+static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+  pk_plugin *p = f->plugin;
+  lua_plug *st = p->bstate;
+  lua_State *L = st->L;
+  int top = lua_gettop(L), h = 1, status, rc = PK_OK;
+
+  /* A call from inside a host function (the plugin calls the host, which
+     calls the plugin) stacks above the outer call's values. */
+  if (p->in_host > 0) {
+    if (!lua_checkstack(L, PK_MAX_PARAMS + PK_MAX_RESULTS + 4))
+      return pk__perr(p, PK_ENOMEM, "out of Lua stack");
+    lua_pushcfunction(L, msgh);
+    h = top + 1;
+  }
+  arm(st);
+  if (is_scalar(&f->sig)) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)f->bindex);
+    push_args(L, f, args);
+    status = lua_pcall(L, f->sig.nparams, f->sig.nresults, h);
+    if (status == LUA_OK)
+      rc = take_results(L, f, h + 1, results);
+  } else {
+    call_frame c;
+    c.f = f;
+    c.args = args;
+    c.results = results;
+    c.rc = PK_OK;
+    lua_pushcfunction(L, call_protected);
+    lua_pushlightuserdata(L, &c);
+    status = lua_pcall(L, 1, 0, h);
+    rc = c.rc;
+  }
+  if (status != LUA_OK) {
+    rc = fail_status(st, status, PK_EPLUGIN, "");
+    if (st->mem_hit) {
+      lua_settop(L, top);
+      lua_gc(L, LUA_GCCOLLECT); /* give the memory back before the next */
+    }
+  }
+  lua_settop(L, top);
+  return rc;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Read a limit from the config: a positive decimal number, or the
+   default. */
+static int config_number(pk_plugin *p, const char *key, double max,
+                         double def, double *out) {
+  pk_str v;
+  char buf[32], *end;
+  double d;
+  if (pk__config_get(p, key, strlen(key), &v) < 0) {
+    *out = def;
+    return PK_OK;
+  }
+  if (v.len == 0 || v.len >= sizeof buf)
+    goto bad;
+  memcpy(buf, v.ptr, v.len);
+  buf[v.len] = '\0';
+  d = strtod(buf, &end);
+  if (*end != '\0' || !(d >= 1 && d <= max))
+    goto bad;
+  *out = d;
+  return PK_OK;
+bad:
+  return pk__perr(p, PK_EINVAL, "config %s is '%.*s': not a number from 1 "
+                  "to %.0f", key, (int)v.len, v.ptr, max);
+}
+
+/*
+ * Read the plugin table (stack index 1 of this protected function) into
+ * p: name, version, exports, and refs for the functions. Errors that are
+ * ours (a bad table) are returned through the light userdata's int at
+ * index 2, Lua errors (memory) are raised.
+ */
+static int read_table(lua_State *L) {
+  lua_plug *st = plug_of(L);
+  pk_plugin *p = st->p;
+  int *rc = lua_touserdata(L, 2);
+  size_t n = 0, i;
+
+  *rc = PK_OK;
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 1, "version");
+  if (lua_type(L, 3) != LUA_TSTRING || lua_type(L, 4) != LUA_TSTRING) {
+    *rc = pk__perr(p, PK_EFORMAT, "the plugin table needs string fields "
+                   "'name' and 'version'");
+    return 0;
+  }
+  p->abi_major = PK_ABI_MAJOR; /* a script uses the host's ABI */
+  p->abi_minor = PK_ABI_MINOR;
+  if ((p->name = pk__plugin_strdup(p, lua_tostring(L, 3))) == NULL ||
+      (p->version = pk__plugin_strdup(p, lua_tostring(L, 4))) == NULL) {
+    *rc = pk__perr(p, PK_ENOMEM, "out of memory");
+    return 0;
+  }
+  if (lua_getfield(L, 1, "exports") != LUA_TTABLE) { /* index 5 */
+    *rc = pk__perr(p, PK_EFORMAT, "the plugin table has no 'exports' table");
+    return 0;
+  }
+  for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      *rc = pk__perr(p, PK_EFORMAT, "exports has a key that is not a string");
+      return 0;
+    }
+    n++;
+  }
+  if (n > 0 && (st->names = pk__alloc(p->host, n * sizeof *st->names)) ==
+                   NULL) {
+    *rc = pk__perr(p, PK_ENOMEM, "out of memory");
+    return 0;
+  }
+  i = 0;
+  for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1))
+    st->names[i++] = lua_tostring(L, -2); /* the keys stay in the table */
+  if (n > 0)
+    qsort(st->names, n, sizeof *st->names, cmp_names);
+  if ((*rc = pk__plugin_exports(p, n)) < 0)
+    return 0;
+  for (i = 0; i < n; i++) {
+    pk_func *f = &p->funcs[i];
+    const char *name = st->names[i];
+    if (lua_getfield(L, 5, name) != LUA_TTABLE) {
+      *rc = pk__perr(p, PK_EFORMAT, "export '%s' is not a table {sig = "
+                     "\"...\", fn = function}", name);
+      return 0;
+    }
+    lua_getfield(L, -1, "sig");
+    if ((*rc = pk__func_init(p, f, name, lua_tostring(L, -1))) < 0)
+      return 0;
+    if (lua_getfield(L, -2, "fn") != LUA_TFUNCTION) {
+      *rc = pk__perr(p, PK_EFORMAT, "export '%s' has no function 'fn'",
+                     name);
+      return 0;
+    }
+    f->bindex = (uint32_t)luaL_ref(L, LUA_REGISTRYINDEX);
+    f->invoke = script_invoke;
+    lua_pop(L, 2);
+  }
+  if (lua_getfield(L, 1, "init") == LUA_TFUNCTION)
+    st->init_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (lua_getfield(L, 1, "fini") == LUA_TFUNCTION)
+    st->fini_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int script_open(pk_plugin *p) {
+  lua_plug *st;
+  lua_State *L;
+  double mem, budget;
+  int status, rc;
+
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  st->init_ref = LUA_NOREF;
+  st->fini_ref = LUA_NOREF;
+  p->bstate = st;
+  if ((rc = config_number(p, KEY_MEMORY, (double)(SIZE_MAX / 2),
+                          (double)DEFAULT_MEMORY, &mem)) < 0 ||
+      (rc = config_number(p, KEY_INSTRUCTIONS, 2147483647.0,
+                          DEFAULT_INSTRUCTIONS, &budget)) < 0)
+    return rc;
+  st->mem_limit = (size_t)mem;
+  st->budget = (int)budget;
+  if ((st->L = L = lua_newstate(l_alloc, st)) == NULL) {
+    if (st->mem_hit)
+      return pk__perr(p, PK_ELIMIT, "memory limit of %zu bytes is too small "
+                      "for a Lua state (config %s)", st->mem_limit,
+                      KEY_MEMORY);
+    return pk__perr(p, PK_ENOMEM, "out of memory for a Lua state");
+  }
+  *(lua_plug **)lua_getextraspace(L) = st;
+  lua_pushcfunction(L, msgh); /* stack index 1 from now on */
+
+  arm(st);
+  lua_pushcfunction(L, setup);
+  if ((status = lua_pcall(L, 0, 0, 1)) != LUA_OK)
+    return fail_status(st, status, PK_ENOMEM, "setting up the sandbox: ");
+
+  status = luaL_loadfilex(L, p->path, "t"); /* text only: no bytecode */
+  if (status == LUA_ERRSYNTAX)
+    return pk__perr(p, PK_EFORMAT, "%s", lua_tostring(L, -1));
+  if (status == LUA_ERRFILE)
+    return pk__perr(p, PK_EIO, "%s", lua_tostring(L, -1));
+  if (status != LUA_OK)
+    return fail_status(st, status, PK_EFORMAT, "loading: ");
+  arm(st);
+  if ((status = lua_pcall(L, 0, 1, 1)) != LUA_OK)
+    return fail_status(st, status, PK_EINIT, "running the script: ");
+  if (!lua_istable(L, 2))
+    return pk__perr(p, PK_ENODESC, "the script returned %s, not a plugin "
+                    "table {name = ..., version = ..., exports = {...}}",
+                    luaL_typename(L, 2));
+
+  lua_pushcfunction(L, read_table);
+  lua_pushvalue(L, 2);
+  lua_pushlightuserdata(L, &rc);
+  rc = PK_OK;
+  status = lua_pcall(L, 2, 0, 1);
+  pk__free(p->host, st->names);
+  st->names = NULL;
+  if (status != LUA_OK)
+    return fail_status(st, status, PK_EFORMAT, "reading the plugin table: ");
+  if (rc < 0)
+    return rc;
+
+  /* init: error() or a false result fails the open. */
+  if (st->init_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->init_ref);
+    p->phase = "init";
+    arm(st);
+    status = lua_pcall(L, 0, 1, 1);
+    if (status != LUA_OK)
+      return fail_status(st, status, PK_EINIT, "");
+    if (lua_toboolean(L, -1) == 0 && !lua_isnil(L, -1))
+      return pk__perr(p, PK_EINIT, "init returned false");
+  }
+  lua_settop(L, 1);
+  st->inited = 1;
+  return PK_OK;
+}
+
+static void script_close(pk_plugin *p) {
+  lua_plug *st = p->bstate;
+  if (st == NULL)
+    return;
+  if (st->L != NULL) {
+    if (st->inited && st->fini_ref != LUA_NOREF) {
+      lua_settop(st->L, 1);
+      p->phase = "fini";
+      arm(st);
+      lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->fini_ref);
+      lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
+    }
+    lua_close(st->L);
+  }
+  pk__free(p->host, st->names);
+  pk__free(p->host, st);
+  p->bstate = NULL;
+}
+
+const pk__backend pk__backend_lua = {"lua", script_probe, script_open, script_close};
