@@ -118,9 +118,15 @@ PK_TEST(open_process_isolation_not_available) {
   pk_host *h = test_host();
   pk_plugin *p;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
+  const char *const *b;
+  int built = 0;
+  for (b = pk_backends(); *b != NULL; b++)
+    built |= strcmp(*b, "process") == 0;
   o.isolation = PK_ISOLATE_PROCESS;
-  PKT_RC(h, pk_plugin_open(h, pkt_arg(0), &o, &p), PK_ENOSYS);
-  PKT_CONTAINS(pk_host_errmsg(h), "process isolation");
+  if (!built) { /* with the process backend, tests/process covers it */
+    PKT_RC(h, pk_plugin_open(h, pkt_arg(0), &o, &p), PK_ENOSYS);
+    PKT_CONTAINS(pk_host_errmsg(h), "process isolation");
+  }
   o.isolation = 42;
   PKT_RC(h, pk_plugin_open(h, pkt_arg(0), &o, &p), PK_EINVAL);
   pk_host_destroy(h);

@@ -1,0 +1,13 @@
+# The process backend: plugins in a child process (POSIX, Linux futexes).
+# Its wire code is the SDK's (sdk/c/pk_wire.c), compiled in hidden.
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  list(APPEND PK_SOURCES process/process.c ../sdk/c/pk_wire.c)
+  list(APPEND PK_DEFS PK_HAVE_PROCESS=1
+    PK_RUNNER_PATH="${PROJECT_BINARY_DIR}/tools/plugkit-runner"
+    PK_RUNNER_INSTALL_PATH="${CMAKE_INSTALL_FULL_BINDIR}/plugkit-runner")
+  list(APPEND PK_PRIVATE_INCLUDES ${PROJECT_SOURCE_DIR}/sdk/c)
+  list(APPEND PK_LIBS ${CMAKE_DL_LIBS})
+  list(APPEND PK_BACKENDS_BUILT process)
+else()
+  message(STATUS "plugkit: process backend left out (needs Linux)")
+endif()

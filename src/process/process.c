@@ -1,0 +1,847 @@
+/*
+ * process.c: plugins in a child process, spoken to over the plugin
+ * protocol (docs/protocol.md, sdk/c/pk_wire.c).
+ *
+ * The child is either the plugin itself (an executable linked with the
+ * SDK's serve loop, or a script such as a Python plugin) or
+ * plugkit-runner, which loads any plugin libplugkit reads (a .so, a .wasm)
+ * and serves it. Each call is one CALL frame and, in the end, one RESULT
+ * or ERROR frame; in between the child may log (LOG, answered by ACK) and
+ * call host functions (HOSTCALL, answered by HOSTRET), and those host
+ * functions may call back into the plugin, so the host's wait loop is
+ * re-entrant.
+ *
+ * Faults: a child that dies shows as a socket hang-up (PK_ECRASH, with the
+ * status from waitpid in the message); a silent one as PK_ETIMEOUT when
+ * call_timeout_ms is set; a malformed frame as PK_EPROTO. In the last two
+ * cases the child is killed. It is always reaped, and its descriptors and
+ * mapping are released, before the call returns.
+ *
+ * This file is POSIX (fork, socketpair, memfd, futex via pk_wire.c): the
+ * backend is only built where those exist (backend.cmake).
+ */
+#define _GNU_SOURCE
+#include "../core/core.h"
+#include "pk_wire.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The slot carries frames up to this size; larger ones use the socket. */
+#define SLOT_CAP (64u * 1024u)
+#define HANDSHAKE_MS 10000
+#define CLOSE_GRACE_MS 1000
+#define BACKOFF_MAX_NS 2000000000ull
+
+typedef struct proc_state {
+  pid_t pid; /* 0: no child */
+  int sock;  /* -1: none */
+  int errfd; /* read end of the child's stderr, -1: none */
+  void *shm;
+  size_t shm_size;
+  pk__chan chan;
+  int chan_ready;
+  int depth; /* nesting of calls being served */
+  /* Options. */
+  int timeout_ms, restart, socket_only, spin_ns;
+  unsigned harden;
+  uint32_t limit_files, limit_cpu;
+  uint64_t limit_mem;
+  /* How to start the child: argv and env, built once at open. */
+  char **argv;
+  char **envp;
+  int use_path; /* argv[0] is looked up in PATH (python3) */
+  /* Restart policy. */
+  uint64_t next_start_ns, backoff_ns;
+  char deadmsg[256]; /* why the child is gone, for later calls */
+  /* A partial stderr line. */
+  char errline[512];
+  size_t errlen;
+} proc_state;
+
+static void *host_grow(void *ud, void *p, size_t n) {
+  return pk__realloc(ud, p, n);
+}
+
+/* ---- stderr lines to the log sink --------------------------------------- */
+
+static void emit_line(pk_plugin *p, proc_state *st) {
+  pk_host *h = p->host;
+  if (st->errlen > 0 && h->log != NULL)
+    h->log(h->log_ud, PK_LOG_WARN, p->name ? p->name : p->path, st->errline,
+           st->errlen);
+  st->errlen = 0;
+}
+
+/* Read what the child wrote to stderr; `all`: also flush a partial line. */
+static void drain_stderr(pk_plugin *p, proc_state *st, int all) {
+  char buf[4096];
+  ssize_t k, i;
+  if (st->errfd < 0)
+    return;
+  while ((k = read(st->errfd, buf, sizeof buf)) > 0) {
+    for (i = 0; i < k; i++) {
+      if (buf[i] == '\n' || st->errlen == sizeof st->errline)
+        emit_line(p, st);
+      if (buf[i] != '\n')
+        st->errline[st->errlen++] = buf[i];
+    }
+  }
+  if (all)
+    emit_line(p, st);
+}
+
+/* ---- child lifetime ----------------------------------------------------- */
+
+static void describe_status(int status, char *buf, size_t cap) {
+  if (WIFSIGNALED(status))
+    snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  else if (WIFEXITED(status))
+    snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
+  else
+    snprintf(buf, cap, "ended with wait status %#x", status);
+}
+
+/* Wait up to `ms` for the child to end, then SIGKILL it; always reaps. */
+static int reap(proc_state *st, int ms, int *out_status) {
+  int status = 0, killed = 0;
+  uint64_t end = pk__wire_now_ns() + (uint64_t)ms * 1000000u;
+  for (;;) {
+    pid_t r = waitpid(st->pid, &status, WNOHANG);
+    if (r == st->pid || (r < 0 && errno != EINTR))
+      break;
+    if (r == 0 && !killed && pk__wire_now_ns() >= end) {
+      kill(st->pid, SIGKILL);
+      killed = 1;
+    }
+    if (r == 0) {
+      struct timespec ts = {0, killed ? 1000000 : 200000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  st->pid = 0;
+  *out_status = status;
+  return killed;
+}
+
+/* Release everything about the current child (it must be reaped). */
+static void drop_child(pk_plugin *p, proc_state *st) {
+  drain_stderr(p, st, 1);
+  if (st->chan_ready)
+    pk__chan_fini(&st->chan);
+  st->chan_ready = 0;
+  if (st->sock >= 0)
+    close(st->sock);
+  if (st->errfd >= 0)
+    close(st->errfd);
+  if (st->shm != NULL)
+    munmap(st->shm, st->shm_size);
+  st->sock = st->errfd = -1;
+  st->shm = NULL;
+}
+
+/*
+ * The child failed with `code`: kill it unless it is already dying, reap
+ * it, release it, and report. The message keeps the status.
+ */
+static int child_failed(pk_plugin *p, proc_state *st, int code,
+                        const char *what) {
+  char how[128];
+  int status = 0;
+  pid_t pid = st->pid;
+  if (pid > 0) {
+    if (code != PK_ECRASH)
+      kill(pid, SIGKILL);
+    reap(st, code == PK_ECRASH ? 1000 : 0, &status);
+    describe_status(status, how, sizeof how);
+  } else {
+    snprintf(how, sizeof how, "no process");
+  }
+  drop_child(p, st);
+  snprintf(st->deadmsg, sizeof st->deadmsg, "plugin process %d %s: %s",
+           (int)pid, code == PK_ECRASH ? "died" : "was killed", how);
+  if (what != NULL)
+    return pk__perr(p, code, "%s; %s", what, st->deadmsg);
+  return pk__perr(p, code, "%s", st->deadmsg);
+}
+
+/* Build argv and envp once: the child is started again on restarts. */
+static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
+  static const char *const keep[] = {"PATH=", "LD_LIBRARY_PATH=",
+                                     "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
+                                     "LSAN_OPTIONS=", NULL};
+  size_t n = 0, i, k = 0, j;
+  char spin[64];
+  const char *ext = strrchr(p->path, '.');
+  const char *inner = p->inner_backend;
+
+  if ((st->argv = pk__alloc(p->host, 5 * sizeof *st->argv)) == NULL)
+    return PK_ENOMEM;
+  memset(st->argv, 0, 5 * sizeof *st->argv);
+  if (runner != NULL) {
+    st->argv[0] = pk__strdup(p->host, runner);
+    st->argv[1] = pk__strdup(p->host, inner ? inner : "auto");
+    st->argv[2] = pk__strdup(p->host, p->path);
+    if (!st->argv[0] || !st->argv[1] || !st->argv[2])
+      return PK_ENOMEM;
+  } else if (ext != NULL && strcmp(ext, ".py") == 0) {
+    st->use_path = 1;
+    st->argv[0] = pk__strdup(p->host, "python3");
+    st->argv[1] = pk__strdup(p->host, p->path);
+    if (!st->argv[0] || !st->argv[1])
+      return PK_ENOMEM;
+  } else {
+    if ((st->argv[0] = pk__strdup(p->host, p->path)) == NULL)
+      return PK_ENOMEM;
+  }
+  while (environ != NULL && environ[n] != NULL)
+    n++;
+  if ((st->envp = pk__alloc(p->host, (n + 8) * sizeof *st->envp)) == NULL)
+    return PK_ENOMEM;
+  memset(st->envp, 0, (n + 8) * sizeof *st->envp);
+  for (i = 0; i < n; i++) {
+    if (strncmp(environ[i], "PLUGKIT_", 8) == 0)
+      continue;
+    if (st->harden & 2) { /* cleared: only what exec and sanitizers need */
+      for (j = 0; keep[j] != NULL; j++)
+        if (strncmp(environ[i], keep[j], strlen(keep[j])) == 0)
+          break;
+      if (keep[j] == NULL)
+        continue;
+    }
+    if ((st->envp[k++] = pk__strdup(p->host, environ[i])) == NULL)
+      return PK_ENOMEM;
+  }
+  snprintf(spin, sizeof spin, PK__WIRE_SPIN_ENV "=%d", st->spin_ns);
+  if ((st->envp[k++] = pk__strdup(
+           p->host, PK__WIRE_COOKIE_ENV "=" PK__WIRE_COOKIE)) == NULL ||
+      (st->envp[k++] = pk__strdup(p->host, PK__WIRE_FD_ENV "=3")) == NULL ||
+      (st->envp[k++] = pk__strdup(p->host, spin)) == NULL)
+    return PK_ENOMEM;
+  if (!st->socket_only &&
+      (st->envp[k++] = pk__strdup(p->host, PK__WIRE_SHM_ENV "=4")) == NULL)
+    return PK_ENOMEM;
+  if ((st->harden & 4) &&
+      (st->envp[k++] = pk__strdup(p->host, "PLUGKIT_SECCOMP=1")) == NULL)
+    return PK_ENOMEM;
+  return PK_OK;
+}
+
+static void free_strv(pk_host *h, char **v) {
+  size_t i;
+  if (v == NULL)
+    return;
+  for (i = 0; v[i] != NULL; i++)
+    pk__free(h, v[i]);
+  pk__free(h, v);
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static void child_exec(proc_state *st, int sock, int memfd, int errw) {
+  int s2, m2;
+  struct rlimit rl;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* Move ours above 4 first, so the dup2s below cannot clobber them. */
+  s2 = fcntl(sock, F_DUPFD, 10);
+  m2 = memfd >= 0 ? fcntl(memfd, F_DUPFD, 10) : -1;
+  if (s2 < 0 || dup2(errw, 2) < 0 || dup2(errw, 1) < 0 || dup2(s2, 3) < 0 ||
+      (m2 >= 0 && dup2(m2, 4) < 0))
+    _exit(126);
+#ifdef SYS_close_range
+  syscall(SYS_close_range, m2 >= 0 ? 5u : 4u, ~0u, 0u);
+#endif
+  if (st->limit_files) {
+    rl.rlim_cur = rl.rlim_max = st->limit_files;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (st->limit_cpu) {
+    rl.rlim_cur = rl.rlim_max = st->limit_cpu;
+    setrlimit(RLIMIT_CPU, &rl);
+  }
+  if (st->limit_mem) {
+    rl.rlim_cur = rl.rlim_max = st->limit_mem;
+    setrlimit(RLIMIT_AS, &rl);
+  }
+  if (st->harden & 1)
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (st->use_path)
+    execvpe(st->argv[0], st->argv, st->envp);
+  else
+    execve(st->argv[0], st->argv, st->envp);
+  _exit(127);
+}
+
+static int send_frame(pk_plugin *p, proc_state *st) {
+  int rc = pk__wire_end(&st->chan.out);
+  if (rc == PK_ENOMEM)
+    return pk__perr(p, rc, "out of memory for a frame");
+  if (rc < 0)
+    return pk__perr(p, rc, "frame too large for the protocol");
+  if ((rc = pk__chan_send(&st->chan)) < 0)
+    return child_failed(p, st, PK_ECRASH, NULL);
+  return PK_OK;
+}
+
+/* Next frame, draining stderr while waiting. Faults kill the child. */
+static int recv_frame(pk_plugin *p, proc_state *st, int timeout_ms,
+                      const uint8_t **body, size_t *len) {
+  uint64_t start = pk__wire_now_ns();
+  for (;;) {
+    int left = timeout_ms, rc;
+    if (timeout_ms > 0) {
+      uint64_t spent = (pk__wire_now_ns() - start) / 1000000u;
+      left = spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
+    }
+    rc = pk__chan_recv(&st->chan, timeout_ms > 0 ? left : -1, body, len);
+    if (rc == PK__CHAN_EXTRA) {
+      drain_stderr(p, st, 0);
+      continue;
+    }
+    if (rc == PK_OK && pk__wire_validate(*body, *len) < 0) {
+      snprintf(st->chan.why, sizeof st->chan.why,
+               "malformed frame of type %u (%zu bytes)", (*body)[0], *len);
+      rc = PK_EPROTO;
+    }
+    switch (rc) {
+    case PK_OK:
+      return PK_OK;
+    case PK_ETIMEOUT:
+      return child_failed(p, st, rc, "no answer in time");
+    case PK_EPROTO:
+      return child_failed(p, st, rc, st->chan.why);
+    case PK_ENOMEM:
+      return child_failed(p, st, rc, "out of memory for a frame");
+    default:
+      return child_failed(p, st, PK_ECRASH, NULL);
+    }
+  }
+}
+
+/* Deliver a LOG frame and answer it. */
+static int on_log(pk_plugin *p, proc_state *st, const uint8_t *body,
+                  size_t len) {
+  pk_host *h = p->host;
+  pk__rd r;
+  uint32_t level;
+  const uint8_t *msg;
+  size_t n;
+  pk__rd_init(&r, body + 1, len - 1);
+  level = pk__rd_u32(&r);
+  msg = pk__rd_bytes(&r, &n);
+  if (h->log != NULL)
+    h->log(h->log_ud, (int)level, p->name ? p->name : p->path,
+           msg ? (const char *)msg : "", n);
+  pk__wire_begin(&st->chan.out, PK__F_ACK);
+  return send_frame(p, st);
+}
+
+static int unexpected(pk_plugin *p, proc_state *st, const uint8_t *body,
+                      const char *when) {
+  char why[96];
+  snprintf(why, sizeof why, "unexpected frame type %u %s", body[0], when);
+  return child_failed(p, st, PK_EPROTO, why);
+}
+
+/* ---- handshake ---------------------------------------------------------- */
+
+static int handshake(pk_plugin *p, proc_state *st, int first) {
+  const uint8_t *body;
+  size_t len, i, n = 0;
+  const char *c;
+  int rc, tmo = st->timeout_ms > 0 ? st->timeout_ms : HANDSHAKE_MS;
+  pk__wbuf *w = &st->chan.out;
+
+  pk__wire_begin(w, PK__F_HELLO);
+  pk__wire_u16(w, PK__WIRE_VERSION);
+  pk__wire_u16(w, PK__WIRE_VERSION);
+  pk__wire_u32(w, st->shm != NULL ? PK__WIRE_F_SHM : 0);
+  pk__wire_u32(w, (uint32_t)st->shm_size);
+  /* The config block is key\0value\0...\0: values may be empty. */
+  for (c = p->config; c != NULL && *c != '\0'; n++) {
+    c += strlen(c) + 1;
+    c += strlen(c) + 1;
+  }
+  pk__wire_u32(w, (uint32_t)n);
+  for (c = p->config; c != NULL && *c != '\0';) {
+    pk__wire_cstr(w, c);
+    c += strlen(c) + 1;
+    pk__wire_cstr(w, c);
+    c += strlen(c) + 1;
+  }
+  pk__wire_u32(w, (uint32_t)p->ngrants);
+  for (i = 0; i < p->ngrants; i++) {
+    pk__wire_cstr(w, p->host->fns[p->grants[i]].name);
+    pk__wire_cstr(w, p->host->fns[p->grants[i]].sigtext);
+  }
+  if ((rc = send_frame(p, st)) < 0)
+    return rc;
+  for (;;) {
+    if ((rc = recv_frame(p, st, tmo, &body, &len)) < 0)
+      return rc;
+    if (body[0] == PK__F_LOG) {
+      if ((rc = on_log(p, st, body, len)) < 0)
+        return rc;
+      continue;
+    }
+    if (body[0] == PK__F_ERROR) {
+      pk__rd r;
+      int32_t code;
+      const uint8_t *m;
+      pk__rd_init(&r, body + 1, len - 1);
+      code = (int32_t)pk__rd_u32(&r);
+      m = pk__rd_bytes(&r, &n);
+      if (code >= 0 || code < PK__ELAST)
+        code = PK_EINIT;
+      pk__perr(p, code, "%.*s", (int)n, m ? (const char *)m : "");
+      return code;
+    }
+    if (body[0] != PK__F_READY)
+      return unexpected(p, st, body, "in the handshake");
+    break;
+  }
+  {
+    pk__rd r;
+    uint32_t version, flags, nexp, k;
+    const uint8_t *s;
+    char name[256], sig[PK__SIG_MAX + 64];
+    pk__rd_init(&r, body + 1, len - 1);
+    version = pk__rd_u16(&r);
+    flags = pk__rd_u32(&r);
+    if (version != PK__WIRE_VERSION)
+      return child_failed(p, st, PK_EPROTO, "plugin chose an unknown "
+                                            "protocol version");
+    s = pk__rd_bytes(&r, &n);
+    if (first && (p->name = pk__strndup(p->host, (const char *)s, n)) == NULL)
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    s = pk__rd_bytes(&r, &n);
+    if (first &&
+        (p->version = pk__strndup(p->host, (const char *)s, n)) == NULL)
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    k = pk__rd_u32(&r);
+    if (first)
+      p->abi_major = k;
+    k = pk__rd_u32(&r);
+    if (first)
+      p->abi_minor = k;
+    nexp = pk__rd_u32(&r);
+    if (first && (rc = pk__plugin_exports(p, nexp)) < 0)
+      return rc;
+    if (!first && nexp != p->nfuncs)
+      return child_failed(p, st, PK_EPROTO,
+                          "restarted plugin has other exports");
+    for (k = 0; k < nexp && !r.bad; k++) {
+      s = pk__rd_bytes(&r, &n);
+      snprintf(name, sizeof name, "%.*s", (int)n, s ? (const char *)s : "");
+      s = pk__rd_bytes(&r, &n);
+      snprintf(sig, sizeof sig, "%.*s", (int)n, s ? (const char *)s : "");
+      if (first) {
+        pk_func *f = &p->funcs[k];
+        if ((rc = pk__func_init(p, f, name, sig)) < 0) {
+          child_failed(p, st, PK_EPROTO, NULL);
+          return pk__perr(p, rc, "export '%s' has a bad signature '%s'",
+                          name, sig);
+        }
+        f->bindex = k;
+      } else if (strcmp(name, p->funcs[k].name) != 0) {
+        return child_failed(p, st, PK_EPROTO,
+                            "restarted plugin has other exports");
+      }
+    }
+    if (r.bad)
+      return child_failed(p, st, PK_EPROTO, "malformed READY frame");
+    if ((flags & PK__WIRE_F_SHM) && st->shm != NULL)
+      pk__chan_use_shm(&st->chan, st->shm, st->shm_size, st->spin_ns);
+  }
+  return PK_OK;
+}
+
+/* Start a child and run the handshake. */
+static int start(pk_plugin *p, proc_state *st, int first) {
+  int sv[2] = {-1, -1}, ep[2] = {-1, -1}, memfd = -1, rc;
+  pid_t pid;
+
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+      pipe2(ep, O_CLOEXEC) < 0) {
+    rc = pk__perr(p, PK_EIO, "cannot create the channel: %s",
+                  strerror(errno));
+    goto fail;
+  }
+  if (!st->socket_only) {
+    st->shm_size = pk__shm_size(SLOT_CAP);
+    memfd = (int)syscall(SYS_memfd_create, "plugkit-slot", 1u /* CLOEXEC */);
+    if (memfd >= 0 && ftruncate(memfd, (off_t)st->shm_size) == 0) {
+      void *m = mmap(NULL, st->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     memfd, 0);
+      if (m != MAP_FAILED) {
+        st->shm = m;
+        pk__shm_init(m);
+      }
+    }
+    if (st->shm == NULL && memfd >= 0) { /* no slot: the socket alone */
+      close(memfd);
+      memfd = -1;
+    }
+  }
+  pid = fork();
+  if (pid < 0) {
+    rc = pk__perr(p, PK_EIO, "fork failed: %s", strerror(errno));
+    goto fail;
+  }
+  if (pid == 0)
+    child_exec(st, sv[1], memfd, ep[1]);
+  st->pid = pid;
+  close(sv[1]);
+  close(ep[1]);
+  if (memfd >= 0)
+    close(memfd);
+  st->sock = sv[0];
+  st->errfd = ep[0];
+  fcntl(st->errfd, F_SETFL, O_NONBLOCK);
+  pk__chan_init(&st->chan, st->sock, PK__CHAN_HOST, host_grow, p->host);
+  st->chan.extra_fd = st->errfd;
+  st->chan_ready = 1;
+  if ((rc = handshake(p, st, first)) < 0) {
+    if (st->pid > 0) { /* it refused (ERROR): it exits by itself */
+      int status;
+      reap(st, CLOSE_GRACE_MS, &status);
+      drop_child(p, st);
+      snprintf(st->deadmsg, sizeof st->deadmsg,
+               "plugin process failed to start");
+    }
+    return rc;
+  }
+  return PK_OK;
+fail:
+  if (sv[0] >= 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  if (ep[0] >= 0) {
+    close(ep[0]);
+    close(ep[1]);
+  }
+  if (memfd >= 0)
+    close(memfd);
+  if (st->shm != NULL)
+    munmap(st->shm, st->shm_size);
+  st->shm = NULL;
+  return rc;
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+/* Copy str/bytes out of the receive buffer into the call arena. */
+static int own_vals(pk_plugin *p, pk_val *v, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if ((v[i].type == PK_T_STR || v[i].type == PK_T_BYTES) &&
+        v[i].str.len > 0) {
+      void *m = pk__arena_alloc(p->host, &p->arena, v[i].str.len);
+      if (m == NULL)
+        return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
+                        v[i].str.len);
+      memcpy(m, v[i].str.ptr, v[i].str.len);
+      v[i].str.ptr = m;
+    }
+  return PK_OK;
+}
+
+/* Serve a HOSTCALL and answer it. */
+static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
+                       size_t len) {
+  pk_val args[PK_MAX_PARAMS], res[PK_MAX_RESULTS];
+  size_t nargs, nres = 0;
+  uint32_t idx;
+  int rc;
+  pk__rd r;
+  pk__rd_init(&r, body + 1, len - 1);
+  idx = pk__rd_u32(&r);
+  nargs = pk__rd_vals(&r, args, PK_MAX_PARAMS);
+  if ((rc = own_vals(p, args, nargs)) < 0)
+    return rc;
+  if (idx < p->ngrants)
+    nres = p->host->fns[p->grants[idx]].sig.nresults;
+  rc = pk__hostfn_call(p, (int32_t)idx, args, nargs, res, nres);
+  if (st->pid == 0) /* the child died during a nested call */
+    return pk__perr(p, PK_ECRASH, "%s", st->deadmsg);
+  pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
+  pk__wire_u32(&st->chan.out, (uint32_t)rc);
+  if (rc == PK_OK)
+    pk__wire_vals(&st->chan.out, res, nres);
+  else
+    pk__wire_cstr(&st->chan.out, p->host->errmsg);
+  return send_frame(p, st);
+}
+
+static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+  pk_plugin *p = f->plugin;
+  proc_state *st = p->bstate;
+  const uint8_t *body;
+  size_t len, i;
+  int rc;
+
+  if (PK__UNLIKELY(st->pid == 0)) {
+    uint64_t now = pk__wire_now_ns();
+    if (!st->restart || st->depth > 0)
+      return pk__perr(p, PK_ECRASH, "%s", st->deadmsg);
+    if (now < st->next_start_ns)
+      return pk__perr(p, PK_ECRASH, "%s (restart backs off for %llu ms)",
+                      st->deadmsg,
+                      (unsigned long long)(st->next_start_ns - now) /
+                          1000000u);
+    if ((rc = start(p, st, 0)) < 0) {
+      st->backoff_ns = st->backoff_ns ? st->backoff_ns * 2 : 10000000u;
+      if (st->backoff_ns > BACKOFF_MAX_NS)
+        st->backoff_ns = BACKOFF_MAX_NS;
+      st->next_start_ns = pk__wire_now_ns() + st->backoff_ns;
+      return rc;
+    }
+    st->backoff_ns = 0;
+  }
+  pk__wire_begin(&st->chan.out, PK__F_CALL);
+  pk__wire_u32(&st->chan.out, f->bindex);
+  pk__wire_vals(&st->chan.out, args, f->sig.nparams);
+  if ((rc = send_frame(p, st)) < 0)
+    return rc;
+  st->depth++;
+  for (;;) {
+    if ((rc = recv_frame(p, st, st->timeout_ms, &body, &len)) < 0)
+      break;
+    if (PK__LIKELY(body[0] == PK__F_RESULT)) {
+      pk__rd r;
+      size_t n;
+      pk__rd_init(&r, body + 1, len - 1);
+      n = pk__rd_vals(&r, results, PK_MAX_RESULTS);
+      for (i = 0; i < n && n == f->sig.nresults; i++)
+        if (results[i].type != f->sig.results[i])
+          break;
+      if (n != f->sig.nresults || i != n) {
+        rc = child_failed(p, st, PK_EPROTO,
+                          "results do not match the signature");
+        break;
+      }
+      rc = own_vals(p, results, n);
+      break;
+    } else if (body[0] == PK__F_HOSTCALL) {
+      if ((rc = on_hostcall(p, st, body, len)) < 0 && st->pid == 0)
+        break;
+    } else if (body[0] == PK__F_ERROR) {
+      pk__rd r;
+      const uint8_t *m;
+      size_t n;
+      pk__rd_init(&r, body + 1, len - 1);
+      rc = (int32_t)pk__rd_u32(&r);
+      m = pk__rd_bytes(&r, &n);
+      if (rc >= 0 || rc < PK__ELAST)
+        rc = PK_EPLUGIN;
+      pk__perr(p, rc, "%.*s", (int)n, m ? (const char *)m : "");
+      break;
+    } else if (body[0] == PK__F_LOG) {
+      if ((rc = on_log(p, st, body, len)) < 0)
+        break;
+    } else {
+      rc = unexpected(p, st, body, "during a call");
+      break;
+    }
+  }
+  st->depth--;
+  return rc;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+/* Where plugkit-runner is: $PLUGKIT_RUNNER, next to this library, or
+   where the build put it. */
+static int find_runner(char *buf, size_t cap) {
+  const char *env = getenv("PLUGKIT_RUNNER");
+  Dl_info info;
+  if (env != NULL && *env != '\0') {
+    snprintf(buf, cap, "%s", env);
+    return access(buf, X_OK) == 0;
+  }
+  if (dladdr((void *)find_runner, &info) && info.dli_fname != NULL) {
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (slash != NULL) {
+      snprintf(buf, cap, "%.*s/plugkit-runner",
+               (int)(slash - info.dli_fname), info.dli_fname);
+      if (access(buf, X_OK) == 0)
+        return 1;
+    }
+  }
+#ifdef PK_RUNNER_PATH
+  snprintf(buf, cap, "%s", PK_RUNNER_PATH);
+  if (access(buf, X_OK) == 0)
+    return 1;
+#endif
+#ifdef PK_RUNNER_INSTALL_PATH
+  snprintf(buf, cap, "%s", PK_RUNNER_INSTALL_PATH);
+  if (access(buf, X_OK) == 0)
+    return 1;
+#endif
+  return 0;
+}
+
+/* Little-endian or big-endian read of `w` bytes at h + off. */
+static uint64_t rd(const unsigned char *h, size_t off, int w, int big) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < w; i++)
+    v |= (uint64_t)h[off + (size_t)(big ? w - 1 - i : i)] << (8 * i);
+  return v;
+}
+
+/* Is the ELF file starting with h an executable (ET_EXEC, or ET_DYN with
+   a program interpreter, as PIE executables are) rather than a library? */
+static int elf_executable(const unsigned char *h, size_t n) {
+  int cls, big, w;
+  uint64_t type, phoff, phnum, phentsize, i;
+  if (n < 64 || memcmp(h, "\177ELF", 4) != 0 || (h[4] != 1 && h[4] != 2))
+    return 0;
+  cls = h[4];
+  big = h[5] == 2;
+  w = cls == 2 ? 8 : 4;
+  type = rd(h, 16, 2, big);
+  if (type == 2)
+    return 1;
+  phoff = rd(h, cls == 2 ? 32 : 28, w, big);
+  phentsize = rd(h, cls == 2 ? 54 : 42, 2, big);
+  phnum = rd(h, cls == 2 ? 56 : 44, 2, big);
+  for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++)
+    if (rd(h, (size_t)(phoff + i * phentsize), 4, big) == 3) /* PT_INTERP */
+      return 1;
+  return 0;
+}
+
+/* Does the file need plugkit-runner, or does it serve itself (an
+   executable linked with the serve loop, a script, a Python plugin)? */
+static int needs_runner(pk_plugin *p) {
+  unsigned char head[1024];
+  FILE *f;
+  size_t n;
+  const char *ext = strrchr(p->path, '.');
+  if (p->inner_backend != NULL && strcmp(p->inner_backend, "process") != 0)
+    return 1;
+  if (ext != NULL && strcmp(ext, ".py") == 0)
+    return 0;
+  if ((f = fopen(p->path, "rb")) == NULL)
+    return 0; /* let the exec report it */
+  n = fread(head, 1, sizeof head, f);
+  fclose(f);
+  if (n >= 2 && head[0] == '#' && head[1] == '!')
+    return 0;
+  return !elf_executable(head, n);
+}
+
+static int proc_probe(const unsigned char *h, size_t n, const char *path,
+                      int isdir) {
+  (void)path;
+  /* Executable plugins (native scores every ELF executable 10). */
+  if (isdir || !elf_executable(h, n))
+    return 0;
+  return 20;
+}
+
+static int proc_open(pk_plugin *p) {
+  const pk_open_opts *o = p->opts;
+  proc_state *st;
+  char runner[4096];
+  int rc, use_runner = needs_runner(p);
+
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(st, 0, sizeof *st);
+  st->sock = st->errfd = -1;
+  p->bstate = st;
+  if (o != NULL && o->size >= offsetof(pk_open_opts, limit_mem) +
+                                  sizeof o->limit_mem) {
+    st->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;
+    st->restart = o->restart == 1;
+    st->spin_ns = o->spin_ns;
+    st->socket_only = o->transport == 1;
+    st->harden = o->harden;
+    st->limit_files = o->limit_files;
+    st->limit_cpu = o->limit_cpu_s;
+    st->limit_mem = o->limit_mem;
+  }
+  if (st->spin_ns == 0)
+    st->spin_ns = (int)pk__chan_default_spin();
+  else if (st->spin_ns < 0)
+    st->spin_ns = 0;
+  if (use_runner && !find_runner(runner, sizeof runner))
+    return pk__perr(p, PK_ENOSYS,
+                    "plugkit-runner not found (set PLUGKIT_RUNNER, or "
+                    "install it next to libplugkit)");
+  if ((rc = prepare_exec(p, st, use_runner ? runner : NULL)) < 0)
+    return pk__perr(p, rc, "out of memory");
+  if ((rc = start(p, st, 1)) < 0)
+    return rc;
+  for (size_t i = 0; i < p->nfuncs; i++)
+    p->funcs[i].invoke = proc_invoke;
+  return PK_OK;
+}
+
+/* Graceful: SHUTDOWN (fini runs in the child; its LOGs are served), BYE,
+   exit; a child that does not answer within the grace period is killed. */
+static void proc_close(pk_plugin *p) {
+  proc_state *st = p->bstate;
+  const uint8_t *body;
+  size_t len;
+  int status, bye = 0;
+  if (st == NULL)
+    return;
+  if (st->pid > 0) {
+    pk__wire_begin(&st->chan.out, PK__F_SHUTDOWN);
+    if (pk__wire_end(&st->chan.out) == PK_OK &&
+        pk__chan_send(&st->chan) == PK_OK) {
+      uint64_t end = pk__wire_now_ns() + CLOSE_GRACE_MS * 1000000ull;
+      for (;;) {
+        uint64_t now = pk__wire_now_ns();
+        int rc;
+        if (now >= end)
+          break;
+        rc = pk__chan_recv(&st->chan, (int)((end - now) / 1000000u) + 1,
+                           &body, &len);
+        if (rc == PK__CHAN_EXTRA) {
+          drain_stderr(p, st, 0);
+          continue;
+        }
+        if (rc != PK_OK)
+          break;
+        if (body[0] == PK__F_BYE) {
+          bye = 1;
+          break;
+        }
+        if (body[0] != PK__F_LOG || on_log(p, st, body, len) < 0)
+          break;
+      }
+    }
+    if (st->pid > 0) { /* after BYE it exits; otherwise kill it now */
+      reap(st, bye ? CLOSE_GRACE_MS : 0, &status);
+      drop_child(p, st);
+    }
+  }
+  drop_child(p, st);
+  free_strv(p->host, st->argv);
+  free_strv(p->host, st->envp);
+  pk__free(p->host, st);
+  p->bstate = NULL;
+}
+
+const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
+                                         proc_close};

@@ -1,0 +1,243 @@
+/*
+ * plugkit-runner: serves any plugin libplugkit can open (a shared object,
+ * a wasm module, ...) over the plugin protocol, so that a host can run it
+ * in a child process. Started by the process backend as
+ *
+ *   plugkit-runner <backend|auto> <path>
+ *
+ * with the protocol's socket on fd 3 (docs/protocol.md). A client of the
+ * public API only: the plugin is opened with pk_plugin_open in this
+ * process, the host's granted functions become proxy host functions that
+ * forward over the protocol, and log lines go back as LOG frames.
+ */
+#define _GNU_SOURCE
+#include <plugkit.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pk_serve.h"
+
+#ifdef PK_HAVE_SECCOMP
+#include <seccomp.h>
+#endif
+
+typedef struct runner {
+  const char *backend, *path;
+  pk_host *host;
+  pk_plugin *plug;
+  pk_func **funcs;
+  size_t nfuncs;
+  pk_serve *s; /* set while serving */
+} runner;
+
+static void log_sink(void *ud, int level, const char *plugin, const char *msg,
+                     size_t len) {
+  runner *r = ud;
+  (void)plugin;
+  if (r->s != NULL)
+    pk_serve_log(r->s, level, msg, len);
+}
+
+static runner R; /* one plugin per runner process */
+
+/* Parameter and result counts of a canonical signature "(a,b)->c". */
+static void sig_counts(const char *sig, size_t *np, size_t *nr) {
+  const char *arrow = strstr(sig, "->");
+  size_t i;
+  if (arrow == NULL) {
+    *np = *nr = 0;
+    return;
+  }
+  *np = sig[1] == ')' ? 0 : 1;
+  for (i = 1; sig + i < arrow; i++)
+    *np += sig[i] == ',';
+  arrow += 2;
+  *nr = strcmp(arrow, "()") == 0 ? 0 : 1;
+  for (i = 0; arrow[i] != '\0'; i++)
+    *nr += arrow[i] == ',';
+}
+
+/* A granted host function, defined in this process: forward the call to
+   the real host. `ud` is the grant's index. Results live in the engine's
+   arena until the plugin's call returns. */
+static int forward(void *ud, pk_plugin *caller, const pk_val *args,
+                   pk_val *results) {
+  size_t idx = (size_t)(uintptr_t)ud, np, nr;
+  const char *name, *sig;
+  int rc;
+  pk_serve_grant_at(R.s, idx, &name, &sig);
+  sig_counts(sig, &np, &nr);
+  rc = pk_serve_host_call(R.s, (int32_t)idx, args, np, results, nr);
+  if (rc != PK_OK)
+    pk_plugin_fail(caller, "the host's function failed");
+  return rc;
+}
+
+static int r_open(pk_serve *s, void *ud) {
+  runner *r = ud;
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info;
+  const char **config = NULL;
+  char *grants = NULL;
+  size_t i, n, glen = 1;
+  int rc;
+
+  r->s = s;
+  ho.log = log_sink;
+  ho.log_ud = r;
+  if ((rc = pk_host_create(&ho, &r->host)) < 0)
+    goto fail_code;
+  for (i = 0; i < pk_serve_ngrants(s); i++) {
+    const char *name, *sig;
+    pk_serve_grant_at(s, i, &name, &sig);
+    if ((rc = pk_host_define(r->host, name, sig, forward,
+                             (void *)(uintptr_t)i)) < 0)
+      goto fail_host;
+    glen += strlen(name) + 1;
+  }
+  n = pk_serve_nconfig(s);
+  if ((config = calloc(2 * n + 1, sizeof *config)) == NULL ||
+      (grants = calloc(glen, 1)) == NULL) {
+    rc = PK_ENOMEM;
+    goto fail_code;
+  }
+  for (i = 0; i < n; i++) {
+    pk_str k, v;
+    pk_serve_config_at(s, i, &k, &v);
+    /* Config strings arrive counted; the host API wants NUL-terminated
+       ones: the engine's copies are not, so duplicate them. */
+    config[2 * i] = strndup(k.ptr ? k.ptr : "", k.len);
+    config[2 * i + 1] = strndup(v.ptr ? v.ptr : "", v.len);
+  }
+  for (i = 0; i < pk_serve_ngrants(s); i++) {
+    const char *name, *sig;
+    pk_serve_grant_at(s, i, &name, &sig);
+    if (i > 0)
+      strcat(grants, ",");
+    strcat(grants, name);
+  }
+  o.backend = strcmp(r->backend, "auto") == 0 ? NULL : r->backend;
+  o.grants = pk_serve_ngrants(s) > 0 ? grants : NULL;
+  o.config = config;
+  rc = pk_plugin_open(r->host, r->path, &o, &r->plug);
+  for (i = 0; i < 2 * n; i++)
+    free((void *)config[i]);
+  free(config);
+  free(grants);
+  config = NULL;
+  grants = NULL;
+  if (rc < 0)
+    goto fail_host;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  pk_plugin_info_get(r->plug, &info);
+  pk_serve_describe(s, info.name, info.version, info.abi_major,
+                    info.abi_minor);
+  r->nfuncs = info.nexports;
+  if ((r->funcs = calloc(r->nfuncs + 1, sizeof *r->funcs)) == NULL) {
+    rc = PK_ENOMEM;
+    goto fail_code;
+  }
+  for (i = 0; i < r->nfuncs; i++) {
+    const char *name, *sig;
+    pk_plugin_export(r->plug, i, &name, &sig);
+    pk_plugin_func(r->plug, name, NULL, &r->funcs[i]);
+    if ((rc = pk_serve_export(s, name, sig)) < 0)
+      goto fail_code;
+  }
+#ifdef PK_HAVE_SECCOMP
+  if (getenv("PLUGKIT_SECCOMP") != NULL) {
+    /* The allow-list: what serving calls needs once the plugin is loaded
+       (no open, no exec, no sockets, no fork). */
+    static const int allowed[] = {
+        SCMP_SYS(read),          SCMP_SYS(write),      SCMP_SYS(sendto),
+        SCMP_SYS(recvfrom),      SCMP_SYS(poll),       SCMP_SYS(ppoll),
+        SCMP_SYS(futex),         SCMP_SYS(mmap),       SCMP_SYS(munmap),
+        SCMP_SYS(mremap),        SCMP_SYS(brk),        SCMP_SYS(madvise),
+        SCMP_SYS(mprotect),      SCMP_SYS(clock_gettime),
+        SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(close),
+        SCMP_SYS(exit),          SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid),    SCMP_SYS(gettid),
+        SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
+        SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall)};
+    scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    for (i = 0; f != NULL && i < sizeof allowed / sizeof allowed[0]; i++)
+      seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
+    if (f == NULL || seccomp_load(f) < 0) {
+      pk_serve_fail(s, PK_EIO, "cannot install the seccomp filter", 33);
+      if (f != NULL)
+        seccomp_release(f);
+      return PK_EIO;
+    }
+    seccomp_release(f);
+  }
+#endif
+  return PK_OK;
+fail_host: {
+  /* The inner message is "<path>: <phase>: <cause>": pass it on whole. */
+  const char *m = pk_host_errmsg(r->host);
+  pk_serve_fail(s, rc, m, strlen(m));
+  return rc;
+}
+fail_code:
+  free(config);
+  free(grants);
+  pk_serve_fail(s, rc, "plugkit-runner: out of memory", 29);
+  return rc;
+}
+
+/* The inner message without its "<path>: <phase>: " prefix: the host puts
+   its own in front. */
+static const char *cause(const runner *r, const char *m) {
+  size_t n = strlen(r->path);
+  const char *c;
+  if (strncmp(m, r->path, n) == 0 && m[n] == ':' && m[n + 1] == ' ' &&
+      (c = strstr(m + n + 2, ": ")) != NULL)
+    return c + 2;
+  return m;
+}
+
+static int r_call(pk_serve *s, void *ud, uint32_t index, const pk_val *args,
+                  size_t nargs, pk_val *results, size_t *nresults) {
+  runner *r = ud;
+  pk_func *f = r->funcs[index];
+  int rc = pk_func_call(f, args, nargs, results, PK_MAX_RESULTS);
+  if (rc < 0) {
+    const char *m = cause(r, pk_host_errmsg(r->host));
+    pk_serve_fail(s, rc, m, strlen(m));
+    return rc;
+  }
+  *nresults = pk_func_nresults(f);
+  return PK_OK;
+}
+
+static void r_close(pk_serve *s, void *ud) {
+  runner *r = ud;
+  (void)s;
+  pk_plugin_close(r->plug); /* runs fini, whose logs still go out */
+  r->plug = NULL;
+  pk_host_destroy(r->host);
+  r->host = NULL;
+}
+
+int main(int argc, char **argv) {
+  static const pk_serve_ops ops = {r_open, r_call, r_close};
+  int rc;
+  if (argc != 3) {
+    fprintf(stderr,
+            "usage: plugkit-runner <backend|auto> <plugin>\n"
+            "plugkit-runner is started by plugkit hosts to run a plugin in "
+            "its own process.\n");
+    return 2;
+  }
+  R.backend = argv[1];
+  R.path = argv[2];
+  rc = pk_serve_run(&ops, &R);
+  if (R.host != NULL)
+    pk_host_destroy(R.host);
+  free(R.funcs);
+  return rc;
+}
