@@ -172,11 +172,18 @@ typedef struct pk_open_opts {
   uint32_t limit_files; /* RLIMIT_NOFILE for the child; 0: inherited */
   uint32_t limit_cpu_s; /* RLIMIT_CPU seconds for the child; 0: inherited */
   uint64_t limit_mem;   /* RLIMIT_AS bytes for the child; 0: inherited */
+  /*
+   * Sandboxed in-process backends (wasm): limits per plugin. Exceeding one
+   * fails the call with PK_ELIMIT and the plugin stays usable. The wasm
+   * backend also honours call_timeout_ms (PK_ETIMEOUT). 0: none.
+   */
+  uint64_t max_memory; /* bytes of linear memory, rounded down to pages */
+  uint64_t fuel;       /* per call: function calls + loop iterations */
 } pk_open_opts;
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0}
+   0, 0, 0, 0, 0}
 
 /*
  * Open the plugin at `path` and run its init hook. `opts` may be NULL for

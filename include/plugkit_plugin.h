@@ -294,6 +294,7 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
       PK__FOREACH(PK__ITEM_EXPORT, __VA_ARGS__){NULL, NULL, NULL, NULL, 0}}; \
   static const pk_hook_desc pk__hooks[] = {                                 \
       PK__FOREACH(PK__ITEM_HOOK, __VA_ARGS__){0, NULL}};                    \
+  PK__TARGET_EXTRA(__VA_ARGS__)                                             \
   PK__EXPORTED const pk_plugin_desc pk_plugin_descriptor = {                \
       PK__DESC_MAGIC,                                                       \
       PK__DESC_ABI_MAJOR,                                                   \
@@ -307,6 +308,287 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
       (version),                                                            \
       pk__exports,                                                          \
       pk__hooks}
+
+/* ---- wasm32: what a WebAssembly plugin adds (docs/wasm-abi.md) ---------- */
+
+#if defined(__wasm__)
+
+#define PK__WIMPORT(n) __attribute__((import_module("plugkit"), import_name(n)))
+#define PK__WEXPORT(n) __attribute__((export_name(n)))
+
+/* The host's side of the table, as imports from module "plugkit". */
+PK__WIMPORT("fail") void pk__wi_fail(const char *msg, size_t len);
+PK__WIMPORT("oom") void pk__wi_oom(size_t size);
+PK__WIMPORT("log") void pk__wi_log(int level, const char *msg, size_t len);
+PK__WIMPORT("config")
+int pk__wi_config(const char *key, size_t keylen, pk_str *out);
+PK__WIMPORT("host_find")
+int pk__wi_host_find(const char *name, size_t namelen, const char *sig,
+                     size_t siglen, int32_t *out_index);
+PK__WIMPORT("host_call")
+int pk__wi_host_call(int32_t index, const pk_val *args, size_t nargs,
+                     pk_val *results, size_t nresults);
+
+void *malloc(size_t);
+void free(void *);
+
+/*
+ * The guest arena: results, arguments the host writes in (cabi_realloc)
+ * and what the host returns to the guest. Reset by cabi_post_<fn> (the
+ * host calls it when done with a result) or, for scalar-only exports,
+ * when the outermost call returns. Keeps its largest block.
+ */
+typedef struct pk__wblock {
+  struct pk__wblock *next;
+  size_t cap, used;
+} pk__wblock;
+static pk__wblock *pk__wa;
+static int pk__wdepth;
+
+static void *pk__walloc(size_t n, size_t align) {
+  pk__wblock *b = pk__wa;
+  size_t off, cap;
+  if (align < 8)
+    align = 8;
+  if (b != NULL) {
+    off = (sizeof *b + b->used + align - 1) & ~(align - 1);
+    if (off + n <= sizeof *b + b->cap) {
+      b->used = off + n - sizeof *b;
+      return (char *)b + off;
+    }
+  }
+  cap = b != NULL && b->cap * 2 > n + align ? b->cap * 2 : n + align + 4096;
+  if ((b = (pk__wblock *)malloc(sizeof *b + cap)) == NULL)
+    return NULL;
+  b->next = pk__wa;
+  b->cap = cap;
+  off = (sizeof *b + align - 1) & ~(align - 1);
+  b->used = off + n - sizeof *b;
+  pk__wa = b;
+  return (char *)b + off;
+}
+
+static void pk__wreset(void) {
+  pk__wblock *b = pk__wa, *keep = NULL, *next;
+  if (b == NULL || (b->used == 0 && b->next == NULL))
+    return;
+  for (; b != NULL; b = b->next)
+    if (keep == NULL || b->cap > keep->cap)
+      keep = b;
+  for (b = pk__wa; b != NULL; b = next) {
+    next = b->next;
+    if (b != keep)
+      free(b);
+  }
+  if (keep != NULL) {
+    keep->used = 0;
+    keep->next = NULL;
+  }
+  pk__wa = keep;
+}
+
+static void *pk__wapi_alloc(pk_ctx *c, size_t n) {
+  void *m = pk__walloc(n, 8);
+  if (m == NULL) {
+    c->status = PK_ENOMEM;
+    pk__wi_oom(n);
+  }
+  return m;
+}
+static void pk__wapi_fail(pk_ctx *c, const char *msg, size_t len) {
+  c->status = PK_EPLUGIN;
+  pk__wi_fail(msg, len);
+}
+static void pk__wapi_log(pk_ctx *c, int level, const char *msg, size_t len) {
+  (void)c;
+  pk__wi_log(level, msg, len);
+}
+static int pk__wapi_config(pk_ctx *c, const char *key, size_t keylen,
+                           pk_str *out) {
+  (void)c;
+  return pk__wi_config(key, keylen, out);
+}
+static int pk__wapi_host_find(pk_ctx *c, const char *name, const char *sig,
+                              int32_t *out_index) {
+  (void)c;
+  return pk__wi_host_find(name, strlen(name), sig, sig ? strlen(sig) : 0,
+                          out_index);
+}
+static int pk__wapi_host_call(pk_ctx *c, int32_t index, const pk_val *args,
+                              size_t nargs, pk_val *results,
+                              size_t nresults) {
+  (void)c;
+  return pk__wi_host_call(index, args, nargs, results, nresults);
+}
+
+#define PK__TARGET_EXTRA(...)                                               \
+  extern const pk_plugin_desc pk_plugin_descriptor;                         \
+  static const struct pk_host_api pk__wapi = {                              \
+      PK_ABI_MAJOR,       PK_ABI_MINOR,       sizeof(struct pk_host_api),   \
+      0,                  pk__wapi_alloc,     pk__wapi_fail,                \
+      pk__wapi_log,       pk__wapi_config,    pk__wapi_host_find,           \
+      pk__wapi_host_call};                                                  \
+  static pk_ctx pk__wctx = {&pk__wapi, 0};                                  \
+  PK__WEXPORT("plugkit_abi_v1") void pk__wabi(void) {}                      \
+  PK__WEXPORT("cabi_realloc")                                               \
+  void *pk__wrealloc(void *old, size_t oldsize, size_t align, size_t n) {   \
+    void *m;                                                                \
+    if (old != NULL && n <= oldsize)                                        \
+      return old;                                                           \
+    m = pk__walloc(n, align);                                               \
+    if (m != NULL && old != NULL)                                           \
+      memcpy(m, old, oldsize);                                              \
+    return m;                                                               \
+  }                                                                         \
+  PK__WEXPORT("plugkit_describe") const char *pk__wdescribe(void) {         \
+    return pk__wdescribe_impl(&pk_plugin_descriptor);                       \
+  }                                                                         \
+  PK__WEXPORT("plugkit_init") int pk__winit(void) {                         \
+    return pk__whooks(&pk_plugin_descriptor, &pk__wctx, PK_HOOK_INIT);      \
+  }                                                                         \
+  PK__WEXPORT("plugkit_fini") void pk__wfini(void) {                        \
+    pk__whooks(&pk_plugin_descriptor, &pk__wctx, PK_HOOK_FINI);             \
+  }                                                                         \
+  PK__FOREACH(PK__ITEM_WASM, __VA_ARGS__)
+
+/* "name\0version\0" then "export\0signature\0" each, then "\0". */
+static const char *pk__wdescribe_impl(const pk_plugin_desc *d) {
+  size_t n = strlen(d->name) + strlen(d->version) + 3, i;
+  char *buf, *p;
+  for (i = 0; i < d->nexports; i++)
+    n += strlen(d->exports[i].name) + strlen(d->exports[i].sig) + 2;
+  if ((buf = p = (char *)pk__walloc(n, 1)) == NULL)
+    return NULL;
+  p = strcpy(p, d->name) + strlen(d->name) + 1;
+  p = strcpy(p, d->version) + strlen(d->version) + 1;
+  for (i = 0; i < d->nexports; i++) {
+    p = strcpy(p, d->exports[i].name) + strlen(d->exports[i].name) + 1;
+    p = strcpy(p, d->exports[i].sig) + strlen(d->exports[i].sig) + 1;
+  }
+  *p = '\0';
+  return buf;
+}
+
+static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
+  uint32_t i;
+  for (i = 0; i < d->nhooks; i++) {
+    if (d->hooks[i].kind != kind)
+      continue;
+    c->status = 0;
+    if (kind == PK_HOOK_INIT) {
+      int rc = ((int (*)(pk_ctx *))d->hooks[i].fn)(c);
+      if (rc != 0 || c->status != 0)
+        return rc != 0 ? rc : c->status;
+    } else {
+      ((void (*)(pk_ctx *))d->hooks[i].fn)(c);
+    }
+  }
+  pk__wreset();
+  return 0;
+}
+
+/*
+ * One export: a wrapper exported under the function's own name, with the
+ * canonical ABI's lowering: scalars as themselves, str/bytes parameters
+ * as (pointer, length), str/bytes results through a return area holding
+ * (pointer, length). cabi_post_<name> releases what the call returned.
+ */
+#define PK__ITEM_WASM(item) PK__CALL(PK__WASM_, PK__KIND item, item)
+#define PK__WASM_PK__INIT(k, fn, ret, params, ctx)
+#define PK__WASM_PK__FINI(k, fn, ret, params, ctx)
+#define PK__WASM_PK__EXP(k, fn, ret, params, ctx)                           \
+  PK__WASM_FN(fn, ret, params, PK__WARGS params)
+#define PK__WASM_PK__EXPC(k, fn, ret, params, ctx)                          \
+  PK__WASM_FN(fn, ret, params, &pk__wctx PK__WARGS_C params)
+#define PK__WASM_FN(fn, ret, params, call_args)                             \
+  PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
+    PK__WRES_##ret r_;                                                      \
+    pk__wdepth++;                                                           \
+    pk__wctx.status = 0;                                                    \
+    r_ = PK__WCALL_##ret(fn(call_args));                                    \
+    /* A scalar export returns nothing in the arena: free it now. */        \
+    if (--pk__wdepth == 0 && PK__WSCALAR_##ret PK__WSCALARS params)         \
+      pk__wreset();                                                         \
+    PK__WRETURN_##ret(r_);                                                  \
+  }                                                                         \
+  PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \
+    (void)r;                                                                \
+    if (pk__wdepth == 0)                                                    \
+      pk__wreset();                                                         \
+  }
+
+/* The return area for str/bytes results: (pointer, length). */
+typedef struct pk__wret_area {
+  const void *ptr;
+  size_t len;
+} pk__wret_area;
+static pk__wret_area pk__wret;
+
+#define PK__WSCALARS(...) PK__FOREACH_I(PK__WSCALAR, __VA_ARGS__)
+#define PK__WSCALAR(i, t) &&PK__WSCALAR_##t
+#define PK__WSCALAR_i32 1
+#define PK__WSCALAR_i64 1
+#define PK__WSCALAR_f32 1
+#define PK__WSCALAR_f64 1
+#define PK__WSCALAR_str 0
+#define PK__WSCALAR_bytes 0
+#define PK__WSCALAR_void 1
+#define PK__WPARAMS(...) PK__FOREACH_I(PK__WPARAM, __VA_ARGS__)
+#define PK__WARGS(...) PK__FOREACH_I(PK__WARG, __VA_ARGS__)
+#define PK__WARGS_C(...) PK__FOREACH_I(PK__WARG_C, __VA_ARGS__)
+#define PK__WPARAM(i, t) PK__SEP##i PK__WP_##t(i)
+#define PK__WARG(i, t) PK__SEP##i PK__WA_##t(i)
+#define PK__WARG_C(i, t) PK__CSEP_##t PK__WA_##t(i)
+#define PK__WP_i32(i) int32_t a##i
+#define PK__WP_i64(i) int64_t a##i
+#define PK__WP_f32(i) float a##i
+#define PK__WP_f64(i) double a##i
+#define PK__WP_str(i) const char *a##i##p, size_t a##i##n
+#define PK__WP_bytes(i) const uint8_t *a##i##p, size_t a##i##n
+#define PK__WP_void(i) void
+#define PK__WA_i32(i) a##i
+#define PK__WA_i64(i) a##i
+#define PK__WA_f32(i) a##i
+#define PK__WA_f64(i) a##i
+#define PK__WA_str(i) ((pk_str){a##i##p, a##i##n})
+#define PK__WA_bytes(i) ((pk_bytes){a##i##p, a##i##n})
+#define PK__WA_void(i)
+/* Wrapper result type, the local holding the result, and the return. */
+#define PK__WRT_i32 int32_t
+#define PK__WRT_i64 int64_t
+#define PK__WRT_f32 float
+#define PK__WRT_f64 double
+#define PK__WRT_str pk__wret_area *
+#define PK__WRT_bytes pk__wret_area *
+#define PK__WRT_void void
+#define PK__WRES_i32 int32_t
+#define PK__WRES_i64 int64_t
+#define PK__WRES_f32 float
+#define PK__WRES_f64 double
+#define PK__WRES_str pk_str
+#define PK__WRES_bytes pk_bytes
+#define PK__WRES_void int
+#define PK__WCALL_i32(x) (x)
+#define PK__WCALL_i64(x) (x)
+#define PK__WCALL_f32(x) (x)
+#define PK__WCALL_f64(x) (x)
+#define PK__WCALL_str(x) (x)
+#define PK__WCALL_bytes(x) (x)
+#define PK__WCALL_void(x) ((x), 0)
+#define PK__WRETURN_i32(r) return r
+#define PK__WRETURN_i64(r) return r
+#define PK__WRETURN_f32(r) return r
+#define PK__WRETURN_f64(r) return r
+#define PK__WRETURN_str(r)                                                  \
+  pk__wret.ptr = (r).ptr;                                                   \
+  pk__wret.len = (r).len;                                                   \
+  return &pk__wret
+#define PK__WRETURN_bytes(r) PK__WRETURN_str(r)
+#define PK__WRETURN_void(r) (void)(r)
+
+#else
+#define PK__TARGET_EXTRA(...)
+#endif /* __wasm__ */
 
 /* Dispatch an item (kind, fn, ret, params, ctx) to a per-kind macro. */
 #define PK__ITEM_DEFS(item) PK__CALL(PK__DEFS_, PK__KIND item, item)

@@ -46,4 +46,26 @@ int pk__os_elf_data(void);
 /* A name for an ELF e_machine value ("x86_64", "aarch64", ...). */
 const char *pk__os_elf_machine_name(int machine);
 
+/* Nanoseconds on the monotonic clock (monotonic != 0) or since the Unix
+   epoch. */
+uint64_t pk__os_clock_ns(int monotonic);
+/* Fill buf with n random bytes from the OS: PK_OK or PK_EIO. */
+int pk__os_random(void *buf, size_t n);
+
+/*
+ * A watchdog: a thread that calls fire(ud) once the armed deadline has
+ * passed (checked every millisecond). Arming and disarming are two atomic
+ * stores, cheap enough for every call. The caller provides the storage
+ * (pk__os_watchdog_size() bytes, aligned like max_align_t).
+ */
+typedef struct pk__os_watchdog pk__os_watchdog;
+size_t pk__os_watchdog_size(void);
+int pk__os_watchdog_start(pk__os_watchdog *w, void (*fire)(void *ud),
+                          void *ud);
+void pk__os_watchdog_arm(pk__os_watchdog *w, uint64_t deadline_ns);
+void pk__os_watchdog_disarm(pk__os_watchdog *w);
+/* Did it fire since it was last armed? */
+int pk__os_watchdog_fired(pk__os_watchdog *w);
+void pk__os_watchdog_stop(pk__os_watchdog *w);
+
 #endif /* PK_OS_OS_H */

@@ -5,6 +5,9 @@
 #include "../os.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -226,4 +229,82 @@ const char *pk__os_elf_machine_name(int m) {
   default:
     return "unknown";
   }
+}
+
+uint64_t pk__os_clock_ns(int monotonic) {
+  struct timespec ts;
+  clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int pk__os_random(void *buf, size_t n) {
+  unsigned char *p = buf;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return PK_EIO;
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      close(fd);
+      return PK_EIO;
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+  close(fd);
+  return PK_OK;
+}
+
+struct pk__os_watchdog {
+  pthread_t thread;
+  _Atomic uint64_t deadline; /* 0: disarmed */
+  _Atomic int stop, fired;
+  void (*fire)(void *);
+  void *ud;
+};
+
+size_t pk__os_watchdog_size(void) { return sizeof(struct pk__os_watchdog); }
+
+static void *watchdog_main(void *arg) {
+  pk__os_watchdog *w = arg;
+  struct timespec tick = {0, 1000000};
+  while (!atomic_load(&w->stop)) {
+    uint64_t d = atomic_load(&w->deadline);
+    if (d != 0 && pk__os_clock_ns(1) >= d &&
+        atomic_compare_exchange_strong(&w->deadline, &d, 0)) {
+      atomic_store(&w->fired, 1);
+      w->fire(w->ud);
+    }
+    nanosleep(&tick, NULL);
+  }
+  return NULL;
+}
+
+int pk__os_watchdog_start(pk__os_watchdog *w, void (*fire)(void *), void *ud) {
+  memset(w, 0, sizeof *w);
+  atomic_init(&w->deadline, 0);
+  atomic_init(&w->stop, 0);
+  atomic_init(&w->fired, 0);
+  w->fire = fire;
+  w->ud = ud;
+  return pthread_create(&w->thread, NULL, watchdog_main, w) == 0 ? PK_OK
+                                                                : PK_ENOMEM;
+}
+
+void pk__os_watchdog_arm(pk__os_watchdog *w, uint64_t deadline_ns) {
+  atomic_store(&w->fired, 0);
+  atomic_store(&w->deadline, deadline_ns ? deadline_ns : 1);
+}
+
+void pk__os_watchdog_disarm(pk__os_watchdog *w) {
+  atomic_store(&w->deadline, 0);
+}
+
+int pk__os_watchdog_fired(pk__os_watchdog *w) { return atomic_load(&w->fired); }
+
+void pk__os_watchdog_stop(pk__os_watchdog *w) {
+  atomic_store(&w->stop, 1);
+  pthread_join(w->thread, NULL);
 }

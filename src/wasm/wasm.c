@@ -1,0 +1,969 @@
+/*
+ * wasm.c: WebAssembly plugins on the built-in engine (src/wasm/engine).
+ *
+ * The ABI (docs/wasm-abi.md): scalar exports keep their wasm types and
+ * are called with no marshalling; str and bytes follow the Component
+ * Model's canonical ABI on core modules: the guest exports cabi_realloc,
+ * a str/bytes parameter is (pointer, length) in guest memory, a str/bytes
+ * result is a pointer to a return area holding (pointer, length), and
+ * cabi_post_<name> releases it. A module exporting plugkit_abi_v1
+ * describes itself through plugkit_describe; any other module is offered
+ * with the scalar functions it exports. Host functions are imports from
+ * module "plugkit", linked only when granted.
+ */
+#include "wasm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len) {
+  pkw_memory *m = inst ? pkw_instance_memory(inst) : NULL;
+  uint64_t size;
+  uint8_t *base;
+  if (m == NULL)
+    return NULL;
+  base = pkw_memory_data(m, &size);
+  if ((uint64_t)ptr + len > size)
+    return NULL;
+  return base + ptr;
+}
+
+int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pk__perr(st->p, code, "%s", msg);
+  st->host_rc = code;
+  return PK__WASM_HOSTERR;
+}
+
+static pkw_alloc alloc_of(pk_host *h) {
+  pkw_alloc a;
+  a.realloc_fn = h->alloc;
+  a.ud = h->alloc_ud;
+  return a;
+}
+
+/* Allocate n bytes in the guest with its cabi_realloc. */
+static int guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
+                       uint32_t *out_ptr, uint8_t **out_mem) {
+  uint64_t a[4] = {0, 0, 1, n}, r = 0;
+  int rc;
+  if (st->realloc_fn == NULL)
+    return pk__perr(st->p, PK_EFORMAT,
+                    "the module exports no cabi_realloc: str/bytes cannot "
+                    "cross into it");
+  if ((rc = pkw_call(st->realloc_fn, a, 4, &r, 1)) != PKW_OK)
+    return pk__perr(st->p, PK_ETRAP, "cabi_realloc trapped: %s",
+                    pkw_strerror(rc));
+  if ((*out_mem = pk__wasm_mem(inst, (uint32_t)r, n)) == NULL ||
+      (r == 0 && n > 0))
+    return pk__perr(st->p, PK_ENOMEM,
+                    "cabi_realloc could not allocate %u bytes in the guest",
+                    n);
+  *out_ptr = (uint32_t)r;
+  return PK_OK;
+}
+
+/* The wasm types a plugkit signature lowers to (canonical ABI). */
+static int lower(const pk__sig *s, uint8_t *params, uint32_t *np,
+                 uint8_t *results, uint32_t *nr) {
+  static const uint8_t map[] = {0, PKW_I32, PKW_I64, PKW_F32, PKW_F64};
+  uint32_t i;
+  *np = *nr = 0;
+  for (i = 0; i < s->nparams; i++) {
+    if (s->params[i] == PK_T_STR || s->params[i] == PK_T_BYTES) {
+      params[(*np)++] = PKW_I32;
+      params[(*np)++] = PKW_I32;
+    } else {
+      params[(*np)++] = map[s->params[i]];
+    }
+  }
+  if (s->nresults > 1)
+    return -1;
+  for (i = 0; i < s->nresults; i++)
+    results[(*nr)++] = s->results[i] >= PK_T_STR ? PKW_I32 : map[s->results[i]];
+  return 0;
+}
+
+static int same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
+                     const uint8_t *r, uint32_t nr) {
+  return t->nparams == np && t->nresults == nr &&
+         memcmp(t->params, p, np) == 0 && memcmp(t->results, r, nr) == 0;
+}
+
+static void type_text(const pkw_functype *t, char *buf, size_t cap) {
+  size_t n = 0;
+  uint32_t i;
+  n += (size_t)snprintf(buf + n, cap - n, "(");
+  for (i = 0; i < t->nparams && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
+                          t->params[i] == PKW_I32   ? "i32"
+                          : t->params[i] == PKW_I64 ? "i64"
+                          : t->params[i] == PKW_F32 ? "f32"
+                          : t->params[i] == PKW_F64 ? "f64"
+                                                    : "ref");
+  if (n < cap)
+    n += (size_t)snprintf(buf + n, cap - n, ")->(");
+  for (i = 0; i < t->nresults && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
+                          t->results[i] == PKW_I32   ? "i32"
+                          : t->results[i] == PKW_I64 ? "i64"
+                          : t->results[i] == PKW_F32 ? "f32"
+                          : t->results[i] == PKW_F64 ? "f64"
+                                                     : "ref");
+  if (n < cap)
+    snprintf(buf + n, cap - n, ")");
+}
+
+/* Map an engine result to a plugkit error with a message. */
+static int map_rc(pk__wstate *st, int rc) {
+  pk_plugin *p = st->p;
+  if (rc == PK__WASM_HOSTERR)
+    return st->host_rc; /* message set by the callback */
+  if (rc == PKW_TRAP_OUT_OF_FUEL)
+    return pk__perr(p, PK_ELIMIT, "out of fuel (%lld units per call)",
+                    (long long)st->fuel);
+  if (rc == PKW_TRAP_INTERRUPTED && st->wd != NULL &&
+      pk__os_watchdog_fired(st->wd))
+    return pk__perr(p, PK_ETIMEOUT, "did not return within %u ms",
+                    st->timeout_ms);
+  if (rc == PKW_ENOMEM)
+    return pk__perr(p, PK_ENOMEM, "out of memory in the engine");
+  if (PKW_IS_TRAP(rc))
+    return pk__perr(p, PK_ETRAP, "trap: %s", pkw_strerror(rc));
+  return pk__perr(p, PK_ETRAP, "engine error: %s", pkw_strerror(rc));
+}
+
+/* Call a guest function of the plugin with the limits armed. */
+static int guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
+                      uint32_t nin, uint32_t nout) {
+  int rc;
+  if (st->fuel > 0)
+    pkw_instance_set_fuel(st->inst, st->fuel);
+  if (st->wd != NULL)
+    pk__os_watchdog_arm(st->wd, pk__os_clock_ns(1) +
+                                    (uint64_t)st->timeout_ms * 1000000u);
+  st->host_rc = 0;
+  rc = pkw_call(fn, slots, nin, slots, nout);
+  if (st->wd != NULL)
+    pk__os_watchdog_disarm(st->wd);
+  return rc == PKW_OK ? PK_OK : map_rc(st, rc);
+}
+
+/* Run the post-return of the previous call, once nothing uses it. */
+static void run_post(pk__wstate *st) {
+  pkw_func *post = st->pending_post;
+  uint64_t arg = st->pending_arg;
+  st->pending_post = NULL;
+  if (post != NULL)
+    pkw_call(post, &arg, 1, &arg, 0);
+}
+
+/* ---- calls from the host ------------------------------------------------ */
+
+static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+  pk_plugin *p = f->plugin;
+  pk__wstate *st = p->bstate;
+  pk__wexport *w = &st->exports[f->bindex];
+  uint64_t slots[2 * PK_MAX_PARAMS + 2];
+  uint32_t n = 0, i;
+  int rc;
+
+  if (st->pending_post != NULL && p->in_host == 0)
+    run_post(st);
+  for (i = 0; i < f->sig.nparams; i++) {
+    const pk_val *a = &args[i];
+    switch (a->type) {
+    case PK_T_I32:
+      slots[n++] = (uint32_t)a->i32;
+      break;
+    case PK_T_I64:
+      slots[n++] = (uint64_t)a->i64;
+      break;
+    case PK_T_F32: {
+      uint32_t b;
+      memcpy(&b, &a->f32, 4);
+      slots[n++] = b;
+      break;
+    }
+    case PK_T_F64:
+      memcpy(&slots[n++], &a->f64, 8);
+      break;
+    default: { /* str, bytes: copied into guest memory */
+      const void *src = a->type == PK_T_STR ? (const void *)a->str.ptr
+                                            : (const void *)a->bytes.ptr;
+      size_t len = a->type == PK_T_STR ? a->str.len : a->bytes.len;
+      uint32_t gp = 0;
+      uint8_t *dst;
+      if (len > UINT32_MAX)
+        return pk__perr(p, PK_EINVAL, "argument %u is too large", i + 1);
+      if (len > 0) {
+        if ((rc = guest_alloc(st, st->inst, (uint32_t)len, &gp, &dst)) < 0)
+          return rc;
+        memcpy(dst, src, len);
+      }
+      slots[n++] = gp;
+      slots[n++] = (uint32_t)len;
+    }
+    }
+  }
+  p->ctx.status = 0;
+  rc = guest_call(st, w->fn, slots, n, f->sig.nresults);
+  if (w->lowered) { /* the arena holds arguments or the result */
+    st->pending_post = w->post;
+    st->pending_arg = f->sig.nresults ? slots[0] : 0;
+  }
+  if (rc < 0)
+    return rc;
+  if (p->ctx.status != 0)
+    return p->ctx.status; /* the guest called fail */
+  if (f->sig.nresults == 1) {
+    switch (f->sig.results[0]) {
+    case PK_T_I32:
+      results[0].i32 = (int32_t)(uint32_t)slots[0];
+      break;
+    case PK_T_I64:
+      results[0].i64 = (int64_t)slots[0];
+      break;
+    case PK_T_F32: {
+      uint32_t b = (uint32_t)slots[0];
+      memcpy(&results[0].f32, &b, 4);
+      break;
+    }
+    case PK_T_F64:
+      memcpy(&results[0].f64, &slots[0], 8);
+      break;
+    default: { /* str, bytes: (ptr, len) in the return area */
+      uint8_t *area = pk__wasm_mem(st->inst, (uint32_t)slots[0], 8), *data;
+      uint32_t gp, len;
+      if (area == NULL)
+        return pk__perr(p, PK_ETRAP, "return area out of guest memory");
+      gp = (uint32_t)area[0] | (uint32_t)area[1] << 8 |
+           (uint32_t)area[2] << 16 | (uint32_t)area[3] << 24;
+      len = (uint32_t)area[4] | (uint32_t)area[5] << 8 |
+            (uint32_t)area[6] << 16 | (uint32_t)area[7] << 24;
+      if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
+        return pk__perr(p, PK_ETRAP,
+                        "result [%u, +%u) is outside guest memory", gp, len);
+      /* Points into guest memory: valid until the next call. */
+      if (f->sig.results[0] == PK_T_STR) {
+        results[0].str.ptr = (const char *)data;
+        results[0].str.len = len;
+      } else {
+        results[0].bytes.ptr = data;
+        results[0].bytes.len = len;
+      }
+    }
+    }
+  }
+  return PK_OK;
+}
+
+/* ---- the "plugkit" imports --------------------------------------------- */
+
+#define A32(i) ((uint32_t)args[i])
+
+static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
+                    uint64_t *results) {
+  pk__wstate *st = ud;
+  const uint8_t *m = pk__wasm_mem(inst, A32(0), A32(1));
+  (void)results;
+  if (m == NULL)
+    return pk__wasm_fail(st, PK_ETRAP, "fail: message outside guest memory");
+  if (st->p->ctx.status != 0)
+    return 0; /* keep the first cause (an oom) */
+  st->p->ctx.status = PK_EPLUGIN;
+  pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)A32(1), (const char *)m);
+  return 0;
+}
+
+/* The guest could not allocate `size` bytes: its memory is full. */
+static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
+                   uint64_t *results) {
+  pk__wstate *st = ud;
+  pkw_memory *m = pkw_instance_memory(inst);
+  (void)results;
+  if (st->max_pages > 0) {
+    st->p->ctx.status = PK_ELIMIT;
+    pk__perr(st->p, PK_ELIMIT,
+             "memory limit reached: %u of %u pages (64 KiB) in use, %u more "
+             "bytes wanted",
+             m ? pkw_memory_pages(m) : 0, st->max_pages, A32(0));
+  } else {
+    st->p->ctx.status = PK_ENOMEM;
+    pk__perr(st->p, PK_ENOMEM, "the plugin is out of memory (%u bytes "
+                               "wanted)", A32(0));
+  }
+  return 0;
+}
+
+static int imp_log(void *ud, pkw_instance *inst, const uint64_t *args,
+                   uint64_t *results) {
+  pk__wstate *st = ud;
+  pk_host *h = st->p->host;
+  const uint8_t *m = pk__wasm_mem(inst, A32(1), A32(2));
+  (void)results;
+  if (m == NULL)
+    return pk__wasm_fail(st, PK_ETRAP, "log: message outside guest memory");
+  if (h->log != NULL)
+    h->log(h->log_ud, (int)A32(0), st->p->name ? st->p->name : st->p->path,
+           (const char *)m, A32(2));
+  return 0;
+}
+
+/* Copy `len` bytes into the guest; write (ptr, len) at `out`. */
+static int give_guest(pk__wstate *st, pkw_instance *inst, const void *src,
+                      size_t len, uint32_t out) {
+  uint8_t *o = pk__wasm_mem(inst, out, 8), *dst;
+  uint32_t gp = 0;
+  int rc;
+  if (o == NULL || len > UINT32_MAX)
+    return pk__wasm_fail(st, PK_ETRAP, "result address outside guest memory");
+  if (len > 0) {
+    if ((rc = guest_alloc(st, inst, (uint32_t)len, &gp, &dst)) < 0) {
+      st->host_rc = rc;
+      return PK__WASM_HOSTERR;
+    }
+    memcpy(dst, src, len);
+    o = pk__wasm_mem(inst, out, 8); /* memory may have grown */
+  }
+  o[0] = (uint8_t)gp;
+  o[1] = (uint8_t)(gp >> 8);
+  o[2] = (uint8_t)(gp >> 16);
+  o[3] = (uint8_t)(gp >> 24);
+  o[4] = (uint8_t)len;
+  o[5] = (uint8_t)(len >> 8);
+  o[6] = (uint8_t)(len >> 16);
+  o[7] = (uint8_t)(len >> 24);
+  return 0;
+}
+
+static int imp_config(void *ud, pkw_instance *inst, const uint64_t *args,
+                      uint64_t *results) {
+  pk__wstate *st = ud;
+  const uint8_t *key = pk__wasm_mem(inst, A32(0), A32(1));
+  pk_str v;
+  if (key == NULL)
+    return pk__wasm_fail(st, PK_ETRAP, "config: key outside guest memory");
+  if (pk__config_get(st->p, (const char *)key, A32(1), &v) != PK_OK) {
+    results[0] = (uint32_t)PK_ENOENT;
+    return 0;
+  }
+  results[0] = 0;
+  return give_guest(st, inst, v.ptr, v.len, A32(2));
+}
+
+static int imp_host_find(void *ud, pkw_instance *inst, const uint64_t *args,
+                         uint64_t *results) {
+  pk__wstate *st = ud;
+  const uint8_t *name = pk__wasm_mem(inst, A32(0), A32(1));
+  const uint8_t *sig = pk__wasm_mem(inst, A32(2), A32(3));
+  uint8_t *out = pk__wasm_mem(inst, A32(4), 4);
+  char nbuf[128], sbuf[PK__SIG_MAX];
+  int32_t idx = 0;
+  int rc;
+  if (name == NULL || sig == NULL || out == NULL || A32(1) >= sizeof nbuf ||
+      A32(3) >= sizeof sbuf)
+    return pk__wasm_fail(st, PK_ETRAP, "host_find: bad guest pointer");
+  memcpy(nbuf, name, A32(1));
+  nbuf[A32(1)] = '\0';
+  memcpy(sbuf, sig, A32(3));
+  sbuf[A32(3)] = '\0';
+  rc = pk__hostfn_find(st->p, nbuf, A32(3) ? sbuf : NULL, &idx);
+  if (rc == PK_OK)
+    memcpy(out, &idx, 4);
+  results[0] = (uint32_t)rc;
+  return 0;
+}
+
+/* pk_val in wasm32: type at 0, payload at 8 (str: ptr at 8, len at 12). */
+#define WVAL 16
+
+static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
+                         uint64_t *results) {
+  pk__wstate *st = ud;
+  uint32_t nargs = A32(2), nres = A32(4), i, resp = A32(3);
+  const uint8_t *ga;
+  pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
+  int rc;
+
+  if (nargs > PK_MAX_PARAMS || nres > PK_MAX_RESULTS ||
+      (ga = pk__wasm_mem(inst, A32(1), nargs * WVAL)) == NULL ||
+      pk__wasm_mem(inst, resp, nres * WVAL) == NULL)
+    return pk__wasm_fail(st, PK_ETRAP, "host_call: bad guest pointer");
+  for (i = 0; i < nargs; i++) {
+    const uint8_t *v = ga + i * WVAL;
+    memcpy(&in[i].type, v, 4);
+    switch (in[i].type) {
+    case PK_T_I32:
+      memcpy(&in[i].i32, v + 8, 4);
+      break;
+    case PK_T_I64:
+      memcpy(&in[i].i64, v + 8, 8);
+      break;
+    case PK_T_F32:
+      memcpy(&in[i].f32, v + 8, 4);
+      break;
+    case PK_T_F64:
+      memcpy(&in[i].f64, v + 8, 8);
+      break;
+    case PK_T_STR:
+    case PK_T_BYTES: {
+      uint32_t gp, len;
+      const uint8_t *d;
+      memcpy(&gp, v + 8, 4);
+      memcpy(&len, v + 12, 4);
+      if ((d = pk__wasm_mem(inst, gp, len)) == NULL)
+        return pk__wasm_fail(st, PK_ETRAP, "host_call: argument %u outside "
+                                           "guest memory", i + 1);
+      in[i].str.ptr = (const char *)d; /* str and bytes share the layout */
+      in[i].str.len = len;
+      break;
+    }
+    default:
+      in[i].type = 0xff; /* pk__hostfn_call rejects it with ETYPE */
+    }
+  }
+  rc = pk__hostfn_call(st->p, (int32_t)A32(0), in, nargs, out, nres);
+  results[0] = (uint32_t)rc;
+  if (rc != PK_OK)
+    return 0;
+  for (i = 0; i < nres && i < st->p->host->fns[st->p->grants[A32(0)]].sig.nresults;
+       i++) {
+    uint8_t *v = pk__wasm_mem(inst, resp + i * WVAL, WVAL);
+    memset(v, 0, WVAL);
+    memcpy(v, &out[i].type, 4);
+    switch (out[i].type) {
+    case PK_T_I32:
+      memcpy(v + 8, &out[i].i32, 4);
+      break;
+    case PK_T_I64:
+      memcpy(v + 8, &out[i].i64, 8);
+      break;
+    case PK_T_F32:
+      memcpy(v + 8, &out[i].f32, 4);
+      break;
+    case PK_T_F64:
+      memcpy(v + 8, &out[i].f64, 8);
+      break;
+    default:
+      if ((rc = give_guest(st, inst, out[i].str.ptr, out[i].str.len,
+                           resp + i * WVAL + 8)) != 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+/* A host function imported by name, with its wasm type. */
+typedef struct typed_import {
+  pk__wstate *st;
+  int32_t index; /* into the plugin's grants */
+  const pk__hostfn *fn;
+} typed_import;
+
+static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  typed_import *ti = ud;
+  const pk__sig *s = &ti->fn->sig;
+  pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
+  uint32_t i, k = 0;
+  int rc;
+  for (i = 0; i < s->nparams; i++) {
+    in[i].type = s->params[i];
+    switch (s->params[i]) {
+    case PK_T_I32:
+      in[i].i32 = (int32_t)(uint32_t)args[k++];
+      break;
+    case PK_T_I64:
+      in[i].i64 = (int64_t)args[k++];
+      break;
+    case PK_T_F32: {
+      uint32_t b = (uint32_t)args[k++];
+      memcpy(&in[i].f32, &b, 4);
+      break;
+    }
+    case PK_T_F64:
+      memcpy(&in[i].f64, &args[k++], 8);
+      break;
+    default: {
+      const uint8_t *d = pk__wasm_mem(inst, A32(k), A32(k + 1));
+      if (d == NULL)
+        return pk__wasm_fail(ti->st, PK_ETRAP,
+                             "host function '%s': argument %u outside guest "
+                             "memory",
+                             ti->fn->name, i + 1);
+      in[i].str.ptr = (const char *)d;
+      in[i].str.len = A32(k + 1);
+      k += 2;
+    }
+    }
+  }
+  /* Arguments are read: results may now overwrite them (they alias). */
+  if ((rc = pk__hostfn_call(ti->st->p, ti->index, in, s->nparams, out,
+                            s->nresults)) != PK_OK) {
+    ti->st->host_rc = rc;
+    return PK__WASM_HOSTERR;
+  }
+  if (s->nresults == 1) {
+    switch (s->results[0]) {
+    case PK_T_I32:
+      results[0] = (uint32_t)out[0].i32;
+      break;
+    case PK_T_I64:
+      results[0] = (uint64_t)out[0].i64;
+      break;
+    case PK_T_F32: {
+      uint32_t b;
+      memcpy(&b, &out[0].f32, 4);
+      results[0] = b;
+      break;
+    }
+    default:
+      memcpy(&results[0], &out[0].f64, 8);
+    }
+  }
+  return 0;
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+static int wasm_probe(const unsigned char *h, size_t n, const char *path,
+                      int isdir) {
+  (void)path;
+  return !isdir && n >= 4 && memcmp(h, "\0asm", 4) == 0 ? 100 : 0;
+}
+
+static const struct {
+  const char *name, *type;
+  pkw_host_fn fn;
+} builtins[] = {
+    {"fail", "ii:", imp_fail},
+    {"oom", "i:", imp_oom},
+    {"log", "iii:", imp_log},
+    {"config", "iii:i", imp_config},
+    {"host_find", "iiiii:i", imp_host_find},
+    {"host_call", "iiiii:i", imp_host_call},
+};
+
+static int all_i32(const pkw_functype *t, const char *s) {
+  uint32_t i = 0, j = 0;
+  for (; *s != ':'; s++, i++)
+    if (i >= t->nparams || t->params[i] != PKW_I32)
+      return 0;
+  for (s++; *s; s++, j++)
+    if (j >= t->nresults || t->results[j] != PKW_I32)
+      return 0;
+  return i == t->nparams && j == t->nresults;
+}
+
+/* Bind import i. */
+static int bind_import(pk__wstate *st, const pkw_alloc *al,
+                       const pkw_import_desc *d, typed_import *ti,
+                       pkw_func **out) {
+  pk_plugin *p = st->p;
+  size_t i;
+  if (d->kind != PKW_EXTERN_FUNC)
+    return pk__perr(p, PK_EFORMAT,
+                    "import '%.*s.%.*s' is not a function: only function "
+                    "imports are provided",
+                    (int)d->module_len, d->module, (int)d->name_len, d->name);
+  if (d->module_len == 22 &&
+      memcmp(d->module, "wasi_snapshot_preview1", 22) == 0)
+    return pk__wasi_bind(st, al, d->name, d->name_len, &d->type, out);
+  if (d->module_len != 7 || memcmp(d->module, "plugkit", 7) != 0)
+    return pk__perr(p, PK_ENOENT,
+                    "unknown import '%.*s.%.*s' (modules provided: plugkit, "
+                    "wasi_snapshot_preview1)",
+                    (int)d->module_len, d->module, (int)d->name_len, d->name);
+  for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+    if (strlen(builtins[i].name) != d->name_len ||
+        memcmp(builtins[i].name, d->name, d->name_len) != 0)
+      continue;
+    if (!all_i32(&d->type, builtins[i].type))
+      return pk__perr(p, PK_EFORMAT, "import 'plugkit.%s' has the wrong type",
+                      builtins[i].name);
+    if (pkw_func_create_host(al, &d->type, builtins[i].fn, st, out) !=
+        PKW_OK)
+      return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
+    return PK_OK;
+  }
+  /* A host function by name: it must be defined, granted and typed alike. */
+  {
+    char name[64], want[64], got[64];
+    uint8_t wp[2 * PK_MAX_PARAMS], wr[PK_MAX_RESULTS];
+    uint32_t np, nr;
+    int32_t idx;
+    int rc;
+    if (d->name_len >= sizeof name)
+      return pk__perr(p, PK_ENOENT, "unknown import 'plugkit.%.*s'",
+                      (int)d->name_len, d->name);
+    memcpy(name, d->name, d->name_len);
+    name[d->name_len] = '\0';
+    if ((rc = pk__hostfn_find(p, name, NULL, &idx)) < 0)
+      return pk__perr(p, rc, "import 'plugkit.%s': %s", name,
+                      rc == PK_EDENIED ? "host function not granted to this "
+                                         "plugin"
+                                       : "no such host function");
+    ti->st = st;
+    ti->index = idx;
+    ti->fn = &p->host->fns[p->grants[idx]];
+    if (lower(&ti->fn->sig, wp, &np, wr, &nr) < 0 ||
+        (ti->fn->sig.nresults == 1 && ti->fn->sig.results[0] >= PK_T_STR) ||
+        !same_type(&d->type, wp, np, wr, nr)) {
+      pkw_functype t = {np, nr, wp, wr};
+      type_text(&d->type, got, sizeof got);
+      type_text(&t, want, sizeof want);
+      return pk__perr(p, PK_ESIG,
+                      "import 'plugkit.%s' has wasm type %s; host function "
+                      "%s needs %s (str/bytes results only through "
+                      "pk_host_call)",
+                      name, got, ti->fn->sigtext, want);
+    }
+    if (pkw_func_create_host(al, &d->type, imp_typed, ti, out) != PKW_OK)
+      return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
+    return PK_OK;
+  }
+}
+
+static void watchdog_fire(void *ud) {
+  pk__wstate *st = ud;
+  pkw_instance_interrupt(st->inst);
+}
+
+/* Read the descriptor the guest's plugkit_describe returns. */
+static int describe(pk__wstate *st, pkw_func *fn) {
+  pk_plugin *p = st->p;
+  uint64_t r = 0;
+  uint64_t size;
+  const char *base, *s, *end;
+  size_t count = 0, i;
+  int rc;
+  pkw_memory *m = pkw_instance_memory(st->inst);
+
+  if ((rc = guest_call(st, fn, &r, 0, 1)) < 0)
+    return rc;
+  if (m == NULL)
+    return pk__perr(p, PK_EFORMAT, "plugkit_describe: the module has no memory");
+  base = (const char *)pkw_memory_data(m, &size);
+  if (r == 0 || r >= size)
+    return pk__perr(p, PK_EFORMAT, "plugkit_describe returned a bad pointer");
+  /* The blob: strings, each NUL-terminated, ending with an empty one. */
+  s = base + r;
+  end = base + size;
+  {
+    const char *q = s;
+    int fields = 0;
+    for (;;) {
+      const char *z = memchr(q, '\0', (size_t)(end - q));
+      if (z == NULL)
+        return pk__perr(p, PK_EFORMAT, "plugkit_describe: unterminated");
+      if (z == q && fields >= 2)
+        break;
+      fields++;
+      q = z + 1;
+    }
+    if (fields % 2 != 0)
+      return pk__perr(p, PK_EFORMAT, "plugkit_describe: odd field count");
+    count = (size_t)(fields - 2) / 2;
+  }
+  if ((p->name = pk__plugin_strdup(p, s)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  s += strlen(s) + 1;
+  if ((p->version = pk__plugin_strdup(p, s)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  s += strlen(s) + 1;
+  if ((rc = pk__plugin_exports(p, count)) < 0)
+    return rc;
+  if (count > 0 &&
+      (st->exports = pk__alloc(p->host, count * sizeof *st->exports)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  for (i = 0; i < count; i++) {
+    const char *name = s, *sig = s + strlen(s) + 1;
+    char post[96];
+    uint8_t wp[2 * PK_MAX_PARAMS], wr[PK_MAX_RESULTS];
+    uint32_t np, nr;
+    pkw_functype t;
+    pk_func *f = &p->funcs[i];
+    pk__wexport *w = &st->exports[i];
+    s = sig + strlen(sig) + 1;
+    if ((rc = pk__func_init(p, f, name, sig)) < 0)
+      return rc;
+    memset(w, 0, sizeof *w);
+    if (pkw_instance_func(st->inst, name, &w->fn) != PKW_OK)
+      return pk__perr(p, PK_EFORMAT,
+                      "export '%s' is described but not exported", name);
+    pkw_func_type(w->fn, &t);
+    if (lower(&f->sig, wp, &np, wr, &nr) < 0 || !same_type(&t, wp, np, wr, nr))
+      return pk__perr(p, PK_EFORMAT,
+                      "export '%s' is declared %s but its wasm type does not "
+                      "match",
+                      name, f->sigtext);
+    for (np = 0; np < f->sig.nparams; np++)
+      if (f->sig.params[np] >= PK_T_STR)
+        w->lowered = 1;
+    if (f->sig.nresults && f->sig.results[0] >= PK_T_STR)
+      w->lowered = 1;
+    snprintf(post, sizeof post, "cabi_post_%s", name);
+    if (pkw_instance_func(st->inst, post, &w->post) != PKW_OK)
+      w->post = NULL;
+    f->invoke = wasm_invoke;
+    f->bindex = (uint32_t)i;
+  }
+  return PK_OK;
+}
+
+/* A module without the marker: offer its scalar function exports. */
+static int plain_exports(pk__wstate *st) {
+  pk_plugin *p = st->p;
+  const char *base = strrchr(p->path, '/');
+  char name[256], sig[PK__SIG_MAX];
+  uint32_t i, count = 0, k;
+  int pass, rc;
+
+  base = base ? base + 1 : p->path;
+  snprintf(name, sizeof name, "%s", base);
+  if (strrchr(name, '.') != NULL)
+    *strrchr(name, '.') = '\0';
+  if ((p->name = pk__plugin_strdup(p, name)) == NULL ||
+      (p->version = pk__plugin_strdup(p, "")) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  for (pass = 0; pass < 2; pass++) {
+    uint32_t n = 0;
+    for (i = 0;; i++) {
+      const char *en;
+      uint32_t el;
+      pkw_extern ex;
+      pkw_functype t;
+      size_t len = 0;
+      int ok = 1;
+      if (pkw_instance_export(st->inst, i, &en, &el, &ex) != PKW_OK)
+        break;
+      if (ex.kind != PKW_EXTERN_FUNC || el == 0 || el >= sizeof name ||
+          memchr(en, '\0', el) != NULL || en[0] == '_' ||
+          (el > 5 && memcmp(en, "cabi_", 5) == 0))
+        continue;
+      pkw_func_type(ex.u.func, &t);
+      if (t.nparams > PK_MAX_PARAMS || t.nresults > 1)
+        continue;
+      len += (size_t)snprintf(sig + len, sizeof sig - len, "(");
+      for (k = 0; k < t.nparams + t.nresults && ok; k++) {
+        uint8_t ty = k < t.nparams ? t.params[k] : t.results[k - t.nparams];
+        const char *tn = ty == PKW_I32   ? "i32"
+                         : ty == PKW_I64 ? "i64"
+                         : ty == PKW_F32 ? "f32"
+                         : ty == PKW_F64 ? "f64"
+                                         : NULL;
+        if (tn == NULL)
+          ok = 0;
+        else
+          len += (size_t)snprintf(sig + len, sizeof sig - len, "%s%s%s",
+                                  k == t.nparams ? ")->" : "",
+                                  k > 0 && k != t.nparams ? "," : "", tn);
+      }
+      if (!ok)
+        continue;
+      if (t.nresults == 0)
+        snprintf(sig + len, sizeof sig - len, "%s->()",
+                 t.nparams ? ")" : ")");
+      if (pass == 1) {
+        pk_func *f = &p->funcs[n];
+        memcpy(name, en, el);
+        name[el] = '\0';
+        if ((rc = pk__func_init(p, f, name, sig)) < 0)
+          return rc;
+        memset(&st->exports[n], 0, sizeof st->exports[n]);
+        st->exports[n].fn = ex.u.func;
+        f->invoke = wasm_invoke;
+        f->bindex = n;
+      }
+      n++;
+    }
+    if (pass == 0) {
+      count = n;
+      if ((rc = pk__plugin_exports(p, count)) < 0)
+        return rc;
+      if (count > 0 && (st->exports = pk__alloc(
+                            p->host, count * sizeof *st->exports)) == NULL)
+        return pk__perr(p, PK_ENOMEM, "out of memory");
+    }
+  }
+  return PK_OK;
+}
+
+/* Read the whole file through the host's allocator. */
+static int read_file(pk_plugin *p, uint8_t **out, size_t *out_n) {
+  FILE *f = fopen(p->path, "rb");
+  uint8_t *buf = NULL;
+  size_t n = 0, cap = 0;
+  if (f == NULL)
+    return pk__perr(p, PK_EIO, "cannot open the file");
+  for (;;) {
+    size_t k;
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      uint8_t *nb = pk__realloc(p->host, buf, ncap);
+      if (nb == NULL) {
+        pk__free(p->host, buf);
+        fclose(f);
+        return pk__perr(p, PK_ENOMEM, "out of memory reading the file");
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    k = fread(buf + n, 1, cap - n, f);
+    n += k;
+    if (k == 0)
+      break;
+  }
+  fclose(f);
+  *out = buf;
+  *out_n = n;
+  return PK_OK;
+}
+
+static int wasm_open(pk_plugin *p) {
+  const pk_open_opts *o = p->opts;
+  pk_host *h = p->host;
+  pkw_alloc al = alloc_of(h);
+  pkw_limits lim;
+  pk__wstate *st;
+  uint8_t *bytes = NULL;
+  size_t n = 0;
+  uint32_t nimp, i;
+  pkw_extern *ext = NULL;
+  pkw_func *fn;
+  char err[256];
+  int rc;
+
+  if ((st = pk__alloc(h, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  p->bstate = st;
+  st->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
+  st->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
+  if ((rc = read_file(p, &bytes, &n)) < 0)
+    return rc;
+  rc = pkw_module_decode(&al, bytes, n, &st->mod, err, sizeof err);
+  pk__free(h, bytes);
+  if (rc != PKW_OK)
+    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
+                    "%s module: %s",
+                    rc == PKW_EINVALID ? "invalid" : "malformed", err);
+  nimp = pkw_module_num_imports(st->mod);
+  if (nimp > 0) {
+    if ((ext = pk__alloc(h, nimp * sizeof *ext)) == NULL ||
+        (st->hostfns = pk__alloc(h, nimp * sizeof *st->hostfns)) == NULL ||
+        (st->himps = pk__alloc(h, nimp * sizeof(typed_import))) == NULL) {
+      pk__free(h, ext);
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < nimp; i++) {
+      pkw_import_desc d;
+      pkw_module_import(st->mod, i, &d);
+      if ((rc = bind_import(st, &al, &d, (typed_import *)st->himps + i,
+                            &st->hostfns[i])) < 0) {
+        pk__free(h, ext);
+        return rc;
+      }
+      st->nhostfns++;
+      ext[i].kind = PKW_EXTERN_FUNC;
+      ext[i].u.func = st->hostfns[i];
+    }
+  }
+  memset(&lim, 0, sizeof lim);
+  if (o->max_memory > 0) {
+    uint64_t pages = o->max_memory / 65536;
+    st->max_pages = lim.max_memory_pages =
+        pages == 0 ? 1 : pages > 65536 ? 65536 : (uint32_t)pages;
+  }
+  rc = pkw_instance_create(st->mod, ext, nimp, &lim, &st->inst, err,
+                           sizeof err);
+  pk__free(h, ext);
+  if (rc != PKW_OK) {
+    if (rc == PK__WASM_HOSTERR)
+      return st->host_rc;
+    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
+                    "cannot instantiate: %s", err);
+  }
+  if (st->timeout_ms > 0) {
+    if ((st->wd = pk__alloc(h, pk__os_watchdog_size())) == NULL)
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    if (pk__os_watchdog_start(st->wd, watchdog_fire, st) != PK_OK) {
+      pk__free(h, st->wd);
+      st->wd = NULL;
+      return pk__perr(p, PK_ENOMEM, "cannot start the timeout watchdog");
+    }
+  }
+  if (pkw_instance_func(st->inst, "cabi_realloc", &st->realloc_fn) != PKW_OK)
+    st->realloc_fn = NULL;
+  /* wasi-libc reactors construct their runtime in _initialize. */
+  if (pkw_instance_func(st->inst, "_initialize", &fn) == PKW_OK &&
+      (rc = guest_call(st, fn, NULL, 0, 0)) < 0)
+    return rc;
+  if (pkw_instance_func(st->inst, "plugkit_abi_v1", &fn) == PKW_OK) {
+    pkw_func *init;
+    p->abi_major = PK_ABI_MAJOR;
+    p->abi_minor = PK_ABI_MINOR;
+    if (pkw_instance_func(st->inst, "plugkit_describe", &fn) != PKW_OK)
+      return pk__perr(p, PK_ENODESC,
+                      "exports plugkit_abi_v1 but no plugkit_describe");
+    if ((rc = describe(st, fn)) < 0)
+      return rc;
+    if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
+      uint64_t r = 0;
+      p->phase = "init";
+      p->ctx.status = 0;
+      if ((rc = guest_call(st, init, &r, 0, 1)) < 0)
+        return rc == PK_ETRAP || rc == PK_EPLUGIN ? PK_EINIT : rc;
+      if (r != 0 || p->ctx.status != 0) {
+        if (p->ctx.status == 0)
+          pk__perr(p, PK_EINIT, "init hook returned %d", (int)(int32_t)r);
+        p->ctx.status = 0;
+        return PK_EINIT;
+      }
+      p->phase = "open";
+    }
+    if (pkw_instance_func(st->inst, "plugkit_fini", &st->fini) != PKW_OK)
+      st->fini = NULL;
+  } else if ((rc = plain_exports(st)) < 0) {
+    return rc;
+  }
+  st->inited = 1;
+  return PK_OK;
+}
+
+static void wasm_close(pk_plugin *p) {
+  pk__wstate *st = p->bstate;
+  pk_host *h = p->host;
+  uint32_t i;
+  if (st == NULL)
+    return;
+  if (st->inited && st->fini != NULL) {
+    run_post(st);
+    guest_call(st, st->fini, NULL, 0, 0);
+  }
+  if (st->wd != NULL) {
+    pk__os_watchdog_stop(st->wd);
+    pk__free(h, st->wd);
+  }
+  pkw_instance_destroy(st->inst);
+  for (i = 0; i < st->nhostfns; i++)
+    pkw_func_destroy_host(st->hostfns[i]);
+  pkw_module_destroy(st->mod);
+  pk__free(h, st->hostfns);
+  pk__free(h, st->himps);
+  pk__free(h, st->exports);
+  pk__free(h, st);
+  p->bstate = NULL;
+}
+
+const pk__backend pk__backend_wasm = {"wasm", wasm_probe, wasm_open,
+                                      wasm_close};

@@ -1,0 +1,53 @@
+/* wasm.h: private to src/wasm/ (the backend; the engine is engine/). */
+#ifndef PK_WASM_WASM_H
+#define PK_WASM_WASM_H
+
+#include "../core/core.h"
+#include "../os/os.h"
+#include "engine/wasm.h"
+
+/*
+ * A host callback that fails stores the plugkit code in st->host_rc and
+ * returns this, which the engine hands back unchanged from pkw_call: it
+ * cannot be mistaken for an engine code.
+ */
+#define PK__WASM_HOSTERR (-1000)
+
+typedef struct pk__wexport {
+  pkw_func *fn;
+  pkw_func *post;   /* cabi_post_<name>, or NULL */
+  uint8_t lowered;  /* a str/bytes parameter or result */
+} pk__wexport;
+
+typedef struct pk__wstate {
+  pk_plugin *p;
+  pkw_module *mod;
+  pkw_instance *inst;
+  pkw_func **hostfns; /* created for the imports; destroyed at close */
+  uint32_t nhostfns;
+  void *himps;        /* typed host imports' data */
+  pkw_func *realloc_fn;
+  pkw_func *fini;
+  pkw_func *pending_post; /* post-return of the last call, not yet run */
+  uint64_t pending_arg;
+  pk__wexport *exports;
+  int host_rc; /* the code a host callback failed with */
+  int inited;
+  int64_t fuel;
+  uint32_t timeout_ms;
+  uint32_t max_pages;
+  pk__os_watchdog *wd;
+} pk__wstate;
+
+/* Guest memory [ptr, ptr+len) of `inst`, or NULL when out of bounds. */
+uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len);
+/* Fail a host callback: set the message and return PK__WASM_HOSTERR. */
+int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...)
+    PK__FMT(3, 4);
+
+/* The WASI preview1 subset: bind import `name` (with type `t`) to a host
+   function; unknown names get a stub answering ENOSYS. */
+int pk__wasi_bind(pk__wstate *st, const pkw_alloc *al, const char *name,
+                  size_t len, const pkw_functype *t, pkw_func **out);
+
+#endif /* PK_WASM_WASM_H */

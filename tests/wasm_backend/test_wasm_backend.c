@@ -1,0 +1,294 @@
+/*
+ * The wasm backend: bad modules, imports and grants, traps, limits, WASI.
+ * Run as `test_wasm_backend TEST DIR` (DIR holds the built .wasm files).
+ */
+#include "test.h"
+
+static char path_buf[1024];
+
+static const char *wasm(const char *name) {
+  snprintf(path_buf, sizeof path_buf, "%s/%s.wasm", pkt_arg(0), name);
+  return path_buf;
+}
+
+static int triple(void *ud, pk_plugin *caller, const pk_val *args,
+                  pk_val *results) {
+  (void)ud;
+  (void)caller;
+  results[0].i32 = args[0].i32 * 3;
+  return PK_OK;
+}
+
+static pk_host *host;
+static pk_plugin *plug;
+
+static void open_limits(const char *grants, uint64_t fuel, int timeout_ms,
+                        uint64_t max_memory) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", triple, NULL),
+         PK_OK);
+  o.grants = grants;
+  o.fuel = fuel;
+  o.call_timeout_ms = timeout_ms;
+  o.max_memory = max_memory;
+  PKT_RC(host, pk_plugin_open(host, wasm("limits"), &o, &plug), PK_OK);
+}
+
+static int call0(const char *name, pk_val *out) {
+  pk_func *f;
+  PKT_RC(host, pk_plugin_func(plug, name, NULL, &f), PK_OK);
+  return pk_func_call(f, NULL, 0, out, pk_func_nresults(f));
+}
+
+static int call1(const char *name, pk_val in, pk_val *out) {
+  pk_func *f;
+  PKT_RC(host, pk_plugin_func(plug, name, NULL, &f), PK_OK);
+  return pk_func_call(f, &in, 1, out, pk_func_nresults(f));
+}
+
+static void done(void) {
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* After a fault, the plugin still answers. */
+static void still_usable(void) {
+  pk_val out;
+  PKT_RC(host, call1("typed", PK_I32(2), &out), PK_OK);
+  PKT_EQ_INT(out.i32, 7);
+}
+
+static void expect_open(const char *path, int want, const char *why) {
+  pk_host *h = test_host();
+  pk_plugin *p = (pk_plugin *)&p;
+  PKT_RC(h, pk_host_define(h, "triple", "(i32)->i32", triple, NULL), PK_OK);
+  PKT_RC(h, pk_plugin_open(h, path, NULL, &p), want);
+  PKT_ASSERT(p == (pk_plugin *)&p);
+  PKT_CONTAINS(pk_host_errmsg(h), path);
+  PKT_CONTAINS(pk_host_errmsg(h), why);
+  pk_host_destroy(h);
+}
+
+PK_TEST(truncated_module) {
+  size_t n;
+  unsigned char *d = pkt_read_file(wasm("conformance"), &n);
+  const char *t = pkt_tmp("cut.wasm");
+  pkt_write_file(t, d, n / 3);
+  free(d);
+  expect_open(t, PK_EFORMAT, "malformed module");
+}
+
+PK_TEST(bad_version) {
+  static const unsigned char m[] = {0, 'a', 's', 'm', 2, 0, 0, 0};
+  const char *t = pkt_tmp("v2.wasm");
+  pkt_write_file(t, m, sizeof m);
+  expect_open(t, PK_EFORMAT, "open: malformed module");
+}
+
+PK_TEST(invalid_module) {
+  /* (func (result i32) (i64.const 0)): a type error, so invalid. */
+  static const unsigned char m[] = {
+      0, 'a', 's', 'm', 1, 0, 0, 0,    1, 5, 1, 0x60, 0, 1, 0x7f,
+      3, 2,   1,   0,   10, 6, 1, 4, 0, 0x42, 0, 0x0b};
+  const char *t = pkt_tmp("invalid.wasm");
+  pkt_write_file(t, m, sizeof m);
+  expect_open(t, PK_EFORMAT, "invalid module");
+}
+
+PK_TEST(unknown_import_module) {
+  expect_open(wasm("imports_env"), PK_ENOENT, "unknown import 'env.mystery'");
+}
+
+PK_TEST(typed_import_not_granted) {
+  expect_open(wasm("limits"), PK_EDENIED,
+              "import 'plugkit.triple': host function not granted");
+}
+
+PK_TEST(typed_import_wrong_type) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  PKT_RC(h, pk_host_define(h, "triple", "(i64)->i64", triple, NULL), PK_OK);
+  o.grants = "triple";
+  PKT_RC(h, pk_plugin_open(h, wasm("limits"), &o, &p), PK_ESIG);
+  PKT_CONTAINS(pk_host_errmsg(h), "import 'plugkit.triple' has wasm type "
+                                  "(i32)->(i32)");
+  pk_host_destroy(h);
+}
+
+PK_TEST(typed_import_call) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call1("typed", PK_I32(5), &out), PK_OK);
+  PKT_EQ_INT(out.i32, 16);
+  done();
+}
+
+PK_TEST(trap_unreachable) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call0("trap", &out), PK_ETRAP);
+  PKT_CONTAINS(pk_host_errmsg(host), "call 'trap': trap: unreachable");
+  still_usable();
+  done();
+}
+
+PK_TEST(trap_out_of_bounds) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call0("oob", &out), PK_ETRAP);
+  PKT_CONTAINS(pk_host_errmsg(host), "out of bounds memory access");
+  still_usable();
+  done();
+}
+
+PK_TEST(deep_recursion_traps) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call1("recurse", PK_I32(100), &out), PK_OK);
+  PKT_EQ_INT(out.i32, 100);
+  PKT_RC(host, call1("recurse", PK_I32(10000000), &out), PK_ETRAP);
+  PKT_CONTAINS(pk_host_errmsg(host), "call stack exhausted");
+  still_usable();
+  done();
+}
+
+PK_TEST(fuel_limit) {
+  pk_val out;
+  open_limits("triple", 100000, 0, 0);
+  PKT_RC(host, call0("spin", &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "out of fuel");
+  still_usable(); /* fuel is per call */
+  done();
+}
+
+PK_TEST(timeout) {
+  pk_val out;
+  open_limits("triple", 0, 50, 0);
+  PKT_RC(host, call0("spin", &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "did not return within 50 ms");
+  still_usable();
+  done();
+}
+
+PK_TEST(memory_limit) {
+  pk_val out;
+  open_limits("triple", 0, 0, 4 << 20);
+  PKT_RC(host, call1("alloc_mb", PK_I32(1), &out), PK_OK);
+  PKT_EQ_INT(out.bytes.len, 16);
+  PKT_RC(host, call1("alloc_mb", PK_I32(8), &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "memory limit reached");
+  still_usable();
+  PKT_RC(host, call1("alloc_mb", PK_I32(1), &out), PK_OK);
+  done();
+}
+
+PK_TEST(wasi_stdout_to_log) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call0("hello", &out), PK_OK);
+  PKT_CONTAINS(pkt_log_buf, "[2 limits] hello from wasm");
+  PKT_CONTAINS(pkt_log_buf, "[1 limits] and from stderr");
+  done();
+}
+
+PK_TEST(wasi_proc_exit) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call1("quit", PK_I32(3), &out), PK_EPLUGIN);
+  PKT_CONTAINS(pk_host_errmsg(host), "proc_exit(3)");
+  done();
+}
+
+/* A module without the plugkit marker: its functions, as wasm types. */
+PK_TEST(plain_module) {
+  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_func *f;
+  pk_val in[2] = {PK_F64(1.5), PK_F32(4.0f)}, out;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.name, "plain");
+  PKT_EQ_INT(info.abi_major, 0);
+  PKT_RC(host, pk_plugin_func(plug, "add", "(i32,i32)->i32", &f), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "scale", "(f64,f32)->f64", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_ASSERT(out.f64 == 6.0);
+  PKT_RC(host, pk_plugin_func(plug, "wide", "(i64)->i64", &f), PK_OK);
+  done();
+}
+
+PK_TEST(init_fails) {
+  expect_open(wasm("init_fail"), PK_EINIT, "init: init refused");
+}
+
+/* Rebuilt module, reopened: new code. */
+PK_TEST(reopen_after_rebuild) {
+  size_t n1, n2;
+  unsigned char *b1 = pkt_read_file(wasm("conformance"), &n1);
+  unsigned char *b2 = pkt_read_file(wasm("build2"), &n2);
+  const char *t = pkt_tmp("p.wasm");
+  pk_func *f;
+  pk_val out;
+  host = test_host();
+  pkt_write_file(t, b1, n1);
+  PKT_RC(host, pk_plugin_open(host, t, NULL, &plug), PK_OK);
+  pk_plugin_close(plug);
+  pkt_write_file(t, b2, n2);
+  PKT_RC(host, pk_plugin_open(host, t, NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "build_id", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 2);
+  free(b1);
+  free(b2);
+  done();
+}
+
+/* Scalar and string calls allocate nothing on the host. */
+PK_TEST(calls_do_not_allocate) {
+  pk_func *sum, *greet;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, s = PK_STR("bob", 3), out;
+  long before;
+  int i;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("conformance"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "sum", NULL, &sum), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "greet", NULL, &greet), PK_OK);
+  PKT_RC(host, pk_func_call(greet, &s, 1, &out, 1), PK_OK);
+  before = pkt_count;
+  for (i = 0; i < 1000; i++) {
+    PKT_RC(host, pk_func_call(sum, in, 2, &out, 1), PK_OK);
+    PKT_EQ_INT(out.i32, 3);
+    PKT_RC(host, pk_func_call(greet, &s, 1, &out, 1), PK_OK);
+    PKT_STRN_EQ(out.str.ptr, out.str.len, "hello, bob");
+  }
+  PKT_EQ_INT(pkt_count - before, 0);
+  done();
+}
+
+/* Allocation failures anywhere in open and a call: clean errors. */
+PK_TEST(allocation_failure_sweep) {
+  long n;
+  for (n = 1; n < 5000; n++) {
+    pk_host *h = test_host();
+    pk_plugin *p = NULL;
+    pk_func *f;
+    pk_val s = PK_STR("x", 1), out;
+    int rc;
+    pkt_fail_at(n);
+    rc = pk_plugin_open(h, wasm("conformance"), NULL, &p);
+    if (rc == PK_OK && (rc = pk_plugin_func(p, "greet", NULL, &f)) == PK_OK)
+      rc = pk_func_call(f, &s, 1, &out, 1);
+    pkt_fail_at(0);
+    pk_plugin_close(p);
+    pk_host_destroy(h);
+    if (pkt_live != 0)
+      pkt_fail(__FILE__, __LINE__, "failing allocation %ld leaked", n);
+    if (rc == PK_OK && !pkt_failed_alloc())
+      return;
+    if (rc != PK_ENOMEM && rc != PK_OK && rc != PK_EFORMAT)
+      pkt_fail(__FILE__, __LINE__, "allocation %ld failing gave %s: %s", n,
+               pk_errname(rc), pk_host_errmsg(h));
+  }
+}
