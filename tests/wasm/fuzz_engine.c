@@ -98,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lim.max_call_depth = 500;
   lim.stack_slots = 1u << 15;
   lim.max_table_elems = 10000;
+  lim.fuel = 2000;   /* bounds the start function too */
   (void)pkw_instance_create(m, ims, n, &lim, &inst, err, sizeof err);
   if (inst == NULL)
     goto out;

@@ -40,5 +40,5 @@ if [ -d "$spec" ]; then
   done
 fi
 echo "fuzzing for ${secs}s with $(ls "$out/seeds" | wc -l) seeds"
-exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+exec "$bin" -max_total_time="$secs" -timeout=10 -artifact_prefix="$out/" -rss_limit_mb=2048 \
   -max_len=65536 -print_final_stats=1 "$out/corpus" "$out/seeds"

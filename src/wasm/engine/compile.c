@@ -335,7 +335,18 @@ static void emit_moves_to(cc *c, ctl *f, uint32_t n) {
 static void emit_return(cc *c) {
   uint32_t n = c->ft->nresults, i;
   if (n == 1) {
-    emit2(c, PKW_OP_RETURN1, c->vs[c->vh - 1].slot);
+    uint32_t src = c->vs[c->vh - 1].slot;
+    /* The instruction that just computed the result can write it to
+     * slot 0 directly: nothing runs between it and the return. */
+    if (c->last_pc != NONE && c->last_has_dst && src >= c->nlocals &&
+        c->code[c->last_pc + 1] == src) {
+      c->code[c->last_pc + 1] = 0;
+      src = 0;
+    }
+    if (src == 0)
+      emit_op(c, PKW_OP_RETURN, 0);
+    else
+      emit2(c, PKW_OP_RETURN1, src);
     return;
   }
   for (i = 0; i < n; i++)

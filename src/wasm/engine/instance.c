@@ -438,7 +438,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   inst->frames = (pkw_frame *)(base + o_frames);
   inst->frames_end = inst->frames + lim.max_call_depth;
   inst->frame_free = inst->frames;
-  inst->fuel = -1;
+  inst->fuel = lim.fuel > 0 ? lim.fuel : -1;
   atomic_init(&inst->interrupt, 0);
   inst->stack = pkw__realloc(&m->alloc, NULL,
                              (size_t)lim.stack_slots * sizeof(uint64_t));
@@ -669,8 +669,12 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
   if (inst->depth >= PKW_MAX_REENTRY ||
       f->frame_size > (size_t)(inst->stack_end - fp))
     return PKW_TRAP_STACK_EXHAUSTED;
-  for (i = 0; i < nargs; i++)
-    fp[i] = args[i];
+  /* i32/f32 slots keep their upper half zero (the interpreter relies on
+   * it only for speed, never for safety). */
+  for (i = 0; i < nargs; i++) {
+    uint8_t t = f->type.params[i];
+    fp[i] = t == PKW_I32 || t == PKW_F32 ? (uint32_t)args[i] : args[i];
+  }
   sf = inst->stack_free;
   ff = inst->frame_free;
   inst->depth++;

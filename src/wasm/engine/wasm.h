@@ -29,6 +29,20 @@
  * Threads: an instance is used by one thread at a time; the only function
  * that may be called from another thread is pkw_instance_interrupt().
  * Host byte order must be little-endian (checked at compile time).
+ *
+ * Execution model (see compile.c and exec.c): each function is validated
+ * once and translated into a compact slot-addressed code with resolved
+ * branch targets; the interpreter dispatches with computed goto (switch
+ * fallback, -DPKW_NO_COMPUTED_GOTO) and never recurses in C for guest
+ * calls: guest frames live in the instance's frame array, so deep guest
+ * recursion ends in PKW_TRAP_STACK_EXHAUSTED, never in a C stack overflow.
+ * Only a host callback that re-enters the engine adds a C frame, and that
+ * nesting is capped (PKW_MAX_REENTRY). Traps unwind by returning from the
+ * single interpreter loop; no setjmp/longjmp.
+ *
+ * Limits: see pkw_limits and config.h. Fuel is charged per call and per
+ * loop iteration, not per byte of bulk memory/table operations (those are
+ * bounded by the memory and table limits instead).
  */
 #ifndef PK_WASM_ENGINE_WASM_H
 #define PK_WASM_ENGINE_WASM_H
@@ -134,6 +148,8 @@ typedef struct pkw_limits {
   uint32_t max_call_depth;     /* wasm frames, beyond it: STACK_EXHAUSTED */
   uint32_t stack_slots;        /* 64-bit value stack slots (locals + temps) */
   uint32_t max_table_elems;    /* caps every table this instance defines */
+  int64_t fuel;                /* initial fuel (also bounds the start
+                                  function); 0: unlimited */
 } pkw_limits;
 
 /* ---- modules ---------------------------------------------------------- */
