@@ -679,9 +679,9 @@ static void compile_body(cc *c) {
         return;
       label_here(c);
       if (op == 0x03) {
+        /* Back-edges check fuel themselves (negative offsets), so the
+         * loop header costs nothing. */
         f->label_pc = c->nc;
-        if (!(f->unreachable || f->dead))
-          emit_op(c, PKW_OP_LOOP, 0);
         label_here(c);
       }
       break;

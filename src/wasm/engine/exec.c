@@ -229,7 +229,16 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
 #define S64(i) ((int64_t)fp[pc[i]])
 #define F32(i) f32_of(fp[pc[i]])
 #define F64(i) f64_of(fp[pc[i]])
-#define TARGET(i) (pc + (i) + (int32_t)pc[i])
+/* Taken branch through operand k. A negative offset is a loop back-edge:
+ * that is where fuel and the interrupt flag are checked (with calls). */
+#define JUMP(k)                                                           \
+  do {                                                                    \
+    int32_t off_ = (int32_t)pc[k];                                        \
+    if (off_ < 0)                                                         \
+      FUEL_CHECK();                                                       \
+    pc += (k) + off_;                                                     \
+    DISPATCH();                                                           \
+  } while (0)
 
 #if PKW_COMPUTED_GOTO
   static const void *const labels[PKW_OP_COUNT_] = {
@@ -271,44 +280,40 @@ dispatch:
 
   /* ---- control ---- */
   OP(UNREACHABLE) TRAP(UNREACHABLE);
-  OP(BR) pc = TARGET(1); DISPATCH();
+  OP(BR) JUMP(1);
   OP(BR_IF)
-    if (U32(1)) { pc = TARGET(2); DISPATCH(); }
+    if (U32(1)) JUMP(2);
     NEXT(3);
   OP(BR_UNLESS)
-    if (!U32(1)) { pc = TARGET(2); DISPATCH(); }
+    if (!U32(1)) JUMP(2);
     NEXT(3);
   OP(I32_EQZ_BR_IF)
-    if (!U32(1)) { pc = TARGET(2); DISPATCH(); }
+    if (!U32(1)) JUMP(2);
     NEXT(3);
   OP(I32_EQ_BR_IF)
-    if (U32(1) == U32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (U32(1) == U32(2)) JUMP(3);
     NEXT(4);
   OP(I32_NE_BR_IF)
-    if (U32(1) != U32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (U32(1) != U32(2)) JUMP(3);
     NEXT(4);
   OP(I32_LT_S_BR_IF)
-    if (S32(1) < S32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (S32(1) < S32(2)) JUMP(3);
     NEXT(4);
   OP(I32_LT_U_BR_IF)
-    if (U32(1) < U32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (U32(1) < U32(2)) JUMP(3);
     NEXT(4);
   OP(I32_GE_S_BR_IF)
-    if (S32(1) >= S32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (S32(1) >= S32(2)) JUMP(3);
     NEXT(4);
   OP(I32_GE_U_BR_IF)
-    if (U32(1) >= U32(2)) { pc = TARGET(3); DISPATCH(); }
+    if (U32(1) >= U32(2)) JUMP(3);
     NEXT(4);
   OP(BR_TABLE) {
     uint32_t i = U32(1), n = pc[2];
     if (i > n)
       i = n;
-    pc = TARGET(3 + i);
-    DISPATCH();
+    JUMP(3 + i);
   }
-  OP(LOOP)
-    FUEL_CHECK();
-    NEXT(1);
   OP(RETURN1)
     fp[0] = SLOT(1);
     goto do_return;
@@ -535,7 +540,7 @@ dispatch:
 #undef IMM_
 #define IMMBR_(name, cond)                                                \
   OP(name)                                                                \
-    if (cond) { pc = TARGET(3); DISPATCH(); }                             \
+    if (cond) JUMP(3);                             \
     NEXT(4);
   IMMBR_(I32_EQ_IMM_BR_IF, U32(1) == pc[2])
   IMMBR_(I32_NE_IMM_BR_IF, U32(1) != pc[2])

@@ -130,7 +130,6 @@
   X(BR_IF)            /* [cond, pc] */                                    \
   X(BR_UNLESS)        /* [cond, pc] */                                    \
   X(BR_TABLE)         /* [idx, n, pc * (n + 1)] */                        \
-  X(LOOP)             /* [] fuel and interrupt check */                   \
   X(RETURN)           /* [] results already in slots 0.. */               \
   X(RETURN1)          /* [src] */                                         \
   X(CALL)             /* [funcidx, argbase] */                            \
