@@ -253,3 +253,13 @@ PK_TEST(allocation_sweep) {
   }
   PKT_ASSERT(n < 200);
 }
+
+/* PK_EXPORT's compile-time type check works under tcc too. */
+PK_TEST(export_type_mismatch_is_compile_error) {
+  static const char src[] =
+      "#include <plugkit_plugin.h>\n"
+      "static int32_t sum(int32_t a, int32_t b) { return a + b; }\n"
+      "PK_PLUGIN(\"m\", \"1\", PK_EXPORT(sum, i32, (i32, i64)));\n";
+  expect_open_error(write_src("mismatch.c", src), PK_EFORMAT, "open",
+                    "mismatch.c:3: error");
+}
