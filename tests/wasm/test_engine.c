@@ -63,6 +63,7 @@ typedef struct spec {
   int nlocals;                   /* extra i32 locals */
   int mem_min, mem_max;          /* mem_min < 0: no memory */
   int import_host;               /* import env.h of the same type as f */
+  int start;                     /* f is also the start function */
 } spec;
 
 static void types(buf *o, const char *s) {
@@ -111,6 +112,11 @@ static void build(buf *o, const spec *sp) {
   put(&c, 0);
   uleb(&c, sp->import_host ? 1 : 0);
   section(o, 7, &c);
+  if (sp->start) {
+    c.n = 0;
+    uleb(&c, sp->import_host ? 1 : 0);
+    section(o, 8, &c);
+  }
   c.n = 0; /* code */
   {
     buf body;
@@ -169,7 +175,7 @@ static const uint8_t recurse[] = {0x10, 0x00, 0x0b};
 /* ---- tests ---------------------------------------------------------------- */
 
 static void test_fuel(void) {
-  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0};
+  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0, 0};
   fixture fx;
   load(&fx, &sp, NULL, NULL);
   pkw_instance_set_fuel(fx.inst, 100000);
@@ -181,6 +187,26 @@ static void test_fuel(void) {
   unload(&fx);
 }
 
+static void test_fuel_start(void) {
+  /* A start function that loops forever is bounded by the initial fuel
+   * of pkw_limits; the trap comes back from pkw_instance_create with the
+   * partly initialized instance, which the caller destroys. */
+  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0, 1};
+  pkw_limits lim;
+  pkw_module *m;
+  pkw_instance *inst = NULL;
+  buf b;
+  memset(&lim, 0, sizeof lim);
+  lim.fuel = 5000;
+  build(&b, &sp);
+  CHECK_RC(pkw_module_decode(NULL, b.b, b.n, &m, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, NULL, 0),
+           PKW_TRAP_OUT_OF_FUEL);
+  CHECK(inst != NULL);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+}
+
 static void *interrupter(void *arg) {
   struct timespec ts = {0, 50 * 1000 * 1000};
   nanosleep(&ts, NULL);
@@ -189,7 +215,7 @@ static void *interrupter(void *arg) {
 }
 
 static void test_interrupt(void) {
-  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0};
+  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0, 0};
   fixture fx;
   pthread_t th;
   load(&fx, &sp, NULL, NULL);
@@ -206,7 +232,7 @@ static void test_call_depth(void) {
   /* Default limits: infinite recursion with big frames traps cleanly;
    * the interpreter never recurses in C, so this cannot overflow the C
    * stack (run under ASan in CI). */
-  spec sp = {"", "", recurse, sizeof recurse, 300, -1, -1, 0};
+  spec sp = {"", "", recurse, sizeof recurse, 300, -1, -1, 0, 0};
   pkw_limits lim;
   fixture fx;
   load(&fx, &sp, NULL, NULL);
@@ -229,7 +255,7 @@ static void test_call_depth_bounded(void) {
       0x20, 0x00, 0x04, 0x40,                    /* local.get 0; if */
       0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x00,  /* call 0 (n - 1) */
       0x0b, 0x0b};
-  spec sp = {"i", "", code, sizeof code, 0, -1, -1, 0};
+  spec sp = {"i", "", code, sizeof code, 0, -1, -1, 0, 0};
   pkw_limits lim;
   fixture fx;
   uint64_t a;
@@ -248,7 +274,7 @@ static void test_call_depth_bounded(void) {
 static void test_memory_limit(void) {
   /* (memory.grow (local.get 0)) */
   static const uint8_t code[] = {0x20, 0x00, 0x40, 0x00, 0x0b};
-  spec sp = {"i", "i", code, sizeof code, 0, 1, -1, 0};
+  spec sp = {"i", "i", code, sizeof code, 0, 1, -1, 0, 0};
   pkw_limits lim;
   fixture fx;
   uint64_t a, r;
@@ -279,7 +305,7 @@ static void test_memory_limit(void) {
 static void test_memory_oob(void) {
   /* (i32.load (local.get 0)) on one page */
   static const uint8_t code[] = {0x20, 0x00, 0x28, 0x02, 0x00, 0x0b};
-  spec sp = {"i", "i", code, sizeof code, 0, 1, 1, 0};
+  spec sp = {"i", "i", code, sizeof code, 0, 1, 1, 0, 0};
   fixture fx;
   uint64_t a, r;
   uint8_t byte = 0;
@@ -299,7 +325,7 @@ static void test_trap_kinds(void) {
   static const uint8_t unreach[] = {0x00, 0x0b};
   static const uint8_t divz[] = {0x20, 0x00, 0x41, 0x00, 0x6d, 0x0b};
   static const uint8_t conv[] = {0x20, 0x00, 0xbe, 0xa8, 0x0b};
-  spec sp = {"i", "i", unreach, sizeof unreach, 0, -1, -1, 0};
+  spec sp = {"i", "i", unreach, sizeof unreach, 0, -1, -1, 0, 0};
   fixture fx;
   uint64_t a = 0x7fc00000u, r;   /* NaN as f32 bits */
   load(&fx, &sp, NULL, NULL);
@@ -338,7 +364,7 @@ static int host_fail(void *ud, pkw_instance *inst, const uint64_t *args,
 static void test_host_import(void) {
   static const uint8_t code[] = {0x20, 0x00, 0x20, 0x01, 0x10, 0x00, 0x0b};
   static const uint8_t ii[2] = {PKW_I32, PKW_I32};
-  spec sp = {"ii", "i", code, sizeof code, 0, -1, -1, 1};
+  spec sp = {"ii", "i", code, sizeof code, 0, -1, -1, 1, 0};
   pkw_functype ft = {2, 1, ii, ii};
   pkw_func *h, *hf;
   pkw_extern ex;
@@ -361,6 +387,55 @@ static void test_host_import(void) {
   unload(&fx);
   pkw_func_destroy_host(h);
   pkw_func_destroy_host(hf);
+}
+
+/* Re-entrancy: h(a, b) calls back into f(a - 1, b) while a > 0, so the
+ * guest and host frames interleave a levels deep. */
+static pkw_func *reentry_f;
+static int host_reenter(void *ud, pkw_instance *inst, const uint64_t *args,
+                        uint64_t *results) {
+  uint64_t a[2], r = 0;
+  int rc;
+  (void)ud;
+  CHECK(inst != NULL);
+  if ((uint32_t)args[0] == 0) {
+    results[0] = (uint32_t)args[1];
+    return 0;
+  }
+  a[0] = (uint32_t)args[0] - 1;
+  a[1] = args[1];
+  rc = pkw_call(reentry_f, a, 2, &r, 1);
+  if (rc != 0)
+    return rc;
+  results[0] = (uint32_t)(r + 1);
+  return 0;
+}
+
+static void test_host_reentry(void) {
+  static const uint8_t code[] = {0x20, 0x00, 0x20, 0x01, 0x10, 0x00, 0x0b};
+  static const uint8_t ii[2] = {PKW_I32, PKW_I32};
+  spec sp = {"ii", "i", code, sizeof code, 0, -1, -1, 1, 0};
+  pkw_functype ft = {2, 1, ii, ii};
+  pkw_func *h;
+  pkw_extern ex;
+  fixture fx;
+  uint64_t a[2] = {20, 100}, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_reenter, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  load(&fx, &sp, NULL, &ex);
+  reentry_f = fx.f;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 120);
+  /* Nesting deeper than the re-entry cap traps instead of growing the C
+   * stack without bound; the instance stays usable afterwards. */
+  a[0] = 100000;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_STACK_EXHAUSTED);
+  a[0] = 3;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 103);
+  unload(&fx);
+  pkw_func_destroy_host(h);
 }
 
 /* Counting allocator that can fail the k-th allocation. */
@@ -389,7 +464,7 @@ static void *count_realloc(void *ud, void *p, size_t n) {
 
 static void test_alloc_hook(void) {
   static const uint8_t code[] = {0x20, 0x00, 0x40, 0x00, 0x0b};
-  spec sp = {"i", "i", code, sizeof code, 0, 1, -1, 0};
+  spec sp = {"i", "i", code, sizeof code, 0, 1, -1, 0, 0};
   pkw_alloc al = {count_realloc, NULL};
   buf b;
   pkw_module *m;
@@ -446,6 +521,7 @@ static const struct {
   void (*fn)(void);
 } tests[] = {
     {"wasm_fuel_traps", test_fuel},
+    {"wasm_fuel_bounds_start", test_fuel_start},
     {"wasm_interrupt_from_thread", test_interrupt},
     {"wasm_call_depth_traps", test_call_depth},
     {"wasm_call_depth_bounded", test_call_depth_bounded},
@@ -453,6 +529,7 @@ static const struct {
     {"wasm_memory_oob_traps", test_memory_oob},
     {"wasm_trap_kinds", test_trap_kinds},
     {"wasm_host_import", test_host_import},
+    {"wasm_host_reentry", test_host_reentry},
     {"wasm_alloc_hook_and_failures", test_alloc_hook},
     {"wasm_malformed_rejected", test_malformed},
 };
