@@ -103,6 +103,8 @@ int pkw_memory_create(const pkw_alloc *alloc, uint32_t min_pages,
     pkw__realloc(&a, m, 0);
     return rc;
   }
+  m->has_max = has_max ? 1 : 0;
+  m->decl_max = max_pages;
   *out_mem = m;
   return PKW_OK;
 }
@@ -131,6 +133,8 @@ int pkw_table_create(const pkw_alloc *alloc, int elem_type, uint32_t min,
     pkw__realloc(&a, t, 0);
     return rc;
   }
+  t->has_max = has_max ? 1 : 0;
+  t->decl_max = max;
   *out_table = t;
   return PKW_OK;
 }
@@ -343,7 +347,7 @@ static int link_imports(pkw_instance *inst, const pkw_extern *imports,
       case PKW_EXTERN_TABLE: {
         const pkw_table *t = ex->u.table;
         ok = t->elem == im->table.elem &&
-             limits_match(t->size, t->max, t->max != 0xffffffffu,
+             limits_match(t->size, t->decl_max, t->has_max,
                           &im->table.lim);
         if (ok)
           inst->tables[ti++] = ex->u.table;
@@ -351,7 +355,7 @@ static int link_imports(pkw_instance *inst, const pkw_extern *imports,
       }
       case PKW_EXTERN_MEMORY: {
         const pkw_memory *mm = ex->u.memory;
-        ok = limits_match(mm->pages, mm->max, mm->max != PKW_MAX_PAGES,
+        ok = limits_match(mm->pages, mm->decl_max, mm->has_max,
                           &im->mem);
         if (ok)
           inst->mem = ex->u.memory;
@@ -472,6 +476,8 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       max = lim.max_table_elems;
     rc = table_init(&inst->own_tables[i], &m->alloc, tt->elem, tt->lim.min,
                     max);
+    inst->own_tables[i].has_max = tt->lim.has_max;
+    inst->own_tables[i].decl_max = tt->lim.max;
     if (rc < 0) {
       pkw__errf(errbuf, errlen, "table %u: size over the limit", i);
       goto fail;
@@ -490,6 +496,8 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     }
     inst->own_mem = 1;
     rc = memory_init(inst->mem, &m->alloc, ml->min, max);
+    inst->mem->has_max = ml->has_max;
+    inst->mem->decl_max = ml->max;
     if (rc < 0) {
       pkw__errf(errbuf, errlen, "memory: size over the limit");
       goto fail;

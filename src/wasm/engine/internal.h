@@ -303,13 +303,16 @@ struct pkw_memory {
   uint8_t *data;
   uint64_t size;              /* bytes = pages * 65536 */
   uint32_t pages, max;        /* max already capped by the limits */
+  uint32_t decl_max;          /* declared maximum, for import matching */
+  uint8_t has_max;            /* a maximum was declared */
   pkw_alloc alloc;
 };
 
 struct pkw_table {
   uint64_t *elems;
-  uint32_t size, max;
-  uint8_t elem;
+  uint32_t size, max;         /* max already capped by the limits */
+  uint32_t decl_max;          /* declared maximum, for import matching */
+  uint8_t elem, has_max;
   pkw_alloc alloc;
 };
 
