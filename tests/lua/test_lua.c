@@ -46,12 +46,34 @@ static int secret(void *ud, pk_plugin *caller, const pk_val *args,
   return PK_OK;
 }
 
+/* Calls back into the plugin that calls it: sum(x, x), and shout("x")
+   whose string result must survive until the outer call returns. */
+static int reenter(void *ud, pk_plugin *caller, const pk_val *args,
+                   pk_val *results) {
+  pk_val in[2] = {args[0], args[0]}, out, s = PK_STR("abc", 3), so;
+  pk_func *f;
+  int rc;
+  (void)ud;
+  if ((rc = pk_plugin_func(caller, "shout", NULL, &f)) < 0 ||
+      (rc = pk_func_call(f, &s, 1, &so, 1)) < 0)
+    return rc;
+  if (so.str.len != 4 || memcmp(so.str.ptr, "ABC!", 4) != 0)
+    return PK_EINVAL;
+  if ((rc = pk_plugin_func(caller, "sum", NULL, &f)) < 0 ||
+      (rc = pk_func_call(f, in, 2, &out, 1)) < 0)
+    return rc;
+  results[0].i32 = out.i32;
+  return PK_OK;
+}
+
 /* Open tests/fixtures/lua/limits.lua with config and grants. */
 static void open_limits(const char *const *config, const char *grants) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   host = test_host();
   PKT_RC(host, pk_host_define(host, "echo", "(str)->str", echo, NULL), PK_OK);
   PKT_RC(host, pk_host_define(host, "secret", "()->i32", secret, NULL),
+         PK_OK);
+  PKT_RC(host, pk_host_define(host, "reenter", "(i32)->i32", reenter, NULL),
          PK_OK);
   o.config = config;
   o.grants = grants;
@@ -272,7 +294,7 @@ PK_TEST(host_table_holds_only_grants) {
   done();
   open_limits(NULL, "*");
   PKT_RC(host, call0("host_fns", &out), PK_OK);
-  PKT_STRN_EQ(out.str.ptr, out.str.len, "echo,secret");
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "echo,reenter,secret");
   done();
 }
 
@@ -381,4 +403,16 @@ PK_TEST(allocation_sweep) {
       PKT_RC(h, rc, PK_ENOMEM);
     pk_host_destroy(h);
   }
+}
+
+/* A host function may call back into the plugin calling it. */
+PK_TEST(host_function_reenters_plugin) {
+  pk_val in = PK_I32(20), out;
+  open_limits(NULL, "reenter");
+  PKT_RC(host, pk_func_call(fn("reenter"), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 41);
+  check_sum_works();
+  PKT_RC(host, pk_func_call(fn("reenter"), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 41);
+  done();
 }

@@ -5,6 +5,8 @@
  */
 #include "test.h"
 
+#include <threads.h>
+
 static char path_buf[1024];
 
 /* Path of a file under the fixtures directory. */
@@ -262,4 +264,38 @@ PK_TEST(export_type_mismatch_is_compile_error) {
       "PK_PLUGIN(\"m\", \"1\", PK_EXPORT(sum, i32, (i32, i64)));\n";
   expect_open_error(write_src("mismatch.c", src), PK_EFORMAT, "open",
                     "mismatch.c:3: error");
+}
+
+/* Compiles on several threads (one host each) are serialised inside the
+   library: libtcc keeps global state while compiling. */
+static int compile_loop(void *arg) {
+  const char *path = arg;
+  int i, bad = 0;
+  for (i = 0; i < 10; i++) {
+    pk_host *h = NULL;
+    pk_plugin *p;
+    pk_func *f;
+    pk_val in[2] = {PK_I32(i), PK_I32(1)}, out;
+    if (pk_host_create(NULL, &h) != PK_OK)
+      return 1;
+    if (pk_plugin_open(h, path, NULL, &p) != PK_OK ||
+        pk_plugin_func(p, "sum", NULL, &f) != PK_OK ||
+        pk_func_call(f, in, 2, &out, 1) != PK_OK || out.i32 != i + 1)
+      bad++;
+    pk_host_destroy(h);
+  }
+  return bad;
+}
+
+PK_TEST(concurrent_compiles) {
+  thrd_t t[4];
+  char path[1024];
+  int i, res;
+  snprintf(path, sizeof path, "%s", fx("conformance.c"));
+  for (i = 0; i < 4; i++)
+    PKT_ASSERT(thrd_create(&t[i], compile_loop, path) == thrd_success);
+  for (i = 0; i < 4; i++) {
+    PKT_ASSERT(thrd_join(t[i], &res) == thrd_success);
+    PKT_EQ_INT(res, 0);
+  }
 }
