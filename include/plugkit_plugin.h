@@ -163,6 +163,20 @@ static inline pk_str pk_str_dup(pk_ctx *c, const char *p, size_t len) {
   return s;
 }
 
+/* A result string: a followed by b (no formatting: cheap everywhere, and
+   in wasm it does not pull printf into the module). */
+static inline pk_str pk_str_cat(pk_ctx *c, pk_str a, pk_str b) {
+  char *d = (char *)pk_alloc(c, a.len + b.len);
+  pk_str s = {d, d ? a.len + b.len : 0};
+  if (d != NULL) {
+    if (a.len)
+      memcpy(d, a.ptr, a.len);
+    if (b.len)
+      memcpy(d + a.len, b.ptr, b.len);
+  }
+  return s;
+}
+
 /* A result string formatted like printf. Empty when out of memory. */
 static inline pk_str pk_str_vprintf(pk_ctx *c, const char *fmt, va_list ap) {
   pk_str s = {NULL, 0};

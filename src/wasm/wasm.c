@@ -167,6 +167,53 @@ static void run_post(pk__wstate *st) {
 
 /* ---- calls from the host ------------------------------------------------ */
 
+/*
+ * Scalar exports with no limits armed: copy each payload's bits into its
+ * slot, call, copy the result's bits back. pk_val's payload sits at one
+ * offset for every type, and a 32-bit result read from the low half of a
+ * 64-bit slot is the value on the little-endian hosts the engine needs.
+ */
+static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
+                              pk_val *results) {
+  pk_plugin *p = f->plugin;
+  pk__wstate *st = p->bstate;
+  const pk__wexport *w = &st->exports[f->bindex];
+  uint64_t slots[PK_MAX_PARAMS + 1];
+  uint32_t i;
+  int rc;
+
+  if (PK__UNLIKELY(st->pending_post != NULL) && p->in_host == 0)
+    run_post(st);
+  for (i = 0; i < w->nslots; i++) {
+    uint64_t v;
+    memcpy(&v, &args[i].i64, 8);
+    slots[i] = v & w->mask[i];
+  }
+  p->ctx.status = 0;
+  st->host_rc = 0;
+  rc = pkw_call(w->fn, slots, w->nslots, slots, f->sig.nresults);
+  if (PK__UNLIKELY(rc != PKW_OK))
+    return map_rc(st, rc);
+  if (PK__UNLIKELY(p->ctx.status != 0))
+    return p->ctx.status;
+  if (f->sig.nresults == 1)
+    memcpy(&results[0].i64, &slots[0], 8);
+  return PK_OK;
+}
+
+/* Prepare the scalar fast path of export w, when it applies. */
+static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
+  uint32_t i;
+  if (w->lowered || st->limited)
+    return;
+  for (i = 0; i < f->sig.nparams; i++)
+    w->mask[i] = f->sig.params[i] == PK_T_I64 || f->sig.params[i] == PK_T_F64
+                     ? ~(uint64_t)0
+                     : 0xffffffffu;
+  w->nslots = (uint8_t)f->sig.nparams;
+  f->invoke = wasm_invoke_scalar;
+}
+
 static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   pk_plugin *p = f->plugin;
   pk__wstate *st = p->bstate;
@@ -715,6 +762,7 @@ static int describe(pk__wstate *st, pkw_func *fn) {
       w->post = NULL;
     f->invoke = wasm_invoke;
     f->bindex = (uint32_t)i;
+    scalar_path(st, f, w);
   }
   return PK_OK;
 }
@@ -782,6 +830,7 @@ static int plain_exports(pk__wstate *st) {
         st->exports[n].fn = ex.u.func;
         f->invoke = wasm_invoke;
         f->bindex = n;
+        scalar_path(st, f, &st->exports[n]);
       }
       n++;
     }
@@ -849,6 +898,7 @@ static int wasm_open(pk_plugin *p) {
   p->bstate = st;
   st->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
   st->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
+  st->limited = st->fuel > 0 || st->timeout_ms > 0;
   if ((rc = read_file(p, &bytes, &n)) < 0)
     return rc;
   rc = pkw_module_decode(&al, bytes, n, &st->mod, err, sizeof err);
@@ -879,6 +929,10 @@ static int wasm_open(pk_plugin *p) {
     }
   }
   memset(&lim, 0, sizeof lim);
+  /* 512 KiB of value stack per plugin instead of the engine's 2 MiB:
+     instances are many and loads frequent; recursion deeper than this
+     traps with "call stack exhausted", as the call depth limit does. */
+  lim.stack_slots = 64u * 1024u;
   if (o->max_memory > 0) {
     uint64_t pages = o->max_memory / 65536;
     st->max_pages = lim.max_memory_pages =

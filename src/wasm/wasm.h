@@ -17,6 +17,10 @@ typedef struct pk__wexport {
   pkw_func *fn;
   pkw_func *post;   /* cabi_post_<name>, or NULL */
   uint8_t lowered;  /* a str/bytes parameter or result */
+  uint8_t nslots;   /* scalar exports: parameter slots */
+  /* Scalar exports: per parameter, the bits of the pk_val payload that
+     make its slot (32-bit types are zero-extended). */
+  uint64_t mask[PK_MAX_PARAMS];
 } pk__wexport;
 
 typedef struct pk__wstate {
@@ -32,6 +36,7 @@ typedef struct pk__wstate {
   uint64_t pending_arg;
   pk__wexport *exports;
   int host_rc; /* the code a host callback failed with */
+  int limited; /* fuel or a timeout is set: guest_call arms them */
   int inited;
   int64_t fuel;
   uint32_t timeout_ms;

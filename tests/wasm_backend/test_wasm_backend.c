@@ -292,3 +292,29 @@ PK_TEST(allocation_failure_sweep) {
                pk_errname(rc), pk_host_errmsg(h));
   }
 }
+
+/* The Rust guest (examples/rust/plugin.rs); registered by CMake only when
+   rustc can build it, hence not a PK_TEST line of its own name. */
+static void rust_guest(void) {
+  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_func *f;
+  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
+  int i;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("rust_plugin"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.name, "rust");
+  PKT_RC(host, pk_plugin_func(plug, "sum", "(i32,i32)->i32", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 42);
+  PKT_RC(host, pk_plugin_func(plug, "greet", "(str)->str", &f), PK_OK);
+  for (i = 0; i < 100; i++) { /* cabi_post_greet frees each result */
+    in[0] = PK_STR("Ferris", 6);
+    PKT_RC(host, pk_func_call(f, in, 1, &out, 1), PK_OK);
+    PKT_STRN_EQ(out.str.ptr, out.str.len, "hello, Ferris");
+  }
+  done();
+}
+__attribute__((constructor)) static void reg_rust(void) {
+  pkt_register("rust_guest", rust_guest);
+}
