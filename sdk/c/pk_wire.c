@@ -378,7 +378,7 @@ void pk__chan_fini(pk__chan *c) {
 void pk__chan_use_shm(pk__chan *c, void *mem, size_t size, long spin_ns) {
   c->shm = mem;
   c->shm_cap = pk__shm_cap(size);
-  c->spin_ns = spin_ns;
+  c->spin_ns = c->spin_cur = spin_ns;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n) {
@@ -564,19 +564,32 @@ static int wait_turn(pk__chan *c, uint64_t deadline) {
   int extra;
   unsigned i;
 
+  long budget = c->spin_cur;
+
   if (atomic_load_explicit(&s->turn, memory_order_acquire) == me)
     return PK_OK;
-  if (c->spin_ns > 0) {
-    spin_end = pk__wire_now_ns() + (uint64_t)c->spin_ns;
+  /* Adaptive: a spin that ends in a sleep anyway only took the CPU from
+     the peer (on a loaded machine, the peer may be waiting for one), so
+     each such failure halves the budget, down to none; a success restores
+     it, and every 64th sleep without spinning probes with the full one. */
+  if (budget == 0 && c->spin_ns > 0 && ++c->spin_probe >= 64) {
+    c->spin_probe = 0;
+    budget = c->spin_ns;
+  }
+  if (budget > 0) {
+    spin_end = pk__wire_now_ns() + (uint64_t)budget;
     for (;;) {
       for (i = 0; i < 64; i++) {
-        if (atomic_load_explicit(&s->turn, memory_order_acquire) == me)
+        if (atomic_load_explicit(&s->turn, memory_order_acquire) == me) {
+          c->spin_cur = c->spin_ns;
           return PK_OK;
+        }
         cpu_relax();
       }
       if (pk__wire_now_ns() >= spin_end)
         break;
     }
+    c->spin_cur = budget / 2 >= 1000 ? budget / 2 : 0;
   }
   for (;;) {
     struct timespec ts;

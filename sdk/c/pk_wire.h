@@ -123,7 +123,9 @@ typedef struct pk__chan {
   int side;      /* PK__CHAN_HOST or PK__CHAN_PLUGIN */
   pk__shm *shm;  /* NULL: socket only */
   size_t shm_cap;
-  long spin_ns;  /* spin this long before sleeping on the futex */
+  long spin_ns;  /* the spin budget before sleeping on the futex */
+  long spin_cur; /* the adaptive budget: halves when spinning failed */
+  unsigned spin_probe; /* sleeps since spinning was given up */
   pk__wbuf out;  /* the frame being built (header included) */
   uint8_t *rbuf; /* the last frame received (body) */
   size_t rcap;
