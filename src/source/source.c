@@ -230,6 +230,79 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
   return PK_OK;
 }
 
+/* ---- calls --------------------------------------------------------------- */
+
+/*
+ * tcc does not optimise: the thunk PK_PLUGIN generates for each export
+ * round-trips every value through the stack, which doubles the cost of a
+ * small call. For exports of the common scalar shapes without a context,
+ * the library swaps in a thunk compiled with the library. It learns the
+ * function from the plugin (pk_func_call sets p->cur before it calls a
+ * thunk; a plugin's pk_ctx * is its pk_plugin *) and calls the export's
+ * typed entry point, whose C type PK_PLUGIN checked at compile time
+ * against the signature: the cast restores that type.
+ */
+#define RAW(c, type) ((type)((pk_plugin *)(c))->cur->raw)
+
+static int th_i32_i32__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
+  r[0].type = PK_T_I32;
+  r[0].i32 = RAW(c, int32_t(*)(int32_t, int32_t))(a[0].i32, a[1].i32);
+  return PK_OK;
+}
+static int th_i32__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
+  r[0].type = PK_T_I32;
+  r[0].i32 = RAW(c, int32_t(*)(int32_t))(a[0].i32);
+  return PK_OK;
+}
+static int th__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
+  (void)a;
+  r[0].type = PK_T_I32;
+  r[0].i32 = RAW(c, int32_t(*)(void))();
+  return PK_OK;
+}
+static int th_i64_i64__i64(pk_ctx *c, const pk_val *a, pk_val *r) {
+  r[0].type = PK_T_I64;
+  r[0].i64 = RAW(c, int64_t(*)(int64_t, int64_t))(a[0].i64, a[1].i64);
+  return PK_OK;
+}
+static int th_f64_f64__f64(pk_ctx *c, const pk_val *a, pk_val *r) {
+  r[0].type = PK_T_F64;
+  r[0].f64 = RAW(c, double (*)(double, double))(a[0].f64, a[1].f64);
+  return PK_OK;
+}
+static int th__(pk_ctx *c, const pk_val *a, pk_val *r) {
+  (void)a;
+  (void)r;
+  RAW(c, void (*)(void))();
+  return PK_OK;
+}
+
+static const struct {
+  const char *sig; /* canonical */
+  pk_thunk thunk;
+} thunks[] = {
+    {"(i32,i32)->i32", th_i32_i32__i32}, {"(i32)->i32", th_i32__i32},
+    {"()->i32", th__i32},                {"(i64,i64)->i64", th_i64_i64__i64},
+    {"(f64,f64)->f64", th_f64_f64__f64}, {"()->()", th__},
+};
+
+/* Give the exports of a known scalar shape the library's thunk. */
+static void use_fast_thunks(pk_plugin *p) {
+  size_t i, k;
+  for (i = 0; i < p->nfuncs; i++) {
+    pk_func *f = &p->funcs[i];
+    if (f->raw == NULL)
+      continue;
+    for (k = 0; k < sizeof thunks / sizeof thunks[0]; k++)
+      if (strcmp(f->sigtext, thunks[k].sig) == 0) {
+        f->thunk = thunks[k].thunk;
+        break;
+      }
+  }
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
 static int source_open(pk_plugin *p) {
   unsigned char head[4];
   size_t n = 0;
@@ -254,6 +327,7 @@ static int source_open(pk_plugin *p) {
                     PK_DESCRIPTOR_SYMBOL);
   if ((rc = pk__desc_load(p, st->desc)) < 0)
     return rc;
+  use_fast_thunks(p);
   if ((rc = pk__desc_init(p, st->desc)) < 0)
     return rc;
   st->inited = 1;

@@ -299,3 +299,57 @@ PK_TEST(concurrent_compiles) {
     PKT_EQ_INT(res, 0);
   }
 }
+
+/* Every export shape the library's own thunks serve gives the same
+   results as the generated thunks (the conformance suite covers the
+   others). */
+PK_TEST(library_thunk_shapes) {
+  static const char src[] =
+      "#include <plugkit_plugin.h>\n"
+      "static int32_t neg(int32_t x) { return -x; }\n"
+      "static int32_t seven(void) { return 7; }\n"
+      "static int64_t mul64(int64_t a, int64_t b) { return a * b; }\n"
+      "static double hyp2(double a, double b) { return a * a + b * b; }\n"
+      "static int32_t hits;\n"
+      "static void hit(void) { hits++; }\n"
+      "static int32_t nhits(void) { return hits; }\n"
+      "PK_PLUGIN(\"shapes\", \"1\", PK_EXPORT(neg, i32, (i32)),\n"
+      "          PK_EXPORT(seven, i32, (void)),\n"
+      "          PK_EXPORT(mul64, i64, (i64, i64)),\n"
+      "          PK_EXPORT(hyp2, f64, (f64, f64)),\n"
+      "          PK_EXPORT(hit, void, (void)),\n"
+      "          PK_EXPORT(nhits, i32, (void)));\n";
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_func *f;
+  pk_val a[2], out;
+  PKT_RC(h, pk_plugin_open(h, write_src("shapes.c", src), NULL, &p), PK_OK);
+  a[0] = PK_I32(5);
+  PKT_RC(h, pk_plugin_func(p, "neg", "(i32)->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, a, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.type, PK_T_I32);
+  PKT_EQ_INT(out.i32, -5);
+  PKT_RC(h, pk_plugin_func(p, "seven", "()->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 7);
+  a[0] = PK_I64(INT64_C(3) << 33);
+  a[1] = PK_I64(-2);
+  PKT_RC(h, pk_plugin_func(p, "mul64", "(i64,i64)->i64", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, a, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.type, PK_T_I64);
+  PKT_ASSERT(out.i64 == -(INT64_C(3) << 34));
+  a[0] = PK_F64(3);
+  a[1] = PK_F64(4);
+  PKT_RC(h, pk_plugin_func(p, "hyp2", "(f64,f64)->f64", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, a, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.type, PK_T_F64);
+  PKT_ASSERT(out.f64 == 25.0);
+  PKT_RC(h, pk_plugin_func(p, "hit", "()->()", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, NULL, 0, NULL, 0), PK_OK);
+  PKT_RC(h, pk_func_call(f, NULL, 0, NULL, 0), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "nhits", NULL, &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 2);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
