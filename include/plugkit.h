@@ -179,11 +179,13 @@ typedef struct pk_open_opts {
    */
   uint64_t max_memory; /* bytes of linear memory, rounded down to pages */
   uint64_t fuel;       /* per call: function calls + loop iterations */
+  const char *fs_root; /* a host directory the plugin may read (wasm: the
+                          WASI preopen "/", read-only); NULL: no files */
 } pk_open_opts;
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0}
+   0, 0, 0, 0, 0, NULL}
 
 /*
  * Open the plugin at `path` and run its init hook. `opts` may be NULL for

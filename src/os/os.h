@@ -68,4 +68,41 @@ void pk__os_watchdog_disarm(pk__os_watchdog *w);
 int pk__os_watchdog_fired(pk__os_watchdog *w);
 void pk__os_watchdog_stop(pk__os_watchdog *w);
 
+/*
+ * Read-only files beneath a root directory, for sandboxed plugins. Errors
+ * are negative PK__OSE_* codes (portable; each caller maps them).
+ */
+enum {
+  PK__OSE_NOENT = -1,
+  PK__OSE_ACCES = -2,
+  PK__OSE_NOTDIR = -3,
+  PK__OSE_ISDIR = -4,
+  PK__OSE_LOOP = -5, /* a symbolic link: never followed */
+  PK__OSE_INVAL = -6,
+  PK__OSE_MFILE = -7,
+  PK__OSE_IO = -8,
+  PK__OSE_ESCAPE = -9 /* absolute path or "..": outside the root */
+};
+
+typedef struct pk__os_stat {
+  uint64_t dev, ino, nlink, size, atime_ns, mtime_ns, ctime_ns;
+  int isdir;
+} pk__os_stat;
+
+/* Open directory `path` (the root): PK_OK and *out_fd, PK_ENOENT, PK_EIO. */
+int pk__os_dir_open(const char *path, int *out_fd);
+/*
+ * Open `rel` (len bytes, '/'-separated) beneath directory fd `root`,
+ * read-only, following no symbolic link and refusing "..", absolute paths
+ * and empty components: it cannot name anything outside the root. With
+ * `want_dir`, the result must be a directory. Returns an fd >= 0 or a
+ * PK__OSE_* code.
+ */
+int pk__os_open_beneath(int root, const char *rel, size_t len, int want_dir);
+long pk__os_read(int fd, void *buf, size_t n);              /* or PK__OSE_ */
+int64_t pk__os_seek(int fd, int64_t off, int whence);       /* 0 set, 1 cur,
+                                                               2 end */
+int pk__os_fstat(int fd, pk__os_stat *out);                 /* 0 or PK__OSE_ */
+void pk__os_close(int fd);
+
 #endif /* PK_OS_OS_H */

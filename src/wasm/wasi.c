@@ -3,7 +3,8 @@
  * start and to print: stdout/stderr go to the host's log sink tagged with
  * the plugin's name, stdin reads as end of file, clocks, random bytes,
  * empty args and environment, proc_exit (ends the call with an error
- * carrying the exit code), and no filesystem (no preopened directories).
+ * carrying the exit code), and files only beneath the directory the host
+ * granted (opts.fs_root), preopened read-only as "/" (WASI fd 3).
  * Any other WASI function links to a stub that answers ENOSYS, so that a
  * module merely linking it still loads.
  */
@@ -14,13 +15,56 @@
 /* WASI errno values. */
 enum {
   WASI_OK = 0,
+  WASI_EACCES = 2,
   WASI_EBADF = 8,
   WASI_EFAULT = 21,
   WASI_EINVAL = 28,
   WASI_EIO = 29,
+  WASI_EISDIR = 31,
+  WASI_ELOOP = 32,
+  WASI_EMFILE = 33,
+  WASI_ENOENT = 44,
   WASI_ENOSYS = 52,
-  WASI_ESPIPE = 70
+  WASI_ENOTDIR = 54,
+  WASI_EROFS = 69,
+  WASI_ESPIPE = 70,
+  WASI_ENOTCAPABLE = 76
 };
+
+#define ROOT_FD 3 /* the preopened directory */
+#define FIRST_FILE 4
+
+static uint64_t wasi_errno(int ose) {
+  switch (ose) {
+  case PK__OSE_NOENT:
+    return WASI_ENOENT;
+  case PK__OSE_ACCES:
+    return WASI_EACCES;
+  case PK__OSE_NOTDIR:
+    return WASI_ENOTDIR;
+  case PK__OSE_ISDIR:
+    return WASI_EISDIR;
+  case PK__OSE_LOOP:
+    return WASI_ELOOP;
+  case PK__OSE_INVAL:
+    return WASI_EINVAL;
+  case PK__OSE_MFILE:
+    return WASI_EMFILE;
+  case PK__OSE_ESCAPE:
+    return WASI_ENOTCAPABLE;
+  default:
+    return WASI_EIO;
+  }
+}
+
+/* The host fd behind WASI fd `fd` (the root or an open file), or -1. */
+static int host_fd(pk__wstate *st, uint32_t fd) {
+  if (fd == ROOT_FD)
+    return st->root_fd;
+  if (fd >= FIRST_FILE && fd < FIRST_FILE + PK__WASI_MAX_FILES)
+    return st->files[fd - FIRST_FILE];
+  return -1;
+}
 
 static void put32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)v;
@@ -87,61 +131,255 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
 static int fd_read(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
   uint8_t *po = pk__wasm_mem(inst, A32(3), 4);
-  (void)ud;
   if (po == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
   }
-  if (A32(0) != 0) {
-    results[0] = WASI_EBADF;
+  if (A32(0) == 0) {
+    put32(po, 0); /* stdin: end of file */
+    results[0] = WASI_OK;
     return 0;
   }
-  put32(po, 0); /* stdin: end of file */
-  results[0] = WASI_OK;
-  return 0;
+  {
+    pk__wstate *st = ud;
+    int fd = A32(0) >= FIRST_FILE ? host_fd(st, A32(0)) : -1;
+    uint32_t n = A32(2), i, total = 0;
+    uint8_t *vec = pk__wasm_mem(inst, A32(1), n * 8);
+    if (fd < 0) {
+      results[0] = WASI_EBADF;
+      return 0;
+    }
+    if (n > 1024 || vec == NULL) {
+      results[0] = WASI_EFAULT;
+      return 0;
+    }
+    for (i = 0; i < n; i++) {
+      uint32_t len = get32(vec + 8 * i + 4);
+      uint8_t *dst = pk__wasm_mem(inst, get32(vec + 8 * i), len);
+      long k;
+      if (dst == NULL) {
+        results[0] = WASI_EFAULT;
+        return 0;
+      }
+      if ((k = pk__os_read(fd, dst, len)) < 0) {
+        results[0] = wasi_errno((int)k);
+        return 0;
+      }
+      total += (uint32_t)k;
+      if ((uint32_t)k < len)
+        break;
+    }
+    put32(po, total);
+    results[0] = WASI_OK;
+    return 0;
+  }
 }
 
 static int fd_close(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
-  (void)ud;
+  pk__wstate *st = ud;
+  uint32_t fd = A32(0);
   (void)inst;
-  results[0] = A32(0) <= 2 ? WASI_OK : WASI_EBADF;
+  if (fd >= FIRST_FILE && host_fd(st, fd) >= 0) {
+    pk__os_close(st->files[fd - FIRST_FILE]);
+    st->files[fd - FIRST_FILE] = -1;
+    results[0] = WASI_OK;
+  } else {
+    results[0] = fd <= 2 ? WASI_OK : WASI_EBADF;
+  }
   return 0;
 }
 
 static int fd_seek(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
-  (void)ud;
-  (void)inst;
-  results[0] = A32(0) <= 2 ? WASI_ESPIPE : WASI_EBADF;
+  pk__wstate *st = ud;
+  uint32_t fd = A32(0);
+  int hfd = fd >= FIRST_FILE ? host_fd(st, fd) : -1;
+  uint8_t *po = pk__wasm_mem(inst, A32(3), 8);
+  int64_t r;
+  if (hfd < 0) {
+    results[0] = fd <= 2 ? WASI_ESPIPE : WASI_EBADF;
+    return 0;
+  }
+  if (po == NULL || A32(2) > 2) {
+    results[0] = po == NULL ? WASI_EFAULT : WASI_EINVAL;
+    return 0;
+  }
+  if ((r = pk__os_seek(hfd, (int64_t)args[1], (int)A32(2))) < 0) {
+    results[0] = wasi_errno((int)r);
+    return 0;
+  }
+  put64(po, (uint64_t)r);
+  results[0] = WASI_OK;
+  return 0;
+}
+
+/* The WASI filestat of host fd `fd` at p (64 bytes). */
+static uint64_t filestat(int fd, uint8_t *p) {
+  pk__os_stat s;
+  int rc = pk__os_fstat(fd, &s);
+  if (rc != 0)
+    return wasi_errno(rc);
+  memset(p, 0, 64);
+  put64(p, s.dev);
+  put64(p + 8, s.ino);
+  p[16] = s.isdir ? 3 : 4; /* directory, regular file */
+  put64(p + 24, s.nlink);
+  put64(p + 32, s.size);
+  put64(p + 40, s.atime_ns);
+  put64(p + 48, s.mtime_ns);
+  put64(p + 56, s.ctime_ns);
+  return WASI_OK;
+}
+
+static int fd_filestat_get(void *ud, pkw_instance *inst,
+                           const uint64_t *args, uint64_t *results) {
+  int fd = host_fd(ud, A32(0));
+  uint8_t *p = pk__wasm_mem(inst, A32(1), 64);
+  if (p == NULL)
+    results[0] = WASI_EFAULT;
+  else if (fd < 0)
+    results[0] = WASI_EBADF;
+  else
+    results[0] = filestat(fd, p);
+  return 0;
+}
+
+/* path_open(dirfd, lookupflags, path, path_len, oflags, rights_base,
+   rights_inheriting, fdflags, out_fd): read-only, beneath the root. */
+static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  pk__wstate *st = ud;
+  int dir = host_fd(st, A32(0)), fd, slot;
+  const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
+  uint8_t *out = pk__wasm_mem(inst, A32(8), 4);
+  if (path == NULL || out == NULL) {
+    results[0] = WASI_EFAULT;
+    return 0;
+  }
+  if (dir < 0) {
+    results[0] = WASI_EBADF;
+    return 0;
+  }
+  if (A32(4) & (1 | 4 | 8)) { /* creat, excl, trunc */
+    results[0] = WASI_EROFS;
+    return 0;
+  }
+  if ((args[5] & 64) != 0 || (A32(7) & 1) != 0) { /* fd_write, append */
+    results[0] = WASI_EROFS;
+    return 0;
+  }
+  for (slot = 0; slot < PK__WASI_MAX_FILES; slot++)
+    if (st->files[slot] < 0)
+      break;
+  if (slot == PK__WASI_MAX_FILES) {
+    results[0] = WASI_EMFILE;
+    return 0;
+  }
+  fd = pk__os_open_beneath(dir, (const char *)path, A32(3), (A32(4) & 2) != 0);
+  if (fd < 0) {
+    results[0] = wasi_errno(fd);
+    return 0;
+  }
+  st->files[slot] = fd;
+  put32(out, (uint32_t)(FIRST_FILE + slot));
+  results[0] = WASI_OK;
+  return 0;
+}
+
+static int path_filestat_get(void *ud, pkw_instance *inst,
+                             const uint64_t *args, uint64_t *results) {
+  pk__wstate *st = ud;
+  int dir = host_fd(st, A32(0)), fd;
+  const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
+  uint8_t *p = pk__wasm_mem(inst, A32(4), 64);
+  if (path == NULL || p == NULL) {
+    results[0] = WASI_EFAULT;
+    return 0;
+  }
+  if (dir < 0) {
+    results[0] = WASI_EBADF;
+    return 0;
+  }
+  if ((fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 0)) < 0 &&
+      fd != PK__OSE_ISDIR) {
+    results[0] = wasi_errno(fd);
+    return 0;
+  }
+  if (fd == PK__OSE_ISDIR &&
+      (fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 1)) < 0) {
+    results[0] = wasi_errno(fd);
+    return 0;
+  }
+  results[0] = filestat(fd, p);
+  pk__os_close(fd);
   return 0;
 }
 
 static int fd_fdstat_get(void *ud, pkw_instance *inst, const uint64_t *args,
                          uint64_t *results) {
   uint8_t *p = pk__wasm_mem(inst, A32(1), 24);
-  (void)ud;
+  int fd = host_fd(ud, A32(0));
   if (p == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
   }
-  if (A32(0) > 2) {
+  if (A32(0) > 2 && fd < 0) {
     results[0] = WASI_EBADF;
     return 0;
   }
   memset(p, 0, 24);
-  p[0] = 2;                       /* filetype: character device */
-  put64(p + 8, A32(0) == 0 ? 2 : 64); /* rights: fd_read or fd_write */
+  if (A32(0) <= 2) {
+    p[0] = 2;                           /* filetype: character device */
+    put64(p + 8, A32(0) == 0 ? 2 : 64); /* rights: fd_read or fd_write */
+  } else {
+    pk__os_stat s;
+    int dir = pk__os_fstat(fd, &s) == 0 && s.isdir;
+    p[0] = dir ? 3 : 4; /* directory, regular file */
+    /* Read-only rights: fd_read, fd_seek, fd_tell, fd_filestat_get,
+       path_open, path_filestat_get, fd_readdir (no writes). */
+    put64(p + 8, dir ? (UINT64_C(1) << 13) | (UINT64_C(1) << 14) |
+                           (UINT64_C(1) << 18) | (UINT64_C(1) << 21)
+                     : 2 | 4 | 32 | (UINT64_C(1) << 21));
+    put64(p + 16, 2 | 4 | 32 | (UINT64_C(1) << 13) | (UINT64_C(1) << 14) |
+                      (UINT64_C(1) << 18) | (UINT64_C(1) << 21));
+  }
   results[0] = WASI_OK;
   return 0;
 }
 
-static int ebadf(void *ud, pkw_instance *inst, const uint64_t *args,
-                 uint64_t *results) {
-  (void)ud;
-  (void)inst;
-  (void)args;
-  results[0] = WASI_EBADF; /* no preopened directories */
+static int fd_prestat_get(void *ud, pkw_instance *inst, const uint64_t *args,
+                          uint64_t *results) {
+  pk__wstate *st = ud;
+  uint8_t *p = pk__wasm_mem(inst, A32(1), 8);
+  if (A32(0) != ROOT_FD || st->root_fd < 0) {
+    results[0] = WASI_EBADF;
+    return 0;
+  }
+  if (p == NULL) {
+    results[0] = WASI_EFAULT;
+    return 0;
+  }
+  memset(p, 0, 8);
+  put32(p + 4, 1); /* a directory named "/" */
+  results[0] = WASI_OK;
+  return 0;
+}
+
+static int fd_prestat_dir_name(void *ud, pkw_instance *inst,
+                               const uint64_t *args, uint64_t *results) {
+  pk__wstate *st = ud;
+  uint8_t *p = pk__wasm_mem(inst, A32(1), A32(2));
+  if (A32(0) != ROOT_FD || st->root_fd < 0) {
+    results[0] = WASI_EBADF;
+    return 0;
+  }
+  if (p == NULL || A32(2) < 1) {
+    results[0] = WASI_EFAULT;
+    return 0;
+  }
+  p[0] = '/';
+  results[0] = WASI_OK;
   return 0;
 }
 
@@ -247,8 +485,11 @@ static const struct {
     {"fd_close", "i:i", fd_close},
     {"fd_seek", "iIii:i", fd_seek},
     {"fd_fdstat_get", "ii:i", fd_fdstat_get},
-    {"fd_prestat_get", "ii:i", ebadf},
-    {"fd_prestat_dir_name", "iii:i", ebadf},
+    {"fd_prestat_get", "ii:i", fd_prestat_get},
+    {"fd_prestat_dir_name", "iii:i", fd_prestat_dir_name},
+    {"fd_filestat_get", "ii:i", fd_filestat_get},
+    {"path_open", "iiiiiIIii:i", path_open},
+    {"path_filestat_get", "iiiii:i", path_filestat_get},
     {"clock_time_get", "iIi:i", clock_time_get},
     {"clock_res_get", "ii:i", clock_res_get},
     {"random_get", "ii:i", random_get},

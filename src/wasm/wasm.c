@@ -895,7 +895,14 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, PK_ENOMEM, "out of memory");
   memset(st, 0, sizeof *st);
   st->p = p;
+  st->root_fd = -1;
+  for (i = 0; i < PK__WASI_MAX_FILES; i++)
+    st->files[i] = -1;
   p->bstate = st;
+  if (o->fs_root != NULL && pk__os_dir_open(o->fs_root, &st->root_fd) < 0)
+    return pk__perr(p, PK_ENOENT, "fs_root '%s' is not a directory it can "
+                                  "open",
+                    o->fs_root);
   st->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
   st->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
   st->limited = st->fuel > 0 || st->timeout_ms > 0;
@@ -1012,6 +1019,9 @@ static void wasm_close(pk_plugin *p) {
   for (i = 0; i < st->nhostfns; i++)
     pkw_func_destroy_host(st->hostfns[i]);
   pkw_module_destroy(st->mod);
+  for (i = 0; i < PK__WASI_MAX_FILES; i++)
+    pk__os_close(st->files[i]);
+  pk__os_close(st->root_fd);
   pk__free(h, st->hostfns);
   pk__free(h, st->himps);
   pk__free(h, st->exports);

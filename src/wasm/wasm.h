@@ -13,6 +13,9 @@
  */
 #define PK__WASM_HOSTERR (-1000)
 
+/* Files a plugin may have open at once (WASI fds 4 and up). */
+#define PK__WASI_MAX_FILES 16
+
 typedef struct pk__wexport {
   pkw_func *fn;
   pkw_func *post;   /* cabi_post_<name>, or NULL */
@@ -37,6 +40,8 @@ typedef struct pk__wstate {
   pk__wexport *exports;
   int host_rc; /* the code a host callback failed with */
   int limited; /* fuel or a timeout is set: guest_call arms them */
+  int root_fd;                      /* opts.fs_root, or -1 */
+  int files[PK__WASI_MAX_FILES];    /* WASI fds 4..: host fds, or -1 */
   int inited;
   int64_t fuel;
   uint32_t timeout_ms;

@@ -4,6 +4,9 @@
  */
 #include "test.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 static char path_buf[1024];
 
 static const char *wasm(const char *name) {
@@ -22,9 +25,12 @@ static int triple(void *ud, pk_plugin *caller, const pk_val *args,
 static pk_host *host;
 static pk_plugin *plug;
 
+static const char *fs_root;
+
 static void open_limits(const char *grants, uint64_t fuel, int timeout_ms,
                         uint64_t max_memory) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.fs_root = fs_root;
   host = test_host();
   PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", triple, NULL),
          PK_OK);
@@ -317,4 +323,56 @@ static void rust_guest(void) {
 }
 __attribute__((constructor)) static void reg_rust(void) {
   pkt_register("rust_guest", rust_guest);
+}
+
+/* Files: only beneath fs_root, read-only, no escape by "..", absolute
+   paths or symbolic links. */
+PK_TEST(wasi_files_beneath_root) {
+  char root[1024], outside[1024], link[1100];
+  pk_val out;
+  snprintf(root, sizeof root, "%s", pkt_tmp("root"));
+  snprintf(outside, sizeof outside, "%s", pkt_tmp("secret.txt"));
+  PKT_ASSERT(mkdir(root, 0700) == 0);
+  PKT_ASSERT(mkdir(pkt_tmp("root/sub"), 0700) == 0);
+  pkt_write_file(pkt_tmp("root/sub/hello.txt"), "hello, file", 11);
+  pkt_write_file(outside, "secret", 6);
+  snprintf(link, sizeof link, "%s/sub/escape.txt", root);
+  PKT_ASSERT(symlink(outside, link) == 0);
+  fs_root = root;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call1("read_file", PK_STR("/sub/hello.txt", 14), &out), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "hello, file");
+  PKT_RC(host, call1("read_file", PK_STR("sub/hello.txt", 13), &out), PK_OK);
+  PKT_RC(host, call1("read_file", PK_STR("/sub/../../secret.txt", 21), &out),
+         PK_EPLUGIN);
+  PKT_RC(host, call1("read_file", PK_STR("/sub/escape.txt", 15), &out),
+         PK_EPLUGIN);
+  PKT_CONTAINS(pk_host_errmsg(host), "cannot open '/sub/escape.txt'");
+  PKT_RC(host, call1("read_file", PK_STR("/nope.txt", 9), &out), PK_EPLUGIN);
+  PKT_CONTAINS(pk_host_errmsg(host), "No such file");
+  PKT_RC(host, call1("write_file", PK_STR("/new.txt", 8), &out), PK_OK);
+  PKT_ASSERT(out.i32 != 0); /* refused: read-only */
+  PKT_ASSERT(access(pkt_tmp("root/new.txt"), F_OK) != 0);
+  done();
+}
+
+PK_TEST(wasi_no_files_without_root) {
+  pk_val out;
+  open_limits("triple", 0, 0, 0);
+  PKT_RC(host, call1("read_file", PK_STR("/etc/passwd", 11), &out),
+         PK_EPLUGIN);
+  PKT_CONTAINS(pk_host_errmsg(host), "cannot open '/etc/passwd'");
+  done();
+}
+
+PK_TEST(fs_root_missing) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_host_define(h, "triple", "(i32)->i32", triple, NULL);
+  o.grants = "triple";
+  o.fs_root = "/no/such/dir";
+  PKT_RC(h, pk_plugin_open(h, wasm("limits"), &o, &p), PK_ENOENT);
+  PKT_CONTAINS(pk_host_errmsg(h), "fs_root '/no/such/dir'");
+  pk_host_destroy(h);
 }

@@ -308,3 +308,118 @@ void pk__os_watchdog_stop(pk__os_watchdog *w) {
   atomic_store(&w->stop, 1);
   pthread_join(w->thread, NULL);
 }
+
+static int ose(int e) {
+  switch (e) {
+  case ENOENT:
+    return PK__OSE_NOENT;
+  case EACCES:
+  case EPERM:
+    return PK__OSE_ACCES;
+  case ENOTDIR:
+    return PK__OSE_NOTDIR;
+  case EISDIR:
+    return PK__OSE_ISDIR;
+  case ELOOP:
+    return PK__OSE_LOOP;
+  case EINVAL:
+    return PK__OSE_INVAL;
+  case EMFILE:
+  case ENFILE:
+    return PK__OSE_MFILE;
+  default:
+    return PK__OSE_IO;
+  }
+}
+
+int pk__os_dir_open(const char *path, int *out_fd) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT || errno == ENOTDIR ? PK_ENOENT : PK_EIO;
+  *out_fd = fd;
+  return PK_OK;
+}
+
+int pk__os_open_beneath(int root, const char *rel, size_t len, int want_dir) {
+  char comp[256];
+  size_t i = 0;
+  int cur = root, fd;
+
+  if (len == 0 || rel[0] == '/')
+    return PK__OSE_ESCAPE;
+  for (;;) {
+    size_t start = i, n;
+    int last;
+    while (i < len && rel[i] != '/')
+      i++;
+    n = i - start;
+    last = i >= len;
+    if (n == 0 && !last) { /* "a//b" */
+      i++;
+      continue;
+    }
+    if (n >= sizeof comp || memchr(rel + start, '\0', n) != NULL) {
+      fd = PK__OSE_INVAL;
+      break;
+    }
+    memcpy(comp, rel + start, n);
+    comp[n] = '\0';
+    if (n == 0) /* a trailing '/' */
+      strcpy(comp, ".");
+    if (strcmp(comp, "..") == 0) {
+      fd = PK__OSE_ESCAPE;
+      break;
+    }
+    fd = openat(cur, comp,
+                O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                    (!last || want_dir ? O_DIRECTORY : 0));
+    if (fd < 0)
+      fd = ose(errno);
+    if (cur != root)
+      close(cur);
+    if (fd < 0 || last)
+      return fd;
+    cur = fd;
+    i++;
+  }
+  if (cur != root)
+    close(cur);
+  return fd;
+}
+
+long pk__os_read(int fd, void *buf, size_t n) {
+  ssize_t k;
+  do
+    k = read(fd, buf, n);
+  while (k < 0 && errno == EINTR);
+  return k < 0 ? ose(errno) : (long)k;
+}
+
+int64_t pk__os_seek(int fd, int64_t off, int whence) {
+  off_t r = lseek(fd, (off_t)off,
+                  whence == 0 ? SEEK_SET : whence == 1 ? SEEK_CUR : SEEK_END);
+  return r < 0 ? ose(errno) : (int64_t)r;
+}
+
+int pk__os_fstat(int fd, pk__os_stat *out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return ose(errno);
+  out->dev = (uint64_t)st.st_dev;
+  out->ino = (uint64_t)st.st_ino;
+  out->nlink = (uint64_t)st.st_nlink;
+  out->size = (uint64_t)st.st_size;
+  out->atime_ns = (uint64_t)st.st_atim.tv_sec * 1000000000u +
+                  (uint64_t)st.st_atim.tv_nsec;
+  out->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+                  (uint64_t)st.st_mtim.tv_nsec;
+  out->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u +
+                  (uint64_t)st.st_ctim.tv_nsec;
+  out->isdir = S_ISDIR(st.st_mode) ? 1 : 0;
+  return 0;
+}
+
+void pk__os_close(int fd) {
+  if (fd >= 0)
+    close(fd);
+}
