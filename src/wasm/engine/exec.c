@@ -812,9 +812,11 @@ do_call: {
                                                         : cf->type.nresults;
     inst->stack_free = nfp + top;
     inst->frame_free = frame;
+    inst->depth++;
     if (limited)
       inst->fuel = fuel;
     rc = cf->host(cf->host_ud, ci, nfp, nfp);
+    inst->depth--;
     inst->stack_free = sf;
     inst->frame_free = ff;
     if (limited)
@@ -851,9 +853,11 @@ do_tail_call: {
     uint32_t top = np > cf->type.nresults ? np : cf->type.nresults;
     inst->stack_free = args + top;
     inst->frame_free = frame;
+    inst->depth++;
     if (limited)
       inst->fuel = fuel;
     rc = cf->host(cf->host_ud, ci, args, args);
+    inst->depth--;
     inst->stack_free = sf;
     inst->frame_free = ff;
     if (limited)

@@ -664,8 +664,7 @@ void pkw_instance_interrupt(pkw_instance *inst) {
 int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
              uint64_t *results, uint32_t nresults) {
   pkw_instance *inst;
-  uint64_t *fp, *sf;
-  pkw_frame *ff;
+  uint64_t *fp;
   uint32_t i;
   int rc;
   if (f == NULL || nargs != f->type.nparams || nresults != f->type.nresults)
@@ -673,6 +672,10 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
   if (f->code == NULL)
     return f->host(f->host_ud, NULL, args, results);
   inst = f->inst;
+  /* stack_free/frame_free mark what active calls use; the interpreter
+   * only moves them around host callbacks (and restores them), so a
+   * nested call from a host callback starts above its caller. depth
+   * counts those nestings; it bounds the C stack. */
   fp = inst->stack_free;
   if (inst->depth >= PKW_MAX_REENTRY ||
       f->frame_size > (size_t)(inst->stack_end - fp))
@@ -683,13 +686,7 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
     uint8_t t = f->type.params[i];
     fp[i] = t == PKW_I32 || t == PKW_F32 ? (uint32_t)args[i] : args[i];
   }
-  sf = inst->stack_free;
-  ff = inst->frame_free;
-  inst->depth++;
   rc = pkw__exec(inst, f, fp);
-  inst->depth--;
-  inst->stack_free = sf;
-  inst->frame_free = ff;
   if (rc == PKW_OK)
     for (i = 0; i < nresults; i++)
       results[i] = fp[i];

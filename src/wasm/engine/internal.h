@@ -347,7 +347,7 @@ struct pkw_instance {
   uint64_t *stack, *stack_end;
   uint64_t *stack_free;       /* first slot not used by an active call */
   pkw_frame *frames, *frames_end, *frame_free;
-  int depth;                  /* nested pkw_call entries */
+  int depth;                  /* host callbacks active on this stack */
   int64_t fuel;               /* < 0: unlimited */
   atomic_int interrupt;
 };
