@@ -147,9 +147,10 @@ static int limit_hit(const lua_plug *st) {
 static int fail_status(lua_plug *st, int status, int what,
                        const char *context) {
   pk_plugin *p = st->p;
-  const char *msg = lua_tostring(st->L, -1);
-  if (msg == NULL)
-    msg = "(no message)";
+  /* Only a string is read: converting another value could raise. */
+  const char *msg = lua_type(st->L, -1) == LUA_TSTRING
+                        ? lua_tostring(st->L, -1)
+                        : "(error object is not a string)";
   if (st->budget_hit)
     return pk__perr(p, PK_ELIMIT,
                     "%sinstruction budget of %d exceeded (config %s): %s",
@@ -486,8 +487,8 @@ static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
       lua_Integer v = lua_tointegerx(L, idx, &ok);
       if (!ok)
         return pk__perr(p, PK_ETYPE,
-                        "result %d is %s, not an integer (signature %s)",
-                        i + 1, lua_tostring(L, idx), f->sigtext);
+                        "result %d is %g, not an integer (signature %s)",
+                        i + 1, (double)lua_tonumber(L, idx), f->sigtext);
       if (t == PK_T_I32)
         out[i].i32 = (int32_t)(uint32_t)v; /* wraps, like i32.add */
       else
@@ -565,6 +566,16 @@ static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
 }
 
 /* ---- open and close ------------------------------------------------------ */
+
+/* luaL_loadfilex, protected (it pushes the chunk name unprotected).
+   Arguments: the path, and an int for luaL_loadfilex's status. */
+static int load_protected(lua_State *L) {
+  const char *path = lua_touserdata(L, 1);
+  int *status = lua_touserdata(L, 2);
+  lua_settop(L, 0);
+  *status = luaL_loadfilex(L, path, "t"); /* text only: no bytecode */
+  return 1;
+}
 
 static int cmp_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -707,7 +718,13 @@ static int script_open(pk_plugin *p) {
   if ((status = lua_pcall(L, 0, 0, 1)) != LUA_OK)
     return fail_status(st, status, PK_ENOMEM, "setting up the sandbox: ");
 
-  status = luaL_loadfilex(L, p->path, "t"); /* text only: no bytecode */
+  arm(st);
+  lua_pushcfunction(L, load_protected);
+  lua_pushlightuserdata(L, p->path);
+  lua_pushlightuserdata(L, &rc);
+  if ((status = lua_pcall(L, 2, 1, 1)) != LUA_OK)
+    return fail_status(st, status, PK_EFORMAT, "loading: ");
+  status = rc;
   if (status == LUA_ERRSYNTAX)
     return pk__perr(p, PK_EFORMAT, "%s", lua_tostring(L, -1));
   if (status == LUA_ERRFILE)

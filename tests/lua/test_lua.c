@@ -416,3 +416,29 @@ PK_TEST(host_function_reenters_plugin) {
   PKT_EQ_INT(out.i32, 41);
   done();
 }
+
+/* Any memory limit, however tight, gives PK_OK or PK_ELIMIT at open:
+   never a Lua panic (every step that allocates runs protected). */
+PK_TEST(memory_limit_sweep) {
+  char limit[32];
+  const char *config[] = {"lua.memory", limit, NULL};
+  long n;
+  int ok = 0;
+  for (n = 1000; n <= 120000; n += 500) {
+    pk_host *h = test_host();
+    pk_plugin *p;
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    int rc;
+    snprintf(limit, sizeof limit, "%ld", n);
+    o.config = config;
+    rc = pk_plugin_open(h, fx("conformance.lua"), &o, &p);
+    if (rc == PK_OK) {
+      ok++;
+      pk_plugin_close(p);
+    } else {
+      PKT_RC(h, rc, PK_ELIMIT);
+    }
+    pk_host_destroy(h);
+  }
+  PKT_ASSERT(ok > 0); /* the largest limits are enough */
+}
