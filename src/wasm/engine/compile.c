@@ -542,6 +542,16 @@ static uint32_t log2u(uint32_t n) {
   return n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3;
 }
 
+/* True when the address operand a was just computed by I32_ADD_IMM
+ * (the last instruction, into a temp): the access can fold it. */
+static int addi_addr(cc *c, vent a, uint32_t *out_k) {
+  if (c->last_pc == NONE || c->code[c->last_pc] != PKW_OP_I32_ADD_IMM ||
+      c->code[c->last_pc + 1] != a.slot || a.slot < c->nlocals)
+    return 0;
+  *out_k = c->code[c->last_pc + 3];
+  return 1;
+}
+
 static void need_mem(cc *c) {
   if (c->m->nmems == 0)
     INVALID(c, "unknown memory 0");
@@ -1073,10 +1083,22 @@ static void compile_body(cc *c) {
       if (r->bad)
         return;
       if (!unreachable_now(c)) {
-        emit_op(c, PKW_OP_I32_LOAD + (op - 0x28), 1);
-        emit_word(c, natural(c, c->vh));
-        emit_word(c, v1.slot);
-        emit_word(c, off);
+        uint32_t k;
+        if ((op == 0x28 || op == 0x2d) && addi_addr(c, v1, &k)) {
+          uint32_t x = c->code[c->last_pc + 2];
+          c->nc = c->last_pc;
+          emit_op(c, op == 0x28 ? PKW_OP_I32_LOAD_ADDI
+                                : PKW_OP_I32_LOAD8_U_ADDI, 1);
+          emit_word(c, natural(c, c->vh));
+          emit_word(c, x);
+          emit_word(c, k);
+          emit_word(c, off);
+        } else {
+          emit_op(c, PKW_OP_I32_LOAD + (op - 0x28), 1);
+          emit_word(c, natural(c, c->vh));
+          emit_word(c, v1.slot);
+          emit_word(c, off);
+        }
       }
       push(c, ty[op - 0x28]);
       break;
@@ -1094,10 +1116,21 @@ static void compile_body(cc *c) {
       v2 = pop(c, ty[op - 0x36]);
       v1 = pop(c, PKW_I32);
       if (!unreachable_now(c)) {
-        emit_op(c, PKW_OP_I32_STORE + (op - 0x36), 0);
-        emit_word(c, v1.slot);
-        emit_word(c, v2.slot);
-        emit_word(c, off);
+        uint32_t k;
+        if (op == 0x36 && addi_addr(c, v1, &k)) {
+          uint32_t x = c->code[c->last_pc + 2];
+          c->nc = c->last_pc;
+          emit_op(c, PKW_OP_I32_STORE_ADDI, 0);
+          emit_word(c, x);
+          emit_word(c, v2.slot);
+          emit_word(c, k);
+          emit_word(c, off);
+        } else {
+          emit_op(c, PKW_OP_I32_STORE + (op - 0x36), 0);
+          emit_word(c, v1.slot);
+          emit_word(c, v2.slot);
+          emit_word(c, off);
+        }
       }
       break;
     }

@@ -426,6 +426,29 @@ dispatch:
   STORE_(I64_STORE16, uint16_t, 2)
   STORE_(I64_STORE32, uint32_t, 4)
 #undef STORE_
+  /* i32.add x k feeding the address: the wrap of the i32 add happens
+   * first, the offset is added in 64 bits, exactly as unfused. */
+  OP(I32_LOAD_ADDI) {
+    uint64_t ea = (uint64_t)(uint32_t)(U32(2) + pc[3]) + pc[4];
+    uint32_t v;
+    CHECK_MEM(ea, 4);
+    memcpy(&v, membase + ea, 4);
+    SLOT(1) = v;
+    NEXT(5);
+  }
+  OP(I32_LOAD8_U_ADDI) {
+    uint64_t ea = (uint64_t)(uint32_t)(U32(2) + pc[3]) + pc[4];
+    CHECK_MEM(ea, 1);
+    SLOT(1) = membase[ea];
+    NEXT(5);
+  }
+  OP(I32_STORE_ADDI) {
+    uint64_t ea = (uint64_t)(uint32_t)(U32(1) + pc[3]) + pc[4];
+    uint32_t v = (uint32_t)SLOT(2);
+    CHECK_MEM(ea, 4);
+    memcpy(membase + ea, &v, 4);
+    NEXT(5);
+  }
   OP(MEMORY_SIZE) SLOT(1) = mem->pages; NEXT(2);
   OP(MEMORY_GROW) {
     int64_t old = pkw__memory_grow(mem, U32(2));

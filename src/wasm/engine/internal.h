@@ -163,6 +163,9 @@
   X(I32_EQ_IMM) X(I32_NE_IMM) X(I32_LT_S_IMM) X(I32_LT_U_IMM)            \
   X(I32_GT_S_IMM) X(I32_GT_U_IMM) X(I32_LE_S_IMM) X(I32_LE_U_IMM)        \
   X(I32_GE_S_IMM) X(I32_GE_U_IMM)                                        \
+  X(I32_LOAD_ADDI)    /* [dst, x, k, off]: load from (x + k) + off */   \
+  X(I32_LOAD8_U_ADDI) /* [dst, x, k, off] */                            \
+  X(I32_STORE_ADDI)   /* [x, v, k, off]: store to (x + k) + off */      \
   X(I32_EQ_IMM_BR_IF) /* [a, imm, pc] compare with constant, branch */   \
   X(I32_NE_IMM_BR_IF) X(I32_LT_S_IMM_BR_IF) X(I32_LT_U_IMM_BR_IF)        \
   X(I32_GT_S_IMM_BR_IF) X(I32_GT_U_IMM_BR_IF) X(I32_LE_S_IMM_BR_IF)      \
