@@ -68,10 +68,11 @@ typedef struct proc_state {
   int use_path; /* argv[0] is looked up in PATH (python3) */
   /* Restart policy. */
   uint64_t next_start_ns, backoff_ns;
-  char deadmsg[256]; /* why the child is gone, for later calls */
+  char deadmsg[512]; /* why the child is gone, for later calls */
   /* A partial stderr line. */
   char errline[512];
   size_t errlen;
+  char lastline[160]; /* the last complete line, for crash messages */
 } proc_state;
 
 static void *host_grow(void *ud, void *p, size_t n) {
@@ -85,6 +86,9 @@ static void emit_line(pk_plugin *p, proc_state *st) {
   if (st->errlen > 0 && h->log != NULL)
     h->log(h->log_ud, PK_LOG_WARN, p->name ? p->name : p->path, st->errline,
            st->errlen);
+  if (st->errlen > 0)
+    snprintf(st->lastline, sizeof st->lastline, "%.*s", (int)st->errlen,
+             st->errline);
   st->errlen = 0;
 }
 
@@ -173,9 +177,11 @@ static int child_failed(pk_plugin *p, proc_state *st, int code,
   } else {
     snprintf(how, sizeof how, "no process");
   }
-  drop_child(p, st);
-  snprintf(st->deadmsg, sizeof st->deadmsg, "plugin process %d %s: %s",
-           (int)pid, code == PK_ECRASH ? "died" : "was killed", how);
+  drop_child(p, st); /* reads what stderr still holds */
+  snprintf(st->deadmsg, sizeof st->deadmsg, "plugin process %d %s: %s%s%s%s",
+           (int)pid, code == PK_ECRASH ? "died" : "was killed", how,
+           st->lastline[0] ? " (its last words: \"" : "", st->lastline,
+           st->lastline[0] ? "\")" : "");
   if (what != NULL)
     return pk__perr(p, code, "%s; %s", what, st->deadmsg);
   return pk__perr(p, code, "%s", st->deadmsg);
@@ -284,6 +290,11 @@ static void child_exec(proc_state *st, int sock, int memfd, int errw) {
     execvpe(st->argv[0], st->argv, st->envp);
   else
     execve(st->argv[0], st->argv, st->envp);
+  {
+    static const char msg[] = "plugkit: cannot execute the plugin\n";
+    ssize_t k = write(2, msg, sizeof msg - 1);
+    (void)k;
+  }
   _exit(127);
 }
 
@@ -498,6 +509,7 @@ static int start(pk_plugin *p, proc_state *st, int first) {
       memfd = -1;
     }
   }
+  st->lastline[0] = '\0';
   pid = fork();
   if (pid < 0) {
     rc = pk__perr(p, PK_EIO, "fork failed: %s", strerror(errno));

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,16 @@ static int count_fds(void) {
   while ((e = readdir(d)) != NULL)
     n += e->d_name[0] != '.';
   closedir(d);
+  return n;
+}
+
+static int count_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  int n = 0, c;
+  PKT_ASSERT(f != NULL);
+  while ((c = fgetc(f)) != EOF)
+    n += c == '\n';
+  fclose(f);
   return n;
 }
 
@@ -238,19 +249,22 @@ PK_TEST(restart_on_next_call) {
   done();
 }
 
-/* 1,000 crash-and-restart cycles leave descriptors and memory flat. */
+/* 1,000 crash-and-restart cycles leave descriptors, mappings and memory
+   flat. */
 PK_TEST(crash_restart_cycles_leak_nothing) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  int fds, i;
+  int fds, maps, i;
   long live;
   o.restart = 1;
   PKT_RC(host, open_fault("segv", "call", &o), PK_OK);
   PKT_RC(host, call_work(1, NULL), PK_ECRASH); /* warm up */
   fds = count_fds();
+  maps = count_maps();
   live = pkt_live;
   for (i = 0; i < 1000; i++)
     PKT_RC(host, call_work(1, NULL), PK_ECRASH);
   PKT_EQ_INT(count_fds(), fds);
+  PKT_ASSERT(count_maps() <= maps + 2); /* malloc may add an arena */
   PKT_EQ_INT(pkt_live, live);
   no_children();
   done();
@@ -338,6 +352,31 @@ PK_TEST(open_missing_runner_backend) {
   host = test_host();
   PKT_ASSERT(pk_plugin_open(host, pkt_arg(2), &o, &plug) < 0);
   PKT_CONTAINS(pk_host_errmsg(host), "nosuch");
+  pk_host_destroy(host);
+  no_children();
+}
+
+PK_TEST(runner_not_found_is_enosys) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.isolation = PK_ISOLATE_PROCESS;
+  setenv("PLUGKIT_RUNNER", "/no/such/plugkit-runner", 1);
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(2), &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host), "plugkit-runner not found");
+  pk_host_destroy(host);
+}
+
+/* A child that cannot start says why: exec's status and its stderr. */
+PK_TEST(exec_failure_names_the_cause) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  const char *path = pkt_tmp("not-a-plugin");
+  pkt_write_file(path, "#!/no/such/interpreter\n", 23);
+  chmod(path, 0755);
+  o.backend = "process";
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, path, &o, &plug), PK_ECRASH);
+  PKT_CONTAINS(pk_host_errmsg(host), "status 127");
+  PKT_CONTAINS(pk_host_errmsg(host), "cannot execute");
   pk_host_destroy(host);
   no_children();
 }
