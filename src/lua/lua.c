@@ -37,8 +37,8 @@
 #include <string.h>
 
 /* Defaults for the limits; the config keys below override them. */
-#define DEFAULT_MEMORY ((size_t)64 << 20)      /* bytes per plugin state */
-#define DEFAULT_INSTRUCTIONS 100000000         /* VM instructions per call */
+#define DEFAULT_MEMORY ((size_t)64 << 20) /* bytes per plugin state */
+#define DEFAULT_INSTRUCTIONS 100000000    /* VM instructions per call */
 #define KEY_MEMORY "lua.memory"
 #define KEY_INSTRUCTIONS "lua.instructions"
 #define KEY_LIBS "lua.libs"
@@ -50,11 +50,11 @@ typedef struct lua_plug {
   size_t mem_limit; /* cap on mem_used */
   int budget;       /* instructions per call */
   /* Why the last failure happened; reset at the start of each call. */
-  int mem_hit;    /* the cap refused an allocation */
-  int budget_hit; /* the count hook stopped the script */
-  int init_ref;   /* registry ref of init, or LUA_NOREF */
-  int fini_ref;   /* registry ref of fini, or LUA_NOREF */
-  int inited;     /* init ran and succeeded: fini must run */
+  int mem_hit;        /* the cap refused an allocation */
+  int budget_hit;     /* the count hook stopped the script */
+  int init_ref;       /* registry ref of init, or LUA_NOREF */
+  int fini_ref;       /* registry ref of fini, or LUA_NOREF */
+  int inited;         /* init ran and succeeded: fini must run */
   const char **names; /* scratch for sorting export names during open */
 } lua_plug;
 
@@ -65,7 +65,7 @@ static lua_plug *plug_of(lua_State *L) {
 /* ---- probing ------------------------------------------------------------ */
 
 static int script_probe(const unsigned char *head, size_t n, const char *path,
-                     int isdir) {
+                        int isdir) {
   size_t k = strlen(path);
   if (isdir)
     return 0;
@@ -157,13 +157,12 @@ static int fail_status(lua_plug *st, int status, int what,
                     context, st->budget, KEY_INSTRUCTIONS, msg);
   if (st->mem_hit)
     return pk__perr(p, PK_ELIMIT,
-                    "%smemory limit of %zu bytes exceeded (config %s)",
-                    context, st->mem_limit, KEY_MEMORY);
+                    "%smemory limit of %zu bytes exceeded (config %s)", context,
+                    st->mem_limit, KEY_MEMORY);
   if (status == LUA_ERRMEM)
     return pk__perr(p, PK_ENOMEM, "%sout of memory", context);
   if (status == LUA_ERRERR)
-    return pk__perr(p, what, "%serror in the error handler: %s", context,
-                    msg);
+    return pk__perr(p, what, "%serror in the error handler: %s", context, msg);
   return pk__perr(p, what, "%s%s", context, msg);
 }
 
@@ -226,8 +225,7 @@ static void emit(lua_State *L, int level, const char *msg, size_t len) {
 /* log(msg) at info, or log(level, msg) with level "error", "warn", "info",
    "debug" or a PK_LOG_* number. */
 static int sb_log(lua_State *L) {
-  static const char *const levels[] = {"error", "warn", "info", "debug",
-                                       NULL};
+  static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
   int level = PK_LOG_INFO;
   size_t len;
   const char *msg;
@@ -329,14 +327,13 @@ static int sb_host_call(lua_State *L) {
   int i, n = lua_gettop(L), rc;
 
   if (n != f->sig.nparams)
-    return luaL_error(L, "host.%s takes %d arguments (%s), %d given",
-                      f->name, f->sig.nparams, f->sigtext, n);
+    return luaL_error(L, "host.%s takes %d arguments (%s), %d given", f->name,
+                      f->sig.nparams, f->sigtext, n);
   for (i = 0; i < n; i++)
     to_val(L, i + 1, f->sig.params[i], &args[i]);
   rc = pk__hostfn_call(p, idx, args, (size_t)n, res, f->sig.nresults);
   if (rc < 0)
-    return luaL_error(L, "%s (%s)", pk_host_errmsg(p->host),
-                      pk_errname(rc));
+    return luaL_error(L, "%s (%s)", pk_host_errmsg(p->host), pk_errname(rc));
   luaL_checkstack(L, f->sig.nresults, "host function results");
   for (i = 0; i < f->sig.nresults; i++)
     push_val(L, &res[i], f->sig.results[i]);
@@ -371,11 +368,16 @@ static int setup(lua_State *L) {
     lua_CFunction open;
     int safe; /* opened unless configured otherwise */
   } libs[] = {
-      {LUA_GNAME, luaopen_base, 1},      {LUA_STRLIBNAME, luaopen_string, 1},
-      {LUA_TABLIBNAME, luaopen_table, 1}, {LUA_MATHLIBNAME, luaopen_math, 1},
-      {LUA_UTF8LIBNAME, luaopen_utf8, 1}, {LUA_COLIBNAME, luaopen_coroutine, 0},
-      {LUA_IOLIBNAME, luaopen_io, 0},     {LUA_OSLIBNAME, luaopen_os, 0},
-      {LUA_LOADLIBNAME, luaopen_package, 0}, {LUA_DBLIBNAME, luaopen_debug, 0},
+      {LUA_GNAME, luaopen_base, 1},
+      {LUA_STRLIBNAME, luaopen_string, 1},
+      {LUA_TABLIBNAME, luaopen_table, 1},
+      {LUA_MATHLIBNAME, luaopen_math, 1},
+      {LUA_UTF8LIBNAME, luaopen_utf8, 1},
+      {LUA_COLIBNAME, luaopen_coroutine, 0},
+      {LUA_IOLIBNAME, luaopen_io, 0},
+      {LUA_OSLIBNAME, luaopen_os, 0},
+      {LUA_LOADLIBNAME, luaopen_package, 0},
+      {LUA_DBLIBNAME, luaopen_debug, 0},
   };
   lua_plug *st = plug_of(L);
   pk_plugin *p = st->p;
@@ -487,8 +489,8 @@ static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
       lua_Integer v = lua_tointegerx(L, idx, &ok);
       if (!ok)
         return pk__perr(p, PK_ETYPE,
-                        "result %d is %g, not an integer (signature %s)",
-                        i + 1, (double)lua_tonumber(L, idx), f->sigtext);
+                        "result %d is %g, not an integer (signature %s)", i + 1,
+                        (double)lua_tonumber(L, idx), f->sigtext);
       if (t == PK_T_I32)
         out[i].i32 = (int32_t)(uint32_t)v; /* wraps, like i32.add */
       else
@@ -583,8 +585,8 @@ static int cmp_names(const void *a, const void *b) {
 
 /* Read a limit from the config: a positive decimal number, or the
    default. */
-static int config_number(pk_plugin *p, const char *key, double max,
-                         double def, double *out) {
+static int config_number(pk_plugin *p, const char *key, double max, double def,
+                         double *out) {
   pk_str v;
   char buf[32], *end;
   double d;
@@ -602,8 +604,10 @@ static int config_number(pk_plugin *p, const char *key, double max,
   *out = d;
   return PK_OK;
 bad:
-  return pk__perr(p, PK_EINVAL, "config %s is '%.*s': not a number from 1 "
-                  "to %.0f", key, (int)v.len, v.ptr, max);
+  return pk__perr(p, PK_EINVAL,
+                  "config %s is '%.*s': not a number from 1 "
+                  "to %.0f",
+                  key, (int)v.len, v.ptr, max);
 }
 
 /*
@@ -622,7 +626,8 @@ static int read_table(lua_State *L) {
   lua_getfield(L, 1, "name");
   lua_getfield(L, 1, "version");
   if (lua_type(L, 3) != LUA_TSTRING || lua_type(L, 4) != LUA_TSTRING) {
-    *rc = pk__perr(p, PK_EFORMAT, "the plugin table needs string fields "
+    *rc = pk__perr(p, PK_EFORMAT,
+                   "the plugin table needs string fields "
                    "'name' and 'version'");
     return 0;
   }
@@ -644,8 +649,8 @@ static int read_table(lua_State *L) {
     }
     n++;
   }
-  if (n > 0 && (st->names = pk__alloc(p->host, n * sizeof *st->names)) ==
-                   NULL) {
+  if (n > 0 &&
+      (st->names = pk__alloc(p->host, n * sizeof *st->names)) == NULL) {
     *rc = pk__perr(p, PK_ENOMEM, "out of memory");
     return 0;
   }
@@ -660,16 +665,17 @@ static int read_table(lua_State *L) {
     pk_func *f = &p->funcs[i];
     const char *name = st->names[i];
     if (lua_getfield(L, 5, name) != LUA_TTABLE) {
-      *rc = pk__perr(p, PK_EFORMAT, "export '%s' is not a table {sig = "
-                     "\"...\", fn = function}", name);
+      *rc = pk__perr(p, PK_EFORMAT,
+                     "export '%s' is not a table {sig = "
+                     "\"...\", fn = function}",
+                     name);
       return 0;
     }
     lua_getfield(L, -1, "sig");
     if ((*rc = pk__func_init(p, f, name, lua_tostring(L, -1))) < 0)
       return 0;
     if (lua_getfield(L, -2, "fn") != LUA_TFUNCTION) {
-      *rc = pk__perr(p, PK_EFORMAT, "export '%s' has no function 'fn'",
-                     name);
+      *rc = pk__perr(p, PK_EFORMAT, "export '%s' has no function 'fn'", name);
       return 0;
     }
     f->bindex = (uint32_t)luaL_ref(L, LUA_REGISTRYINDEX);
@@ -705,13 +711,18 @@ static int script_open(pk_plugin *p) {
   st->budget = (int)budget;
   if ((st->L = L = lua_newstate(l_alloc, st)) == NULL) {
     if (st->mem_hit)
-      return pk__perr(p, PK_ELIMIT, "memory limit of %zu bytes is too small "
-                      "for a Lua state (config %s)", st->mem_limit,
-                      KEY_MEMORY);
+      return pk__perr(p, PK_ELIMIT,
+                      "memory limit of %zu bytes is too small "
+                      "for a Lua state (config %s)",
+                      st->mem_limit, KEY_MEMORY);
     return pk__perr(p, PK_ENOMEM, "out of memory for a Lua state");
   }
   *(lua_plug **)lua_getextraspace(L) = st;
   lua_pushcfunction(L, msgh); /* stack index 1 from now on */
+  /* Room for a scalar call's function, arguments and results, kept for
+     the state's life: the fast path pushes without checking. */
+  if (!lua_checkstack(L, PK_MAX_PARAMS + PK_MAX_RESULTS + 4))
+    return pk__perr(p, PK_ENOMEM, "out of memory for the Lua stack");
 
   arm(st);
   lua_pushcfunction(L, setup);
@@ -735,7 +746,8 @@ static int script_open(pk_plugin *p) {
   if ((status = lua_pcall(L, 0, 1, 1)) != LUA_OK)
     return fail_status(st, status, PK_EINIT, "running the script: ");
   if (!lua_istable(L, 2))
-    return pk__perr(p, PK_ENODESC, "the script returned %s, not a plugin "
+    return pk__perr(p, PK_ENODESC,
+                    "the script returned %s, not a plugin "
                     "table {name = ..., version = ..., exports = {...}}",
                     luaL_typename(L, 2));
 
@@ -786,4 +798,5 @@ static void script_close(pk_plugin *p) {
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_lua = {"lua", script_probe, script_open, script_close};
+const pk__backend pk__backend_lua = {"lua", script_probe, script_open,
+                                     script_close};

@@ -115,8 +115,8 @@ static int dir_has_c_files(const char *path) {
 /* A .c file is ours; so is any file that includes the SDK header, and a
    directory holding .c files (below what a dedicated backend would
    claim). */
-static int source_probe(const unsigned char *head, size_t n,
-                        const char *path, int isdir) {
+static int source_probe(const unsigned char *head, size_t n, const char *path,
+                        int isdir) {
   if (isdir)
     return dir_has_c_files(path) ? 50 : 0;
   if (has_suffix(path, ".c"))
@@ -174,8 +174,8 @@ static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
       rc = pk__perr(p, PK_EFORMAT, "more than %d .c files", MAX_FILES);
       break;
     }
-    if ((names[n] = pk__alloc(p->host, strlen(dir) + strlen(e->d_name) +
-                                           2)) == NULL) {
+    if ((names[n] = pk__alloc(p->host, strlen(dir) + strlen(e->d_name) + 2)) ==
+        NULL) {
       rc = pk__perr(p, PK_ENOMEM, "out of memory");
       break;
     }
@@ -281,9 +281,12 @@ static const struct {
   const char *sig; /* canonical */
   pk_thunk thunk;
 } thunks[] = {
-    {"(i32,i32)->i32", th_i32_i32__i32}, {"(i32)->i32", th_i32__i32},
-    {"()->i32", th__i32},                {"(i64,i64)->i64", th_i64_i64__i64},
-    {"(f64,f64)->f64", th_f64_f64__f64}, {"()->()", th__},
+    {"(i32,i32)->i32", th_i32_i32__i32},
+    {"(i32)->i32", th_i32__i32},
+    {"()->i32", th__i32},
+    {"(i64,i64)->i64", th_i64_i64__i64},
+    {"(f64,f64)->f64", th_f64_f64__f64},
+    {"()->()", th__},
 };
 
 /* Give the exports of a known scalar shape the library's thunk. */

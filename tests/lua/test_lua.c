@@ -71,8 +71,7 @@ static void open_limits(const char *const *config, const char *grants) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   host = test_host();
   PKT_RC(host, pk_host_define(host, "echo", "(str)->str", echo, NULL), PK_OK);
-  PKT_RC(host, pk_host_define(host, "secret", "()->i32", secret, NULL),
-         PK_OK);
+  PKT_RC(host, pk_host_define(host, "secret", "()->i32", secret, NULL), PK_OK);
   PKT_RC(host, pk_host_define(host, "reenter", "(i32)->i32", reenter, NULL),
          PK_OK);
   o.config = config;
@@ -367,8 +366,7 @@ PK_TEST(reopen_is_fresh_state) {
   pk_func *b1, *b2;
   pk_val out;
   host = test_host();
-  PKT_RC(host, pk_plugin_open(host, fx("conformance.lua"), NULL, &plug),
-         PK_OK);
+  PKT_RC(host, pk_plugin_open(host, fx("conformance.lua"), NULL, &plug), PK_OK);
   PKT_RC(host, pk_plugin_open(host, fx("conformance.lua"), NULL, &second),
          PK_OK);
   PKT_RC(host, pk_plugin_func(plug, "bump", NULL, &b1), PK_OK);
