@@ -36,6 +36,7 @@ bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPK_BUILD_TESTS=OFF \
 	  > build-bench.configure.log 2>&1 || { cat build-bench.configure.log; exit 1; }
 	@cmake --build build-bench -j$(JOBS) --target pk_bench
+	@mkdir -p bench/results
 	@./build-bench/bench/pk_bench --out bench/results
 
 install: all

@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,14 @@ typedef struct row {
 
 static row rows[MAX_ROWS];
 static int nrows;
+
+typedef struct mem_row {
+  const char *name;
+  pkb_mem_fn measure;
+  double bytes; /* per instance; < 0: skipped */
+} mem_row;
+static mem_row mem_rows[32];
+static int nmem;
 static char skip_why[160];
 static volatile uint64_t sink;
 static uint64_t n_allocs, n_bytes;
@@ -45,6 +54,25 @@ void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
   rows[nrows].run = run;
   rows[nrows].teardown = teardown;
   nrows++;
+}
+
+void pkb_register_mem(const char *name, pkb_mem_fn measure) {
+  if (nmem < (int)(sizeof mem_rows / sizeof mem_rows[0])) {
+    mem_rows[nmem].name = name;
+    mem_rows[nmem].measure = measure;
+    nmem++;
+  }
+}
+
+double pkb_rss(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+    resident = 0;
+  fclose(f);
+  return (double)resident * 4096.0;
 }
 
 void pkb_sink(uint64_t v) { sink += v; }
@@ -236,6 +264,229 @@ static void print_table(FILE *f, int md, const char *cpu) {
   }
 }
 
+/* ---- the chart --------------------------------------------------------- */
+
+/* Which workload and which backend a row measures, from its name. */
+static void classify(const char *name, const char **group,
+                     const char **backend) {
+  static const struct {
+    const char *prefix, *backend;
+  } backends[] = {{"CFunc", "C"},          {"NativeFib", "C"},
+                  {"NativeMix", "C"},      {"NativeSort", "C"},
+                  {"Native", "native"},    {"Wasm", "wasm"},
+                  {"Source", "source"},    {"Lua", "lua"},
+                  {"Process", "process"},  {"LoadNative", "native"},
+                  {"LoadWasm", "wasm"},    {"LoadSource", "source"},
+                  {"LoadLua", "lua"},      {"LoadProcess", "process"}};
+  static const struct {
+    const char *suffix, *group;
+  } groups[] = {{"Greet", "string round trip (16 bytes)"},
+                {"HostCall", "host callback"},
+                {"Fib", "compute: recursive fib"},
+                {"Mix", "compute: CoreMark-like mix"},
+                {"Sort", "compute: sort"},
+                {"Bulk", "bulk bytes (1 MiB in and out)"},
+                {"Instantiate", "load"}};
+  size_t i, n = strlen(name);
+  *backend = "other";
+  for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
+    if (strncmp(name, backends[i].prefix, strlen(backends[i].prefix)) == 0) {
+      *backend = backends[i].backend; /* the first, most specific, wins */
+      break;
+    }
+  if (strncmp(name, "Load", 4) == 0) {
+    *group = "load + first call + close";
+    return;
+  }
+  for (i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+    size_t k = strlen(groups[i].suffix);
+    if (n >= k && strcmp(name + n - k, groups[i].suffix) == 0) {
+      *group = groups[i].group;
+      return;
+    }
+  }
+  *group = "call sum(i32, i32)";
+}
+
+static const char *colour(const char *backend) {
+  static const struct {
+    const char *b, *c;
+  } c[] = {{"C", "#555555"},      {"native", "#1f77b4"},
+           {"wasm", "#6f42c1"},   {"source", "#2ca02c"},
+           {"lua", "#17becf"},    {"process", "#d62728"}};
+  size_t i;
+  for (i = 0; i < sizeof c / sizeof c[0]; i++)
+    if (strcmp(c[i].b, backend) == 0)
+      return c[i].c;
+  return "#999999";
+}
+
+static void svg_text(FILE *f, double x, double y, const char *anchor,
+                     const char *extra, const char *text) {
+  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" %s>", x, y,
+          anchor, extra);
+  for (; *text; text++) {
+    if (*text == '<')
+      fputs("&lt;", f);
+    else if (*text == '&')
+      fputs("&amp;", f);
+    else
+      fputc(*text, f);
+  }
+  fputs("</text>\n", f);
+}
+
+static void fmt_time(char *buf, size_t cap, double ns) {
+  if (ns >= 1e9)
+    snprintf(buf, cap, "%.3g s", ns / 1e9);
+  else if (ns >= 1e6)
+    snprintf(buf, cap, "%.3g ms", ns / 1e6);
+  else if (ns >= 1e3)
+    snprintf(buf, cap, "%.3g us", ns / 1e3);
+  else
+    snprintf(buf, cap, "%.3g ns", ns);
+}
+
+/*
+ * A horizontal bar chart, log scale, one block per workload, one colour
+ * per backend; each bar is labelled with its time and its ratio to
+ * CFuncNoInline. Plain SVG 1.1, no script, no external resources.
+ */
+static void write_svg(const char *path, const char *cpu) {
+  const double left = 230, width = 560, bar = 16, gap = 4;
+  const char *groups[32], *legend[16];
+  int ngroups = 0, nlegend = 0, g, i, j, lines = 0;
+  double lo = 1e30, hi = 0, y, H;
+  const row *ref = reference();
+  FILE *f;
+
+  for (i = 0; i < nrows; i++) {
+    const char *grp, *be;
+    if (rows[i].skipped || rows[i].runs == 0 || rows[i].ns_med <= 0)
+      continue;
+    classify(rows[i].name, &grp, &be);
+    for (j = 0; j < ngroups && strcmp(groups[j], grp) != 0; j++)
+      ;
+    if (j == ngroups && ngroups < 32)
+      groups[ngroups++] = grp;
+    for (j = 0; j < nlegend && strcmp(legend[j], be) != 0; j++)
+      ;
+    if (j == nlegend && nlegend < 16)
+      legend[nlegend++] = be;
+    if (rows[i].ns_med < lo)
+      lo = rows[i].ns_med;
+    if (rows[i].ns_med > hi)
+      hi = rows[i].ns_med;
+    lines++;
+  }
+  if (lines == 0 || (f = fopen(path, "w")) == NULL)
+    return;
+  lo = pow(10, floor(log10(lo)));
+  hi = pow(10, ceil(log10(hi)));
+  if (hi <= lo)
+    hi = lo * 10;
+  H = 90 + ngroups * 28 + lines * (bar + gap) + 40;
+  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+             "height=\"%.0f\" font-family=\"sans-serif\" "
+             "font-size=\"12\">\n",
+          left + width + 250, H);
+  fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+  svg_text(f, 10, 22, "start", "font-size=\"16\" font-weight=\"bold\"",
+           "plugkit: time per operation (log scale, lower is better)");
+  {
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s, %s; ratio to CFuncNoInline of the run",
+             cpu, PKB_COMPILER);
+    svg_text(f, 10, 40, "start", "fill=\"#444\"", sub);
+  }
+  for (j = 0; j < nlegend; j++) {
+    double x = 10 + j * 95;
+    fprintf(f, "<rect x=\"%.1f\" y=\"50\" width=\"12\" height=\"12\" "
+               "fill=\"%s\"/>\n",
+            x, colour(legend[j]));
+    svg_text(f, x + 16, 60, "start", "", legend[j]);
+  }
+  /* Grid: one line per power of ten. */
+  {
+    double v;
+    for (v = lo; v <= hi * 1.001; v *= 10) {
+      double x = left + width * log10(v / lo) / log10(hi / lo);
+      char lab[32];
+      fmt_time(lab, sizeof lab, v);
+      fprintf(f, "<line x1=\"%.1f\" y1=\"75\" x2=\"%.1f\" y2=\"%.0f\" "
+                 "stroke=\"#ddd\"/>\n",
+              x, x, H - 30);
+      svg_text(f, x, H - 15, "middle", "fill=\"#444\"", lab);
+    }
+  }
+  y = 90;
+  for (g = 0; g < ngroups; g++) {
+    svg_text(f, 10, y + 12, "start", "font-weight=\"bold\"", groups[g]);
+    y += 28;
+    for (i = 0; i < nrows; i++) {
+      const char *grp, *be;
+      char lab[96], t[32];
+      double w;
+      if (rows[i].skipped || rows[i].runs == 0 || rows[i].ns_med <= 0)
+        continue;
+      classify(rows[i].name, &grp, &be);
+      if (strcmp(grp, groups[g]) != 0)
+        continue;
+      w = width * log10(rows[i].ns_med / lo) / log10(hi / lo);
+      if (w < 2)
+        w = 2;
+      svg_text(f, left - 8, y + 12, "end", "", rows[i].name);
+      fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                 "height=\"%.0f\" fill=\"%s\"/>\n",
+              left, y, w, bar, colour(be));
+      fmt_time(t, sizeof t, rows[i].ns_med);
+      if (ref != NULL && rows[i].ns_med / ref->ns_med >= 100)
+        snprintf(lab, sizeof lab, "%s  (%.0fx)", t,
+                 rows[i].ns_med / ref->ns_med);
+      else if (ref != NULL)
+        snprintf(lab, sizeof lab, "%s  (%.2fx)", t,
+                 rows[i].ns_med / ref->ns_med);
+      else
+        snprintf(lab, sizeof lab, "%s", t);
+      svg_text(f, left + w + 6, y + 12, "start", "", lab);
+      y += bar + gap;
+    }
+  }
+  fprintf(f, "</svg>\n");
+  fclose(f);
+}
+
+static void measure_mem(void) {
+  int i;
+  for (i = 0; i < nmem; i++) {
+    mem_rows[i].bytes = mem_rows[i].measure();
+    if (mem_rows[i].bytes < 0)
+      fprintf(stderr, "  %-22s skipped\n", mem_rows[i].name);
+    else
+      fprintf(stderr, "  %-22s %12.0f bytes/instance\n", mem_rows[i].name,
+              mem_rows[i].bytes);
+  }
+}
+
+static void print_mem(FILE *f, int md) {
+  int i;
+  if (nmem == 0)
+    return;
+  if (md)
+    fprintf(f, "\n## Memory per loaded plugin instance (RSS delta)\n\n"
+               "| name | KiB/instance |\n|---|---:|\n");
+  else
+    fprintf(f, "\n%-24s %14s\n", "memory per instance", "KiB (RSS)");
+  for (i = 0; i < nmem; i++) {
+    if (mem_rows[i].bytes < 0)
+      continue;
+    if (md)
+      fprintf(f, "| %s | %.0f |\n", mem_rows[i].name, mem_rows[i].bytes / 1024);
+    else
+      fprintf(f, "%-24s %14.0f\n", mem_rows[i].name, mem_rows[i].bytes / 1024);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *out = NULL, *filters[32];
   int runs = 9, nfilters = 0, i, j;
@@ -274,8 +525,12 @@ int main(int argc, char **argv) {
     else
       fprintf(stderr, "  %-22s %12.2f ns/op\n", rows[i].name, rows[i].ns_med);
   }
+  if (nfilters == 0)
+    measure_mem();
   printf("\n");
   print_table(stdout, 0, cpu);
+  if (nfilters == 0)
+    print_mem(stdout, 0);
   if (out != NULL) {
     FILE *f;
     snprintf(path, sizeof path, "%s/latest.json", out);
@@ -283,9 +538,12 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/latest.md", out);
     if ((f = fopen(path, "w")) != NULL) {
       print_table(f, 1, cpu);
+      print_mem(f, 1);
       fclose(f);
     }
-    printf("\nwrote %s/latest.json and %s/latest.md\n", out, out);
+    snprintf(path, sizeof path, "%s/latest.svg", out);
+    write_svg(path, cpu);
+    printf("\nwrote %s/latest.json, latest.md and latest.svg\n", out);
   }
   return 0;
 }

@@ -36,6 +36,23 @@ void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
     pkb_register(#name, setup, run, teardown);                              \
   }
 
+/*
+ * Memory rows: `measure` returns the resident memory one loaded plugin
+ * instance costs, in bytes (pkb_rss() before and after opening several).
+ * Printed in their own table and chart group.
+ */
+typedef double (*pkb_mem_fn)(void);
+void pkb_register_mem(const char *name, pkb_mem_fn measure);
+#define PKB_MEM_ROW(name, measure)                                          \
+  __attribute__((constructor)) static void pkb_regm_##name(void) {          \
+    pkb_register_mem(#name, measure);                                       \
+  }
+/* The process's resident set size in bytes (0 when unknown). */
+double pkb_rss(void);
+/* RSS growth per extra instance of the plugin at `path` (opts may be
+   NULL): the value of a memory row, or -1 when it cannot be opened. */
+double pkb_mem_per_instance(const char *path, pk_open_opts *o);
+
 /* A host whose allocations are counted (destroy it in teardown). NULL when
    out of memory. */
 pk_host *pkb_host(void);

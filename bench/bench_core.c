@@ -137,3 +137,34 @@ static void run_load(void *st, uint64_t n) {
 }
 
 PKB_ROW(LoadNative, native_setup, run_load, native_teardown)
+
+/* Resident memory per loaded instance: open 32, divide the RSS growth. */
+double pkb_mem_per_instance(const char *path, pk_open_opts *o) {
+  enum { N = 32 };
+  pk_plugin *p[N];
+  pk_host *h = pkb_host();
+  double before, after;
+  int i, n = 0;
+  if (h == NULL)
+    return -1;
+  /* One first, so shared code and the host's own memory are not counted. */
+  if (pk_plugin_open(h, path, o, &p[0]) < 0) {
+    pk_host_destroy(h);
+    return -1;
+  }
+  before = pkb_rss();
+  for (n = 1; n < N && pk_plugin_open(h, path, o, &p[n]) == 0; n++)
+    ;
+  after = pkb_rss();
+  for (i = 0; i < n; i++)
+    pk_plugin_close(p[i]);
+  pk_host_destroy(h);
+  return n > 1 ? (after - before) / (n - 1) : -1;
+}
+
+static double mem_native(void) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/bench_plugin.so", pkb_dir());
+  return pkb_mem_per_instance(path, NULL);
+}
+PKB_MEM_ROW(MemNative, mem_native)
