@@ -254,6 +254,13 @@ static void serve_call(pk_serve *s, const uint8_t *body, size_t len) {
     pk__wire_bytes(&s->chan.out, s->msg, s->msglen);
   }
   s->failed = saved_failed;
+  if (pk__wire_end(&s->chan.out) == PK_EPROTO) {
+    /* Results over the frame limit: fail the call, not the process. */
+    static const char big[] = "results exceed the protocol's 64 MiB frame";
+    pk__wire_begin(&s->chan.out, PK__F_ERROR);
+    pk__wire_u32(&s->chan.out, (uint32_t)PK_ELIMIT);
+    pk__wire_bytes(&s->chan.out, big, sizeof big - 1);
+  }
   send_out(s);
 }
 

@@ -249,6 +249,24 @@ PK_TEST(restart_on_next_call) {
   done();
 }
 
+/* A killed (timed-out) child is replaced on the next call too. */
+PK_TEST(restart_after_timeout) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_func *f;
+  pk_val in = PK_I32(5000), out;
+  o.restart = 1;
+  o.call_timeout_ms = 200;
+  PKT_RC(host, open_fault(NULL, NULL, &o), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "nap", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "signal 9");
+  no_children();
+  in = PK_I32(1);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 1);
+  done();
+}
+
 /* 1,000 crash-and-restart cycles leave descriptors, mappings and memory
    flat. */
 PK_TEST(crash_restart_cycles_leak_nothing) {
