@@ -218,7 +218,7 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
 /* The single bounds check for guest memory: [ea, ea + n) inside. */
 #define CHECK_MEM(ea, n)                                                  \
   do {                                                                    \
-    if (PKW_UNLIKELY((uint64_t)(ea) + (uint64_t)(n) > memsize))           \
+    if (PKW_UNLIKELY(!pkw__in_bounds((ea), (n), memsize)))                \
       TRAP(MEMORY_OOB);                                                   \
   } while (0)
 
@@ -340,7 +340,7 @@ dispatch:
     pkw_table *t = tables[pc[2]];
     uint32_t i = U32(3);
     const pkw_functype *want;
-    if (PKW_UNLIKELY(i >= t->size))
+    if (PKW_UNLIKELY(!pkw__in_bounds(i, 1, t->size)))
       TRAP(UNDEFINED_ELEMENT);
     cf = (pkw_func *)(uintptr_t)t->elems[i];
     if (PKW_UNLIKELY(cf == NULL))
@@ -361,7 +361,7 @@ dispatch:
     pkw_table *t = tables[pc[2]];
     uint32_t i = U32(3);
     const pkw_functype *want;
-    if (PKW_UNLIKELY(i >= t->size))
+    if (PKW_UNLIKELY(!pkw__in_bounds(i, 1, t->size)))
       TRAP(UNDEFINED_ELEMENT);
     cf = (pkw_func *)(uintptr_t)t->elems[i];
     if (PKW_UNLIKELY(cf == NULL))
@@ -460,7 +460,7 @@ dispatch:
     const pkw_data_seg *s = &ci->mod->datas[pc[1]];
     uint64_t d = U32(2), src = U32(3), n = U32(4);
     uint64_t len = ci->data_dropped[pc[1]] ? 0 : s->len;
-    if (src + n > len)
+    if (!pkw__in_bounds(src, n, len))
       TRAP(MEMORY_OOB);
     CHECK_MEM(d, n);
     if (n)
@@ -488,7 +488,7 @@ dispatch:
   OP(TABLE_GET) {
     pkw_table *t = tables[pc[2]];
     uint32_t i = U32(3);
-    if (i >= t->size)
+    if (!pkw__in_bounds(i, 1, t->size))
       TRAP(TABLE_OOB);
     SLOT(1) = t->elems[i];
     NEXT(4);
@@ -496,7 +496,7 @@ dispatch:
   OP(TABLE_SET) {
     pkw_table *t = tables[pc[1]];
     uint32_t i = U32(2);
-    if (i >= t->size)
+    if (!pkw__in_bounds(i, 1, t->size))
       TRAP(TABLE_OOB);
     t->elems[i] = SLOT(3);
     NEXT(4);
@@ -511,7 +511,7 @@ dispatch:
     pkw_table *t = tables[pc[1]];
     uint64_t i = U32(2), n = U32(4), k;
     uint64_t v = SLOT(3);
-    if (i + n > t->size)
+    if (!pkw__in_bounds(i, n, t->size))
       TRAP(TABLE_OOB);
     for (k = 0; k < n; k++)
       t->elems[i + k] = v;
@@ -520,7 +520,7 @@ dispatch:
   OP(TABLE_COPY) {
     pkw_table *td = tables[pc[1]], *ts = tables[pc[2]];
     uint64_t d = U32(3), src = U32(4), n = U32(5);
-    if (src + n > ts->size || d + n > td->size)
+    if (!pkw__in_bounds(src, n, ts->size) || !pkw__in_bounds(d, n, td->size))
       TRAP(TABLE_OOB);
     if (n)
       memmove(td->elems + d, ts->elems + src, n * sizeof(uint64_t));
@@ -531,7 +531,7 @@ dispatch:
     const pkw_elem_seg *s = &ci->mod->elems[pc[2]];
     uint64_t d = U32(3), src = U32(4), n = U32(5), k;
     uint64_t len = ci->elem_dropped[pc[2]] ? 0 : s->n;
-    if (src + n > len || d + n > t->size)
+    if (!pkw__in_bounds(src, n, len) || !pkw__in_bounds(d, n, t->size))
       TRAP(TABLE_OOB);
     for (k = 0; k < n; k++)
       t->elems[d + k] = elem_value(ci, &s->items[src + k]);

@@ -223,7 +223,8 @@ uint32_t pkw_memory_pages(const pkw_memory *mem) {
 }
 
 int pkw_memory_read(pkw_memory *mem, uint64_t off, void *dst, size_t n) {
-  if (mem == NULL || off > mem->size || n > mem->size - off)
+  if (mem == NULL || off > mem->size || n > mem->size ||
+      !pkw__in_bounds(off, n, mem->size))
     return PKW_TRAP_MEMORY_OOB;
   if (n)
     memcpy(dst, mem->data + off, n);
@@ -232,7 +233,8 @@ int pkw_memory_read(pkw_memory *mem, uint64_t off, void *dst, size_t n) {
 
 int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
                      size_t n) {
-  if (mem == NULL || off > mem->size || n > mem->size - off)
+  if (mem == NULL || off > mem->size || n > mem->size ||
+      !pkw__in_bounds(off, n, mem->size))
     return PKW_TRAP_MEMORY_OOB;
   if (n)
     memcpy(mem->data + off, src, n);
@@ -262,13 +264,13 @@ int pkw_global_set(pkw_global *g, uint64_t v) {
 
 uint32_t pkw_table_size(const pkw_table *t) { return t->size; }
 int pkw_table_get(const pkw_table *t, uint32_t i, uint64_t *out_ref) {
-  if (i >= t->size)
+  if (!pkw__in_bounds(i, 1, t->size))
     return PKW_TRAP_TABLE_OOB;
   *out_ref = t->elems[i];
   return PKW_OK;
 }
 int pkw_table_set(pkw_table *t, uint32_t i, uint64_t ref) {
-  if (i >= t->size)
+  if (!pkw__in_bounds(i, 1, t->size))
     return PKW_TRAP_TABLE_OOB;
   t->elems[i] = ref;
   return PKW_OK;
@@ -522,7 +524,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     if (s->mode == PKW_SEG_ACTIVE) {
       pkw_table *t = inst->tables[s->table];
       uint64_t off = (uint32_t)eval_cexpr(inst, &s->offset), k;
-      if (off + s->n > t->size) {
+      if (!pkw__in_bounds(off, s->n, t->size)) {
         rc = PKW_TRAP_TABLE_OOB;
         goto trapped;
       }
@@ -544,7 +546,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     const pkw_data_seg *s = &m->datas[i];
     if (s->mode == PKW_SEG_ACTIVE) {
       uint64_t off = (uint32_t)eval_cexpr(inst, &s->offset);
-      if (off + s->len > inst->mem->size) {
+      if (!pkw__in_bounds(off, s->len, inst->mem->size)) {
         rc = PKW_TRAP_MEMORY_OOB;
         goto trapped;
       }

@@ -355,6 +355,13 @@ struct pkw_instance {
   atomic_int interrupt;
 };
 
+/* The one bounds check for every guest memory and table access: is
+ * [off, off + n) inside [0, size)? Callers pass values below 2^40 (guest
+ * addresses are 32-bit plus a 32-bit offset), so off + n cannot wrap. */
+static inline int pkw__in_bounds(uint64_t off, uint64_t n, uint64_t size) {
+  return off + n <= size;
+}
+
 /* Arena helpers (decode.c). */
 void *pkw__arena_alloc(pkw_arena *a, size_t n);
 void pkw__arena_free(pkw_arena *a);
