@@ -213,10 +213,18 @@ void pkw_global_destroy(pkw_global *g);             /* accepts NULL */
 
 /* Instantiates m. imports[i] binds import i (in module order, see
  * pkw_module_import); kinds and types must match, else PKW_EUNLINKABLE.
- * limits may be NULL (defaults). Runs the element and data segments and
- * the start function; a trap there returns the trap code, and as the spec
- * wants, writes already done to imported tables/memories stay. The module
- * must outlive the instance. On failure *out_inst is untouched. */
+ * limits may be NULL (defaults); a defined memory or table whose minimum
+ * exceeds them gives PKW_ELIMIT. Runs the element and data segments and
+ * the start function (bounded by limits->fuel).
+ *
+ * Returns PKW_OK, PKW_EUNLINKABLE, PKW_ELIMIT, PKW_ENOMEM or PKW_EINVAL
+ * with *out_inst untouched, or a PKW_TRAP_* code when a segment or the
+ * start function traps. In that last case, as the spec wants, writes
+ * already done to imported tables and memories stay, and those tables may
+ * now hold functions of the new instance: so *out_inst DOES receive the
+ * partly initialized instance, which the caller destroys once nothing can
+ * reach it any more. The module must outlive its instances; imported
+ * objects must outlive the instances that import them. */
 int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
                         uint32_t nimports, const pkw_limits *limits,
                         pkw_instance **out_inst, char *errbuf, size_t errlen);
@@ -255,7 +263,15 @@ void pkw_func_type(const pkw_func *f, pkw_functype *out_type);
 /* Calls f with nparams argument slots; writes nresults result slots.
  * Returns PKW_OK, a PKW_TRAP_* code, a host function's error code, or
  * PKW_EINVAL if the counts do not match the type. args and results may
- * alias. Never allocates. After a trap the instance stays usable. */
+ * alias. Never allocates. After a trap the instance stays usable (its
+ * memory keeps whatever the guest wrote before trapping).
+ *
+ * Re-entrancy: a host callback may call pkw_call again, on any instance;
+ * the nested call runs above the caller's frames on the same value
+ * stack. At most PKW_MAX_REENTRY host callbacks may be active on one
+ * instance's stack (beyond: PKW_TRAP_STACK_EXHAUSTED). A call into a
+ * function of another wasm instance (through an import or a shared
+ * table) runs on the caller's stack, with the caller's fuel and limits. */
 int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
              uint64_t *results, uint32_t nresults);
 
