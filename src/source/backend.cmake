@@ -17,9 +17,13 @@ find_file(PK_LIBTCC1 libtcc1.a
   NO_DEFAULT_PATH)
 if(PK_LIBTCC1)
   get_filename_component(_pk_tccdir ${PK_LIBTCC1} DIRECTORY)
+  set(_pk_tccdir_installed ${_pk_tccdir})
   set(_pk_tccrt "tcc's runtime in ${_pk_tccdir}")
 else()
+  # Used from the source tree while it exists, else from the install.
   set(_pk_tccdir ${CMAKE_CURRENT_SOURCE_DIR}/source/tcc)
+  set(_pk_tccdir_installed ${CMAKE_INSTALL_FULL_DATADIR}/plugkit/tcc)
+  install(DIRECTORY ${_pk_tccdir}/ DESTINATION ${CMAKE_INSTALL_DATADIR}/plugkit/tcc)
   set(_pk_tccrt "plugkit's minimal runtime; install tcc for va_arg")
 endif()
 
@@ -43,7 +47,8 @@ list(APPEND PK_SOURCES source/source.c)
 list(APPEND PK_DEFS PK_HAVE_SOURCE=1
   PK_SOURCE_SDK_DIR="${PROJECT_SOURCE_DIR}/include"
   PK_SOURCE_INSTALL_DIR="${CMAKE_INSTALL_FULL_INCLUDEDIR}"
-  PK_SOURCE_TCC_DIR="${_pk_tccdir}")
+  PK_SOURCE_TCC_DIR="${_pk_tccdir}"
+  PK_SOURCE_TCC_DIR_INSTALLED="${_pk_tccdir_installed}")
 list(APPEND PK_PRIVATE_INCLUDES ${PK_LIBTCC_INCLUDE})
 # libtcc exports its API: hide it inside libplugkit, which exports only
 # the public API.

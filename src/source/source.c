@@ -43,6 +43,9 @@
 #ifndef PK_SOURCE_TCC_DIR
 #define PK_SOURCE_TCC_DIR ""
 #endif
+#ifndef PK_SOURCE_TCC_DIR_INSTALLED
+#define PK_SOURCE_TCC_DIR_INSTALLED PK_SOURCE_TCC_DIR
+#endif
 
 /* At most this many files in a directory plugin. */
 #define MAX_FILES 256
@@ -198,6 +201,18 @@ static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
   return rc;
 }
 
+/* tcc's directory: the one of the build tree while it exists, else the
+   installed copy. */
+static const char *tcc_dir(void) {
+  unsigned char b[1];
+  size_t n;
+  int isdir = 0;
+  if (pk__os_read_head(PK_SOURCE_TCC_DIR, b, sizeof b, &n, &isdir) == PK_OK &&
+      isdir)
+    return PK_SOURCE_TCC_DIR;
+  return PK_SOURCE_TCC_DIR_INSTALLED;
+}
+
 /* Compile p->path into st->tcc and relocate it; under the lock. */
 static int compile(pk_plugin *p, source_state *st, int isdir) {
   int rc = PK_OK;
@@ -205,8 +220,7 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
   if ((st->tcc = tcc_new()) == NULL)
     return pk__perr(p, PK_ENOMEM, "libtcc could not create a compiler");
   tcc_set_error_func(st->tcc, st, on_diag);
-  if (*PK_SOURCE_TCC_DIR != '\0')
-    tcc_set_lib_path(st->tcc, PK_SOURCE_TCC_DIR);
+  tcc_set_lib_path(st->tcc, tcc_dir());
   tcc_set_output_type(st->tcc, TCC_OUTPUT_MEMORY);
   /* The SDK header: from the source tree this library was built in, else
      from where it is installed. */
