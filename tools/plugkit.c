@@ -5,6 +5,7 @@
  *   plugkit version
  *   plugkit inspect [--json] [--backend B] FILE
  *   plugkit call [--backend B] [--config KEY=VALUE]... FILE FN [ARG...]
+ *   plugkit bench [--all-backends] [--runs N] FILE FN [ARG...]
  *
  * Exit status: 0 on success, 1 when the library reports an error (the
  * message goes to stderr on one line), 2 for a usage error.
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "plugkit.h"
 
 #define MAX_CONFIG 64
@@ -25,6 +27,7 @@ static void usage(FILE *f) {
         "       plugkit inspect [--json] [--backend NAME] FILE\n"
         "       plugkit call [--backend NAME] [--config KEY=VALUE]... FILE "
         "FN [ARG...]\n"
+        "       plugkit bench [--all-backends] [--runs N] FILE FN [ARG...]\n"
         "\n"
         "Arguments are parsed per the function's signature: integers in "
         "decimal\nor 0x hex, floats as strtod reads them, str as given, "
@@ -110,10 +113,8 @@ static int hexval(int c) {
   return -1;
 }
 
-/* Parse `s` as a value of `type` into *v; bytes go into buf (caller frees).
-   Returns 0, or -1 with a message in why. */
-static int parse_arg(const char *s, int type, pk_val *v, unsigned char **buf,
-                     char *why, size_t cap) {
+int cli_parse_arg(const char *s, int type, pk_val *v, unsigned char **buf,
+                  char *why, size_t cap) {
   char *end = NULL;
   errno = 0;
   v->type = (uint32_t)type;
@@ -230,8 +231,8 @@ static int cmd_call(pk_host *h, pk_plugin *p, const char *fn, int argc,
     return 2;
   }
   for (i = 0; i < np; i++) {
-    if (parse_arg(argv[i], pk_func_param_type(f, i), &args[i], &bufs[i], why,
-                  sizeof why) < 0) {
+    if (cli_parse_arg(argv[i], pk_func_param_type(f, i), &args[i], &bufs[i],
+                      why, sizeof why) < 0) {
       fprintf(stderr, "plugkit: %s argument %zu: %s\n", fn, i + 1, why);
       status = 2;
       goto done;
@@ -253,7 +254,6 @@ done:
 
 int main(int argc, char **argv) {
   const char *config[2 * MAX_CONFIG + 1];
-  char *config_copy[MAX_CONFIG];
   const char *backend = NULL, *cmd;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_host *h = NULL;
@@ -274,6 +274,8 @@ int main(int argc, char **argv) {
     printf("\n");
     return 0;
   }
+  if (strcmp(cmd, "bench") == 0)
+    return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
     usage(stdout);
     return 0;
@@ -296,7 +298,6 @@ int main(int argc, char **argv) {
                 MAX_CONFIG);
         return 2;
       }
-      config_copy[nconfig] = kv;
       *eq = '\0';
       config[2 * nconfig] = kv;
       config[2 * nconfig + 1] = eq + 1;
@@ -309,7 +310,6 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  (void)config_copy;
   if (i >= argc || (strcmp(cmd, "call") == 0 && i + 1 >= argc)) {
     usage(stderr);
     return 2;

@@ -1,0 +1,15 @@
+/* cli.h: shared by the plugkit CLI's source files (tools/ only). */
+#ifndef PK_TOOLS_CLI_H
+#define PK_TOOLS_CLI_H
+
+#include "plugkit.h"
+
+/* Parse `s` as a value of `type` into *v; bytes (hex) go into *buf, which
+   the caller frees. Returns 0, or -1 with a reason in why. */
+int cli_parse_arg(const char *s, int type, pk_val *v, unsigned char **buf,
+                  char *why, size_t cap);
+
+/* plugkit bench [--all-backends] [--runs N] FILE FN [ARG...] */
+int cli_bench(int argc, char **argv);
+
+#endif /* PK_TOOLS_CLI_H */
