@@ -780,12 +780,18 @@ int main(int argc, char **argv) {
       continue;
     }
     r.passed = r.failed = r.skipped = 0;
-    base = strrchr(argv[i], '/');
-    base = base ? base + 1 : argv[i];
+    /* Name files by their last two path parts ("core/i32.json",
+     * "extended-const/data.json"): proposal files reuse core names. */
+    base = argv[i] + strlen(argv[i]);
+    {
+      int slashes = 0;
+      while (base > argv[i] && !(base[-1] == '/' && ++slashes == 2))
+        base--;
+    }
     r.file = base;
     if (run_file(&r, argv[i]) < 0)
       r.failed++;
-    printf("%-40s %6ld passed %4ld failed %4ld skipped\n", base, r.passed,
+    printf("%-44s %6ld passed %4ld failed %4ld skipped\n", base, r.passed,
            r.failed, r.skipped);
     if (rep != NULL)
       fprintf(rep, "%s\t%ld\t%ld\t%ld\n", base, r.passed, r.failed,
