@@ -281,14 +281,27 @@ static void classify(const char *name, const char **group,
   static const struct {
     const char *suffix, *group;
   } groups[] = {{"Greet", "string round trip (16 bytes)"},
-                {"HostCall", "host callback"},
-                {"Fib", "compute: recursive fib"},
-                {"Mix", "compute: CoreMark-like mix"},
-                {"Sort", "compute: sort"},
+                {"HostCall", "host callback, typed import"},
+                {"Fib", "engine: recursive fib (direct)"},
+                {"Mix", "engine: CoreMark-like mix (direct)"},
+                {"Sort", "engine: sort 4M int32 (direct)"},
                 {"Bulk", "bulk bytes (1 MiB in and out)"},
                 {"Instantiate", "load"}};
+  static const struct {
+    const char *prefix, *group;
+  } work[] = {{"Fib_", "fib(20) through the API"},
+              {"Sort_", "sort 64 Ki int32 through the API"},
+              {"Bulk_", "bulk bytes: 1 MiB in and out"},
+              {"HostCall_", "host callback, generic API"}};
   size_t i, n = strlen(name);
   *backend = "other";
+  /* Workload rows: Workload_backend. */
+  for (i = 0; i < sizeof work / sizeof work[0]; i++)
+    if (strncmp(name, work[i].prefix, strlen(work[i].prefix)) == 0) {
+      *group = work[i].group;
+      *backend = name + strlen(work[i].prefix);
+      return;
+    }
   for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
     if (strncmp(name, backends[i].prefix, strlen(backends[i].prefix)) == 0) {
       *backend = backends[i].backend; /* the first, most specific, wins */

@@ -1,0 +1,134 @@
+/*
+ * bench_work.c: workloads beyond a sum, the same plugin source on every
+ * backend that can run it: Fib/<backend> (fib(20), a compute-heavy
+ * call), Sort/<backend> (64 Ki int32 values), Bulk/<backend> (1 MiB in and
+ * 1 MiB out), HostCall/<backend> (one host callback through the generic
+ * host_find/host_call API). Rows appear for the artifacts built.
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SORT_N (64 * 1024)
+#define BULK_N (1024 * 1024)
+
+typedef struct work {
+  pk_host *host;
+  pk_plugin *plugin;
+  pk_func *fn;
+  uint8_t *data;
+} work;
+
+static work w;
+
+static int triple(void *ud, pk_plugin *caller, const pk_val *args,
+                  pk_val *results) {
+  (void)ud;
+  (void)caller;
+  results[0].i32 = args[0].i32 * 3;
+  return PK_OK;
+}
+
+static int open_work(const char *file, const char *fn, int isolation,
+                     void **out) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char path[1024];
+  memset(&w, 0, sizeof w);
+  snprintf(path, sizeof path, "%s/%s", pkb_dir(), file);
+  if ((w.host = pkb_host()) == NULL)
+    return pkb_skip("no host");
+  pk_host_define(w.host, "triple", "(i32)->i32", triple, NULL);
+  o.grants = "triple";
+  o.isolation = isolation;
+  if (pk_plugin_open(w.host, path, &o, &w.plugin) < 0 ||
+      pk_plugin_func(w.plugin, fn, NULL, &w.fn) < 0) {
+    pkb_skip("%s", pk_host_errmsg(w.host));
+    pk_host_destroy(w.host);
+    return 1;
+  }
+  w.data = malloc(BULK_N > SORT_N * 4 ? BULK_N : SORT_N * 4);
+  if (w.data != NULL) {
+    uint32_t x = 12345;
+    size_t i;
+    for (i = 0; i < SORT_N; i++) { /* the same pseudo-random input */
+      x = x * 1103515245u + 12345u;
+      ((int32_t *)(void *)w.data)[i] = (int32_t)(x >> 1);
+    }
+  }
+  *out = &w;
+  return 0;
+}
+
+static void teardown(void *st) {
+  work *b = st;
+  free(b->data);
+  pk_host_destroy(b->host);
+}
+
+static void run_fib(void *st, uint64_t n) {
+  work *b = st;
+  pk_val in = PK_I32(20), out;
+  uint64_t i, acc = 0;
+  for (i = 0; i < n; i++) {
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    acc += (uint64_t)out.i64;
+  }
+  pkb_sink(acc);
+}
+
+static void run_sort(void *st, uint64_t n) {
+  work *b = st;
+  pk_val in = PK_BYTES(b->data, SORT_N * 4), out;
+  uint64_t i, acc = 0;
+  for (i = 0; i < n; i++) {
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    acc += out.bytes.len;
+  }
+  pkb_sink(acc);
+}
+
+static void run_bulk(void *st, uint64_t n) {
+  work *b = st;
+  pk_val in = PK_BYTES(b->data, BULK_N), out;
+  uint64_t i, acc = 0;
+  for (i = 0; i < n; i++) {
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    acc += out.bytes.len;
+  }
+  pkb_sink(acc);
+}
+
+static void run_hostcall(void *st, uint64_t n) {
+  work *b = st;
+  pk_val in = PK_I32(0), out;
+  uint64_t i, acc = 0;
+  for (i = 0; i < n; i++) {
+    in.i32 = (int32_t)i;
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    acc += (uint64_t)out.i32;
+  }
+  pkb_sink(acc);
+}
+
+/* One setup per (artifact, function). */
+#define WORK(row, file, fn, iso, runner)                                    \
+  static int setup_##row(void **out) {                                      \
+    return open_work(file, fn, iso, out);                                   \
+  }                                                                         \
+  __attribute__((constructor)) static void reg_##row(void) {                \
+    pkb_register(#row, setup_##row, runner, teardown);                      \
+  }
+
+#define WORK_ROWS(be, file, iso)                                            \
+  WORK(Fib_##be, file, "fib", iso, run_fib)                                 \
+  WORK(Sort_##be, file, "sort", iso, run_sort)                              \
+  WORK(Bulk_##be, file, "bulk", iso, run_bulk)                              \
+  WORK(HostCall_##be, file, "hostcall", iso, run_hostcall)
+
+WORK_ROWS(native, "work.so", PK_ISOLATE_NONE)
+WORK_ROWS(wasm, "work.wasm", PK_ISOLATE_NONE)
+WORK_ROWS(source, "work.c", PK_ISOLATE_NONE)
+WORK_ROWS(lua, "work.lua", PK_ISOLATE_NONE)
+WORK_ROWS(process, "work", PK_ISOLATE_NONE)

@@ -1,0 +1,17 @@
+# The workloads beyond a sum (bench/bench_work.c): bench/plugins/work.c
+# built for each backend that runs C; rows whose artifact is missing are
+# skipped with a message.
+add_library(bench_work MODULE ${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c)
+target_include_directories(bench_work PRIVATE ${PROJECT_SOURCE_DIR}/include)
+set_target_properties(bench_work PROPERTIES PREFIX "" OUTPUT_NAME work
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+add_dependencies(pk_bench bench_work)
+if(PK_WASM_CC)
+  pk_wasm_module(bench_work_wasm ${CMAKE_CURRENT_BINARY_DIR}/work.wasm
+    ${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c)
+  add_dependencies(pk_bench bench_work_wasm)
+endif()
+# The source backend compiles the file itself at load.
+configure_file(${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c
+  ${CMAKE_CURRENT_BINARY_DIR}/work.c COPYONLY)
+target_sources(pk_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/bench_work.c)
