@@ -15,3 +15,5 @@ endif()
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c
   ${CMAKE_CURRENT_BINARY_DIR}/work.c COPYONLY)
 target_sources(pk_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/bench_work.c)
+configure_file(${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.lua
+  ${CMAKE_CURRENT_BINARY_DIR}/work.lua COPYONLY)
