@@ -17,3 +17,13 @@ configure_file(${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c
 target_sources(pk_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/bench_work.c)
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.lua
   ${CMAKE_CURRENT_BINARY_DIR}/work.lua COPYONLY)
+# The process backend: the same source linked with the SDK's serve loop.
+if("process" IN_LIST PK_BACKENDS_BUILT)
+  add_executable(bench_work_exe ${CMAKE_CURRENT_SOURCE_DIR}/plugins/work.c
+    ${PROJECT_SOURCE_DIR}/sdk/c/pk_serve.c ${PROJECT_SOURCE_DIR}/sdk/c/pk_wire.c)
+  target_include_directories(bench_work_exe PRIVATE
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/sdk/c)
+  set_target_properties(bench_work_exe PROPERTIES OUTPUT_NAME work
+    RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  add_dependencies(pk_bench bench_work_exe)
+endif()
