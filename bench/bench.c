@@ -526,6 +526,8 @@ int main(int argc, char **argv) {
   printf("plugkit %s bench: cpu=\"%s\" compiler=\"%s\" flags=\"%s\" "
          "runs=%d time=%gms\n",
          pk_version_string(), cpu, PKB_COMPILER, PKB_FLAGS, runs, target_ms);
+  if (nfilters == 0) /* first, while the heap is small */
+    measure_mem();
   for (i = 0; i < nrows; i++) {
     int want = nfilters == 0 || strcmp(rows[i].name, "CFuncNoInline") == 0;
     for (j = 0; j < nfilters && !want; j++)
@@ -538,8 +540,6 @@ int main(int argc, char **argv) {
     else
       fprintf(stderr, "  %-22s %12.2f ns/op\n", rows[i].name, rows[i].ns_med);
   }
-  if (nfilters == 0)
-    measure_mem();
   printf("\n");
   print_table(stdout, 0, cpu);
   if (nfilters == 0)

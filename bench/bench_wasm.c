@@ -119,10 +119,3 @@ PKB_ROW(WasmRustSum, setup_rust, run_sum, teardown)
 PKB_ROW(WasmGreet, setup_greet, run_greet, teardown)
 PKB_ROW(WasmHostCall, setup_hostcall, run_hostcall, teardown)
 PKB_ROW(LoadWasm, setup_csum, run_load, teardown)
-
-static double mem_wasm(void) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/conformance.wasm", pkb_dir());
-  return pkb_mem_per_instance(path, NULL);
-}
-PKB_MEM_ROW(MemWasm, mem_wasm)

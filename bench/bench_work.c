@@ -132,3 +132,20 @@ WORK_ROWS(wasm, "work.wasm", PK_ISOLATE_NONE)
 WORK_ROWS(source, "work.c", PK_ISOLATE_NONE)
 WORK_ROWS(lua, "work.lua", PK_ISOLATE_NONE)
 WORK_ROWS(process, "work", PK_ISOLATE_NONE)
+
+/* Memory per loaded instance of the work plugin, per backend. */
+#define MEM(be, file)                                                       \
+  static double mem_##be(void) {                                           \
+    pk_open_opts o = PK_OPEN_OPTS_INIT;                                     \
+    char path[1024];                                                        \
+    snprintf(path, sizeof path, "%s/%s", pkb_dir(), file);                  \
+    o.grants = NULL;                                                        \
+    return pkb_mem_per_instance(path, &o);                                  \
+  }                                                                         \
+  PKB_MEM_ROW(Mem_##be, mem_##be)
+
+MEM(native, "work.so")
+MEM(wasm, "work.wasm")
+MEM(source, "work.c")
+MEM(lua, "work.lua")
+MEM(process, "work")
