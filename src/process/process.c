@@ -639,11 +639,13 @@ static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
       pk__rd r;
       size_t n;
       pk__rd_init(&r, body + 1, len - 1);
-      n = pk__rd_vals(&r, results, PK_MAX_RESULTS);
-      for (i = 0; i < n && n == f->sig.nresults; i++)
+      /* The caller's array holds only the signature's results: decode at
+         most that many (more makes the frame malformed). */
+      n = pk__rd_vals(&r, results, f->sig.nresults);
+      for (i = 0; i < n; i++)
         if (results[i].type != f->sig.results[i])
           break;
-      if (n != f->sig.nresults || i != n) {
+      if (!pk__rd_done(&r) || n != f->sig.nresults || i != n) {
         rc = child_failed(p, st, PK_EPROTO,
                           "results do not match the signature");
         break;

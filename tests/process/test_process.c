@@ -177,6 +177,9 @@ PK_TEST(call_oversized) {
 PK_TEST(call_bad_result) {
   proto_case("badresult", "call", PK_EPROTO, "signature");
 }
+PK_TEST(call_too_many_results) {
+  proto_case("manyresults", "call", PK_EPROTO, "signature");
+}
 PK_TEST(init_segv) { proto_case("segv", "init", PK_ECRASH, "signal 11"); }
 PK_TEST(init_exit) { proto_case("exit", "init", PK_ECRASH, "status 3"); }
 PK_TEST(init_hang) { proto_case("hang", "init", PK_ETIMEOUT, "in time"); }
