@@ -57,6 +57,9 @@ typedef struct cc {
   uint32_t nc, codecap;
   uint32_t max_h;
   uint32_t last_pc;           /* start of the last instruction or NONE */
+  uint32_t last_op;           /* its PKW_OP_* (the code holds its word) */
+  const uint32_t *opword;     /* PKW_OP_* -> the word the interpreter
+                                 dispatches on (see pkw__exec_opwords) */
   int last_has_dst;           /* it writes its result to operand 1 */
   int oom;
   vent vs0[64];
@@ -116,8 +119,9 @@ static void emit_word(cc *c, uint32_t w) {
 /* Starts an instruction; has_dst says operand 1 is its result slot. */
 static void emit_op(cc *c, uint32_t op, int has_dst) {
   c->last_pc = c->nc;
+  c->last_op = op;
   c->last_has_dst = has_dst;
-  emit_word(c, op);
+  emit_word(c, c->opword[op]);
 }
 
 static void emit2(cc *c, uint32_t op, uint32_t a) {
@@ -472,7 +476,7 @@ static void emit_cond_branch(cc *c, vent cond, int negate) {
   if (c->last_pc != NONE && c->last_has_dst &&
       c->code[c->last_pc + 1] == cond.slot &&
       cond.slot >= c->nlocals) {
-    uint32_t op = c->code[c->last_pc];
+    uint32_t op = c->last_op;
     int swap;
     uint32_t fop = fuse_cmp(op, negate, &swap);
     if (fop) {
@@ -545,7 +549,7 @@ static uint32_t log2u(uint32_t n) {
 /* True when the address operand a was just computed by I32_ADD_IMM
  * (the last instruction, into a temp): the access can fold it. */
 static int addi_addr(cc *c, vent a, uint32_t *out_k) {
-  if (c->last_pc == NONE || c->code[c->last_pc] != PKW_OP_I32_ADD_IMM ||
+  if (c->last_pc == NONE || c->last_op != PKW_OP_I32_ADD_IMM ||
       c->code[c->last_pc + 1] != a.slot || a.slot < c->nlocals)
     return 0;
   *out_k = c->code[c->last_pc + 3];
@@ -1451,7 +1455,7 @@ static void compile_body(cc *c) {
       /* An i32 op whose operand was the constant just loaded becomes one
        * instruction with the constant inline. */
       if (ni->n == 2 && c->last_pc != NONE &&
-          c->code[c->last_pc] == PKW_OP_CONST32 && ni->tin == PKW_I32) {
+          c->last_op == PKW_OP_CONST32 && ni->tin == PKW_I32) {
         uint32_t flip, iop = imm_form(ni->op, &flip);
         uint32_t cs = c->code[c->last_pc + 1], k = c->code[c->last_pc + 2];
         uint32_t other = 0, use = 0;
@@ -1507,6 +1511,7 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
   c->code = c->code0;
   c->codecap = 512;
   c->last_pc = NONE;
+  c->opword = pkw__exec_opwords();
 
   /* Locals: count them first (bounded), then fill their types. */
   n = rd_u32(&c->r);

@@ -164,22 +164,28 @@ static int fuel_or_interrupt(pkw_instance *inst, int64_t *fuel, int limited) {
   return 0;
 }
 
+const uint32_t *pkw__exec_opwords(void) {
+  const uint32_t *words = NULL;
+  (void)pkw__exec(NULL, NULL, (uint64_t *)(void *)&words);
+  return words;
+}
+
+/* Runs func. With inst == NULL it only reports the instruction words
+ * through fp (they are labels of this function, so they live here). */
 int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
   /* Interpreter registers. */
-  const uint32_t *pc = func->code;
-  pkw_instance *ci = func->inst;
+  const uint32_t *pc;
+  pkw_instance *ci;
   pkw_func **funcs;
   pkw_global **globals;
   pkw_table **tables;
   pkw_memory *mem;
   uint8_t *membase;
   uint64_t memsize;
-  pkw_frame *frame = inst->frame_free;
-  pkw_frame *const fbase = frame;
-  pkw_frame *const fend = inst->frames_end;
-  uint64_t *const stack_end = inst->stack_end;
-  const int limited = inst->fuel >= 0;
-  int64_t fuel = limited ? inst->fuel : INT64_MAX;
+  pkw_frame *frame, *fbase, *fend;
+  uint64_t *stack_end;
+  int limited;
+  int64_t fuel;
   int rc = PKW_OK;
   pkw_func *cf;          /* callee of do_call / do_tail_call */
   uint32_t argbase;
@@ -241,10 +247,13 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
   } while (0)
 
 #if PKW_COMPUTED_GOTO
-  static const void *const labels[PKW_OP_COUNT_] = {
-#define LBL1_(name) &&L_##name,
-#define LBL5_(name, op, n, a, r) &&L_##name,
-#define LBL4_(name, op, n, t) &&L_##name,
+  /* Handler offsets from the first handler (the GNU C idiom for
+   * position-independent jump tables). The translator stores these in
+   * the code, so a dispatch is one load of the word plus one jump. */
+  static const uint32_t offsets[PKW_OP_COUNT_] = {
+#define LBL1_(name) (uint32_t)(&&L_##name - &&L_UNREACHABLE),
+#define LBL5_(name, op, n, a, r) (uint32_t)(&&L_##name - &&L_UNREACHABLE),
+#define LBL4_(name, op, n, t) (uint32_t)(&&L_##name - &&L_UNREACHABLE),
       PKW_CTLOPS(LBL1_) PKW_NUMOPS(LBL5_) PKW_LOADOPS(LBL4_)
       PKW_STOREOPS(LBL4_)
 #undef LBL1_
@@ -252,8 +261,18 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
 #undef LBL4_
   };
 #define OP(name) L_##name:
-#define DISPATCH() goto *labels[*pc]
+#define DISPATCH() goto *(&&L_UNREACHABLE + (int32_t)*pc)
 #else
+  static const uint32_t offsets[PKW_OP_COUNT_] = {
+#define LBL1_(name) PKW_OP_##name,
+#define LBL5_(name, op, n, a, r) PKW_OP_##name,
+#define LBL4_(name, op, n, t) PKW_OP_##name,
+      PKW_CTLOPS(LBL1_) PKW_NUMOPS(LBL5_) PKW_LOADOPS(LBL4_)
+      PKW_STOREOPS(LBL4_)
+#undef LBL1_
+#undef LBL5_
+#undef LBL4_
+  };
 #define OP(name) case PKW_OP_##name:
 #define DISPATCH() goto dispatch
 #endif
@@ -263,6 +282,18 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
     DISPATCH();                                                           \
   } while (0)
 
+  if (inst == NULL) {
+    /* pkw__exec_opwords() asking for the instruction words. */
+    *(const uint32_t **)(void *)fp = offsets;
+    return PKW_OK;
+  }
+  pc = func->code;
+  ci = func->inst;
+  frame = fbase = inst->frame_free;
+  fend = inst->frames_end;
+  stack_end = inst->stack_end;
+  limited = inst->fuel >= 0;
+  fuel = limited ? inst->fuel : INT64_MAX;
   LOAD_CTX();
   {
     uint32_t i;

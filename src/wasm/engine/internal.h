@@ -374,6 +374,11 @@ int pkw__validate_cexpr(pkw_module *m, const uint8_t **pp,
                         const uint8_t *end, uint8_t type, uint32_t nglobals,
                         char *err, size_t errlen);
 
+/* The instruction word of each PKW_OP_* (exec.c): with threaded dispatch
+ * the offset of its handler from the interpreter's first label, so the
+ * dispatch needs no table lookup; with the switch fallback, the op. */
+const uint32_t *pkw__exec_opwords(void);
+
 /* Runs f on inst's stack with the arguments in args (exec.c). */
 int pkw__exec(pkw_instance *inst, pkw_func *f, uint64_t *args);
 
