@@ -46,10 +46,12 @@ extern char **environ;
 #define SLOT_CAP (64u * 1024u)
 #define HANDSHAKE_MS 10000
 #define CLOSE_GRACE_MS 1000
+#define LIVENESS_MS 100
 #define BACKOFF_MAX_NS 2000000000ull
 
 typedef struct proc_state {
   pid_t pid; /* 0: no child */
+  int exited, status; /* reaped early (by the liveness check), and how */
   int sock;  /* -1: none */
   int errfd; /* read end of the child's stderr, -1: none */
   void *shm;
@@ -124,9 +126,9 @@ static void describe_status(int status, char *buf, size_t cap) {
 
 /* Wait up to `ms` for the child to end, then SIGKILL it; always reaps. */
 static int reap(proc_state *st, int ms, int *out_status) {
-  int status = 0, killed = 0;
+  int status = st->status, killed = 0;
   uint64_t end = pk__wire_now_ns() + (uint64_t)ms * 1000000u;
-  for (;;) {
+  for (; !st->exited;) {
     pid_t r = waitpid(st->pid, &status, WNOHANG);
     if (r == st->pid || (r < 0 && errno != EINTR))
       break;
@@ -140,6 +142,7 @@ static int reap(proc_state *st, int ms, int *out_status) {
     }
   }
   st->pid = 0;
+  st->exited = 0;
   *out_status = status;
   return killed;
 }
@@ -315,14 +318,25 @@ static int recv_frame(pk_plugin *p, proc_state *st, int timeout_ms,
   uint64_t start = pk__wire_now_ns();
   for (;;) {
     int left = timeout_ms, rc;
+    int slice;
     if (timeout_ms > 0) {
       uint64_t spent = (pk__wire_now_ns() - start) / 1000000u;
       left = spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
     }
-    rc = pk__chan_recv(&st->chan, timeout_ms > 0 ? left : -1, body, len);
+    /* Wait in slices: a child that died while something else (a process
+       it forked) keeps its socket open shows no hang-up, so each slice
+       also asks the kernel whether it still runs. */
+    slice = timeout_ms > 0 && left < LIVENESS_MS ? left : LIVENESS_MS;
+    rc = pk__chan_recv(&st->chan, slice, body, len);
     if (rc == PK__CHAN_EXTRA) {
       drain_stderr(p, st, 0);
       continue;
+    }
+    if (rc == PK_ETIMEOUT && (timeout_ms <= 0 || left > slice)) {
+      if (waitpid(st->pid, &st->status, WNOHANG) != st->pid)
+        continue;
+      st->exited = 1;
+      rc = PK_ECRASH;
     }
     if (rc == PK_OK && pk__wire_validate(*body, *len) < 0) {
       snprintf(st->chan.why, sizeof st->chan.why,

@@ -145,6 +145,14 @@ PK_TEST(crash_abort) { crash_case("abort", "signal 6"); }
 PK_TEST(crash_exit) { crash_case("exit", "exited with status 3"); }
 PK_TEST(crash_kill9) { crash_case("kill", "signal 9"); }
 
+/* A dead child whose socket lives on in a grandchild: no hang-up comes,
+   the liveness check finds it. */
+PK_TEST(crash_with_socket_held_open) {
+  int64_t t0 = now_ms();
+  crash_case("orphan", "exited with status 4");
+  PKT_ASSERT(now_ms() - t0 < 1500);
+}
+
 static void proto_case(const char *fault, const char *at, int want,
                        const char *msg) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
