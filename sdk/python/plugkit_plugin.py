@@ -23,7 +23,7 @@ COOKIE_ENV, COOKIE = "PLUGKIT_PLUGIN", "plugkit-plugin-protocol-1"
 HELLO, READY, CALL, RESULT, ERROR, HOSTCALL, HOSTRET, LOG, ACK, SHUTDOWN, BYE = range(1, 12)
 TYPES = {"i32": 1, "i64": 2, "f32": 3, "f64": 4, "str": 5, "bytes": 6}
 SCALAR = {1: "<i", 2: "<q", 3: "<f", 4: "<d"}
-EPLUGIN, EDENIED, EPROTO = -13, -14, -20
+EPLUGIN, EDENIED = -13, -14
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
 
 
@@ -31,15 +31,18 @@ class PluginError(Exception):
     """Raised by Context.fail: the call fails with this message."""
 
 
-def _types(part):
-    part = part.strip().strip("()").replace(" ", "")
-    return [TYPES[t] for t in part.split(",") if t]
+class HostError(Exception):
+    """A host call failed; .code is the PK_E* code."""
+
+    def __init__(self, code, msg):
+        Exception.__init__(self, msg)
+        self.code = code
 
 
 def parse_sig(sig):
     """'(i32,str)->i32' -> ([1, 5], [1])"""
-    params, results = sig.split("->")
-    return _types(params), _types(results)
+    return tuple([TYPES[t] for t in part.strip().strip("()").replace(" ", "").split(",") if t]
+                 for part in sig.split("->"))
 
 
 class _Reader:
@@ -63,14 +66,10 @@ class _Reader:
         out = []
         for _ in range(self.take("<B")):
             t = self.take("<B")
-            if t in SCALAR:
-                out.append(self.take(SCALAR[t]))
-            elif t == 5:
-                out.append(self.blob().decode("utf-8", "replace"))
-            elif t == 6:
-                out.append(bytes(self.blob()))
-            else:
+            if t not in (1, 2, 3, 4, 5, 6):
                 raise ValueError("bad value type %d" % t)
+            v = self.take(SCALAR[t]) if t in SCALAR else self.blob()
+            out.append(v.decode("utf-8", "replace") if t == 5 else bytes(v) if t == 6 else v)
         return out
 
 
@@ -129,14 +128,6 @@ class Context:
                 raise SystemExit(3)
 
 
-class HostError(Exception):
-    """A host call failed; .code is the PK_E* code."""
-
-    def __init__(self, code, msg):
-        Exception.__init__(self, msg)
-        self.code = code
-
-
 class Plugin:
     def __init__(self, name, version):
         self.name, self.version = name, version
@@ -174,8 +165,7 @@ class Plugin:
         (n,) = struct.unpack("<I", self._read(4))
         if n == 0 or n > 64 << 20:
             raise SystemExit(3)
-        body = self._read(n)
-        r = _Reader(body)
+        r = _Reader(self._read(n))
         return r.take("<B"), r
 
     def _serve_call(self, r):
@@ -186,10 +176,9 @@ class Plugin:
             res = fn(self.ctx, *args)
             res = [] if not rtypes else [res] if len(rtypes) == 1 else list(res)
             self._send(RESULT, _vals(rtypes, res))
-        except (PluginError, HostError) as e:
-            self._send(ERROR, struct.pack("<i", EPLUGIN) + _blob(str(e)))
-        except Exception as e:  # a Python exception fails the call
-            self._send(ERROR, struct.pack("<i", EPLUGIN) + _blob("%s: %s" % (type(e).__name__, e)))
+        except Exception as e:  # ctx.fail, a failed host call, or any error
+            msg = str(e) if isinstance(e, (PluginError, HostError)) else "%s: %s" % (type(e).__name__, e)
+            self._send(ERROR, struct.pack("<i", EPLUGIN) + _blob(msg))
 
     def serve(self):
         if os.environ.get(COOKIE_ENV) != COOKIE:
