@@ -1443,8 +1443,6 @@ static void compile_body(cc *c) {
       if (op == 0xbc || op == 0xbd || op == 0xbe || op == 0xbf) {
         /* Reinterpretation: same bits, new type; no code. */
         push_slot(c, ni->tout, v1.slot);
-        if (v1.slot >= c->nlocals && v1.slot == natural(c, c->vh - 1))
-          break;
         break;
       }
       if (unreachable_now(c)) {

@@ -607,14 +607,48 @@ static int sec_rank(uint8_t id) {
   return id <= 12 ? rank[id] : -1;
 }
 
+/* The function, table and memory sections only give counts on a first
+ * read; their bodies are parsed once every count is known and the index
+ * spaces are laid out (setup_spaces), before the first later section. */
+typedef struct deferred {
+  const uint8_t *p, *end;     /* section body after the count, or NULL */
+  uint32_t n;                 /* the count */
+} deferred;
+
+static void parse_deferred(dec *d, const deferred *s,
+                           void (*parse)(dec *, uint32_t)) {
+  pkw_rd save = d->r;
+  if (d->r.bad || s->p == NULL)
+    return;
+  d->r.p = s->p;
+  d->r.end = s->end;
+  parse(d, s->n);
+  if (!d->r.bad && d->r.p != d->r.end)
+    rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
+  if (!d->r.bad)
+    d->r = save;
+}
+
+static void layout_spaces(dec *d, const deferred *fn, const deferred *tab,
+                          const deferred *mem) {
+  setup_spaces(d, fn->n, tab->n, mem->n, 0);
+  parse_deferred(d, fn, sec_function);
+  parse_deferred(d, tab, sec_table);
+  parse_deferred(d, mem, sec_memory);
+}
+
+static void defer(dec *d, deferred *s, const uint8_t *end, size_t min_bytes) {
+  s->n = rd_count(d, min_bytes);
+  s->p = d->r.p;
+  s->end = end;
+  d->r.p = end;
+}
+
 static int decode_all(dec *d, char *err, size_t errlen) {
   pkw_module *m = d->m;
-  int last_rank = 0, spaces_done = 0;
-  uint32_t nfuncs_decl = 0, ntab = 0, nmem = 0, nglob = 0, i;
-  int have_code = 0, have_func = 0;
-  const uint8_t *func_sec = NULL, *func_end = NULL;
-  const uint8_t *tab_sec = NULL, *tab_end = NULL;
-  const uint8_t *mem_sec = NULL, *mem_end = NULL;
+  int last_rank = 0, spaces_done = 0, have_code = 0;
+  uint32_t i;
+  deferred fn = {NULL, NULL, 0}, tab = {NULL, NULL, 0}, mem = {NULL, NULL, 0};
 
   if (rd_fixed32(&d->r) != 0x6d736100u) {
     rd_fail(&d->r, PKW_EMALFORMED, "magic header not detected");
@@ -627,7 +661,7 @@ static int decode_all(dec *d, char *err, size_t errlen) {
   while (!d->r.bad && d->r.p < d->r.end) {
     uint8_t id = rd_u8(&d->r);
     uint32_t size = rd_u32(&d->r);
-    const uint8_t *end;
+    const uint8_t *end, *outer_end;
     int rank;
     if (d->r.bad)
       break;
@@ -649,158 +683,79 @@ static int decode_all(dec *d, char *err, size_t errlen) {
       }
       last_rank = rank;
     }
-    {
-      /* Parse the section inside its own bounds. */
-      const uint8_t *outer_end = d->r.end;
-      d->r.end = end;
-      /* The function/table/memory/global counts are needed before the
-       * index spaces can be laid out; count them lazily: the first
-       * section past memory (rank >= 6) or the end triggers setup. */
-      if (rank >= 6 && !spaces_done && id != 0) {
-        /* Pre-read counts of the function/table/memory sections seen. */
-        spaces_done = 1;
-        setup_spaces(d, nfuncs_decl, ntab, nmem, id == 6 ? 0 : 0);
-        /* Parse the deferred sections now that arrays exist. */
-        if (!d->r.bad && func_sec != NULL) {
-          pkw_rd save = d->r;
-          d->r.p = func_sec;
-          d->r.end = func_end;
-          sec_function(d, nfuncs_decl);
-          if (!d->r.bad && d->r.p != d->r.end)
-            rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-          if (!d->r.bad)
-            d->r = save;
-        }
-        if (!d->r.bad && tab_sec != NULL) {
-          pkw_rd save = d->r;
-          d->r.p = tab_sec;
-          d->r.end = tab_end;
-          sec_table(d, ntab);
-          if (!d->r.bad && d->r.p != d->r.end)
-            rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-          if (!d->r.bad)
-            d->r = save;
-        }
-        if (!d->r.bad && mem_sec != NULL) {
-          pkw_rd save = d->r;
-          d->r.p = mem_sec;
-          d->r.end = mem_end;
-          sec_memory(d, nmem);
-          if (!d->r.bad && d->r.p != d->r.end)
-            rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-          if (!d->r.bad)
-            d->r = save;
-        }
-        if (d->r.bad)
-          break;
-      }
-      switch (id) {
-      case 0: {
-        uint32_t nl;
-        (void)rd_name(d, &nl);
-        d->r.p = end;
+    /* Parse the section inside its own bounds. */
+    outer_end = d->r.end;
+    d->r.end = end;
+    if (rank >= 6 && !spaces_done && id != 0) {
+      spaces_done = 1;
+      layout_spaces(d, &fn, &tab, &mem);
+      if (d->r.bad)
         break;
-      }
-      case 1: sec_type(d); break;
-      case 2: sec_import(d); break;
-      case 3:
-        nfuncs_decl = rd_count(d, 1);
-        func_sec = d->r.p;
-        func_end = end;
-        have_func = 1;
-        d->r.p = end;
-        break;
-      case 4:
-        ntab = rd_count(d, 2);
-        tab_sec = d->r.p;
-        tab_end = end;
-        d->r.p = end;
-        break;
-      case 5:
-        nmem = rd_count(d, 1);
-        mem_sec = d->r.p;
-        mem_end = end;
-        d->r.p = end;
-        break;
-      case 6: {
-        /* Globals: grow the global arrays (setup used 0 defined). */
-        uint32_t n = rd_count(d, 3);
-        pkw_globaltype *g;
-        pkw_cexpr *gi;
-        if (d->r.bad)
-          break;
-        nglob = n;
-        g = dalloc(d, (m->nglobal_imports + n + 1) * sizeof *g);
-        gi = dalloc(d, (n + 1) * sizeof *gi);
-        if (d->r.bad)
-          break;
-        if (m->nglobal_imports)
-          memcpy(g, m->globals, m->nglobal_imports * sizeof *g);
-        m->globals = g;
-        m->global_init = gi;
-        m->nglobals = m->nglobal_imports + n;
-        sec_global(d, n);
-        break;
-      }
-      case 7: sec_export(d); break;
-      case 8:
-        m->has_start = 1;
-        m->start = rd_u32(&d->r);
-        if (!d->r.bad && m->start >= m->nfuncs) {
-          rd_fail(&d->r, PKW_EINVALID, "unknown function");
-        } else if (!d->r.bad) {
-          const pkw_functype *t = &m->types[m->func_type[m->start]];
-          if (t->nparams || t->nresults)
-            rd_fail(&d->r, PKW_EINVALID, "start function");
-        }
-        break;
-      case 9: sec_elem(d); break;
-      case 12:
-        m->has_datacount = 1;
-        m->datacount = rd_u32(&d->r);
-        break;
-      case 10:
-        have_code = 1;
-        sec_code(d, nfuncs_decl);
-        break;
-      case 11: sec_data(d); break;
-      }
-      if (!d->r.bad && d->r.p != end)
-        rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-      if (!d->r.bad)
-        d->r.end = outer_end;
     }
+    switch (id) {
+    case 0: {
+      uint32_t nl;
+      (void)rd_name(d, &nl);   /* the name must be valid UTF-8 */
+      d->r.p = end;
+      break;
+    }
+    case 1: sec_type(d); break;
+    case 2: sec_import(d); break;
+    case 3: defer(d, &fn, end, 1); break;
+    case 4: defer(d, &tab, end, 2); break;
+    case 5: defer(d, &mem, end, 1); break;
+    case 6: {
+      /* Globals: grow the global arrays (the layout had none defined). */
+      uint32_t n = rd_count(d, 3);
+      pkw_globaltype *g;
+      pkw_cexpr *gi;
+      if (d->r.bad)
+        break;
+      g = dalloc(d, (m->nglobal_imports + n + 1) * sizeof *g);
+      gi = dalloc(d, (n + 1) * sizeof *gi);
+      if (d->r.bad)
+        break;
+      if (m->nglobal_imports)
+        memcpy(g, m->globals, m->nglobal_imports * sizeof *g);
+      m->globals = g;
+      m->global_init = gi;
+      m->nglobals = m->nglobal_imports + n;
+      sec_global(d, n);
+      break;
+    }
+    case 7: sec_export(d); break;
+    case 8:
+      m->has_start = 1;
+      m->start = rd_u32(&d->r);
+      if (!d->r.bad && m->start >= m->nfuncs) {
+        rd_fail(&d->r, PKW_EINVALID, "unknown function");
+      } else if (!d->r.bad) {
+        const pkw_functype *t = &m->types[m->func_type[m->start]];
+        if (t->nparams || t->nresults)
+          rd_fail(&d->r, PKW_EINVALID, "start function");
+      }
+      break;
+    case 9: sec_elem(d); break;
+    case 12:
+      m->has_datacount = 1;
+      m->datacount = rd_u32(&d->r);
+      break;
+    case 10:
+      have_code = 1;
+      sec_code(d, fn.n);
+      break;
+    case 11: sec_data(d); break;
+    }
+    if (!d->r.bad && d->r.p != end)
+      rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
+    if (!d->r.bad)
+      d->r.end = outer_end;
   }
-  if (!d->r.bad && !spaces_done) {
-    spaces_done = 1;
-    setup_spaces(d, nfuncs_decl, ntab, nmem, 0);
-    if (!d->r.bad && func_sec != NULL) {
-      d->r.p = func_sec;
-      d->r.end = func_end;
-      sec_function(d, nfuncs_decl);
-      if (!d->r.bad && d->r.p != d->r.end)
-        rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-    }
-    if (!d->r.bad && tab_sec != NULL) {
-      d->r.p = tab_sec;
-      d->r.end = tab_end;
-      sec_table(d, ntab);
-      if (!d->r.bad && d->r.p != d->r.end)
-        rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-    }
-    if (!d->r.bad && mem_sec != NULL) {
-      d->r.p = mem_sec;
-      d->r.end = mem_end;
-      sec_memory(d, nmem);
-      if (!d->r.bad && d->r.p != d->r.end)
-        rd_fail(&d->r, PKW_EMALFORMED, "section size mismatch");
-    }
-  }
-  (void)have_func;
-  (void)nglob;
+  if (!d->r.bad && !spaces_done)
+    layout_spaces(d, &fn, &tab, &mem);
   if (d->r.bad)
     goto out;
-  if (nfuncs_decl > 0 && !have_code) {
+  if (fn.n > 0 && !have_code) {
     rd_fail(&d->r, PKW_EMALFORMED,
             "function and code section have inconsistent lengths");
     goto out;
@@ -814,7 +769,8 @@ static int decode_all(dec *d, char *err, size_t errlen) {
     rd_fail(&d->r, PKW_EINVALID, "multiple memories");
     goto out;
   }
-  for (i = 0; i < nfuncs_decl; i++) {
+  /* Function bodies last: validation needs every section before them. */
+  for (i = 0; i < fn.n; i++) {
     int rc = pkw__compile_func(m, i, err, errlen);
     if (rc < 0)
       return rc;
