@@ -505,6 +505,25 @@ static void test_alloc_hook(void) {
   CHECK(k > 2);
 }
 
+/* Regression (found by the fuzzer): a br_table entry other than the first
+ * that branches backwards (to a loop) jumped 2^32 words away, because
+ * the entry index was added as an unsigned value. */
+static void test_regress_br_table_back_edge(void) {
+  static const uint8_t code[] = {
+      0x02, 0x40, 0x03, 0x40,                    /* block loop */
+      0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01,  /* l1 = l1 + 1 */
+      0x20, 0x01, 0x41, 0x05, 0x49,              /* l1 < 5 */
+      0x0e, 0x02, 0x01, 0x00, 0x01,              /* br_table 1 0 1 */
+      0x0b, 0x0b, 0x20, 0x01, 0x0b};             /* end end l1 */
+  spec sp = {"i", "i", code, sizeof code, 1, -1, -1, 0, 0};
+  fixture fx;
+  uint64_t a = 0, r = 0;
+  load(&fx, &sp, NULL, NULL);
+  CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 5);
+  unload(&fx);
+}
+
 static void test_malformed(void) {
   static const uint8_t junk[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1};
   pkw_module *m = (pkw_module *)&m;
@@ -532,6 +551,7 @@ static const struct {
     {"wasm_host_reentry", test_host_reentry},
     {"wasm_alloc_hook_and_failures", test_alloc_hook},
     {"wasm_malformed_rejected", test_malformed},
+    {"wasm_regress_br_table_back_edge", test_regress_br_table_back_edge},
 };
 
 int main(int argc, char **argv) {

@@ -242,7 +242,7 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
     int32_t off_ = (int32_t)pc[k];                                        \
     if (off_ < 0)                                                         \
       FUEL_CHECK();                                                       \
-    pc += (k) + off_;                                                     \
+    pc += (ptrdiff_t)(k) + off_;                                          \
     DISPATCH();                                                           \
   } while (0)
 
