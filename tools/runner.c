@@ -174,6 +174,12 @@ static int r_open(pk_serve *s, void *ud) {
     }
     seccomp_release(f);
   }
+#else
+  if (getenv("PLUGKIT_SECCOMP") != NULL) {
+    static const char m[] = "plugkit-runner was built without libseccomp";
+    pk_serve_fail(s, PK_ENOSYS, m, sizeof m - 1);
+    return PK_ENOSYS;
+  }
 #endif
   return PK_OK;
 fail_host: {

@@ -1,7 +1,8 @@
 /*
  * The process backend, beyond conformance: faults at each protocol step,
  * restarts, timeouts, stderr, transports, hardening, Python plugins.
- * Run as `test_process TEST FAULT_EXE CONFORMANCE_EXE CONFORMANCE_SO PY`.
+ * Run as `test_process TEST FAULT_EXE CONFORMANCE_EXE CONFORMANCE_SO PY
+ * OPENER_SO`.
  */
 #include "test.h"
 
@@ -371,7 +372,41 @@ PK_TEST(runner_with_seccomp) {
   o.isolation = PK_ISOLATE_PROCESS;
   o.backend = "native";
   o.harden = 1 | 4;
+  host = test_host();
+  if (pk_plugin_open(host, pkt_arg(2), &o, &plug) == PK_ENOSYS) {
+    printf("SKIP: %s\n", pk_host_errmsg(host)); /* no libseccomp */
+    pk_host_destroy(host);
+    return;
+  }
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
   sum_and_greet(&o, pkt_arg(2));
+}
+
+/* The allow-list is enforced: a plugin's open() kills the runner. */
+PK_TEST(seccomp_forbids_open) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_func *f;
+  pk_val in = PK_STR("/etc/hostname", 13), out;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.backend = "native";
+  host = test_host();
+  /* Without the filter the open works... */
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(4), &o, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "try_open", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  pk_plugin_close(plug);
+  /* ...with it, the runner dies of SIGSYS. */
+  o.harden = 4;
+  if (pk_plugin_open(host, pkt_arg(4), &o, &plug) == PK_ENOSYS) {
+    printf("SKIP: %s\n", pk_host_errmsg(host)); /* no libseccomp */
+    pk_host_destroy(host);
+    return;
+  }
+  PKT_RC(host, pk_plugin_func(plug, "try_open", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_ECRASH);
+  PKT_CONTAINS(pk_host_errmsg(host), "signal 31");
+  done();
 }
 
 PK_TEST(open_missing_runner_backend) {
