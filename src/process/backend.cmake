@@ -3,6 +3,7 @@
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   list(APPEND PK_SOURCES process/process.c ../sdk/c/pk_wire.c)
   list(APPEND PK_DEFS PK_HAVE_PROCESS=1
+    PK_BUILD_DIR="${PROJECT_BINARY_DIR}"
     PK_RUNNER_PATH="${PROJECT_BINARY_DIR}/tools/plugkit-runner"
     PK_RUNNER_INSTALL_PATH="${CMAKE_INSTALL_FULL_BINDIR}/plugkit-runner")
   list(APPEND PK_PRIVATE_INCLUDES ${PROJECT_SOURCE_DIR}/sdk/c)

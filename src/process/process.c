@@ -694,10 +694,15 @@ static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
 
 /* ---- open and close ------------------------------------------------------ */
 
-/* Where plugkit-runner is: $PLUGKIT_RUNNER, next to this library, or
-   where the build put it. */
+/*
+ * Where plugkit-runner is: $PLUGKIT_RUNNER; next to the object this code
+ * was loaded from (libplugkit.so, or a program linking it statically);
+ * then the build tree's runner when that object lies in the build tree,
+ * else the installed one (so neither shadows the other).
+ */
 static int find_runner(char *buf, size_t cap) {
   const char *env = getenv("PLUGKIT_RUNNER");
+  const char *self = NULL;
   Dl_info info;
   if (env != NULL && *env != '\0') {
     snprintf(buf, cap, "%s", env);
@@ -705,6 +710,7 @@ static int find_runner(char *buf, size_t cap) {
   }
   if (dladdr((void *)find_runner, &info) && info.dli_fname != NULL) {
     const char *slash = strrchr(info.dli_fname, '/');
+    self = info.dli_fname;
     if (slash != NULL) {
       snprintf(buf, cap, "%.*s/plugkit-runner",
                (int)(slash - info.dli_fname), info.dli_fname);
@@ -712,16 +718,25 @@ static int find_runner(char *buf, size_t cap) {
         return 1;
     }
   }
-#ifdef PK_RUNNER_PATH
-  snprintf(buf, cap, "%s", PK_RUNNER_PATH);
-  if (access(buf, X_OK) == 0)
-    return 1;
+#if defined(PK_RUNNER_PATH) && defined(PK_BUILD_DIR)
+  if (self != NULL &&
+      strncmp(self, PK_BUILD_DIR "/", sizeof PK_BUILD_DIR) == 0) {
+    snprintf(buf, cap, "%s", PK_RUNNER_PATH);
+    if (access(buf, X_OK) == 0)
+      return 1;
+  }
 #endif
 #ifdef PK_RUNNER_INSTALL_PATH
   snprintf(buf, cap, "%s", PK_RUNNER_INSTALL_PATH);
   if (access(buf, X_OK) == 0)
     return 1;
 #endif
+#ifdef PK_RUNNER_PATH
+  snprintf(buf, cap, "%s", PK_RUNNER_PATH);
+  if (access(buf, X_OK) == 0)
+    return 1;
+#endif
+  (void)self;
   return 0;
 }
 
