@@ -109,8 +109,10 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   q = pk__realloc(st->p->host, ptr, nsize);
   if (q == NULL) {
-    if (ptr != NULL && nsize <= osize)
+    if (ptr != NULL && nsize <= osize) {
+      st->mem_used -= osize - nsize; /* as Lua now sees the block */
       return ptr;
+    }
     return NULL;
   }
   st->mem_used = st->mem_used - osize + nsize;
