@@ -80,6 +80,7 @@ static int open_fault(const char *fault, const char *at, pk_open_opts *o) {
     o = &d;
   /* Sanitizers would turn the child's signals into reports and exit 1. */
   setenv("ASAN_OPTIONS", "handle_segv=0:handle_abort=0:detect_leaks=0", 1);
+  setenv("TSAN_OPTIONS", "handle_segv=0:handle_abort=0", 1);
   host = test_host();
   PKT_RC(host, pk_host_define(host, "reenter", "(i32)->i32", reenter, NULL),
          PK_OK);
@@ -279,6 +280,13 @@ PK_TEST(restart_after_timeout) {
   done();
 }
 
+/* TSan makes each start take tens of milliseconds. */
+#if defined(__SANITIZE_THREAD__)
+#define CYCLES 100
+#else
+#define CYCLES 1000
+#endif
+
 /* 1,000 crash-and-restart cycles leave descriptors, mappings and memory
    flat. */
 PK_TEST(crash_restart_cycles_leak_nothing) {
@@ -291,7 +299,7 @@ PK_TEST(crash_restart_cycles_leak_nothing) {
   fds = count_fds();
   maps = count_maps();
   live = pkt_live;
-  for (i = 0; i < 1000; i++)
+  for (i = 0; i < CYCLES; i++)
     PKT_RC(host, call_work(1, NULL), PK_ECRASH);
   PKT_EQ_INT(count_fds(), fds);
   PKT_ASSERT(count_maps() <= maps + 2); /* malloc may add an arena */
@@ -361,8 +369,8 @@ PK_TEST(hardened_child) {
   o.limit_files = 64;
   o.limit_cpu_s = 60;
   o.limit_mem = (uint64_t)4 << 30;
-#if defined(__SANITIZE_ADDRESS__)
-  o.limit_mem = 0; /* ASan reserves terabytes of shadow address space */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  o.limit_mem = 0; /* sanitizers reserve terabytes of address space */
 #endif
   sum_and_greet(&o, pkt_arg(1));
 }
