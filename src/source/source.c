@@ -241,6 +241,9 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
   if (rc < 0)
     return pk__perr(p, PK_EFORMAT, "compile failed: %s",
                     st->ndiag > 0 ? st->diag : "libtcc gave no reason");
+  /* It compiled: what tcc said is warnings, for the host's log. */
+  if (st->ndiag > 0 && p->host->log != NULL)
+    p->host->log(p->host->log_ud, PK_LOG_WARN, p->path, st->diag, st->ndiag);
   return PK_OK;
 }
 

@@ -353,3 +353,16 @@ PK_TEST(library_thunk_shapes) {
   pk_plugin_close(p);
   pk_host_destroy(h);
 }
+
+/* tcc's warnings on a plugin that compiles go to the host's log. */
+PK_TEST(warnings_are_logged) {
+  static const char src[] =
+      "#include <plugkit_plugin.h>\n"
+      "static int32_t one(void) { char *p = 1; return p != 0; }\n"
+      "PK_PLUGIN(\"w\", \"1\", PK_EXPORT(one, i32, (void)));\n";
+  pk_host *h = test_host();
+  PKT_EQ_INT(call_i32(h, write_src("warn.c", src), "one"), 1);
+  PKT_CONTAINS(pkt_log_buf, "warn.c:2: warning: assignment makes pointer");
+  PKT_CONTAINS(pkt_log_buf, "[1 ");
+  pk_host_destroy(h);
+}
