@@ -71,6 +71,7 @@ typedef struct proc_state {
   /* Restart policy. */
   uint64_t next_start_ns, backoff_ns;
   char deadmsg[512]; /* why the child is gone, for later calls */
+  int deadcode;      /* and the error that ended it */
   /* A partial stderr line. */
   char errline[512];
   size_t errlen;
@@ -181,12 +182,13 @@ static int child_failed(pk_plugin *p, proc_state *st, int code,
     snprintf(how, sizeof how, "no process");
   }
   drop_child(p, st); /* reads what stderr still holds */
-  snprintf(st->deadmsg, sizeof st->deadmsg, "plugin process %d %s: %s%s%s%s",
-           (int)pid, code == PK_ECRASH ? "died" : "was killed", how,
+  snprintf(st->deadmsg, sizeof st->deadmsg,
+           "%s%splugin process %d %s: %s%s%s%s", what ? what : "",
+           what ? "; " : "", (int)pid,
+           code == PK_ECRASH ? "died" : "was killed", how,
            st->lastline[0] ? " (its last words: \"" : "", st->lastline,
            st->lastline[0] ? "\")" : "");
-  if (what != NULL)
-    return pk__perr(p, code, "%s; %s", what, st->deadmsg);
+  st->deadcode = code;
   return pk__perr(p, code, "%s", st->deadmsg);
 }
 
@@ -604,8 +606,8 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
   if (idx < p->ngrants)
     nres = p->host->fns[p->grants[idx]].sig.nresults;
   rc = pk__hostfn_call(p, (int32_t)idx, args, nargs, res, nres);
-  if (st->pid == 0) /* the child died during a nested call */
-    return pk__perr(p, PK_ECRASH, "%s", st->deadmsg);
+  if (st->pid == 0) /* the child ended during a nested call: its cause */
+    return pk__perr(p, st->deadcode, "%s", st->deadmsg);
   pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
   pk__wire_u32(&st->chan.out, (uint32_t)rc);
   if (rc == PK_OK)

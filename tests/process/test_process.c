@@ -191,6 +191,7 @@ PK_TEST(call_too_many_results) {
   proto_case("manyresults", "call", PK_EPROTO, "signature");
 }
 PK_TEST(init_segv) { proto_case("segv", "init", PK_ECRASH, "signal 11"); }
+PK_TEST(init_kill9) { proto_case("kill", "init", PK_ECRASH, "signal 9"); }
 PK_TEST(init_exit) { proto_case("exit", "init", PK_ECRASH, "status 3"); }
 PK_TEST(init_hang) { proto_case("hang", "init", PK_ETIMEOUT, "in time"); }
 PK_TEST(init_garbage) { proto_case("garbage", "init", PK_EPROTO, "type"); }
@@ -218,6 +219,24 @@ PK_TEST(nested_crash) {
   done();
 }
 
+/* Faults in a call nested in a host function fail the outer call too. */
+static void nested_case(const char *fault, int want, const char *msg) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_func *f;
+  pk_val in = PK_I32(1), out;
+  o.call_timeout_ms = 300;
+  PKT_RC(host, open_fault(fault, "call", &o), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "nested", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), want);
+  PKT_CONTAINS(pk_host_errmsg(host), msg);
+  no_children();
+  done();
+}
+
+PK_TEST(nested_kill9) { nested_case("kill", PK_ECRASH, "signal 9"); }
+PK_TEST(nested_garbage) { nested_case("garbage", PK_EPROTO, "type"); }
+PK_TEST(nested_hang) { nested_case("hang", PK_ETIMEOUT, "in time"); }
+
 PK_TEST(nested_calls_work) {
   pk_func *f;
   pk_val in = PK_I32(4), out;
@@ -237,6 +256,16 @@ PK_TEST(fini_hang_is_killed_on_close) {
   PKT_ASSERT(now_ms() - t0 < 4000);
   no_children();
   pk_host_destroy(host);
+}
+
+PK_TEST(fini_kill9_on_close) {
+  PKT_RC(host, open_fault("kill", "fini", NULL), PK_OK);
+  done();
+}
+
+PK_TEST(fini_garbage_on_close) {
+  PKT_RC(host, open_fault("garbage", "fini", NULL), PK_OK);
+  done();
 }
 
 PK_TEST(fini_crash_on_close) {
