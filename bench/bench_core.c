@@ -13,7 +13,9 @@
 
 /* ---- reference: plain C calls ------------------------------------------ */
 
-static inline int32_t add_inline(int32_t a, int32_t b) { return a + b; }
+static inline int32_t add_inline(int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)a + (uint32_t)b); /* wraps, no UB */
+}
 
 #if defined(__clang__)
 #define PKB_NOINLINE __attribute__((noinline))
@@ -25,7 +27,7 @@ static inline int32_t add_inline(int32_t a, int32_t b) { return a + b; }
 PKB_NOINLINE int32_t pkb_add_noinline(int32_t a, int32_t b);
 PKB_NOINLINE int32_t pkb_add_noinline(int32_t a, int32_t b) {
   __asm__ volatile("");
-  return a + b;
+  return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
 static void run_inline(void *st, uint64_t n) {
