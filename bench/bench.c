@@ -105,6 +105,96 @@ pk_host *pkb_host(void) {
   return pk_host_create(&o, &h) == PK_OK ? h : NULL;
 }
 
+static int triple(void *ud, pk_plugin *caller, const pk_val *args,
+                  pk_val *results) {
+  (void)ud;
+  (void)caller;
+  results[0].i32 = (int32_t)((uint32_t)args[0].i32 * 3u);
+  return PK_OK;
+}
+
+int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
+             int isolation) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  memset(b, 0, sizeof *b);
+  snprintf(b->path, sizeof b->path, "%s/%s", pkb_dir(), file);
+  if ((b->host = pkb_host()) == NULL)
+    return pkb_skip("out of memory");
+  pk_host_define(b->host, "triple", "(i32)->i32", triple, NULL);
+  o.grants = "triple";
+  o.isolation = isolation;
+  if (pk_plugin_open(b->host, b->path, &o, &b->plugin) < 0 ||
+      pk_plugin_func(b->plugin, fn, sig, &b->fn) < 0) {
+    pkb_skip("%s", pk_host_errmsg(b->host));
+    pk_host_destroy(b->host);
+    b->host = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+void pkb_close(void *st) {
+  pkb_plugin *b = st;
+  pk_host_destroy(b->host); /* closes the plugin */
+  b->host = NULL;
+}
+
+/* Like the reference rows: one argument varies, results accumulate in a
+   register (feeding each result back through the argument array would add
+   store-to-load latency that the reference does not pay). */
+void pkb_run_sum(void *st, uint64_t n) {
+  pkb_plugin *b = st;
+  pk_val in[2] = {PK_I32(1), PK_I32(0)}, out;
+  int32_t acc = 0;
+  uint64_t i;
+  for (i = 0; i < n; i++) {
+    in[1].i32 = (int32_t)i;
+    pk_func_call(b->fn, in, 2, &out, 1);
+    acc += out.i32;
+  }
+  pkb_sink((uint64_t)acc);
+}
+
+void pkb_run_greet(void *st, uint64_t n) {
+  pkb_plugin *b = st;
+  pk_val in = PK_STR("0123456789abcdef", 16), out;
+  uint64_t i, total = 0;
+  for (i = 0; i < n; i++) {
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    total += out.str.len;
+  }
+  pkb_sink(total);
+}
+
+void pkb_run_i32(void *st, uint64_t n) {
+  pkb_plugin *b = st;
+  pk_val in = PK_I32(0), out;
+  int32_t acc = 0;
+  uint64_t i;
+  for (i = 0; i < n; i++) {
+    in.i32 = (int32_t)i;
+    pk_func_call(b->fn, &in, 1, &out, 1);
+    acc += out.i32;
+  }
+  pkb_sink((uint64_t)acc);
+}
+
+void pkb_run_load(void *st, uint64_t n) {
+  pkb_plugin *b = st;
+  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
+  uint64_t i;
+  for (i = 0; i < n; i++) {
+    pk_plugin *p;
+    pk_func *f;
+    if (pk_plugin_open(b->host, b->path, NULL, &p) < 0)
+      continue;
+    if (pk_plugin_func(p, "sum", "(i32,i32)->i32", &f) == 0)
+      pk_func_call(f, in, 2, &out, 1);
+    pk_plugin_close(p);
+    pkb_sink((uint64_t)out.i32);
+  }
+}
+
 static double now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

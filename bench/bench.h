@@ -53,6 +53,27 @@ double pkb_rss(void);
    NULL): the value of a memory row, or -1 when it cannot be opened. */
 double pkb_mem_per_instance(const char *path, pk_open_opts *o);
 
+/*
+ * The usual row setup: open pkb_dir()/file (host function "triple"
+ * (i32)->i32 defined and granted; isolation as given) and resolve `fn`
+ * (sig NULL: any signature). Nonzero, with the reason recorded for the
+ * table, when it cannot; the row is then skipped.
+ */
+typedef struct pkb_plugin {
+  pk_host *host;
+  pk_plugin *plugin;
+  pk_func *fn;
+  char path[1024];
+} pkb_plugin;
+int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
+             int isolation);
+void pkb_close(void *b); /* a teardown: closes b's host and plugin */
+/* Loops over b->fn shared by every backend's rows. */
+void pkb_run_sum(void *b, uint64_t n);   /* (i32,i32)->i32, one arg varies */
+void pkb_run_greet(void *b, uint64_t n); /* (str)->str, a 16-byte string */
+void pkb_run_i32(void *b, uint64_t n);   /* (i32)->i32 */
+void pkb_run_load(void *b, uint64_t n);  /* open + first sum + close */
+
 /* A host whose allocations are counted (destroy it in teardown). NULL when
    out of memory. */
 pk_host *pkb_host(void);

@@ -55,39 +55,23 @@ PKB_ROW(CFuncNoInline, NULL, run_noinline, NULL)
 
 /* ---- native plugin ----------------------------------------------------- */
 
-typedef struct native_bench {
-  pk_host *host;
-  pk_plugin *plugin;
-  pk_func *sum, *greet;
-  char path[1024];
-} native_bench;
+static pkb_plugin nb;
 
-static int native_setup(void **out) {
-  static native_bench b;
-  memset(&b, 0, sizeof b);
-  snprintf(b.path, sizeof b.path, "%s/bench_plugin.so", pkb_dir());
-  if ((b.host = pkb_host()) == NULL)
-    return pkb_skip("no host");
-  if (pk_plugin_open(b.host, b.path, NULL, &b.plugin) < 0 ||
-      pk_plugin_func(b.plugin, "sum", "(i32,i32)->i32", &b.sum) < 0 ||
-      pk_plugin_func(b.plugin, "greet", "(str)->str", &b.greet) < 0) {
-    pkb_skip("%s", pk_host_errmsg(b.host));
-    pk_host_destroy(b.host);
-    return 1;
-  }
-  *out = &b;
-  return 0;
+static int native_sum(void **out) {
+  *out = &nb;
+  return pkb_open(&nb, "bench_plugin.so", "sum", "(i32,i32)->i32", 0);
 }
 
-static void native_teardown(void *st) {
-  native_bench *b = st;
-  pk_host_destroy(b->host);
+static int native_greet(void **out) {
+  *out = &nb;
+  return pkb_open(&nb, "bench_plugin.so", "greet", "(str)->str", 0);
 }
 
+/* The plugin's typed function pointer, called directly. */
 static void run_raw(void *st, uint64_t n) {
-  native_bench *b = st;
+  pkb_plugin *b = st;
   int32_t (*sum)(int32_t, int32_t) =
-      (int32_t(*)(int32_t, int32_t))pk_func_raw(b->sum);
+      (int32_t(*)(int32_t, int32_t))pk_func_raw(b->fn);
   int32_t acc = 0;
   uint64_t i;
   for (i = 0; i < n; i++)
@@ -95,55 +79,10 @@ static void run_raw(void *st, uint64_t n) {
   pkb_sink((uint64_t)acc);
 }
 
-/* Like the reference rows: one argument varies, results accumulate in a
-   register (feeding each result back through the argument array would add
-   store-to-load latency that the reference does not pay). */
-static void run_call(void *st, uint64_t n) {
-  native_bench *b = st;
-  pk_val in[2] = {PK_I32(1), PK_I32(0)}, out;
-  int32_t acc = 0;
-  uint64_t i;
-  for (i = 0; i < n; i++) {
-    in[1].i32 = (int32_t)i;
-    pk_func_call(b->sum, in, 2, &out, 1);
-    acc += out.i32;
-  }
-  pkb_sink((uint64_t)acc);
-}
-
-static void run_greet(void *st, uint64_t n) {
-  native_bench *b = st;
-  pk_val in = PK_STR("0123456789abcdef", 16), out;
-  uint64_t i, total = 0;
-  for (i = 0; i < n; i++) {
-    pk_func_call(b->greet, &in, 1, &out, 1);
-    total += out.str.len;
-  }
-  pkb_sink(total);
-}
-
-PKB_ROW(NativePluginRaw, native_setup, run_raw, native_teardown)
-PKB_ROW(NativePlugin, native_setup, run_call, native_teardown)
-PKB_ROW(NativeGreet, native_setup, run_greet, native_teardown)
-
-/* Open + first call + close, per operation. */
-static void run_load(void *st, uint64_t n) {
-  native_bench *b = st;
-  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
-  uint64_t i;
-  for (i = 0; i < n; i++) {
-    pk_plugin *p;
-    pk_func *f;
-    if (pk_plugin_open(b->host, b->path, NULL, &p) < 0)
-      continue;
-    if (pk_plugin_func(p, "sum", "(i32,i32)->i32", &f) == 0)
-      pk_func_call(f, in, 2, &out, 1);
-    pk_plugin_close(p);
-    pkb_sink((uint64_t)out.i32);
-  }
-}
-
-PKB_ROW(LoadNative, native_setup, run_load, native_teardown)
+PKB_ROW(NativePluginRaw, native_sum, run_raw, pkb_close)
+PKB_ROW(NativePlugin, native_sum, pkb_run_sum, pkb_close)
+PKB_ROW(NativeGreet, native_greet, pkb_run_greet, pkb_close)
+PKB_ROW(LoadNative, native_sum, pkb_run_load, pkb_close)
 
 /* Resident memory of this process's children (plugin processes), in
    bytes; Linux /proc only, else 0. */

@@ -15,39 +15,16 @@
 #define BULK_N (1024 * 1024)
 
 typedef struct work {
-  pk_host *host;
-  pk_plugin *plugin;
-  pk_func *fn;
+  pkb_plugin b; /* first: the shared loops take a work * as a pkb_plugin * */
   uint8_t *data;
 } work;
 
 static work w;
 
-static int triple(void *ud, pk_plugin *caller, const pk_val *args,
-                  pk_val *results) {
-  (void)ud;
-  (void)caller;
-  results[0].i32 = args[0].i32 * 3;
-  return PK_OK;
-}
-
 static int open_work(const char *file, const char *fn, int isolation,
                      void **out) {
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
-  char path[1024];
-  memset(&w, 0, sizeof w);
-  snprintf(path, sizeof path, "%s/%s", pkb_dir(), file);
-  if ((w.host = pkb_host()) == NULL)
-    return pkb_skip("no host");
-  pk_host_define(w.host, "triple", "(i32)->i32", triple, NULL);
-  o.grants = "triple";
-  o.isolation = isolation;
-  if (pk_plugin_open(w.host, path, &o, &w.plugin) < 0 ||
-      pk_plugin_func(w.plugin, fn, NULL, &w.fn) < 0) {
-    pkb_skip("%s", pk_host_errmsg(w.host));
-    pk_host_destroy(w.host);
+  if (pkb_open(&w.b, file, fn, NULL, isolation) != 0)
     return 1;
-  }
   w.data = malloc(BULK_N > SORT_N * 4 ? BULK_N : SORT_N * 4);
   if (w.data != NULL) {
     uint32_t x = 12345;
@@ -64,7 +41,8 @@ static int open_work(const char *file, const char *fn, int isolation,
 static void teardown(void *st) {
   work *b = st;
   free(b->data);
-  pk_host_destroy(b->host);
+  b->data = NULL;
+  pkb_close(&b->b);
 }
 
 static void run_fib(void *st, uint64_t n) {
@@ -72,7 +50,7 @@ static void run_fib(void *st, uint64_t n) {
   pk_val in = PK_I32(20), out;
   uint64_t i, acc = 0;
   for (i = 0; i < n; i++) {
-    pk_func_call(b->fn, &in, 1, &out, 1);
+    pk_func_call(b->b.fn, &in, 1, &out, 1);
     acc += (uint64_t)out.i64;
   }
   pkb_sink(acc);
@@ -83,7 +61,7 @@ static void run_sort(void *st, uint64_t n) {
   pk_val in = PK_BYTES(b->data, SORT_N * 4), out;
   uint64_t i, acc = 0;
   for (i = 0; i < n; i++) {
-    pk_func_call(b->fn, &in, 1, &out, 1);
+    pk_func_call(b->b.fn, &in, 1, &out, 1);
     acc += out.bytes.len;
   }
   pkb_sink(acc);
@@ -94,20 +72,8 @@ static void run_bulk(void *st, uint64_t n) {
   pk_val in = PK_BYTES(b->data, BULK_N), out;
   uint64_t i, acc = 0;
   for (i = 0; i < n; i++) {
-    pk_func_call(b->fn, &in, 1, &out, 1);
+    pk_func_call(b->b.fn, &in, 1, &out, 1);
     acc += out.bytes.len;
-  }
-  pkb_sink(acc);
-}
-
-static void run_hostcall(void *st, uint64_t n) {
-  work *b = st;
-  pk_val in = PK_I32(0), out;
-  uint64_t i, acc = 0;
-  for (i = 0; i < n; i++) {
-    in.i32 = (int32_t)i;
-    pk_func_call(b->fn, &in, 1, &out, 1);
-    acc += (uint64_t)out.i32;
   }
   pkb_sink(acc);
 }
@@ -125,7 +91,7 @@ static void run_hostcall(void *st, uint64_t n) {
   WORK(Fib_##be, file, "fib", iso, run_fib)                                 \
   WORK(Sort_##be, file, "sort", iso, run_sort)                              \
   WORK(Bulk_##be, file, "bulk", iso, run_bulk)                              \
-  WORK(HostCall_##be, file, "hostcall", iso, run_hostcall)
+  WORK(HostCall_##be, file, "hostcall", iso, pkb_run_i32)
 
 WORK_ROWS(native, "work.so", PK_ISOLATE_NONE)
 WORK_ROWS(wasm, "work.wasm", PK_ISOLATE_NONE)
