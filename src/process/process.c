@@ -72,6 +72,7 @@ typedef struct proc_state {
   uint64_t next_start_ns, backoff_ns;
   char deadmsg[512]; /* why the child is gone, for later calls */
   int deadcode;      /* and the error that ended it */
+  int refused;       /* the handshake ended with the plugin's ERROR */
   /* A partial stderr line. */
   char errline[512];
   size_t errlen;
@@ -436,6 +437,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       if (code >= 0 || code < PK__ELAST)
         code = PK_EINIT;
       pk__perr(p, code, "%.*s", (int)n, m ? (const char *)m : "");
+      st->refused = 1; /* it exits by itself */
       return code;
     }
     if (body[0] != PK__F_READY)
@@ -466,6 +468,9 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
     k = pk__rd_u32(&r);
     if (first)
       p->abi_minor = k;
+    if (p->abi_major != PK_ABI_MAJOR || p->abi_minor > PK_ABI_MINOR)
+      return child_failed(p, st, PK_EABI,
+                          "the plugin was built for another plugkit ABI");
     nexp = pk__rd_u32(&r);
     if (first && (rc = pk__plugin_exports(p, nexp)) < 0)
       return rc;
@@ -544,9 +549,12 @@ static int start(pk_plugin *p, proc_state *st, int first) {
   pk__chan_init(&st->chan, st->sock, PK__CHAN_HOST, host_grow, p->host);
   st->chan.extra_fd = st->errfd;
   st->chan_ready = 1;
+  st->refused = 0;
   if ((rc = handshake(p, st, first)) < 0) {
-    if (st->pid > 0) { /* it refused (ERROR): it exits by itself */
+    if (st->pid > 0) { /* alive: it refused (ERROR), or we failed */
       int status;
+      if (!st->refused)
+        kill(st->pid, SIGKILL);
       reap(st, CLOSE_GRACE_MS, &status);
       drop_child(p, st);
       snprintf(st->deadmsg, sizeof st->deadmsg,

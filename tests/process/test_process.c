@@ -200,6 +200,17 @@ PK_TEST(init_truncated) {
 }
 PK_TEST(init_fail) { proto_case("fail", "init", PK_EINIT, "on purpose"); }
 
+/* A plugin built for another plugkit ABI is refused at the handshake. */
+PK_TEST(abi_mismatch_is_eabi) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s_abi2", pkt_arg(1));
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, path, NULL, &plug), PK_EABI);
+  PKT_CONTAINS(pk_host_errmsg(host), "ABI");
+  pk_host_destroy(host);
+  no_children();
+}
+
 PK_TEST(call_fail_is_eplugin) {
   PKT_RC(host, open_fault("fail", "call", NULL), PK_OK);
   PKT_RC(host, call_work(1, NULL), PK_EPLUGIN);
@@ -480,6 +491,63 @@ PK_TEST(exec_failure_names_the_cause) {
   PKT_CONTAINS(pk_host_errmsg(host), "cannot execute");
   pk_host_destroy(host);
   no_children();
+}
+
+/* One open + calls + close of the conformance executable. */
+static int one_pass(pk_host *h) {
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(2), PK_I32(3)}, out;
+  int rc;
+  if ((rc = pk_host_define(h, "triple", "(i32)->i32", triple, NULL)) < 0)
+    return rc;
+  {
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    static const char *const config[] = {"greeting", "hi", NULL};
+    o.grants = "triple";
+    o.config = config;
+    if ((rc = pk_plugin_open(h, pkt_arg(1), &o, &p)) < 0)
+      return rc;
+  }
+  if ((rc = pk_plugin_func(p, "sum", NULL, &f)) == PK_OK)
+    rc = pk_func_call(f, in, 2, &out, 1);
+  if (rc == PK_OK && (rc = pk_plugin_func(p, "greet", NULL, &f)) == PK_OK) {
+    in[0] = PK_STR("you", 3);
+    rc = pk_func_call(f, in, 1, &out, 1);
+  }
+  if (rc == PK_OK && (rc = pk_plugin_func(p, "call_host", NULL, &f)) == PK_OK) {
+    in[0] = PK_I32(5);
+    rc = pk_func_call(f, in, 1, &out, 1);
+  }
+  pk_plugin_close(p);
+  return rc;
+}
+
+/* Fail host allocation 1, 2, 3, ... of a pass until one succeeds: each
+   failure is a clean ENOMEM, leaks nothing and leaves no child. */
+PK_TEST(allocation_failure_sweep) {
+  long n;
+  int passes = 0;
+  for (n = 1; n < 1000; n++) {
+    pk_host *h = test_host();
+    int rc;
+    pkt_fail_at(n);
+    rc = one_pass(h);
+    pkt_fail_at(0);
+    pk_host_destroy(h);
+    if (pkt_live != 0)
+      pkt_fail(__FILE__, __LINE__, "failing allocation %ld leaked %ld", n,
+               pkt_live);
+    no_children();
+    if (rc == PK_OK && !pkt_failed_alloc())
+      break;
+    if (rc != PK_ENOMEM && rc != PK_EPLUGIN && rc != PK_OK)
+      pkt_fail(__FILE__, __LINE__, "failing allocation %ld gave %s", n,
+               pk_errname(rc));
+    passes++;
+  }
+  PKT_ASSERT(passes >= 5);
+  printf("swept %d failing allocations\n", passes);
 }
 
 /* ---- a Python plugin, through sdk/python/plugkit_plugin.py -------------- */
