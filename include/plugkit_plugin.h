@@ -216,21 +216,23 @@ static inline uint8_t *pk_bytes_alloc(pk_ctx *c, size_t n) {
   return (uint8_t *)pk_alloc(c, n);
 }
 
+/* Format into buf (512 bytes), truncating; returns the length. */
+static inline size_t pk__vfmt(char *buf, const char *fmt, va_list ap) {
+  int n = vsnprintf(buf, 512, fmt, ap);
+  return n < 0 ? 0 : n >= 512 ? 511 : (size_t)n;
+}
+
 /* Fail the current call with a printf-style message. The function should
    return right after (its result is ignored). */
 static inline void pk_fail(pk_ctx *c, const char *fmt, ...) PK__PRINTF(2, 3);
 static inline void pk_fail(pk_ctx *c, const char *fmt, ...) {
   char buf[512];
   va_list ap;
-  int n;
+  size_t n;
   va_start(ap, fmt);
-  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  n = pk__vfmt(buf, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    n = 0;
-  if ((size_t)n >= sizeof buf)
-    n = (int)sizeof buf - 1;
-  c->api->fail(c, buf, (size_t)n);
+  c->api->fail(c, buf, n);
 }
 
 /* Log a printf-style line at `level` (PK_LOG_*). */
@@ -239,15 +241,11 @@ static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...)
 static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...) {
   char buf[512];
   va_list ap;
-  int n;
+  size_t n;
   va_start(ap, fmt);
-  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  n = pk__vfmt(buf, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    n = 0;
-  if ((size_t)n >= sizeof buf)
-    n = (int)sizeof buf - 1;
-  c->api->log(c, level, buf, (size_t)n);
+  c->api->log(c, level, buf, n);
 }
 
 /* The config value for `key` (NUL-terminated): PK_OK or PK_ENOENT. */
