@@ -682,12 +682,11 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
   if (inst->depth >= PKW_MAX_REENTRY ||
       f->frame_size > (size_t)(inst->stack_end - fp))
     return PKW_TRAP_STACK_EXHAUSTED;
-  /* i32/f32 slots keep their upper half zero (the interpreter relies on
-   * it only for speed, never for safety). */
-  for (i = 0; i < nargs; i++) {
-    uint8_t t = f->type.params[i];
-    fp[i] = t == PKW_I32 || t == PKW_F32 ? (uint32_t)args[i] : args[i];
-  }
+  /* Copied as given: the interpreter reads only the low half of i32/f32
+   * slots, so a caller's garbage upper half cannot change what the guest
+   * computes (see wasm.h). */
+  for (i = 0; i < nargs; i++)
+    fp[i] = args[i];
   rc = pkw__exec(inst, f, fp);
   if (rc == PKW_OK)
     for (i = 0; i < nresults; i++)

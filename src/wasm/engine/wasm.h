@@ -13,7 +13,10 @@
  *   pkw_instance_destroy(), pkw_module_destroy()
  *
  * Values cross the API as raw 64-bit slots: i32 in the low 32 bits
- * (upper bits zero), i64 as is, f32/f64 as their IEEE bit patterns,
+ * (pass the upper half as zero: the engine never reads it, but an i32
+ * result that is just a passed-through argument returns it unchanged;
+ * read i32/f32 results through a uint32_t cast), i64 as is, f32/f64 as
+ * their IEEE bit patterns,
  * funcref as a (pkw_func *) cast to uintptr_t (0 = null), externref as an
  * opaque host value where 0 means null.
  *
