@@ -817,9 +817,8 @@ static int plain_exports(pk__wstate *st) {
       }
       if (!ok)
         continue;
-      if (t.nresults == 0)
-        snprintf(sig + len, sizeof sig - len, "%s->()",
-                 t.nparams ? ")" : ")");
+      if (t.nresults == 0) /* the loop closed no parameter list */
+        snprintf(sig + len, sizeof sig - len, ")->()");
       if (pass == 1) {
         pk_func *f = &p->funcs[n];
         memcpy(name, en, el);
