@@ -1567,7 +1567,9 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
       code->ncode = c->nc;
       code->nparams = ft->nparams;
       code->nlocals = c->nlocals;
-      code->frame_size = c->nlocals + c->max_h + 1;
+      /* +4: the interpreter zeroes locals 4 slots at a time (see
+       * zero_locals in exec.c). */
+      code->frame_size = c->nlocals + c->max_h + 4;
     }
   }
   if (c->r.bad) {

@@ -133,6 +133,20 @@ static inline double dmaxw(double a, double b) {
   return a > b ? a : b;
 }
 
+/* Zeroes the non-parameter locals [p, p + n) of a new frame. Frames have
+ * 4 spare slots (compile.c), so small counts take 4 plain stores instead
+ * of a loop the compiler would turn into a memset call. */
+static inline void zero_locals(uint64_t *p, uint32_t n) {
+  if (PKW_LIKELY(n <= 4)) {
+    p[0] = 0;
+    p[1] = 0;
+    p[2] = 0;
+    p[3] = 0;
+  } else {
+    memset(p, 0, (size_t)n * sizeof *p);
+  }
+}
+
 /* Grows a memory by delta pages; returns the old size in pages or -1. */
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta);
 int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init);
@@ -295,11 +309,7 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
   limited = inst->fuel >= 0;
   fuel = limited ? inst->fuel : INT64_MAX;
   LOAD_CTX();
-  {
-    uint32_t i;
-    for (i = func->type.nparams; i < func->nlocals; i++)
-      fp[i] = 0;
-  }
+  zero_locals(fp + func->type.nparams, func->nlocals - func->type.nparams);
   FUEL_CHECK();
 
 #if PKW_COMPUTED_GOTO
@@ -856,7 +866,6 @@ dispatch:
 
 do_call: {
   uint64_t *nfp = fp + argbase;
-  uint32_t i;
   if (cf->code == NULL) {
     /* Host function: arguments and results in place on our stack. The
      * host may re-enter the engine, so publish how much stack is live. */
@@ -887,8 +896,7 @@ do_call: {
   frame->fp = fp;
   frame->inst = ci;
   frame++;
-  for (i = cf->type.nparams; i < cf->nlocals; i++)
-    nfp[i] = 0;
+  zero_locals(nfp + cf->type.nparams, cf->nlocals - cf->type.nparams);
   fp = nfp;
   pc = cf->code;
   if (cf->inst != ci) {
@@ -927,8 +935,7 @@ do_tail_call: {
   if (PKW_UNLIKELY(fp + cf->frame_size > stack_end))
     TRAP(STACK_EXHAUSTED);
   FUEL_CHECK();
-  for (i = np; i < cf->nlocals; i++)
-    fp[i] = 0;
+  zero_locals(fp + np, cf->nlocals - np);
   pc = cf->code;
   if (cf->inst != ci) {
     ci = cf->inst;
