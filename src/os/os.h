@@ -16,6 +16,14 @@
 int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
                      size_t *out_n, int *out_isdir);
 
+/*
+ * Call each(ud, name) for every entry of directory `path` but "." and
+ * "..", in the order the system gives; a nonzero return stops the walk
+ * and is returned. PK_EIO when the directory cannot be read.
+ */
+int pk__os_list_dir(const char *path, int (*each)(void *ud, const char *name),
+                    void *ud);
+
 /* Size of the file at `path` in bytes: PK_OK, PK_ENOENT or PK_EIO. */
 int pk__os_file_size(const char *path, uint64_t *out_size);
 

@@ -15,12 +15,10 @@
  * memory holds the plugin's code until close. tcc allocates with the C
  * library's malloc, not the host's allocator hook: it offers no hook.
  */
-#define _POSIX_C_SOURCE 200809L /* opendir/readdir for directory plugins */
 
 #include "../core/core.h"
 #include "../os/os.h"
 
-#include <dirent.h>
 #include <libtcc.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -103,16 +101,13 @@ static int head_has(const unsigned char *head, size_t n, const char *needle) {
   return 0;
 }
 
+static int is_c_file(void *ud, const char *name) {
+  (void)ud;
+  return name[0] != '.' && has_suffix(name, ".c");
+}
+
 static int dir_has_c_files(const char *path) {
-  DIR *d = opendir(path);
-  struct dirent *e;
-  int found = 0;
-  if (d == NULL)
-    return 0;
-  while (!found && (e = readdir(d)) != NULL)
-    found = e->d_name[0] != '.' && has_suffix(e->d_name, ".c");
-  closedir(d);
-  return found;
+  return pk__os_list_dir(path, is_c_file, NULL) == 1;
 }
 
 /* A .c file is ours; so is any file that includes the SDK header, and a
@@ -161,33 +156,43 @@ static int cmp_names(const void *a, const void *b) {
  * Returns PK_OK, or a code with the message set (tcc's diagnostics for a
  * compile error).
  */
-static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
+typedef struct dir_walk {
+  pk_plugin *p;
+  const char *dir;
   char *names[MAX_FILES];
-  size_t n = 0, i;
-  int rc = PK_OK;
-  struct dirent *e;
-  DIR *d = opendir(dir);
+  size_t n;
+} dir_walk;
 
-  if (d == NULL)
-    return pk__perr(p, PK_EIO, "cannot list the directory");
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".c"))
-      continue;
-    if (n == MAX_FILES) {
-      rc = pk__perr(p, PK_EFORMAT, "more than %d .c files", MAX_FILES);
-      break;
-    }
-    if ((names[n] = pk__alloc(p->host, strlen(dir) + strlen(e->d_name) + 2)) ==
-        NULL) {
-      rc = pk__perr(p, PK_ENOMEM, "out of memory");
-      break;
-    }
-    strcpy(names[n], dir);
-    strcat(names[n], "/");
-    strcat(names[n], e->d_name);
-    n++;
-  }
-  closedir(d);
+/* Collect one .c file of the directory; nonzero (a code) stops the walk. */
+static int collect(void *ud, const char *name) {
+  dir_walk *w = ud;
+  if (name[0] == '.' || !has_suffix(name, ".c"))
+    return 0;
+  if (w->n == MAX_FILES)
+    return pk__perr(w->p, PK_EFORMAT, "more than %d .c files", MAX_FILES);
+  if ((w->names[w->n] = pk__alloc(w->p->host, strlen(w->dir) + strlen(name) +
+                                                  2)) == NULL)
+    return pk__perr(w->p, PK_ENOMEM, "out of memory");
+  strcpy(w->names[w->n], w->dir);
+  strcat(w->names[w->n], "/");
+  strcat(w->names[w->n], name);
+  w->n++;
+  return 0;
+}
+
+static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
+  dir_walk w;
+  char **names = w.names;
+  size_t i, n;
+  int rc;
+
+  w.p = p;
+  w.dir = dir;
+  w.n = 0;
+  rc = pk__os_list_dir(dir, collect, &w);
+  if (rc == PK_EIO)
+    rc = pk__perr(p, PK_EIO, "cannot list the directory");
+  n = w.n;
   if (rc == PK_OK && n == 0)
     rc = pk__perr(p, PK_EFORMAT, "the directory holds no .c file");
   if (rc == PK_OK) {

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE 1
 #include "../os.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +46,20 @@ int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
   close(fd);
   *out_n = n;
   return PK_OK;
+}
+
+int pk__os_list_dir(const char *path, int (*each)(void *ud, const char *name),
+                    void *ud) {
+  DIR *d = opendir(path);
+  struct dirent *e;
+  int rc = 0;
+  if (d == NULL)
+    return PK_EIO;
+  while (rc == 0 && (e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      rc = each(ud, e->d_name);
+  closedir(d);
+  return rc;
 }
 
 int pk__os_file_size(const char *path, uint64_t *out_size) {
