@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,21 +129,36 @@ static void describe_status(int status, char *buf, size_t cap) {
 
 /* Wait up to `ms` for the child to end, then SIGKILL it; always reaps. */
 static int reap(proc_state *st, int ms, int *out_status) {
-  int status = st->status, killed = 0;
+  int status = st->status, killed = 0, pidfd = -1;
   uint64_t end = pk__wire_now_ns() + (uint64_t)ms * 1000000u;
+#ifdef SYS_pidfd_open
+  /* A pidfd becomes readable when the child exits: no polling delay.
+     Kernels before 5.3 lack it; then we sleep in short steps. */
+  if (!st->exited)
+    pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+#endif
   for (; !st->exited;) {
     pid_t r = waitpid(st->pid, &status, WNOHANG);
+    uint64_t now;
     if (r == st->pid || (r < 0 && errno != EINTR))
       break;
-    if (r == 0 && !killed && pk__wire_now_ns() >= end) {
+    if (r != 0)
+      continue;
+    now = pk__wire_now_ns();
+    if (!killed && now >= end) {
       kill(st->pid, SIGKILL);
       killed = 1;
     }
-    if (r == 0) {
+    if (pidfd >= 0) {
+      struct pollfd pf = {pidfd, POLLIN, 0};
+      poll(&pf, 1, killed ? 100 : (int)((end - now) / 1000000u) + 1);
+    } else {
       struct timespec ts = {0, killed ? 1000000 : 200000};
       nanosleep(&ts, NULL);
     }
   }
+  if (pidfd >= 0)
+    close(pidfd);
   st->pid = 0;
   st->exited = 0;
   *out_status = status;
