@@ -111,6 +111,8 @@ static int r_open(pk_serve *s, void *ud) {
        ones: the engine's copies are not, so duplicate them. */
     config[2 * i] = strndup(k.ptr ? k.ptr : "", k.len);
     config[2 * i + 1] = strndup(v.ptr ? v.ptr : "", v.len);
+    if (config[2 * i] == NULL || config[2 * i + 1] == NULL)
+      rc = PK_ENOMEM;
   }
   for (i = 0; i < pk_serve_ngrants(s); i++) {
     const char *name, *sig;
@@ -118,6 +120,11 @@ static int r_open(pk_serve *s, void *ud) {
     if (i > 0)
       strcat(grants, ",");
     strcat(grants, name);
+  }
+  if (rc == PK_ENOMEM) {
+    for (i = 0; i < 2 * n; i++)
+      free((void *)config[i]);
+    goto fail_code;
   }
   o.backend = strcmp(r->backend, "auto") == 0 ? NULL : r->backend;
   o.grants = pk_serve_ngrants(s) > 0 ? grants : NULL;
