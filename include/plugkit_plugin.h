@@ -508,8 +508,18 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
 #define PK__ITEM_WASM(item) PK__CALL(PK__WASM_, PK__KIND item, item)
 #define PK__WASM_PK__INIT(k, fn, ret, params, ctx)
 #define PK__WASM_PK__FINI(k, fn, ret, params, ctx)
+/* Without a context a function can neither allocate nor fail: its
+   wrapper only adapts the types (clang folds it into a plain call). */
 #define PK__WASM_PK__EXP(k, fn, ret, params, ctx)                           \
-  PK__WASM_FN(fn, ret, params, PK__WARGS params)
+  PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
+    PK__WRES_##ret r_ = PK__WCALL_##ret(fn(PK__WARGS params));              \
+    PK__WRETURN_##ret(r_);                                                  \
+  }                                                                         \
+  PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \
+    (void)r;                                                                \
+    if (pk__wdepth == 0)                                                    \
+      pk__wreset();                                                         \
+  }
 #define PK__WASM_PK__EXPC(k, fn, ret, params, ctx)                          \
   PK__WASM_FN(fn, ret, params, &pk__wctx PK__WARGS_C params)
 #define PK__WASM_FN(fn, ret, params, call_args)                             \
