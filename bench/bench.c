@@ -304,6 +304,13 @@ static void write_json(const char *path, const char *cpu) {
             (unsigned long long)r->iters, r->runs, cpu, PKB_COMPILER);
     first = 0;
   }
+  for (i = 0; i < nmem; i++) {
+    if (mem_rows[i].bytes < 0)
+      continue;
+    fprintf(f, "%s  {\"name\": \"%s\", \"bytes_per_instance\": %.0f}",
+            first ? "" : ",\n", mem_rows[i].name, mem_rows[i].bytes);
+    first = 0;
+  }
   fprintf(f, "\n]\n");
   fclose(f);
 }
