@@ -196,6 +196,12 @@ int pk__desc_load(pk_plugin *p, const pk_plugin_desc *d);
 int pk__desc_init(pk_plugin *p, const pk_plugin_desc *d);
 void pk__desc_fini(pk_plugin *p, const pk_plugin_desc *d);
 
+/* ELF: a header field of `width` bytes at h + off; and whether the file
+   starting with h (n bytes) is an executable (ET_EXEC, or ET_DYN with a
+   program interpreter, as PIE executables are) rather than a library. */
+uint64_t pk__elf_read(const unsigned char *h, size_t off, int width, int big);
+int pk__elf_executable(const unsigned char *h, size_t n);
+
 /* The table handed to in-process plugins. */
 extern const struct pk_host_api pk__host_api;
 

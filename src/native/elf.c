@@ -9,33 +9,6 @@
 
 #include "../os/os.h"
 
-static uint64_t rd(const unsigned char *b, size_t off, int width, int big) {
-  uint64_t v = 0;
-  int i;
-  for (i = 0; i < width; i++) {
-    int k = big ? i : width - 1 - i;
-    v = (v << 8) | b[off + (size_t)k];
-  }
-  return v;
-}
-
-int pk__elf_has_interp(const unsigned char *h, size_t n) {
-  int cls, big, w;
-  uint64_t phoff, phnum, phentsize, i;
-  if (n < 64 || memcmp(h, "\177ELF", 4) != 0 || (h[4] != 1 && h[4] != 2))
-    return 0;
-  cls = h[4];
-  big = h[5] == 2;
-  w = cls == 2 ? 8 : 4;
-  phoff = rd(h, cls == 2 ? 32 : 28, w, big);
-  phentsize = rd(h, cls == 2 ? 54 : 42, 2, big);
-  phnum = rd(h, cls == 2 ? 56 : 44, 2, big);
-  for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++)
-    if (rd(h, (size_t)(phoff + i * phentsize), 4, big) == 3) /* PT_INTERP */
-      return 1;
-  return 0;
-}
-
 int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
                   uint64_t size) {
   int cls, big, machine, type, w;
@@ -67,13 +40,13 @@ int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
   if (cls == 2 && n < 64)
     return pk__perr(p, PK_EFORMAT,
                     "truncated: %zu bytes, shorter than an ELF header", n);
-  type = (int)rd(h, 16, 2, big);
-  machine = (int)rd(h, 18, 2, big);
+  type = (int)pk__elf_read(h, 16, 2, big);
+  machine = (int)pk__elf_read(h, 18, 2, big);
   if (machine != pk__os_elf_machine())
     return pk__perr(p, PK_EARCH, "built for %s (ELF machine %d), host is %s",
                     pk__os_elf_machine_name(machine), machine,
                     pk__os_elf_machine_name(pk__os_elf_machine()));
-  if (type == 3 && pk__elf_has_interp(h, n))
+  if (type == 3 && pk__elf_executable(h, n))
     return pk__perr(p, PK_EFORMAT,
                     "ELF executable (it has a program interpreter), not a "
                     "shared object: open it with the process backend");
@@ -81,12 +54,12 @@ int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
     return pk__perr(p, PK_EFORMAT, "ELF %s, not a shared object",
                     type >= 0 && type <= 4 ? types[type] : "of unknown type");
   w = cls == 2 ? 8 : 4;
-  phoff = rd(h, cls == 2 ? 32 : 28, w, big);
-  shoff = rd(h, cls == 2 ? 40 : 32, w, big);
-  phentsize = rd(h, cls == 2 ? 54 : 42, 2, big);
-  phnum = rd(h, cls == 2 ? 56 : 44, 2, big);
-  shentsize = rd(h, cls == 2 ? 58 : 46, 2, big);
-  shnum = rd(h, cls == 2 ? 60 : 48, 2, big);
+  phoff = pk__elf_read(h, cls == 2 ? 32 : 28, w, big);
+  shoff = pk__elf_read(h, cls == 2 ? 40 : 32, w, big);
+  phentsize = pk__elf_read(h, cls == 2 ? 54 : 42, 2, big);
+  phnum = pk__elf_read(h, cls == 2 ? 56 : 44, 2, big);
+  shentsize = pk__elf_read(h, cls == 2 ? 58 : 46, 2, big);
+  shnum = pk__elf_read(h, cls == 2 ? 60 : 48, 2, big);
   if (phoff + phnum * phentsize > size)
     return pk__perr(p, PK_EFORMAT,
                     "truncated: %llu bytes, program headers end at %llu",
@@ -102,10 +75,10 @@ int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
   for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++) {
     size_t o = (size_t)(phoff + i * phentsize);
     uint64_t off, filesz;
-    if (rd(h, o, 4, big) != 1) /* PT_LOAD */
+    if (pk__elf_read(h, o, 4, big) != 1) /* PT_LOAD */
       continue;
-    off = rd(h, o + (cls == 2 ? 8 : 4), w, big);
-    filesz = rd(h, o + (cls == 2 ? 32 : 16), w, big);
+    off = pk__elf_read(h, o + (cls == 2 ? 8 : 4), w, big);
+    filesz = pk__elf_read(h, o + (cls == 2 ? 32 : 16), w, big);
     if (off + filesz > size)
       return pk__perr(p, PK_EFORMAT,
                       "truncated: %llu bytes, a loadable segment ends at %llu",

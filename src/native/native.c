@@ -26,7 +26,7 @@ static int native_probe(const unsigned char *h, size_t n, const char *path,
     return 0;
   /* An executable is the process backend's (it outbids this); a shared
      object is ours. */
-  return pk__elf_has_interp(h, n) ? 10 : 100;
+  return pk__elf_executable(h, n) ? 10 : 100;
 }
 
 static int native_open(pk_plugin *p) {

@@ -9,8 +9,4 @@
 int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
                   uint64_t size);
 
-/* Does the ELF file starting with h (n bytes) name a program interpreter,
-   i.e. is it an executable (PIE executables are ET_DYN too)? */
-int pk__elf_has_interp(const unsigned char *h, size_t n);
-
 #endif /* PK_NATIVE_NATIVE_H */

@@ -766,37 +766,6 @@ static int find_runner(char *buf, size_t cap) {
   return 0;
 }
 
-/* Little-endian or big-endian read of `w` bytes at h + off. */
-static uint64_t rd(const unsigned char *h, size_t off, int w, int big) {
-  uint64_t v = 0;
-  int i;
-  for (i = 0; i < w; i++)
-    v |= (uint64_t)h[off + (size_t)(big ? w - 1 - i : i)] << (8 * i);
-  return v;
-}
-
-/* Is the ELF file starting with h an executable (ET_EXEC, or ET_DYN with
-   a program interpreter, as PIE executables are) rather than a library? */
-static int elf_executable(const unsigned char *h, size_t n) {
-  int cls, big, w;
-  uint64_t type, phoff, phnum, phentsize, i;
-  if (n < 64 || memcmp(h, "\177ELF", 4) != 0 || (h[4] != 1 && h[4] != 2))
-    return 0;
-  cls = h[4];
-  big = h[5] == 2;
-  w = cls == 2 ? 8 : 4;
-  type = rd(h, 16, 2, big);
-  if (type == 2)
-    return 1;
-  phoff = rd(h, cls == 2 ? 32 : 28, w, big);
-  phentsize = rd(h, cls == 2 ? 54 : 42, 2, big);
-  phnum = rd(h, cls == 2 ? 56 : 44, 2, big);
-  for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++)
-    if (rd(h, (size_t)(phoff + i * phentsize), 4, big) == 3) /* PT_INTERP */
-      return 1;
-  return 0;
-}
-
 /* Does the file need plugkit-runner, or does it serve itself (an
    executable linked with the serve loop, a script, a Python plugin)? */
 static int needs_runner(pk_plugin *p) {
@@ -814,14 +783,14 @@ static int needs_runner(pk_plugin *p) {
   fclose(f);
   if (n >= 2 && head[0] == '#' && head[1] == '!')
     return 0;
-  return !elf_executable(head, n);
+  return !pk__elf_executable(head, n);
 }
 
 static int proc_probe(const unsigned char *h, size_t n, const char *path,
                       int isdir) {
   (void)path;
   /* Executable plugins (native scores every ELF executable 10). */
-  if (isdir || !elf_executable(h, n))
+  if (isdir || !pk__elf_executable(h, n))
     return 0;
   return 20;
 }
