@@ -171,7 +171,8 @@ static void run_post(pk__wstate *st) {
  * Scalar exports with no limits armed: copy each payload's bits into its
  * slot, call, copy the result's bits back. pk_val's payload sits at one
  * offset for every type, and a 32-bit result read from the low half of a
- * 64-bit slot is the value on the little-endian hosts the engine needs.
+ * 64-bit slot is the value on the little-endian hosts the engine needs
+ * (whatever its upper half holds).
  */
 static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
                               pk_val *results) {
@@ -184,13 +185,11 @@ static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
 
   if (PK__UNLIKELY(st->pending_post != NULL) && p->in_host == 0)
     run_post(st);
-  for (i = 0; i < w->nslots; i++) {
-    uint64_t v;
-    memcpy(&v, &args[i].i64, 8);
-    slots[i] = v & w->mask[i];
-  }
-  p->ctx.status = 0;
-  st->host_rc = 0;
+  /* The engine reads only the low half of i32/f32 slots (engine/wasm.h),
+     so each payload's 8 bytes go in as they are. pk_func_call cleared
+     ctx.status; host_rc is read only after a callback set it. */
+  for (i = 0; i < w->nslots; i++)
+    memcpy(&slots[i], &args[i].i64, 8);
   rc = pkw_call(w->fn, slots, w->nslots, slots, f->sig.nresults);
   if (PK__UNLIKELY(rc != PKW_OK))
     return map_rc(st, rc);
@@ -203,13 +202,8 @@ static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
 
 /* Prepare the scalar fast path of export w, when it applies. */
 static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
-  uint32_t i;
   if (w->lowered || st->limited)
     return;
-  for (i = 0; i < f->sig.nparams; i++)
-    w->mask[i] = f->sig.params[i] == PK_T_I64 || f->sig.params[i] == PK_T_F64
-                     ? ~(uint64_t)0
-                     : 0xffffffffu;
   w->nslots = (uint8_t)f->sig.nparams;
   f->invoke = wasm_invoke_scalar;
 }

@@ -21,9 +21,6 @@ typedef struct pk__wexport {
   pkw_func *post;   /* cabi_post_<name>, or NULL */
   uint8_t lowered;  /* a str/bytes parameter or result */
   uint8_t nslots;   /* scalar exports: parameter slots */
-  /* Scalar exports: per parameter, the bits of the pk_val payload that
-     make its slot (32-bit types are zero-extended). */
-  uint64_t mask[PK_MAX_PARAMS];
 } pk__wexport;
 
 typedef struct pk__wstate {
