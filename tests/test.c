@@ -101,6 +101,18 @@ pk_host *test_host(void) {
   return h;
 }
 
+void pkt_expect_open_error(const char *path, const pk_open_opts *opts,
+                           int want, const char *phase, const char *why) {
+  pk_host *h = test_host();
+  pk_plugin *p = (pk_plugin *)&p;
+  PKT_RC(h, pk_plugin_open(h, path, opts, &p), want);
+  PKT_ASSERT(p == (pk_plugin *)&p);
+  PKT_CONTAINS(pk_host_errmsg(h), path);
+  PKT_CONTAINS(pk_host_errmsg(h), phase);
+  PKT_CONTAINS(pk_host_errmsg(h), why);
+  pk_host_destroy(h);
+}
+
 void pkt_write_file(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   if (f == NULL || fwrite(data, 1, n, f) != n)

@@ -95,6 +95,14 @@ int pkt_failed_alloc(void); /* did an allocation fail since pkt_fail_at? */
 pk_host *test_host(void);
 extern char pkt_log_buf[4096];
 
+/*
+ * Open `path` (opts may be NULL) on a fresh test host and expect code
+ * `want`: the out pointer stays untouched and the message names the path,
+ * the phase and contains `why`.
+ */
+void pkt_expect_open_error(const char *path, const pk_open_opts *opts,
+                           int want, const char *phase, const char *why);
+
 /* Write `n` bytes to a new file at `path`. */
 void pkt_write_file(const char *path, const void *data, size_t n);
 /* Read a whole file (caller frees); *n gets the size. */

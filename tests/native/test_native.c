@@ -17,14 +17,7 @@ static const char *fx(const char *name) {
 /* Open `path` expecting `want`; the message must name the path and `why`. */
 static void expect_open_error(const char *path, int want, const char *phase,
                               const char *why) {
-  pk_host *h = test_host();
-  pk_plugin *p = (pk_plugin *)&p;
-  PKT_RC(h, pk_plugin_open(h, path, NULL, &p), want);
-  PKT_ASSERT(p == (pk_plugin *)&p);
-  PKT_CONTAINS(pk_host_errmsg(h), path);
-  PKT_CONTAINS(pk_host_errmsg(h), phase);
-  PKT_CONTAINS(pk_host_errmsg(h), why);
-  pk_host_destroy(h);
+  pkt_expect_open_error(path, NULL, want, phase, why);
 }
 
 /* A copy of the good fixture with `n` bytes at `off` replaced. */
@@ -96,16 +89,10 @@ PK_TEST(wrong_class) {
    forced on native, the message says what it is. */
 PK_TEST(executable_not_shared_object) {
   static const unsigned char exec[2] = {2, 0}; /* ET_EXEC */
-  const char *t = patched("exec.so", 16, exec, 2);
-  pk_host *h = test_host();
-  pk_plugin *p = (pk_plugin *)&p;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   o.backend = "native";
-  PKT_RC(h, pk_plugin_open(h, t, &o, &p), PK_EFORMAT);
-  PKT_ASSERT(p == (pk_plugin *)&p);
-  PKT_CONTAINS(pk_host_errmsg(h), t);
-  PKT_CONTAINS(pk_host_errmsg(h), "ELF executable, not a shared object");
-  pk_host_destroy(h);
+  pkt_expect_open_error(patched("exec.so", 16, exec, 2), &o, PK_EFORMAT,
+                        "open", "ELF executable, not a shared object");
 }
 
 PK_TEST(truncated_file) {

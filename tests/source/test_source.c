@@ -24,14 +24,7 @@ static const char *write_src(const char *name, const char *text) {
 
 static void expect_open_error(const char *path, int want, const char *phase,
                               const char *why) {
-  pk_host *h = test_host();
-  pk_plugin *p = (pk_plugin *)&p;
-  PKT_RC(h, pk_plugin_open(h, path, NULL, &p), want);
-  PKT_ASSERT(p == (pk_plugin *)&p);
-  PKT_CONTAINS(pk_host_errmsg(h), path);
-  PKT_CONTAINS(pk_host_errmsg(h), phase);
-  PKT_CONTAINS(pk_host_errmsg(h), why);
-  pk_host_destroy(h);
+  pkt_expect_open_error(path, NULL, want, phase, why);
 }
 
 /* Open `path`, call `fn` (()->i32 or (i32,i32)->i32 with 6, 7). */
