@@ -105,6 +105,9 @@ struct pk_func {
    */
   pk_thunk thunk;
   int (*invoke)(pk_func *f, const pk_val *args, pk_val *results);
+  /* invoke sets the results' type tags itself (else pk_func_call does),
+     which lets pk_func_call tail-call it. */
+  uint8_t invoke_tags;
   pk_raw_fn raw;   /* typed entry point, or NULL */
   void *bdata;     /* the backend's per-function data */
   uint32_t bindex; /* the backend's per-function index */

@@ -444,6 +444,8 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
      status (PK_EPLUGIN or PK_ENOMEM, message already set): a tail call. */
   if (PK__LIKELY(f->thunk != NULL))
     return f->thunk(&p->ctx, args, results);
+  if (f->invoke_tags)
+    return f->invoke(f, args, results);
   if ((rc = f->invoke(f, args, results)) != PK_OK)
     return rc;
   for (i = 0; i < f->sig.nresults; i++)

@@ -195,8 +195,10 @@ static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
     return map_rc(st, rc);
   if (PK__UNLIKELY(p->ctx.status != 0))
     return p->ctx.status;
-  if (f->sig.nresults == 1)
+  if (f->sig.nresults == 1) {
     memcpy(&results[0].i64, &slots[0], 8);
+    results[0].type = f->sig.results[0];
+  }
   return PK_OK;
 }
 
@@ -206,6 +208,7 @@ static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
     return;
   w->nslots = (uint8_t)f->sig.nparams;
   f->invoke = wasm_invoke_scalar;
+  f->invoke_tags = 1;
 }
 
 static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
