@@ -21,7 +21,9 @@
 #define PK__LIKELY(x) __builtin_expect(!!(x), 1)
 #define PK__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PK__FMT(f, a) __attribute__((format(printf, f, a)))
+#define PK__NOINLINE __attribute__((noinline))
 #else
+#define PK__NOINLINE
 #define PK__LIKELY(x) (x)
 #define PK__UNLIKELY(x) (x)
 #define PK__FMT(f, a)

@@ -392,7 +392,7 @@ int pk_func_result_type(const pk_func *f, size_t i) {
 
 /* ---- calls ------------------------------------------------------------- */
 
-static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
+PK__NOINLINE static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
                     pk_val *results, size_t nresults) {
   pk_plugin *p = f->plugin;
   size_t i;
@@ -413,15 +413,49 @@ static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
   return PK_OK;
 }
 
+static int invoke_and_tag(pk_func *f, const pk_val *args, pk_val *results);
+
+/* The call proper, once the arguments are checked. */
+static inline int call_checked(pk_func *f, pk_plugin *p, const pk_val *args,
+                               pk_val *results) {
+  p->cur = f;
+  p->ctx.status = 0;
+  /* Machine code: the generated thunk tags the results and returns the
+     status (PK_EPLUGIN or PK_ENOMEM, message already set): a tail call. */
+  if (PK__LIKELY(f->thunk != NULL))
+    return f->thunk(&p->ctx, args, results);
+  if (PK__LIKELY(f->invoke_tags))
+    return f->invoke(f, args, results);
+  return invoke_and_tag(f, args, results);
+}
+
+/* Out of the hot path, so that pk_func_call keeps nothing live across a
+   call and needs no stack frame. */
+PK__NOINLINE static int invoke_and_tag(pk_func *f, const pk_val *args,
+                                       pk_val *results) {
+  int rc = f->invoke(f, args, results);
+  size_t i;
+  if (rc == PK_OK)
+    for (i = 0; i < f->sig.nresults; i++)
+      results[i].type = f->sig.results[i];
+  return rc;
+}
+
+PK__NOINLINE static int call_after_reset(pk_func *f, pk_plugin *p, const pk_val *args,
+                            pk_val *results) {
+  pk__arena_reset(p->host, &p->arena);
+  return call_checked(f, p, args, results);
+}
+
 /*
- * The hot path. Checks, one store, the call. Nesting state is the host
- * function path's business (pk__hostfn_call), failures the slow branch's.
+ * The hot path: checks, two stores, a tail call. Nesting state is the
+ * host function path's business (pk__hostfn_call), failures the slow
+ * branch's; every slow path is a tail call too.
  */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
   pk_plugin *p;
   size_t i;
-  int rc;
 
   if (PK__UNLIKELY(f == NULL))
     return PK_EINVAL;
@@ -432,25 +466,12 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
   for (i = 0; i < nargs; i++)
     if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
       return bad_call(f, args, nargs, results, nresults);
-
   p = f->plugin;
   /* Results of the previous call die here, unless this call is nested in
      a host function of an outer call whose results are still in use. */
-  if (p->arena.dirty && p->in_host == 0)
-    pk__arena_reset(p->host, &p->arena);
-  p->cur = f;
-  p->ctx.status = 0;
-  /* Machine code: the generated thunk tags the results and returns the
-     status (PK_EPLUGIN or PK_ENOMEM, message already set): a tail call. */
-  if (PK__LIKELY(f->thunk != NULL))
-    return f->thunk(&p->ctx, args, results);
-  if (f->invoke_tags)
-    return f->invoke(f, args, results);
-  if ((rc = f->invoke(f, args, results)) != PK_OK)
-    return rc;
-  for (i = 0; i < f->sig.nresults; i++)
-    results[i].type = f->sig.results[i];
-  return PK_OK;
+  if (PK__UNLIKELY(p->arena.dirty) && p->in_host == 0)
+    return call_after_reset(f, p, args, results);
+  return call_checked(f, p, args, results);
 }
 
 void *pk_plugin_scratch(pk_plugin *p, size_t n) {

@@ -168,45 +168,52 @@ static void run_post(pk__wstate *st) {
 /* ---- calls from the host ------------------------------------------------ */
 
 /*
- * Scalar exports with no limits armed: copy each payload's bits into its
- * slot, call, copy the result's bits back. pk_val's payload sits at one
- * offset for every type, and a 32-bit result read from the low half of a
- * 64-bit slot is the value on the little-endian hosts the engine needs
- * (whatever its upper half holds).
+ * Scalar exports with no limits armed: the engine reads each argument's
+ * payload straight from the pk_val array and writes the result's payload
+ * back (pkw_invoke with pk_val's stride). pk_val's payload sits at one
+ * offset for every type, and a 32-bit value is the low half of its
+ * 64-bit slot on the little-endian hosts the engine needs (the engine
+ * ignores the upper half of i32/f32 arguments; see engine/wasm.h).
  */
+static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
+                              pk_val *results);
+
+/* The scalar path after a pending post-return ran: apart, so that the
+   fast path keeps little live across the guest call. */
+PK__NOINLINE static int invoke_scalar_post(pk_func *f, const pk_val *args,
+                                           pk_val *results) {
+  run_post(f->plugin->bstate);
+  return wasm_invoke_scalar(f, args, results);
+}
+
 static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
                               pk_val *results) {
   pk_plugin *p = f->plugin;
-  pk__wstate *st = p->bstate;
-  const pk__wexport *w = &st->exports[f->bindex];
-  uint64_t slots[PK_MAX_PARAMS + 1];
-  uint32_t i;
   int rc;
 
-  if (PK__UNLIKELY(st->pending_post != NULL) && p->in_host == 0)
-    run_post(st);
-  /* The engine reads only the low half of i32/f32 slots (engine/wasm.h),
-     so each payload's 8 bytes go in as they are. pk_func_call cleared
-     ctx.status; host_rc is read only after a callback set it. */
-  for (i = 0; i < w->nslots; i++)
-    memcpy(&slots[i], &args[i].i64, 8);
-  rc = pkw_call(w->fn, slots, w->nslots, slots, f->sig.nresults);
-  if (PK__UNLIKELY(rc != PKW_OK))
-    return map_rc(st, rc);
-  if (PK__UNLIKELY(p->ctx.status != 0))
-    return p->ctx.status;
-  if (f->sig.nresults == 1) {
-    memcpy(&results[0].i64, &slots[0], 8);
+  if (PK__UNLIKELY(((pk__wstate *)p->bstate)->pending_post != NULL) &&
+      p->in_host == 0)
+    return invoke_scalar_post(f, args, results);
+  /* pk_func_call cleared ctx.status and checked the counts and types;
+     args may be NULL with no parameters, results with no results. The
+     tag goes first: the engine writes only the payload. */
+  if (f->sig.nresults == 1)
     results[0].type = f->sig.results[0];
-  }
-  return PK_OK;
+  rc = pkw_invoke((pkw_func *)f->bdata,
+                  args != NULL ? (const uint64_t *)(const void *)&args->i64
+                               : NULL,
+                  results != NULL ? (uint64_t *)(void *)&results->i64 : NULL,
+                  sizeof(pk_val));
+  if (PK__LIKELY(rc == PKW_OK))
+    return p->ctx.status; /* a host import may have failed the call */
+  return map_rc(p->bstate, rc);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
 static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
   if (w->lowered || st->limited)
     return;
-  w->nslots = (uint8_t)f->sig.nparams;
+  f->bdata = w->fn;
   f->invoke = wasm_invoke_scalar;
   f->invoke_tags = 1;
 }

@@ -20,7 +20,6 @@ typedef struct pk__wexport {
   pkw_func *fn;
   pkw_func *post;   /* cabi_post_<name>, or NULL */
   uint8_t lowered;  /* a str/bytes parameter or result */
-  uint8_t nslots;   /* scalar exports: parameter slots */
 } pk__wexport;
 
 typedef struct pk__wstate {

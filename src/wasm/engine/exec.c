@@ -180,35 +180,34 @@ static int fuel_or_interrupt(pkw_instance *inst, int64_t *fuel, int limited) {
 
 const uint32_t *pkw__exec_opwords(void) {
   const uint32_t *words = NULL;
-  (void)pkw__exec(NULL, NULL, (uint64_t *)(void *)&words);
+  (void)pkw__exec(NULL, NULL, (uint64_t *)(void *)&words, 0);
   return words;
 }
 
 /* Runs func. With inst == NULL it only reports the instruction words
  * through fp (they are labels of this function, so they live here). */
-int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
+int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
+              size_t stride) {
+  pkw_instance *inst;
+  uint64_t *fp;
   /* Interpreter registers. */
   const uint32_t *pc;
   pkw_instance *ci;
-  pkw_func **funcs;
-  pkw_global **globals;
-  pkw_table **tables;
   pkw_memory *mem;
   uint8_t *membase;
   uint64_t memsize;
-  pkw_frame *frame, *fbase, *fend;
-  uint64_t *stack_end;
+  pkw_frame *frame;
   int limited;
   int64_t fuel;
   int rc = PKW_OK;
   pkw_func *cf;          /* callee of do_call / do_tail_call */
   uint32_t argbase;
 
+/* Only memory lives in registers: the function, global and table arrays
+ * are read through ci where used, so entering the interpreter (a host
+ * call) loads little. */
 #define LOAD_CTX()                                                        \
   do {                                                                    \
-    funcs = ci->funcs;                                                    \
-    globals = ci->globals;                                                \
-    tables = ci->tables;                                                  \
     mem = ci->mem;                                                        \
     membase = mem ? mem->data : NULL;                                     \
     memsize = mem ? mem->size : 0;                                        \
@@ -296,21 +295,44 @@ int pkw__exec(pkw_instance *inst, pkw_func *func, uint64_t *fp) {
     DISPATCH();                                                           \
   } while (0)
 
-  if (inst == NULL) {
+  if (func == NULL) {
     /* pkw__exec_opwords() asking for the instruction words. */
-    *(const uint32_t **)(void *)fp = offsets;
+    *(const uint32_t **)(void *)out = offsets;
     return PKW_OK;
+  }
+  /* stack_free/frame_free mark what active calls use; they move only
+   * around host callbacks (and are restored), so a call from a host
+   * callback starts above its caller. depth counts those nestings: it
+   * bounds the C stack. */
+  inst = func->inst;
+  fp = inst->stack_free;
+  if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY ||
+                   func->frame_size > (size_t)(inst->stack_end - fp)))
+    return PKW_TRAP_STACK_EXHAUSTED;
+  {
+    /* Copied as given: the interpreter reads only the low half of i32
+     * and f32 slots (see wasm.h). */
+    uint32_t i, n = func->type.nparams;
+    for (i = 0; i < n; i++)
+      memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
   }
   pc = func->code;
   ci = func->inst;
-  frame = fbase = inst->frame_free;
-  fend = inst->frames_end;
-  stack_end = inst->stack_end;
+  frame = inst->frame_free;
+  /* The host's call costs a unit of fuel like any call. The interrupt
+   * flag waits for the first call or loop iteration: code without
+   * either ends soon anyway, and the entry stays cheap. */
   limited = inst->fuel >= 0;
-  fuel = limited ? inst->fuel : INT64_MAX;
+  fuel = INT64_MAX;
+  if (PKW_UNLIKELY(limited)) {
+    fuel = inst->fuel - 1;
+    if (fuel < 0) {
+      inst->fuel = 0;
+      return PKW_TRAP_OUT_OF_FUEL;
+    }
+  }
   LOAD_CTX();
   zero_locals(fp + func->type.nparams, func->nlocals - func->type.nparams);
-  FUEL_CHECK();
 
 #if PKW_COMPUTED_GOTO
   DISPATCH();
@@ -360,7 +382,7 @@ dispatch:
     goto do_return;
   OP(RETURN)
   do_return:
-    if (frame == fbase)
+    if (frame == inst->frame_free)  /* the host's entry frame */
       goto done;
     frame--;
     pc = frame->pc;
@@ -373,12 +395,12 @@ dispatch:
     }
     DISPATCH();
   OP(CALL)
-    cf = funcs[pc[1]];
+    cf = ci->funcs[pc[1]];
     argbase = pc[2];
     pc += 3;
     goto do_call;
   OP(CALL_INDIRECT) {
-    pkw_table *t = tables[pc[2]];
+    pkw_table *t = ci->tables[pc[2]];
     uint32_t i = U32(3);
     const pkw_functype *want;
     if (PKW_UNLIKELY(!pkw__in_bounds(i, 1, t->size)))
@@ -395,11 +417,11 @@ dispatch:
     goto do_call;
   }
   OP(RETURN_CALL)
-    cf = funcs[pc[1]];
+    cf = ci->funcs[pc[1]];
     argbase = pc[2];
     goto do_tail_call;
   OP(RETURN_CALL_INDIRECT) {
-    pkw_table *t = tables[pc[2]];
+    pkw_table *t = ci->tables[pc[2]];
     uint32_t i = U32(3);
     const pkw_functype *want;
     if (PKW_UNLIKELY(!pkw__in_bounds(i, 1, t->size)))
@@ -420,9 +442,9 @@ dispatch:
   OP(CONST32) SLOT(1) = pc[2]; NEXT(3);
   OP(CONST64) SLOT(1) = (uint64_t)pc[2] | ((uint64_t)pc[3] << 32); NEXT(4);
   OP(SELECT) SLOT(1) = U32(4) ? SLOT(2) : SLOT(3); NEXT(5);
-  OP(GLOBAL_GET) SLOT(1) = globals[pc[2]]->val; NEXT(3);
-  OP(GLOBAL_SET) globals[pc[1]]->val = SLOT(2); NEXT(3);
-  OP(REF_FUNC) SLOT(1) = (uint64_t)(uintptr_t)funcs[pc[2]]; NEXT(3);
+  OP(GLOBAL_GET) SLOT(1) = ci->globals[pc[2]]->val; NEXT(3);
+  OP(GLOBAL_SET) ci->globals[pc[1]]->val = SLOT(2); NEXT(3);
+  OP(REF_FUNC) SLOT(1) = (uint64_t)(uintptr_t)ci->funcs[pc[2]]; NEXT(3);
 
   /* ---- memory ---- */
 #define LOAD_(name, ctype, conv, n)                                       \
@@ -527,7 +549,7 @@ dispatch:
 
   /* ---- tables ---- */
   OP(TABLE_GET) {
-    pkw_table *t = tables[pc[2]];
+    pkw_table *t = ci->tables[pc[2]];
     uint32_t i = U32(3);
     if (!pkw__in_bounds(i, 1, t->size))
       TRAP(TABLE_OOB);
@@ -535,21 +557,21 @@ dispatch:
     NEXT(4);
   }
   OP(TABLE_SET) {
-    pkw_table *t = tables[pc[1]];
+    pkw_table *t = ci->tables[pc[1]];
     uint32_t i = U32(2);
     if (!pkw__in_bounds(i, 1, t->size))
       TRAP(TABLE_OOB);
     t->elems[i] = SLOT(3);
     NEXT(4);
   }
-  OP(TABLE_SIZE) SLOT(1) = tables[pc[2]]->size; NEXT(3);
+  OP(TABLE_SIZE) SLOT(1) = ci->tables[pc[2]]->size; NEXT(3);
   OP(TABLE_GROW) {
-    int64_t old = pkw__table_grow(tables[pc[2]], U32(4), SLOT(3));
+    int64_t old = pkw__table_grow(ci->tables[pc[2]], U32(4), SLOT(3));
     SLOT(1) = (uint32_t)(int32_t)old;
     NEXT(5);
   }
   OP(TABLE_FILL) {
-    pkw_table *t = tables[pc[1]];
+    pkw_table *t = ci->tables[pc[1]];
     uint64_t i = U32(2), n = U32(4), k;
     uint64_t v = SLOT(3);
     if (!pkw__in_bounds(i, n, t->size))
@@ -559,7 +581,7 @@ dispatch:
     NEXT(5);
   }
   OP(TABLE_COPY) {
-    pkw_table *td = tables[pc[1]], *ts = tables[pc[2]];
+    pkw_table *td = ci->tables[pc[1]], *ts = ci->tables[pc[2]];
     uint64_t d = U32(3), src = U32(4), n = U32(5);
     if (!pkw__in_bounds(src, n, ts->size) || !pkw__in_bounds(d, n, td->size))
       TRAP(TABLE_OOB);
@@ -568,7 +590,7 @@ dispatch:
     NEXT(6);
   }
   OP(TABLE_INIT) {
-    pkw_table *t = tables[pc[1]];
+    pkw_table *t = ci->tables[pc[1]];
     const pkw_elem_seg *s = &ci->mod->elems[pc[2]];
     uint64_t d = U32(3), src = U32(4), n = U32(5), k;
     uint64_t len = ci->elem_dropped[pc[2]] ? 0 : s->n;
@@ -889,7 +911,8 @@ do_call: {
     RELOAD_MEM();
     DISPATCH();
   }
-  if (PKW_UNLIKELY(frame == fend || nfp + cf->frame_size > stack_end))
+  if (PKW_UNLIKELY(frame == inst->frames_end ||
+                   nfp + cf->frame_size > inst->stack_end))
     TRAP(STACK_EXHAUSTED);
   FUEL_CHECK();
   frame->pc = pc;
@@ -932,7 +955,7 @@ do_tail_call: {
   }
   for (i = 0; i < np; i++)
     fp[i] = fp[argbase + i];
-  if (PKW_UNLIKELY(fp + cf->frame_size > stack_end))
+  if (PKW_UNLIKELY(fp + cf->frame_size > inst->stack_end))
     TRAP(STACK_EXHAUSTED);
   FUEL_CHECK();
   zero_locals(fp + np, cf->nlocals - np);
@@ -947,6 +970,13 @@ do_tail_call: {
 done:
   if (limited)
     inst->fuel = fuel;
+  {
+    /* fp is the entry frame again; a tail call from it returned results
+     * of the same type. */
+    uint32_t i, n = func->type.nresults;
+    for (i = 0; i < n; i++)
+      memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
+  }
   return PKW_OK;
 trap:
   if (limited)

@@ -665,31 +665,39 @@ void pkw_instance_interrupt(pkw_instance *inst) {
 
 int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
              uint64_t *results, uint32_t nresults) {
-  pkw_instance *inst;
-  uint64_t *fp;
-  uint32_t i;
-  int rc;
   if (f == NULL || nargs != f->type.nparams || nresults != f->type.nresults)
     return PKW_EINVAL;
   if (f->code == NULL)
     return f->host(f->host_ud, NULL, args, results);
-  inst = f->inst;
-  /* stack_free/frame_free mark what active calls use; the interpreter
-   * only moves them around host callbacks (and restores them), so a
-   * nested call from a host callback starts above its caller. depth
-   * counts those nestings; it bounds the C stack. */
-  fp = inst->stack_free;
-  if (inst->depth >= PKW_MAX_REENTRY ||
-      f->frame_size > (size_t)(inst->stack_end - fp))
-    return PKW_TRAP_STACK_EXHAUSTED;
-  /* Copied as given: the interpreter reads only the low half of i32/f32
-   * slots, so a caller's garbage upper half cannot change what the guest
-   * computes (see wasm.h). */
-  for (i = 0; i < nargs; i++)
-    fp[i] = args[i];
-  rc = pkw__exec(inst, f, fp);
-  if (rc == PKW_OK)
-    for (i = 0; i < nresults; i++)
-      results[i] = fp[i];
-  return rc;
+  return pkw__exec(f, args, results, sizeof *args);
+}
+
+/* pkw_invoke of a host function exported by a module: it wants dense
+ * slots. Apart so that the guest path needs no stack frame. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
+                       size_t stride) {
+  uint64_t slots[PKW_INVOKE_MAX];
+  uint32_t i, n;
+  int rc;
+  n = f->type.nparams > f->type.nresults ? f->type.nparams
+                                         : f->type.nresults;
+  if (n > PKW_INVOKE_MAX)
+    return PKW_EINVAL;
+  for (i = 0; i < f->type.nparams; i++)
+    memcpy(&slots[i], (const char *)in + i * stride, sizeof *slots);
+  if ((rc = f->host(f->host_ud, NULL, slots, slots)) != PKW_OK)
+    return rc;
+  for (i = 0; i < f->type.nresults; i++)
+    memcpy((char *)out + i * stride, &slots[i], sizeof *slots);
+  return PKW_OK;
+}
+
+int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
+               size_t stride) {
+  if (PKW_UNLIKELY(f->code == NULL))
+    return invoke_host(f, in, out, stride);
+  return pkw__exec(f, in, out, stride);
 }

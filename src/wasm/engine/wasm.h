@@ -278,6 +278,17 @@ void pkw_func_type(const pkw_func *f, pkw_functype *out_type);
 int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
              uint64_t *results, uint32_t nresults);
 
+/* The fast path of pkw_call for a caller that checked f's type once
+ * (pkw_func_type) and keeps its values in a strided array: argument i is
+ * the 64-bit slot at byte offset i * stride from in, result i goes to the
+ * same offset from out (stride a multiple of 8; in and out may alias).
+ * No count checks; a host function exported by a module may have at most
+ * PKW_INVOKE_MAX parameters and results (else PKW_EINVAL). Same returns
+ * and re-entrancy as pkw_call. */
+#define PKW_INVOKE_MAX 32
+int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
+               size_t stride);
+
 /* ---- memories, globals, tables ----------------------------------------- */
 
 /* Base and byte size of a memory. The pointer changes on memory.grow. */
