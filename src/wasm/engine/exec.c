@@ -302,12 +302,11 @@ int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
   }
   /* stack_free/frame_free mark what active calls use; they move only
    * around host callbacks (and are restored), so a call from a host
-   * callback starts above its caller. depth counts those nestings: it
-   * bounds the C stack. */
+   * callback starts above its caller. depth counts those nestings: the
+   * host call sites bound it, and with it the C stack. */
   inst = func->inst;
   fp = inst->stack_free;
-  if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY ||
-                   func->frame_size > (size_t)(inst->stack_end - fp)))
+  if (PKW_UNLIKELY(func->frame_size > (size_t)(inst->stack_end - fp)))
     return PKW_TRAP_STACK_EXHAUSTED;
   {
     /* Copied as given: the interpreter reads only the low half of i32
@@ -897,6 +896,8 @@ do_call: {
                                                         : cf->type.nresults;
     inst->stack_free = nfp + top;
     inst->frame_free = frame;
+    if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY))
+      TRAP(STACK_EXHAUSTED);
     inst->depth++;
     if (limited)
       inst->fuel = fuel;
@@ -938,6 +939,8 @@ do_tail_call: {
     uint32_t top = np > cf->type.nresults ? np : cf->type.nresults;
     inst->stack_free = args + top;
     inst->frame_free = frame;
+    if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY))
+      TRAP(STACK_EXHAUSTED);
     inst->depth++;
     if (limited)
       inst->fuel = fuel;
