@@ -108,11 +108,14 @@ static int unreachable_now(cc *c) {
   return f->unreachable || f->dead;
 }
 
-static void emit_word(cc *c, uint32_t w) {
-  if (c->nc == c->codecap &&
-      grow(c, (void **)&c->code, &c->codecap, 4, c->code0) < 0) {
+PKW_NOINLINE static void grow_code(cc *c) {
+  if (grow(c, (void **)&c->code, &c->codecap, 4, c->code0) < 0)
     c->nc = 0;   /* keep writing somewhere valid; the error is sticky */
-  }
+}
+
+static inline void emit_word(cc *c, uint32_t w) {
+  if (PKW_UNLIKELY(c->nc == c->codecap))
+    grow_code(c);
   c->code[c->nc++] = w;
 }
 
@@ -158,9 +161,12 @@ static void resolve_fixups(cc *c, uint32_t head, uint32_t target) {
 
 static uint32_t natural(cc *c, uint32_t h) { return c->nlocals + h; }
 
-static void push_slot(cc *c, uint8_t t, uint32_t slot) {
-  if (c->vh == c->vcap &&
-      grow(c, (void **)&c->vs, &c->vcap, sizeof(vent), c->vs0) < 0)
+PKW_NOINLINE static int grow_values(cc *c) {
+  return grow(c, (void **)&c->vs, &c->vcap, sizeof(vent), c->vs0);
+}
+
+static inline void push_slot(cc *c, uint8_t t, uint32_t slot) {
+  if (PKW_UNLIKELY(c->vh == c->vcap) && grow_values(c) < 0)
     return;
   c->vs[c->vh].type = t;
   c->vs[c->vh].slot = slot;
@@ -178,18 +184,21 @@ static uint32_t push(cc *c, uint8_t t) {
 
 /* Pops a value of type `want` (0: any); returns the entry. In unreachable
  * code, popping below the block yields an unknown value. */
-static vent pop(cc *c, uint8_t want) {
-  ctl *f = &c->cs[c->ch - 1];
+PKW_NOINLINE static vent pop_underflow(cc *c) {
   vent e;
-  if (c->vh == f->height) {
-    e.type = PKW_T_UNKNOWN;
-    e.slot = 0;
-    if (!f->unreachable)
-      INVALID(c, "type mismatch (stack underflow)");
-    return e;
-  }
+  e.type = PKW_T_UNKNOWN;
+  e.slot = 0;
+  if (!c->cs[c->ch - 1].unreachable)
+    INVALID(c, "type mismatch (stack underflow)");
+  return e;
+}
+
+static inline vent pop(cc *c, uint8_t want) {
+  vent e;
+  if (PKW_UNLIKELY(c->vh == c->cs[c->ch - 1].height))
+    return pop_underflow(c);
   e = c->vs[--c->vh];
-  if (want && e.type && e.type != want)
+  if (PKW_UNLIKELY(want && e.type && e.type != want))
     INVALID(c, "type mismatch");
   return e;
 }
@@ -1558,7 +1567,7 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
       fail(c, PKW_EMALFORMED, "unexpected end (END opcode expected)");
   }
   if (!c->r.bad) {
-    code->code = pkw__arena_alloc(&m->arena, (size_t)c->nc * 4 + 4);
+    code->code = pkw__arena_alloc_raw(&m->arena, (size_t)c->nc * 4 + 4);
     if (code->code == NULL) {
       fail(c, PKW_ENOMEM, "out of memory");
     } else {

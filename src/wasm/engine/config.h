@@ -43,9 +43,11 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define PKW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PKW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PKW_NOINLINE __attribute__((noinline))
 #else
 #define PKW_LIKELY(x) (x)
 #define PKW_UNLIKELY(x) (x)
+#define PKW_NOINLINE
 #endif
 
 #endif

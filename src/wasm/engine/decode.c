@@ -29,6 +29,13 @@ struct pkw_arena_block {
 #define BLOCK_HDR ((sizeof(pkw_arena_block) + 15u) & ~(size_t)15u)
 
 void *pkw__arena_alloc(pkw_arena *a, size_t n) {
+  void *p = pkw__arena_alloc_raw(a, n);
+  if (p != NULL)
+    memset(p, 0, n);
+  return p;
+}
+
+void *pkw__arena_alloc_raw(pkw_arena *a, size_t n) {
   uint8_t *base;
   n = (n + 15u) & ~(size_t)15u;
   if (n == 0)
@@ -46,7 +53,6 @@ void *pkw__arena_alloc(pkw_arena *a, size_t n) {
   }
   base = (uint8_t *)a->head + BLOCK_HDR + a->used;
   a->used += n;
-  memset(base, 0, n);
   return base;
 }
 

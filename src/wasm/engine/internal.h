@@ -363,7 +363,8 @@ static inline int pkw__in_bounds(uint64_t off, uint64_t n, uint64_t size) {
 }
 
 /* Arena helpers (decode.c). */
-void *pkw__arena_alloc(pkw_arena *a, size_t n);
+void *pkw__arena_alloc(pkw_arena *a, size_t n);     /* zeroed */
+void *pkw__arena_alloc_raw(pkw_arena *a, size_t n); /* not zeroed */
 void pkw__arena_free(pkw_arena *a);
 void *pkw__realloc(const pkw_alloc *a, void *p, size_t n);
 
