@@ -1,4 +1,5 @@
 /* Instantiation, linking, the host-side objects and the call entry. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -19,10 +20,18 @@ static int memory_init(pkw_memory *mem, const pkw_alloc *a, uint32_t min,
   if (min > max)
     return PKW_ELIMIT;
   if (min > 0) {
-    mem->data = pkw__realloc(a, NULL, (size_t)min * PAGE);
-    if (mem->data == NULL)
-      return PKW_ENOMEM;
-    memset(mem->data, 0, (size_t)min * PAGE);
+    /* With the C library's allocator, calloc: a large block comes as
+     * fresh zero pages, so only the pages the guest touches cost. */
+    if (a->realloc_fn == NULL) {
+      mem->data = calloc((size_t)min, PAGE);
+      if (mem->data == NULL)
+        return PKW_ENOMEM;
+    } else {
+      mem->data = pkw__realloc(a, NULL, (size_t)min * PAGE);
+      if (mem->data == NULL)
+        return PKW_ENOMEM;
+      memset(mem->data, 0, (size_t)min * PAGE);
+    }
   }
   mem->pages = min;
   mem->size = (uint64_t)min * PAGE;
