@@ -177,6 +177,26 @@ static inline pk_str pk_str_cat(pk_ctx *c, pk_str a, pk_str b) {
   return s;
 }
 
+#if defined(__wasm__)
+#define PK__WIMPORT(n) __attribute__((import_module("plugkit"), import_name(n)))
+/*
+ * In WebAssembly the host formats (docs/wasm-abi.md): these imports take
+ * the format and the va_list, which in wasm32 is a pointer to the
+ * arguments in guest memory, and format them with the host's printf. So
+ * no printf is linked into the module (it was most of a small plugin's
+ * code) and the text is the one a native build of the plugin prints.
+ * vformat is vsnprintf: it writes at most cap bytes including a NUL and
+ * returns the whole length.
+ */
+PK__WIMPORT("vfail") void pk__wi_vfail(const char *fmt, va_list ap);
+PK__WIMPORT("vlog") void pk__wi_vlog(int level, const char *fmt, va_list ap);
+PK__WIMPORT("vformat")
+int pk__wi_vformat(const char *fmt, va_list ap, char *buf, size_t cap);
+#define PK__VSNPRINTF(buf, cap, fmt, ap) pk__wi_vformat(fmt, ap, buf, cap)
+#else
+#define PK__VSNPRINTF(buf, cap, fmt, ap) vsnprintf(buf, cap, fmt, ap)
+#endif
+
 /* A result string formatted like printf. Empty when out of memory. */
 static inline pk_str pk_str_vprintf(pk_ctx *c, const char *fmt, va_list ap) {
   pk_str s = {NULL, 0};
@@ -184,11 +204,11 @@ static inline pk_str pk_str_vprintf(pk_ctx *c, const char *fmt, va_list ap) {
   int n;
   char *d;
   va_copy(ap2, ap);
-  n = vsnprintf(NULL, 0, fmt, ap2);
+  n = PK__VSNPRINTF(NULL, 0, fmt, ap2);
   va_end(ap2);
   if (n < 0 || (d = (char *)pk_alloc(c, (size_t)n + 1)) == NULL)
     return s;
-  vsnprintf(d, (size_t)n + 1, fmt, ap);
+  PK__VSNPRINTF(d, (size_t)n + 1, fmt, ap);
   s.ptr = d;
   s.len = (size_t)n;
   return s;
@@ -216,36 +236,52 @@ static inline uint8_t *pk_bytes_alloc(pk_ctx *c, size_t n) {
   return (uint8_t *)pk_alloc(c, n);
 }
 
+#if !defined(__wasm__)
 /* Format into buf (512 bytes), truncating; returns the length. */
 static inline size_t pk__vfmt(char *buf, const char *fmt, va_list ap) {
   int n = vsnprintf(buf, 512, fmt, ap);
   return n < 0 ? 0 : n >= 512 ? 511 : (size_t)n;
 }
+#endif
 
-/* Fail the current call with a printf-style message. The function should
-   return right after (its result is ignored). */
+/* Fail the current call with a printf-style message (at most 511 bytes).
+   The function should return right after (its result is ignored). */
 static inline void pk_fail(pk_ctx *c, const char *fmt, ...) PK__PRINTF(2, 3);
 static inline void pk_fail(pk_ctx *c, const char *fmt, ...) {
-  char buf[512];
   va_list ap;
+#if defined(__wasm__)
+  va_start(ap, fmt);
+  c->status = PK_EPLUGIN; /* as the table's fail does */
+  pk__wi_vfail(fmt, ap);  /* the host formats, keeping 511 bytes */
+  va_end(ap);
+#else
+  char buf[512];
   size_t n;
   va_start(ap, fmt);
   n = pk__vfmt(buf, fmt, ap);
   va_end(ap);
   c->api->fail(c, buf, n);
+#endif
 }
 
-/* Log a printf-style line at `level` (PK_LOG_*). */
+/* Log a printf-style line (at most 511 bytes) at `level` (PK_LOG_*). */
 static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...)
     PK__PRINTF(3, 4);
 static inline void pk_log(pk_ctx *c, int level, const char *fmt, ...) {
-  char buf[512];
   va_list ap;
+#if defined(__wasm__)
+  (void)c;
+  va_start(ap, fmt);
+  pk__wi_vlog(level, fmt, ap); /* the host formats, keeping 511 bytes */
+  va_end(ap);
+#else
+  char buf[512];
   size_t n;
   va_start(ap, fmt);
   n = pk__vfmt(buf, fmt, ap);
   va_end(ap);
   c->api->log(c, level, buf, n);
+#endif
 }
 
 /* The config value for `key` (NUL-terminated): PK_OK or PK_ENOENT. */
@@ -325,7 +361,6 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 
 #if defined(__wasm__)
 
-#define PK__WIMPORT(n) __attribute__((import_module("plugkit"), import_name(n)))
 #define PK__WEXPORT(n) __attribute__((export_name(n)))
 
 /* The host's side of the table, as imports from module "plugkit". */

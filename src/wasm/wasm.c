@@ -320,6 +320,25 @@ static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
 
 #define A32(i) ((uint32_t)args[i])
 
+/* The guest fails the current call with this message. */
+static int guest_fail(pk__wstate *st, const char *msg, size_t len) {
+  if (st->p->ctx.status != 0)
+    return 0; /* keep the first cause (an oom) */
+  st->p->ctx.status = PK_EPLUGIN;
+  pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)len, msg);
+  return 0;
+}
+
+/* A line from the guest for the host's log sink. */
+static int guest_log(pk__wstate *st, int level, const char *msg,
+                     size_t len) {
+  pk_host *h = st->p->host;
+  if (h->log != NULL)
+    h->log(h->log_ud, level, st->p->name ? st->p->name : st->p->path, msg,
+           len);
+  return 0;
+}
+
 static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
   pk__wstate *st = ud;
@@ -327,11 +346,71 @@ static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
   (void)results;
   if (m == NULL)
     return pk__wasm_fail(st, PK_ETRAP, "fail: message outside guest memory");
-  if (st->p->ctx.status != 0)
-    return 0; /* keep the first cause (an oom) */
-  st->p->ctx.status = PK_EPLUGIN;
-  pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)A32(1), (const char *)m);
-  return 0;
+  return guest_fail(st, (const char *)m, A32(1));
+}
+
+/*
+ * vfail, vlog and vformat: pk_fail, pk_log and pk_str_vprintf formatted
+ * by the host (wfmt.c), so that the guest links no printf. vfail and vlog
+ * keep the first 511 bytes, as the SDK's pk__vfmt does natively, and an
+ * empty message where vsnprintf would fail.
+ */
+#define MSG_MAX 511
+
+static int imp_vfail(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  pk__wstate *st = ud;
+  char msg[MSG_MAX + 1];
+  int64_t n;
+  int rc;
+  (void)results;
+  rc = pk__wasm_format(st, inst, "vfail", A32(0), A32(1), msg, MSG_MAX, &n);
+  if (rc < 0)
+    return rc;
+  return guest_fail(st, msg, n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n);
+}
+
+static int imp_vlog(void *ud, pkw_instance *inst, const uint64_t *args,
+                    uint64_t *results) {
+  pk__wstate *st = ud;
+  char msg[MSG_MAX + 1];
+  int64_t n;
+  int rc;
+  (void)results;
+  rc = pk__wasm_format(st, inst, "vlog", A32(1), A32(2), msg, MSG_MAX, &n);
+  if (rc < 0)
+    return rc;
+  return guest_log(st, (int)A32(0), msg,
+                   n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n);
+}
+
+/* vformat(fmt, ap, buf, cap) -> i32: vsnprintf. The text is made in
+   host memory, then copied: %s arguments may overlap buf. */
+static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
+                       uint64_t *results) {
+  pk__wstate *st = ud;
+  pk_host *h = st->p->host;
+  uint32_t cap = A32(3);
+  char small[256], *text = small;
+  uint8_t *dst;
+  int64_t n = -1;
+  int rc;
+  if (cap > 0 && pk__wasm_mem(inst, A32(2), cap) == NULL)
+    return pk__wasm_fail(st, PK_ETRAP,
+                         "vformat: output buffer outside guest memory");
+  if (cap > sizeof small && (text = pk__alloc(h, cap)) == NULL)
+    return pk__wasm_fail(st, PK_ENOMEM,
+                         "vformat: out of memory for a %u-byte text", cap);
+  rc = pk__wasm_format(st, inst, "vformat", A32(0), A32(1), text,
+                       cap > 0 ? cap - 1 : 0, &n);
+  if (rc == 0 && cap > 0) {
+    dst = pk__wasm_mem(inst, A32(2), cap);
+    memcpy(dst, text, n < 0 ? 1 : (size_t)(n < cap ? n + 1 : cap));
+  }
+  if (text != small)
+    pk__free(h, text);
+  results[0] = (uint32_t)(int32_t)n;
+  return rc;
 }
 
 /* The guest could not allocate `size` bytes: its memory is full. */
@@ -357,15 +436,11 @@ static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
 static int imp_log(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
   pk__wstate *st = ud;
-  pk_host *h = st->p->host;
   const uint8_t *m = pk__wasm_mem(inst, A32(1), A32(2));
   (void)results;
   if (m == NULL)
     return pk__wasm_fail(st, PK_ETRAP, "log: message outside guest memory");
-  if (h->log != NULL)
-    h->log(h->log_ud, (int)A32(0), st->p->name ? st->p->name : st->p->path,
-           (const char *)m, A32(2));
-  return 0;
+  return guest_log(st, (int)A32(0), (const char *)m, A32(2));
 }
 
 /* Copy `len` bytes into the guest; write (ptr, len) at `out`. */
@@ -601,6 +676,9 @@ static const struct {
     {"config", "iii:i", imp_config},
     {"host_find", "iiiii:i", imp_host_find},
     {"host_call", "iiiii:i", imp_host_call},
+    {"vfail", "ii:", imp_vfail},
+    {"vlog", "iii:", imp_vlog},
+    {"vformat", "iiii:i", imp_vformat},
 };
 
 static int all_i32(const pkw_functype *t, const char *s) {

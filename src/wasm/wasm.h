@@ -51,6 +51,29 @@ uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len);
 int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...)
     PK__FMT(3, 4);
 
+/*
+ * printf for the guest (wfmt.c; the imports vfail, vlog and vformat):
+ * expand the format at guest address `fmt` with the arguments of the
+ * wasm32 va_list `ap` (a guest address), each conversion formatted by the
+ * host's snprintf. Keeps the text's first `max` bytes at buf, which has
+ * max + 1 bytes (a NUL follows them), and sets *out_len to the whole
+ * text's length, or to -1 where vsnprintf fails (a text longer than
+ * INT_MAX, a conversion libc refuses; buf is then empty). `who` names the
+ * import in messages. Returns 0, or PK__WASM_HOSTERR after
+ * pk__wasm_fail: PK_ETRAP for a bad pointer or a format the host does not
+ * format (%n, %L, %lc, %ls, positional arguments, unknown), PK_ELIMIT
+ * when widths and precisions add up past PK__WFMT_PAD_MAX.
+ */
+int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
+                    uint32_t fmt, uint32_t ap, char *buf, size_t max,
+                    int64_t *out_len);
+
+/* Characters of padding (widths, and precisions but for %s) one host
+   formatting may produce: they cost the host time, not the guest memory. */
+#ifndef PK__WFMT_PAD_MAX
+#define PK__WFMT_PAD_MAX (1u << 20)
+#endif
+
 /* The WASI preview1 subset: bind import `name` (with type `t`) to a host
    function; unknown names get a stub answering ENOSYS. */
 int pk__wasi_bind(pk__wstate *st, const pkw_alloc *al, const char *name,
