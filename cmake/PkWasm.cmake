@@ -19,10 +19,14 @@ if(NOT PK_WASM_CC)
                  "libclang-rt-14-dev-wasm32): wasm plugin tests skipped")
 endif()
 
+# -mbulk-memory: memcpy and memset become memory.copy and memory.fill,
+# which the engine runs as one native copy instead of interpreting
+# wasi-libc's byte loops; clang 14 then wants -ftls-model=local-exec for
+# errno (docs/wasm-abi.md, "Building a guest").
 function(pk_wasm_module target out src)
   add_custom_command(OUTPUT ${out}
     COMMAND ${PK_CLANG} --target=wasm32-wasi -O2 -mexec-model=reactor
-            -Wl,--strip-debug
+            -mbulk-memory -ftls-model=local-exec -Wl,--strip-debug
             -I${PROJECT_SOURCE_DIR}/include ${ARGN} -o ${out} ${src}
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/include/plugkit_plugin.h
             ${PROJECT_SOURCE_DIR}/include/plugkit_types.h

@@ -179,6 +179,10 @@ static inline pk_str pk_str_cat(pk_ctx *c, pk_str a, pk_str b) {
 
 #if defined(__wasm__)
 #define PK__WIMPORT(n) __attribute__((import_module("plugkit"), import_name(n)))
+/* Bytes of the argument area (plugkit_arg_area; docs/wasm-abi.md). */
+#ifndef PK__WARG_AREA
+#define PK__WARG_AREA 1024
+#endif
 /*
  * In WebAssembly the host formats (docs/wasm-abi.md): these imports take
  * the format and the va_list, which in wasm32 is a pointer to the
@@ -390,7 +394,9 @@ typedef struct pk__wblock {
   size_t cap, used;
 } pk__wblock;
 static pk__wblock *pk__wa;
-static int pk__wdepth;
+static int pk__wdepth; /* exports running (host calls nest) */
+static int pk__wpend;  /* the arena holds what the last outermost call
+                          returned or was given: dead at the next entry */
 
 static void *pk__walloc(size_t n, size_t align) {
   pk__wblock *b = pk__wa;
@@ -417,8 +423,13 @@ static void *pk__walloc(size_t n, size_t align) {
 
 static void pk__wreset(void) {
   pk__wblock *b = pk__wa, *keep = NULL, *next;
-  if (b == NULL || (b->used == 0 && b->next == NULL))
+  pk__wpend = 0;
+  if (b == NULL)
     return;
+  if (b->next == NULL) {
+    b->used = 0;
+    return;
+  }
   for (; b != NULL; b = b->next)
     if (keep == NULL || b->cap > keep->cap)
       keep = b;
@@ -432,6 +443,16 @@ static void pk__wreset(void) {
     keep->next = NULL;
   }
   pk__wa = keep;
+}
+
+/* An outermost entry from the host (cabi_realloc for its arguments, or
+   the export itself): the host is done with the previous call's result,
+   so the post-return the canonical ABI would run now happens here (the
+   module exports plugkit_auto_post to say so; the host then never calls
+   cabi_post_<name>). */
+static void pk__wenter(void) {
+  if (pk__wdepth == 0 && pk__wpend)
+    pk__wreset();
 }
 
 static void *pk__wapi_alloc(pk_ctx *c, size_t n) {
@@ -477,9 +498,26 @@ static int pk__wapi_host_call(pk_ctx *c, int32_t index, const pk_val *args,
       pk__wapi_host_call};                                                  \
   static pk_ctx pk__wctx = {&pk__wapi, 0};                                  \
   PK__WEXPORT("plugkit_abi_v1") void pk__wabi(void) {}                      \
+  PK__WEXPORT("plugkit_auto_post") void pk__wautopost(void) {}              \
+  /* Small arguments: the host writes them here without a cabi_realloc   */ \
+  /* call ({capacity, 0, bytes...}; outermost calls only).               */ \
+  static struct {                                                           \
+    uint32_t cap, zero;                                                     \
+    uint64_t bytes[PK__WARG_AREA / 8];                                      \
+  } pk__wargs;                                                              \
+  PK__WEXPORT("plugkit_arg_area") void *pk__wargarea(void) {                \
+    pk__wargs.cap = sizeof pk__wargs.bytes;                                 \
+    return &pk__wargs;                                                      \
+  }                                                                         \
+  /* After a trap unwound exports without their epilogues. */               \
+  PK__WEXPORT("plugkit_unwind") void pk__wunwind(void) {                    \
+    pk__wdepth = 0;                                                         \
+    pk__wreset();                                                           \
+  }                                                                         \
   PK__WEXPORT("cabi_realloc")                                               \
   void *pk__wrealloc(void *old, size_t oldsize, size_t align, size_t n) {   \
     void *m;                                                                \
+    pk__wenter();                                                           \
     if (old != NULL && n <= oldsize)                                        \
       return old;                                                           \
     m = pk__walloc(n, align);                                               \
@@ -547,7 +585,12 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
    wrapper only adapts the types (clang folds it into a plain call). */
 #define PK__WASM_PK__EXP(k, fn, ret, params, ctx)                           \
   PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
-    PK__WRES_##ret r_ = PK__WCALL_##ret(fn(PK__WARGS params));              \
+    PK__WRES_##ret r_;                                                      \
+    if (!(PK__WSCALAR_##ret PK__WSCALARS params))                           \
+      pk__wenter();                                                         \
+    r_ = PK__WCALL_##ret(fn(PK__WARGS params));                             \
+    if (!(PK__WSCALAR_##ret PK__WSCALARS params) && pk__wdepth == 0)        \
+      pk__wpend = 1;                                                        \
     PK__WRETURN_##ret(r_);                                                  \
   }                                                                         \
   PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \
@@ -560,12 +603,18 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
 #define PK__WASM_FN(fn, ret, params, call_args)                             \
   PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
     PK__WRES_##ret r_;                                                      \
+    pk__wenter();                                                           \
     pk__wdepth++;                                                           \
     pk__wctx.status = 0;                                                    \
     r_ = PK__WCALL_##ret(fn(call_args));                                    \
-    /* A scalar export returns nothing in the arena: free it now. */        \
-    if (--pk__wdepth == 0 && PK__WSCALAR_##ret PK__WSCALARS params)         \
-      pk__wreset();                                                         \
+    /* A scalar export returns nothing in the arena: free it now; the    */ \
+    /* arena of any other dies at the next outermost entry.              */ \
+    if (--pk__wdepth == 0) {                                                \
+      if (PK__WSCALAR_##ret PK__WSCALARS params)                            \
+        pk__wreset();                                                       \
+      else                                                                  \
+        pk__wpend = 1;                                                      \
+    }                                                                       \
     PK__WRETURN_##ret(r_);                                                  \
   }                                                                         \
   PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \

@@ -124,6 +124,12 @@ static void type_text(const pkw_functype *t, char *buf, size_t cap) {
 /* Map an engine result to a plugkit error with a message. */
 static int map_rc(pk__wstate *st, int rc) {
   pk_plugin *p = st->p;
+  /* The trap skipped the SDK wrappers' epilogues: let the guest forget
+     the calls it was in (outermost calls only: else frames are live). */
+  if (st->unwind != NULL && p->in_host == 0) {
+    pkw_instance_set_fuel(st->inst, -1);
+    (void)pkw_call(st->unwind, NULL, 0, NULL, 0);
+  }
   if (rc == PK__WASM_HOSTERR)
     return st->host_rc; /* message set by the callback */
   if (rc == PKW_TRAP_OUT_OF_FUEL)
@@ -223,7 +229,10 @@ static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   pk__wstate *st = p->bstate;
   pk__wexport *w = &st->exports[f->bindex];
   uint64_t slots[2 * PK_MAX_PARAMS + 2];
-  uint32_t n = 0, i;
+  uint32_t n = 0, i, area_off = 0;
+  /* The argument area is the outermost call's: a nested call may not
+     overwrite the arguments of the call it is nested in. */
+  int use_area = st->arg_cap != 0 && p->in_host == 0;
   int rc;
 
   if (st->pending_post != NULL && p->in_host == 0)
@@ -254,7 +263,13 @@ static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
       uint8_t *dst;
       if (len > UINT32_MAX)
         return pk__perr(p, PK_EINVAL, "argument %u is too large", i + 1);
-      if (len > 0) {
+      if (len > 0 && use_area && area_off <= st->arg_cap &&
+          len <= st->arg_cap - area_off) {
+        /* The argument area: no cabi_realloc call (checked at open). */
+        gp = st->arg_area + area_off;
+        area_off += ((uint32_t)len + 7u) & ~7u;
+        memcpy(pk__wasm_mem(st->inst, gp, (uint32_t)len), src, len);
+      } else if (len > 0) {
         if ((rc = guest_alloc(st, st->inst, (uint32_t)len, &gp, &dst)) < 0)
           return rc;
         memcpy(dst, src, len);
@@ -266,7 +281,8 @@ static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   }
   p->ctx.status = 0;
   rc = guest_call(st, w->fn, slots, n, f->sig.nresults);
-  if (w->lowered) { /* the arena holds arguments or the result */
+  if (w->lowered && !st->auto_post) { /* the arena holds arguments or
+                                          the result */
     st->pending_post = w->post;
     st->pending_arg = f->sig.nresults ? slots[0] : 0;
   }
@@ -766,6 +782,51 @@ static void watchdog_fire(void *ud) {
   pkw_instance_interrupt(st->inst);
 }
 
+/* The SDK's optional exports (docs/wasm-abi.md): plugkit_unwind,
+   plugkit_auto_post and plugkit_arg_area. A type or an area that does
+   not fit the spec is an error, not a feature to do without. */
+static int sdk_features(pk__wstate *st) {
+  pk_plugin *p = st->p;
+  pkw_functype t;
+  pkw_func *fn;
+  uint64_t r = 0;
+  uint8_t *hdr;
+  uint32_t cap;
+  int rc;
+
+  if (pkw_instance_func(st->inst, "plugkit_unwind", &fn) == PKW_OK) {
+    pkw_func_type(fn, &t);
+    if (t.nparams != 0 || t.nresults != 0)
+      return pk__perr(p, PK_EFORMAT, "plugkit_unwind must be () -> ()");
+    st->unwind = fn;
+  }
+  if (pkw_instance_func(st->inst, "plugkit_auto_post", &fn) == PKW_OK)
+    st->auto_post = 1;
+  if (pkw_instance_func(st->inst, "plugkit_arg_area", &fn) != PKW_OK)
+    return PK_OK;
+  pkw_func_type(fn, &t);
+  if (t.nparams != 0 || t.nresults != 1 || t.results[0] != PKW_I32)
+    return pk__perr(p, PK_EFORMAT, "plugkit_arg_area must be () -> i32");
+  if ((rc = guest_call(st, fn, &r, 0, 1)) < 0)
+    return rc;
+  /* {u32 capacity, u32 0, capacity bytes}, all inside guest memory. */
+  if ((hdr = pk__wasm_mem(st->inst, (uint32_t)r, 8)) == NULL)
+    return pk__perr(p, PK_EFORMAT,
+                    "plugkit_arg_area: %#x is outside guest memory",
+                    (unsigned)(uint32_t)r);
+  cap = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
+        (uint32_t)hdr[3] << 24;
+  if ((uint32_t)r > UINT32_MAX - 8u ||
+      pk__wasm_mem(st->inst, (uint32_t)r + 8u, cap) == NULL)
+    return pk__perr(p, PK_EFORMAT,
+                    "plugkit_arg_area: %u bytes at %#x are outside guest "
+                    "memory",
+                    cap, (unsigned)(uint32_t)r + 8u);
+  st->arg_area = (uint32_t)r + 8u;
+  st->arg_cap = cap;
+  return PK_OK;
+}
+
 /* Read the descriptor the guest's plugkit_describe returns. */
 static int describe(pk__wstate *st, pkw_func *fn) {
   pk_plugin *p = st->p;
@@ -1075,6 +1136,8 @@ static int wasm_open(pk_plugin *p) {
     }
     if (pkw_instance_func(st->inst, "plugkit_fini", &st->fini) != PKW_OK)
       st->fini = NULL;
+    if ((rc = sdk_features(st)) < 0)
+      return rc;
   } else if ((rc = plain_exports(st)) < 0) {
     return rc;
   }

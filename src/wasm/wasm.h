@@ -31,6 +31,10 @@ typedef struct pk__wstate {
   void *himps;        /* typed host imports' data */
   pkw_func *realloc_fn;
   pkw_func *fini;
+  pkw_func *unwind;       /* plugkit_unwind (SDK modules), or NULL */
+  uint32_t arg_area;      /* plugkit_arg_area's bytes (guest address) */
+  uint32_t arg_cap;       /* and their size; 0: no area */
+  int auto_post;          /* plugkit_auto_post: no cabi_post_<name> */
   pkw_func *pending_post; /* post-return of the last call, not yet run */
   uint64_t pending_arg;
   pk__wexport *exports;

@@ -4,6 +4,8 @@
  */
 #include "test.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +273,85 @@ PK_TEST(calls_do_not_allocate) {
   }
   PKT_EQ_INT(pkt_count - before, 0);
   done();
+}
+
+/* greet(s) through every way an argument reaches the guest: the
+   argument area (1 KiB in the SDK), exactly full, and cabi_realloc for
+   larger strings. The result is checked byte for byte. */
+PK_TEST(string_args_area_and_realloc) {
+  static const size_t sizes[] = {0, 1, 1023, 1024, 1025, 70000};
+  char *buf = malloc(70000);
+  pk_func *greet;
+  size_t i, k;
+  PKT_ASSERT(buf != NULL);
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("conformance"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "greet", NULL, &greet), PK_OK);
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    pk_val in, out;
+    for (k = 0; k < sizes[i]; k++)
+      buf[k] = (char)('a' + (k * 7 + i) % 26);
+    in = PK_STR(buf, sizes[i]);
+    PKT_RC(host, pk_func_call(greet, &in, 1, &out, 1), PK_OK);
+    PKT_EQ_INT(out.str.len, sizes[i] + 7);
+    PKT_ASSERT(memcmp(out.str.ptr, "hello, ", 7) == 0);
+    PKT_ASSERT(sizes[i] == 0 || memcmp(out.str.ptr + 7, buf, sizes[i]) == 0);
+  }
+  free(buf);
+  done();
+}
+
+/* The module frees a call's result and arguments at its next entry
+   (plugkit_auto_post), so the host never calls cabi_post_<name>: under a
+   1 MiB memory limit, 2,000 calls with 8 KiB strings (16 MiB if nothing
+   were freed) all succeed. */
+PK_TEST(results_freed_at_next_call) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char big[8192];
+  pk_func *greet;
+  pk_val in = PK_STR(big, sizeof big), out;
+  int i;
+  memset(big, 'x', sizeof big);
+  o.max_memory = 1u << 20;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("conformance"), &o, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "greet", NULL, &greet), PK_OK);
+  for (i = 0; i < 2000; i++) {
+    PKT_RC(host, pk_func_call(greet, &in, 1, &out, 1), PK_OK);
+    PKT_EQ_INT(out.str.len, sizeof big + 7);
+  }
+  done();
+}
+
+/* A trap skips the SDK wrapper's epilogue; the host's plugkit_unwind
+   call resets the guest's call depth and arena. Without it the arena
+   would keep each call's 256 KiB and the 4 MiB limit would end the
+   calls with PK_ELIMIT instead of the trap. */
+PK_TEST(trap_unwinds_guest_arena) {
+  pk_val out;
+  int i;
+  open_limits("triple", 0, 0, 4u << 20);
+  for (i = 0; i < 64; i++) {
+    PKT_RC(host, call1("trap_after_alloc", PK_I32(256), &out), PK_ETRAP);
+    PKT_CONTAINS(pk_host_errmsg(host), "unreachable");
+  }
+  still_usable();
+  done();
+}
+
+PK_TEST(bad_arg_area_address) {
+  expect_open(wasm("bad_area_addr"), PK_EFORMAT,
+              "plugkit_arg_area: 0xfffffff0 is outside guest memory");
+}
+
+PK_TEST(bad_arg_area_type) {
+  expect_open(wasm("bad_area_type"), PK_EFORMAT,
+              "plugkit_arg_area must be () -> i32");
+}
+
+PK_TEST(bad_unwind_type) {
+  expect_open(wasm("bad_unwind_type"), PK_EFORMAT,
+              "plugkit_unwind must be () -> ()");
 }
 
 /* Allocation failures anywhere in open and a call: clean errors. */
