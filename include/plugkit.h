@@ -181,11 +181,20 @@ typedef struct pk_open_opts {
   uint64_t fuel;       /* per call: function calls + loop iterations */
   const char *fs_root; /* a host directory the plugin may read (wasm: the
                           WASI preopen "/", read-only); NULL: no files */
+  /*
+   * wasm: 1 validates and translates every function at open. 0 (the
+   * default) does each at its first call, so a plugin opens in time for
+   * the code it runs rather than all it has; an invalid function body
+   * then fails the call that reaches it with PK_EFORMAT (the plugin stays
+   * usable) instead of failing the open. Either way no function runs
+   * before it was validated.
+   */
+  int validate_all;
 } pk_open_opts;
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL}
+   0, 0, 0, 0, 0, NULL, 0}
 
 /*
  * Open the plugin at `path` and run its init hook. `opts` may be NULL for

@@ -394,6 +394,13 @@ typedef struct pk__wblock {
   size_t cap, used;
 } pk__wblock;
 static pk__wblock *pk__wa;
+/* The first block is static: small results never call malloc, so a
+   plugin that does not use malloc itself never runs (nor, with the
+   engine's lazy translation, translates) the C library's allocator. */
+static struct {
+  pk__wblock hdr;
+  uint64_t bytes[512];
+} pk__wa0 __attribute__((aligned(16))); /* as malloc's blocks */
 static int pk__wdepth; /* exports running (host calls nest) */
 static int pk__wpend;  /* the arena holds what the last outermost call
                           returned or was given: dead at the next entry */
@@ -403,14 +410,16 @@ static void *pk__walloc(size_t n, size_t align) {
   size_t off, cap;
   if (align < 8)
     align = 8;
-  if (b != NULL) {
-    off = (sizeof *b + b->used + align - 1) & ~(align - 1);
-    if (off + n <= sizeof *b + b->cap) {
-      b->used = off + n - sizeof *b;
-      return (char *)b + off;
-    }
+  if (b == NULL) {
+    b = pk__wa = &pk__wa0.hdr;
+    b->cap = sizeof pk__wa0.bytes;
   }
-  cap = b != NULL && b->cap * 2 > n + align ? b->cap * 2 : n + align + 4096;
+  off = (sizeof *b + b->used + align - 1) & ~(align - 1);
+  if (off + n <= sizeof *b + b->cap) {
+    b->used = off + n - sizeof *b;
+    return (char *)b + off;
+  }
+  cap = b->cap * 2 > n + align ? b->cap * 2 : n + align + 4096;
   if ((b = (pk__wblock *)malloc(sizeof *b + cap)) == NULL)
     return NULL;
   b->next = pk__wa;
@@ -435,7 +444,7 @@ static void pk__wreset(void) {
       keep = b;
   for (b = pk__wa; b != NULL; b = next) {
     next = b->next;
-    if (b != keep)
+    if (b != keep && b != &pk__wa0.hdr)
       free(b);
   }
   if (keep != NULL) {

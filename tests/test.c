@@ -15,6 +15,7 @@ static int ntests;
 int pkt_argc;
 char **pkt_argv;
 long pkt_live, pkt_count;
+size_t pkt_bytes;
 static long fail_at, since;
 static int failed_alloc;
 char pkt_log_buf[4096];
@@ -66,6 +67,7 @@ void *pkt_alloc(void *ud, void *p, size_t n) {
     return NULL;
   }
   pkt_count++;
+  pkt_bytes += n;
   h = realloc(h, sizeof *h + n);
   if (h == NULL)
     return NULL;

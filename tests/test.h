@@ -88,6 +88,7 @@ const char *pkt_arg(int i); /* fails the test when missing */
 void *pkt_alloc(void *ud, void *p, size_t n);
 extern long pkt_live;     /* live allocations */
 extern long pkt_count;    /* allocations made */
+extern size_t pkt_bytes;  /* bytes they asked for */
 void pkt_fail_at(long n); /* fail the n-th allocation from now; 0: never */
 int pkt_failed_alloc(void); /* did an allocation fail since pkt_fail_at? */
 

@@ -317,6 +317,8 @@ int main(int argc, char **argv) {
   config[2 * nconfig] = NULL;
   o.backend = backend;
   o.config = nconfig ? config : NULL;
+  /* inspect checks the whole module, not only the code it would run. */
+  o.validate_all = strcmp(cmd, "inspect") == 0;
   if ((rc = pk_host_create(NULL, &h)) < 0) {
     fprintf(stderr, "plugkit: %s\n", pk_strerror(rc));
     return 1;

@@ -55,6 +55,18 @@ int pk__sig_equal(const pk__sig *a, const pk__sig *b);
 void *pk__alloc(pk_host *h, size_t n);
 void *pk__realloc(pk_host *h, void *p, size_t n);
 void pk__free(pk_host *h, void *p);
+/*
+ * Spare large blocks. A closed plugin's big, mostly untouched buffers
+ * (a wasm instance's value stack, frames and memory: about 1 MiB) wait
+ * here for the next open rather than going back to the C library, whose
+ * heap trimming would return them to the kernel and make the next open
+ * fault every page in again. pk__spare_put keeps p (n bytes from
+ * pk__alloc, PK__SPARE_MIN <= n <= PK__SPARE_MAX) while there is room
+ * and returns 1, or returns 0 and the caller frees it; pk__spare_take returns a kept block of exactly n bytes, or NULL.
+ * pk_host_destroy frees what is left.
+ */
+int pk__spare_put(pk_host *h, void *p, size_t n);
+void *pk__spare_take(pk_host *h, size_t n);
 char *pk__strdup(pk_host *h, const char *s);
 char *pk__strndup(pk_host *h, const char *s, size_t n);
 
@@ -83,6 +95,12 @@ typedef struct pk__hostfn {
   void *ud;
 } pk__hostfn;
 
+/* Spare blocks a host keeps (see pk__spare_put), their smallest and
+   largest size. */
+#define PK__SPARE_N 4
+#define PK__SPARE_MIN ((size_t)64 * 1024)
+#define PK__SPARE_MAX ((size_t)4 * 1024 * 1024)
+
 struct pk_host {
   pk_alloc_fn alloc;
   void *alloc_ud;
@@ -91,6 +109,11 @@ struct pk_host {
   pk__hostfn *fns;
   size_t nfns, capfns;
   pk_plugin *plugins; /* doubly linked list of open plugins */
+  /* Large blocks closed plugins left for the next open (pk__spare_*). */
+  struct {
+    void *p;
+    size_t n;
+  } spare[PK__SPARE_N];
   char errmsg[1024];
 };
 

@@ -42,6 +42,8 @@ void pk_host_destroy(pk_host *h) {
     pk__free(h, h->fns[i].sigtext);
   }
   pk__free(h, h->fns);
+  for (i = 0; i < PK__SPARE_N; i++)
+    pk__free(h, h->spare[i].p);
   pk__free(h, h);
 }
 

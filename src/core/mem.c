@@ -24,6 +24,32 @@ void pk__free(pk_host *h, void *p) {
     pk__realloc(h, p, 0);
 }
 
+int pk__spare_put(pk_host *h, void *p, size_t n) {
+  size_t i;
+  if (n < PK__SPARE_MIN || n > PK__SPARE_MAX)
+    return 0;
+  for (i = 0; i < PK__SPARE_N; i++) {
+    if (h->spare[i].p == NULL) {
+      h->spare[i].p = p;
+      h->spare[i].n = n;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+void *pk__spare_take(pk_host *h, size_t n) {
+  size_t i;
+  for (i = 0; i < PK__SPARE_N; i++) {
+    if (h->spare[i].p != NULL && h->spare[i].n == n) {
+      void *p = h->spare[i].p;
+      h->spare[i].p = NULL;
+      return p;
+    }
+  }
+  return NULL;
+}
+
 char *pk__strndup(pk_host *h, const char *s, size_t n) {
   char *d = pk__alloc(h, n + 1);
   if (d != NULL) {

@@ -14,6 +14,7 @@
 #include "wasm.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,10 +43,42 @@ int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...) {
   return PK__WASM_HOSTERR;
 }
 
+/*
+ * The engine's allocator: the host's, with each block's size in a header
+ * so that large blocks can go to the host's spares when a plugin closes
+ * and serve the next open (pk__spare_put in core.h says why).
+ */
+#define PK__WHDR 16 /* keeps the engine's blocks 16-byte aligned */
+
+static void *engine_realloc(void *ud, void *ptr, size_t n) {
+  pk_host *h = ud;
+  uint8_t *b = ptr != NULL ? (uint8_t *)ptr - PK__WHDR : NULL;
+  size_t old = 0;
+  if (b != NULL)
+    memcpy(&old, b, sizeof old);
+  if (n == 0) {
+    if (b != NULL && !pk__spare_put(h, b, old + PK__WHDR))
+      pk__free(h, b);
+    return NULL;
+  }
+  if (n > SIZE_MAX - PK__WHDR)
+    return NULL;
+  if (b == NULL) {
+    if ((b = pk__spare_take(h, n + PK__WHDR)) == NULL)
+      b = pk__alloc(h, n + PK__WHDR);
+  } else {
+    b = pk__realloc(h, b, n + PK__WHDR);
+  }
+  if (b == NULL)
+    return NULL;
+  memcpy(b, &n, sizeof n);
+  return b + PK__WHDR;
+}
+
 static pkw_alloc alloc_of(pk_host *h) {
   pkw_alloc a;
-  a.realloc_fn = h->alloc;
-  a.ud = h->alloc_ud;
+  a.realloc_fn = engine_realloc;
+  a.ud = h;
   return a;
 }
 
@@ -141,6 +174,10 @@ static int map_rc(pk__wstate *st, int rc) {
                     st->timeout_ms);
   if (rc == PKW_ENOMEM)
     return pk__perr(p, PK_ENOMEM, "out of memory in the engine");
+  if (rc == PKW_EINVALID || rc == PKW_EMALFORMED) /* a lazy body */
+    return pk__perr(p, PK_EFORMAT, "%s module: %s",
+                    rc == PKW_EINVALID ? "invalid" : "malformed",
+                    pkw_module_error(st->mod));
   if (PKW_IS_TRAP(rc))
     return pk__perr(p, PK_ETRAP, "trap: %s", pkw_strerror(rc));
   return pk__perr(p, PK_ETRAP, "engine error: %s", pkw_strerror(rc));
@@ -1050,7 +1087,9 @@ static int wasm_open(pk_plugin *p) {
   st->limited = st->fuel > 0 || st->timeout_ms > 0;
   if ((rc = read_file(p, &bytes, &n)) < 0)
     return rc;
-  rc = pkw_module_decode(&al, bytes, n, &st->mod, err, sizeof err);
+  rc = pkw_module_decode_ex(&al, bytes, n,
+                            o->validate_all ? 0 : PKW_DECODE_LAZY, &st->mod,
+                            err, sizeof err);
   pk__free(h, bytes);
   if (rc != PKW_OK)
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,

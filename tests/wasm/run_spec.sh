@@ -1,9 +1,10 @@
 #!/bin/sh
 # Converts the spec suite with wast2json (into the build tree) and runs it.
-# usage: run_spec.sh RUNNER SUITE_DIR OUT_DIR SUMMARY_FILE
+# usage: run_spec.sh RUNNER SUITE_DIR OUT_DIR SUMMARY_FILE [RUNNER FLAGS...]
 # Exit 77 (ctest SKIP_RETURN_CODE) when wast2json is missing.
 set -u
 runner=$1 suite=$2 out=$3 summary=$4
+shift 4
 if ! command -v wast2json >/dev/null 2>&1; then
   echo "SKIP: wast2json not found (install Debian package 'wabt'); wasm spec suite not run"
   echo "wasm-spec: skipped (wast2json missing)" > "$summary"
@@ -38,4 +39,4 @@ for f in "$suite"/proposals/extended-const/*.wast; do
   jsons="$jsons $out/extended-const/$b.json"
 done
 # shellcheck disable=SC2086
-exec "$runner" -r "$out/report.tsv" -s "$summary" -k "$suite/counts.tsv" $jsons
+exec "$runner" "$@" -r "$summary.tsv" -s "$summary" -k "$suite/counts.tsv" $jsons

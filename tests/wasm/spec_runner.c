@@ -335,6 +335,8 @@ typedef struct runner {
   const char *file;
   int verbose;
   pkw_limits limits;
+  int lazy;        /* -L: decode with PKW_DECODE_LAZY */
+  int validating;  /* loading for assert_invalid / assert_malformed */
 } runner;
 
 static void fail_msg(runner *r, const jv *cmd, const char *fmt, const char *a) {
@@ -381,7 +383,12 @@ static int load_module(runner *r, const char *filename, pkw_module **out,
     snprintf(err, errlen, "cannot read %.400s", path);
     return -1000;
   }
-  rc = pkw_module_decode(NULL, bytes, len, out, err, errlen);
+  /* -L: lazy translation for modules that are run; the validation
+     commands (invalid, malformed) still decode eagerly, since a lazy
+     module checks its bodies only when they run. */
+  rc = pkw_module_decode_ex(NULL, bytes, len,
+                            r->lazy && !r->validating ? PKW_DECODE_LAZY : 0,
+                            out, err, errlen);
   free(bytes);
   return rc;
 }
@@ -659,7 +666,9 @@ static void run_command(runner *r, const jv *cmd) {
       r->skipped++;
       return;
     }
+    r->validating = type[7] == 'i' || type[7] == 'm';
     rc = load_module(r, jstr(cmd, "filename"), &m, err, sizeof err);
+    r->validating = 0;
     if (type[7] == 'i' || type[7] == 'm') {   /* invalid / malformed */
       if (rc == 0) {
         pkw_module_destroy(m);
@@ -768,6 +777,8 @@ int main(int argc, char **argv) {
       simd = argv[++i];
     } else if (strcmp(argv[i], "-q") == 0) {
       r.verbose = 0;
+    } else if (strcmp(argv[i], "-L") == 0) {
+      r.lazy = 1;
     }
   }
   if (report != NULL)
@@ -775,7 +786,7 @@ int main(int argc, char **argv) {
   for (i = 1; i < argc; i++) {
     const char *base;
     if (argv[i][0] == '-') {
-      if (strcmp(argv[i], "-q") != 0)
+      if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-L") != 0)
         i++;
       continue;
     }

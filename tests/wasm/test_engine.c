@@ -535,6 +535,54 @@ static void test_malformed(void) {
   CHECK_RC(pkw_module_decode(NULL, junk, 3, &m, NULL, 0), PKW_EMALFORMED);
 }
 
+/* Three () -> i32 functions: ok = 7, bad (its body leaves an i64: invalid)
+ * and calls_bad = bad(). */
+static const uint8_t lazy_mod[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,             /* type ()->i32 */
+    0x03, 0x04, 0x03, 0x00, 0x00, 0x00,                   /* 3 functions */
+    0x07, 0x18, 0x03, 0x02, 'o', 'k', 0x00, 0x00,         /* exports */
+    0x03, 'b', 'a', 'd', 0x00, 0x01,
+    0x09, 'c', 'a', 'l', 'l', 's', '_', 'b', 'a', 'd', 0x00, 0x02,
+    0x0a, 0x10, 0x03,                                     /* code */
+    0x04, 0x00, 0x41, 0x07, 0x0b,                         /* i32.const 7 */
+    0x04, 0x00, 0x42, 0x01, 0x0b,                         /* i64.const 1 */
+    0x04, 0x00, 0x10, 0x01, 0x0b};                        /* call 1 */
+
+/* PKW_DECODE_LAZY: an invalid body is found at its first call, which
+ * fails with the validation error (not a trap); the rest keeps working.
+ * Decoded eagerly, the same module is rejected. */
+static void test_lazy(void) {
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *ok, *bad, *calls_bad;
+  uint64_t r = 0;
+  char err[256] = "";
+  CHECK_RC(pkw_module_decode(NULL, lazy_mod, sizeof lazy_mod, &m, err,
+                             sizeof err),
+           PKW_EINVALID);
+  CHECK(strstr(err, "function 1: type mismatch") != NULL);
+  CHECK_RC(pkw_module_decode_ex(NULL, lazy_mod, sizeof lazy_mod,
+                                PKW_DECODE_LAZY, &m, err, sizeof err),
+           PKW_OK);
+  CHECK(strcmp(pkw_module_error(m), "") == 0);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "ok", &ok), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "bad", &bad), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "calls_bad", &calls_bad), PKW_OK);
+  CHECK_RC(pkw_call(ok, NULL, 0, &r, 1), PKW_OK);
+  CHECK(r == 7);
+  CHECK_RC(pkw_call(bad, NULL, 0, &r, 1), PKW_EINVALID);
+  CHECK(strstr(pkw_module_error(m), "function 1: type mismatch") != NULL);
+  CHECK_RC(pkw_call(calls_bad, NULL, 0, &r, 1), PKW_EINVALID);
+  r = 0;
+  CHECK_RC(pkw_call(ok, NULL, 0, &r, 1), PKW_OK); /* translated once */
+  CHECK(r == 7);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -552,6 +600,7 @@ static const struct {
     {"wasm_alloc_hook_and_failures", test_alloc_hook},
     {"wasm_malformed_rejected", test_malformed},
     {"wasm_regress_br_table_back_edge", test_regress_br_table_back_edge},
+    {"wasm_lazy_translation", test_lazy},
 };
 
 int main(int argc, char **argv) {

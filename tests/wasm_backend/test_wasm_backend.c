@@ -100,8 +100,43 @@ PK_TEST(invalid_module) {
       0, 'a', 's', 'm', 1, 0, 0, 0,    1, 5, 1, 0x60, 0, 1, 0x7f,
       3, 2,   1,   0,   10, 6, 1, 4, 0, 0x42, 0, 0x0b};
   const char *t = pkt_tmp("invalid.wasm");
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_host *h = test_host();
+  pk_plugin *p = (pk_plugin *)&p;
   pkt_write_file(t, m, sizeof m);
-  expect_open(t, PK_EFORMAT, "invalid module");
+  o.validate_all = 1;
+  PKT_RC(h, pk_plugin_open(h, t, &o, &p), PK_EFORMAT);
+  PKT_ASSERT(p == (pk_plugin *)&p);
+  PKT_CONTAINS(pk_host_errmsg(h), t);
+  PKT_CONTAINS(pk_host_errmsg(h), "invalid module: function 0: type mismatch");
+  pk_host_destroy(h);
+}
+
+/* By default a body is validated at its first call: an invalid one fails
+   that call with PK_EFORMAT, and the plugin's other functions work. */
+PK_TEST(invalid_function_fails_its_call) {
+  /* f: (result i32) (i64.const 0), invalid; g: (result i32) (i32.const 5) */
+  static const unsigned char m[] = {
+      0,    'a', 's', 'm', 1,   0,   0,   0,   1,    5,    1,   0x60,
+      0,    1,   0x7f, 3,  3,   2,   0,   0,   7,    9,    2,   1,
+      'f',  0,   0,   1,   'g', 0,   1,   10,  11,   2,    4,   0,
+      0x42, 0,   0x0b, 4,  0,   0x41, 5,  0x0b};
+  const char *t = pkt_tmp("lazy_invalid.wasm");
+  pk_func *f, *g;
+  pk_val out;
+  pkt_write_file(t, m, sizeof m);
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, t, NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "f", "()->i32", &f), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "g", "()->i32", &g), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), t);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "invalid module: function 0: type mismatch");
+  PKT_RC(host, pk_func_call(g, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 5);
+  PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_EFORMAT);
+  done();
 }
 
 PK_TEST(unknown_import_module) {
@@ -263,7 +298,10 @@ PK_TEST(calls_do_not_allocate) {
   PKT_RC(host, pk_plugin_open(host, wasm("conformance"), NULL, &plug), PK_OK);
   PKT_RC(host, pk_plugin_func(plug, "sum", NULL, &sum), PK_OK);
   PKT_RC(host, pk_plugin_func(plug, "greet", NULL, &greet), PK_OK);
+  /* The first calls translate the functions (lazily): steady state
+     starts after them. */
   PKT_RC(host, pk_func_call(greet, &s, 1, &out, 1), PK_OK);
+  PKT_RC(host, pk_func_call(sum, in, 2, &out, 1), PK_OK);
   before = pkt_count;
   for (i = 0; i < 1000; i++) {
     PKT_RC(host, pk_func_call(sum, in, 2, &out, 1), PK_OK);
@@ -352,6 +390,26 @@ PK_TEST(bad_arg_area_type) {
 PK_TEST(bad_unwind_type) {
   expect_open(wasm("bad_unwind_type"), PK_EFORMAT,
               "plugkit_unwind must be () -> ()");
+}
+
+/* A closed plugin's large blocks (value stack, frames, linear memory)
+   serve the next open on the host: the first open asks for over 1 MiB,
+   a reopen for less than 256 KiB. pk_host_destroy frees the spares (the
+   harness checks that nothing leaks). */
+PK_TEST(reopen_reuses_large_blocks) {
+  size_t before, first, second;
+  host = test_host();
+  before = pkt_bytes;
+  PKT_RC(host, pk_plugin_open(host, wasm("conformance"), NULL, &plug), PK_OK);
+  pk_plugin_close(plug);
+  first = pkt_bytes - before;
+  before = pkt_bytes;
+  PKT_RC(host, pk_plugin_open(host, wasm("conformance"), NULL, &plug), PK_OK);
+  pk_plugin_close(plug);
+  second = pkt_bytes - before;
+  PKT_ASSERT(first > ((size_t)1 << 20));
+  PKT_ASSERT(second < ((size_t)256 << 10));
+  pk_host_destroy(host);
 }
 
 /* Allocation failures anywhere in open and a call: clean errors. */

@@ -650,7 +650,7 @@ static void defer(dec *d, deferred *s, const uint8_t *end, size_t min_bytes) {
   d->r.p = end;
 }
 
-static int decode_all(dec *d, char *err, size_t errlen) {
+static int decode_all(dec *d, unsigned flags, char *err, size_t errlen) {
   pkw_module *m = d->m;
   int last_rank = 0, spaces_done = 0, have_code = 0;
   uint32_t i;
@@ -775,7 +775,12 @@ static int decode_all(dec *d, char *err, size_t errlen) {
     rd_fail(&d->r, PKW_EINVALID, "multiple memories");
     goto out;
   }
-  /* Function bodies last: validation needs every section before them. */
+  /* Function bodies last: validation needs every section before them.
+     A lazy module's wait for their first call (exec.c's LAZY). */
+  if (flags & PKW_DECODE_LAZY) {
+    m->lazy_code[0] = pkw__exec_opwords()[PKW_OP_LAZY];
+    goto out;
+  }
   for (i = 0; i < fn.n; i++) {
     int rc = pkw__compile_func(m, i, err, errlen);
     if (rc < 0)
@@ -792,6 +797,17 @@ out:
 int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
                       size_t len, pkw_module **out_module, char *errbuf,
                       size_t errlen) {
+  return pkw_module_decode_ex(alloc, bytes, len, 0, out_module, errbuf,
+                              errlen);
+}
+
+const char *pkw_module_error(const pkw_module *m) {
+  return m != NULL ? m->lazy_err : "";
+}
+
+int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
+                         size_t len, unsigned flags, pkw_module **out_module,
+                         char *errbuf, size_t errlen) {
   pkw_alloc a = {NULL, NULL};
   pkw_module *m;
   dec d;
@@ -818,7 +834,7 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
   d.m = m;
   d.r.p = m->bytes;
   d.r.end = m->bytes + len;
-  rc = decode_all(&d, errbuf, errlen);
+  rc = decode_all(&d, flags, errbuf, errlen);
   if (rc < 0) {
     pkw_module_destroy(m);
     return rc;

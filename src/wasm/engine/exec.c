@@ -317,6 +317,7 @@ int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
   }
   pc = func->code;
   ci = func->inst;
+  cf = func;  /* the function being entered, for LAZY */
   frame = inst->frame_free;
   /* The host's call costs a unit of fuel like any call. The interrupt
    * flag waits for the first call or loop iteration: code without
@@ -393,6 +394,19 @@ dispatch:
       RELOAD_MEM();
     }
     DISPATCH();
+  OP(LAZY) {
+    /* First entry into cf, a lazy module's function: fp is its frame,
+     * the arguments in place. Translate, then enter it for real. */
+    uint32_t np = cf->type.nparams;
+    rc = pkw__compile_lazy(cf);
+    if (PKW_UNLIKELY(rc != PKW_OK))
+      goto trap;
+    if (PKW_UNLIKELY(fp + cf->frame_size > inst->stack_end))
+      TRAP(STACK_EXHAUSTED);
+    zero_locals(fp + np, cf->nlocals - np);
+    pc = cf->code;
+    DISPATCH();
+  }
   OP(CALL)
     cf = ci->funcs[pc[1]];
     argbase = pc[2];

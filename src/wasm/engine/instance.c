@@ -474,9 +474,18 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     const pkw_code *c = &m->codes[i];
     f->type = m->types[m->func_type[m->nfunc_imports + i]];
     f->inst = inst;
-    f->code = c->code;
-    f->nlocals = c->nlocals;
-    f->frame_size = c->frame_size;
+    if (c->code != NULL) {
+      f->code = c->code;
+      f->nlocals = c->nlocals;
+      f->frame_size = c->frame_size;
+    } else {
+      /* Lazy: entering runs LAZY, which translates and re-enters. Until
+         then its frame is the parameters plus the 4 slots a call zeroes
+         (zero_locals in exec.c). */
+      f->code = m->lazy_code;
+      f->nlocals = f->type.nparams;
+      f->frame_size = f->type.nparams + 4;
+    }
     inst->funcs[m->nfunc_imports + i] = f;
   }
   /* Defined tables and memory. */
@@ -671,6 +680,22 @@ void pkw_instance_interrupt(pkw_instance *inst) {
 }
 
 /* ---- calls -------------------------------------------------------------- */
+
+int pkw__compile_lazy(pkw_func *f) {
+  pkw_instance *inst = f->inst;
+  pkw_module *m = inst->mod;
+  uint32_t i = (uint32_t)(f - inst->own_funcs);
+  pkw_code *c = &m->codes[i];
+  if (c->code == NULL) {
+    int rc = pkw__compile_func(m, i, m->lazy_err, sizeof m->lazy_err);
+    if (rc != PKW_OK)
+      return rc;
+  }
+  f->code = c->code;
+  f->nlocals = c->nlocals;
+  f->frame_size = c->frame_size;
+  return PKW_OK;
+}
 
 int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
              uint64_t *results, uint32_t nresults) {

@@ -157,6 +157,7 @@
   X(TABLE_INIT)       /* [table, seg, d, s, n] */                         \
   X(ELEM_DROP)        /* [seg] */                                         \
   X(REF_FUNC)         /* [dst, funcidx] */                                \
+  X(LAZY)             /* [] a lazy module's function, not translated yet */ \
   X(I32_ADD_IMM)      /* [dst, a, imm]: i32 op with a constant b */     \
   X(I32_SUB_IMM) X(I32_MUL_IMM) X(I32_AND_IMM) X(I32_OR_IMM)             \
   X(I32_XOR_IMM) X(I32_SHL_IMM) X(I32_SHR_S_IMM) X(I32_SHR_U_IMM)        \
@@ -290,6 +291,9 @@ struct pkw_module {
   uint8_t has_datacount;
   uint32_t datacount;
   uint8_t *func_declared;     /* per function: may be used by ref.func */
+  uint32_t lazy_code[2];      /* PKW_DECODE_LAZY: the code of every
+                                 function not translated yet (LAZY) */
+  char lazy_err[192];         /* the last body that failed to translate */
 };
 
 struct pkw_func {
@@ -367,6 +371,10 @@ void *pkw__arena_alloc(pkw_arena *a, size_t n);     /* zeroed */
 void *pkw__arena_alloc_raw(pkw_arena *a, size_t n); /* not zeroed */
 void pkw__arena_free(pkw_arena *a);
 void *pkw__realloc(const pkw_alloc *a, void *p, size_t n);
+
+/* Translates f's body on its first call (PKW_DECODE_LAZY) and points f
+ * at the code (exec.c's LAZY). */
+int pkw__compile_lazy(pkw_func *f);
 
 /* Translates the body of defined function i (compile.c). */
 int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen);

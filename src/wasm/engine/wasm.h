@@ -165,6 +165,22 @@ typedef struct pkw_limits {
 int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
                       size_t len, pkw_module **out_module, char *errbuf,
                       size_t errlen);
+
+/* pkw_module_decode with flags. PKW_DECODE_LAZY: function bodies are
+ * validated and translated at their first call instead (the rest of the
+ * module is checked as usual), so a module loads in time proportional to
+ * the code it runs. A body found invalid then makes that call return
+ * PKW_EINVALID or PKW_EMALFORMED (not a trap: the instance stays usable,
+ * other functions run), with the message in pkw_module_error(). The
+ * first call translates into the module, so the instances of a lazy
+ * module must not run on several threads at once. */
+#define PKW_DECODE_LAZY 1u
+int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
+                         size_t len, unsigned flags, pkw_module **out_module,
+                         char *errbuf, size_t errlen);
+/* The message of the last body a lazy module failed to translate ("" if
+ * none). Valid until the next call into the module's instances. */
+const char *pkw_module_error(const pkw_module *m);
 void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
 
 /* Describes import i (0-based, < pkw_module_num_imports()). Strings are
