@@ -410,31 +410,32 @@ static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
  */
 #define MSG_MAX 511
 
+/* Formats the message of vfail/vlog into msg (MSG_MAX + 1 bytes). */
+static int format_msg(pk__wstate *st, pkw_instance *inst, const char *imp,
+                      const uint64_t *fmt_ap, char *msg, size_t *len) {
+  int64_t n;
+  int rc = pk__wasm_format(st, inst, imp, (uint32_t)fmt_ap[0],
+                           (uint32_t)fmt_ap[1], msg, MSG_MAX, &n);
+  *len = n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n;
+  return rc;
+}
+
 static int imp_vfail(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
-  pk__wstate *st = ud;
   char msg[MSG_MAX + 1];
-  int64_t n;
-  int rc;
+  size_t n;
+  int rc = format_msg(ud, inst, "vfail", &args[0], msg, &n);
   (void)results;
-  rc = pk__wasm_format(st, inst, "vfail", A32(0), A32(1), msg, MSG_MAX, &n);
-  if (rc < 0)
-    return rc;
-  return guest_fail(st, msg, n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n);
+  return rc < 0 ? rc : guest_fail(ud, msg, n);
 }
 
 static int imp_vlog(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
-  pk__wstate *st = ud;
   char msg[MSG_MAX + 1];
-  int64_t n;
-  int rc;
+  size_t n;
+  int rc = format_msg(ud, inst, "vlog", &args[1], msg, &n);
   (void)results;
-  rc = pk__wasm_format(st, inst, "vlog", A32(1), A32(2), msg, MSG_MAX, &n);
-  if (rc < 0)
-    return rc;
-  return guest_log(st, (int)A32(0), msg,
-                   n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n);
+  return rc < 0 ? rc : guest_log(ud, (int)A32(0), msg, n);
 }
 
 /* vformat(fmt, ap, buf, cap) -> i32: vsnprintf. The text is made in
