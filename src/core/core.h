@@ -126,7 +126,9 @@ struct pk_func {
   pk__sig sig;
   /*
    * How to call it: in-process machine code sets `thunk` (called with the
-   * plugin's context, the fastest path); other backends set `invoke`.
+   * plugin's context, the fastest path: pk_func_call tail-calls it, with
+   * the plugin's `cur` set to this function, so a backend's own thunk can
+   * find it); other backends set `invoke`.
    */
   pk_thunk thunk;
   int (*invoke)(pk_func *f, const pk_val *args, pk_val *results);

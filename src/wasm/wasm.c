@@ -14,6 +14,7 @@
 #include "wasm.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -221,35 +222,50 @@ static void run_post(pk__wstate *st) {
 static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
                               pk_val *results);
 
-/* The scalar path after a pending post-return ran: apart, so that the
-   fast path keeps little live across the guest call. */
+/* The payloads of a pk_val array, for pkw_invoke with sizeof(pk_val) as
+   the stride. Integer arithmetic: args is NULL when there are no
+   parameters (results when no results), and the engine then reads (or
+   writes) nothing. */
+#define PAYLOADS(v) ((uint64_t *)((uintptr_t)(v) + offsetof(pk_val, i64)))
+
+/* The scalar path, with the SDK's auto post-return (no call left to run
+   before this one) or after running the pending one. */
+static inline int invoke_scalar(const pk_func *f, const pk_val *args,
+                                pk_val *results) {
+  pk_plugin *p = f->plugin;
+  int rc;
+  /* pk_func_call cleared ctx.status and checked the counts and types.
+     The tag goes first: the engine writes only the payload. */
+  if (f->sig.nresults == 1)
+    results[0].type = f->sig.results[0];
+  rc = pkw_invoke((pkw_func *)f->bdata, PAYLOADS(args), PAYLOADS(results),
+                  sizeof(pk_val));
+  if (PK__LIKELY(rc == PKW_OK))
+    return p->ctx.status; /* a host import may have failed the call */
+  return map_rc(p->bstate, rc);
+}
+
+/* A thunk, which pk_func_call tail-calls first: the function is the
+   plugin's cur (the context is the plugin). */
+static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
+  return invoke_scalar(((pk_plugin *)(void *)c)->cur, args, results);
+}
+
+/* The same for a module whose post-return the host runs: the previous
+   call's, if pending, first (apart, so the fast path stays small). */
 PK__NOINLINE static int invoke_scalar_post(pk_func *f, const pk_val *args,
                                            pk_val *results) {
   run_post(f->plugin->bstate);
-  return wasm_invoke_scalar(f, args, results);
+  return invoke_scalar(f, args, results);
 }
 
 static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
                               pk_val *results) {
   pk_plugin *p = f->plugin;
-  int rc;
-
   if (PK__UNLIKELY(((pk__wstate *)p->bstate)->pending_post != NULL) &&
       p->in_host == 0)
     return invoke_scalar_post(f, args, results);
-  /* pk_func_call cleared ctx.status and checked the counts and types;
-     args may be NULL with no parameters, results with no results. The
-     tag goes first: the engine writes only the payload. */
-  if (f->sig.nresults == 1)
-    results[0].type = f->sig.results[0];
-  rc = pkw_invoke((pkw_func *)f->bdata,
-                  args != NULL ? (const uint64_t *)(const void *)&args->i64
-                               : NULL,
-                  results != NULL ? (uint64_t *)(void *)&results->i64 : NULL,
-                  sizeof(pk_val));
-  if (PK__LIKELY(rc == PKW_OK))
-    return p->ctx.status; /* a host import may have failed the call */
-  return map_rc(p->bstate, rc);
+  return invoke_scalar(f, args, results);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
@@ -257,6 +273,8 @@ static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
   if (w->lowered || st->limited)
     return;
   f->bdata = w->fn;
+  if (st->auto_post)
+    f->thunk = wasm_thunk_auto;
   f->invoke = wasm_invoke_scalar;
   f->invoke_tags = 1;
 }
@@ -1158,7 +1176,9 @@ static int wasm_open(pk_plugin *p) {
     if (pkw_instance_func(st->inst, "plugkit_describe", &fn) != PKW_OK)
       return pk__perr(p, PK_ENODESC,
                       "exports plugkit_abi_v1 but no plugkit_describe");
-    if ((rc = describe(st, fn)) < 0)
+    /* The SDK's optional exports first: they decide how exports are
+       called (scalar_path). */
+    if ((rc = sdk_features(st)) < 0 || (rc = describe(st, fn)) < 0)
       return rc;
     if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
       uint64_t r = 0;
@@ -1176,8 +1196,6 @@ static int wasm_open(pk_plugin *p) {
     }
     if (pkw_instance_func(st->inst, "plugkit_fini", &st->fini) != PKW_OK)
       st->fini = NULL;
-    if ((rc = sdk_features(st)) < 0)
-      return rc;
   } else if ((rc = plain_exports(st)) < 0) {
     return rc;
   }

@@ -178,16 +178,20 @@ static int fuel_or_interrupt(pkw_instance *inst, int64_t *fuel, int limited) {
   return 0;
 }
 
+/* Not a function: pkw_invoke of it reports the instruction words (they
+ * are labels of pkw_invoke, so they live there). */
+static pkw_func opwords_request;
+
 const uint32_t *pkw__exec_opwords(void) {
   const uint32_t *words = NULL;
-  (void)pkw__exec(NULL, NULL, (uint64_t *)(void *)&words, 0);
+  (void)pkw_invoke(&opwords_request, NULL, (uint64_t *)(void *)&words, 0);
   return words;
 }
 
-/* Runs func. With inst == NULL it only reports the instruction words
- * through fp (they are labels of this function, so they live here). */
-int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
-              size_t stride) {
+/* The interpreter, entered from the host (wasm.h). Guest calls do not
+ * recurse in C: a call is a jump with a frame pushed in inst->frames. */
+int pkw_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
+               size_t stride) {
   pkw_instance *inst;
   uint64_t *fp;
   /* Interpreter registers. */
@@ -295,10 +299,12 @@ int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
     DISPATCH();                                                           \
   } while (0)
 
-  if (func == NULL) {
-    /* pkw__exec_opwords() asking for the instruction words. */
-    *(const uint32_t **)(void *)out = offsets;
-    return PKW_OK;
+  if (PKW_UNLIKELY(func->code == NULL)) {
+    if (func == &opwords_request) {
+      *(const uint32_t **)(void *)out = offsets;
+      return PKW_OK;
+    }
+    return pkw__invoke_host(func, in, out, stride);
   }
   /* stack_free/frame_free mark what active calls use; they move only
    * around host callbacks (and are restored), so a call from a host
@@ -310,10 +316,17 @@ int pkw__exec(pkw_func *func, const uint64_t *in, uint64_t *out,
     return PKW_TRAP_STACK_EXHAUSTED;
   {
     /* Copied as given: the interpreter reads only the low half of i32
-     * and f32 slots (see wasm.h). */
+     * and f32 slots (see wasm.h). Most functions take one or two: those
+     * are copied with no taken branch (the host's call is branch-bound). */
+    const char *src = (const char *)in;
     uint32_t i, n = func->type.nparams;
-    for (i = 0; i < n; i++)
-      memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
+    if (PKW_LIKELY(n > 0))
+      memcpy(&fp[0], src, sizeof *fp);
+    if (PKW_LIKELY(n > 1))
+      memcpy(&fp[1], src + stride, sizeof *fp);
+    if (PKW_UNLIKELY(n > 2))
+      for (i = 2; i < n; i++)
+        memcpy(&fp[i], src + i * stride, sizeof *fp);
   }
   pc = func->code;
   ci = func->inst;
@@ -991,8 +1004,11 @@ done:
     /* fp is the entry frame again; a tail call from it returned results
      * of the same type. */
     uint32_t i, n = func->type.nresults;
-    for (i = 0; i < n; i++)
-      memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
+    if (PKW_LIKELY(n == 1))
+      memcpy(out, &fp[0], sizeof *fp);
+    else
+      for (i = 0; i < n; i++)
+        memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
   }
   return PKW_OK;
 trap:

@@ -703,16 +703,13 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
     return PKW_EINVAL;
   if (f->code == NULL)
     return f->host(f->host_ud, NULL, args, results);
-  return pkw__exec(f, args, results, sizeof *args);
+  return pkw_invoke(f, args, results, sizeof *args);
 }
 
 /* pkw_invoke of a host function exported by a module: it wants dense
- * slots. Apart so that the guest path needs no stack frame. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
-static int invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
-                       size_t stride) {
+ * slots. */
+int pkw__invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
+                     size_t stride) {
   uint64_t slots[PKW_INVOKE_MAX];
   uint32_t i, n;
   int rc;
@@ -729,9 +726,3 @@ static int invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
   return PKW_OK;
 }
 
-int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
-               size_t stride) {
-  if (PKW_UNLIKELY(f->code == NULL))
-    return invoke_host(f, in, out, stride);
-  return pkw__exec(f, in, out, stride);
-}

@@ -388,10 +388,9 @@ int pkw__validate_cexpr(pkw_module *m, const uint8_t **pp,
  * dispatch needs no table lookup; with the switch fallback, the op. */
 const uint32_t *pkw__exec_opwords(void);
 
-/* Runs wasm function f on its instance's stack: argument i is the 64-bit
- * value at in + i * stride, result i goes to out + i * stride (in and out
- * may alias). Checks the stack room and the re-entry depth (exec.c). */
-int pkw__exec(pkw_func *f, const uint64_t *in, uint64_t *out, size_t stride);
+/* pkw_invoke of a host function (instance.c). */
+int pkw__invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
+                     size_t stride);
 
 /* Structural function type equality. */
 int pkw__functype_eq(const pkw_functype *a, const pkw_functype *b);

@@ -265,8 +265,9 @@ int pkw_instance_func(pkw_instance *inst, const char *name,
 /* Memory index 0 of the instance (defined or imported), or NULL. */
 pkw_memory *pkw_instance_memory(pkw_instance *inst);
 
-/* Fuel: each call and each loop iteration consumes one unit; at zero the
- * guest traps with PKW_TRAP_OUT_OF_FUEL. fuel < 0 means unlimited (the
+/* Fuel: each call (the host's into the guest too) and each loop
+ * iteration consumes one unit; at zero the guest traps with
+ * PKW_TRAP_OUT_OF_FUEL. fuel < 0 means unlimited (the
  * default). pkw_instance_fuel() returns what is left. */
 void pkw_instance_set_fuel(pkw_instance *inst, int64_t fuel);
 int64_t pkw_instance_fuel(const pkw_instance *inst);
