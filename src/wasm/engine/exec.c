@@ -921,10 +921,10 @@ do_call: {
     pkw_frame *ff = inst->frame_free;
     uint32_t top = cf->type.nparams > cf->type.nresults ? cf->type.nparams
                                                         : cf->type.nresults;
-    inst->stack_free = nfp + top;
-    inst->frame_free = frame;
     if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY))
       TRAP(STACK_EXHAUSTED);
+    inst->stack_free = nfp + top;
+    inst->frame_free = frame;
     inst->depth++;
     if (limited)
       inst->fuel = fuel;
@@ -964,10 +964,10 @@ do_tail_call: {
     pkw_frame *ff = inst->frame_free;
     uint64_t *args = fp + argbase;
     uint32_t top = np > cf->type.nresults ? np : cf->type.nresults;
-    inst->stack_free = args + top;
-    inst->frame_free = frame;
     if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY))
       TRAP(STACK_EXHAUSTED);
+    inst->stack_free = args + top;
+    inst->frame_free = frame;
     inst->depth++;
     if (limited)
       inst->fuel = fuel;
