@@ -30,7 +30,9 @@ configure: deps
 
 test: all
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS); status=$$?; \
-	  if [ -f wasm-spec.txt ]; then tail -n 1 wasm-spec.txt; fi; exit $$status
+	  for f in wasm-spec.txt wasm-spec-lazy.txt; do \
+	    if [ -f $$f ]; then printf '%s (%s)\n' "$$(tail -n 1 $$f)" $$f; fi; \
+	  done; exit $$status
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPK_BUILD_TESTS=OFF \
