@@ -209,7 +209,12 @@ typedef struct pk_open_opts {
 PK_API int pk_plugin_open(pk_host *host, const char *path,
                           const pk_open_opts *opts, pk_plugin **out_plugin);
 
-/* Run the plugin's fini hook, unload it and free it. */
+/*
+ * Run the plugin's fini hook, unload it and free it. A wasm plugin's large
+ * buffers (value stack, frames, linear memory up to 4 MiB) are kept by the
+ * host, at most four, for the next open to reuse; pk_host_destroy frees
+ * them.
+ */
 PK_API void pk_plugin_close(pk_plugin *plugin);
 
 /* What pk_plugin_info reports. Strings are borrowed from the plugin. */
