@@ -583,6 +583,31 @@ static void test_lazy(void) {
   pkw_module_destroy(m);
 }
 
+/* A lazy function's real frame is known only once translated: its first
+ * entry checks the stack again (exec.c's LAZY). 2,000 locals do not fit
+ * a 1,024-slot stack, though the untranslated stub's frame would. */
+static void test_lazy_stack(void) {
+  static const uint8_t code[] = {0x0b};
+  spec sp = {"", "", code, sizeof code, 2000, -1, -1, 0, 0};
+  pkw_limits lim;
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  buf b;
+  build(&b, &sp);
+  memset(&lim, 0, sizeof lim);
+  lim.stack_slots = 1024;
+  CHECK_RC(pkw_module_decode_ex(NULL, b.b, b.n, PKW_DECODE_LAZY, &m, NULL,
+                                0),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, NULL, 0, NULL, 0), PKW_TRAP_STACK_EXHAUSTED);
+  CHECK_RC(pkw_call(f, NULL, 0, NULL, 0), PKW_TRAP_STACK_EXHAUSTED);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -601,6 +626,7 @@ static const struct {
     {"wasm_malformed_rejected", test_malformed},
     {"wasm_regress_br_table_back_edge", test_regress_br_table_back_edge},
     {"wasm_lazy_translation", test_lazy},
+    {"wasm_lazy_stack_checked", test_lazy_stack},
 };
 
 int main(int argc, char **argv) {

@@ -382,6 +382,11 @@ PK_TEST(bad_arg_area_address) {
               "plugkit_arg_area: 0xfffffff0 is outside guest memory");
 }
 
+PK_TEST(bad_arg_area_capacity) {
+  expect_open(wasm("bad_area_cap"), PK_EFORMAT,
+              "plugkit_arg_area: 2147483632 bytes at");
+}
+
 PK_TEST(bad_arg_area_type) {
   expect_open(wasm("bad_area_type"), PK_EFORMAT,
               "plugkit_arg_area must be () -> i32");

@@ -255,6 +255,26 @@ static void check_types(cc *c, const uint8_t *ts, uint32_t n) {
   }
 }
 
+/* The bulk memory and table instructions: pops (i32, `mid`, i32) and
+ * emits [op, the nimm immediates imm0 imm1, the three slots]. */
+static void emit_bulk(cc *c, uint32_t op, uint32_t nimm, uint32_t imm0,
+                      uint32_t imm1, uint8_t mid) {
+  vent v1, v2, v3;
+  v3 = pop(c, PKW_I32);
+  v2 = pop(c, mid);
+  v1 = pop(c, PKW_I32);
+  if (c->r.bad || unreachable_now(c))
+    return;
+  emit_op(c, op, 0);
+  if (nimm > 0)
+    emit_word(c, imm0);
+  if (nimm > 1)
+    emit_word(c, imm1);
+  emit_word(c, v1.slot);
+  emit_word(c, v2.slot);
+  emit_word(c, v3.slot);
+}
+
 /* ---- control ------------------------------------------------------------- */
 
 static ctl *push_ctl(cc *c, uint8_t kind, const pkw_functype *bt) {
@@ -1275,18 +1295,7 @@ static void compile_body(cc *c) {
           return;
         need_datacount(c, a);
         need_mem(c);
-        v3 = pop(c, PKW_I32);
-        v2 = pop(c, PKW_I32);
-        v1 = pop(c, PKW_I32);
-        if (r->bad)
-          return;
-        if (!unreachable_now(c)) {
-          emit_op(c, PKW_OP_MEMORY_INIT, 0);
-          emit_word(c, a);
-          emit_word(c, v1.slot);
-          emit_word(c, v2.slot);
-          emit_word(c, v3.slot);
-        }
+        emit_bulk(c, PKW_OP_MEMORY_INIT, 1, a, 0, PKW_I32);
         break;
       case 9: /* data.drop */
         a = rd_u32(r);
@@ -1302,17 +1311,8 @@ static void compile_body(cc *c) {
         if (sub == 10)
           zero_byte(c);
         need_mem(c);
-        v3 = pop(c, PKW_I32);
-        v2 = pop(c, PKW_I32);
-        v1 = pop(c, PKW_I32);
-        if (r->bad)
-          return;
-        if (!unreachable_now(c)) {
-          emit_op(c, sub == 10 ? PKW_OP_MEMORY_COPY : PKW_OP_MEMORY_FILL, 0);
-          emit_word(c, v1.slot);
-          emit_word(c, v2.slot);
-          emit_word(c, v3.slot);
-        }
+        emit_bulk(c, sub == 10 ? PKW_OP_MEMORY_COPY : PKW_OP_MEMORY_FILL, 0,
+                  0, 0, PKW_I32);
         break;
       case 12: /* table.init elem table */
         a = rd_u32(r);
@@ -1324,19 +1324,7 @@ static void compile_body(cc *c) {
           INVALID(c, "unknown elem segment");
         if (!r->bad && m->elems[a].type != m->tables[b].elem)
           INVALID(c, "type mismatch (table.init)");
-        v3 = pop(c, PKW_I32);
-        v2 = pop(c, PKW_I32);
-        v1 = pop(c, PKW_I32);
-        if (r->bad)
-          return;
-        if (!unreachable_now(c)) {
-          emit_op(c, PKW_OP_TABLE_INIT, 0);
-          emit_word(c, b);
-          emit_word(c, a);
-          emit_word(c, v1.slot);
-          emit_word(c, v2.slot);
-          emit_word(c, v3.slot);
-        }
+        emit_bulk(c, PKW_OP_TABLE_INIT, 2, b, a, PKW_I32);
         break;
       case 13: /* elem.drop */
         a = rd_u32(r);
@@ -1358,19 +1346,7 @@ static void compile_body(cc *c) {
         need_table(c, b);
         if (!r->bad && m->tables[a].elem != m->tables[b].elem)
           INVALID(c, "type mismatch (table.copy)");
-        v3 = pop(c, PKW_I32);
-        v2 = pop(c, PKW_I32);
-        v1 = pop(c, PKW_I32);
-        if (r->bad)
-          return;
-        if (!unreachable_now(c)) {
-          emit_op(c, PKW_OP_TABLE_COPY, 0);
-          emit_word(c, a);
-          emit_word(c, b);
-          emit_word(c, v1.slot);
-          emit_word(c, v2.slot);
-          emit_word(c, v3.slot);
-        }
+        emit_bulk(c, PKW_OP_TABLE_COPY, 2, a, b, PKW_I32);
         break;
       case 15: /* table.grow */
         a = rd_u32(r);
@@ -1413,18 +1389,7 @@ static void compile_body(cc *c) {
         need_table(c, a);
         if (r->bad)
           return;
-        v3 = pop(c, PKW_I32);
-        v2 = pop(c, m->tables[a].elem);
-        v1 = pop(c, PKW_I32);
-        if (r->bad)
-          return;
-        if (!unreachable_now(c)) {
-          emit_op(c, PKW_OP_TABLE_FILL, 0);
-          emit_word(c, a);
-          emit_word(c, v1.slot);
-          emit_word(c, v2.slot);
-          emit_word(c, v3.slot);
-        }
+        emit_bulk(c, PKW_OP_TABLE_FILL, 1, a, 0, m->tables[a].elem);
         break;
       default:
         fail(c, PKW_EMALFORMED, "illegal opcode");

@@ -709,36 +709,39 @@ dispatch:
   BIN_(I32_ADD, (uint32_t)(U32(2) + U32(3)))
   BIN_(I32_SUB, (uint32_t)(U32(2) - U32(3)))
   BIN_(I32_MUL, (uint32_t)(U32(2) * U32(3)))
-  OP(I32_DIV_S) {
-    int32_t x = S32(2), y = S32(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    if (x == INT32_MIN && y == -1)
-      TRAP(INTEGER_OVERFLOW);
-    SLOT(1) = (uint32_t)(x / y);
-    NEXT(4);
+/* Division and remainder, both widths: the traps wasm asks for. */
+#define DIVREM_(w, st, ut, smin, S, U)                                    \
+  OP(I##w##_DIV_S) {                                                      \
+    st x = S(2), y = S(3);                                                \
+    if (y == 0)                                                           \
+      TRAP(DIVIDE_BY_ZERO);                                               \
+    if (x == smin && y == -1)                                             \
+      TRAP(INTEGER_OVERFLOW);                                             \
+    SLOT(1) = (ut)(x / y);                                                \
+    NEXT(4);                                                              \
+  }                                                                       \
+  OP(I##w##_DIV_U) {                                                      \
+    ut x = U(2), y = U(3);                                                \
+    if (y == 0)                                                           \
+      TRAP(DIVIDE_BY_ZERO);                                               \
+    SLOT(1) = x / y;                                                      \
+    NEXT(4);                                                              \
+  }                                                                       \
+  OP(I##w##_REM_S) {                                                      \
+    st x = S(2), y = S(3);                                                \
+    if (y == 0)                                                           \
+      TRAP(DIVIDE_BY_ZERO);                                               \
+    SLOT(1) = y == -1 ? 0 : (ut)(x % y);                                  \
+    NEXT(4);                                                              \
+  }                                                                       \
+  OP(I##w##_REM_U) {                                                      \
+    ut x = U(2), y = U(3);                                                \
+    if (y == 0)                                                           \
+      TRAP(DIVIDE_BY_ZERO);                                               \
+    SLOT(1) = x % y;                                                      \
+    NEXT(4);                                                              \
   }
-  OP(I32_DIV_U) {
-    uint32_t x = U32(2), y = U32(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = x / y;
-    NEXT(4);
-  }
-  OP(I32_REM_S) {
-    int32_t x = S32(2), y = S32(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = y == -1 ? 0 : (uint32_t)(x % y);
-    NEXT(4);
-  }
-  OP(I32_REM_U) {
-    uint32_t x = U32(2), y = U32(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = x % y;
-    NEXT(4);
-  }
+  DIVREM_(32, int32_t, uint32_t, INT32_MIN, S32, U32)
   BIN_(I32_AND, U32(2) & U32(3))
   BIN_(I32_OR, U32(2) | U32(3))
   BIN_(I32_XOR, U32(2) ^ U32(3))
@@ -753,36 +756,8 @@ dispatch:
   BIN_(I64_ADD, U64(2) + U64(3))
   BIN_(I64_SUB, U64(2) - U64(3))
   BIN_(I64_MUL, U64(2) * U64(3))
-  OP(I64_DIV_S) {
-    int64_t x = S64(2), y = S64(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    if (x == INT64_MIN && y == -1)
-      TRAP(INTEGER_OVERFLOW);
-    SLOT(1) = (uint64_t)(x / y);
-    NEXT(4);
-  }
-  OP(I64_DIV_U) {
-    uint64_t x = U64(2), y = U64(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = x / y;
-    NEXT(4);
-  }
-  OP(I64_REM_S) {
-    int64_t x = S64(2), y = S64(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = y == -1 ? 0 : (uint64_t)(x % y);
-    NEXT(4);
-  }
-  OP(I64_REM_U) {
-    uint64_t x = U64(2), y = U64(3);
-    if (y == 0)
-      TRAP(DIVIDE_BY_ZERO);
-    SLOT(1) = x % y;
-    NEXT(4);
-  }
+  DIVREM_(64, int64_t, uint64_t, INT64_MIN, S64, U64)
+#undef DIVREM_
   BIN_(I64_AND, U64(2) & U64(3))
   BIN_(I64_OR, U64(2) | U64(3))
   BIN_(I64_XOR, U64(2) ^ U64(3))
