@@ -195,7 +195,29 @@ struct pk__backend {
   int (*open)(pk_plugin *p);
   /* Run fini and free bstate. Called once, also after a failed open. */
   void (*close)(pk_plugin *p);
+  /* The limits of pk_open_opts this backend enforces (PK__LIM_* bits);
+     pk_plugin_open refuses the others (docs/limits.md). PK__LIM_SELF: the
+     backend checks in open, because what it enforces depends on the file
+     (process: the child's backend). */
+  unsigned limits;
 };
+
+/*
+ * The limits model (docs/limits.md): each limit in pk_open_opts, as a bit.
+ * A backend that cannot enforce a limit it is asked for fails the open
+ * with PK_ENOSYS; no limit is silently ignored.
+ */
+#define PK__LIM_TIMEOUT 0x01u /* call_timeout_ms: a deadline per call */
+#define PK__LIM_FUEL 0x02u    /* fuel: an instruction budget per call */
+#define PK__LIM_MEMORY 0x04u  /* max_memory */
+#define PK__LIM_FS 0x08u      /* fs_root: a read-only file capability */
+#define PK__LIM_CHILD 0x10u   /* a child process's options: restart,
+                                 spin_ns, transport, harden, limit_* */
+#define PK__LIM_SELF 0x80000000u
+/* PK_ENOSYS, naming the first option `o` asks for that `honoured` lacks
+   and what to use instead; `who` names the backend ("native"). */
+int pk__limits_check(pk_plugin *p, const pk_open_opts *o, unsigned honoured,
+                     const char *who);
 
 /* The NULL-terminated list of compiled-in backends. */
 extern const pk__backend *const pk__backends[];

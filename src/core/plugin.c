@@ -231,6 +231,9 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   p->inner_backend = o.backend;
   p->opts = &o;
   p->backend = be;
+  if (!(be->limits & PK__LIM_SELF) &&
+      (rc = pk__limits_check(p, &o, be->limits, be->name)) < 0)
+    goto fail;
   if ((rc = be->open(p)) < 0)
     goto fail;
   p->phase = NULL;
@@ -257,6 +260,59 @@ void pk_plugin_close(pk_plugin *p) {
   if (p->next != NULL)
     p->next->prev = p->prev;
   plugin_free(p);
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+int pk__limits_check(pk_plugin *p, const pk_open_opts *o, unsigned honoured,
+                     const char *who) {
+  static const char proc[] =
+      "; open it with isolation = PK_ISOLATE_PROCESS (docs/limits.md)";
+  const char *child = NULL;
+  if (o->call_timeout_ms != 0 && !(honoured & PK__LIM_TIMEOUT))
+    return pk__perr(p, PK_ENOSYS,
+                    "call_timeout_ms cannot be enforced on %s plugins, whose "
+                    "code runs in the host's thread%s",
+                    who, proc);
+  if (o->fuel != 0 && !(honoured & PK__LIM_FUEL))
+    return pk__perr(p, PK_ENOSYS,
+                    "fuel cannot be enforced on %s plugins: they have no "
+                    "instruction budget; bound them with call_timeout_ms "
+                    "under process isolation (docs/limits.md)",
+                    who);
+  if (o->max_memory != 0 && !(honoured & PK__LIM_MEMORY))
+    return pk__perr(p, PK_ENOSYS,
+                    "max_memory cannot be enforced on %s plugins, which "
+                    "allocate from the host's heap; bound them with limit_mem "
+                    "under process isolation (docs/limits.md)",
+                    who);
+  if (o->fs_root != NULL && !(honoured & PK__LIM_FS))
+    return pk__perr(p, PK_ENOSYS,
+                    "fs_root cannot be enforced on %s plugins: it is the "
+                    "file capability of wasm plugins (docs/limits.md)",
+                    who);
+  if (!(honoured & PK__LIM_CHILD)) {
+    if (o->restart != 0)
+      child = "restart";
+    else if (o->spin_ns != 0)
+      child = "spin_ns";
+    else if (o->transport != 0)
+      child = "transport";
+    else if (o->harden != 0)
+      child = "harden";
+    else if (o->limit_files != 0)
+      child = "limit_files";
+    else if (o->limit_cpu_s != 0)
+      child = "limit_cpu_s";
+    else if (o->limit_mem != 0)
+      child = "limit_mem";
+    if (child != NULL)
+      return pk__perr(p, PK_ENOSYS,
+                      "%s applies to plugins in a child process, and this %s "
+                      "plugin runs in the host%s",
+                      child, who, proc);
+  }
+  return PK_OK;
 }
 
 /* ---- exports ----------------------------------------------------------- */

@@ -801,4 +801,4 @@ static void script_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_lua = {"lua", script_probe, script_open,
-                                     script_close};
+                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY};

@@ -75,4 +75,4 @@ static void native_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_native = {"native", native_probe, native_open,
-                                        native_close};
+                                        native_close, 0};

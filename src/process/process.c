@@ -882,4 +882,4 @@ static void proc_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
-                                         proc_close};
+                                         proc_close, PK__LIM_SELF};

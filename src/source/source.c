@@ -375,4 +375,4 @@ static void source_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_source = {"source", source_probe, source_open,
-                                        source_close};
+                                        source_close, 0};

@@ -1232,4 +1232,4 @@ static void wasm_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_wasm = {"wasm", wasm_probe, wasm_open,
-                                      wasm_close};
+                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS};
