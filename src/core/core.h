@@ -257,6 +257,11 @@ int pk__elf_executable(const unsigned char *h, size_t n);
 /* The table handed to in-process plugins. */
 extern const struct pk_host_api pk__host_api;
 
+/* A plugin's log line to the host's sink, every backend's only way there:
+   the level is clamped to PK_LOG_ERROR..PK_LOG_DEBUG (plugins send any
+   int), and the line carries the plugin's name (or path). */
+void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len);
+
 /* Config lookup shared by every backend. */
 int pk__config_get(const pk_plugin *p, const char *key, size_t keylen,
                    pk_str *out);

@@ -569,11 +569,21 @@ static void api_fail(pk_ctx *c, const char *msg, size_t len) {
   pk__perr(p, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
 }
 
-static void api_log(pk_ctx *c, int level, const char *msg, size_t len) {
-  pk_plugin *p = (pk_plugin *)c;
+void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len) {
   pk_host *h = p->host;
-  if (h->log != NULL)
-    h->log(h->log_ud, level, p->name ? p->name : p->path, msg, len);
+  if (h->log == NULL)
+    return;
+  /* The level comes from the plugin: a sink may index a table with it. */
+  if (level < PK_LOG_ERROR)
+    level = PK_LOG_ERROR;
+  else if (level > PK_LOG_DEBUG)
+    level = PK_LOG_DEBUG;
+  h->log(h->log_ud, level, p->name ? p->name : p->path, msg ? msg : "",
+         msg ? len : 0);
+}
+
+static void api_log(pk_ctx *c, int level, const char *msg, size_t len) {
+  pk__plugin_log((pk_plugin *)c, level, msg, len);
 }
 
 static int api_config(pk_ctx *c, const char *key, size_t keylen,

@@ -218,10 +218,7 @@ static int sb_xpcall(lua_State *L) {
 }
 
 static void emit(lua_State *L, int level, const char *msg, size_t len) {
-  pk_plugin *p = plug_of(L)->p;
-  pk_host *h = p->host;
-  if (h->log != NULL)
-    h->log(h->log_ud, level, p->name ? p->name : p->path, msg, len);
+  pk__plugin_log(plug_of(L)->p, level, msg, len);
 }
 
 /* log(msg) at info, or log(level, msg) with level "error", "warn", "info",

@@ -87,10 +87,8 @@ static void *host_grow(void *ud, void *p, size_t n) {
 /* ---- stderr lines to the log sink --------------------------------------- */
 
 static void emit_line(pk_plugin *p, proc_state *st) {
-  pk_host *h = p->host;
-  if (st->errlen > 0 && h->log != NULL)
-    h->log(h->log_ud, PK_LOG_WARN, p->name ? p->name : p->path, st->errline,
-           st->errlen);
+  if (st->errlen > 0)
+    pk__plugin_log(p, PK_LOG_WARN, st->errline, st->errlen);
   if (st->errlen > 0)
     snprintf(st->lastline, sizeof st->lastline, "%.*s", (int)st->errlen,
              st->errline);
@@ -380,7 +378,6 @@ static int recv_frame(pk_plugin *p, proc_state *st, int timeout_ms,
 /* Deliver a LOG frame and answer it. */
 static int on_log(pk_plugin *p, proc_state *st, const uint8_t *body,
                   size_t len) {
-  pk_host *h = p->host;
   pk__rd r;
   uint32_t level;
   const uint8_t *msg;
@@ -388,9 +385,8 @@ static int on_log(pk_plugin *p, proc_state *st, const uint8_t *body,
   pk__rd_init(&r, body + 1, len - 1);
   level = pk__rd_u32(&r);
   msg = pk__rd_bytes(&r, &n);
-  if (h->log != NULL)
-    h->log(h->log_ud, (int)level, p->name ? p->name : p->path,
-           msg ? (const char *)msg : "", n);
+  pk__plugin_log(p, level > PK_LOG_DEBUG ? PK_LOG_DEBUG : (int)level,
+                 (const char *)msg, n);
   pk__wire_begin(&st->chan.out, PK__F_ACK);
   return send_frame(p, st);
 }

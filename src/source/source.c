@@ -247,8 +247,8 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
     return pk__perr(p, PK_EFORMAT, "compile failed: %s",
                     st->ndiag > 0 ? st->diag : "libtcc gave no reason");
   /* It compiled: what tcc said is warnings, for the host's log. */
-  if (st->ndiag > 0 && p->host->log != NULL)
-    p->host->log(p->host->log_ud, PK_LOG_WARN, p->path, st->diag, st->ndiag);
+  if (st->ndiag > 0)
+    pk__plugin_log(p, PK_LOG_WARN, st->diag, st->ndiag);
   return PK_OK;
 }
 

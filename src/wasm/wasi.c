@@ -87,12 +87,11 @@ static void put64(uint8_t *p, uint64_t v) {
 
 /* Log what the guest wrote to fd 1 or 2, one message per line. */
 static void emit(pk__wstate *st, int level, const char *s, size_t n) {
-  pk_host *h = st->p->host;
   while (n > 0) {
     const char *nl = memchr(s, '\n', n);
     size_t k = nl ? (size_t)(nl - s) : n;
-    if (h->log != NULL && (k > 0 || nl != NULL))
-      h->log(h->log_ud, level, st->p->name ? st->p->name : st->p->path, s, k);
+    if (k > 0 || nl != NULL)
+      pk__plugin_log(st->p, level, s, k);
     if (nl == NULL)
       break;
     n -= k + 1;

@@ -403,10 +403,7 @@ static int guest_fail(pk__wstate *st, const char *msg, size_t len) {
 /* A line from the guest for the host's log sink. */
 static int guest_log(pk__wstate *st, int level, const char *msg,
                      size_t len) {
-  pk_host *h = st->p->host;
-  if (h->log != NULL)
-    h->log(h->log_ud, level, st->p->name ? st->p->name : st->p->path, msg,
-           len);
+  pk__plugin_log(st->p, level, msg, len);
   return 0;
 }
 
