@@ -2,7 +2,12 @@
 #   make                 build (./build)
 #   make test            build and run every test (ctest)
 #   make test SAN=address,undefined   the same under sanitizers (./build-san)
-#   make bench           optimised build (./build-bench), print the table
+#   make bench           optimised build (./build-bench), print the table;
+#                        results in build-bench/results (nothing tracked
+#                        changes)
+#   make bench-docs      make bench, then copy its results to
+#                        bench/results and its figures into README.md and
+#                        docs/choosing.md (to commit)
 #   make install PREFIX=/usr/local
 JOBS ?= 2
 SAN ?=
@@ -16,9 +21,9 @@ endif
 CMAKE_ARGS = -DPK_WERROR=$(if $(filter 1 ON on yes,$(WERROR)),ON,OFF) \
              -DPK_SANITIZE=$(SAN)
 
-.PHONY: all deps configure test bench install clean
+.PHONY: all deps configure test bench bench-docs install clean
 all: configure
-	@cmake --build $(BUILD) -j$(JOBS)
+	@cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
 
 deps:
 	@sh scripts/deps.sh
@@ -29,7 +34,9 @@ configure: deps
 	@grep -E '^-- (plugkit|wasm|source|lua|process)' $(BUILD).configure.log || true
 
 test: all
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS); status=$$?; \
+	@cd $(BUILD) && { ctest --output-on-failure -j$(JOBS); echo $$? > ctest.status; } \
+	  | tee ctest.out; status=$$(cat ctest.status); \
+	  sh $(CURDIR)/scripts/skipped.sh . ctest.out; \
 	  for f in wasm-spec.txt wasm-spec-lazy.txt; do \
 	    if [ -f $$f ]; then printf '%s (%s)\n' "$$(tail -n 1 $$f)" $$f; fi; \
 	  done; exit $$status
@@ -38,8 +45,14 @@ bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPK_BUILD_TESTS=OFF \
 	  > build-bench.configure.log 2>&1 || { cat build-bench.configure.log; exit 1; }
 	@cmake --build build-bench -j$(JOBS) --target pk_bench
-	@mkdir -p bench/results
-	@./build-bench/bench/pk_bench --out bench/results
+	@mkdir -p build-bench/results
+	@./build-bench/bench/pk_bench --out build-bench/results
+
+bench-docs: bench
+	@cp build-bench/results/latest.json build-bench/results/latest.md \
+	  build-bench/results/latest.svg bench/results/
+	@python3 scripts/bench_summary.py bench/results/latest.json \
+	  --write README.md docs/choosing.md
 
 install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -27,6 +27,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   rm -f "$log"
 else
   echo "deps: missing Debian packages:$missing"
-  echo "deps: install them with: apt-get install$missing (the parts needing them are skipped)"
+  echo "deps: the parts needing them are skipped; as root, install them with:"
+  echo "  apt-get install --no-install-recommends$missing"
 fi
 exit 0

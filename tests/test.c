@@ -1,6 +1,7 @@
 /* test.c: the harness behind test.h. */
 #include "test.h"
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,15 +140,36 @@ unsigned char *pkt_read_file(const char *path, size_t *n) {
   return d;
 }
 
+static char tmp_dir[512];
+static pid_t tmp_owner;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* A test's folder goes with it, passed or failed (pkt_fail exits): a run
+   of the suite leaves nothing in $TMPDIR. Children forked by a test
+   inherit the handler but do not own the folder. */
+static void tmp_cleanup(void) {
+  if (tmp_dir[0] != '\0' && getpid() == tmp_owner)
+    nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *pkt_tmp(const char *name) {
-  static char dir[512], path[1024];
-  if (dir[0] == '\0') {
+  static char path[1024];
+  if (tmp_dir[0] == '\0') {
     const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/pkt-%s-%ld", t && *t ? t : "/tmp",
-             cur_test, (long)getpid());
-    mkdir(dir, 0700);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/pkt-%s-XXXXXX",
+             t && *t ? t : "/tmp", cur_test);
+    if (mkdtemp(tmp_dir) == NULL)
+      pkt_fail(__FILE__, __LINE__, "cannot make a folder like %s", tmp_dir);
+    tmp_owner = getpid();
+    atexit(tmp_cleanup);
   }
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
   return path;
 }
 
