@@ -198,7 +198,8 @@ static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
   if (rc == PK_OK) {
     qsort(names, n, sizeof names[0], cmp_names);
     for (i = 0; i < n && rc == PK_OK; i++)
-      if (tcc_add_file(st->tcc, names[i]) < 0)
+      if ((rc = pk__plugin_check_file(p, names[i])) == PK_OK &&
+          tcc_add_file(st->tcc, names[i]) < 0)
         rc = pk__perr(p, PK_EFORMAT, "compile failed: %s", st->diag);
   }
   for (i = 0; i < n; i++)
@@ -238,6 +239,8 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
   if (isdir) {
     if ((rc = add_dir(p, st, p->path)) < 0)
       return rc;
+  } else if ((rc = pk__plugin_check_file(p, p->path)) < 0) {
+    return rc; /* tcc reads what it is given to the end: not a FIFO */
   } else if (tcc_add_file(st->tcc, p->path) < 0) {
     rc = PK_EFORMAT;
   }
