@@ -26,6 +26,7 @@ endif()
 function(pkh_core_fixture name source)
   add_library(${name} MODULE ${source})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PRIVATE pk_warnings)
   set_target_properties(${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
     SUFFIX ".so" LIBRARY_OUTPUT_DIRECTORY ${_pkh_core})
   if(ARGN)
