@@ -226,8 +226,14 @@ typedef struct pk_plugin_info {
   const char *path;    /* as given to pk_plugin_open */
   uint32_t abi_major;  /* the plugkit ABI the plugin was built for */
   uint32_t abi_minor;
-  size_t nexports;
+  size_t nexports;     /* at most 65536: a plugin declaring more fails to
+                          open with PK_ELIMIT */
 } pk_plugin_info;
+
+/* An empty pk_plugin_info with its size set:
+   `pk_plugin_info info = PK_PLUGIN_INFO_INIT;` */
+#define PK_PLUGIN_INFO_INIT                                                 \
+  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0}
 
 /*
  * Describe a plugin. `info->size` must be set; fields beyond it are not

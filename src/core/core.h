@@ -161,6 +161,8 @@ struct pk_plugin {
 
   pk_func *funcs;
   size_t nfuncs;
+  size_t nnamed;     /* exports pk__func_init has filled so far */
+  pk_func **byname;  /* the exports sorted by name, once all are filled */
   char *config;   /* key\0value\0key\0value\0\0 */
   size_t *grants; /* indices into host->fns */
   size_t ngrants;
@@ -230,11 +232,38 @@ int pk__verr(pk_host *h, int code, const char *path, const char *phase,
 /* Same, for a plugin: uses its path and current phase. */
 int pk__perr(pk_plugin *p, int code, const char *fmt, ...) PK__FMT(3, 4);
 
-/* Allocate p->funcs for n exports (zeroed). */
+/* The most exports a plugin may declare (documented in plugkit.h, at
+   pk_plugin_info.nexports). Far above any real plugin, low enough that
+   the host's per-export work stays small whatever a file declares. */
+#define PK__MAX_EXPORTS 65536u
+
+/* Allocate p->funcs for n exports (zeroed); PK_ELIMIT, before allocating
+   anything, when n is above PK__MAX_EXPORTS. */
 int pk__plugin_exports(pk_plugin *p, size_t n);
-/* Fill an export's name and signature; PK_EFORMAT on a bad signature. */
+/*
+ * Fill an export's name and signature; PK_EFORMAT on a bad signature.
+ * Call it once for each of the n exports, in any order; the call that
+ * fills the last one checks that no name is declared twice (sorting the
+ * names: O(n log n)) and fails with PK_EFORMAT if one is.
+ */
 int pk__func_init(pk_plugin *p, pk_func *f, const char *name,
                   const char *sig);
+/* The largest plugin file a backend reads whole (a wasm module, a Lua
+   script, a C source file): bounds what one open may read and hold. */
+#define PK__MAX_FILE ((size_t)256 << 20)
+
+/*
+ * Read the plugin's file (p->path) whole through the host's allocator,
+ * for backends that need its bytes: refuses what is not a regular file
+ * (PK_EFORMAT: a FIFO is never waited for, a device never read) and a
+ * file above PK__MAX_FILE (PK_ELIMIT), with the message set. *out is the
+ * caller's to pk__free.
+ */
+int pk__plugin_read_file(pk_plugin *p, unsigned char **out, size_t *out_n);
+/* The same checks without reading, for readers that open the file
+   themselves (libtcc): PK_OK or the code, with the message set. */
+int pk__plugin_check_file(pk_plugin *p, const char *path);
+
 /* Copy a string into plugin-owned storage (freed with the plugin). */
 char *pk__plugin_strdup(pk_plugin *p, const char *s);
 
@@ -253,6 +282,17 @@ void pk__desc_fini(pk_plugin *p, const pk_plugin_desc *d);
    program interpreter, as PIE executables are) rather than a library. */
 uint64_t pk__elf_read(const unsigned char *h, size_t off, int width, int big);
 int pk__elf_executable(const unsigned char *h, size_t n);
+/* The smallest program header entry of ELF class `cls` (1: 32-bit, 2:
+   64-bit): the fields every reader here uses lie inside it. */
+#define PK__ELF_PHDR_MIN(cls) ((cls) == 2 ? 56u : 32u)
+/* The program header table of the ELF file whose first n bytes are h:
+   how many of its entries lie wholly inside those n bytes (0 when the
+   header is not one, or its e_phentsize is below PK__ELF_PHDR_MIN), with
+   the table's offset and entry size, so entry i starts at
+   *out_off + i * *out_entsize and its first PK__ELF_PHDR_MIN bytes can be
+   read. */
+size_t pk__elf_phdrs(const unsigned char *h, size_t n, size_t *out_off,
+                     size_t *out_entsize);
 
 /* The table handed to in-process plugins. */
 extern const struct pk_host_api pk__host_api;

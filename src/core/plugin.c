@@ -5,9 +5,15 @@
 #include "core.h"
 #include "../os/os.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- open and close ---------------------------------------------------- */
+
+/* Why a FIFO, device or socket is refused (pk__os_read_head). */
+#define NOT_REGULAR                                                         \
+  "not a regular file or a directory (a FIFO, device or socket, which "    \
+  "could block or never end): plugins are read from files"
 
 static const pk__backend *backend_by_name(const char *name) {
   size_t i;
@@ -139,6 +145,7 @@ static void plugin_free(pk_plugin *p) {
   for (i = 0; i < p->nfuncs; i++)
     pk__free(h, (char *)p->funcs[i].name);
   pk__free(h, p->funcs);
+  pk__free(h, p->byname);
   pk__arena_free(h, &p->arena);
   pk__free(h, p->grants);
   pk__free(h, p->config);
@@ -181,6 +188,8 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   rc = pk__os_read_head(path, head, sizeof head, &nhead, &isdir);
   if (rc == PK_ENOENT)
     return pk__err(h, rc, path, "open", "no such file or directory");
+  if (rc == PK_EFORMAT)
+    return pk__err(h, rc, path, "open", NOT_REGULAR);
   if (rc < 0)
     return pk__err(h, rc, path, "open", "cannot read the file");
 
@@ -320,23 +329,54 @@ int pk__limits_check(pk_plugin *p, const pk_open_opts *o, unsigned honoured,
 int pk__plugin_exports(pk_plugin *p, size_t n) {
   if (n == 0)
     return PK_OK;
+  /* Before allocating: the count comes from the file. */
+  if (n > PK__MAX_EXPORTS)
+    return pk__perr(p, PK_ELIMIT,
+                    "%zu exports declared, more than the %u a plugin may "
+                    "have",
+                    n, PK__MAX_EXPORTS);
   if ((p->funcs = pk__alloc(p->host, n * sizeof *p->funcs)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory for %zu exports", n);
   memset(p->funcs, 0, n * sizeof *p->funcs);
   p->nfuncs = n;
+  p->nnamed = 0;
+  return PK_OK;
+}
+
+static int cmp_func_names(const void *a, const void *b) {
+  const pk_func *fa = *(const pk_func *const *)a;
+  const pk_func *fb = *(const pk_func *const *)b;
+  int c = strcmp(fa->name, fb->name);
+  /* Ties in declaration order, so the message names the first pair. */
+  return c != 0 ? c : (fa < fb ? -1 : fa > fb);
+}
+
+/* All exports are named: sort them by name, which finds a name declared
+   twice (neighbours after sorting) and serves pk_plugin_func's lookups. */
+static int index_names(pk_plugin *p) {
+  size_t i;
+  if ((p->byname = pk__alloc(p->host, p->nfuncs * sizeof *p->byname)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory indexing %zu exports",
+                    p->nfuncs);
+  for (i = 0; i < p->nfuncs; i++)
+    p->byname[i] = &p->funcs[i];
+  qsort(p->byname, p->nfuncs, sizeof *p->byname, cmp_func_names);
+  for (i = 1; i < p->nfuncs; i++)
+    if (strcmp(p->byname[i - 1]->name, p->byname[i]->name) == 0)
+      return pk__perr(p, PK_EFORMAT,
+                      "export '%s' is declared twice (exports #%zu and #%zu)",
+                      p->byname[i]->name,
+                      (size_t)(p->byname[i - 1] - p->funcs),
+                      (size_t)(p->byname[i] - p->funcs));
   return PK_OK;
 }
 
 int pk__func_init(pk_plugin *p, pk_func *f, const char *name,
                   const char *sig) {
   char why[160];
-  size_t i;
   if (name == NULL || *name == '\0')
     return pk__perr(p, PK_EFORMAT, "export #%zu has no name",
                     (size_t)(f - p->funcs));
-  for (i = 0; p->funcs + i < f; i++)
-    if (strcmp(p->funcs[i].name, name) == 0)
-      return pk__perr(p, PK_EFORMAT, "export '%s' is declared twice", name);
   if (pk__sig_parse(sig, &f->sig, why, sizeof why) < 0)
     return pk__perr(p, PK_EFORMAT, "export '%s' has a bad signature '%s': %s",
                     name, sig ? sig : "(null)", why);
@@ -344,7 +384,49 @@ int pk__func_init(pk_plugin *p, pk_func *f, const char *name,
     return pk__perr(p, PK_ENOMEM, "out of memory");
   pk__sig_format(&f->sig, f->sigtext);
   f->plugin = p;
+  if (++p->nnamed == p->nfuncs)
+    return index_names(p);
   return PK_OK;
+}
+
+static void *host_alloc(void *ud, size_t n) {
+  return pk__alloc((pk_host *)ud, n);
+}
+
+/* The message for a code of pk__os_read_file / pk__os_check_file; names
+   `path` when it is not the plugin's own (a file of a directory plugin). */
+static int file_error(pk_plugin *p, const char *path, int rc, size_t size) {
+  const char *sep = path == p->path ? "" : ": ";
+  if (path == p->path)
+    path = "";
+  switch (rc) {
+  case PK_ENOENT:
+    return pk__perr(p, rc, "%s%sno such file", path, sep);
+  case PK_EFORMAT:
+    return pk__perr(p, rc, "%s%s" NOT_REGULAR, path, sep);
+  case PK_ELIMIT:
+    return pk__perr(p, rc,
+                    "%s%sthe file is %zu bytes, more than the %zu a plugin "
+                    "file may have",
+                    path, sep, size, PK__MAX_FILE);
+  case PK_ENOMEM:
+    return pk__perr(p, rc, "%s%sout of memory for the file's %zu bytes",
+                    path, sep, size);
+  default:
+    return pk__perr(p, PK_EIO, "%s%scannot read the file", path, sep);
+  }
+}
+
+int pk__plugin_read_file(pk_plugin *p, unsigned char **out, size_t *out_n) {
+  int rc = pk__os_read_file(p->path, PK__MAX_FILE, host_alloc, p->host, out,
+                            out_n);
+  return rc < 0 ? file_error(p, p->path, rc, *out_n) : PK_OK;
+}
+
+int pk__plugin_check_file(pk_plugin *p, const char *path) {
+  size_t size = 0;
+  int rc = pk__os_check_file(path, PK__MAX_FILE, &size);
+  return rc < 0 ? file_error(p, path, rc, size) : PK_OK;
 }
 
 char *pk__plugin_strdup(pk_plugin *p, const char *s) {
@@ -382,21 +464,43 @@ int pk_plugin_export(const pk_plugin *p, size_t i, const char **out_name,
   return PK_OK;
 }
 
+/* The export called `name`: by binary search once the exports are
+   indexed, else (during open) by a walk; NULL if none. */
+static pk_func *find_export(pk_plugin *p, const char *name) {
+  size_t i;
+  if (p->byname != NULL) {
+    size_t lo = 0, hi = p->nfuncs;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      int c = strcmp(p->byname[mid]->name, name);
+      if (c == 0)
+        return p->byname[mid];
+      if (c < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return NULL;
+  }
+  for (i = 0; i < p->nfuncs; i++)
+    if (p->funcs[i].name != NULL && strcmp(p->funcs[i].name, name) == 0)
+      return &p->funcs[i];
+  return NULL;
+}
+
 int pk_plugin_func(pk_plugin *p, const char *name, const char *sig,
                    pk_func **out_func) {
   char list[256], why[160];
   size_t i, n = 0;
   pk__sig want;
+  pk_func *f;
 
   if (p == NULL)
     return PK_EINVAL;
   if (name == NULL || out_func == NULL)
     return pk__err(p->host, PK_EINVAL, p->path, "resolve",
                    "name and out_func must not be NULL");
-  for (i = 0; i < p->nfuncs; i++) {
-    pk_func *f = &p->funcs[i];
-    if (strcmp(f->name, name) != 0)
-      continue;
+  if ((f = find_export(p, name)) != NULL) {
     if (sig != NULL) {
       if (pk__sig_parse(sig, &want, why, sizeof why) < 0)
         return pk__err(p->host, PK_EINVAL, p->path, "resolve",
@@ -411,7 +515,7 @@ int pk_plugin_func(pk_plugin *p, const char *name, const char *sig,
   }
   list[0] = '\0';
   for (i = 0; i < p->nfuncs && n + 4 < sizeof list; i++) {
-    size_t k = strlen(p->funcs[i].name);
+    size_t k = p->funcs[i].name ? strlen(p->funcs[i].name) : 0;
     if (n + k + 6 >= sizeof list) {
       memcpy(list + n, ", ...", 6);
       break;
@@ -420,7 +524,7 @@ int pk_plugin_func(pk_plugin *p, const char *name, const char *sig,
       memcpy(list + n, ", ", 2);
       n += 2;
     }
-    memcpy(list + n, p->funcs[i].name, k + 1);
+    memcpy(list + n, p->funcs[i].name ? p->funcs[i].name : "", k + 1);
     n += k;
   }
   return pk__err(p->host, PK_ENOSYM, p->path, "resolve",
@@ -454,12 +558,14 @@ PK__NOINLINE static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
   size_t i;
   if (nargs != f->sig.nparams || (nargs > 0 && args == NULL))
     return pk__err(p->host, PK_EINVAL, p->path, "call",
-                   "'%s' takes %d arguments (%s), %zu given", f->name,
-                   f->sig.nparams, f->sigtext, nargs);
+                   "'%s' takes %d argument%s (%s), %zu given", f->name,
+                   f->sig.nparams, f->sig.nparams == 1 ? "" : "s", f->sigtext,
+                   nargs);
   if (nresults < f->sig.nresults || (f->sig.nresults > 0 && results == NULL))
     return pk__err(p->host, PK_EINVAL, p->path, "call",
-                   "'%s' returns %d results (%s), room for %zu given", f->name,
-                   f->sig.nresults, f->sigtext, nresults);
+                   "'%s' returns %d result%s (%s), room for %zu given",
+                   f->name, f->sig.nresults, f->sig.nresults == 1 ? "" : "s",
+                   f->sigtext, nresults);
   for (i = 0; i < nargs; i++)
     if (args[i].type != f->sig.params[i])
       return pk__err(p->host, PK_ETYPE, p->path, "call",

@@ -728,6 +728,10 @@ static int script_open(pk_plugin *p) {
   if ((status = lua_pcall(L, 0, 0, 1)) != LUA_OK)
     return fail_status(st, status, PK_ENOMEM, "setting up the sandbox: ");
 
+  /* luaL_loadfilex reads what it is given to the end: a regular file of
+     bounded size only (the probe refused FIFOs and devices already). */
+  if ((rc = pk__plugin_check_file(p, p->path)) < 0)
+    return rc;
   arm(st);
   lua_pushcfunction(L, load_protected);
   lua_pushlightuserdata(L, p->path);

@@ -12,7 +12,8 @@
 int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
                   uint64_t size) {
   int cls, big, machine, type, w;
-  uint64_t phoff, shoff, phnum, phentsize, shnum, shentsize, i;
+  uint64_t phoff, shoff, phnum, phentsize, shnum, shentsize;
+  size_t count, o0, ent, i;
   static const char *const types[] = {"no file type", "relocatable object",
                                       "executable", "shared object",
                                       "core dump"};
@@ -60,30 +61,44 @@ int pk__elf_check(pk_plugin *p, const unsigned char *h, size_t n,
   phnum = pk__elf_read(h, cls == 2 ? 56 : 44, 2, big);
   shentsize = pk__elf_read(h, cls == 2 ? 58 : 46, 2, big);
   shnum = pk__elf_read(h, cls == 2 ? 60 : 48, 2, big);
-  if (phoff + phnum * phentsize > size)
+  if (phnum > 0 && phentsize < PK__ELF_PHDR_MIN(cls))
     return pk__perr(p, PK_EFORMAT,
-                    "truncated: %llu bytes, program headers end at %llu",
-                    (unsigned long long)size,
-                    (unsigned long long)(phoff + phnum * phentsize));
-  if (shnum > 0 && shoff + shnum * shentsize > size)
+                    "bad ELF header: program header entries of %llu bytes, "
+                    "%d-bit ELF needs at least %u",
+                    (unsigned long long)phentsize, cls == 2 ? 64 : 32,
+                    PK__ELF_PHDR_MIN(cls));
+  /* Offsets are file fields up to 2^64 - 1: compare, never add them (the
+     counts and entry sizes are 16-bit, their products cannot wrap). */
+  if (phoff > size || phnum * phentsize > size - phoff)
     return pk__perr(p, PK_EFORMAT,
-                    "truncated: %llu bytes, section headers end at %llu",
-                    (unsigned long long)size,
-                    (unsigned long long)(shoff + shnum * shentsize));
+                    "truncated: %llu bytes, program headers (%llu of %llu "
+                    "bytes) at offset %llu do not fit",
+                    (unsigned long long)size, (unsigned long long)phnum,
+                    (unsigned long long)phentsize,
+                    (unsigned long long)phoff);
+  if (shnum > 0 && (shoff > size || shnum * shentsize > size - shoff))
+    return pk__perr(p, PK_EFORMAT,
+                    "truncated: %llu bytes, section headers (%llu of %llu "
+                    "bytes) at offset %llu do not fit",
+                    (unsigned long long)size, (unsigned long long)shnum,
+                    (unsigned long long)shentsize,
+                    (unsigned long long)shoff);
   /* Loadable segments must lie in the file, when their headers are in
      the bytes we read (they almost always sit right after the header). */
-  for (i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++) {
-    size_t o = (size_t)(phoff + i * phentsize);
+  count = pk__elf_phdrs(h, n, &o0, &ent);
+  for (i = 0; i < count; i++) {
+    size_t o = o0 + (size_t)i * ent;
     uint64_t off, filesz;
     if (pk__elf_read(h, o, 4, big) != 1) /* PT_LOAD */
       continue;
     off = pk__elf_read(h, o + (cls == 2 ? 8 : 4), w, big);
     filesz = pk__elf_read(h, o + (cls == 2 ? 32 : 16), w, big);
-    if (off + filesz > size)
+    if (off > size || filesz > size - off)
       return pk__perr(p, PK_EFORMAT,
-                      "truncated: %llu bytes, a loadable segment ends at %llu",
-                      (unsigned long long)size,
-                      (unsigned long long)(off + filesz));
+                      "truncated: %llu bytes, a loadable segment of %llu "
+                      "bytes at offset %llu does not fit",
+                      (unsigned long long)size, (unsigned long long)filesz,
+                      (unsigned long long)off);
   }
   return PK_OK;
 }

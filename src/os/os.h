@@ -11,10 +11,33 @@
 
 /*
  * Read up to `cap` bytes from the start of `path` into buf. A directory
- * reads as 0 bytes with *out_isdir set. Returns PK_OK, PK_ENOENT, PK_EIO.
+ * reads as 0 bytes with *out_isdir set. Returns PK_OK, PK_ENOENT, PK_EIO,
+ * or PK_EFORMAT for what is neither a regular file nor a directory (a
+ * FIFO, a device, a socket: opening or reading one can block for ever or
+ * never end); *out_n is then 0. Never blocks on a FIFO.
  */
 int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
                      size_t *out_n, int *out_isdir);
+
+/*
+ * The one way a backend reads a whole plugin file (a wasm module, a Lua
+ * script): `path` must be a regular file of at most `max` bytes. On
+ * PK_OK, *out is a block of *out_n bytes (at least 1 byte allocated) from
+ * alloc(ud, n), the caller's to free. Returns PK_ENOENT, PK_EIO,
+ * PK_ENOMEM (alloc failed), PK_EFORMAT (not a regular file: nothing is
+ * read, a FIFO is never waited for) or PK_ELIMIT (larger than max;
+ * *out_n is then the file's size, or SIZE_MAX if that does not fit).
+ * Reads at most the size the file had when opened, so a file growing
+ * meanwhile cannot make it read for ever.
+ */
+int pk__os_read_file(const char *path, size_t max,
+                     void *(*alloc)(void *ud, size_t n), void *ud,
+                     unsigned char **out, size_t *out_n);
+
+/* Check, without reading, what pk__os_read_file would refuse: the same
+   codes (PK_ELIMIT with *out_size set), for readers that open the file
+   themselves (libtcc). */
+int pk__os_check_file(const char *path, size_t max, size_t *out_size);
 
 /*
  * Call each(ud, name) for every entry of directory `path` but "." and

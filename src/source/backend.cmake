@@ -31,11 +31,17 @@ endif()
 # stderr and environ PC-relative, which a shared object cannot do. A copy
 # with those three renamed links into libplugkit; source.c defines the
 # renamed ones (hidden) and points them at the real ones.
+# The same copy renames libtcc's calls to the C library's allocator
+# (malloc, calloc, realloc, free: all it calls, `nm -u libtcc.a`) to
+# source.c's, which track every block a compiler state allocates, so
+# closing it frees what libtcc's error paths forget (tcc_delete does not).
 set(_pk_tcclib ${CMAKE_CURRENT_BINARY_DIR}/libpktcc.a)
 execute_process(
   COMMAND ${CMAKE_OBJCOPY}
     --redefine-sym stdout=pk__tcc_stdout --redefine-sym stderr=pk__tcc_stderr
     --redefine-sym environ=pk__tcc_environ
+    --redefine-sym malloc=pk__tcc_malloc --redefine-sym calloc=pk__tcc_calloc
+    --redefine-sym realloc=pk__tcc_realloc --redefine-sym free=pk__tcc_free
     ${PK_LIBTCC_LIBRARY} ${_pk_tcclib}
   RESULT_VARIABLE _pk_objcopy_rc)
 if(NOT _pk_objcopy_rc EQUAL 0)

@@ -13,7 +13,8 @@
  * relocates, so those steps run under one process-wide lock (the one
  * mutable global of this backend); each plugin owns its TCCState, whose
  * memory holds the plugin's code until close. tcc allocates with the C
- * library's malloc, not the host's allocator hook: it offers no hook.
+ * library's malloc, not the host's allocator hook (it offers no hook),
+ * through a tracking layer that frees what it forgets (tcc_mem).
  */
 
 #include "../core/core.h"
@@ -21,6 +22,8 @@
 
 #include <libtcc.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +53,33 @@
 /* Room for tcc's diagnostics in the error message. */
 #define DIAG_CAP 768
 
+/*
+ * libtcc's memory. libtcc forgets blocks on its error paths (every failed
+ * compile leaked 65 bytes to 2 KiB, BUG 19) and tcc_delete does not free
+ * them. backend.cmake renames libtcc's malloc, calloc, realloc and free to
+ * pk__tcc_*, below, which put a header before each block linking it into
+ * the list of the compiler state that allocated it (tcc_mem_cur, set
+ * around every libtcc call); closing the plugin frees what tcc_delete
+ * left. The code tcc_relocate makes comes from the same allocator, so it
+ * stays in the list, alive, until close.
+ */
+typedef struct tcc_mem tcc_mem;
+typedef union tcc_blk {
+  struct {
+    union tcc_blk *prev, *next;
+    tcc_mem *owner; /* NULL: allocated outside any compiler state */
+    size_t size;
+  } h;
+  max_align_t align; /* the block after the header keeps malloc's alignment */
+} tcc_blk;
+struct tcc_mem {
+  tcc_blk *head; /* blocks libtcc holds for one TCCState */
+  size_t nblocks;
+};
+
 typedef struct source_state {
   TCCState *tcc; /* owns the compiled code */
+  tcc_mem mem;   /* everything libtcc allocated for it */
   const pk_plugin_desc *desc;
   int inited;          /* init ran and succeeded: fini must run */
   size_t ndiag;        /* bytes used in diag */
@@ -83,6 +111,100 @@ static void tcc_lock(void) {
 
 static void tcc_unlock(void) {
   atomic_flag_clear_explicit(&tcc_busy, memory_order_release);
+}
+
+/* ---- libtcc's allocator (see tcc_mem) ------------------------------------ */
+
+/* The compiler state libtcc's allocations belong to: set, under the lock,
+   around every call into libtcc. */
+static _Thread_local tcc_mem *tcc_mem_cur;
+
+/* Declared here, not in a header: only libtcc calls them (renamed). */
+void *pk__tcc_malloc(size_t n);
+void *pk__tcc_calloc(size_t n, size_t m);
+void *pk__tcc_realloc(void *p, size_t n);
+void pk__tcc_free(void *p);
+
+static void blk_link(tcc_blk *b, tcc_mem *m) {
+  b->h.owner = m;
+  b->h.prev = NULL;
+  b->h.next = NULL;
+  if (m == NULL)
+    return;
+  b->h.next = m->head;
+  if (m->head != NULL)
+    m->head->h.prev = b;
+  m->head = b;
+  m->nblocks++;
+}
+
+static void blk_unlink(tcc_blk *b) {
+  tcc_mem *m = b->h.owner;
+  if (m == NULL)
+    return;
+  if (b->h.prev != NULL)
+    b->h.prev->h.next = b->h.next;
+  else
+    m->head = b->h.next;
+  if (b->h.next != NULL)
+    b->h.next->h.prev = b->h.prev;
+  m->nblocks--;
+}
+
+void *pk__tcc_malloc(size_t n) {
+  tcc_blk *b;
+  if (n > SIZE_MAX - sizeof *b || (b = malloc(sizeof *b + n)) == NULL)
+    return NULL;
+  b->h.size = n;
+  blk_link(b, tcc_mem_cur);
+  return b + 1;
+}
+
+void *pk__tcc_calloc(size_t n, size_t m) {
+  void *p;
+  if (m != 0 && n > SIZE_MAX / m)
+    return NULL;
+  if ((p = pk__tcc_malloc(n * m)) != NULL)
+    memset(p, 0, n * m);
+  return p;
+}
+
+void pk__tcc_free(void *p) {
+  tcc_blk *b;
+  if (p == NULL)
+    return;
+  b = (tcc_blk *)p - 1;
+  blk_unlink(b);
+  free(b);
+}
+
+void *pk__tcc_realloc(void *p, size_t n) {
+  tcc_blk *b, *nb;
+  tcc_mem *m;
+  if (p == NULL)
+    return pk__tcc_malloc(n);
+  if (n == 0) {
+    pk__tcc_free(p);
+    return NULL;
+  }
+  b = (tcc_blk *)p - 1;
+  m = b->h.owner;
+  if (n > SIZE_MAX - sizeof *b)
+    return NULL;
+  blk_unlink(b);
+  if ((nb = realloc(b, sizeof *b + n)) == NULL) {
+    blk_link(b, m); /* the old block stays valid */
+    return NULL;
+  }
+  nb->h.size = n;
+  blk_link(nb, m);
+  return nb + 1;
+}
+
+/* Free what libtcc left of one compiler state, after tcc_delete. */
+static void tcc_mem_release(tcc_mem *m) {
+  while (m->head != NULL)
+    pk__tcc_free(m->head + 1);
 }
 
 /* ---- probing ------------------------------------------------------------ */
@@ -198,7 +320,8 @@ static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
   if (rc == PK_OK) {
     qsort(names, n, sizeof names[0], cmp_names);
     for (i = 0; i < n && rc == PK_OK; i++)
-      if (tcc_add_file(st->tcc, names[i]) < 0)
+      if ((rc = pk__plugin_check_file(p, names[i])) == PK_OK &&
+          tcc_add_file(st->tcc, names[i]) < 0)
         rc = pk__perr(p, PK_EFORMAT, "compile failed: %s", st->diag);
   }
   for (i = 0; i < n; i++)
@@ -238,6 +361,8 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
   if (isdir) {
     if ((rc = add_dir(p, st, p->path)) < 0)
       return rc;
+  } else if ((rc = pk__plugin_check_file(p, p->path)) < 0) {
+    return rc; /* tcc reads what it is given to the end: not a FIFO */
   } else if (tcc_add_file(st->tcc, p->path) < 0) {
     rc = PK_EFORMAT;
   }
@@ -341,11 +466,14 @@ static int source_open(pk_plugin *p) {
   memset(st, 0, sizeof *st);
   p->bstate = st;
   tcc_lock();
+  tcc_mem_cur = &st->mem;
   rc = compile(p, st, isdir);
+  if (rc == PK_OK)
+    st->desc = tcc_get_symbol(st->tcc, PK_DESCRIPTOR_SYMBOL);
+  tcc_mem_cur = NULL;
   tcc_unlock();
   if (rc < 0)
     return rc;
-  st->desc = tcc_get_symbol(st->tcc, PK_DESCRIPTOR_SYMBOL);
   if (st->desc == NULL)
     return pk__perr(p, PK_ENODESC,
                     "no symbol '%s': the source has no PK_PLUGIN(...)",
@@ -365,11 +493,13 @@ static void source_close(pk_plugin *p) {
     return;
   if (st->inited)
     pk__desc_fini(p, st->desc);
-  if (st->tcc != NULL) {
-    tcc_lock();
+  tcc_lock();
+  tcc_mem_cur = &st->mem;
+  if (st->tcc != NULL)
     tcc_delete(st->tcc);
-    tcc_unlock();
-  }
+  tcc_mem_cur = NULL;
+  tcc_mem_release(&st->mem); /* what libtcc's error paths forgot */
+  tcc_unlock();
   pk__free(p->host, st);
   p->bstate = NULL;
 }

@@ -1041,35 +1041,10 @@ static int plain_exports(pk__wstate *st) {
   return PK_OK;
 }
 
-/* Read the whole file through the host's allocator. */
+/* Read the whole file through the host's allocator (bounded: a FIFO, a
+   device or a huge file is refused, see pk__plugin_read_file). */
 static int read_file(pk_plugin *p, uint8_t **out, size_t *out_n) {
-  FILE *f = fopen(p->path, "rb");
-  uint8_t *buf = NULL;
-  size_t n = 0, cap = 0;
-  if (f == NULL)
-    return pk__perr(p, PK_EIO, "cannot open the file");
-  for (;;) {
-    size_t k;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      uint8_t *nb = pk__realloc(p->host, buf, ncap);
-      if (nb == NULL) {
-        pk__free(p->host, buf);
-        fclose(f);
-        return pk__perr(p, PK_ENOMEM, "out of memory reading the file");
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    k = fread(buf + n, 1, cap - n, f);
-    n += k;
-    if (k == 0)
-      break;
-  }
-  fclose(f);
-  *out = buf;
-  *out_n = n;
-  return PK_OK;
+  return pk__plugin_read_file(p, out, out_n);
 }
 
 static int wasm_open(pk_plugin *p) {

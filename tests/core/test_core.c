@@ -284,3 +284,45 @@ PK_TEST(calls_do_not_allocate) {
   pk_plugin_close(p);
   pk_host_destroy(h);
 }
+
+/* PK_PLUGIN_INFO_INIT: an info with its size set, ready for
+   pk_plugin_info_get. */
+PK_TEST(plugin_info_init) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  PKT_EQ_INT(info.size, sizeof(pk_plugin_info));
+  PKT_ASSERT(info.name == NULL && info.nexports == 0);
+  PKT_RC(h, pk_plugin_open(h, pkt_arg(0), NULL, &p), PK_OK);
+  PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
+  PKT_STR_EQ(info.name, "conformance");
+  PKT_ASSERT(info.nexports > 0);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
+/* Counts in call errors agree with their noun: "1 argument", "2
+   arguments", "1 result". */
+PK_TEST(call_arity_messages_grammar) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_func *greet, *sum, *noop;
+  pk_val a[2] = {PK_I32(1), PK_I32(2)}, r;
+  PKT_RC(h, pk_plugin_open(h, pkt_arg(0), NULL, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "greet", "(str)->str", &greet), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "sum", "(i32,i32)->i32", &sum), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "noop", "()->()", &noop), PK_OK);
+  PKT_RC(h, pk_func_call(greet, NULL, 0, &r, 1), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h),
+               "'greet' takes 1 argument ((str)->str), 0 given");
+  PKT_RC(h, pk_func_call(sum, a, 1, &r, 1), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h),
+               "'sum' takes 2 arguments ((i32,i32)->i32), 1 given");
+  PKT_RC(h, pk_func_call(noop, a, 1, NULL, 0), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h), "'noop' takes 0 arguments (()->()), 1 given");
+  PKT_RC(h, pk_func_call(sum, a, 2, NULL, 0), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h),
+               "'sum' returns 1 result ((i32,i32)->i32), room for 0 given");
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}

@@ -20,32 +20,106 @@
 
 #include "plugkit_types.h"
 
-int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
-                     size_t *out_n, int *out_isdir) {
-  struct stat st;
-  size_t n = 0;
-  int fd;
+static int open_code(void) {
+  return errno == ENOENT || errno == ENOTDIR ? PK_ENOENT : PK_EIO;
+}
 
-  if (stat(path, &st) != 0)
-    return errno == ENOENT || errno == ENOTDIR ? PK_ENOENT : PK_EIO;
-  *out_isdir = S_ISDIR(st.st_mode) ? 1 : 0;
-  if (*out_isdir) {
-    *out_n = 0;
-    return PK_OK;
-  }
-  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+/* Open `path` for reading without waiting on a FIFO's writer (O_NONBLOCK;
+   a regular file reads the same with it) and check it is a regular file
+   of at most max bytes; PK_OK with *out_fd, or the code. */
+static int open_regular(const char *path, size_t max, int *out_fd,
+                        size_t *out_size) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  *out_size = 0;
+  if (fd < 0)
+    return open_code();
+  if (fstat(fd, &st) != 0) {
+    close(fd);
     return PK_EIO;
-  while (n < cap) {
-    ssize_t k = read(fd, buf + n, cap - n);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return PK_EFORMAT;
+  }
+  if ((uint64_t)st.st_size > (uint64_t)max) {
+    *out_size = (uint64_t)st.st_size > (uint64_t)SIZE_MAX
+                    ? SIZE_MAX
+                    : (size_t)st.st_size;
+    close(fd);
+    return PK_ELIMIT;
+  }
+  *out_size = (size_t)st.st_size;
+  *out_fd = fd;
+  return PK_OK;
+}
+
+/* Read up to n bytes; the count read (short at the end of the file). */
+static size_t read_full(int fd, unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
     if (k < 0 && errno == EINTR)
       continue;
     if (k <= 0)
       break;
-    n += (size_t)k;
+    got += (size_t)k;
   }
+  return got;
+}
+
+int pk__os_read_head(const char *path, unsigned char *buf, size_t cap,
+                     size_t *out_n, int *out_isdir) {
+  struct stat st;
+  size_t size;
+  int fd, rc;
+
+  *out_n = 0;
+  *out_isdir = 0;
+  if (stat(path, &st) != 0)
+    return open_code();
+  if (S_ISDIR(st.st_mode)) {
+    *out_isdir = 1;
+    return PK_OK;
+  }
+  if (!S_ISREG(st.st_mode))
+    return PK_EFORMAT;
+  /* Checked again on the open file: the path may have changed since. */
+  if ((rc = open_regular(path, SIZE_MAX, &fd, &size)) < 0)
+    return rc;
+  *out_n = read_full(fd, buf, cap);
   close(fd);
-  *out_n = n;
   return PK_OK;
+}
+
+int pk__os_read_file(const char *path, size_t max,
+                     void *(*alloc)(void *ud, size_t n), void *ud,
+                     unsigned char **out, size_t *out_n) {
+  size_t size;
+  int fd, rc;
+  unsigned char *buf;
+
+  *out = NULL;
+  if ((rc = open_regular(path, max, &fd, &size)) < 0) {
+    *out_n = size;
+    return rc;
+  }
+  *out_n = size;
+  if ((buf = alloc(ud, size > 0 ? size : 1)) == NULL) {
+    close(fd);
+    return PK_ENOMEM;
+  }
+  *out_n = read_full(fd, buf, size);
+  close(fd);
+  *out = buf;
+  return PK_OK;
+}
+
+int pk__os_check_file(const char *path, size_t max, size_t *out_size) {
+  int fd, rc = open_regular(path, max, &fd, out_size);
+  if (rc == PK_OK)
+    close(fd);
+  return rc;
 }
 
 int pk__os_list_dir(const char *path, int (*each)(void *ud, const char *name),
