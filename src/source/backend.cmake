@@ -42,8 +42,15 @@ execute_process(
     --redefine-sym environ=pk__tcc_environ
     --redefine-sym malloc=pk__tcc_malloc --redefine-sym calloc=pk__tcc_calloc
     --redefine-sym realloc=pk__tcc_realloc --redefine-sym free=pk__tcc_free
-    ${PK_LIBTCC_LIBRARY} ${_pk_tcclib}
+    ${PK_LIBTCC_LIBRARY} ${_pk_tcclib}.new
   RESULT_VARIABLE _pk_objcopy_rc)
+# Replaced only when it changed: `make` configures every time, and a new
+# archive would relink everything that links libplugkit.
+if(_pk_objcopy_rc EQUAL 0)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different
+    ${_pk_tcclib}.new ${_pk_tcclib})
+  file(REMOVE ${_pk_tcclib}.new)
+endif()
 if(NOT _pk_objcopy_rc EQUAL 0)
   message(STATUS "source backend: disabled (objcopy could not adapt ${PK_LIBTCC_LIBRARY})")
   return()
