@@ -115,6 +115,11 @@ PK_API const char *pk_host_errmsg(const pk_host *host);
  * owned by `ud`, or pk_plugin_scratch(caller, n).
  * Return PK_OK, or a negative code, which the plugin receives as the result
  * of its host call (and pk_plugin_fail may give it a message).
+ * Nesting: a host function may call back into a plugin (any of the host's),
+ * whose code may call a host function again, and so on, up to 64 host
+ * functions running at once on the host; the 65th host call fails with
+ * PK_ELIMIT (message "nesting depth 65 exceeds the limit of 64"), so a
+ * plugin cannot exhaust the host's stack this way.
  */
 typedef int (*pk_host_fn)(void *ud, pk_plugin *caller, const pk_val *args,
                           pk_val *results);
