@@ -22,7 +22,9 @@
 #define _GNU_SOURCE
 #include <plugkit.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,8 @@ static int seccomp_stage(int first, int loading) {
       SCMP_SYS(exit),          SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
       SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid),    SCMP_SYS(gettid),
       SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
-      SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall)};
+      SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall),
+      SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigaction)};
   static const int loader[] = {
       SCMP_SYS(pread64),   SCMP_SYS(lseek),    SCMP_SYS(stat),
       SCMP_SYS(lstat),     SCMP_SYS(statx),    SCMP_SYS(access),
@@ -132,6 +135,15 @@ static int seccomp_stage(int first, int loading) {
     rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
   for (i = 0; loading && rc == 0 && i < sizeof loader / sizeof loader[0]; i++)
     rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, loader[i], 0);
+  /* Threads, not processes: clone only with CLONE_THREAD (a thread
+     inherits the filter); clone3's flags sit in memory a filter cannot
+     read, so it fails with ENOSYS and the C library falls back to clone. */
+  if (rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+                                  CLONE_THREAD));
+  if (rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   if (loading && rc == 0)
     rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
                           SCMP_A2(SCMP_CMP_MASKED_EQ, wflags, 0));

@@ -542,16 +542,9 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       return child_failed(p, st, PK_EABI,
                           "the plugin was built for another plugkit ABI");
     nexp = pk__rd_u32(&r);
-    /* Trust the count only as far as the frame goes: each export takes
-       at least two 4-byte lengths. The core caps the count itself
-       (pk__plugin_exports) before anything is allocated per export. */
-    if (!r.bad && nexp > (size_t)(r.end - r.p) / 8) {
-      char why[128];
-      snprintf(why, sizeof why,
-               "malformed READY frame: %u exports announced in %zu bytes",
-               nexp, (size_t)(r.end - r.p));
-      return child_failed(p, st, PK_EPROTO, why);
-    }
+    /* The count is no larger than the frame holds (pk__wire_validate
+       checked every entry); the core caps it (pk__plugin_exports) before
+       anything is allocated per export. */
     if (first && (rc = pk__plugin_exports(p, nexp)) < 0) {
       child_kill(p, st);
       return rc;
