@@ -220,12 +220,12 @@ static int open_evil(pk_open_opts *o, const char *const *config) {
   return pk_plugin_open(host, EVIL, o, &plug);
 }
 
-/* A LOG frame every 20 ms, each well within 200 ms: the call still ends
-   at its deadline. */
+/* A LOG frame every millisecond, each well within 500 ms: the call still
+   ends at its deadline. */
 PK_TEST(call_deadline_counts_log_frames) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_val in = PK_I32(20), out;
-  o.call_timeout_ms = 200;
+  pk_val in = PK_I32(1), out;
+  o.call_timeout_ms = 500;
   PKT_RC(host, open_evil(&o, NULL), PK_OK);
   PKT_RC(host, call("log_flood", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -234,8 +234,8 @@ PK_TEST(call_deadline_counts_log_frames) {
 
 PK_TEST(call_deadline_counts_host_calls) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_val in = PK_I32(20), out;
-  o.call_timeout_ms = 200;
+  pk_val in = PK_I32(1), out;
+  o.call_timeout_ms = 500;
   PKT_RC(host, open_evil(&o, NULL), PK_OK);
   PKT_RC(host, call("hostcall_flood", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -246,7 +246,7 @@ PK_TEST(call_deadline_counts_host_calls) {
 PK_TEST(handshake_deadline_counts_log_frames) {
   static const char *const config[] = {"init_flood", "1", NULL};
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  o.call_timeout_ms = 200;
+  o.call_timeout_ms = 500;
   PKT_RC(host, open_evil(&o, config), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
   pk_host_destroy(host);
