@@ -212,10 +212,21 @@ static int noop(void *ud, pk_plugin *caller, const pk_val *args,
   return PK_OK;
 }
 
+static int sink(void *ud, pk_plugin *caller, const pk_val *args,
+                pk_val *results) {
+  (void)ud;
+  (void)caller;
+  (void)args;
+  (void)results;
+  return PK_OK;
+}
+
 static int open_evil(pk_open_opts *o, const char *const *config) {
   host = test_host();
   PKT_RC(host, pk_host_define(host, "noop", "()->()", noop, NULL), PK_OK);
-  o->grants = "noop";
+  PKT_RC(host, pk_host_define(host, "sink", "(bytes)->()", sink, NULL),
+         PK_OK);
+  o->grants = "noop,sink";
   o->config = config;
   return pk_plugin_open(host, EVIL, o, &plug);
 }
@@ -310,7 +321,8 @@ PK_TEST(child_stdin_is_dev_null) {
 /* ---- the protocol's 64 MiB frame limit -------------------------------- */
 
 /* An argument over the limit fails the call with PK_ELIMIT and a message
-   with both sizes; nothing was sent, so the child lives on. */
+   with both sizes (the body: type, index, count, tag, length, 65 MiB);
+   nothing was sent, so the child lives on. */
 PK_TEST(argument_over_frame_limit) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   size_t n = (size_t)65 << 20;
@@ -326,6 +338,36 @@ PK_TEST(argument_over_frame_limit) {
   in = PK_BYTES((const uint8_t *)"abc", 3);
   PKT_RC(host, call("size", &in, 1, &out), PK_OK);
   PKT_EQ_INT(out.i32, 3);
+  done();
+}
+
+/* Results over the limit: the plugin fails the call with PK_ELIMIT and
+   says so with both sizes (the body: type, count, tag, length, 65 MiB);
+   it lives on. */
+PK_TEST(result_over_frame_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(65), out;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("big_result", &in, 1, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "results: frame of 68157447 bytes "
+                                     "exceeds the protocol's 64 MiB limit");
+  in = PK_I32(1);
+  PKT_RC(host, call("big_result", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.bytes.len, 1 << 20);
+  done();
+}
+
+/* A plugin's host call with arguments over the limit gets PK_ELIMIT; the
+   plugin is not torn down for it. */
+PK_TEST(hostcall_argument_over_frame_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(65), out;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("big_hostcall", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, PK_ELIMIT);
+  in = PK_I32(1);
+  PKT_RC(host, call("big_hostcall", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, PK_OK);
   done();
 }
 
