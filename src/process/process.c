@@ -12,10 +12,18 @@
  * re-entrant.
  *
  * Faults: a child that dies shows as a socket hang-up (PK_ECRASH, with the
- * status from waitpid in the message); a silent one as PK_ETIMEOUT when
- * call_timeout_ms is set; a malformed frame as PK_EPROTO. In the last two
- * cases the child is killed. It is always reaped, and its descriptors and
- * mapping are released, before the call returns.
+ * status from waitpid in the message); a call not answered by its
+ * deadline (call_timeout_ms from the call's start, whatever LOG and
+ * HOSTCALL traffic came in between) as PK_ETIMEOUT; a malformed frame as
+ * PK_EPROTO. In the last two cases the child is killed. It is always
+ * reaped, and its descriptors and mapping are released, before the call
+ * returns. Nesting (host function -> plugin -> host function ...) is
+ * capped by the core (pk__hostfn_call, PK__MAX_NESTING).
+ *
+ * Limits (the vtable says PK__LIM_SELF): the host enforces the deadline
+ * and the child options; plugkit-runner passes max_memory, fuel, fs_root
+ * and validate_all to the inner backend, so those hold exactly when that
+ * backend enforces them; proc_open checks that (check_limits).
  *
  * This file is POSIX (fork, socketpair, memfd, futex via pk_wire.c): the
  * backend is only built where those exist (backend.cmake).
