@@ -921,7 +921,7 @@ static int check_limits(pk_plugin *p, int use_runner) {
     const pk__backend *be = inner_backend(p);
     if (be != NULL)
       honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS);
-    snprintf(who, sizeof who, "isolated %s", be ? be->name : "");
+    snprintf(who, sizeof who, "isolated %s", be ? be->name : "(unknown)");
   } else if (o->harden & 4) {
     return pk__perr(p, PK_ENOSYS,
                     "harden bit 4 (seccomp) cannot be applied to an "
