@@ -109,7 +109,8 @@ static int seccomp_stage(int first, int loading) {
       SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid),    SCMP_SYS(gettid),
       SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
       SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall),
-      SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigaction)};
+      SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigaction),
+      SCMP_SYS(sigaltstack),   SCMP_SYS(sched_getaffinity)};
   static const int loader[] = {
       SCMP_SYS(pread64),   SCMP_SYS(lseek),    SCMP_SYS(stat),
       SCMP_SYS(lstat),     SCMP_SYS(statx),    SCMP_SYS(access),
