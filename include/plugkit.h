@@ -115,6 +115,11 @@ PK_API const char *pk_host_errmsg(const pk_host *host);
  * owned by `ud`, or pk_plugin_scratch(caller, n).
  * Return PK_OK, or a negative code, which the plugin receives as the result
  * of its host call (and pk_plugin_fail may give it a message).
+ * Nesting: a host function may call back into a plugin (any of the host's),
+ * whose code may call a host function again, and so on, up to 64 host
+ * functions running at once on the host; the 65th host call fails with
+ * PK_ELIMIT (message "nesting depth 65 exceeds the limit of 64"), so a
+ * plugin cannot exhaust the host's stack this way.
  */
 typedef int (*pk_host_fn)(void *ud, pk_plugin *caller, const pk_val *args,
                           pk_val *results);
@@ -154,10 +159,11 @@ typedef struct pk_open_opts {
    * plugins; docs/backends/process.md). Other backends ignore them; zero
    * is the default of each.
    */
-  int call_timeout_ms; /* the plugin must answer each message of a call
-                          within this, else PK_ETIMEOUT and the child is
-                          killed; 0: no limit. Also bounds the handshake
-                          (10 s when 0). */
+  int call_timeout_ms; /* a deadline for the whole call (its log lines,
+                          host calls and nested calls included), else
+                          PK_ETIMEOUT and the child is killed; 0: no
+                          limit. Also bounds the whole handshake, init
+                          included (10 s when 0). */
   int restart;         /* after the child died or was killed: 0 never
                           (calls fail with PK_ECRASH); 1 start a new one on
                           the next call, backing off when starting fails */
@@ -168,7 +174,10 @@ typedef struct pk_open_opts {
                           for frames too large for it; 1: the socket only */
   unsigned harden;     /* bits: 1 no-new-privileges, 2 an empty
                           environment (only the protocol's variables),
-                          4 a seccomp allow-list (plugkit-runner only) */
+                          4 a seccomp allow-list, installed by
+                          plugkit-runner before the plugin loads, on every
+                          thread (isolated plugins only: an executable
+                          plugin gets PK_ENOSYS) */
   uint32_t limit_files; /* RLIMIT_NOFILE for the child; 0: inherited */
   uint32_t limit_cpu_s; /* RLIMIT_CPU seconds for the child; 0: inherited */
   uint64_t limit_mem;   /* RLIMIT_AS bytes for the child; 0: inherited */

@@ -3,16 +3,28 @@
  * a wasm module, ...) over the plugin protocol, so that a host can run it
  * in a child process. Started by the process backend as
  *
- *   plugkit-runner <backend|auto> <path>
+ *   plugkit-runner <backend|auto> <path> [--max-memory=N] [--fuel=N]
+ *                  [--fs-root=DIR] [--validate-all]
  *
- * with the protocol's socket on fd 3 (docs/protocol.md). A client of the
+ * with the protocol's socket on fd 3 (docs/protocol.md). The options are
+ * the host's pk_open_opts fields for the inner backend. A client of the
  * public API only: the plugin is opened with pk_plugin_open in this
  * process, the host's granted functions become proxy host functions that
  * forward over the protocol, and log lines go back as LOG frames.
+ *
+ * With PLUGKIT_SECCOMP=1 (harden bit 4) the allow-list goes on before the
+ * plugin is loaded, in two stages: while loading (the plugin's
+ * constructors and init run then) read-only opens are allowed, because
+ * the loader needs them; then opens are forbidden too. Both stages are
+ * synchronised to every thread (TSYNC), so a thread the plugin started
+ * cannot escape.
  */
 #define _GNU_SOURCE
 #include <plugkit.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +37,9 @@
 
 typedef struct runner {
   const char *backend, *path;
+  uint64_t max_memory, fuel;
+  const char *fs_root;
+  int validate_all;
   pk_host *host;
   pk_plugin *plug;
   pk_func **funcs;
@@ -75,6 +90,107 @@ static int forward(void *ud, pk_plugin *caller, const pk_val *args,
   return rc;
 }
 
+#ifdef PK_HAVE_SECCOMP
+/* Install one stage of the allow-list on every thread of the process
+   (TSYNC: fails, and we refuse to serve, if a thread cannot be synced).
+   `first`: the first stage, which also sets no-new-privileges. `loading`:
+   also what loading a plugin needs (opening files read-only,
+   inspecting them); a second stage without it follows the load. A call
+   outside the list kills the process (SIGSYS). */
+static int seccomp_stage(int first, int loading) {
+  static const int allowed[] = {
+      SCMP_SYS(read),          SCMP_SYS(write),      SCMP_SYS(sendto),
+      SCMP_SYS(recvfrom),      SCMP_SYS(poll),       SCMP_SYS(ppoll),
+      SCMP_SYS(futex),         SCMP_SYS(mmap),       SCMP_SYS(munmap),
+      SCMP_SYS(mremap),        SCMP_SYS(brk),        SCMP_SYS(madvise),
+      SCMP_SYS(mprotect),      SCMP_SYS(clock_gettime),
+      SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(close),
+      SCMP_SYS(exit),          SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+      SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid),    SCMP_SYS(gettid),
+      SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
+      SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall),
+      SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigaction),
+      SCMP_SYS(sigaltstack),   SCMP_SYS(sched_getaffinity)};
+  static const int loader[] = {
+      SCMP_SYS(pread64),   SCMP_SYS(lseek),    SCMP_SYS(stat),
+      SCMP_SYS(lstat),     SCMP_SYS(statx),    SCMP_SYS(access),
+      SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(readlink),
+      SCMP_SYS(readlinkat), SCMP_SYS(getcwd),  SCMP_SYS(getdents64),
+      SCMP_SYS(fcntl),     SCMP_SYS(getuid),   SCMP_SYS(geteuid),
+      SCMP_SYS(getgid),    SCMP_SYS(getegid),
+      /* the native backend loads a private copy of a .so from a memfd */
+      SCMP_SYS(memfd_create), SCMP_SYS(copy_file_range), SCMP_SYS(sendfile),
+      SCMP_SYS(ftruncate),
+      /* to install the second stage (it can only narrow the filter) */
+      SCMP_SYS(seccomp)};
+  /* Opens are read-only: no write access, no creating or truncating. */
+  const scmp_datum_t wflags = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
+  scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+  size_t i;
+  int rc = f == NULL ? -1 : seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1);
+  /* The first stage set no-new-privileges; the second must not call
+     prctl again (the first stage forbids it), only seccomp. */
+  if (rc == 0 && !first)
+    rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_NNP, 0);
+  for (i = 0; rc == 0 && i < sizeof allowed / sizeof allowed[0]; i++)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
+  for (i = 0; loading && rc == 0 && i < sizeof loader / sizeof loader[0]; i++)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, loader[i], 0);
+  /* Threads, not processes: clone only with CLONE_THREAD (a thread
+     inherits the filter); clone3's flags sit in memory a filter cannot
+     read, so it fails with ENOSYS and the C library falls back to clone. */
+  if (rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                          SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+                                  CLONE_THREAD));
+  if (rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  if (loading && rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                          SCMP_A2(SCMP_CMP_MASKED_EQ, wflags, 0));
+  if (loading && rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, wflags, 0));
+  if (rc == 0)
+    rc = seccomp_load(f);
+  if (f != NULL)
+    seccomp_release(f);
+  return rc;
+}
+#endif
+
+/* Before anything of the plugin runs (its constructors run at load). */
+static int harden_before_load(pk_serve *s) {
+  if (getenv("PLUGKIT_SECCOMP") == NULL)
+    return PK_OK;
+#ifdef PK_HAVE_SECCOMP
+  if (seccomp_stage(1, 1) != 0) {
+    static const char m[] = "plugkit-runner: cannot install the seccomp "
+                            "filter on every thread";
+    pk_serve_fail(s, PK_EIO, m, sizeof m - 1);
+    return PK_EIO;
+  }
+  return PK_OK;
+#else
+  {
+    static const char m[] = "plugkit-runner was built without libseccomp";
+    pk_serve_fail(s, PK_ENOSYS, m, sizeof m - 1);
+    return PK_ENOSYS;
+  }
+#endif
+}
+
+/* The inner message without its "<path>: <phase>: " prefix: the host puts
+   its own in front. */
+static const char *cause(const runner *r, const char *m) {
+  size_t n = strlen(r->path);
+  const char *c;
+  if (strncmp(m, r->path, n) == 0 && m[n] == ':' && m[n + 1] == ' ' &&
+      (c = strstr(m + n + 2, ": ")) != NULL)
+    return c + 2;
+  return m;
+}
+
 static int r_open(pk_serve *s, void *ud) {
   runner *r = ud;
   pk_host_opts ho = PK_HOST_OPTS_INIT;
@@ -86,6 +202,16 @@ static int r_open(pk_serve *s, void *ud) {
   int rc;
 
   r->s = s;
+  if (strcmp(r->backend, "process") == 0) {
+    /* It would start plugkit-runner again, and that one another ... */
+    static const char m[] =
+        "plugkit-runner does not run backend \"process\" (executable "
+        "plugins run by themselves); name the plugin's own backend";
+    pk_serve_fail(s, PK_EINVAL, m, sizeof m - 1);
+    return PK_EINVAL;
+  }
+  if ((rc = harden_before_load(s)) < 0)
+    return rc;
   ho.log = log_sink;
   ho.log_ud = r;
   if ((rc = pk_host_create(&ho, &r->host)) < 0)
@@ -129,6 +255,10 @@ static int r_open(pk_serve *s, void *ud) {
   o.backend = strcmp(r->backend, "auto") == 0 ? NULL : r->backend;
   o.grants = pk_serve_ngrants(s) > 0 ? grants : NULL;
   o.config = config;
+  o.max_memory = r->max_memory;
+  o.fuel = r->fuel;
+  o.fs_root = r->fs_root;
+  o.validate_all = r->validate_all;
   rc = pk_plugin_open(r->host, r->path, &o, &r->plug);
   for (i = 0; i < 2 * n; i++)
     free((void *)config[i]);
@@ -156,42 +286,22 @@ static int r_open(pk_serve *s, void *ud) {
       goto fail_code;
   }
 #ifdef PK_HAVE_SECCOMP
-  if (getenv("PLUGKIT_SECCOMP") != NULL) {
-    /* The allow-list: what serving calls needs once the plugin is loaded
-       (no open, no exec, no sockets, no fork). */
-    static const int allowed[] = {
-        SCMP_SYS(read),          SCMP_SYS(write),      SCMP_SYS(sendto),
-        SCMP_SYS(recvfrom),      SCMP_SYS(poll),       SCMP_SYS(ppoll),
-        SCMP_SYS(futex),         SCMP_SYS(mmap),       SCMP_SYS(munmap),
-        SCMP_SYS(mremap),        SCMP_SYS(brk),        SCMP_SYS(madvise),
-        SCMP_SYS(mprotect),      SCMP_SYS(clock_gettime),
-        SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(close),
-        SCMP_SYS(exit),          SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(rt_sigprocmask), SCMP_SYS(getpid),    SCMP_SYS(gettid),
-        SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
-        SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall)};
-    scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    for (i = 0; f != NULL && i < sizeof allowed / sizeof allowed[0]; i++)
-      seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
-    if (f == NULL || seccomp_load(f) < 0) {
-      pk_serve_fail(s, PK_EIO, "cannot install the seccomp filter", 33);
-      if (f != NULL)
-        seccomp_release(f);
-      return PK_EIO;
-    }
-    seccomp_release(f);
-  }
-#else
-  if (getenv("PLUGKIT_SECCOMP") != NULL) {
-    static const char m[] = "plugkit-runner was built without libseccomp";
-    pk_serve_fail(s, PK_ENOSYS, m, sizeof m - 1);
-    return PK_ENOSYS;
+  /* Loaded and initialised: no more opening files, on any thread; but a
+     wasm plugin given fs_root opens files beneath it (read-only) in its
+     calls, through the engine's WASI layer. */
+  if (getenv("PLUGKIT_SECCOMP") != NULL &&
+      seccomp_stage(0, r->fs_root != NULL) != 0) {
+    static const char m[] = "plugkit-runner: cannot install the seccomp "
+                            "filter on every thread";
+    pk_serve_fail(s, PK_EIO, m, sizeof m - 1);
+    return PK_EIO;
   }
 #endif
   return PK_OK;
 fail_host: {
-  /* The inner message is "<path>: <phase>: <cause>": pass it on whole. */
-  const char *m = pk_host_errmsg(r->host);
+  /* The inner message is "<path>: <phase>: <cause>": the host puts its
+     own prefix in front (and names the phase from the code). */
+  const char *m = cause(r, pk_host_errmsg(r->host));
   pk_serve_fail(s, rc, m, strlen(m));
   return rc;
 }
@@ -200,17 +310,6 @@ fail_code:
   free(grants);
   pk_serve_fail(s, rc, "plugkit-runner: out of memory", 29);
   return rc;
-}
-
-/* The inner message without its "<path>: <phase>: " prefix: the host puts
-   its own in front. */
-static const char *cause(const runner *r, const char *m) {
-  size_t n = strlen(r->path);
-  const char *c;
-  if (strncmp(m, r->path, n) == 0 && m[n] == ':' && m[n + 1] == ' ' &&
-      (c = strstr(m + n + 2, ": ")) != NULL)
-    return c + 2;
-  return m;
 }
 
 static int r_call(pk_serve *s, void *ud, uint32_t index, const pk_val *args,
@@ -239,9 +338,24 @@ static void r_close(pk_serve *s, void *ud) {
 int main(int argc, char **argv) {
   static const pk_serve_ops ops = {r_open, r_call, r_close};
   int rc;
-  if (argc != 3) {
+  int i;
+  for (i = 3; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--max-memory=", 13) == 0)
+      R.max_memory = strtoull(a + 13, NULL, 10);
+    else if (strncmp(a, "--fuel=", 7) == 0)
+      R.fuel = strtoull(a + 7, NULL, 10);
+    else if (strncmp(a, "--fs-root=", 10) == 0)
+      R.fs_root = a + 10;
+    else if (strcmp(a, "--validate-all") == 0)
+      R.validate_all = 1;
+    else
+      break;
+  }
+  if (argc < 3 || i < argc) {
     fprintf(stderr,
-            "usage: plugkit-runner <backend|auto> <plugin>\n"
+            "usage: plugkit-runner <backend|auto> <plugin> [--max-memory=N] "
+            "[--fuel=N] [--fs-root=DIR] [--validate-all]\n"
             "plugkit-runner is started by plugkit hosts to run a plugin in "
             "its own process.\n");
     return 2;

@@ -151,6 +151,8 @@ void pk_serve_log(pk_serve *s, int level, const char *msg, size_t len) {
   size_t n;
   if (s->dead)
     return;
+  if (len > PK__WIRE_MAX_FRAME / 2) /* a log line, not a frame's worth */
+    len = PK__WIRE_MAX_FRAME / 2;
   pk__wire_begin(&s->chan.out, PK__F_LOG);
   pk__wire_u32(&s->chan.out, (uint32_t)level);
   pk__wire_bytes(&s->chan.out, msg, len);
@@ -190,6 +192,8 @@ int pk_serve_host_call(pk_serve *s, int32_t index, const pk_val *args,
   pk__wire_begin(&s->chan.out, PK__F_HOSTCALL);
   pk__wire_u32(&s->chan.out, (uint32_t)index);
   pk__wire_vals(&s->chan.out, args, nargs);
+  if (pk__wire_end(&s->chan.out) == PK_EPROTO)
+    return PK_ELIMIT; /* arguments over the 64 MiB frame: nothing sent */
   if (send_out(s) < 0)
     return PK_ECRASH;
   while ((body = recv_frame(s, &n)) != NULL) {
@@ -256,10 +260,14 @@ static void serve_call(pk_serve *s, const uint8_t *body, size_t len) {
   s->failed = saved_failed;
   if (pk__wire_end(&s->chan.out) == PK_EPROTO) {
     /* Results over the frame limit: fail the call, not the process. */
-    static const char big[] = "results exceed the protocol's 64 MiB frame";
+    char big[128];
+    int n = snprintf(big, sizeof big,
+                     "results: frame of %zu bytes exceeds the protocol's %u "
+                     "MiB limit",
+                     s->chan.out.over, PK__WIRE_MAX_FRAME >> 20);
     pk__wire_begin(&s->chan.out, PK__F_ERROR);
     pk__wire_u32(&s->chan.out, (uint32_t)PK_ELIMIT);
-    pk__wire_bytes(&s->chan.out, big, sizeof big - 1);
+    pk__wire_bytes(&s->chan.out, big, (size_t)n);
   }
   send_out(s);
 }

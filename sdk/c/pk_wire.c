@@ -50,6 +50,7 @@ static int wreserve(pk__wbuf *w, size_t n) {
     return 0;
   if (n > (size_t)PK__WIRE_MAX_FRAME * 2 - w->len) {
     w->oom = 2; /* too large: no allocation attempted */
+    w->over = w->len - 4;
     return -1;
   }
   cap = w->cap ? w->cap : 256;
@@ -65,8 +66,11 @@ static int wreserve(pk__wbuf *w, size_t n) {
 }
 
 static void wput(pk__wbuf *w, const void *p, size_t n) {
-  if (wreserve(w, n) < 0)
+  if (wreserve(w, n) < 0) {
+    if (w->oom == 2) /* keep counting, for the message */
+      w->over += n;
     return;
+  }
   if (n > 0)
     memcpy(w->p + w->len, p, n);
   w->len += n;
@@ -75,6 +79,7 @@ static void wput(pk__wbuf *w, const void *p, size_t n) {
 void pk__wire_begin(pk__wbuf *w, int type) {
   w->len = 0;
   w->oom = 0;
+  w->over = 0;
   if (wreserve(w, 5) < 0)
     return;
   memset(w->p, 0, 4);
@@ -105,7 +110,12 @@ void pk__wire_u64(pk__wbuf *w, uint64_t v) {
 
 void pk__wire_bytes(pk__wbuf *w, const void *p, size_t n) {
   if (n > PK__WIRE_MAX_FRAME) {
-    w->oom = 2;
+    if (w->oom == 0) {
+      w->oom = 2;
+      w->over = w->len - 4;
+    }
+    if (w->oom == 2)
+      w->over += 4 + n;
     return;
   }
   pk__wire_u32(w, (uint32_t)n);
@@ -158,7 +168,11 @@ int pk__wire_end(pk__wbuf *w) {
   size_t body;
   if (w->oom == 1)
     return PK_ENOMEM;
-  if (w->oom || w->len < 5 || w->len - 4 > PK__WIRE_MAX_FRAME)
+  if (w->oom == 0 && w->len - 4 > PK__WIRE_MAX_FRAME) {
+    w->oom = 2;
+    w->over = w->len - 4;
+  }
+  if (w->oom || w->len < 5)
     return PK_EPROTO;
   body = w->len - 4;
   w->p[0] = (uint8_t)body;
@@ -515,10 +529,14 @@ static int recv_socket(pk__chan *c, uint64_t deadline) {
     if (c->rhave == 4) {
       c->rlen = (uint32_t)c->hdr[0] | (uint32_t)c->hdr[1] << 8 |
                 (uint32_t)c->hdr[2] << 16 | (uint32_t)c->hdr[3] << 24;
-      if (c->rlen == 0 || c->rlen > PK__WIRE_MAX_FRAME) {
+      if (c->rlen == 0) {
+        snprintf(c->why, sizeof c->why, "frame of length 0");
+        return PK_EPROTO;
+      }
+      if (c->rlen > PK__WIRE_MAX_FRAME) {
         snprintf(c->why, sizeof c->why,
-                 "frame length %u is outside 1..%u", c->rlen,
-                 PK__WIRE_MAX_FRAME);
+                 "frame of %u bytes exceeds the protocol's %u MiB limit",
+                 c->rlen, PK__WIRE_MAX_FRAME >> 20);
         return PK_EPROTO;
       }
       if (grow_rbuf(c, c->rlen) < 0)

@@ -53,7 +53,8 @@ enum {
 typedef struct pk__wbuf {
   uint8_t *p;
   size_t len, cap;
-  int oom;
+  int oom;     /* 1: out of memory; 2: over PK__WIRE_MAX_FRAME */
+  size_t over; /* oom 2: the body size the frame would have had */
   void *(*grow)(void *ud, void *p, size_t n);
   void *ud;
 } pk__wbuf;
@@ -69,7 +70,8 @@ void pk__wire_cstr(pk__wbuf *w, const char *s);
 void pk__wire_val(pk__wbuf *w, const pk_val *v);
 /* u8 count, then the values. */
 void pk__wire_vals(pk__wbuf *w, const pk_val *v, size_t n);
-/* Patch the length. PK_OK, PK_ENOMEM or PK_EPROTO (frame too large). */
+/* Patch the length. PK_OK, PK_ENOMEM or PK_EPROTO (frame too large: its
+   body size is in w->over). */
 int pk__wire_end(pk__wbuf *w);
 
 /* ---- decoding ---------------------------------------------------------- */

@@ -115,7 +115,17 @@ struct pk_host {
     size_t n;
   } spare[PK__SPARE_N];
   char errmsg[1024];
+  /* Host functions running now, for all of the host's plugins: a host
+     function that calls into a plugin that calls a host function ... is
+     one level each; pk__hostfn_call refuses more than PK__MAX_NESTING. */
+  int nesting;
 };
+
+/* The deepest host -> plugin -> host nesting (include/plugkit.h): each
+   level costs the host stack frames (and the process backend a frame
+   exchange), so a plugin that answers every call with a host call must
+   not be able to exhaust the host's stack. */
+#define PK__MAX_NESTING 64
 
 typedef struct pk__backend pk__backend;
 

@@ -162,6 +162,12 @@ int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
       return pk__perr(p, PK_ETYPE,
                       "host call '%s': argument %zu is %s, signature %s", f->name,
                       i + 1, pk_type_name((int)args[i].type), f->sigtext);
+  if (PK__UNLIKELY(p->host->nesting >= PK__MAX_NESTING))
+    return pk__perr(p, PK_ELIMIT,
+                    "host call '%s': nesting depth %d exceeds the limit of "
+                    "%d (a host function calling into a plugin that calls a "
+                    "host function ...)",
+                    f->name, p->host->nesting + 1, PK__MAX_NESTING);
   /* The callback may call back into the plugin: keep what a nested call
      changes (the current function, the failure flag) for the outer one. */
   saved = p->cur_hostfn;
@@ -170,7 +176,9 @@ int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
   p->cur_hostfn = f;
   p->hostfn_msg = 0;
   p->in_host++;
+  p->host->nesting++;
   rc = f->fn(f->ud, p, args, results);
+  p->host->nesting--;
   p->in_host--;
   p->cur_hostfn = saved;
   p->cur = saved_cur;

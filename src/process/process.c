@@ -12,16 +12,25 @@
  * re-entrant.
  *
  * Faults: a child that dies shows as a socket hang-up (PK_ECRASH, with the
- * status from waitpid in the message); a silent one as PK_ETIMEOUT when
- * call_timeout_ms is set; a malformed frame as PK_EPROTO. In the last two
- * cases the child is killed. It is always reaped, and its descriptors and
- * mapping are released, before the call returns.
+ * status from waitpid in the message); a call not answered by its
+ * deadline (call_timeout_ms from the call's start, whatever LOG and
+ * HOSTCALL traffic came in between) as PK_ETIMEOUT; a malformed frame as
+ * PK_EPROTO. In the last two cases the child is killed. It is always
+ * reaped, and its descriptors and mapping are released, before the call
+ * returns. Nesting (host function -> plugin -> host function ...) is
+ * capped by the core (pk__hostfn_call, PK__MAX_NESTING).
+ *
+ * Limits (the vtable says PK__LIM_SELF): the host enforces the deadline
+ * and the child options; plugkit-runner passes max_memory, fuel, fs_root
+ * and validate_all to the inner backend, so those hold exactly when that
+ * backend enforces them; proc_open checks that (check_limits).
  *
  * This file is POSIX (fork, socketpair, memfd, futex via pk_wire.c): the
  * backend is only built where those exist (backend.cmake).
  */
 #define _GNU_SOURCE
 #include "../core/core.h"
+#include "../os/os.h"
 #include "pk_wire.h"
 
 #include <dlfcn.h>
@@ -60,6 +69,7 @@ typedef struct proc_state {
   pk__chan chan;
   int chan_ready;
   int depth; /* nesting of calls being served */
+  uint64_t deadline; /* of the outermost call (pk__wire_now_ns), 0: none */
   /* Options. */
   int timeout_ms, restart, socket_only, spin_ns;
   unsigned harden;
@@ -207,6 +217,19 @@ static int child_failed(pk_plugin *p, proc_state *st, int code,
   return pk__perr(p, code, "%s", st->deadmsg);
 }
 
+/* End the child without touching the host's message (the caller set
+   it): a READY frame the core refused. */
+static void child_kill(pk_plugin *p, proc_state *st) {
+  int status;
+  if (st->pid > 0) {
+    kill(st->pid, SIGKILL);
+    reap(st, 0, &status);
+  }
+  drop_child(p, st);
+  snprintf(st->deadmsg, sizeof st->deadmsg, "plugin process failed to start");
+  st->deadcode = PK_EPROTO;
+}
+
 /* Build argv and envp once: the child is started again on restarts. */
 static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   static const char *const keep[] = {"PATH=", "LD_LIBRARY_PATH=",
@@ -217,15 +240,40 @@ static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   const char *ext = strrchr(p->path, '.');
   const char *inner = p->inner_backend;
 
-  if ((st->argv = pk__alloc(p->host, 5 * sizeof *st->argv)) == NULL)
+  if ((st->argv = pk__alloc(p->host, 9 * sizeof *st->argv)) == NULL)
     return PK_ENOMEM;
-  memset(st->argv, 0, 5 * sizeof *st->argv);
+  memset(st->argv, 0, 9 * sizeof *st->argv);
   if (runner != NULL) {
+    /* The inner backend's own options travel as arguments (tools/runner.c):
+       under isolation a wasm plugin keeps its memory cap, fuel and files. */
+    const pk_open_opts *o = p->opts;
+    char opt[64];
+    size_t a = 3;
     st->argv[0] = pk__strdup(p->host, runner);
     st->argv[1] = pk__strdup(p->host, inner ? inner : "auto");
     st->argv[2] = pk__strdup(p->host, p->path);
     if (!st->argv[0] || !st->argv[1] || !st->argv[2])
       return PK_ENOMEM;
+    if (o != NULL && o->max_memory != 0) {
+      snprintf(opt, sizeof opt, "--max-memory=%llu",
+               (unsigned long long)o->max_memory);
+      if ((st->argv[a++] = pk__strdup(p->host, opt)) == NULL)
+        return PK_ENOMEM;
+    }
+    if (o != NULL && o->fuel != 0) {
+      snprintf(opt, sizeof opt, "--fuel=%llu", (unsigned long long)o->fuel);
+      if ((st->argv[a++] = pk__strdup(p->host, opt)) == NULL)
+        return PK_ENOMEM;
+    }
+    if (o != NULL && o->validate_all != 0 &&
+        (st->argv[a++] = pk__strdup(p->host, "--validate-all")) == NULL)
+      return PK_ENOMEM;
+    if (o != NULL && o->fs_root != NULL) {
+      size_t n2 = strlen(o->fs_root) + sizeof "--fs-root=";
+      if ((st->argv[a] = pk__alloc(p->host, n2)) == NULL)
+        return PK_ENOMEM;
+      snprintf(st->argv[a++], n2, "--fs-root=%s", o->fs_root);
+    }
   } else if (ext != NULL && strcmp(ext, ".py") == 0) {
     st->use_path = 1;
     st->argv[0] = pk__strdup(p->host, "python3");
@@ -280,14 +328,17 @@ static void free_strv(pk_host *h, char **v) {
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void child_exec(proc_state *st, int sock, int memfd, int errw) {
-  int s2, m2;
+  int s2, m2, n0, n2;
   struct rlimit rl;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* Move ours above 4 first, so the dup2s below cannot clobber them. */
   s2 = fcntl(sock, F_DUPFD, 10);
   m2 = memfd >= 0 ? fcntl(memfd, F_DUPFD, 10) : -1;
-  if (s2 < 0 || dup2(errw, 2) < 0 || dup2(errw, 1) < 0 || dup2(s2, 3) < 0 ||
-      (m2 >= 0 && dup2(m2, 4) < 0))
+  /* Standard input is /dev/null: the host's input is not the plugin's. */
+  n0 = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  n2 = n0 >= 0 ? fcntl(n0, F_DUPFD_CLOEXEC, 10) : -1;
+  if (s2 < 0 || n2 < 0 || dup2(n2, 0) < 0 || dup2(errw, 2) < 0 ||
+      dup2(errw, 1) < 0 || dup2(s2, 3) < 0 || (m2 >= 0 && dup2(m2, 4) < 0))
     _exit(126);
 #ifdef SYS_close_range
   syscall(SYS_close_range, m2 >= 0 ? 5u : 4u, ~0u, 0u);
@@ -318,38 +369,46 @@ static void child_exec(proc_state *st, int sock, int memfd, int errw) {
   _exit(127);
 }
 
+/* Send the frame built in chan.out. One the host made too large (its
+   arguments, its config) is not sent: PK_ELIMIT, the child lives on
+   (it did nothing wrong) and the conversation is where it was. */
 static int send_frame(pk_plugin *p, proc_state *st) {
   int rc = pk__wire_end(&st->chan.out);
   if (rc == PK_ENOMEM)
     return pk__perr(p, rc, "out of memory for a frame");
   if (rc < 0)
-    return pk__perr(p, rc, "frame too large for the protocol");
+    return pk__perr(p, PK_ELIMIT,
+                    "frame of %zu bytes exceeds the protocol's %u MiB limit",
+                    st->chan.out.over, PK__WIRE_MAX_FRAME >> 20);
   if ((rc = pk__chan_send(&st->chan)) < 0)
     return child_failed(p, st, PK_ECRASH, NULL);
   return PK_OK;
 }
 
-/* Next frame, draining stderr while waiting. Faults kill the child. */
-static int recv_frame(pk_plugin *p, proc_state *st, int timeout_ms,
+/* Next frame, draining stderr while waiting. Faults kill the child.
+   `deadline` (pk__wire_now_ns time, 0: none) is the whole call's or the
+   whole handshake's, computed once by the caller: LOG and HOSTCALL
+   traffic does not extend it. */
+static int recv_frame(pk_plugin *p, proc_state *st, uint64_t deadline,
                       const uint8_t **body, size_t *len) {
-  uint64_t start = pk__wire_now_ns();
   for (;;) {
-    int left = timeout_ms, rc;
+    int left = LIVENESS_MS + 1, rc;
     int slice;
-    if (timeout_ms > 0) {
-      uint64_t spent = (pk__wire_now_ns() - start) / 1000000u;
-      left = spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
+    if (deadline != 0) {
+      uint64_t now = pk__wire_now_ns();
+      uint64_t ms = now >= deadline ? 0 : (deadline - now + 999999u) / 1000000u;
+      left = ms > (uint64_t)LIVENESS_MS ? LIVENESS_MS + 1 : (int)ms;
     }
     /* Wait in slices: a child that died while something else (a process
        it forked) keeps its socket open shows no hang-up, so each slice
        also asks the kernel whether it still runs. */
-    slice = timeout_ms > 0 && left < LIVENESS_MS ? left : LIVENESS_MS;
+    slice = left < LIVENESS_MS ? left : LIVENESS_MS;
     rc = pk__chan_recv(&st->chan, slice, body, len);
     if (rc == PK__CHAN_EXTRA) {
       drain_stderr(p, st, 0);
       continue;
     }
-    if (rc == PK_ETIMEOUT && (timeout_ms <= 0 || left > slice)) {
+    if (rc == PK_ETIMEOUT && left > slice) {
       if (waitpid(st->pid, &st->status, WNOHANG) != st->pid)
         continue;
       st->exited = 1;
@@ -406,6 +465,8 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
   const char *c;
   int rc, tmo = st->timeout_ms > 0 ? st->timeout_ms : HANDSHAKE_MS;
   pk__wbuf *w = &st->chan.out;
+  /* One deadline for the whole handshake: init's LOG lines count. */
+  uint64_t deadline = pk__wire_now_ns() + (uint64_t)tmo * 1000000u;
 
   pk__wire_begin(w, PK__F_HELLO);
   pk__wire_u16(w, PK__WIRE_VERSION);
@@ -432,7 +493,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
   if ((rc = send_frame(p, st)) < 0)
     return rc;
   for (;;) {
-    if ((rc = recv_frame(p, st, tmo, &body, &len)) < 0)
+    if ((rc = recv_frame(p, st, deadline, &body, &len)) < 0)
       return rc;
     if (body[0] == PK__F_LOG) {
       if ((rc = on_log(p, st, body, len)) < 0)
@@ -448,6 +509,11 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       m = pk__rd_bytes(&r, &n);
       if (code >= 0 || code < PK__ELAST)
         code = PK_EINIT;
+      /* The same phases as in-process: a failing init hook is "init",
+         anything before it (loading, checking) "open". The message is
+         the cause alone (plugkit-runner strips its inner prefix). */
+      if (code == PK_EINIT && first)
+        p->phase = "init";
       pk__perr(p, code, "%.*s", (int)n, m ? (const char *)m : "");
       st->refused = 1; /* it exits by itself */
       return code;
@@ -484,8 +550,13 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       return child_failed(p, st, PK_EABI,
                           "the plugin was built for another plugkit ABI");
     nexp = pk__rd_u32(&r);
-    if (first && (rc = pk__plugin_exports(p, nexp)) < 0)
+    /* The count is no larger than the frame holds (pk__wire_validate
+       checked every entry); the core caps it (pk__plugin_exports) before
+       anything is allocated per export. */
+    if (first && (rc = pk__plugin_exports(p, nexp)) < 0) {
+      child_kill(p, st);
       return rc;
+    }
     if (!first && nexp != p->nfuncs)
       return child_failed(p, st, PK_EPROTO,
                           "restarted plugin has other exports");
@@ -497,9 +568,8 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       if (first) {
         pk_func *f = &p->funcs[k];
         if ((rc = pk__func_init(p, f, name, sig)) < 0) {
-          child_failed(p, st, PK_EPROTO, NULL);
-          return pk__perr(p, rc, "export '%s' has a bad signature '%s'",
-                          name, sig);
+          child_kill(p, st); /* keeps pk__func_init's message */
+          return rc;
         }
         f->bindex = k;
       } else if (strcmp(name, p->funcs[k].name) != 0) {
@@ -634,7 +704,14 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
     pk__wire_vals(&st->chan.out, res, nres);
   else
     pk__wire_cstr(&st->chan.out, p->host->errmsg);
-  return send_frame(p, st);
+  if ((rc = send_frame(p, st)) == PK_ELIMIT) {
+    /* Results over the frame limit: the plugin still needs its answer. */
+    pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
+    pk__wire_u32(&st->chan.out, (uint32_t)PK_ELIMIT);
+    pk__wire_cstr(&st->chan.out, p->host->errmsg);
+    rc = send_frame(p, st);
+  }
+  return rc;
 }
 
 static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
@@ -667,9 +744,17 @@ static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   pk__wire_vals(&st->chan.out, args, f->sig.nparams);
   if ((rc = send_frame(p, st)) < 0)
     return rc;
+  /* One deadline for the whole outermost call (docs/limits.md): LOG and
+     HOSTCALL traffic, and the host functions themselves, count; a nested
+     call runs under the outer call's deadline. */
+  if (st->depth == 0)
+    st->deadline = st->timeout_ms > 0
+                       ? pk__wire_now_ns() +
+                             (uint64_t)st->timeout_ms * 1000000u
+                       : 0;
   st->depth++;
   for (;;) {
-    if ((rc = recv_frame(p, st, st->timeout_ms, &body, &len)) < 0)
+    if ((rc = recv_frame(p, st, st->deadline, &body, &len)) < 0)
       break;
     if (PK__LIKELY(body[0] == PK__F_RESULT)) {
       pk__rd r;
@@ -791,11 +876,81 @@ static int proc_probe(const unsigned char *h, size_t n, const char *path,
   return 20;
 }
 
+/* The backend plugkit-runner will use for the file: the one named, or
+   the one the probes pick (as the runner's pk_plugin_open will). */
+static const pk__backend *inner_backend(pk_plugin *p) {
+  unsigned char head[512];
+  size_t n = 0, i;
+  int isdir = 0, best = 0;
+  const pk__backend *be = NULL;
+  if (p->inner_backend != NULL) {
+    for (i = 0; pk__backends[i] != NULL; i++)
+      if (strcmp(pk__backends[i]->name, p->inner_backend) == 0)
+        return pk__backends[i];
+    return NULL;
+  }
+  if (pk__os_read_head(p->path, head, sizeof head, &n, &isdir) < 0)
+    return NULL;
+  for (i = 0; pk__backends[i] != NULL; i++) {
+    int score;
+    if (strcmp(pk__backends[i]->name, "process") == 0)
+      continue;
+    score = pk__backends[i]->probe(head, n, p->path, isdir);
+    if (score > best) {
+      best = score;
+      be = pk__backends[i];
+    }
+  }
+  return be;
+}
+
+/*
+ * Which limits the child enforces, for pk__limits_check (the vtable says
+ * PK__LIM_SELF). The host kills the child at the deadline and applies the
+ * child options itself; fuel, max_memory and fs_root are the inner
+ * backend's business in plugkit-runner, so they hold exactly when they
+ * hold in-process; an executable plugin has none of them.
+ */
+static int check_limits(pk_plugin *p, int use_runner) {
+  const pk_open_opts *o = p->opts;
+  unsigned honoured = PK__LIM_TIMEOUT | PK__LIM_CHILD;
+  char who[48] = "executable";
+  if (o == NULL)
+    return PK_OK;
+  if (use_runner) {
+    const pk__backend *be = inner_backend(p);
+    if (be != NULL)
+      honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS);
+    snprintf(who, sizeof who, "isolated %s", be ? be->name : "(unknown)");
+  } else if (o->harden & 4) {
+    return pk__perr(p, PK_ENOSYS,
+                    "harden bit 4 (seccomp) cannot be applied to an "
+                    "executable plugin, whose own code runs from its first "
+                    "instruction; a .so, .wasm or script opened with "
+                    "isolation = PK_ISOLATE_PROCESS runs in plugkit-runner, "
+                    "which installs the filter before loading it");
+  }
+  return pk__limits_check(p, o, honoured, who);
+}
+
 static int proc_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   proc_state *st;
   char runner[4096];
   int rc, use_runner = needs_runner(p);
+
+  if (use_runner && p->inner_backend != NULL &&
+      strcmp(p->inner_backend, "process") == 0)
+    /* plugkit-runner would open it with backend "process" again, which
+       would start another runner, and so on. */
+    return pk__perr(p, PK_EFORMAT,
+                    "backend \"process\" runs executable plugins (an ELF "
+                    "executable, a #! script, a .py file) and this is none; "
+                    "to run another kind of plugin (.so, .wasm, ...) in a "
+                    "child process, open it with isolation = "
+                    "PK_ISOLATE_PROCESS (and backend NULL or its own)");
+  if ((rc = check_limits(p, use_runner)) < 0)
+    return rc;
 
   if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");

@@ -182,7 +182,8 @@ PK_TEST(call_truncated) {
   proto_case("truncated", "call", PK_EPROTO, "truncated");
 }
 PK_TEST(call_oversized) {
-  proto_case("oversized", "call", PK_EPROTO, "frame length");
+  proto_case("oversized", "call", PK_EPROTO,
+             "frame of 2147483647 bytes exceeds the protocol's 64 MiB limit");
 }
 PK_TEST(call_bad_result) {
   proto_case("badresult", "call", PK_EPROTO, "signature");

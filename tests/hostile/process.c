@@ -1,0 +1,521 @@
+/*
+ * The process backend under attack (../shared/findings: BUG 3, 4, 10, 15,
+ * 16, 20, 21; new-user B2, B6). Run as `test_hostile_process TEST EVIL
+ * SECCOMP_THREAD_SO RAW_RECURSE_PY RAW_READY_PY CONFORMANCE_SO RUNNER
+ * LIMITS_WASM|none`.
+ */
+#include "test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EVIL pkt_arg(0)
+#define SECCOMP_SO pkt_arg(1)
+#define RAW_RECURSE pkt_arg(2)
+#define RAW_READY pkt_arg(3)
+#define CONFORMANCE_SO pkt_arg(4)
+#define RUNNER pkt_arg(5)
+#define LIMITS_WASM pkt_arg(6)
+
+static pk_host *host;
+static pk_plugin *plug;
+
+/* No child left behind: every process the host started was reaped. */
+static void no_children(void) {
+  int st;
+  PKT_EQ_INT(waitpid(-1, &st, WNOHANG), -1);
+  PKT_EQ_INT(errno, ECHILD);
+}
+
+static void done(void) {
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+  plug = NULL;
+  no_children();
+}
+
+static int call(const char *name, const pk_val *args, size_t n,
+                pk_val *out) {
+  pk_func *f;
+  int rc = pk_plugin_func(plug, name, NULL, &f);
+  return rc < 0 ? rc : pk_func_call(f, args, n, out, out ? 1 : 0);
+}
+
+/* How many times `needle` occurs in `hay`. */
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+  size_t k = strlen(needle);
+  for (; (hay = strstr(hay, needle)) != NULL; hay += k)
+    n++;
+  return n;
+}
+
+/* Open with seccomp in plugkit-runner, or say why it cannot be tested. */
+static int open_seccomp(const char *const *config) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  int rc;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.harden = 4;
+  o.config = config;
+  host = test_host();
+  rc = pk_plugin_open(host, SECCOMP_SO, &o, &plug);
+  if (rc == PK_ENOSYS && strstr(pk_host_errmsg(host), "libseccomp")) {
+    printf("SKIP: %s\n", pk_host_errmsg(host));
+    pk_host_destroy(host);
+    exit(0);
+  }
+  return rc;
+}
+
+/* ---- BUG 3: seccomp covers the whole plugin, every thread ------------- */
+
+/* The constructor's thread was started before the filter went on: the
+   filter is synchronised to it (TSYNC), so its escape kills the runner
+   and creates nothing. */
+PK_TEST(seccomp_constructor_thread_cannot_escape) {
+  char path[1024];
+  pk_val in, out;
+  snprintf(path, sizeof path, "%s", pkt_tmp("escape.txt"));
+  PKT_RC(host, open_seccomp(NULL), PK_OK);
+  in = PK_STR(path, strlen(path));
+  PKT_RC(host, call("go", &in, 1, &out), PK_ECRASH);
+  PKT_CONTAINS(pk_host_errmsg(host), "signal 31");
+  PKT_ASSERT(access(path, F_OK) != 0);
+  done();
+}
+
+/* The init hook runs under the filter too. */
+PK_TEST(seccomp_init_runs_filtered) {
+  char path[1024];
+  const char *config[] = {"init_escape", path, NULL};
+  snprintf(path, sizeof path, "%s", pkt_tmp("escape.txt"));
+  PKT_RC(host, open_seccomp(config), PK_ECRASH);
+  PKT_CONTAINS(pk_host_errmsg(host), "signal 31");
+  PKT_ASSERT(access(path, F_OK) != 0);
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- BUG 21: seccomp asked for an executable -------------------------- */
+
+PK_TEST(seccomp_on_executable_is_enosys) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.harden = 4;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, EVIL, &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host), "harden bit 4 (seccomp) cannot be "
+                                     "applied to an executable plugin");
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- BUG 4: host -> plugin -> host nesting is capped ------------------ */
+
+static int calls;           /* callback entries */
+static char first_err[1024]; /* the innermost failure's message */
+
+/* Calls the export named by `ud` of the plugin calling it. */
+static int callback(void *ud, pk_plugin *caller, const pk_val *args,
+                    pk_val *results) {
+  pk_func *f;
+  int rc;
+  calls++;
+  if ((rc = pk_plugin_func(caller, (const char *)ud, NULL, &f)) < 0 ||
+      (rc = pk_func_call(f, args, 1, results, 1)) < 0) {
+    if (first_err[0] == '\0')
+      snprintf(first_err, sizeof first_err, "%s", pk_host_errmsg(host));
+    return rc;
+  }
+  return PK_OK;
+}
+
+/* A plugin that answers every call with a host call whose host function
+   calls it again: the 65th host call fails, the host's stack survives. */
+PK_TEST(nesting_is_capped_process) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1), out;
+  o.backend = "process";
+  o.grants = "callback";
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "callback", "(i32)->i32", callback,
+                              (void *)"cb"),
+         PK_OK);
+  PKT_RC(host, pk_plugin_open(host, RAW_RECURSE, &o, &plug), PK_OK);
+  PKT_RC(host, call("cb", &in, 1, &out), PK_ELIMIT);
+  PKT_EQ_INT(calls, 64);
+  PKT_CONTAINS(first_err, "host call 'callback': nesting depth 65 exceeds "
+                          "the limit of 64");
+  /* Unwound cleanly: the plugin still answers, the same way. */
+  calls = 0;
+  PKT_RC(host, call("cb", &in, 1, &out), PK_ELIMIT);
+  PKT_EQ_INT(calls, 64);
+  done();
+}
+
+/* The cap is the core's: the same for an in-process plugin whose host
+   function ("triple") calls back into it. */
+PK_TEST(nesting_is_capped_native) {
+  pk_val in = PK_I32(1), out;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char want[64];
+  o.grants = "triple";
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", callback,
+                              (void *)"call_host"),
+         PK_OK);
+  PKT_RC(host, pk_plugin_open(host, CONFORMANCE_SO, &o, &plug), PK_OK);
+  PKT_RC(host, call("call_host", &in, 1, &out), PK_EPLUGIN);
+  PKT_EQ_INT(calls, 64);
+  /* The plugin's own message: its 65th host call got PK_ELIMIT. */
+  snprintf(want, sizeof want, "host call failed with code %d", PK_ELIMIT);
+  PKT_CONTAINS(first_err, want);
+  done();
+}
+
+/* ---- BUG 10: a READY frame's export count ----------------------------- */
+
+/* (The count itself is bounded by the frame, which pk__wire_validate
+   checks holds every announced entry, and by the core's cap on exports
+   in pk__plugin_exports, which runs before anything is allocated per
+   export.) */
+static int open_ready(const char *n, const char *entries, int empty) {
+  const char *config[] = {"n", n, "entries", entries, "empty",
+                          empty ? "1" : "0", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.backend = "process";
+  o.config = config;
+  host = test_host();
+  return pk_plugin_open(host, RAW_READY, &o, &plug);
+}
+
+/* An export without a name is called that, not "a bad signature". */
+PK_TEST(ready_empty_name_message) {
+  PKT_RC(host, open_ready("2", "2", 1), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), "export #0 has no name");
+  PKT_ASSERT(strstr(pk_host_errmsg(host), "signature") == NULL);
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- BUG 15: call_timeout_ms is one deadline per call ----------------- */
+
+static int noop(void *ud, pk_plugin *caller, const pk_val *args,
+                pk_val *results) {
+  (void)ud;
+  (void)caller;
+  (void)args;
+  (void)results;
+  return PK_OK;
+}
+
+static int sink(void *ud, pk_plugin *caller, const pk_val *args,
+                pk_val *results) {
+  (void)ud;
+  (void)caller;
+  (void)args;
+  (void)results;
+  return PK_OK;
+}
+
+static int open_evil(pk_open_opts *o, const char *const *config) {
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "noop", "()->()", noop, NULL), PK_OK);
+  PKT_RC(host, pk_host_define(host, "sink", "(bytes)->()", sink, NULL),
+         PK_OK);
+  o->grants = "noop,sink";
+  o->config = config;
+  return pk_plugin_open(host, EVIL, o, &plug);
+}
+
+/* A LOG frame every millisecond, each well within 500 ms: the call still
+   ends at its deadline. */
+PK_TEST(call_deadline_counts_log_frames) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1), out;
+  o.call_timeout_ms = 500;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("log_flood", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  done();
+}
+
+PK_TEST(call_deadline_counts_host_calls) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1), out;
+  o.call_timeout_ms = 500;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("hostcall_flood", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  done();
+}
+
+/* The handshake too: an init that logs for ever does not open. */
+PK_TEST(handshake_deadline_counts_log_frames) {
+  static const char *const config[] = {"init_flood", "1", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.call_timeout_ms = 500;
+  PKT_RC(host, open_evil(&o, config), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- BUG 16: backend "process" on a file that is no executable ------- */
+
+PK_TEST(backend_process_on_library_refused) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.backend = "process";
+  o.call_timeout_ms = 300; /* bounds the runner chain of the old code */
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, CONFORMANCE_SO, &o, &plug), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), ": open: backend \"process\" runs "
+                                     "executable plugins");
+  PKT_CONTAINS(pk_host_errmsg(host), "isolation = PK_ISOLATE_PROCESS");
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* The runner refuses it too, whoever asks (here a wrapper that passes
+   backend "process" whatever the host said). */
+PK_TEST(runner_refuses_backend_process) {
+  char script[2048];
+  const char *wrapper;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  int n = snprintf(script, sizeof script,
+                   "#!/bin/sh\nexec '%s' process \"$2\"\n", RUNNER);
+  wrapper = pkt_tmp("runner.sh");
+  pkt_write_file(wrapper, script, (size_t)n);
+  PKT_ASSERT(chmod(wrapper, 0755) == 0);
+  setenv("PLUGKIT_RUNNER", wrapper, 1);
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.call_timeout_ms = 300; /* bounds the runner chain of the old code */
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, CONFORMANCE_SO, &o, &plug), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "plugkit-runner does not run backend \"process\"");
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- BUG 20: the child's standard input ------------------------------- */
+
+PK_TEST(child_stdin_is_dev_null) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  int fds[2];
+  PKT_ASSERT(pipe(fds) == 0);
+  PKT_ASSERT(write(fds[1], "secret", 6) == 6);
+  PKT_ASSERT(dup2(fds[0], 0) == 0); /* the host's stdin has input */
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("read_stdin", NULL, 0, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 0); /* end of file: /dev/null */
+  done();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+/* ---- the protocol's 64 MiB frame limit -------------------------------- */
+
+/* An argument over the limit fails the call with PK_ELIMIT and a message
+   with both sizes (the body: type, index, count, tag, length, 65 MiB);
+   nothing was sent, so the child lives on. */
+PK_TEST(argument_over_frame_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  size_t n = (size_t)65 << 20;
+  uint8_t *big = calloc(n, 1);
+  pk_val in, out;
+  PKT_ASSERT(big != NULL);
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  in = PK_BYTES(big, n);
+  PKT_RC(host, call("size", &in, 1, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "call 'size': frame of 68157451 bytes "
+                                     "exceeds the protocol's 64 MiB limit");
+  free(big);
+  in = PK_BYTES((const uint8_t *)"abc", 3);
+  PKT_RC(host, call("size", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  done();
+}
+
+/* Results over the limit: the plugin fails the call with PK_ELIMIT and
+   says so with both sizes (the body: type, count, tag, length, 65 MiB);
+   it lives on. */
+PK_TEST(result_over_frame_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(65), out;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("big_result", &in, 1, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "results: frame of 68157447 bytes "
+                                     "exceeds the protocol's 64 MiB limit");
+  in = PK_I32(1);
+  PKT_RC(host, call("big_result", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.bytes.len, 1 << 20);
+  done();
+}
+
+/* A plugin's host call with arguments over the limit gets PK_ELIMIT; the
+   plugin is not torn down for it. */
+PK_TEST(hostcall_argument_over_frame_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(65), out;
+  PKT_RC(host, open_evil(&o, NULL), PK_OK);
+  PKT_RC(host, call("big_hostcall", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, PK_ELIMIT);
+  in = PK_I32(1);
+  PKT_RC(host, call("big_hostcall", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, PK_OK);
+  done();
+}
+
+/* ---- B6: one prefix, the in-process phase names ----------------------- */
+
+PK_TEST(executable_init_failure_is_phase_init) {
+  static const char *const config[] = {"init_fail", "1", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char want[4200];
+  PKT_RC(host, open_evil(&o, config), PK_EINIT);
+  snprintf(want, sizeof want, "%s: init: init refused on purpose", EVIL);
+  PKT_STR_EQ(pk_host_errmsg(host), want);
+  pk_host_destroy(host);
+  no_children();
+}
+
+PK_TEST(isolated_init_failure_one_prefix) {
+  static const char *const config[] = {"init_fail", "1", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char want[4200];
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.config = config;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, SECCOMP_SO, &o, &plug), PK_EINIT);
+  snprintf(want, sizeof want, "%s: init: init refused on purpose",
+           SECCOMP_SO);
+  PKT_STR_EQ(pk_host_errmsg(host), want);
+  pk_host_destroy(host);
+  no_children();
+}
+
+PK_TEST(isolated_open_failure_one_prefix) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  const char *path = pkt_tmp("not_a_library.so");
+  pkt_write_file(path, "just text\n", 10);
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.backend = "native";
+  host = test_host();
+  PKT_ASSERT(pk_plugin_open(host, path, &o, &plug) < 0);
+  PKT_EQ_INT(count(pk_host_errmsg(host), path), 1);
+  PKT_EQ_INT(count(pk_host_errmsg(host), ": open: "), 1);
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* ---- B2: the inner backend's options reach the child ------------------ */
+
+static int noop3(void *ud, pk_plugin *caller, const pk_val *args,
+                 pk_val *results) {
+  (void)ud;
+  (void)caller;
+  results[0].i32 = args[0].i32 * 3;
+  return PK_OK;
+}
+
+static int open_limits_wasm(pk_open_opts *o) {
+  if (strcmp(LIMITS_WASM, "none") == 0) {
+    printf("SKIP: no wasm guest toolchain\n");
+    exit(0);
+  }
+  o->isolation = PK_ISOLATE_PROCESS;
+  o->grants = "triple"; /* the module imports it */
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", noop3, NULL),
+         PK_OK);
+  return pk_plugin_open(host, LIMITS_WASM, o, &plug);
+}
+
+/* max_memory holds in the child as in-process: 1 MiB fits, 8 do not. */
+PK_TEST(isolated_wasm_max_memory) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1), out;
+  o.max_memory = 4 << 20;
+  PKT_RC(host, open_limits_wasm(&o), PK_OK);
+  PKT_RC(host, call("alloc_mb", &in, 1, &out), PK_OK);
+  in = PK_I32(8);
+  PKT_RC(host, call("alloc_mb", &in, 1, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "memory limit reached");
+  done();
+}
+
+PK_TEST(isolated_wasm_fuel) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  o.fuel = 100000;
+  o.call_timeout_ms = 20000; /* the old code's loop ends here */
+  PKT_RC(host, open_limits_wasm(&o), PK_OK);
+  PKT_RC(host, call("spin", NULL, 0, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "out of fuel");
+  done();
+}
+
+PK_TEST(isolated_wasm_fs_root) {
+  char root[1024];
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_STR("/hello.txt", 10), out;
+  snprintf(root, sizeof root, "%s", pkt_tmp("root"));
+  PKT_ASSERT(mkdir(root, 0700) == 0);
+  pkt_write_file(pkt_tmp("root/hello.txt"), "hello, file", 11);
+  o.fs_root = root;
+  PKT_RC(host, open_limits_wasm(&o), PK_OK);
+  PKT_RC(host, call("read_file", &in, 1, &out), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "hello, file");
+  done();
+}
+
+/* validate_all: an invalid body fails the open, in the child as here. */
+PK_TEST(isolated_wasm_validate_all) {
+  /* (func (result i32) (i64.const 0)): a type error, so invalid. */
+  static const unsigned char m[] = {
+      0, 'a', 's', 'm', 1, 0, 0, 0,    1, 5, 1, 0x60, 0, 1, 0x7f,
+      3, 2,   1,   0,   10, 6, 1, 4, 0, 0x42, 0, 0x0b};
+  const char *t = pkt_tmp("invalid.wasm");
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  if (strcmp(LIMITS_WASM, "none") == 0) {
+    printf("SKIP: no wasm backend\n");
+    return;
+  }
+  pkt_write_file(t, m, sizeof m);
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.validate_all = 1;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, t, &o, &plug), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), "type mismatch");
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* What the child cannot enforce is refused, as in-process. */
+PK_TEST(isolated_native_fuel_is_enosys) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.fuel = 1000;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, CONFORMANCE_SO, &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "fuel cannot be enforced on isolated native plugins");
+  pk_host_destroy(host);
+  no_children();
+}
+
+PK_TEST(executable_max_memory_is_enosys) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.max_memory = 1 << 20;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, EVIL, &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "max_memory cannot be enforced on executable plugins");
+  pk_host_destroy(host);
+  no_children();
+}
