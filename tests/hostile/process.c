@@ -192,6 +192,17 @@ static int open_ready(const char *n, const char *entries, int empty) {
   return pk_plugin_open(host, RAW_READY, &o, &plug);
 }
 
+/* 100,000 announced and carried exports: refused by the export cap before
+   anything is allocated per export (the review's 4M-entry frame made the
+   host allocate 1.25 GB). */
+PK_TEST(ready_over_export_cap) {
+  PKT_RC(host, open_ready("100000", "100000", 0), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "100000 exports");
+  PKT_CONTAINS(pk_host_errmsg(host), "65536");
+  pk_host_destroy(host);
+  no_children();
+}
+
 /* An export without a name is called that, not "a bad signature". */
 PK_TEST(ready_empty_name_message) {
   PKT_RC(host, open_ready("2", "2", 1), PK_EFORMAT);
