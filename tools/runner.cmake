@@ -16,5 +16,10 @@ if(TARGET plugkit AND "process" IN_LIST PK_BACKENDS_BUILT)
     message(STATUS "plugkit-runner: no libseccomp (libseccomp-dev): the "
                    "seccomp hardening option is unavailable")
   endif()
+  # Installed, it finds libplugkit relative to itself.
+  file(RELATIVE_PATH _pk_lib_from_bin ${CMAKE_INSTALL_FULL_BINDIR}
+       ${CMAKE_INSTALL_FULL_LIBDIR})
+  set_target_properties(plugkit_runner PROPERTIES
+    INSTALL_RPATH "$ORIGIN/${_pk_lib_from_bin}")
   install(TARGETS plugkit_runner RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

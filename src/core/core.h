@@ -307,6 +307,17 @@ size_t pk__elf_phdrs(const unsigned char *h, size_t n, size_t *out_off,
 /* The table handed to in-process plugins. */
 extern const struct pk_host_api pk__host_api;
 
+/*
+ * A file of plugkit's own (the runner, the SDK headers, tcc's runtime):
+ * `build` when this library was loaded from the build tree it was built
+ * in (and `build` is not NULL), else `rel` taken from the directory of
+ * the loaded library (an
+ * install moved anywhere keeps working: no configure-time prefix is
+ * used). 0, or -1 when the library's own path is unknown or too long.
+ */
+int pk__install_path(const char *build, const char *rel, char *buf,
+                     size_t cap);
+
 /* A plugin's log line to the host's sink, every backend's only way there:
    the level is clamped to PK_LOG_ERROR..PK_LOG_DEBUG (plugins send any
    int), and the line carries the plugin's name (or path). */

@@ -1,6 +1,8 @@
 /* host.c: hosts and host functions. */
 #include "core.h"
+#include "../os/os.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int pk_host_create(const pk_host_opts *opts, pk_host **out_host) {
@@ -193,4 +195,27 @@ int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
   for (i = 0; i < f->sig.nresults; i++)
     results[i].type = f->sig.results[i];
   return PK_OK;
+}
+
+/* ---- where plugkit's own files are -------------------------------------- */
+
+int pk__install_path(const char *build, const char *rel, char *buf,
+                     size_t cap) {
+  char self[4096];
+  const char *slash;
+  int n;
+  if (pk__os_self_path(self, sizeof self) < 0)
+    return -1;
+#ifdef PK_BUILD_DIR
+  if (build != NULL &&
+      strncmp(self, PK_BUILD_DIR "/", sizeof PK_BUILD_DIR) == 0) {
+    n = snprintf(buf, cap, "%s", build);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+  }
+#else
+  (void)build;
+#endif
+  slash = strrchr(self, '/');
+  n = snprintf(buf, cap, "%.*s/%s", (int)(slash - self), self, rel);
+  return n < 0 || (size_t)n >= cap ? -1 : 0;
 }

@@ -83,6 +83,10 @@ uint64_t pk__os_clock_ns(int monotonic);
 /* Fill buf with n random bytes from the OS: PK_OK or PK_EIO. */
 int pk__os_random(void *buf, size_t n);
 
+/* The path of the file this library's code was loaded from (libplugkit.so,
+   or the program linking it statically) into buf; 0, or -1 when unknown. */
+int pk__os_self_path(char *buf, size_t cap);
+
 /*
  * A watchdog: a thread that calls fire(ud) once the armed deadline has
  * passed (checked every millisecond). Arming and disarming are two atomic

@@ -803,48 +803,28 @@ static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
 
 /*
  * Where plugkit-runner is: $PLUGKIT_RUNNER; next to the object this code
- * was loaded from (libplugkit.so, or a program linking it statically);
- * then the build tree's runner when that object lies in the build tree,
- * else the installed one (so neither shadows the other).
+ * was loaded from (libplugkit.so, or a program linking it statically, in
+ * the same folder as the runner); then the build tree's runner when that
+ * object is in the build tree, else the install's, found relative to the
+ * library (PK_RUNNER_FROM_LIB: an install moved elsewhere still finds it);
+ * last, where it was installed (PK_RUNNER_INSTALL_PATH).
  */
 static int find_runner(char *buf, size_t cap) {
   const char *env = getenv("PLUGKIT_RUNNER");
-  const char *self = NULL;
-  Dl_info info;
   if (env != NULL && *env != '\0') {
     snprintf(buf, cap, "%s", env);
     return access(buf, X_OK) == 0;
   }
-  if (dladdr((void *)find_runner, &info) && info.dli_fname != NULL) {
-    const char *slash = strrchr(info.dli_fname, '/');
-    self = info.dli_fname;
-    if (slash != NULL) {
-      snprintf(buf, cap, "%.*s/plugkit-runner",
-               (int)(slash - info.dli_fname), info.dli_fname);
-      if (access(buf, X_OK) == 0)
-        return 1;
-    }
-  }
-#if defined(PK_RUNNER_PATH) && defined(PK_BUILD_DIR)
-  if (self != NULL &&
-      strncmp(self, PK_BUILD_DIR "/", sizeof PK_BUILD_DIR) == 0) {
-    snprintf(buf, cap, "%s", PK_RUNNER_PATH);
-    if (access(buf, X_OK) == 0)
-      return 1;
-  }
-#endif
-#ifdef PK_RUNNER_INSTALL_PATH
+  if (pk__install_path(NULL, "plugkit-runner", buf, cap) == 0 &&
+      access(buf, X_OK) == 0)
+    return 1;
+  if (pk__install_path(PK_RUNNER_PATH, PK_RUNNER_FROM_LIB, buf, cap) == 0 &&
+      access(buf, X_OK) == 0)
+    return 1;
+  /* A program linking the static library, outside the install's bin:
+     where the install was made. */
   snprintf(buf, cap, "%s", PK_RUNNER_INSTALL_PATH);
-  if (access(buf, X_OK) == 0)
-    return 1;
-#endif
-#ifdef PK_RUNNER_PATH
-  snprintf(buf, cap, "%s", PK_RUNNER_PATH);
-  if (access(buf, X_OK) == 0)
-    return 1;
-#endif
-  (void)self;
-  return 0;
+  return access(buf, X_OK) == 0;
 }
 
 /* Does the file need plugkit-runner, or does it serve itself (an

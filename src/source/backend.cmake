@@ -15,16 +15,23 @@ find_file(PK_LIBTCC1 libtcc1.a
   PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/tcc /usr/lib/tcc
         /usr/local/lib/tcc
   NO_DEFAULT_PATH)
+file(RELATIVE_PATH _pk_sdk_from_lib ${CMAKE_INSTALL_FULL_LIBDIR}
+     ${CMAKE_INSTALL_FULL_INCLUDEDIR})
 if(PK_LIBTCC1)
   get_filename_component(_pk_tccdir ${PK_LIBTCC1} DIRECTORY)
-  set(_pk_tccdir_installed ${_pk_tccdir})
+  list(APPEND PK_DEFS PK_SOURCE_TCC_DIR_SYSTEM="${_pk_tccdir}")
   set(_pk_tccrt "tcc's runtime in ${_pk_tccdir}")
 else()
-  # Used from the source tree while it exists, else from the install.
-  set(_pk_tccdir ${CMAKE_CURRENT_SOURCE_DIR}/source/tcc)
-  set(_pk_tccdir_installed ${CMAKE_INSTALL_FULL_DATADIR}/plugkit/tcc)
-  install(DIRECTORY ${_pk_tccdir}/ DESTINATION ${CMAKE_INSTALL_DATADIR}/plugkit/tcc)
-  set(_pk_tccrt "plugkit's minimal runtime; install tcc for va_arg")
+  # Used from the source tree while the library runs from the build
+  # tree, else from the install, relative to the library.
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/source/tcc/
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/plugkit/tcc)
+  file(RELATIVE_PATH _pk_tcc_from_lib ${CMAKE_INSTALL_FULL_LIBDIR}
+       ${CMAKE_INSTALL_FULL_DATADIR}/plugkit/tcc)
+  list(APPEND PK_DEFS
+    PK_SOURCE_TCC_DIR="${CMAKE_CURRENT_SOURCE_DIR}/source/tcc"
+    PK_SOURCE_TCC_FROM_LIB="${_pk_tcc_from_lib}")
+  set(_pk_tccrt "plugkit's minimal runtime (va_arg needs Debian's tcc package)")
 endif()
 
 # libtcc.a is not position-independent code: it reaches glibc's stdout,
@@ -59,13 +66,26 @@ endif()
 list(APPEND PK_SOURCES source/source.c)
 list(APPEND PK_DEFS PK_HAVE_SOURCE=1
   PK_SOURCE_SDK_DIR="${PROJECT_SOURCE_DIR}/include"
-  PK_SOURCE_INSTALL_DIR="${CMAKE_INSTALL_FULL_INCLUDEDIR}"
-  PK_SOURCE_TCC_DIR="${_pk_tccdir}"
-  PK_SOURCE_TCC_DIR_INSTALLED="${_pk_tccdir_installed}")
+  PK_SOURCE_SDK_FROM_LIB="${_pk_sdk_from_lib}"
+  PK_SOURCE_SDK_INSTALLED="${CMAKE_INSTALL_FULL_INCLUDEDIR}")
 list(APPEND PK_PRIVATE_INCLUDES ${PK_LIBTCC_INCLUDE})
-# libtcc exports its API: hide it inside libplugkit, which exports only
-# the public API.
-list(APPEND PK_LIBS ${_pk_tcclib} -Wl,--exclude-libs,libpktcc.a
-  ${CMAKE_DL_LIBS} m)
+# libtcc exports its API: hide it inside libplugkit.so, which exports only
+# the public API. libplugkit.a carries libtcc's objects itself (extracted
+# here; replaced only when they changed), so a static user links only
+# installed files.
+list(APPEND PK_SHARED_ONLY_LIBS ${_pk_tcclib} -Wl,--exclude-libs,libpktcc.a)
+set(_pk_tccobj ${CMAKE_CURRENT_BINARY_DIR}/pktcc-objs)
+file(REMOVE_RECURSE ${_pk_tccobj}.new)
+file(MAKE_DIRECTORY ${_pk_tccobj}.new ${_pk_tccobj})
+execute_process(COMMAND ${CMAKE_AR} x ${_pk_tcclib}
+  WORKING_DIRECTORY ${_pk_tccobj}.new)
+file(GLOB _pk_tccobjs RELATIVE ${_pk_tccobj}.new ${_pk_tccobj}.new/*.o)
+foreach(o ${_pk_tccobjs})
+  execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different
+    ${_pk_tccobj}.new/${o} ${_pk_tccobj}/pktcc_${o})
+  list(APPEND PK_STATIC_OBJECTS ${_pk_tccobj}/pktcc_${o})
+endforeach()
+file(REMOVE_RECURSE ${_pk_tccobj}.new)
+list(APPEND PK_LIBS ${CMAKE_DL_LIBS} m)
 list(APPEND PK_BACKENDS_BUILT source)
 message(STATUS "source backend: enabled (libtcc: ${PK_LIBTCC_LIBRARY}; ${_pk_tccrt})")

@@ -35,17 +35,25 @@
  * tree and the install prefix), and tcc's own directory (its
  * freestanding headers such as stdarg.h and its runtime libtcc1.a).
  */
+/* Where the SDK header and tcc's runtime are: in the build tree
+   (absolute) while this library runs from it, else relative to the
+   installed library (PK_SOURCE_*_FROM_LIB), so an install works wherever
+   it is moved. PK_SOURCE_TCC_DIR_SYSTEM: Debian's tcc package, when the
+   build found it. */
 #ifndef PK_SOURCE_SDK_DIR
 #define PK_SOURCE_SDK_DIR ""
 #endif
-#ifndef PK_SOURCE_INSTALL_DIR
-#define PK_SOURCE_INSTALL_DIR ""
+#ifndef PK_SOURCE_SDK_INSTALLED
+#define PK_SOURCE_SDK_INSTALLED "/usr/local/include"
+#endif
+#ifndef PK_SOURCE_SDK_FROM_LIB
+#define PK_SOURCE_SDK_FROM_LIB "../include"
 #endif
 #ifndef PK_SOURCE_TCC_DIR
 #define PK_SOURCE_TCC_DIR ""
 #endif
-#ifndef PK_SOURCE_TCC_DIR_INSTALLED
-#define PK_SOURCE_TCC_DIR_INSTALLED PK_SOURCE_TCC_DIR
+#ifndef PK_SOURCE_TCC_FROM_LIB
+#define PK_SOURCE_TCC_FROM_LIB "../share/plugkit/tcc"
 #endif
 
 /* At most this many files in a directory plugin. */
@@ -329,33 +337,34 @@ static int add_dir(pk_plugin *p, source_state *st, const char *dir) {
   return rc;
 }
 
-/* tcc's directory: the one of the build tree while it exists, else the
-   installed copy. */
-static const char *tcc_dir(void) {
-  unsigned char b[1];
-  size_t n;
-  int isdir = 0;
-  if (pk__os_read_head(PK_SOURCE_TCC_DIR, b, sizeof b, &n, &isdir) == PK_OK &&
-      isdir)
-    return PK_SOURCE_TCC_DIR;
-  return PK_SOURCE_TCC_DIR_INSTALLED;
+/* One of plugkit's directories (see PK_SOURCE_SDK_DIR); "" if unknown. */
+static const char *own_dir(const char *build, const char *rel, char *buf,
+                           size_t cap) {
+  return pk__install_path(build, rel, buf, cap) == 0 ? buf : "";
 }
 
 /* Compile p->path into st->tcc and relocate it; under the lock. */
 static int compile(pk_plugin *p, source_state *st, int isdir) {
+  char dir[4096];
   int rc = PK_OK;
 
   if ((st->tcc = tcc_new()) == NULL)
     return pk__perr(p, PK_ENOMEM, "libtcc could not create a compiler");
   tcc_set_error_func(st->tcc, st, on_diag);
-  tcc_set_lib_path(st->tcc, tcc_dir());
+#ifdef PK_SOURCE_TCC_DIR_SYSTEM
+  tcc_set_lib_path(st->tcc, PK_SOURCE_TCC_DIR_SYSTEM);
+#else
+  tcc_set_lib_path(st->tcc, own_dir(PK_SOURCE_TCC_DIR, PK_SOURCE_TCC_FROM_LIB,
+                                    dir, sizeof dir));
+#endif
   tcc_set_output_type(st->tcc, TCC_OUTPUT_MEMORY);
   /* The SDK header: from the source tree this library was built in, else
      from where it is installed. */
-  if (*PK_SOURCE_SDK_DIR != '\0')
-    tcc_add_include_path(st->tcc, PK_SOURCE_SDK_DIR);
-  if (*PK_SOURCE_INSTALL_DIR != '\0')
-    tcc_add_include_path(st->tcc, PK_SOURCE_INSTALL_DIR);
+  tcc_add_include_path(st->tcc, own_dir(PK_SOURCE_SDK_DIR,
+                                        PK_SOURCE_SDK_FROM_LIB, dir,
+                                        sizeof dir));
+  /* A program linking the static library: where the install was made. */
+  tcc_add_include_path(st->tcc, PK_SOURCE_SDK_INSTALLED);
   /* Every file is C, whatever its name (a file is probed by content). */
   tcc_set_options(st->tcc, "-xc");
   if (isdir) {

@@ -512,3 +512,12 @@ void pk__os_close(int fd) {
   if (fd >= 0)
     close(fd);
 }
+
+int pk__os_self_path(char *buf, size_t cap) {
+  Dl_info info;
+  if (!dladdr((void *)pk__os_self_path, &info) || info.dli_fname == NULL ||
+      info.dli_fname[0] != '/' || strlen(info.dli_fname) >= cap)
+    return -1;
+  memcpy(buf, info.dli_fname, strlen(info.dli_fname) + 1);
+  return 0;
+}
