@@ -1,5 +1,7 @@
-/* White-box tests of the translator's scratch buffers (compile.c is
- * included, so its static functions are reachable).
+/* White-box tests of the translator's scratch buffers and code limits
+ * (compile.c is included, so its static functions are reachable). Built
+ * with small code limits (tests/wasm/CMakeLists.txt: PKW_MAX_FUNC_CODE_WORDS
+ * 1024, PKW_MAX_MODULE_CODE_WORDS 4096) so that they can be reached.
  * usage: test_translate_buffers <name> */
 #include "compile.c"
 
@@ -106,6 +108,99 @@ static void test_grow_code_limit(void) {
   CHECK(c.code == c.code0 && c.nc == 1);
 }
 
+/* A module of nf () -> () functions "f0".., each body n times
+ * (i32.const 1, drop): 3 code words for 3 bytes, well within the limit
+ * per byte. */
+static uint8_t modbuf[1 << 16];
+static size_t modlen;
+static void mput(uint8_t v) {
+  CHECK(modlen < sizeof modbuf);
+  modbuf[modlen++] = v;
+}
+static void muleb(uint32_t v) {
+  do {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    mput((uint8_t)(c | (v ? 0x80 : 0)));
+  } while (v);
+}
+static void const_drop_module(uint32_t nf, uint32_t n) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  uint32_t i, k, blen = 3 * n + 2, exp_len = 1, code_len = 1;
+  modlen = 0;
+  for (i = 0; i < 8; i++)
+    mput(hdr[i]);
+  mput(1);  mput(4);  mput(1);  mput(0x60);  mput(0);  mput(0);
+  mput(3);  muleb(1 + nf);  muleb(nf);
+  for (i = 0; i < nf; i++)
+    mput(0);
+  for (i = 0; i < nf; i++)
+    exp_len += 5;           /* nf < 10: "f0".."f9", kind, index */
+  mput(7);  muleb(exp_len);  muleb(nf);
+  for (i = 0; i < nf; i++) {
+    mput(2);  mput('f');  mput((uint8_t)('0' + i));  mput(0);  mput((uint8_t)i);
+  }
+  for (i = 0; i < nf; i++)
+    code_len += 2 + blen;   /* blen < 16384: two-byte size */
+  mput(10);  muleb(code_len);  muleb(nf);
+  for (i = 0; i < nf; i++) {
+    mput((uint8_t)(0x80 | (blen & 0x7f)));
+    mput((uint8_t)(blen >> 7));
+    mput(0);
+    for (k = 0; k < n; k++) {
+      mput(0x41);  mput(1);  mput(0x1a);
+    }
+    mput(0x0b);
+  }
+}
+
+/* The limit per function: a body within the limit per byte, but whose
+ * code passes PKW_MAX_FUNC_CODE_WORDS, fails with PKW_ELIMIT naming it. */
+static void test_code_limit_function(void) {
+  pkw_module *m = NULL;
+  char err[256] = "";
+  const_drop_module(1, 300);          /* 900 words */
+  CHECK(pkw_module_decode(NULL, modbuf, modlen, &m, err, sizeof err) ==
+        PKW_OK);
+  pkw_module_destroy(m);
+  const_drop_module(1, 400);          /* 1200 words */
+  CHECK(pkw_module_decode(NULL, modbuf, modlen, &m, err, sizeof err) ==
+        PKW_ELIMIT);
+  CHECK(strstr(err, "function 0: translated code exceeds 1024 words (the "
+                    "limit per function)") != NULL);
+}
+
+/* The limit per module: four functions of 901 words fit in 4096, a fifth
+ * does not: eagerly the module is refused, lazily that function's calls
+ * fail (and keep failing) while the others run. */
+static void test_code_limit_module(void) {
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  char err[256] = "", name[3] = "f0";
+  int i;
+  const_drop_module(5, 300);
+  CHECK(pkw_module_decode(NULL, modbuf, modlen, &m, err, sizeof err) ==
+        PKW_ELIMIT);
+  CHECK(strstr(err, "function 4: translated code exceeds the 492 words "
+                    "left of the module's limit (4096 words)") != NULL);
+  CHECK(pkw_module_decode_ex(NULL, modbuf, modlen, PKW_DECODE_LAZY, &m, err,
+                             sizeof err) == PKW_OK);
+  CHECK(pkw_instance_create(m, NULL, 0, NULL, &inst, err, sizeof err) ==
+        PKW_OK);
+  for (i = 0; i < 5; i++) {
+    name[1] = (char)('0' + i);
+    CHECK(pkw_instance_func(inst, name, &f) == PKW_OK);
+    CHECK(pkw_call(f, NULL, 0, NULL, 0) == (i < 4 ? PKW_OK : PKW_ELIMIT));
+  }
+  CHECK(strstr(pkw_module_error(m), "function 4: translated code exceeds") !=
+        NULL);
+  CHECK(pkw_call(f, NULL, 0, NULL, 0) == PKW_ELIMIT);
+  CHECK(pkw_module_code_words(m) == 4 * 901);   /* + RETURN each */
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -113,6 +208,8 @@ static const struct {
     {"wasm_grow_code_2g_no_free", test_grow_code_2g},
     {"wasm_grow_stacks_no_free", test_grow_stacks},
     {"wasm_grow_code_limit", test_grow_code_limit},
+    {"wasm_code_limit_function", test_code_limit_function},
+    {"wasm_code_limit_module", test_code_limit_module},
 };
 
 int main(int argc, char **argv) {

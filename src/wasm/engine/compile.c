@@ -67,6 +67,9 @@ typedef struct cc {
   int last_has_dst;           /* it writes its result to operand 1 */
   int oom;
   uint32_t code_limit;        /* words this function may translate to */
+  int limit_why;              /* 0: per body byte, 1: per function,
+                                 2: what the module has left */
+  const uint8_t *body;        /* the body's first byte */
   uint32_t brt;               /* br_tables seen, numbering their memos */
   uint32_t *tseen;            /* per type and kind: the br_table that
                                  checked it (2 * ntypes, or NULL) */
@@ -129,14 +132,24 @@ static int unreachable_now(cc *c) {
   return f->unreachable || f->dead;
 }
 
-/* The translated code outgrew c->code_limit (see pkw__compile_func). */
+/* The translated code outgrew c->code_limit (see pkw__compile_func);
+ * the message says which limit that was. */
 static void code_limit_fail(cc *c) {
-  snprintf(c->msg, sizeof c->msg,
-           "translated code exceeds %u words (limit: %u words per byte "
-           "of body, %u per function, %u per module)",
-           c->code_limit, (unsigned)PKW_CODE_WORDS_PER_BYTE,
-           (unsigned)PKW_MAX_FUNC_CODE_WORDS,
-           (unsigned)PKW_MAX_MODULE_CODE_WORDS);
+  if (c->limit_why == 0)
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds %u words (%u per byte of its "
+             "%u-byte body)",
+             c->code_limit, (unsigned)PKW_CODE_WORDS_PER_BYTE,
+             (unsigned)(c->r.end - c->body));
+  else if (c->limit_why == 1)
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds %u words (the limit per function)",
+             c->code_limit);
+  else
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds the %u words left of the module's "
+             "limit (%u words)",
+             c->code_limit, (unsigned)PKW_MAX_MODULE_CODE_WORDS);
   fail(c, PKW_ELIMIT, c->msg);
 }
 
@@ -1585,10 +1598,15 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
      * of many branches are the quadratic case), and per function and per
      * module (m->code_words: what it has translated so far). */
     uint64_t lim = ((uint64_t)code->body_len + 1) * PKW_CODE_WORDS_PER_BYTE;
-    if (lim > PKW_MAX_FUNC_CODE_WORDS)
+    c->body = code->body;
+    if (lim > PKW_MAX_FUNC_CODE_WORDS) {
       lim = PKW_MAX_FUNC_CODE_WORDS;
-    if (lim > PKW_MAX_MODULE_CODE_WORDS - m->code_words)
+      c->limit_why = 1;
+    }
+    if (lim > PKW_MAX_MODULE_CODE_WORDS - m->code_words) {
       lim = PKW_MAX_MODULE_CODE_WORDS - m->code_words;
+      c->limit_why = 2;
+    }
     c->code_limit = (uint32_t)lim;
   }
 
