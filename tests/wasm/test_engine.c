@@ -1129,6 +1129,147 @@ static void test_table_limit(void) {
   dfree(&mod);
 }
 
+
+/* A module of f0: (i32 x p) -> (i32 x p) returning its parameters, and
+ * "f": () -> () pushing p zeros, calling f0 ncalls times (each call
+ * takes the p values and leaves p), then dropping them. */
+static void wide_calls(dbuf *o, uint32_t p, uint32_t ncalls) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0}, b = {NULL, 0, 0};
+  uint32_t i;
+  o->n = 0;
+  dputn(o, hdr, 8);
+  duleb(&c, 2);
+  dput(&c, 0x60);
+  duleb(&c, p);
+  for (i = 0; i < p; i++)
+    dput(&c, 0x7f);
+  duleb(&c, p);
+  for (i = 0; i < p; i++)
+    dput(&c, 0x7f);
+  dputn(&c, "\x60\x00\x00", 3);
+  dsection(o, 1, &c);
+  dputn(&c, "\x02\x00\x01", 3);
+  dsection(o, 3, &c);
+  dputn(&c, "\x01\x01" "f" "\x00\x01", 5);
+  dsection(o, 7, &c);
+  duleb(&c, 2);
+  dput(&b, 0);
+  for (i = 0; i < p; i++) {
+    dput(&b, 0x20);
+    duleb(&b, i);
+  }
+  dput(&b, 0x0b);
+  duleb(&c, (uint32_t)b.n);
+  dputn(&c, b.b, b.n);
+  b.n = 0;
+  dput(&b, 0);
+  for (i = 0; i < p; i++)
+    dputn(&b, "\x41\x00", 2);
+  for (i = 0; i < ncalls; i++)
+    dputn(&b, "\x10\x00", 2);
+  for (i = 0; i < p; i++)
+    dput(&b, 0x1a);
+  dput(&b, 0x0b);
+  duleb(&c, (uint32_t)b.n);
+  dputn(&c, b.b, b.n);
+  dsection(o, 10, &c);
+  dfree(&c);
+  dfree(&b);
+}
+
+/* Translation time: each call validates its arity's worth of values, so
+ * calls of a function with 1,000 parameters and results, two bytes each,
+ * made translation quadratic in the body's size (200 KB: seconds, with
+ * no bound: translation runs outside fuel and timeouts). Now the steps
+ * are bounded per byte of body: such a body fails with PKW_ELIMIT; the
+ * same calls with 8 values translate and run. */
+static void test_work_limit(void) {
+  dbuf mod = {NULL, 0, 0};
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  char err[256] = "";
+  wide_calls(&mod, 1000, 2000);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(strstr(err, "function 1: translation work exceeds") != NULL);
+  wide_calls(&mod, 8, 2000);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, NULL, 0, NULL, 0), PKW_OK);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  dfree(&mod);
+}
+
+/* f (i32): n x local.get 0, then tail, then n x drop. */
+static void deep_stack(dbuf *o, uint32_t n, const uint8_t *tail,
+                       size_t tail_len, uint32_t reps) {
+  dbuf body = {NULL, 0, 0};
+  uint32_t i;
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0};
+  dputn(&body, "\x01\x01\x7f", 3);   /* one more i32 local */
+  for (i = 0; i < n; i++)
+    dputn(&body, "\x20\x00", 2);
+  for (i = 0; i < reps; i++)
+    dputn(&body, tail, tail_len);
+  for (i = 0; i < n; i++)
+    dput(&body, 0x1a);
+  dput(&body, 0x0b);
+  o->n = 0;
+  dputn(o, hdr, 8);
+  dputn(&c, "\x01\x60\x01\x7f\x00", 5);
+  dsection(o, 1, &c);
+  dputn(&c, "\x01\x00", 2);
+  dsection(o, 3, &c);
+  dputn(&c, "\x01\x01" "f" "\x00\x00", 5);
+  dsection(o, 7, &c);
+  duleb(&c, 1);
+  duleb(&c, (uint32_t)body.n);
+  dputn(&c, body.b, body.n);
+  dsection(o, 10, &c);
+  dfree(&c);
+  dfree(&body);
+}
+
+/* The translator looked at the whole operand stack at every block
+ * boundary and every local.set (for values still reading a local): with
+ * 20,000 values on the stack, 20,000 empty blocks or local.set took
+ * seconds (240 KB: 13 s). Now only the entries pushed since the last
+ * boundary are looked at, and at most PKW_MAX_PENDING of them may still
+ * read a local: both bodies translate within the per-byte step limit
+ * (the old scans exceed it), and run. */
+static void test_deep_stack_linear(void) {
+  static const uint8_t block_end[] = {0x02, 0x40, 0x0b};
+  static const uint8_t set_local[] = {0x20, 0x01, 0x21, 0x01};
+  dbuf mod = {NULL, 0, 0};
+  int k;
+  for (k = 0; k < 2; k++) {
+    pkw_module *m = NULL;
+    pkw_instance *inst = NULL;
+    pkw_func *f;
+    uint64_t a = 5;
+    char err[256] = "";
+    int rc;
+    deep_stack(&mod, 20000, k ? set_local : block_end,
+               k ? sizeof set_local : sizeof block_end, 20000);
+    rc = pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err);
+    if (rc != PKW_OK)
+      fprintf(stderr, "%s\n", err);
+    CHECK_RC(rc, PKW_OK);
+    CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+    CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+    CHECK_RC(pkw_call(f, &a, 1, NULL, 0), PKW_OK);
+    pkw_instance_destroy(inst);
+    pkw_module_destroy(m);
+  }
+  dfree(&mod);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -1153,6 +1294,8 @@ static const struct {
     {"wasm_lazy_failure_kept", test_lazy_failure_kept},
     {"wasm_many_exports", test_many_exports},
     {"wasm_table_limit", test_table_limit},
+    {"wasm_translation_work_limit", test_work_limit},
+    {"wasm_deep_stack_translation_linear", test_deep_stack_linear},
 };
 
 int main(int argc, char **argv) {

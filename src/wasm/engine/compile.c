@@ -55,6 +55,7 @@ typedef struct cc {
   uint32_t nlocals;
   vent *vs;
   uint32_t vh, vcap;
+  uint32_t pend;              /* every entry below is in its natural slot */
   ctl *cs;
   uint32_t ch, ccap;
   uint32_t *code;
@@ -66,6 +67,10 @@ typedef struct cc {
                                  dispatches on (see pkw__exec_opwords) */
   int last_has_dst;           /* it writes its result to operand 1 */
   int oom;
+  uint64_t work, work_limit;  /* stack entries handled, and how many may
+                                 be (values pushed, popped, checked, copied:
+                                 an instruction's cost grows with its
+                                 arity, bounded per byte of body) */
   uint32_t code_limit;        /* words this function may translate to */
   int limit_why;              /* 0: per body byte, 1: per function,
                                  2: what the module has left */
@@ -214,9 +219,23 @@ PKW_NOINLINE static int grow_values(cc *c) {
   return grow(c, (void **)&c->vs, &c->vcap, sizeof(vent), c->vs0);
 }
 
+static void materialize_all(cc *c);
+
 static inline void push_slot(cc *c, uint8_t t, uint32_t slot) {
   if (PKW_UNLIKELY(c->vh == c->vcap) && grow_values(c) < 0)
     return;
+  if (slot != natural(c, c->vh)) {
+    /* A pending entry (it reads a local). Scans for the entries that
+     * read a local cover only [pend, vh), and that stretch is kept
+     * short, copying its values home when it grows long (compiled code
+     * never has so many), so no sequence of instructions makes the
+     * translation quadratic. */
+    if (c->vh < c->pend)
+      c->pend = c->vh;
+    else if (PKW_UNLIKELY(c->vh - c->pend >= PKW_MAX_PENDING))
+      materialize_all(c);
+  }
+  c->work++;
   c->vs[c->vh].type = t;
   c->vs[c->vh].slot = slot;
   c->vh++;
@@ -244,6 +263,7 @@ PKW_NOINLINE static vent pop_underflow(cc *c) {
 
 static inline vent pop(cc *c, uint8_t want) {
   vent e;
+  c->work++;
   if (PKW_UNLIKELY(c->vh == c->cs[c->ch - 1].height))
     return pop_underflow(c);
   e = c->vs[--c->vh];
@@ -254,6 +274,7 @@ static inline vent pop(cc *c, uint8_t want) {
 
 static void materialize(cc *c, uint32_t i) {
   uint32_t nat = natural(c, i);
+  c->work++;
   if (c->vs[i].slot != nat) {
     if (!unreachable_now(c))
       emit_copy(c, nat, c->vs[i].slot);
@@ -261,23 +282,29 @@ static void materialize(cc *c, uint32_t i) {
   }
 }
 
+/* Entries below c->pend are in their natural slots: only [pend, vh)
+ * needs looking at, so a block boundary costs what was pushed since the
+ * last one, not the whole stack. */
 static void materialize_all(cc *c) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  for (i = c->pend; i < c->vh; i++)
     materialize(c, i);
+  c->pend = c->vh;
 }
 
 /* Before local x is written: entries still reading it get copied. */
 static void materialize_local(cc *c, uint32_t x) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  c->work += c->vh > c->pend ? c->vh - c->pend : 0;
+  for (i = c->pend; i < c->vh; i++)
     if (c->vs[i].slot == x)
       materialize(c, i);
 }
 
 static int has_local_ref(cc *c, uint32_t x) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  c->work += c->vh > c->pend ? c->vh - c->pend : 0;
+  for (i = c->pend; i < c->vh; i++)
     if (c->vs[i].slot == x)
       return 1;
   return 0;
@@ -766,6 +793,7 @@ static void check_label(cc *c, const ctl *f, const uint8_t *tt,
     if (c->tseen[key] == c->brt)
       return;
   }
+  c->work += nn;
   for (k = 0; k < nn; k++) {
     uint32_t h = c->vh - nn + k;
     if (c->vh < nn || h < c->cs[c->ch - 1].height) {
@@ -780,6 +808,17 @@ static void check_label(cc *c, const ctl *f, const uint8_t *tt,
     c->tseen[key] = c->brt;
 }
 
+/* The values pushed, popped, checked and copied while translating passed
+ * c->work_limit (see pkw__compile_func). */
+PKW_NOINLINE static void work_limit_fail(cc *c) {
+  snprintf(c->msg, sizeof c->msg,
+           "translation work exceeds %llu steps (%u per byte of its "
+           "%u-byte body)",
+           (unsigned long long)c->work_limit,
+           (unsigned)PKW_WORK_PER_BYTE, (unsigned)(c->r.end - c->body));
+  fail(c, PKW_ELIMIT, c->msg);
+}
+
 static void compile_body(cc *c) {
   pkw_module *m = c->m;
   pkw_rd *r = &c->r;
@@ -789,6 +828,10 @@ static void compile_body(cc *c) {
     ctl *f;
     if (r->bad)
       return;
+    if (PKW_UNLIKELY(c->work > c->work_limit)) {
+      work_limit_fail(c);
+      return;
+    }
     if (r->p >= r->end) {
       fail(c, PKW_EMALFORMED, "unexpected end of section or function");
       return;
@@ -1608,6 +1651,7 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
       c->limit_why = 2;
     }
     c->code_limit = (uint32_t)lim;
+    c->work_limit = ((uint64_t)code->body_len + 1) * PKW_WORK_PER_BYTE;
   }
 
   /* Locals: count them first (bounded), then fill their types. */

@@ -54,6 +54,20 @@
 #ifndef PKW_MAX_MODULE_CODE_WORDS
 #define PKW_MAX_MODULE_CODE_WORDS (256u * 1024u * 1024u)  /* 1 GiB */
 #endif
+/* Translation steps (stack entries pushed, popped, checked or copied)
+ * per byte of a function's body: an instruction costs its arity (a call
+ * of a function with 1,000 parameters, or a block of 1,000 values, is two
+ * bytes), so without a bound a body translates in time quadratic in its
+ * size. Compiled code needs a few per byte; beyond: PKW_ELIMIT. */
+#ifndef PKW_WORK_PER_BYTE
+#define PKW_WORK_PER_BYTE 64u
+#endif
+/* Operand stack entries that still read a local before the translator
+ * copies them to their own slots (compiled code has a few): bounds its
+ * scans, so translation time stays linear in the body's size. */
+#ifndef PKW_MAX_PENDING
+#define PKW_MAX_PENDING 64u
+#endif
 
 /* Threaded dispatch with computed goto (GNU C) unless disabled; the
  * portable fallback is a switch. */
