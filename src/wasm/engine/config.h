@@ -41,10 +41,10 @@
 #define PKW_MAX_EXPORTS 100000u
 #endif
 /* Translated code, in 32-bit words (PKW_ELIMIT "function N: translated
- * code exceeds ..." beyond): per byte of a function's body (ordinary code
- * needs at most about 5; only values copied again at each of many
- * branches need more), per function and per module. They bound the
- * memory and time a module's translation may take, whatever its shape. */
+ * code exceeds ..." beyond): per byte of a function's body (the spec
+ * suite and clang's output need under 3; values copied again at each of
+ * many branches need more), per function and per module. They bound the
+ * memory a module's translation may take, whatever its shape. */
 #ifndef PKW_CODE_WORDS_PER_BYTE
 #define PKW_CODE_WORDS_PER_BYTE 16u
 #endif

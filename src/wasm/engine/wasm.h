@@ -171,8 +171,10 @@ typedef struct pkw_limits {
  * (config.h): more than PKW_MAX_EXPORTS exports, or a function whose
  * translated code exceeds PKW_CODE_WORDS_PER_BYTE words per byte of its
  * body, PKW_MAX_FUNC_CODE_WORDS, or what is left of the module's
- * PKW_MAX_MODULE_CODE_WORDS ("function N: translated code exceeds ...").
- * So decoding takes memory and time linear in the module's size. */
+ * PKW_MAX_MODULE_CODE_WORDS ("function N: translated code exceeds ..."),
+ * or whose translation takes more than PKW_WORK_PER_BYTE steps per byte
+ * ("function N: translation work exceeds ..."). So decoding takes memory
+ * and time linear in the module's size. */
 int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
                       size_t len, pkw_module **out_module, char *errbuf,
                       size_t errlen);
