@@ -675,7 +675,7 @@ int pkw_instance_find(pkw_instance *inst, const char *name, size_t len,
   if (inst == NULL || name == NULL || out_ext == NULL)
     return PKW_EINVAL;
   m = inst->mod;
-  if (len > UINT32_MAX)
+  if ((uint64_t)len > UINT32_MAX)
     return PKW_ENOENT;
   /* Binary search of the sorted index: [lo, hi) may hold the name. */
   lo = 0;
