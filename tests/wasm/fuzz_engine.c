@@ -1,9 +1,18 @@
 /* libFuzzer target: decode + validate + instantiate (imports satisfied by
  * stub objects) + call every exported function with zero arguments under
- * small fuel and small limits. Build: clang -fsanitize=fuzzer,address. */
+ * small fuel and small limits. Build: clang -fsanitize=fuzzer,address.
+ *
+ * It also checks that translation stays linear in the input: the code
+ * of the functions translated (eagerly, or by the calls) never exceeds
+ * PKW_CODE_WORDS_PER_BYTE words per input byte (each body is bounded by
+ * that per byte of its own, size prefix included), and run_fuzz.sh
+ * limits single allocations (-malloc_limit_mb) to catch other
+ * amplifications. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "wasm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -125,6 +134,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
 out:
+  if (pkw_module_code_words(m) > (size_t)PKW_CODE_WORDS_PER_BYTE * size) {
+    fprintf(stderr, "translation amplified: %zu code words from %zu bytes\n",
+            pkw_module_code_words(m), size);
+    abort();
+  }
   pkw_instance_destroy(inst);
   pkw_module_destroy(m);
   release(&h);

@@ -40,5 +40,7 @@ if [ -d "$spec" ]; then
   done
 fi
 echo "fuzzing for ${secs}s with $(ls "$out/seeds" | wc -l) seeds"
+# A module of at most 64 KiB may translate to 4 MiB of code (16 words a
+# byte): any single allocation past 256 MiB is an amplification bug.
 exec "$bin" -max_total_time="$secs" -timeout=10 -artifact_prefix="$out/" -rss_limit_mb=2048 \
-  -max_len=65536 -print_final_stats=1 "$out/corpus" "$out/seeds"
+  -malloc_limit_mb=256 -max_len=65536 -print_final_stats=1 "$out/corpus" "$out/seeds"

@@ -608,6 +608,668 @@ static void test_lazy_stack(void) {
   pkw_module_destroy(m);
 }
 
+
+/* ---- a growable module builder, for modules larger than buf ----------- */
+
+typedef struct dbuf {
+  uint8_t *b;
+  size_t n, cap;
+} dbuf;
+
+static void dput(dbuf *o, uint8_t v) {
+  if (o->n == o->cap) {
+    o->cap = o->cap ? o->cap * 2 : 4096;
+    o->b = realloc(o->b, o->cap);
+    CHECK(o->b != NULL);
+  }
+  o->b[o->n++] = v;
+}
+static void dputn(dbuf *o, const void *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    dput(o, ((const uint8_t *)p)[i]);
+}
+static void duleb(dbuf *o, uint32_t v) {
+  do {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    dput(o, (uint8_t)(c | (v ? 0x80 : 0)));
+  } while (v);
+}
+static void dsleb(dbuf *o, int32_t v) {
+  for (;;) {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    if ((v == 0 && !(c & 0x40)) || (v == -1 && (c & 0x40))) {
+      dput(o, c);
+      return;
+    }
+    dput(o, (uint8_t)(c | 0x80));
+  }
+}
+/* Appends section id with the content of c, and empties c. */
+static void dsection(dbuf *o, uint8_t id, dbuf *c) {
+  dput(o, id);
+  duleb(o, (uint32_t)c->n);
+  dputn(o, c->b, c->n);
+  c->n = 0;
+}
+static void dfree(dbuf *o) {
+  free(o->b);
+  o->b = NULL;
+  o->n = o->cap = 0;
+}
+
+/* A module of one function "f" whose body (locals included) is body:
+ * type 0 = (i32) -> (i32 x nres), type 1 = () -> (i32 x nres) for
+ * blocks. */
+static void module_nres(dbuf *o, uint32_t nres, const dbuf *body) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0};
+  uint32_t i;
+  o->n = 0;
+  dputn(o, hdr, 8);
+  duleb(&c, 2);
+  dput(&c, 0x60);
+  duleb(&c, 1);
+  dput(&c, 0x7f);
+  duleb(&c, nres);
+  for (i = 0; i < nres; i++)
+    dput(&c, 0x7f);
+  dput(&c, 0x60);
+  duleb(&c, 0);
+  duleb(&c, nres);
+  for (i = 0; i < nres; i++)
+    dput(&c, 0x7f);
+  dsection(o, 1, &c);
+  duleb(&c, 1);
+  duleb(&c, 0);
+  dsection(o, 3, &c);
+  duleb(&c, 1);
+  duleb(&c, 1);
+  dput(&c, 'f');
+  dput(&c, 0);
+  duleb(&c, 0);
+  dsection(o, 7, &c);
+  duleb(&c, 1);
+  duleb(&c, (uint32_t)body->n);
+  dputn(&c, body->b, body->n);
+  dsection(o, 10, &c);
+  dfree(&c);
+}
+
+/* Calls f(idx) of a module_nres module and checks it returns 1..n. */
+static void check_results(pkw_module *m, uint32_t n, uint32_t idx) {
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  uint64_t *res = calloc(n, sizeof *res), a = idx;
+  uint32_t i;
+  CHECK(res != NULL);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, &a, 1, res, n), PKW_OK);
+  for (i = 0; i < n; i++)
+    CHECK((uint32_t)res[i] == i + 1);
+  pkw_instance_destroy(inst);
+  free(res);
+}
+
+/* The values 0 (below), 1..n, then the index, then br_table over cnt + 1
+ * labels: label(i) for entry i. */
+static void brt_body(dbuf *body, uint32_t n, uint32_t cnt,
+                     uint32_t (*label)(uint32_t i, uint32_t depth),
+                     uint32_t depth) {
+  uint32_t i;
+  body->n = 0;
+  duleb(body, 0);                       /* no locals */
+  for (i = 0; i < depth; i++) {
+    dput(body, 0x02);                   /* block (type 1) */
+    dsleb(body, 1);
+  }
+  dput(body, 0x41);                     /* i32.const 0: a value below */
+  dsleb(body, 0);
+  for (i = 0; i < n; i++) {
+    dput(body, 0x41);
+    dsleb(body, (int32_t)(i + 1));
+  }
+  dput(body, 0x20);                     /* local.get 0: the index */
+  duleb(body, 0);
+  dput(body, 0x0e);
+  duleb(body, cnt);
+  for (i = 0; i <= cnt; i++)
+    duleb(body, label(i, depth));
+  for (i = 0; i < depth; i++)
+    dput(body, 0x0b);
+  dput(body, 0x0b);
+}
+
+static uint32_t to_func(uint32_t i, uint32_t depth) {
+  (void)i;
+  return depth;   /* the function's label */
+}
+static uint32_t to_blocks(uint32_t i, uint32_t depth) {
+  return i % depth;
+}
+static uint32_t to_all(uint32_t i, uint32_t depth) {
+  return i % (depth + 1);
+}
+
+/* BUG 9 (hostile-plugins.md): a br_table whose labels need their n
+ * values moved got one stub of n copies per entry, so a body of about
+ * cnt + 3n bytes became about cnt * 3n words (gen_brtable_bomb.py: 48 KB
+ * -> 2 GB). Now: one stub per distinct label, or the moves made once
+ * before the table when every label wants them in the same place. The
+ * translated code must stay within 4 words per byte of module (ordinary
+ * code needs less than 3), and run right. */
+static void test_br_table_linear(void) {
+  static const struct {
+    uint32_t (*label)(uint32_t, uint32_t);
+    uint32_t depth;
+  } shapes[] = {
+      {to_func, 0},      /* the report's: every entry returns */
+      {to_blocks, 500},  /* 500 blocks at one height: moves once */
+      {to_all, 5},       /* blocks and the function: one stub each */
+  };
+  const uint32_t n = 200, cnt = 4000;
+  dbuf body = {NULL, 0, 0}, mod = {NULL, 0, 0};
+  size_t k;
+  for (k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    pkw_module *m = NULL;
+    char err[256] = "";
+    int rc;
+    brt_body(&body, n, cnt, shapes[k].label, shapes[k].depth);
+    module_nres(&mod, n, &body);
+    rc = pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err);
+    if (rc != PKW_OK)
+      fprintf(stderr, "shape %zu: %s\n", k, err);
+    CHECK_RC(rc, PKW_OK);
+    fprintf(stderr, "shape %zu: %zu bytes -> %zu code words\n", k, mod.n,
+            pkw_module_code_words(m));
+    CHECK(pkw_module_code_words(m) > cnt);   /* the table itself */
+    CHECK(pkw_module_code_words(m) <= 4 * mod.n);
+    check_results(m, n, 0);
+    check_results(m, n, 1);
+    check_results(m, n, 7);
+    check_results(m, n, cnt + 100);      /* the default label */
+    pkw_module_destroy(m);
+  }
+  dfree(&body);
+  dfree(&mod);
+}
+
+/* Branch values copied again at each of many branches still cost
+ * arity * branches: such a body stops at the per-byte code limit with
+ * PKW_ELIMIT and a message naming the function, at decode (eager) or at
+ * the call (lazy), instead of asking for memory quadratic in its size.
+ * (block (result i32 x 200) 0 1..200 (br_if 0 (local.get 0)) x 1000
+ * (br 0)) */
+static void test_code_limit(void) {
+  const uint32_t n = 200, k = 1000;
+  dbuf body = {NULL, 0, 0}, mod = {NULL, 0, 0};
+  pkw_module *m = (pkw_module *)&m;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  uint64_t a = 0, *res = calloc(n, sizeof *res);
+  char err[256] = "";
+  uint32_t i;
+  CHECK(res != NULL);
+  duleb(&body, 0);
+  dput(&body, 0x02);
+  dsleb(&body, 1);
+  dput(&body, 0x41);
+  dsleb(&body, 0);
+  for (i = 0; i < n; i++) {
+    dput(&body, 0x41);
+    dsleb(&body, (int32_t)(i + 1));
+  }
+  for (i = 0; i < k; i++) {
+    static const uint8_t brif[] = {0x20, 0x00, 0x0d, 0x00};
+    dputn(&body, brif, sizeof brif);
+  }
+  dput(&body, 0x0c);
+  dput(&body, 0x00);
+  dput(&body, 0x0b);
+  dput(&body, 0x0b);
+  module_nres(&mod, n, &body);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(m == (pkw_module *)&m);
+  CHECK(strstr(err, "function 0: translated code exceeds") != NULL);
+  CHECK_RC(pkw_module_decode_ex(NULL, mod.b, mod.n, PKW_DECODE_LAZY, &m,
+                                err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, &a, 1, res, n), PKW_ELIMIT);
+  CHECK(strstr(pkw_module_error(m), "function 0: translated code exceeds") !=
+        NULL);
+  CHECK(pkw_module_code_words(m) == 0);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  /* With a tenth of the branches it fits, and runs. */
+  mod.n = 0;
+  body.n = 0;
+  duleb(&body, 0);
+  dput(&body, 0x02);
+  dsleb(&body, 1);
+  dput(&body, 0x41);
+  dsleb(&body, 0);
+  for (i = 0; i < n; i++) {
+    dput(&body, 0x41);
+    dsleb(&body, (int32_t)(i + 1));
+  }
+  for (i = 0; i < 10; i++) {
+    static const uint8_t brif[] = {0x20, 0x00, 0x0d, 0x00};
+    dputn(&body, brif, sizeof brif);
+  }
+  dput(&body, 0x0c);
+  dput(&body, 0x00);
+  dput(&body, 0x0b);
+  dput(&body, 0x0b);
+  module_nres(&mod, n, &body);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  check_results(m, n, 0);
+  check_results(m, n, 1);
+  pkw_module_destroy(m);
+  dfree(&body);
+  dfree(&mod);
+  free(res);
+}
+
+/* BUG 17: a lazily translated body that fails validation took its local
+ * types (49,000 here) from the module's arena at every call, kept until
+ * the module went (hostile-cases/lazy_invalid_leak.wasm: 99 MB after
+ * 2,000 calls). Now the failure is remembered: later calls fail the
+ * same way and allocate nothing; nothing the first one allocated stays
+ * but its message. */
+static void test_lazy_failure_kept(void) {
+  static const uint8_t code[] = {0x6a, 0x0b};   /* i32.add: underflow */
+  spec sp = {"", "i", code, sizeof code, 49000, -1, -1, 0, 0};
+  pkw_alloc al = {count_realloc, NULL};
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  uint64_t r = 0;
+  long live0, total0;
+  char first[256];
+  buf b;
+  int i;
+  build(&b, &sp);
+  CHECK_RC(pkw_module_decode_ex(&al, b.b, b.n, PKW_DECODE_LAZY, &m, NULL, 0),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  live0 = live;
+  CHECK_RC(pkw_call(f, NULL, 0, &r, 1), PKW_EINVALID);
+  snprintf(first, sizeof first, "%s", pkw_module_error(m));
+  CHECK(strstr(first, "function 0: type mismatch") != NULL);
+  CHECK(live <= live0 + 1);   /* at most an arena block for the message */
+  live0 = live;
+  total0 = total;
+  for (i = 0; i < 200; i++) {
+    CHECK_RC(pkw_call(f, NULL, 0, &r, 1), PKW_EINVALID);
+    CHECK(strcmp(pkw_module_error(m), first) == 0);
+  }
+  CHECK(live == live0);
+  CHECK(total == total0);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  CHECK(live == 0);
+}
+
+/* A module of nexp function exports "x000000".. (names[dup] repeats
+ * names[0] when dup > 0). */
+static void many_exports(dbuf *o, uint32_t nexp, uint32_t dup) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0};
+  uint32_t i;
+  o->n = 0;
+  dputn(o, hdr, 8);
+  duleb(&c, 1);
+  dput(&c, 0x60);
+  duleb(&c, 0);
+  duleb(&c, 1);
+  dput(&c, 0x7f);
+  dsection(o, 1, &c);
+  duleb(&c, 1);
+  duleb(&c, 0);
+  dsection(o, 3, &c);
+  duleb(&c, nexp);
+  for (i = 0; i < nexp; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "x%06u", dup > 0 && i == dup ? 0u : i);
+    duleb(&c, 7);
+    dputn(&c, nm, 7);
+    dput(&c, 0);
+    duleb(&c, 0);
+  }
+  dsection(o, 7, &c);
+  {
+    static const uint8_t body[] = {0x04, 0x00, 0x41, 0x2a, 0x0b};
+    duleb(&c, 1);
+    dputn(&c, body, sizeof body);
+    dsection(o, 10, &c);
+  }
+  dfree(&c);
+}
+
+/* BUG 10: the decoder compared each export name with every earlier one,
+ * and pkw_instance_find searched the list (80,000 exports: 45 s to
+ * decode). Now a sorted index: 100,000 exports (the cap) decode, all are
+ * found, and a duplicate among them is refused; one more is refused as
+ * over the limit. The quadratic version needs minutes here (ctest's
+ * TIMEOUT stops it). */
+static void test_many_exports(void) {
+  const uint32_t nexp = 100000;
+  dbuf mod = {NULL, 0, 0};
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_extern ex;
+  char err[256] = "";
+  uint32_t i;
+  many_exports(&mod, nexp, 0);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  for (i = 0; i < nexp; i++) {
+    char nm[16];
+    const char *en;
+    uint32_t el;
+    snprintf(nm, sizeof nm, "x%06u", i);
+    CHECK_RC(pkw_instance_find(inst, nm, 7, &ex), PKW_OK);
+    CHECK(ex.kind == PKW_EXTERN_FUNC);
+    CHECK_RC(pkw_instance_export(inst, i, &en, &el, &ex), PKW_OK);
+    CHECK(el == 7 && memcmp(en, nm, 7) == 0);
+  }
+  CHECK_RC(pkw_instance_find(inst, "x100000", 7, &ex), PKW_ENOENT);
+  CHECK_RC(pkw_instance_find(inst, "x00000", 6, &ex), PKW_ENOENT);
+  CHECK_RC(pkw_instance_find(inst, "", 0, &ex), PKW_ENOENT);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  /* The same with the last name a repeat of the first. */
+  many_exports(&mod, nexp, nexp - 1);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_EINVALID);
+  CHECK(strstr(err, "duplicate export name") != NULL);
+  /* One export over the cap. */
+  many_exports(&mod, nexp + 1, 0);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(strstr(err, "too many exports") != NULL);
+  dfree(&mod);
+}
+
+/* A module defining ntab funcref tables of min elements each (no max),
+ * and "grow"(table, delta) -> table.grow of table 0 or 1. */
+static void tables_module(dbuf *o, uint32_t ntab, uint32_t min) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  /* (if (result i32) (local.get 0) (then table.grow 1 (ref.null func)
+   *  (local.get 1)) (else table.grow 0 ...)) */
+  static const uint8_t body[] = {
+      0x00, 0x20, 0x00, 0x04, 0x7f, 0xd0, 0x70, 0x20, 0x01, 0xfc, 0x0f,
+      0x01, 0x05, 0xd0, 0x70, 0x20, 0x01, 0xfc, 0x0f, 0x00, 0x0b, 0x0b};
+  dbuf c = {NULL, 0, 0};
+  uint32_t i;
+  o->n = 0;
+  dputn(o, hdr, 8);
+  duleb(&c, 1);
+  dput(&c, 0x60);
+  duleb(&c, 2);
+  dput(&c, 0x7f);
+  dput(&c, 0x7f);
+  duleb(&c, 1);
+  dput(&c, 0x7f);
+  dsection(o, 1, &c);
+  duleb(&c, 1);
+  duleb(&c, 0);
+  dsection(o, 3, &c);
+  duleb(&c, ntab);
+  for (i = 0; i < ntab; i++) {
+    dput(&c, 0x70);
+    dput(&c, 0x00);
+    duleb(&c, min);
+  }
+  dsection(o, 4, &c);
+  duleb(&c, 1);
+  duleb(&c, 4);
+  dputn(&c, "grow", 4);
+  dput(&c, 0);
+  duleb(&c, 0);
+  dsection(o, 7, &c);
+  duleb(&c, 1);
+  duleb(&c, sizeof body);
+  dputn(&c, body, sizeof body);
+  dsection(o, 10, &c);
+  dfree(&c);
+}
+
+static size_t biggest;    /* the largest block asked of big_realloc */
+static void *big_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  if (n > biggest)
+    biggest = n;
+  if (n == 0) {
+    free(p);
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+/* BUG 11: tables were bounded only one by one (10M elements, 80 MB each,
+ * allocated and zeroed at instantiation), so 12 tables took 960 MB
+ * whatever the memory limit. Now the elements of all of an instance's
+ * tables count against its memory limit (8 bytes each): over it,
+ * instantiation fails with PKW_ELIMIT before allocating them, and
+ * table.grow returns -1; without a memory limit, max_table_elems
+ * (default PKW_DEFAULT_MAX_TABLE_ELEMS) caps their total. */
+static void test_table_limit(void) {
+  pkw_alloc al = {big_realloc, NULL};
+  dbuf mod = {NULL, 0, 0};
+  pkw_limits lim;
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  uint64_t a[2], r;
+  char err[256] = "";
+  memset(&lim, 0, sizeof lim);
+  lim.max_memory_pages = 1;   /* 64 KiB: 8,192 elements */
+  /* 3 x 1M elements (24 MB) against 64 KiB. */
+  tables_module(&mod, 3, 1000000);
+  CHECK_RC(pkw_module_decode(&al, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  biggest = 0;
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(inst == NULL);
+  CHECK(strstr(err, "exceed the memory limit") != NULL);
+  CHECK(biggest < 8u * 1000000u);    /* no table was allocated */
+  pkw_module_destroy(m);
+  /* Without a memory limit: 12 x 1M elements against the total cap. */
+  tables_module(&mod, 12, 1000000);
+  lim.max_memory_pages = 0;
+  lim.max_table_elems = 10000000;
+  CHECK_RC(pkw_module_decode(&al, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  biggest = 0;
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(strstr(err, "exceed the limit (10000000 elements)") != NULL);
+  CHECK(biggest < 8u * 1000000u);
+  pkw_module_destroy(m);
+  /* table.grow, two tables sharing the 8,192 elements of 64 KiB. */
+  lim.max_memory_pages = 1;
+  lim.max_table_elems = 0;
+  tables_module(&mod, 2, 100);
+  CHECK_RC(pkw_module_decode(&al, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "grow", &f), PKW_OK);
+  a[0] = 0;
+  a[1] = 7900;                   /* 100 + 100 + 7900 = 8100 */
+  CHECK_RC(pkw_call(f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 100);
+  a[0] = 1;
+  a[1] = 93;                     /* 8193 > 8192 */
+  CHECK_RC(pkw_call(f, a, 2, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 0xffffffffu);
+  a[1] = 92;                     /* exactly 8192 */
+  CHECK_RC(pkw_call(f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 100);
+  a[0] = 0;
+  a[1] = 1;
+  CHECK_RC(pkw_call(f, a, 2, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 0xffffffffu);
+  a[1] = 0;                      /* growing by 0 still answers */
+  CHECK_RC(pkw_call(f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 8000);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  dfree(&mod);
+}
+
+
+/* A module of f0: (i32 x p) -> (i32 x p) returning its parameters, and
+ * "f": () -> () pushing p zeros, calling f0 ncalls times (each call
+ * takes the p values and leaves p), then dropping them. */
+static void wide_calls(dbuf *o, uint32_t p, uint32_t ncalls) {
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0}, b = {NULL, 0, 0};
+  uint32_t i;
+  o->n = 0;
+  dputn(o, hdr, 8);
+  duleb(&c, 2);
+  dput(&c, 0x60);
+  duleb(&c, p);
+  for (i = 0; i < p; i++)
+    dput(&c, 0x7f);
+  duleb(&c, p);
+  for (i = 0; i < p; i++)
+    dput(&c, 0x7f);
+  dputn(&c, "\x60\x00\x00", 3);
+  dsection(o, 1, &c);
+  dputn(&c, "\x02\x00\x01", 3);
+  dsection(o, 3, &c);
+  dputn(&c, "\x01\x01" "f" "\x00\x01", 5);
+  dsection(o, 7, &c);
+  duleb(&c, 2);
+  dput(&b, 0);
+  for (i = 0; i < p; i++) {
+    dput(&b, 0x20);
+    duleb(&b, i);
+  }
+  dput(&b, 0x0b);
+  duleb(&c, (uint32_t)b.n);
+  dputn(&c, b.b, b.n);
+  b.n = 0;
+  dput(&b, 0);
+  for (i = 0; i < p; i++)
+    dputn(&b, "\x41\x00", 2);
+  for (i = 0; i < ncalls; i++)
+    dputn(&b, "\x10\x00", 2);
+  for (i = 0; i < p; i++)
+    dput(&b, 0x1a);
+  dput(&b, 0x0b);
+  duleb(&c, (uint32_t)b.n);
+  dputn(&c, b.b, b.n);
+  dsection(o, 10, &c);
+  dfree(&c);
+  dfree(&b);
+}
+
+/* Translation time: each call validates its arity's worth of values, so
+ * calls of a function with 1,000 parameters and results, two bytes each,
+ * made translation quadratic in the body's size (200 KB: seconds, with
+ * no bound: translation runs outside fuel and timeouts). Now the steps
+ * are bounded per byte of body: such a body fails with PKW_ELIMIT; the
+ * same calls with 8 values translate and run. */
+static void test_work_limit(void) {
+  dbuf mod = {NULL, 0, 0};
+  pkw_module *m = NULL;
+  pkw_instance *inst = NULL;
+  pkw_func *f;
+  char err[256] = "";
+  wide_calls(&mod, 1000, 2000);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_ELIMIT);
+  CHECK(strstr(err, "function 1: translation work exceeds") != NULL);
+  wide_calls(&mod, 8, 2000);
+  CHECK_RC(pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, NULL, 0, NULL, 0), PKW_OK);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+  dfree(&mod);
+}
+
+/* f (i32): n x local.get 0, then tail, then n x drop. */
+static void deep_stack(dbuf *o, uint32_t n, const uint8_t *tail,
+                       size_t tail_len, uint32_t reps) {
+  dbuf body = {NULL, 0, 0};
+  uint32_t i;
+  static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  dbuf c = {NULL, 0, 0};
+  dputn(&body, "\x01\x01\x7f", 3);   /* one more i32 local */
+  for (i = 0; i < n; i++)
+    dputn(&body, "\x20\x00", 2);
+  for (i = 0; i < reps; i++)
+    dputn(&body, tail, tail_len);
+  for (i = 0; i < n; i++)
+    dput(&body, 0x1a);
+  dput(&body, 0x0b);
+  o->n = 0;
+  dputn(o, hdr, 8);
+  dputn(&c, "\x01\x60\x01\x7f\x00", 5);
+  dsection(o, 1, &c);
+  dputn(&c, "\x01\x00", 2);
+  dsection(o, 3, &c);
+  dputn(&c, "\x01\x01" "f" "\x00\x00", 5);
+  dsection(o, 7, &c);
+  duleb(&c, 1);
+  duleb(&c, (uint32_t)body.n);
+  dputn(&c, body.b, body.n);
+  dsection(o, 10, &c);
+  dfree(&c);
+  dfree(&body);
+}
+
+/* The translator looked at the whole operand stack at every block
+ * boundary and every local.set (for values still reading a local): with
+ * 20,000 values on the stack, 20,000 empty blocks or local.set took
+ * seconds (240 KB: 13 s). Now only the entries pushed since the last
+ * boundary are looked at, and at most PKW_MAX_PENDING of them may still
+ * read a local: both bodies translate within the per-byte step limit
+ * (the old scans exceed it), and run. */
+static void test_deep_stack_linear(void) {
+  static const uint8_t block_end[] = {0x02, 0x40, 0x0b};
+  static const uint8_t set_local[] = {0x20, 0x01, 0x21, 0x01};
+  dbuf mod = {NULL, 0, 0};
+  int k;
+  for (k = 0; k < 2; k++) {
+    pkw_module *m = NULL;
+    pkw_instance *inst = NULL;
+    pkw_func *f;
+    uint64_t a = 5;
+    char err[256] = "";
+    int rc;
+    deep_stack(&mod, 20000, k ? set_local : block_end,
+               k ? sizeof set_local : sizeof block_end, 20000);
+    rc = pkw_module_decode(NULL, mod.b, mod.n, &m, err, sizeof err);
+    if (rc != PKW_OK)
+      fprintf(stderr, "%s\n", err);
+    CHECK_RC(rc, PKW_OK);
+    CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0), PKW_OK);
+    CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+    CHECK_RC(pkw_call(f, &a, 1, NULL, 0), PKW_OK);
+    pkw_instance_destroy(inst);
+    pkw_module_destroy(m);
+  }
+  dfree(&mod);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -627,6 +1289,13 @@ static const struct {
     {"wasm_regress_br_table_back_edge", test_regress_br_table_back_edge},
     {"wasm_lazy_translation", test_lazy},
     {"wasm_lazy_stack_checked", test_lazy_stack},
+    {"wasm_br_table_code_linear", test_br_table_linear},
+    {"wasm_code_limit_elimit", test_code_limit},
+    {"wasm_lazy_failure_kept", test_lazy_failure_kept},
+    {"wasm_many_exports", test_many_exports},
+    {"wasm_table_limit", test_table_limit},
+    {"wasm_translation_work_limit", test_work_limit},
+    {"wasm_deep_stack_translation_linear", test_deep_stack_linear},
 };
 
 int main(int argc, char **argv) {

@@ -16,6 +16,7 @@
  *   values to a block's base slots in ascending order never clobbers a
  *   source still to be read (sources sit at or above their destination).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -40,6 +41,9 @@ typedef struct ctl {
   uint32_t label_pc;          /* loop: start of the body */
   uint32_t fixups;            /* chain of forward branch operands */
   uint32_t else_fix;          /* if: operand of the BR_UNLESS to else */
+  uint32_t tidx;              /* type index of a block type, or NONE */
+  uint32_t brt;               /* the br_table (cc.brt) that made stub_pc */
+  uint32_t stub_pc;           /* that br_table's stub for this label */
 } ctl;
 
 typedef struct cc {
@@ -51,6 +55,7 @@ typedef struct cc {
   uint32_t nlocals;
   vent *vs;
   uint32_t vh, vcap;
+  uint32_t pend;              /* every entry below is in its natural slot */
   ctl *cs;
   uint32_t ch, ccap;
   uint32_t *code;
@@ -62,6 +67,18 @@ typedef struct cc {
                                  dispatches on (see pkw__exec_opwords) */
   int last_has_dst;           /* it writes its result to operand 1 */
   int oom;
+  uint64_t work, work_limit;  /* stack entries handled, and how many may
+                                 be (values pushed, popped, checked, copied:
+                                 an instruction's cost grows with its
+                                 arity, bounded per byte of body) */
+  uint32_t code_limit;        /* words this function may translate to */
+  int limit_why;              /* 0: per body byte, 1: per function,
+                                 2: what the module has left */
+  const uint8_t *body;        /* the body's first byte */
+  uint32_t brt;               /* br_tables seen, numbering their memos */
+  uint32_t *tseen;            /* per type and kind: the br_table that
+                                 checked it (2 * ntypes, or NULL) */
+  char msg[128];              /* a failure message with numbers */
   vent vs0[64];
   ctl cs0[16];
   uint32_t code0[512];
@@ -81,13 +98,25 @@ static const uint8_t *one_type(uint8_t t) {
 static void fail(cc *c, int code, const char *msg) { rd_fail(&c->r, code, msg); }
 #define INVALID(c, msg) fail((c), PKW_EINVALID, (msg))
 
+/* Doubles a scratch buffer of *cap elements of esize bytes (init: the
+ * built-in buffer, not to be freed). Sizes are computed in size_t and
+ * checked, and a capacity stays below 2^32 elements: a request that
+ * cannot be met fails and leaves *buf and *cap as they were, so the
+ * caller may keep writing within the old capacity. */
 static int grow(cc *c, void **buf, uint32_t *cap, size_t esize, void *init) {
-  uint32_t ncap = *cap * 2;
+  size_t ncap = (size_t)*cap * 2;
   void *nb;
+  if (ncap > UINT32_MAX)
+    ncap = UINT32_MAX;
+  if (ncap <= *cap || ncap > SIZE_MAX / esize) {
+    c->oom = 1;
+    fail(c, PKW_ENOMEM, "out of memory (translation buffer too large)");
+    return -1;
+  }
   if (*buf == init) {
     nb = pkw__realloc(&c->m->alloc, NULL, ncap * esize);
     if (nb != NULL)
-      memcpy(nb, *buf, *cap * esize);
+      memcpy(nb, *buf, (size_t)*cap * esize);
   } else {
     nb = pkw__realloc(&c->m->alloc, *buf, ncap * esize);
   }
@@ -97,7 +126,7 @@ static int grow(cc *c, void **buf, uint32_t *cap, size_t esize, void *init) {
     return -1;
   }
   *buf = nb;
-  *cap = ncap;
+  *cap = (uint32_t)ncap;
   return 0;
 }
 
@@ -108,9 +137,34 @@ static int unreachable_now(cc *c) {
   return f->unreachable || f->dead;
 }
 
+/* The translated code outgrew c->code_limit (see pkw__compile_func);
+ * the message says which limit that was. */
+static void code_limit_fail(cc *c) {
+  if (c->limit_why == 0)
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds %u words (%u per byte of its "
+             "%u-byte body)",
+             c->code_limit, (unsigned)PKW_CODE_WORDS_PER_BYTE,
+             (unsigned)(c->r.end - c->body));
+  else if (c->limit_why == 1)
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds %u words (the limit per function)",
+             c->code_limit);
+  else
+    snprintf(c->msg, sizeof c->msg,
+             "translated code exceeds the %u words left of the module's "
+             "limit (%u words)",
+             c->code_limit, (unsigned)PKW_MAX_MODULE_CODE_WORDS);
+  fail(c, PKW_ELIMIT, c->msg);
+}
+
 PKW_NOINLINE static void grow_code(cc *c) {
-  if (grow(c, (void **)&c->code, &c->codecap, 4, c->code0) < 0)
+  if (c->codecap >= c->code_limit) {
+    code_limit_fail(c);
+    c->nc = 0;
+  } else if (grow(c, (void **)&c->code, &c->codecap, 4, c->code0) < 0) {
     c->nc = 0;   /* keep writing somewhere valid; the error is sticky */
+  }
 }
 
 static inline void emit_word(cc *c, uint32_t w) {
@@ -165,9 +219,23 @@ PKW_NOINLINE static int grow_values(cc *c) {
   return grow(c, (void **)&c->vs, &c->vcap, sizeof(vent), c->vs0);
 }
 
+static void materialize_all(cc *c);
+
 static inline void push_slot(cc *c, uint8_t t, uint32_t slot) {
   if (PKW_UNLIKELY(c->vh == c->vcap) && grow_values(c) < 0)
     return;
+  if (slot != natural(c, c->vh)) {
+    /* A pending entry (it reads a local). Scans for the entries that
+     * read a local cover only [pend, vh), and that stretch is kept
+     * short, copying its values home when it grows long (compiled code
+     * never has so many), so no sequence of instructions makes the
+     * translation quadratic. */
+    if (c->vh < c->pend)
+      c->pend = c->vh;
+    else if (PKW_UNLIKELY(c->vh - c->pend >= PKW_MAX_PENDING))
+      materialize_all(c);
+  }
+  c->work++;
   c->vs[c->vh].type = t;
   c->vs[c->vh].slot = slot;
   c->vh++;
@@ -195,6 +263,7 @@ PKW_NOINLINE static vent pop_underflow(cc *c) {
 
 static inline vent pop(cc *c, uint8_t want) {
   vent e;
+  c->work++;
   if (PKW_UNLIKELY(c->vh == c->cs[c->ch - 1].height))
     return pop_underflow(c);
   e = c->vs[--c->vh];
@@ -205,6 +274,7 @@ static inline vent pop(cc *c, uint8_t want) {
 
 static void materialize(cc *c, uint32_t i) {
   uint32_t nat = natural(c, i);
+  c->work++;
   if (c->vs[i].slot != nat) {
     if (!unreachable_now(c))
       emit_copy(c, nat, c->vs[i].slot);
@@ -212,23 +282,29 @@ static void materialize(cc *c, uint32_t i) {
   }
 }
 
+/* Entries below c->pend are in their natural slots: only [pend, vh)
+ * needs looking at, so a block boundary costs what was pushed since the
+ * last one, not the whole stack. */
 static void materialize_all(cc *c) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  for (i = c->pend; i < c->vh; i++)
     materialize(c, i);
+  c->pend = c->vh;
 }
 
 /* Before local x is written: entries still reading it get copied. */
 static void materialize_local(cc *c, uint32_t x) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  c->work += c->vh > c->pend ? c->vh - c->pend : 0;
+  for (i = c->pend; i < c->vh; i++)
     if (c->vs[i].slot == x)
       materialize(c, i);
 }
 
 static int has_local_ref(cc *c, uint32_t x) {
   uint32_t i;
-  for (i = 0; i < c->vh; i++)
+  c->work += c->vh > c->pend ? c->vh - c->pend : 0;
+  for (i = c->pend; i < c->vh; i++)
     if (c->vs[i].slot == x)
       return 1;
   return 0;
@@ -277,7 +353,9 @@ static void emit_bulk(cc *c, uint32_t op, uint32_t nimm, uint32_t imm0,
 
 /* ---- control ------------------------------------------------------------- */
 
-static ctl *push_ctl(cc *c, uint8_t kind, const pkw_functype *bt) {
+/* tidx: the type index bt came from, or NONE (see check_label). */
+static ctl *push_ctl(cc *c, uint8_t kind, const pkw_functype *bt,
+                     uint32_t tidx) {
   ctl *f;
   if (c->ch == c->ccap &&
       grow(c, (void **)&c->cs, &c->ccap, sizeof(ctl), c->cs0) < 0)
@@ -293,6 +371,8 @@ static ctl *push_ctl(cc *c, uint8_t kind, const pkw_functype *bt) {
   f->fixups = NONE;
   f->else_fix = NONE;
   f->label_pc = NONE;
+  f->tidx = tidx;
+  f->brt = NONE;
   /* An enclosing unreachable block makes this one unreachable too, for
    * emission purposes; validation of the new block starts fresh. */
   if (c->ch >= 2 && (c->cs[c->ch - 2].unreachable || c->cs[c->ch - 2].dead))
@@ -306,38 +386,40 @@ static void set_unreachable(cc *c) {
   f->unreachable = 1;
 }
 
-/* Reads a block type into bt. */
-static void read_blocktype(cc *c, pkw_functype *bt) {
+/* Reads a block type into bt; returns its type index, or NONE for the
+ * short forms (no value, one value). */
+static uint32_t read_blocktype(cc *c, pkw_functype *bt) {
   int64_t v;
   uint8_t b;
   memset(bt, 0, sizeof *bt);
   if (c->r.p >= c->r.end) {
     fail(c, PKW_EMALFORMED, "unexpected end");
-    return;
+    return NONE;
   }
   b = *c->r.p;
   if (b == 0x40) {
     c->r.p++;
-    return;
+    return NONE;
   }
   if (is_valtype(b)) {
     c->r.p++;
     bt->nresults = 1;
     bt->results = one_type(b);
-    return;
+    return NONE;
   }
   v = rd_sleb(&c->r, 33);
   if (c->r.bad)
-    return;
+    return NONE;
   if (v < 0) {
     fail(c, PKW_EMALFORMED, "malformed value type");
-    return;
+    return NONE;
   }
   if ((uint64_t)v >= c->m->ntypes) {
     INVALID(c, "unknown type");
-    return;
+    return NONE;
   }
   *bt = c->m->types[v];
+  return (uint32_t)v;
 }
 
 static const uint8_t *label_types(ctl *f, uint32_t *n) {
@@ -687,6 +769,56 @@ static void set_local(cc *c, uint32_t x, int tee) {
     push_slot(c, t, unreachable_now(c) ? natural(c, c->vh) : x);
 }
 
+/* Checks that the top of the stack matches label f's types tt (nn of
+ * them) for a br_table. Labels are many and each check costs the arity,
+ * so a check is remembered for the rest of the br_table per type: every
+ * label with more than one value has a type from the type section (its
+ * block's or the function's), so a br_table costs its label count plus
+ * the sizes of the distinct types it names. */
+static void check_label(cc *c, const ctl *f, const uint8_t *tt,
+                        uint32_t nn) {
+  uint32_t k, key = NONE;
+  if (nn > 1 && f->tidx != NONE) {
+    key = f->tidx * 2 + (f->kind != K_LOOP);
+    if (c->tseen == NULL) {
+      size_t sz = (size_t)c->m->ntypes * 2 * sizeof *c->tseen;
+      c->tseen = pkw__realloc(&c->m->alloc, NULL, sz);
+      if (c->tseen == NULL) {
+        c->oom = 1;
+        fail(c, PKW_ENOMEM, "out of memory");
+        return;
+      }
+      memset(c->tseen, 0xff, sz);
+    }
+    if (c->tseen[key] == c->brt)
+      return;
+  }
+  c->work += nn;
+  for (k = 0; k < nn; k++) {
+    uint32_t h = c->vh - nn + k;
+    if (c->vh < nn || h < c->cs[c->ch - 1].height) {
+      if (!c->cs[c->ch - 1].unreachable)
+        INVALID(c, "type mismatch (br_table)");
+      continue;
+    }
+    if (c->vs[h].type && c->vs[h].type != tt[k])
+      INVALID(c, "type mismatch (br_table)");
+  }
+  if (key != NONE && !c->r.bad)
+    c->tseen[key] = c->brt;
+}
+
+/* The values pushed, popped, checked and copied while translating passed
+ * c->work_limit (see pkw__compile_func). */
+PKW_NOINLINE static void work_limit_fail(cc *c) {
+  snprintf(c->msg, sizeof c->msg,
+           "translation work exceeds %llu steps (%u per byte of its "
+           "%u-byte body)",
+           (unsigned long long)c->work_limit,
+           (unsigned)PKW_WORK_PER_BYTE, (unsigned)(c->r.end - c->body));
+  fail(c, PKW_ELIMIT, c->msg);
+}
+
 static void compile_body(cc *c) {
   pkw_module *m = c->m;
   pkw_rd *r = &c->r;
@@ -696,6 +828,10 @@ static void compile_body(cc *c) {
     ctl *f;
     if (r->bad)
       return;
+    if (PKW_UNLIKELY(c->work > c->work_limit)) {
+      work_limit_fail(c);
+      return;
+    }
     if (r->p >= r->end) {
       fail(c, PKW_EMALFORMED, "unexpected end of section or function");
       return;
@@ -712,12 +848,12 @@ static void compile_body(cc *c) {
     case 0x02: /* block */
     case 0x03: /* loop */ {
       pkw_functype bt;
-      read_blocktype(c, &bt);
+      uint32_t tidx = read_blocktype(c, &bt);
       if (r->bad)
         return;
       check_types(c, bt.params, bt.nparams);
       materialize_all(c);
-      f = push_ctl(c, op == 0x02 ? K_BLOCK : K_LOOP, &bt);
+      f = push_ctl(c, op == 0x02 ? K_BLOCK : K_LOOP, &bt, tidx);
       if (f == NULL)
         return;
       label_here(c);
@@ -731,7 +867,7 @@ static void compile_body(cc *c) {
     }
     case 0x04: /* if */ {
       pkw_functype bt;
-      read_blocktype(c, &bt);
+      uint32_t tidx = read_blocktype(c, &bt);
       v1 = pop(c, PKW_I32);
       if (r->bad)
         return;
@@ -739,7 +875,7 @@ static void compile_body(cc *c) {
       materialize_all(c);
       if (!unreachable_now(c))
         emit_cond_branch(c, v1, 1);
-      f = push_ctl(c, K_IF, &bt);
+      f = push_ctl(c, K_IF, &bt, tidx);
       if (f == NULL)
         return;
       if (!(f->unreachable || f->dead)) {
@@ -867,9 +1003,9 @@ static void compile_body(cc *c) {
       break;
     }
     case 0x0e: /* br_table */ {
-      uint32_t cnt = rd_u32(r), i, n = 0, arity = 0, tpos;
-      const uint8_t *ts = NULL;
+      uint32_t cnt = rd_u32(r), i, n = 0, tpos, h0 = NONE;
       const uint8_t *save;
+      int once = 1;
       if (r->bad)
         return;
       if ((size_t)(r->end - r->p) < cnt) {
@@ -877,10 +1013,11 @@ static void compile_body(cc *c) {
         return;
       }
       v1 = pop(c, PKW_I32);
+      c->brt++;
       /* First pass: validate all labels against the stack. */
       save = r->p;
       for (i = 0; i <= cnt; i++) {
-        uint32_t l = rd_u32(r), k, nn;
+        uint32_t l = rd_u32(r), nn;
         const uint8_t *tt;
         if (r->bad)
           return;
@@ -888,29 +1025,18 @@ static void compile_body(cc *c) {
           INVALID(c, "unknown label");
           return;
         }
-        tt = label_types(&c->cs[c->ch - 1 - l], &nn);
+        f = &c->cs[c->ch - 1 - l];
+        tt = label_types(f, &nn);
         if (i == 0) {
-          arity = nn;
-          ts = tt;
-        } else if (nn != arity) {
+          n = nn;
+        } else if (nn != n) {
           INVALID(c, "type mismatch (br_table arity)");
           return;
         }
-        for (k = 0; k < nn; k++) {
-          uint32_t h = c->vh - nn + k;
-          if (c->vh < nn || h < c->cs[c->ch - 1].height) {
-            if (!c->cs[c->ch - 1].unreachable)
-              INVALID(c, "type mismatch (br_table)");
-            continue;
-          }
-          if (c->vs[h].type && c->vs[h].type != tt[k])
-            INVALID(c, "type mismatch (br_table)");
-        }
+        check_label(c, f, tt, nn);
         if (r->bad)
           return;
       }
-      (void)ts;
-      n = arity;
       r->p = save;
       if (unreachable_now(c)) {
         for (i = 0; i <= cnt; i++)
@@ -920,6 +1046,24 @@ static void compile_body(cc *c) {
       }
       for (i = 0; i < n; i++)
         materialize(c, c->vh - n + i);
+      /* The values are now in their natural slots, so a label needs
+       * them moved exactly when its block does not start at vh - n (or
+       * it is the function's: results go to slots 0..). When every
+       * label needs them moved to the same place, move them once before
+       * the table (the index slot lies above: a local or natural(vh)). */
+      for (i = 0; i <= cnt && once; i++) {
+        f = &c->cs[c->ch - 1 - rd_u32(r)];
+        if (f->kind == K_FUNC || n == 0 || f->height == c->vh - n)
+          once = 0;
+        else if (h0 == NONE)
+          h0 = f->height;
+        else if (f->height != h0)
+          once = 0;
+      }
+      r->p = save;
+      if (once)
+        for (i = 0; i < n; i++)
+          emit_copy(c, natural(c, h0 + i), natural(c, c->vh - n + i));
       emit_op(c, PKW_OP_BR_TABLE, 0);
       emit_word(c, v1.slot);
       emit_word(c, cnt);
@@ -929,11 +1073,17 @@ static void compile_body(cc *c) {
       for (i = 0; i <= cnt; i++) {
         uint32_t l = rd_u32(r);
         f = &c->cs[c->ch - 1 - l];
-        if (f->kind == K_FUNC || needs_copies(c, f, n)) {
-          /* A stub after the table moves the values, then jumps. */
-          set_target(c, tpos + i, c->nc);
-          label_here(c);
-          emit_jump(c, f, n);
+        if (!once && (f->kind == K_FUNC ||
+                      (n > 0 && f->height != c->vh - n))) {
+          /* A stub after the table moves the values, then jumps: one
+           * per label, however many entries name it. */
+          if (f->brt != c->brt) {
+            f->brt = c->brt;
+            f->stub_pc = c->nc;
+            label_here(c);
+            emit_jump(c, f, n);
+          }
+          set_target(c, tpos + i, f->stub_pc);
         } else if (f->kind == K_LOOP) {
           set_target(c, tpos + i, f->label_pc);
         } else {
@@ -1484,6 +1634,25 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
   c->codecap = 512;
   c->last_pc = NONE;
   c->opword = pkw__exec_opwords();
+  c->brt = 0;
+  {
+    /* Translated code is bounded per body byte, so no module asks for
+     * much more memory than its own size (branch values copied at each
+     * of many branches are the quadratic case), and per function and per
+     * module (m->code_words: what it has translated so far). */
+    uint64_t lim = ((uint64_t)code->body_len + 1) * PKW_CODE_WORDS_PER_BYTE;
+    c->body = code->body;
+    if (lim > PKW_MAX_FUNC_CODE_WORDS) {
+      lim = PKW_MAX_FUNC_CODE_WORDS;
+      c->limit_why = 1;
+    }
+    if (lim > PKW_MAX_MODULE_CODE_WORDS - m->code_words) {
+      lim = PKW_MAX_MODULE_CODE_WORDS - m->code_words;
+      c->limit_why = 2;
+    }
+    c->code_limit = (uint32_t)lim;
+    c->work_limit = ((uint64_t)code->body_len + 1) * PKW_WORK_PER_BYTE;
+  }
 
   /* Locals: count them first (bounded), then fill their types. */
   n = rd_u32(&c->r);
@@ -1499,7 +1668,9 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
     total += cnt;
   }
   if (!c->r.bad) {
-    c->ltypes = pkw__arena_alloc(&m->arena, total + 1);
+    /* Scratch, not the module's arena: a body that fails to translate
+     * must leave nothing behind (a lazy one may be called again). */
+    c->ltypes = pkw__realloc(&m->alloc, NULL, (size_t)total + 1);
     if (c->ltypes == NULL) {
       fail(c, PKW_ENOMEM, "out of memory");
     } else {
@@ -1524,12 +1695,14 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
   if (!c->r.bad) {
     pkw_functype bt = *ft;
     bt.nparams = 0;
-    push_ctl(c, K_FUNC, &bt);
+    push_ctl(c, K_FUNC, &bt, m->func_type[fi]);
     compile_body(c);
     if (!c->r.bad && c->r.p != c->r.end)
       fail(c, PKW_EMALFORMED, "section size mismatch (END opcode expected)");
     if (!c->r.bad && c->ch != 0)
       fail(c, PKW_EMALFORMED, "unexpected end (END opcode expected)");
+    if (!c->r.bad && c->nc > c->code_limit)
+      code_limit_fail(c);
   }
   if (!c->r.bad) {
     code->code = pkw__arena_alloc_raw(&m->arena, (size_t)c->nc * 4 + 4);
@@ -1544,12 +1717,17 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
       /* +4: the interpreter zeroes locals 4 slots at a time (see
        * zero_locals in exec.c). */
       code->frame_size = c->nlocals + c->max_h + 4;
+      m->code_words += c->nc;
     }
   }
   if (c->r.bad) {
     rc = c->r.bad;
     pkw__errf(err, errlen, "function %u: %s", fi, c->r.msg);
   }
+  if (c->ltypes != NULL)
+    pkw__realloc(&m->alloc, c->ltypes, 0);
+  if (c->tseen != NULL)
+    pkw__realloc(&m->alloc, c->tseen, 0);
   if (c->vs != c->vs0)
     pkw__realloc(&m->alloc, c->vs, 0);
   if (c->cs != c->cs0)

@@ -433,10 +433,59 @@ static void sec_global(dec *d, uint32_t n) {
   }
 }
 
+/* Export name order for the sorted index: by length, then bytes. */
+int pkw__export_cmp(const char *a, uint32_t alen, const char *b,
+                    uint32_t blen) {
+  if (alen != blen)
+    return alen < blen ? -1 : 1;
+  return alen ? memcmp(a, b, alen) : 0;
+}
+
+static int export_less(const pkw_export *a, const pkw_export *b) {
+  return pkw__export_cmp(a->name, a->name_len, b->name, b->name_len) < 0;
+}
+
+/* Heap sort of the export index: O(n log n) whatever the names, in
+ * place (qsort promises neither, nor a context for the comparison). */
+static void sift_down(const pkw_export **v, size_t i, size_t n) {
+  for (;;) {
+    size_t big = i, l = 2 * i + 1, r = l + 1;
+    const pkw_export *t;
+    if (l < n && export_less(v[big], v[l]))
+      big = l;
+    if (r < n && export_less(v[big], v[r]))
+      big = r;
+    if (big == i)
+      return;
+    t = v[i];
+    v[i] = v[big];
+    v[big] = t;
+    i = big;
+  }
+}
+
+static void sort_exports(const pkw_export **v, size_t n) {
+  size_t i;
+  for (i = n / 2; i-- > 0;)
+    sift_down(v, i, n);
+  for (i = n; i-- > 1;) {
+    const pkw_export *t = v[0];
+    v[0] = v[i];
+    v[i] = t;
+    sift_down(v, 0, i);
+  }
+}
+
 static void sec_export(dec *d) {
   pkw_module *m = d->m;
-  uint32_t i, j, n = rd_count(d, 3);
+  uint32_t i, n = rd_count(d, 3);
+  if (!d->r.bad && n > PKW_MAX_EXPORTS) {
+    rd_fail(&d->r, PKW_ELIMIT, "too many exports (the engine's limit is "
+                               "100000)");
+    return;
+  }
   m->exports = dalloc(d, (n ? n : 1) * sizeof *m->exports);
+  m->export_index = dalloc(d, (n ? n : 1) * sizeof *m->export_index);
   if (d->r.bad)
     return;
   m->nexports = n;
@@ -463,13 +512,16 @@ static void sec_export(dec *d) {
     }
     if (e->kind == PKW_EXTERN_FUNC)
       m->func_declared[e->idx] = 1;
-    for (j = 0; j < i; j++)
-      if (m->exports[j].name_len == e->name_len &&
-          memcmp(m->exports[j].name, e->name, e->name_len) == 0) {
-        rd_fail(&d->r, PKW_EINVALID, "duplicate export name");
-        return;
-      }
+    m->export_index[i] = e;
   }
+  /* Names sorted once: duplicates are neighbours, and pkw_instance_find
+   * searches by halves. */
+  sort_exports(m->export_index, n);
+  for (i = 1; i < n; i++)
+    if (!export_less(m->export_index[i - 1], m->export_index[i])) {
+      rd_fail(&d->r, PKW_EINVALID, "duplicate export name");
+      return;
+    }
 }
 
 static void sec_elem(dec *d) {
@@ -850,6 +902,10 @@ void pkw_module_destroy(pkw_module *m) {
   a = m->alloc;
   pkw__arena_free(&m->arena);
   pkw__realloc(&a, m, 0);
+}
+
+size_t pkw_module_code_words(const pkw_module *m) {
+  return m != NULL ? (size_t)m->code_words : 0;
 }
 
 uint32_t pkw_module_num_imports(const pkw_module *m) {

@@ -1,4 +1,5 @@
 /* Instantiation, linking, the host-side objects and the call entry. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,8 @@ int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init) {
     return -1;
   if (delta == 0)
     return old;
+  if (t->budget != NULL && t->budget->max - t->budget->used < delta)
+    return -1;
   ne = pkw__realloc(&t->alloc, t->elems, (size_t)n * sizeof(uint64_t));
   if (ne == NULL)
     return -1;
@@ -89,6 +92,8 @@ int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init) {
     ne[i] = init;
   t->elems = ne;
   t->size = (uint32_t)n;
+  if (t->budget != NULL)
+    t->budget->used += delta;
   return old;
 }
 
@@ -488,7 +493,36 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     }
     inst->funcs[m->nfunc_imports + i] = f;
   }
-  /* Defined tables and memory. */
+  /* Defined tables and memory. The tables' elements, together, are
+   * bounded by the memory limit (8 bytes each) and by max_table_elems:
+   * checked on the declared minimums before anything is allocated, and
+   * charged again at each table.grow (pkw__table_grow). */
+  {
+    uint64_t by_mem = (uint64_t)lim.max_memory_pages * PAGE /
+                      sizeof(uint64_t);
+    uint64_t want = 0;
+    int mem_bound = by_mem < lim.max_table_elems;
+    inst->table_budget.max = mem_bound ? by_mem : lim.max_table_elems;
+    for (i = 0; i < ndt; i++)
+      want += m->tables[m->ntable_imports + i].lim.min;
+    if (want > inst->table_budget.max) {
+      if (mem_bound)
+        pkw__errf(errbuf, errlen,
+                  "tables: %llu elements (%llu bytes) exceed the memory "
+                  "limit (%llu bytes)",
+                  (unsigned long long)want,
+                  (unsigned long long)want * sizeof(uint64_t),
+                  (unsigned long long)lim.max_memory_pages * PAGE);
+      else
+        pkw__errf(errbuf, errlen,
+                  "tables: %llu elements exceed the limit (%llu elements)",
+                  (unsigned long long)want,
+                  (unsigned long long)inst->table_budget.max);
+      rc = PKW_ELIMIT;
+      goto fail;
+    }
+    inst->table_budget.used = want;
+  }
   for (i = 0; i < ndt; i++) {
     const pkw_tabletype *tt = &m->tables[m->ntable_imports + i];
     uint32_t max = tt->lim.has_max ? tt->lim.max : 0xffffffffu;
@@ -496,6 +530,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       max = lim.max_table_elems;
     rc = table_init(&inst->own_tables[i], &m->alloc, tt->elem, tt->lim.min,
                     max);
+    inst->own_tables[i].budget = &inst->table_budget;
     inst->own_tables[i].has_max = tt->lim.has_max;
     inst->own_tables[i].decl_max = tt->lim.max;
     if (rc < 0) {
@@ -636,16 +671,27 @@ int pkw_instance_export(pkw_instance *inst, uint32_t i, const char **out_name,
 int pkw_instance_find(pkw_instance *inst, const char *name, size_t len,
                       pkw_extern *out_ext) {
   const pkw_module *m;
-  uint32_t i;
+  uint32_t lo, hi;
   if (inst == NULL || name == NULL || out_ext == NULL)
     return PKW_EINVAL;
   m = inst->mod;
-  for (i = 0; i < m->nexports; i++) {
-    const pkw_export *e = &m->exports[i];
-    if (e->name_len != len || memcmp(e->name, name, len) != 0)
-      continue;
-    export_value(inst, e, out_ext);
-    return PKW_OK;
+  if ((uint64_t)len > UINT32_MAX)
+    return PKW_ENOENT;
+  /* Binary search of the sorted index: [lo, hi) may hold the name. */
+  lo = 0;
+  hi = m->nexports;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    const pkw_export *e = m->export_index[mid];
+    int c = pkw__export_cmp(e->name, e->name_len, name, (uint32_t)len);
+    if (c == 0) {
+      export_value(inst, e, out_ext);
+      return PKW_OK;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return PKW_ENOENT;
 }
@@ -687,9 +733,26 @@ int pkw__compile_lazy(pkw_func *f) {
   uint32_t i = (uint32_t)(f - inst->own_funcs);
   pkw_code *c = &m->codes[i];
   if (c->code == NULL) {
-    int rc = pkw__compile_func(m, i, m->lazy_err, sizeof m->lazy_err);
-    if (rc != PKW_OK)
+    int rc;
+    if (c->fail_rc != 0) {
+      /* Failed before: the same error at once, no new translation. */
+      snprintf(m->lazy_err, sizeof m->lazy_err, "%s", c->fail_msg);
+      return c->fail_rc;
+    }
+    rc = pkw__compile_func(m, i, m->lazy_err, sizeof m->lazy_err);
+    if (rc != PKW_OK) {
+      /* Remembered (once per function, so the arena stays bounded)
+       * unless the failure may pass: out of memory. */
+      size_t len = strlen(m->lazy_err) + 1;
+      char *msg;
+      if (rc != PKW_ENOMEM &&
+          (msg = pkw__arena_alloc_raw(&m->arena, len)) != NULL) {
+        memcpy(msg, m->lazy_err, len);
+        c->fail_msg = msg;
+        c->fail_rc = rc;
+      }
       return rc;
+    }
   }
   f->code = c->code;
   f->nlocals = c->nlocals;

@@ -259,6 +259,8 @@ typedef struct pkw_code {
   uint32_t frame_size;       /* locals + max operand temporaries */
   const uint8_t *body;       /* raw body (locals + expr) until compiled */
   uint32_t body_len;
+  int fail_rc;               /* lazy: translation failed with this code */
+  const char *fail_msg;      /* ... and this message (in the arena) */
 } pkw_code;
 
 struct pkw_module {
@@ -282,6 +284,8 @@ struct pkw_module {
   pkw_cexpr *global_init;     /* for defined globals (index - imports) */
   uint32_t nexports;
   pkw_export *exports;
+  const pkw_export **export_index;  /* the exports sorted by name
+                                       (pkw__export_cmp) */
   uint8_t has_start;
   uint32_t start;
   uint32_t nelems;
@@ -291,6 +295,7 @@ struct pkw_module {
   uint8_t has_datacount;
   uint32_t datacount;
   uint8_t *func_declared;     /* per function: may be used by ref.func */
+  uint64_t code_words;        /* translated so far (all functions) */
   uint32_t lazy_code[2];      /* PKW_DECODE_LAZY: the code of every
                                  function not translated yet (LAZY) */
   char lazy_err[192];         /* the last body that failed to translate */
@@ -315,12 +320,20 @@ struct pkw_memory {
   pkw_alloc alloc;
 };
 
+/* The table elements an instance's tables may hold together. Each of
+ * its tables points here, so growth is charged to the owner whichever
+ * instance's code grows it. */
+typedef struct pkw_elem_budget {
+  uint64_t max, used;
+} pkw_elem_budget;
+
 struct pkw_table {
   uint64_t *elems;
   uint32_t size, max;         /* max already capped by the limits */
   uint32_t decl_max;          /* declared maximum, for import matching */
   uint8_t elem, has_max;
   pkw_alloc alloc;
+  pkw_elem_budget *budget;    /* the owner's, NULL for a host table */
 };
 
 struct pkw_global {
@@ -349,6 +362,7 @@ struct pkw_instance {
   pkw_global **globals;
   pkw_global *own_globals;
   uint8_t *elem_dropped, *data_dropped;
+  pkw_elem_budget table_budget; /* of own_tables */
   /* Execution state. The stack and frames are this instance's; a call
    * into a function of another instance continues on the caller's. */
   uint64_t *stack, *stack_end;
@@ -391,6 +405,10 @@ const uint32_t *pkw__exec_opwords(void);
 /* pkw_invoke of a host function (instance.c). */
 int pkw__invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
                      size_t stride);
+
+/* The order of export_index (decode.c): < 0, 0, > 0 like memcmp. */
+int pkw__export_cmp(const char *a, uint32_t alen, const char *b,
+                    uint32_t blen);
 
 /* Structural function type equality. */
 int pkw__functype_eq(const pkw_functype *a, const pkw_functype *b);

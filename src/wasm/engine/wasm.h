@@ -147,10 +147,13 @@ typedef int (*pkw_host_fn)(void *ud, pkw_instance *inst, const uint64_t *args,
 
 /* Per-instance limits. Zero fields take the defaults of config.h. */
 typedef struct pkw_limits {
-  uint32_t max_memory_pages;   /* caps every memory this instance defines */
+  uint32_t max_memory_pages;   /* caps every memory this instance defines;
+                                  also bounds its tables: their elements
+                                  (8 bytes each) may take as many bytes */
   uint32_t max_call_depth;     /* wasm frames, beyond it: STACK_EXHAUSTED */
   uint32_t stack_slots;        /* 64-bit value stack slots (locals + temps) */
-  uint32_t max_table_elems;    /* caps every table this instance defines */
+  uint32_t max_table_elems;    /* caps the elements of all the tables this
+                                  instance defines, together */
   int64_t fuel;                /* initial fuel (also bounds the start
                                   function); 0: unlimited */
 } pkw_limits;
@@ -159,9 +162,19 @@ typedef struct pkw_limits {
 
 /* Decodes, validates and translates a binary module. bytes is only read
  * during the call. On failure returns PKW_EMALFORMED, PKW_EINVALID,
- * PKW_ENOMEM or PKW_EINVAL, writes a message into errbuf (may be NULL)
- * and leaves *out_module untouched. On success the caller owns the module;
- * release it with pkw_module_destroy() after all of its instances. */
+ * PKW_ELIMIT, PKW_ENOMEM or PKW_EINVAL, writes a message into errbuf (may
+ * be NULL) and leaves *out_module untouched. On success the caller owns
+ * the module; release it with pkw_module_destroy() after all of its
+ * instances.
+ *
+ * PKW_ELIMIT: the module is valid but larger than the engine takes
+ * (config.h): more than PKW_MAX_EXPORTS exports, or a function whose
+ * translated code exceeds PKW_CODE_WORDS_PER_BYTE words per byte of its
+ * body, PKW_MAX_FUNC_CODE_WORDS, or what is left of the module's
+ * PKW_MAX_MODULE_CODE_WORDS ("function N: translated code exceeds ..."),
+ * or whose translation takes more than PKW_WORK_PER_BYTE steps per byte
+ * ("function N: translation work exceeds ..."). So decoding takes memory
+ * and time linear in the module's size. */
 int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
                       size_t len, pkw_module **out_module, char *errbuf,
                       size_t errlen);
@@ -170,8 +183,10 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
  * validated and translated at their first call instead (the rest of the
  * module is checked as usual), so a module loads in time proportional to
  * the code it runs. A body found invalid then makes that call return
- * PKW_EINVALID or PKW_EMALFORMED (not a trap: the instance stays usable,
- * other functions run), with the message in pkw_module_error(). The
+ * PKW_EINVALID, PKW_EMALFORMED or PKW_ELIMIT (not a trap: the instance
+ * stays usable, other functions run), with the message in
+ * pkw_module_error(); the failure is remembered, so later calls fail
+ * the same way at once and allocate nothing. The
  * first call translates into the module, so the instances of a lazy
  * module must not run on several threads at once. */
 #define PKW_DECODE_LAZY 1u
@@ -182,6 +197,9 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
  * none). Valid until the next call into the module's instances. */
 const char *pkw_module_error(const pkw_module *m);
 void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
+/* 32-bit words of translated code the module holds (every function
+ * translated so far): for tests of the translation's size. */
+size_t pkw_module_code_words(const pkw_module *m);
 
 /* Describes import i (0-based, < pkw_module_num_imports()). Strings are
  * borrowed from the module and are NOT NUL-terminated: use the lengths. */
@@ -232,8 +250,9 @@ void pkw_global_destroy(pkw_global *g);             /* accepts NULL */
 
 /* Instantiates m. imports[i] binds import i (in module order, see
  * pkw_module_import); kinds and types must match, else PKW_EUNLINKABLE.
- * limits may be NULL (defaults); a defined memory or table whose minimum
- * exceeds them gives PKW_ELIMIT. Runs the element and data segments and
+ * limits may be NULL (defaults); a defined memory whose minimum exceeds
+ * them, or defined tables whose minimums together do, give PKW_ELIMIT
+ * before anything large is allocated. Runs the element and data segments and
  * the start function (bounded by limits->fuel).
  *
  * Returns PKW_OK, PKW_EUNLINKABLE, PKW_ELIMIT, PKW_ENOMEM or PKW_EINVAL
@@ -250,7 +269,8 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
 void pkw_instance_destroy(pkw_instance *inst);      /* accepts NULL */
 
 /* Finds the export called name (name_len bytes: wasm names may contain
- * NUL). PKW_ENOENT on a miss. */
+ * NUL). PKW_ENOENT on a miss. A binary search of the index the decoder
+ * sorted: O(log n) in the number of exports. */
 int pkw_instance_find(pkw_instance *inst, const char *name, size_t name_len,
                       pkw_extern *out_ext);
 /* Export i (0-based, in module order): its name (borrowed, not
