@@ -1143,7 +1143,11 @@ static void script_close(pk_plugin *p) {
       arm(st);
       lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->fini_ref);
       lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
+    } else {
+      arm(st);
     }
+    /* The finalizers lua_close runs are script code too: they run on
+       fini's budget and deadline (their errors are dropped). */
     lua_close(st->L);
   }
   pk__free(p->host, st->recs);
