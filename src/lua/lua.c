@@ -1047,7 +1047,7 @@ static int read_limits(pk_plugin *p, lua_plug *st) {
 static int script_open(pk_plugin *p) {
   lua_plug *st;
   lua_State *L;
-  int status, rc;
+  int status, rc, gc_was_on;
 
   if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");
@@ -1106,9 +1106,11 @@ static int script_open(pk_plugin *p) {
   lua_pushvalue(L, 2);
   lua_pushlightuserdata(L, &rc);
   rc = PK_OK;
+  gc_was_on = lua_gc(L, LUA_GCISRUNNING);
   lua_gc(L, LUA_GCSTOP);
   status = lua_pcall(L, 2, 0, 1);
-  lua_gc(L, LUA_GCRESTART);
+  if (gc_was_on) /* (the script may have stopped it itself) */
+    lua_gc(L, LUA_GCRESTART);
   pk__free(p->host, st->recs);
   st->recs = NULL;
   if (status != LUA_OK)
