@@ -91,7 +91,8 @@ typedef struct lua_plug {
   int fini_ref;       /* registry ref of fini, or LUA_NOREF */
   int inited;         /* init ran and succeeded: fini must run */
   export_rec *recs;   /* scratch for the exports during open */
-  lua_CFunction rep, move; /* the stock string.rep, table.move */
+  /* The stock string.rep, table.move, collectgarbage. */
+  lua_CFunction rep, move, collect;
 } lua_plug;
 
 static lua_plug *plug_of(lua_State *L) {
@@ -608,6 +609,17 @@ static int l_unpack(lua_State *L) {
   return (int)n;
 }
 
+/* collectgarbage(["collect" | "step", ...]): a full collection is work
+   in proportion to the heap, for one instruction; charged a step per 64
+   bytes the state holds. */
+static int l_collect(lua_State *L) {
+  lua_plug *st = plug_of(L);
+  const char *opt = luaL_optstring(L, 1, "collect");
+  if (strcmp(opt, "collect") == 0 || strcmp(opt, "step") == 0)
+    charge(L, st->mem_used / 64 + 1);
+  return st->collect(L);
+}
+
 /* Put the metered functions in place of the stock ones. */
 static void meter_libs(lua_State *L) {
   static const luaL_Reg tab[] = {{"move", l_move},     {"insert", l_insert},
@@ -627,6 +639,11 @@ static void meter_libs(lua_State *L) {
   lua_pop(L, 1);
   luaL_setfuncs(L, tab, 0);
   lua_pop(L, 2);
+  lua_getglobal(L, "collectgarbage");
+  st->collect = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
+  if (st->collect != NULL)
+    lua_register(L, "collectgarbage", l_collect);
 }
 
 /* Is `name` listed in the comma-separated config value `libs`? */

@@ -171,6 +171,13 @@ PK_TEST(table_len_metamethod) {
   done();
 }
 
+/* A full collection is work in proportion to the heap. */
+PK_TEST(collectgarbage_charged) {
+  open_hangs();
+  expect_budget("collect", NULL, 0);
+  done();
+}
+
 /* A deadline from call_timeout_ms, for VM code and for library work. */
 PK_TEST(deadline) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
