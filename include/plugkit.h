@@ -182,12 +182,16 @@ typedef struct pk_open_opts {
   uint32_t limit_cpu_s; /* RLIMIT_CPU seconds for the child; 0: inherited */
   uint64_t limit_mem;   /* RLIMIT_AS bytes for the child; 0: inherited */
   /*
-   * Sandboxed in-process backends (wasm): limits per plugin. Exceeding one
-   * fails the call with PK_ELIMIT and the plugin stays usable. The wasm
-   * backend also honours call_timeout_ms (PK_ETIMEOUT). 0: none.
+   * Sandboxed in-process backends (wasm, lua): limits per plugin.
+   * Exceeding one fails the call with PK_ELIMIT and the plugin stays
+   * usable. These backends also honour call_timeout_ms as a deadline for
+   * the whole call (PK_ETIMEOUT). 0: none. Lua: the smaller of these and
+   * the config keys lua.memory, lua.instructions (docs/backends/lua.md).
    */
-  uint64_t max_memory; /* bytes of linear memory, rounded down to pages */
-  uint64_t fuel;       /* per call: function calls + loop iterations */
+  uint64_t max_memory; /* bytes of linear memory, rounded down to pages
+                          (lua: bytes the Lua state holds) */
+  uint64_t fuel;       /* per call: function calls + loop iterations (lua:
+                          VM instructions and library steps) */
   const char *fs_root; /* a host directory the plugin may read (wasm: the
                           WASI preopen "/", read-only); NULL: no files */
   /*

@@ -23,7 +23,11 @@ if(NOT PK_LUA_INCLUDE OR NOT PK_LUA_LIBRARY)
   return()
 endif()
 
-list(APPEND PK_SOURCES lua/lua.c)
+list(APPEND PK_SOURCES lua/lua.c lua/pattern.c)
+# For tests/lua's differential test of the pattern matcher, which links
+# pattern.c with Lua directly.
+set(PK_LUA_TEST_INCLUDE ${PK_LUA_INCLUDE} CACHE INTERNAL "")
+set(PK_LUA_TEST_LIBRARY ${PK_LUA_LIBRARY} CACHE INTERNAL "")
 list(APPEND PK_DEFS PK_HAVE_LUA=1)
 list(APPEND PK_PRIVATE_INCLUDES ${PK_LUA_INCLUDE})
 list(APPEND PK_LIBS ${PK_LUA_LIBRARY})

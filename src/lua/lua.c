@@ -18,8 +18,16 @@
  * granted host functions), `config` (the open options' key/value pairs)
  * and `log`. More libraries only when the host lists them in the config
  * key "lua.libs". Every allocation of the state goes through the host's
- * allocator hook under a cap ("lua.memory"), and every call runs under an
- * instruction budget ("lua.instructions") enforced by a count hook.
+ * allocator hook under a cap (max_memory, "lua.memory"), and every call
+ * runs under an instruction budget (fuel, "lua.instructions") and a
+ * deadline (call_timeout_ms), both checked by a count hook every TICK
+ * instructions. Library functions whose work is not one VM instruction's
+ * (patterns, string.rep, table.move, ...) charge their steps to the same
+ * budget (charge()); patterns run on a metered matcher (pattern.c).
+ *
+ * The host reads the script's tables with raw access only (no metamethod
+ * runs) and with the collector stopped (no finalizer runs), so no script
+ * code runs while it holds pointers into Lua strings.
  *
  * Scalar calls take a fast path that allocates nothing: function values
  * sit in the registry from open on (lua_rawgeti), numbers are pushed and
@@ -29,10 +37,13 @@
  * crosses a host callback (host functions return before lua_error).
  */
 #include "../core/core.h"
+#include "../os/os.h"
+#include "pattern.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,20 +53,46 @@
 #define KEY_MEMORY "lua.memory"
 #define KEY_INSTRUCTIONS "lua.instructions"
 #define KEY_LIBS "lua.libs"
+/* VM instructions between two runs of the count hook: the budget is
+   exact to this many, the deadline is checked this often (a clock read
+   per tick; about 20-50 us of script). */
+#define TICK 10000
+/* Budget units the loader charges per export (the host's work for one:
+   copies, a signature parse, a registry slot). */
+#define EXPORT_COST 64
+
+/* One export during open: its name and signature (pointers into Lua
+   strings, valid while the collector is stopped) and where its function
+   sits in the anchor table. */
+typedef struct export_rec {
+  const char *name, *sig;
+  int slot;
+} export_rec;
 
 typedef struct lua_plug {
   lua_State *L;
   pk_plugin *p;
   size_t mem_used;  /* bytes the state holds */
   size_t mem_limit; /* cap on mem_used */
-  int budget;       /* instructions per call */
-  /* Why the last failure happened; reset at the start of each call. */
+  const char *mem_src;    /* the option that set mem_limit */
+  int64_t budget;         /* instructions per outermost call */
+  const char *budget_src; /* the option that set budget */
+  int timeout_ms;         /* call_timeout_ms, or 0 */
+  /* The outermost call's meters; nested calls run on them (not re-armed). */
+  int64_t left;      /* budget not used yet (counted at each hook tick) */
+  int period;        /* the count hook's period now */
+  int64_t tick_left; /* library work until the next clock read */
+  uint64_t deadline; /* monotonic ns, or 0 */
+  /* Why the last failure happened; reset when an outermost call starts. */
   int mem_hit;        /* the cap refused an allocation */
-  int budget_hit;     /* the count hook stopped the script */
+  int budget_hit;     /* the budget is used up */
+  int time_hit;       /* the deadline passed */
   int init_ref;       /* registry ref of init, or LUA_NOREF */
   int fini_ref;       /* registry ref of fini, or LUA_NOREF */
   int inited;         /* init ran and succeeded: fini must run */
-  const char **names; /* scratch for sorting export names during open */
+  export_rec *recs;   /* scratch for the exports during open */
+  /* The stock string.rep, table.move, collectgarbage. */
+  lua_CFunction rep, move, collect;
 } lua_plug;
 
 static lua_plug *plug_of(lua_State *L) {
@@ -119,32 +156,94 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return q;
 }
 
-/* The count hook: the call used up its budget. The error is raised again
-   by the sandbox's pcall and xpcall, so scripts cannot catch it. */
+/* A limit is hit: from now until the outermost call ends every further
+   instruction raises again (period 1), so a pcall, a __close or a
+   message handler cannot run on. */
+static int raise_limit(lua_State *L, lua_plug *st) {
+  st->period = 1;
+  lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
+  if (st->time_hit)
+    return luaL_error(L, "deadline of %d ms exceeded", st->timeout_ms);
+  return luaL_error(L, "instruction budget of %lld exceeded",
+                    (long long)st->budget);
+}
+
+static int past_deadline(lua_plug *st) {
+  return st->deadline != 0 && pk__os_clock_ns(1) >= st->deadline;
+}
+
+/* The count hook, every `period` instructions: count them, read the
+   clock, and stop the script when either limit is gone. The error is
+   raised again by the sandbox's pcall and xpcall, so scripts cannot
+   catch it. */
 static void on_count(lua_State *L, lua_Debug *ar) {
   lua_plug *st = plug_of(L);
   (void)ar;
-  st->budget_hit = 1;
-  luaL_error(L, "instruction budget of %d exceeded", st->budget);
+  st->left -= st->period;
+  if (st->budget_hit || st->time_hit || st->left <= 0) {
+    st->budget_hit |= !st->time_hit;
+    raise_limit(L, st);
+  }
+  if (past_deadline(st)) {
+    st->time_hit = 1;
+    raise_limit(L, st);
+  }
+  if (st->left < st->period) {
+    st->period = (int)st->left;
+    lua_sethook(L, on_count, LUA_MASKCOUNT, st->period);
+  }
 }
 
-/* Start a call (or the chunk, init, fini) with a fresh budget. */
+/* Library work done in C (steps of the pattern matcher, elements moved):
+   it counts against the same budget as instructions, and reads the clock
+   as often as a hook tick's worth of it. May raise. */
+static void charge(lua_State *L, size_t n) {
+  lua_plug *st = plug_of(L);
+  int64_t k = n > (size_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)n;
+  st->left -= k;
+  st->tick_left -= k;
+  if (st->left < 0 || st->budget_hit || st->time_hit) {
+    st->budget_hit |= !st->time_hit;
+    raise_limit(L, st);
+  }
+  if (st->tick_left <= 0) {
+    st->tick_left = TICK;
+    if (past_deadline(st)) {
+      st->time_hit = 1;
+      raise_limit(L, st);
+    }
+  }
+}
+
+static const pk__lua_charge_fn charge_fn = charge;
+
+/* Start an outermost call (or the chunk, init, fini): a fresh budget and
+   deadline. A nested call (a host function calling back into the plugin)
+   does not come here: it runs on what the outer call has left. */
 static void arm(lua_plug *st) {
   st->mem_hit = 0;
   st->budget_hit = 0;
-  lua_sethook(st->L, on_count, LUA_MASKCOUNT, st->budget);
+  st->time_hit = 0;
+  st->left = st->budget;
+  st->tick_left = TICK;
+  st->period = st->budget < TICK ? (int)st->budget : TICK;
+  st->deadline = st->timeout_ms > 0
+                     ? pk__os_clock_ns(1) + (uint64_t)st->timeout_ms * 1000000u
+                     : 0;
+  lua_sethook(st->L, on_count, LUA_MASKCOUNT, st->period);
 }
 
 /* A limit stopped the script: errors must propagate to the host. (A
    refused allocation may surface as a plain error: lauxlib's buffers
    raise "not enough memory" as a runtime error.) */
 static int limit_hit(const lua_plug *st) {
-  return st->budget_hit || st->mem_hit;
+  return st->budget_hit || st->mem_hit || st->time_hit;
 }
 
 /*
  * Turn a failed lua_pcall (`status`, message on top of the stack) into a
- * code and message. `what` is the code for a plain script error.
+ * code and a one-line message. `what` is the code for a plain script
+ * error. A limit names itself and the option that sets it, once.
  */
 static int fail_status(lua_plug *st, int status, int what,
                        const char *context) {
@@ -153,14 +252,17 @@ static int fail_status(lua_plug *st, int status, int what,
   const char *msg = lua_type(st->L, -1) == LUA_TSTRING
                         ? lua_tostring(st->L, -1)
                         : "(error object is not a string)";
+  if (st->time_hit)
+    return pk__perr(p, PK_ETIMEOUT, "%sdeadline of %d ms exceeded (set by "
+                    "call_timeout_ms)", context, st->timeout_ms);
   if (st->budget_hit)
     return pk__perr(p, PK_ELIMIT,
-                    "%sinstruction budget of %d exceeded (config %s): %s",
-                    context, st->budget, KEY_INSTRUCTIONS, msg);
+                    "%sinstruction budget of %lld exceeded (set by %s)",
+                    context, (long long)st->budget, st->budget_src);
   if (st->mem_hit)
     return pk__perr(p, PK_ELIMIT,
-                    "%smemory limit of %zu bytes exceeded (config %s)", context,
-                    st->mem_limit, KEY_MEMORY);
+                    "%smemory limit of %zu bytes exceeded (set by %s)",
+                    context, st->mem_limit, st->mem_src);
   if (status == LUA_ERRMEM)
     return pk__perr(p, PK_ENOMEM, "%sout of memory", context);
   if (status == LUA_ERRERR)
@@ -168,7 +270,9 @@ static int fail_status(lua_plug *st, int status, int what,
   return pk__perr(p, what, "%s%s", context, msg);
 }
 
-/* The message handler: the error's text plus a traceback. */
+/* The message handler: the error as one line of text (a non-string error
+   object is described), with the traceback to the host's log at debug
+   level. */
 static int msgh(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {
@@ -178,7 +282,17 @@ static int msgh(lua_State *L) {
       msg = lua_pushfstring(L, "(error object is a %s value)",
                             luaL_typename(L, 1));
   }
-  luaL_traceback(L, L, msg, 1);
+  /* (Not when the state is near its cap: the traceback must not turn a
+     script error into a memory limit.) */
+  if (plug_of(L)->p->host->log != NULL && !limit_hit(plug_of(L)) &&
+      plug_of(L)->mem_limit - plug_of(L)->mem_used > 65536) {
+    size_t len;
+    const char *tb;
+    luaL_traceback(L, L, msg, 1);
+    tb = lua_tolstring(L, -1, &len);
+    pk__plugin_log(plug_of(L)->p, PK_LOG_DEBUG, tb, len);
+    lua_pop(L, 1);
+  }
   return 1;
 }
 
@@ -339,6 +453,199 @@ static int sb_host_call(lua_State *L) {
   return f->sig.nresults;
 }
 
+/* ---- library functions with work beyond one instruction ---------------- */
+
+/* string.rep(s, n [, sep]): n copies, each a step (empty strings cost no
+   memory, so memory alone does not bound n). */
+static int l_rep(lua_State *L) {
+  lua_plug *st = plug_of(L);
+  size_t l, lsep;
+  lua_Integer n;
+  luaL_checklstring(L, 1, &l);
+  n = luaL_checkinteger(L, 2);
+  luaL_optlstring(L, 3, "", &lsep);
+  if (n > 0 && l + lsep == 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  /* Charged only when the result fits in memory: a bigger one fails on
+     the memory limit, and its name is the better message. */
+  if (n > 0 && (l + lsep) <= (st->mem_limit - st->mem_used) / (size_t)n)
+    charge(L, (size_t)n);
+  return st->rep(L);
+}
+
+/* table.move(a1, f, e, t [, a2]): e - f + 1 elements moved. */
+static int l_move(lua_State *L) {
+  lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+  if (e >= f) {
+    lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)f;
+    charge(L, n >= SIZE_MAX ? SIZE_MAX : (size_t)n + 1);
+  }
+  return plug_of(L)->move(L);
+}
+
+/*
+ * table.insert, table.remove, table.concat and table.unpack, with each
+ * element they touch charged. The stock ones take the length from __len,
+ * which the script controls: a huge length moves elements for ever
+ * without using memory. They cannot be wrapped (asking __len first and
+ * again inside would let a script answer differently), so these are the
+ * manual's functions (section 6.6) again, metered. Like the stock ones
+ * they take a non-table with the metamethods they use.
+ */
+static void check_tab(lua_State *L, int arg, const char *const *needs) {
+  int n = 1;
+  if (lua_type(L, arg) == LUA_TTABLE)
+    return;
+  if (lua_getmetatable(L, arg)) {
+    for (; *needs != NULL; needs++) {
+      lua_pushstring(L, *needs);
+      if (lua_rawget(L, -(++n)) == LUA_TNIL)
+        break;
+    }
+    if (*needs == NULL) {
+      lua_pop(L, n);
+      return;
+    }
+  }
+  luaL_checktype(L, arg, LUA_TTABLE); /* raises */
+}
+
+static const char *const needs_r[] = {"__index", "__len", NULL};
+static const char *const needs_rw[] = {"__index", "__newindex", "__len",
+                                       NULL};
+
+static int l_insert(lua_State *L) {
+  lua_Integer e, pos;
+  check_tab(L, 1, needs_rw);
+  e = luaL_len(L, 1);
+  e = (lua_Integer)((lua_Unsigned)e + 1u); /* the first empty slot */
+  switch (lua_gettop(L)) {
+  case 2:
+    pos = e;
+    break;
+  case 3: {
+    lua_Integer i;
+    pos = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2,
+                  "position out of bounds");
+    for (i = e; i > pos; i--) {
+      charge(L, 1);
+      lua_geti(L, 1, i - 1);
+      lua_seti(L, 1, i);
+    }
+    break;
+  }
+  default:
+    return luaL_error(L, "wrong number of arguments to 'insert'");
+  }
+  lua_seti(L, 1, pos);
+  return 0;
+}
+
+static int l_remove(lua_State *L) {
+  lua_Integer size, pos;
+  check_tab(L, 1, needs_rw);
+  size = luaL_len(L, 1);
+  pos = luaL_optinteger(L, 2, size);
+  if (pos != size)
+    luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2,
+                  "position out of bounds");
+  lua_geti(L, 1, pos);
+  for (; pos < size; pos++) {
+    charge(L, 1);
+    lua_geti(L, 1, pos + 1);
+    lua_seti(L, 1, pos);
+  }
+  lua_pushnil(L);
+  lua_seti(L, 1, pos);
+  return 1;
+}
+
+static void concat_field(lua_State *L, luaL_Buffer *b, lua_Integer i) {
+  charge(L, 1);
+  lua_geti(L, 1, i);
+  if (!lua_isstring(L, -1))
+    luaL_error(L, "invalid value (at index %I) in table for 'concat'",
+               (LUAI_UACINT)i);
+  luaL_addvalue(b);
+}
+
+static int l_concat(lua_State *L) {
+  luaL_Buffer b;
+  lua_Integer last, i;
+  size_t lsep;
+  const char *sep;
+  check_tab(L, 1, needs_r);
+  last = luaL_len(L, 1);
+  sep = luaL_optlstring(L, 2, "", &lsep);
+  i = luaL_optinteger(L, 3, 1);
+  last = luaL_optinteger(L, 4, last);
+  luaL_buffinit(L, &b);
+  for (; i < last; i++) {
+    concat_field(L, &b, i);
+    luaL_addlstring(&b, sep, lsep);
+  }
+  if (i == last)
+    concat_field(L, &b, i);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static int l_unpack(lua_State *L) {
+  lua_Unsigned n;
+  lua_Integer i = luaL_optinteger(L, 2, 1);
+  lua_Integer e = luaL_opt(L, luaL_checkinteger, 3, luaL_len(L, 1));
+  if (i > e)
+    return 0;
+  n = (lua_Unsigned)e - (lua_Unsigned)i; /* elements - 1, no overflow */
+  if (n >= (unsigned int)INT_MAX || !lua_checkstack(L, (int)(++n)))
+    return luaL_error(L, "too many results to unpack");
+  charge(L, (size_t)n);
+  for (; i < e; i++)
+    lua_geti(L, 1, i);
+  lua_geti(L, 1, e);
+  return (int)n;
+}
+
+/* collectgarbage(["collect" | "step", ...]): a full collection is work
+   in proportion to the heap, for one instruction; charged a step per 64
+   bytes the state holds. */
+static int l_collect(lua_State *L) {
+  lua_plug *st = plug_of(L);
+  const char *opt = luaL_optstring(L, 1, "collect");
+  if (strcmp(opt, "collect") == 0 || strcmp(opt, "step") == 0)
+    charge(L, st->mem_used / 64 + 1);
+  return st->collect(L);
+}
+
+/* Put the metered functions in place of the stock ones. */
+static void meter_libs(lua_State *L) {
+  static const luaL_Reg tab[] = {{"move", l_move},     {"insert", l_insert},
+                                 {"remove", l_remove}, {"concat", l_concat},
+                                 {"unpack", l_unpack}, {NULL, NULL}};
+  lua_plug *st = plug_of(L);
+  lua_getglobal(L, LUA_STRLIBNAME);
+  pk__lua_patterns(L, -1, &charge_fn);
+  lua_getfield(L, -1, "rep");
+  st->rep = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_rep);
+  lua_setfield(L, -2, "rep");
+  lua_getglobal(L, LUA_TABLIBNAME);
+  lua_getfield(L, -1, "move");
+  st->move = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, tab, 0);
+  lua_pop(L, 2);
+  lua_getglobal(L, "collectgarbage");
+  st->collect = lua_tocfunction(L, -1);
+  lua_pop(L, 1);
+  if (st->collect != NULL)
+    lua_register(L, "collectgarbage", l_collect);
+}
+
 /* Is `name` listed in the comma-separated config value `libs`? */
 static int lib_wanted(const pk_str *libs, const char *name) {
   size_t k = strlen(name), i = 0;
@@ -391,6 +698,7 @@ static int setup(lua_State *L) {
     luaL_requiref(L, libs[i].name, libs[i].open, 1);
     lua_pop(L, 1);
   }
+  meter_libs(L);
   /* Base functions that reach the file system or load code. */
   if (!lib_wanted(&want, "load")) {
     lua_pushnil(L);
@@ -530,14 +838,16 @@ static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   int top = lua_gettop(L), h = 1, status, rc = PK_OK;
 
   /* A call from inside a host function (the plugin calls the host, which
-     calls the plugin) stacks above the outer call's values. */
+     calls the plugin) stacks above the outer call's values, and runs on
+     the outer call's budget and deadline: only an outermost call arms. */
   if (p->in_host > 0) {
     if (!lua_checkstack(L, PK_MAX_PARAMS + PK_MAX_RESULTS + 4))
       return pk__perr(p, PK_ENOMEM, "out of Lua stack");
     lua_pushcfunction(L, msgh);
     h = top + 1;
+  } else {
+    arm(st);
   }
-  arm(st);
   if (is_scalar(&f->sig)) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)f->bindex);
     push_args(L, f, args);
@@ -557,7 +867,7 @@ static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   }
   if (status != LUA_OK) {
     rc = fail_status(st, status, PK_EPLUGIN, "");
-    if (st->mem_hit) {
+    if (st->mem_hit && p->in_host == 0) {
       lua_settop(L, top);
       lua_gc(L, LUA_GCCOLLECT); /* give the memory back before the next */
     }
@@ -578,8 +888,8 @@ static int load_protected(lua_State *L) {
   return 1;
 }
 
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+static int cmp_recs(const void *a, const void *b) {
+  return strcmp(((const export_rec *)a)->name, ((const export_rec *)b)->name);
 }
 
 /* Read a limit from the config: a positive decimal number, or the
@@ -609,11 +919,23 @@ bad:
                   key, (int)v.len, v.ptr, max);
 }
 
+/* Push t[key] (t an absolute index) without metamethods; its type. */
+static int raw_field(lua_State *L, int t, const char *key) {
+  lua_pushstring(L, key);
+  return lua_rawget(L, t);
+}
+
 /*
  * Read the plugin table (stack index 1 of this protected function) into
  * p: name, version, exports, and refs for the functions. Errors that are
  * ours (a bad table) are returned through the light userdata's int at
- * index 2, Lua errors (memory) are raised.
+ * index 2, Lua errors (memory, the budget) are raised.
+ *
+ * No script code runs in here: every read is raw (no __index, no __len)
+ * and the caller stopped the collector (no __gc), so the name and
+ * signature pointers into Lua strings stay valid until pk__func_init has
+ * copied them. The work is linear in the exports (one pass, a sort) and
+ * charged to the budget, EXPORT_COST each.
  */
 static int read_table(lua_State *L) {
   lua_plug *st = plug_of(L);
@@ -622,8 +944,8 @@ static int read_table(lua_State *L) {
   size_t n = 0, i;
 
   *rc = PK_OK;
-  lua_getfield(L, 1, "name");
-  lua_getfield(L, 1, "version");
+  raw_field(L, 1, "name");    /* index 3 */
+  raw_field(L, 1, "version"); /* index 4 */
   if (lua_type(L, 3) != LUA_TSTRING || lua_type(L, 4) != LUA_TSTRING) {
     *rc = pk__perr(p, PK_EFORMAT,
                    "the plugin table needs string fields "
@@ -637,7 +959,7 @@ static int read_table(lua_State *L) {
     *rc = pk__perr(p, PK_ENOMEM, "out of memory");
     return 0;
   }
-  if (lua_getfield(L, 1, "exports") != LUA_TTABLE) { /* index 5 */
+  if (raw_field(L, 1, "exports") != LUA_TTABLE) { /* index 5 */
     *rc = pk__perr(p, PK_EFORMAT, "the plugin table has no 'exports' table");
     return 0;
   }
@@ -646,53 +968,103 @@ static int read_table(lua_State *L) {
       *rc = pk__perr(p, PK_EFORMAT, "exports has a key that is not a string");
       return 0;
     }
+    charge(L, EXPORT_COST);
     n++;
   }
-  if (n > 0 &&
-      (st->names = pk__alloc(p->host, n * sizeof *st->names)) == NULL) {
-    *rc = pk__perr(p, PK_ENOMEM, "out of memory");
+  if (n > 0 && (n > (size_t)INT_MAX ||
+                (st->recs = pk__alloc(p->host, n * sizeof *st->recs)) == NULL)) {
+    *rc = pk__perr(p, PK_ENOMEM, "out of memory for %zu exports", n);
     return 0;
   }
+  /* index 6: the functions, in a sequence, until they have refs. */
+  lua_createtable(L, (int)n, 0);
   i = 0;
-  for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1))
-    st->names[i++] = lua_tostring(L, -2); /* the keys stay in the table */
+  for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
+    export_rec *r = &st->recs[i];
+    int entry = lua_gettop(L);
+    r->name = lua_tostring(L, -2); /* a string key: no conversion */
+    if (lua_type(L, entry) != LUA_TTABLE) {
+      *rc = pk__perr(p, PK_EFORMAT,
+                     "export '%s' is not a table {sig = "
+                     "\"...\", fn = function}",
+                     r->name);
+      return 0;
+    }
+    r->sig = raw_field(L, entry, "sig") == LUA_TSTRING ? lua_tostring(L, -1)
+                                                        : NULL;
+    lua_pop(L, 1);
+    if (raw_field(L, entry, "fn") != LUA_TFUNCTION) {
+      *rc = pk__perr(p, PK_EFORMAT, "export '%s' has no function 'fn'",
+                     r->name);
+      return 0;
+    }
+    r->slot = (int)++i;
+    lua_rawseti(L, 6, r->slot);
+  }
   if (n > 0)
-    qsort(st->names, n, sizeof *st->names, cmp_names);
+    qsort(st->recs, n, sizeof *st->recs, cmp_recs);
   if ((*rc = pk__plugin_exports(p, n)) < 0)
     return 0;
   for (i = 0; i < n; i++) {
     pk_func *f = &p->funcs[i];
-    const char *name = st->names[i];
-    if (lua_getfield(L, 5, name) != LUA_TTABLE) {
-      *rc = pk__perr(p, PK_EFORMAT,
-                     "export '%s' is not a table {sig = "
-                     "\"...\", fn = function}",
-                     name);
+    if ((*rc = pk__func_init(p, f, st->recs[i].name, st->recs[i].sig)) < 0)
       return 0;
-    }
-    lua_getfield(L, -1, "sig");
-    if ((*rc = pk__func_init(p, f, name, lua_tostring(L, -1))) < 0)
-      return 0;
-    if (lua_getfield(L, -2, "fn") != LUA_TFUNCTION) {
-      *rc = pk__perr(p, PK_EFORMAT, "export '%s' has no function 'fn'", name);
-      return 0;
-    }
+    lua_rawgeti(L, 6, st->recs[i].slot);
     f->bindex = (uint32_t)luaL_ref(L, LUA_REGISTRYINDEX);
     f->invoke = script_invoke;
-    lua_pop(L, 2);
   }
-  if (lua_getfield(L, 1, "init") == LUA_TFUNCTION)
+  if (raw_field(L, 1, "init") == LUA_TFUNCTION)
     st->init_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  if (lua_getfield(L, 1, "fini") == LUA_TFUNCTION)
+  else
+    lua_pop(L, 1);
+  if (raw_field(L, 1, "fini") == LUA_TFUNCTION)
     st->fini_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else
+    lua_pop(L, 1);
   return 0;
+}
+
+/* The limits: each from its open option or its config key (the smaller
+   when both are given), else the default. */
+static int read_limits(pk_plugin *p, lua_plug *st) {
+  const pk_open_opts *o = p->opts;
+  uint64_t max_memory = o != NULL ? o->max_memory : 0;
+  uint64_t fuel = o != NULL ? o->fuel : 0;
+  double mem, budget;
+  int rc;
+  if ((rc = config_number(p, KEY_MEMORY, (double)(SIZE_MAX / 2), 0, &mem)) <
+          0 ||
+      (rc = config_number(p, KEY_INSTRUCTIONS, 1e15, 0, &budget)) < 0)
+    return rc;
+  st->mem_limit = DEFAULT_MEMORY;
+  st->mem_src = "default; max_memory or config " KEY_MEMORY " sets it";
+  if (mem > 0) {
+    st->mem_limit = (size_t)mem;
+    st->mem_src = "config " KEY_MEMORY;
+  }
+  if (max_memory > 0 && (mem == 0 || max_memory < (uint64_t)mem)) {
+    st->mem_limit =
+        max_memory > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max_memory;
+    st->mem_src = "max_memory";
+  }
+  st->budget = DEFAULT_INSTRUCTIONS;
+  st->budget_src = "default; fuel or config " KEY_INSTRUCTIONS " sets it";
+  if (budget > 0) {
+    st->budget = (int64_t)budget;
+    st->budget_src = "config " KEY_INSTRUCTIONS;
+  }
+  if (fuel > 0 && (budget == 0 || fuel < (uint64_t)budget)) {
+    st->budget = fuel > (uint64_t)INT64_MAX / 4 ? INT64_MAX / 4 : (int64_t)fuel;
+    st->budget_src = "fuel";
+  }
+  st->timeout_ms = o != NULL && o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;
+  return PK_OK;
 }
 
 static int script_open(pk_plugin *p) {
   lua_plug *st;
   lua_State *L;
-  double mem, budget;
-  int status, rc;
+  int status, rc, gc_was_on;
 
   if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");
@@ -701,19 +1073,14 @@ static int script_open(pk_plugin *p) {
   st->init_ref = LUA_NOREF;
   st->fini_ref = LUA_NOREF;
   p->bstate = st;
-  if ((rc = config_number(p, KEY_MEMORY, (double)(SIZE_MAX / 2),
-                          (double)DEFAULT_MEMORY, &mem)) < 0 ||
-      (rc = config_number(p, KEY_INSTRUCTIONS, 2147483647.0,
-                          DEFAULT_INSTRUCTIONS, &budget)) < 0)
+  if ((rc = read_limits(p, st)) < 0)
     return rc;
-  st->mem_limit = (size_t)mem;
-  st->budget = (int)budget;
   if ((st->L = L = lua_newstate(l_alloc, st)) == NULL) {
     if (st->mem_hit)
       return pk__perr(p, PK_ELIMIT,
                       "memory limit of %zu bytes is too small "
-                      "for a Lua state (config %s)",
-                      st->mem_limit, KEY_MEMORY);
+                      "for a Lua state (set by %s)",
+                      st->mem_limit, st->mem_src);
     return pk__perr(p, PK_ENOMEM, "out of memory for a Lua state");
   }
   *(lua_plug **)lua_getextraspace(L) = st;
@@ -754,13 +1121,19 @@ static int script_open(pk_plugin *p) {
                     "table {name = ..., version = ..., exports = {...}}",
                     luaL_typename(L, 2));
 
+  /* Still under the chunk's budget and deadline; no finalizer may run
+     while the host reads (read_table). */
   lua_pushcfunction(L, read_table);
   lua_pushvalue(L, 2);
   lua_pushlightuserdata(L, &rc);
   rc = PK_OK;
+  gc_was_on = lua_gc(L, LUA_GCISRUNNING);
+  lua_gc(L, LUA_GCSTOP);
   status = lua_pcall(L, 2, 0, 1);
-  pk__free(p->host, st->names);
-  st->names = NULL;
+  if (gc_was_on) /* (the script may have stopped it itself) */
+    lua_gc(L, LUA_GCRESTART);
+  pk__free(p->host, st->recs);
+  st->recs = NULL;
   if (status != LUA_OK)
     return fail_status(st, status, PK_EFORMAT, "reading the plugin table: ");
   if (rc < 0)
@@ -793,10 +1166,14 @@ static void script_close(pk_plugin *p) {
       arm(st);
       lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->fini_ref);
       lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
+    } else {
+      arm(st);
     }
+    /* The finalizers lua_close runs are script code too: they run on
+       fini's budget and deadline (their errors are dropped). */
     lua_close(st->L);
   }
-  pk__free(p->host, st->names);
+  pk__free(p->host, st->recs);
   pk__free(p->host, st);
   p->bstate = NULL;
 }

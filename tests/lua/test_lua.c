@@ -146,8 +146,9 @@ PK_TEST(missing_file) {
                     "no such file");
 }
 
-/* A Lua error is PK_EPLUGIN with the message and a traceback. */
-PK_TEST(runtime_error_has_traceback) {
+/* A Lua error is PK_EPLUGIN with a one-line message; the traceback goes
+   to the host's log at debug level. */
+PK_TEST(runtime_error_is_one_line) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_func *f;
   host = test_host();
@@ -155,8 +156,34 @@ PK_TEST(runtime_error_has_traceback) {
   PKT_RC(host, pk_plugin_func(plug, "fail", NULL, &f), PK_OK);
   PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_EPLUGIN);
   PKT_CONTAINS(pk_host_errmsg(host), "conformance.lua:32: fail was called");
-  PKT_CONTAINS(pk_host_errmsg(host), "stack traceback:");
   PKT_CONTAINS(pk_host_errmsg(host), "call 'fail'");
+  PKT_ASSERT(strchr(pk_host_errmsg(host), '\n') == NULL);
+  PKT_CONTAINS(pkt_log_buf, "[3 conformance] ");
+  PKT_CONTAINS(pkt_log_buf, "stack traceback:");
+  done();
+}
+
+/* error(msg, 0): the message as given, nothing more. */
+PK_TEST(error_level_zero_is_the_message) {
+  open_limits(NULL, NULL);
+  PKT_RC(host, call0("err_plain", NULL), PK_EPLUGIN);
+  PKT_STR_EQ(strstr(pk_host_errmsg(host), "call 'err_plain': "),
+             "call 'err_plain': empty input (call 3)");
+  done();
+}
+
+/* A limit's message names it and the option that sets it, once. */
+PK_TEST(limit_message_once) {
+  static const char *const config[] = {"lua.instructions", "100000", NULL};
+  const char *m, *first;
+  open_limits(config, NULL);
+  PKT_RC(host, call0("spin", NULL), PK_ELIMIT);
+  m = pk_host_errmsg(host);
+  PKT_CONTAINS(m, "instruction budget of 100000 exceeded (set by config "
+                  "lua.instructions)");
+  first = strstr(m, "budget");
+  PKT_ASSERT(first != NULL && strstr(first + 1, "budget") == NULL);
+  PKT_ASSERT(strchr(m, '\n') == NULL);
   done();
 }
 

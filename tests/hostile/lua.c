@@ -1,0 +1,262 @@
+/*
+ * Hostile Lua scripts (../shared/findings/hostile-plugins.md): the
+ * loader's reads of the plugin table (BUG 2), the loader's work on many
+ * exports (BUG 10), library work beyond the instruction count and the
+ * deadline (BUG 14), nested calls and the outer call's limits (BUG 18).
+ * Run as `test_hostile_lua TEST FIXTURES_DIR`.
+ */
+#include "test.h"
+
+static char path_buf[1024];
+static pk_host *host;
+static pk_plugin *plug;
+
+static const char *fx(const char *name) {
+  snprintf(path_buf, sizeof path_buf, "%s/%s", pkt_arg(0), name);
+  return path_buf;
+}
+
+/* host.callback(x): calls the plugin's export cb(x). */
+static int callback(void *ud, pk_plugin *caller, const pk_val *args,
+                    pk_val *results) {
+  pk_func *f;
+  int rc;
+  (void)ud;
+  if ((rc = pk_plugin_func(caller, "cb", NULL, &f)) < 0)
+    return rc;
+  return pk_func_call(f, args, 1, results, 1);
+}
+
+static int open_with(const char *file, const pk_open_opts *o) {
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "callback", "(i32)->i32", callback, NULL),
+         PK_OK);
+  plug = NULL;
+  return pk_plugin_open(host, fx(file), o, &plug);
+}
+
+static void done(void) {
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+static pk_func *fn(const char *name) {
+  pk_func *f = NULL;
+  PKT_RC(host, pk_plugin_func(plug, name, NULL, &f), PK_OK);
+  return f;
+}
+
+static const char *const small_budget[] = {"lua.instructions", "100000",
+                                           NULL};
+
+/* Open hangs.lua with a budget of 100000 instructions. */
+static void open_hangs(void) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.config = small_budget;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+}
+
+/* Each of these calls must stop at the budget, and the plugin must work
+   afterwards. */
+static void expect_budget(const char *name, const pk_val *in, size_t nin) {
+  pk_val out, sum_in[2] = {PK_I32(2), PK_I32(3)};
+  PKT_RC(host, pk_func_call(fn(name), in, nin, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "instruction budget of 100000 exceeded");
+  PKT_RC(host, pk_func_call(fn("sum"), sum_in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 5);
+}
+
+/* ---- BUG 2: the loader reads raw ----------------------------------------- */
+
+PK_TEST(names_uaf) {
+  PKT_RC(host, open_with("names_uaf.lua", NULL), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), "has a bad signature '(null)'");
+  pk_host_destroy(host);
+}
+
+PK_TEST(plugin_table_metamethods_not_run) {
+  PKT_RC(host, open_with("meta_table.lua", NULL), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(host), "needs string fields 'name'");
+  pk_host_destroy(host);
+}
+
+/* No finalizer runs while the host reads the table (ASan sees the
+   names freed under the host otherwise). */
+PK_TEST(finalizers_not_run_while_reading) {
+  char name[64];
+  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_func *f;
+  PKT_RC(host, open_with("gc_during_read.lua", NULL), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_EQ_INT(info.nexports, 3000);
+  memset(name, 'n', 45);
+  strcpy(name + 45, "2999");
+  PKT_RC(host, pk_plugin_func(plug, name, "()->()", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_OK);
+  done();
+}
+
+/* ---- BUG 10: the loader's work is charged ------------------------------- */
+
+PK_TEST(many_exports_charged) {
+  static const char *const config[] = {"lua.instructions", "100000", "n",
+                                       "2000", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  o.config = config;
+  /* The script's own loop is about 12000 instructions; the host's work
+     on 2000 exports is more than the rest of the budget. */
+  PKT_RC(host, open_with("many_exports.lua", &o), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "reading the plugin table");
+  pk_host_destroy(host);
+  /* Under the default budget the same plugin opens. */
+  PKT_RC(host, open_with("many_exports.lua", NULL), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_EQ_INT(info.nexports, 2000);
+  done();
+}
+
+/* ---- BUG 14: library work counts against the budget --------------------- */
+
+/* No copies to make: the result at once (the stock function makes 2^62
+   empty copies). */
+PK_TEST(rep_empty_string) {
+  pk_val in = PK_I64((int64_t)1 << 62), out;
+  open_hangs();
+  PKT_RC(host, pk_func_call(fn("rep"), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  PKT_RC(host, pk_func_call(fn("rep_sep"), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  done();
+}
+
+/* Short copies: each one is charged. */
+PK_TEST(rep_counted) {
+  pk_val in = PK_I64(1000000);
+  open_hangs();
+  expect_budget("rep_x", &in, 1);
+  done();
+}
+
+PK_TEST(pattern_backtracking) {
+  pk_val in[2] = {PK_I32(22), PK_I32(6)};
+  open_hangs();
+  expect_budget("pat", in, 2);
+  expect_budget("pat_match", in, 2);
+  expect_budget("pat_gsub", in, 2);
+  expect_budget("pat_gmatch", in, 2);
+  done();
+}
+
+PK_TEST(plain_find_quadratic) {
+  pk_val in = PK_I32(20000);
+  open_hangs();
+  expect_budget("plain", &in, 1);
+  done();
+}
+
+PK_TEST(table_move_range) {
+  pk_val in = PK_I64(100000000);
+  open_hangs();
+  expect_budget("move", &in, 1);
+  done();
+}
+
+PK_TEST(table_len_metamethod) {
+  open_hangs();
+  expect_budget("insert", NULL, 0);
+  expect_budget("remove", NULL, 0);
+  expect_budget("concat", NULL, 0);
+  expect_budget("unpack", NULL, 0);
+  done();
+}
+
+/* A full collection is work in proportion to the heap. */
+PK_TEST(collectgarbage_charged) {
+  open_hangs();
+  expect_budget("collect", NULL, 0);
+  done();
+}
+
+/* A deadline from call_timeout_ms, for VM code and for library work. */
+PK_TEST(deadline) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out, in[2] = {PK_I32(26), PK_I32(9)}, sum_in[2] = {PK_I32(1),
+                                                            PK_I32(2)};
+  o.call_timeout_ms = 50;
+  o.fuel = (uint64_t)1 << 60;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("loop"), NULL, 0, &out, 1), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "deadline of 50 ms exceeded");
+  PKT_CONTAINS(pk_host_errmsg(host), "call_timeout_ms");
+  PKT_RC(host, pk_func_call(fn("pat"), in, 2, &out, 1), PK_ETIMEOUT);
+  PKT_RC(host, pk_func_call(fn("sum"), sum_in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  done();
+}
+
+/* fuel and max_memory are honoured; with the config keys the smaller
+   limit wins, and the message names the option that set it. */
+PK_TEST(fuel_option) {
+  static const char *const big[] = {"lua.instructions", "1000000", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  o.fuel = 100000;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("loop"), NULL, 0, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "instruction budget of 100000 exceeded (set by fuel)");
+  done();
+  o.config = big;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("loop"), NULL, 0, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "budget of 100000 exceeded (set by fuel)");
+  done();
+  o.config = small_budget;
+  o.fuel = 1000000;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("loop"), NULL, 0, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "budget of 100000 exceeded (set by config lua.instructions)");
+  done();
+}
+
+PK_TEST(max_memory_option) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I64(1 << 30), out;
+  o.max_memory = 4000000;
+  PKT_RC(host, open_with("hangs.lua", &o), PK_OK);
+  /* ("x"):rep(2^30) needs more than the cap */
+  PKT_RC(host, pk_func_call(fn("rep_x"), &in, 1, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "memory limit of 4000000 bytes exceeded (set by max_memory)");
+  done();
+}
+
+/* ---- BUG 18: nested calls run on the outer call's limits ---------------- */
+
+PK_TEST(nested_call_keeps_budget) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1000), out;
+  o.config = small_budget;
+  o.grants = "callback";
+  PKT_RC(host, open_with("nested.lua", &o), PK_OK);
+  /* 1000 rounds of 3000 instructions: 30 times the budget */
+  PKT_RC(host, pk_func_call(fn("spin"), &in, 1, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "instruction budget of 100000 exceeded");
+  in = PK_I32(3); /* within the budget, the nesting works */
+  PKT_RC(host, pk_func_call(fn("spin"), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  done();
+}
+
+PK_TEST(nested_call_keeps_deadline) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(2000000000), out;
+  o.call_timeout_ms = 50;
+  o.fuel = (uint64_t)1 << 60;
+  o.grants = "callback";
+  PKT_RC(host, open_with("nested.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("spin"), &in, 1, &out, 1), PK_ETIMEOUT);
+  done();
+}
