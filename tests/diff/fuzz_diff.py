@@ -20,7 +20,8 @@ module, the input bytes, the commands and the three outputs to
 OUT/fail-<seed>-<index>/ and makes the run fail (exit 1).
 
 usage: fuzz_diff.py --pkw-exec PATH [--out DIR] [--count N] [--seed S]
-                    [--budget SECONDS] [--jobs J] [--v8-exec PATH]
+                    [--budget SECONDS] [--jobs J] [--max-failures K]
+                    [--keep-nan] [--v8-exec PATH]
 Exit: 0 no divergence, 1 divergence(s), 77 a tool is missing (ctest SKIP).
 """
 import argparse
@@ -134,13 +135,25 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.n = dict.fromkeys(self.KEYS, 0)
+        self.traps = {}
 
     def add(self, key, k=1):
         with self.lock:
             self.n[key] += k
 
+    def add_traps(self, lines):
+        with self.lock:
+            for line in lines:
+                m = re.match(r"^(?:instantiate )?trap (\S+)$", line)
+                if m:
+                    self.traps[m.group(1)] = self.traps.get(m.group(1), 0) + 1
+
     def line(self):
         return ", ".join("%s %d" % (k, self.n[k]) for k in self.KEYS)
+
+    def trap_line(self):
+        return "plugkit traps seen: " + (", ".join(
+            "%s %d" % kv for kv in sorted(self.traps.items())) or "none")
 
 
 def run(cmd, **kw):
@@ -255,6 +268,7 @@ class Case:
             if prob is None:
                 st.add("compared")
                 st.add("calls", calls)
+                st.add_traps(o["pkw"][1])
                 if inconc:
                     st.add("inconclusive")
                 return None
@@ -295,6 +309,8 @@ def main():
     ap.add_argument("--budget", type=float, default=0,
                     help="stop starting cases after this many seconds")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--max-failures", type=int, default=0,
+                    help="stop after this many divergences (0: no limit)")
     ap.add_argument("--keep-nan", action="store_true",
                     help="also save the NaN-only cases (OUT/nan-*)")
     a = ap.parse_args()
@@ -333,6 +349,8 @@ def main():
         dest = Case(a, i, stats).go()
         if dest:
             failures.append(dest)
+            if a.max_failures and len(failures) >= a.max_failures:
+                stop.set()
             print("DIVERGENCE case %d (seed %d): see %s" % (i, a.seed, dest),
                   flush=True)
 
@@ -341,8 +359,9 @@ def main():
     done = stats.n["generated"] + stats.n["gen_failed"]
     print("seed %d: %d of %d cases in %.1f s%s" % (
         a.seed, done, a.count, time.monotonic() - t0,
-        " (time budget reached)" if stop.is_set() else ""))
+        " (stopped early)" if stop.is_set() else ""))
     print(stats.line())
+    print(stats.trap_line())
     if failures:
         print("FAIL: %d divergence(s):\n  %s" % (len(failures),
                                                  "\n  ".join(failures)))
