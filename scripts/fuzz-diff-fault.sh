@@ -3,6 +3,8 @@
 # the wasm engine to a temporary folder, injects one fault, builds a
 # pkw_exec from the copy and runs tests/diff/fuzz_diff.py on it: the run
 # must report a divergence. The repository's engine is not touched.
+# The fixed module of wasm_diff_drivers is checked too (reported, not
+# required: it covers few operand values).
 #
 # usage: scripts/fuzz-diff-fault.sh [FAULT] [N] [SEED]
 #   FAULT  i32-add   i32.add is off by one when both operands have bit 31
@@ -10,6 +12,7 @@
 #                    forms stay right)
 #          div-zero  integer division and remainder by zero return 0
 #                    instead of trapping
+#          trap-kind division by zero traps as "integer overflow"
 #          (default i32-add; N default 100 modules, SEED default 1)
 # Exit 0 when the fault was caught, 1 when it was not, 77 without the
 # tools (as fuzz_diff.py).
@@ -30,7 +33,11 @@ case $fault in
     old='TRAP(DIVIDE_BY_ZERO);'
     new='{ SLOT(1) = 0; NEXT(4); }'
     ;;
-  *) echo "fuzz-diff-fault: unknown fault '$fault' (i32-add, div-zero)" >&2
+  trap-kind)
+    old='TRAP(DIVIDE_BY_ZERO);'
+    new='TRAP(INTEGER_OVERFLOW);'
+    ;;
+  *) echo "fuzz-diff-fault: unknown fault '$fault' (i32-add, div-zero, trap-kind)" >&2
      exit 64 ;;
 esac
 grep -qF "$old" "$exec_c" || {
@@ -45,6 +52,15 @@ diff -u "$here/src/wasm/engine/exec.c" "$exec_c" | sed -n '3,$p' | grep '^[-+]' 
 "$CC" -std=c11 -O1 -g -I"$tmp/engine" "$tmp"/engine/*.c \
   "$here/tests/diff/pkw_exec.c" -lm -o "$tmp/pkw_exec"
 set +e
+# The fixed module first (wasm_diff_drivers): it has one case of each trap.
+if python3 "$here/tests/diff/fuzz_diff.py" --pkw-exec "$tmp/pkw_exec" \
+    --module "$here/tests/diff/drivers.wat" \
+    --expect "$here/tests/diff/drivers.expected" >"$tmp/drivers.log"; then
+  echo "drivers.wat: not caught"
+else
+  echo "drivers.wat: caught:"; grep '^FAIL' "$tmp/drivers.log"
+fi
+# Then generated modules.
 python3 "$here/tests/diff/fuzz_diff.py" --pkw-exec "$tmp/pkw_exec" \
   --out "$tmp/out" --count "$n" --seed "$seed" --max-failures 1
 rc=$?
