@@ -25,4 +25,4 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 exec python3 "$root/tests/diff/fuzz_diff.py" \
   --pkw-exec "$build/tests/diff/pkw_exec" --out "$build/wasm-diff-long" \
-  --count "$n" --seed "$seed" --jobs "$jobs"
+  --count "$n" --seed "$seed" --jobs "$jobs" --progress 200

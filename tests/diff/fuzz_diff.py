@@ -137,8 +137,8 @@ def compare(pkw, v8):
 
 
 class Stats:
-    KEYS = ["generated", "gen_failed", "valid", "invalid", "compared",
-            "calls", "inconclusive", "nan_only", "divergences"]
+    KEYS = ["generated", "gen_failed", "valid", "invalid", "v8_refused",
+            "compared", "calls", "inconclusive", "nan_only", "divergences"]
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -174,6 +174,7 @@ class Case:
         self.a, self.index, self.stats = args, index, stats
         self.rng = random.Random("%d:%d" % (args.seed, index))
         self.log = []
+        self.v8_refused = None
 
     def gen(self, d):
         r = self.rng
@@ -195,6 +196,8 @@ class Case:
         self.log.append(" ".join(cmd))
         p = run(cmd)
         if p.returncode != 0 or not os.path.exists(wasm):
+            msg = p.stderr.decode("utf-8", "replace").strip()
+            self.gen_err = msg.splitlines()[-1] if msg else "?"
             return None
         return wasm
 
@@ -228,7 +231,8 @@ class Case:
         rc, _, err = o["v8"]
         if rc != 0:
             # V8 refusing a module wabt accepts is V8's or the driver's
-            # business, not the engine's: count it as not compared.
+            # business, not the engine's: counted, not compared.
+            self.v8_refused = err.strip()
             return None, o, 0, True
         if o["pkw"][1] != o["pkw_lazy"][1]:
             prob, _, _ = compare(o["pkw"][1], o["pkw_lazy"][1])
@@ -257,12 +261,20 @@ class Case:
             wasm = self.gen(d)
             if wasm is None:
                 st.add("gen_failed")
+                if self.a.verbose:
+                    print("case %d: wasm-opt failed: %s" % (self.index,
+                          self.gen_err), flush=True)
                 return None
             st.add("generated")
             cmd = [self.a.wasm_validate] + VALIDATE_FLAGS + [wasm]
             self.log.append(" ".join(cmd))
-            if run(cmd).returncode != 0:
+            pv = run(cmd)
+            if pv.returncode != 0:
                 st.add("invalid")
+                if self.a.verbose:
+                    msg = pv.stderr.decode("utf-8", "replace").strip()
+                    print("case %d: invalid: %s" % (self.index,
+                          msg.splitlines()[0] if msg else "?"), flush=True)
                 # The engine must refuse what wabt refuses.
                 p = run([self.a.pkw_exec, wasm])
                 if p.returncode == 0:
@@ -273,6 +285,12 @@ class Case:
                 return None
             st.add("valid")
             prob, o, calls, inconc = self.check(wasm)
+            if self.v8_refused is not None:
+                st.add("v8_refused")
+                if self.a.verbose:
+                    print("case %d: V8 refused the module: %s"
+                          % (self.index, self.v8_refused), flush=True)
+                return None
             if prob is None:
                 st.add("compared")
                 st.add("calls", calls)
@@ -368,6 +386,10 @@ def main():
                     help="compare this one .wasm/.wat instead of generating")
     ap.add_argument("--expect",
                     help="with --module: pkw_exec's expected output")
+    ap.add_argument("--progress", type=int, default=0,
+                    help="print the counts every this many cases")
+    ap.add_argument("--verbose", action="store_true",
+                    help="say why a case was not compared")
     ap.add_argument("--keep-nan", action="store_true",
                     help="also save the NaN-only cases (OUT/nan-*)")
     a = ap.parse_args()
@@ -406,6 +428,9 @@ def main():
             stop.set()
             return
         dest = Case(a, i, stats).go()
+        if a.progress and (i + 1) % a.progress == 0:
+            print("[%.0f s] %s" % (time.monotonic() - t0, stats.line()),
+                  flush=True)
         if dest:
             failures.append(dest)
             if a.max_failures and len(failures) >= a.max_failures:
