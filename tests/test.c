@@ -30,6 +30,17 @@ void pkt_register(const char *name, pkt_fn fn) {
   }
 }
 
+void pkt_skip(const char *fmt, ...) {
+  va_list ap;
+  printf("skipped: ");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  exit(77);
+}
+
 void pkt_fail(const char *file, int line, const char *fmt, ...) {
   va_list ap;
   fprintf(stderr, "%s:%d: %s: ", file, line, cur_test);

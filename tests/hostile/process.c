@@ -20,6 +20,7 @@
 #define CONFORMANCE_SO pkt_arg(4)
 #define RUNNER pkt_arg(5)
 #define LIMITS_WASM pkt_arg(6)
+#define LIMITS_LUA pkt_arg(7)
 
 static pk_host *host;
 static pk_plugin *plug;
@@ -64,9 +65,10 @@ static int open_seccomp(const char *const *config) {
   host = test_host();
   rc = pk_plugin_open(host, SECCOMP_SO, &o, &plug);
   if (rc == PK_ENOSYS && strstr(pk_host_errmsg(host), "libseccomp")) {
-    printf("SKIP: %s\n", pk_host_errmsg(host));
+    static char why[512];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(host));
     pk_host_destroy(host);
-    exit(0);
+    pkt_skip("%s", why);
   }
   return rc;
 }
@@ -436,8 +438,7 @@ static int noop3(void *ud, pk_plugin *caller, const pk_val *args,
 
 static int open_limits_wasm(pk_open_opts *o) {
   if (strcmp(LIMITS_WASM, "none") == 0) {
-    printf("SKIP: no wasm guest toolchain\n");
-    exit(0);
+    pkt_skip("no wasm guest toolchain");
   }
   o->isolation = PK_ISOLATE_PROCESS;
   o->grants = "triple"; /* the module imports it */
@@ -494,8 +495,7 @@ PK_TEST(isolated_wasm_validate_all) {
   const char *t = pkt_tmp("invalid.wasm");
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   if (strcmp(LIMITS_WASM, "none") == 0) {
-    printf("SKIP: no wasm backend\n");
-    return;
+    pkt_skip("no wasm backend");
   }
   pkt_write_file(t, m, sizeof m);
   o.isolation = PK_ISOLATE_PROCESS;
@@ -505,6 +505,48 @@ PK_TEST(isolated_wasm_validate_all) {
   PKT_CONTAINS(pk_host_errmsg(host), "type mismatch");
   pk_host_destroy(host);
   no_children();
+}
+
+/* Lua's limits travel to the child as options, as wasm's do. */
+static int open_limits_lua(pk_open_opts *o) {
+  const char *const *b = pk_backends();
+  while (*b != NULL && strcmp(*b, "lua") != 0)
+    b++;
+  if (*b == NULL) /* the runner could not open it either */
+    pkt_skip("no lua backend");
+  o->isolation = PK_ISOLATE_PROCESS;
+  host = test_host();
+  return pk_plugin_open(host, LIMITS_LUA, o, &plug);
+}
+
+PK_TEST(isolated_lua_fuel) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  o.fuel = 100000;
+  o.call_timeout_ms = 20000; /* without the fuel, this ends the loop */
+  PKT_RC(host, open_limits_lua(&o), PK_OK);
+  PKT_RC(host, call("spin", NULL, 0, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "fuel");
+  done();
+}
+
+PK_TEST(isolated_lua_max_memory) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(64), out;
+  o.max_memory = 8 << 20;
+  PKT_RC(host, open_limits_lua(&o), PK_OK);
+  PKT_RC(host, call("hog", &in, 1, &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "max_memory");
+  done();
+}
+
+PK_TEST(isolated_lua_deadline) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  o.call_timeout_ms = 200;
+  PKT_RC(host, open_limits_lua(&o), PK_OK);
+  PKT_RC(host, call("spin", NULL, 0, &out), PK_ETIMEOUT);
+  done();
 }
 
 /* What the child cannot enforce is refused, as in-process. */

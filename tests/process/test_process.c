@@ -423,9 +423,10 @@ PK_TEST(runner_with_seccomp) {
   o.harden = 1 | 4;
   host = test_host();
   if (pk_plugin_open(host, pkt_arg(2), &o, &plug) == PK_ENOSYS) {
-    printf("SKIP: %s\n", pk_host_errmsg(host)); /* no libseccomp */
+    static char why[512];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(host)); /* no libseccomp */
     pk_host_destroy(host);
-    return;
+    pkt_skip("%s", why);
   }
   pk_plugin_close(plug);
   pk_host_destroy(host);
@@ -448,9 +449,10 @@ PK_TEST(seccomp_forbids_open) {
   /* ...with it, the runner dies of SIGSYS. */
   o.harden = 4;
   if (pk_plugin_open(host, pkt_arg(4), &o, &plug) == PK_ENOSYS) {
-    printf("SKIP: %s\n", pk_host_errmsg(host)); /* no libseccomp */
+    static char why[512];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(host)); /* no libseccomp */
     pk_host_destroy(host);
-    return;
+    pkt_skip("%s", why);
   }
   PKT_RC(host, pk_plugin_func(plug, "try_open", NULL, &f), PK_OK);
   PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_ECRASH);
@@ -574,8 +576,7 @@ PK_TEST(python_scalar_string_error_hostcall) {
   pk_val in[2] = {PK_I32(5), PK_I32(37)}, out;
   pk_plugin_info info;
   if (!have_python()) {
-    printf("SKIP: no python3\n");
-    return;
+    pkt_skip("no python3");
   }
   open_python("triple");
   memset(&info, 0, sizeof info);
@@ -621,8 +622,7 @@ PK_TEST(python_host_call_not_granted) {
   pk_func *f;
   pk_val in = PK_I32(1), out;
   if (!have_python()) {
-    printf("SKIP: no python3\n");
-    return;
+    pkt_skip("no python3");
   }
   open_python(NULL);
   PKT_RC(host, pk_plugin_func(plug, "call_host", NULL, &f), PK_OK);

@@ -24,7 +24,7 @@ static pkw_func *load(const char *dir, const char *file, const char *fn) {
   snprintf(path, sizeof path, "%s/%s", dir, file);
   f = fopen(path, "rb");
   if (f == NULL) {
-    printf("SKIP: %s missing (clang with wasm32-wasi needed)\n", path);
+    printf("skipped: %s missing (clang with wasm32-wasi needed)\n", path);
     exit(77);
   }
   fseek(f, 0, SEEK_END);
