@@ -300,6 +300,35 @@ PK_TEST(call_host_reentrant) {
   done();
 }
 
+/* Unbounded re-entry: the host function calls call_host again, which calls
+   the host function... The core caps the nesting (PK__MAX_NESTING, 64) on
+   every backend: the innermost host call fails with PK_ELIMIT, each level
+   unwinds, and the host's stack survives. */
+static int nest_calls;
+static int nest_forever(void *ud, pk_plugin *caller, const pk_val *args,
+                        pk_val *results) {
+  pk_func *f;
+  int rc;
+  (void)ud;
+  nest_calls++;
+  if ((rc = pk_plugin_func(caller, "call_host", NULL, &f)) < 0)
+    return rc;
+  return pk_func_call(f, args, 1, results, 1);
+}
+
+PK_TEST(call_host_nesting_capped) {
+  pk_val in = PK_I32(1), out;
+  open_with("triple", nest_forever);
+  PKT_ASSERT(pk_func_call(fn("call_host", NULL), &in, 1, &out, 1) < 0);
+  PKT_EQ_INT(nest_calls, 64);
+  /* Unwound cleanly: the plugin still works. */
+  PKT_RC(host, pk_func_call(fn("sum", NULL), (pk_val[]){PK_I32(2), PK_I32(3)},
+                            2, &out, 1),
+         PK_OK);
+  PKT_EQ_INT(out.i32, 5);
+  done();
+}
+
 PK_TEST(config) {
   pk_val in = PK_STR("greeting", 8), out;
   open_fixture();
