@@ -57,37 +57,8 @@ set_tests_properties(hostile_core_source_failed_compiles_leak_nothing
   PROPERTIES ENVIRONMENT "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
 
 # The ELF readers under libFuzzer, built with clang whatever the main
-# compiler is. Whether clang can link -fsanitize=fuzzer is decided here,
-# at configure time, so a build without it says so once and its test is
-# reported as skipped with the reason.
-find_program(PK_FUZZ_CLANG NAMES clang clang-19 clang-18 clang-17 clang-16
-  clang-15 clang-14)
-set(_pkh_fuzz_why "")
-if(NOT PK_FUZZ_CLANG)
-  set(_pkh_fuzz_why "clang not found")
-elseif(NOT PK_FUZZ_CLANG_CHECKED STREQUAL PK_FUZZ_CLANG)
-  set(_probe ${CMAKE_CURRENT_BINARY_DIR}/fuzz_probe)
-  file(WRITE ${_probe}.c "#include <stddef.h>\n#include <stdint.h>\n"
-    "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\n"
-    "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) "
-    "{ (void)d; (void)n; return 0; }\n")
-  execute_process(COMMAND ${PK_FUZZ_CLANG} -fsanitize=fuzzer,address,undefined
-      ${_probe}.c -o ${_probe}
-    RESULT_VARIABLE _rc OUTPUT_QUIET ERROR_VARIABLE _err)
-  if(_rc EQUAL 0)
-    set(PK_FUZZ_CLANG_WORKS ON CACHE INTERNAL "clang links libFuzzer")
-  else()
-    set(PK_FUZZ_CLANG_WORKS OFF CACHE INTERNAL "clang links libFuzzer")
-    string(REGEX REPLACE "\n.*" "" _err "${_err}")
-    string(REPLACE "'" "" _err "${_err}")
-    set(PK_FUZZ_CLANG_ERR "${_err}" CACHE INTERNAL "why not")
-  endif()
-  set(PK_FUZZ_CLANG_CHECKED "${PK_FUZZ_CLANG}" CACHE INTERNAL "checked")
-endif()
-if(PK_FUZZ_CLANG AND NOT PK_FUZZ_CLANG_WORKS)
-  set(_pkh_fuzz_why "${PK_FUZZ_CLANG} cannot link -fsanitize=fuzzer (libFuzzer runtime missing: ${PK_FUZZ_CLANG_ERR})")
-endif()
-if(_pkh_fuzz_why STREQUAL "")
+# compiler is, when clang links -fsanitize=fuzzer (cmake/PkFuzz.cmake).
+if(PK_LIBFUZZER)
   set(_src ${PROJECT_SOURCE_DIR}/src)
   set(_fuzz ${_pkh_core}/fuzz_elf)
   add_custom_command(OUTPUT ${_fuzz}
@@ -107,11 +78,7 @@ if(_pkh_fuzz_why STREQUAL "")
       $<TARGET_FILE:fx_conformance> $<TARGET_FILE:pkh_log_level>)
   set_tests_properties(hostile_core_elf_fuzz_smoke PROPERTIES TIMEOUT 120)
 else()
-  message(STATUS "hostile suite: ELF fuzz smoke test skipped: ${_pkh_fuzz_why}")
-  add_test(NAME hostile_core_elf_fuzz_smoke
-    COMMAND sh -c "echo 'SKIP: ${_pkh_fuzz_why}'; exit 77")
-  set_tests_properties(hostile_core_elf_fuzz_smoke PROPERTIES
-    SKIP_RETURN_CODE 77)
+  pk_fuzz_skipped(hostile_core_elf_fuzz_smoke)
 endif()
 
 # The CLI on paths that used to hang it (the review's "strange CLI
