@@ -107,6 +107,10 @@ extern char pkt_log_buf[4096];
  */
 void pkt_expect_open_error(const char *path, const pk_open_opts *opts,
                            int want, const char *phase, const char *why);
+/* Each limit of pk_open_opts alone fails the open of `path` with
+   PK_ENOSYS, the message naming it and what to use instead: for an
+   in-process backend (`who`: "native") that enforces none of them. */
+void pkt_expect_limits_refused(const char *path, const char *who);
 
 /* Write `n` bytes to a new file at `path`. */
 void pkt_write_file(const char *path, const void *data, size_t n);

@@ -269,56 +269,6 @@ PK_TEST(executable_with_interpreter) {
 
 /* ---- limits this backend cannot enforce (docs/limits.md) ---------------- */
 
-/* Set the i-th limit of pk_open_opts; its name, or NULL past the last. */
-static const char *set_limit(pk_open_opts *o, int i) {
-  switch (i) {
-  case 0: o->call_timeout_ms = 100; return "call_timeout_ms";
-  case 1: o->fuel = 1000; return "fuel";
-  case 2: o->max_memory = 1 << 20; return "max_memory";
-  case 3: o->fs_root = "."; return "fs_root";
-  case 4: o->restart = 1; return "restart";
-  case 5: o->spin_ns = 100; return "spin_ns";
-  case 6: o->transport = 1; return "transport";
-  case 7: o->harden = 1; return "harden";
-  case 8: o->limit_files = 64; return "limit_files";
-  case 9: o->limit_cpu_s = 1; return "limit_cpu_s";
-  case 10: o->limit_mem = 1 << 30; return "limit_mem";
-  default: return NULL;
-  }
-}
-
-/* Each limit alone fails the open with PK_ENOSYS; the message names the
-   limit and says what to use instead. */
-static void expect_limits_refused(const char *path, const char *who) {
-  static const char *const instead[] = {
-      "PK_ISOLATE_PROCESS",            /* call_timeout_ms */
-      "with call_timeout_ms under process isolation", /* fuel */
-      "with limit_mem under process isolation",       /* max_memory */
-      "the file capability of wasm plugins",          /* fs_root */
-  };
-  char want[160];
-  int i;
-  for (i = 0;; i++) {
-    pk_open_opts o = PK_OPEN_OPTS_INIT;
-    const char *name = set_limit(&o, i);
-    if (name == NULL)
-      break;
-    if (i < 4)
-      snprintf(want, sizeof want, "%s cannot be enforced on %s plugins",
-               name, who);
-    else
-      snprintf(want, sizeof want,
-               "%s applies to plugins in a child process, and this %s "
-               "plugin runs in the host; open it with isolation = "
-               "PK_ISOLATE_PROCESS",
-               name, who);
-    pkt_expect_open_error(path, &o, PK_ENOSYS, "open", want);
-    if (i < 4)
-      pkt_expect_open_error(path, &o, PK_ENOSYS, "open", instead[i]);
-  }
-  PKT_EQ_INT(i, 11);
-}
-
 PK_TEST(limits_refused) {
-  expect_limits_refused(fx("fx_conformance"), "native");
+  pkt_expect_limits_refused(fx("fx_conformance"), "native");
 }
