@@ -19,6 +19,34 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Two rules hold the backend together; each is stated here once and the
+ * code is shaped so that it cannot be broken by accident.
+ *
+ * 1. A pointer into guest memory dies at any guest entry or memory
+ *    growth. The engine reallocates linear memory when the guest grows
+ *    it, and guest code can run whenever the host enters the guest
+ *    (cabi_realloc, a nested call, a post-return). So the host never
+ *    holds a guest pointer across a guest entry: str/bytes arguments of
+ *    host functions are copied into the plugin's call arena before the
+ *    host function runs (it may call back into the plugin); host results
+ *    that point into guest memory are copied there before cabi_realloc
+ *    gives them to the guest; arguments of pk_func_call that point into
+ *    the plugin's own memory (a previous call's result) are copied there
+ *    before the call enters the guest. Where the host must come back to
+ *    guest memory after an entry it keeps a guest address and asks
+ *    pk__wasm_mem again.
+ *
+ * 2. Every entry into guest code goes through guest_enter: calls, the
+ *    start function, _initialize, plugkit_describe/init/fini,
+ *    cabi_realloc, cabi_post_<name> and plugkit_unwind. The outermost
+ *    entry arms the limits (the call's fuel, a clear interrupt flag, the
+ *    watchdog's deadline) and disarms the watchdog when it returns; a
+ *    nested entry runs on what the outermost one has left. The one
+ *    exception is the scalar fast path (pkw_invoke), taken only when no
+ *    limit is set, so there is nothing to arm.
+ */
+
 /* ---- helpers ------------------------------------------------------------ */
 
 uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len) {
@@ -83,24 +111,45 @@ static pkw_alloc alloc_of(pk_host *h) {
   return a;
 }
 
-/* Allocate n bytes in the guest with its cabi_realloc. */
+static int guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
+                      uint32_t nin, uint32_t nout);
+
+/* The guest's memory cannot give `n` more bytes: PK_ELIMIT naming
+   max_memory when that is what stops it (the guest's imp_oom says the
+   same), else PK_ENOMEM. */
+static int guest_out_of_memory(pk__wstate *st, const char *who, uint64_t n) {
+  pkw_memory *m = pkw_instance_memory(st->inst);
+  if (st->max_pages > 0)
+    return pk__perr(st->p, PK_ELIMIT,
+                    "%s: memory limit reached (max_memory: %u pages of 64 "
+                    "KiB, %u in use), %llu more bytes wanted",
+                    who, st->max_pages, m ? pkw_memory_pages(m) : 0,
+                    (unsigned long long)n);
+  return pk__perr(st->p, PK_ENOMEM,
+                  "%s: the plugin is out of memory (%llu bytes wanted)", who,
+                  (unsigned long long)n);
+}
+
+/* Allocate n bytes in the guest with its cabi_realloc (a guest entry:
+   any guest pointer the caller holds is dead afterwards). */
 static int guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
                        uint32_t *out_ptr, uint8_t **out_mem) {
-  uint64_t a[4] = {0, 0, 1, n}, r = 0;
-  int rc;
+  uint64_t a[4] = {0, 0, 1, n};
+  int rc, status = st->p->ctx.status;
   if (st->realloc_fn == NULL)
     return pk__perr(st->p, PK_EFORMAT,
                     "the module exports no cabi_realloc: str/bytes cannot "
                     "cross into it");
-  if ((rc = pkw_call(st->realloc_fn, a, 4, &r, 1)) != PKW_OK)
-    return pk__perr(st->p, PK_ETRAP, "cabi_realloc trapped: %s",
-                    pkw_strerror(rc));
-  if ((*out_mem = pk__wasm_mem(inst, (uint32_t)r, n)) == NULL ||
-      (r == 0 && n > 0))
-    return pk__perr(st->p, PK_ENOMEM,
-                    "cabi_realloc could not allocate %u bytes in the guest",
-                    n);
-  *out_ptr = (uint32_t)r;
+  st->p->ctx.status = 0;
+  if ((rc = guest_call(st, st->realloc_fn, a, 4, 1)) < 0)
+    return rc;
+  if (st->p->ctx.status != 0) /* the guest's allocator called oom/fail */
+    return st->p->ctx.status;
+  st->p->ctx.status = status;
+  if ((*out_mem = pk__wasm_mem(inst, (uint32_t)a[0], n)) == NULL ||
+      (a[0] == 0 && n > 0))
+    return guest_out_of_memory(st, "cabi_realloc", n);
+  *out_ptr = (uint32_t)a[0];
   return PK_OK;
 }
 
@@ -155,22 +204,33 @@ static void type_text(const pkw_functype *t, char *buf, size_t cap) {
     snprintf(buf + n, cap - n, ")");
 }
 
+static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
+                       uint32_t nin, uint32_t nout);
+
 /* Map an engine result to a plugkit error with a message. */
 static int map_rc(pk__wstate *st, int rc) {
   pk_plugin *p = st->p;
+  /* What ended the call, read before the unwind below re-arms the limits
+     (and may run imports). */
+  int timed_out = rc == PKW_TRAP_INTERRUPTED && st->wd != NULL &&
+                  pk__os_watchdog_fired(st->wd);
+  int host_rc = st->host_rc;
   /* The trap skipped the SDK wrappers' epilogues: let the guest forget
-     the calls it was in (outermost calls only: else frames are live). */
-  if (st->unwind != NULL && p->in_host == 0) {
-    pkw_instance_set_fuel(st->inst, -1);
-    (void)pkw_call(st->unwind, NULL, 0, NULL, 0);
+     the calls it was in (outermost calls only: else frames are live).
+     The unwind is a guest entry of its own, under fresh limits: a trap
+     for want of fuel or time would otherwise leave it none. */
+  if (st->unwind != NULL && st->depth == 0 && p->in_host == 0) {
+    int status = p->ctx.status;
+    (void)guest_enter(st, st->unwind, NULL, 0, 0);
+    p->ctx.status = status;
+    st->host_rc = host_rc;
   }
   if (rc == PK__WASM_HOSTERR)
-    return st->host_rc; /* message set by the callback */
+    return host_rc; /* message set by the callback */
   if (rc == PKW_TRAP_OUT_OF_FUEL)
     return pk__perr(p, PK_ELIMIT, "out of fuel (%lld units per call)",
                     (long long)st->fuel);
-  if (rc == PKW_TRAP_INTERRUPTED && st->wd != NULL &&
-      pk__os_watchdog_fired(st->wd))
+  if (timed_out)
     return pk__perr(p, PK_ETIMEOUT, "did not return within %u ms",
                     st->timeout_ms);
   if (rc == PKW_ENOMEM)
@@ -184,29 +244,51 @@ static int map_rc(pk__wstate *st, int rc) {
   return pk__perr(p, PK_ETRAP, "engine error: %s", pkw_strerror(rc));
 }
 
-/* Call a guest function of the plugin with the limits armed. */
+/*
+ * The one way into guest code (rule 2 above). Only the outermost entry
+ * arms: it gives the instance the per-call fuel, clears an interrupt
+ * that fired too late to be reported, and sets the watchdog's deadline
+ * for the whole call; nested entries (a host function calling back,
+ * cabi_realloc inside an import) run on the outer call's remaining fuel
+ * (the engine keeps it in the instance) and under its deadline.
+ */
+static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
+                       uint32_t nin, uint32_t nout) {
+  int rc;
+  if (st->depth == 0 && st->limited) {
+    pkw_instance_set_fuel(st->inst, st->fuel > 0 ? st->fuel : -1);
+    if (st->wd != NULL) {
+      pkw_instance_clear_interrupt(st->inst);
+      pk__os_watchdog_arm(st->wd, pk__os_clock_ns(1) +
+                                      (uint64_t)st->timeout_ms * 1000000u);
+    }
+  }
+  st->depth++;
+  rc = pkw_call(fn, slots, nin, slots, nout);
+  if (--st->depth == 0 && st->wd != NULL)
+    pk__os_watchdog_disarm(st->wd);
+  return rc;
+}
+
+/* Call a guest function of the plugin, mapping a failure to its code. */
 static int guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
                       uint32_t nin, uint32_t nout) {
   int rc;
-  if (st->fuel > 0)
-    pkw_instance_set_fuel(st->inst, st->fuel);
-  if (st->wd != NULL)
-    pk__os_watchdog_arm(st->wd, pk__os_clock_ns(1) +
-                                    (uint64_t)st->timeout_ms * 1000000u);
   st->host_rc = 0;
-  rc = pkw_call(fn, slots, nin, slots, nout);
-  if (st->wd != NULL)
-    pk__os_watchdog_disarm(st->wd);
+  rc = guest_enter(st, fn, slots, nin, nout);
   return rc == PKW_OK ? PK_OK : map_rc(st, rc);
 }
 
-/* Run the post-return of the previous call, once nothing uses it. */
-static void run_post(pk__wstate *st) {
+/* Run the post-return of the previous call, once nothing uses it. A
+   post-return that fails (a trap, out of fuel or time) fails the call
+   that runs it (the next one) or, at close, is only noted. */
+static int run_post(pk__wstate *st) {
   pkw_func *post = st->pending_post;
   uint64_t arg = st->pending_arg;
   st->pending_post = NULL;
-  if (post != NULL)
-    pkw_call(post, &arg, 1, &arg, 0);
+  if (post == NULL)
+    return PK_OK;
+  return guest_call(st, post, &arg, 1, 0);
 }
 
 /* ---- calls from the host ------------------------------------------------ */
@@ -255,8 +337,8 @@ static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
    call's, if pending, first (apart, so the fast path stays small). */
 PK__NOINLINE static int invoke_scalar_post(pk_func *f, const pk_val *args,
                                            pk_val *results) {
-  run_post(f->plugin->bstate);
-  return invoke_scalar(f, args, results);
+  int rc = run_post(f->plugin->bstate);
+  return rc < 0 ? rc : invoke_scalar(f, args, results);
 }
 
 static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
@@ -279,6 +361,42 @@ static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
   f->invoke_tags = 1;
 }
 
+/* Where a str/bytes argument points into the guest's memory, *args
+   becomes `own`: the arguments with a copy of it in the call arena.
+   0, or -1 out of memory. */
+static int own_args(pk__wstate *st, const pk_func *f, const pk_val **argsp,
+                    pk_val *own) {
+  const pk_val *args = *argsp;
+  pkw_memory *m = pkw_instance_memory(st->inst);
+  uint64_t size = 0;
+  const uint8_t *base = m ? pkw_memory_data(m, &size) : NULL;
+  uint32_t i;
+  int copied = 0;
+  if (base == NULL)
+    return 0;
+  for (i = 0; i < f->sig.nparams; i++) {
+    const uint8_t *ptr = (const uint8_t *)args[i].str.ptr;
+    void *c;
+    /* str and bytes share the layout (ptr, len) */
+    if (args[i].type < PK_T_STR || args[i].str.len == 0 ||
+        (uintptr_t)ptr >= (uintptr_t)base + size ||
+        (uintptr_t)ptr + args[i].str.len <= (uintptr_t)base)
+      continue; /* no byte of it in guest memory */
+    if (!copied) {
+      memcpy(own, args, f->sig.nparams * sizeof *own);
+      copied = 1;
+    }
+    if ((c = pk__arena_alloc(st->p->host, &st->p->arena,
+                             args[i].str.len)) == NULL)
+      return -1;
+    memcpy(c, ptr, args[i].str.len);
+    own[i].str.ptr = c;
+  }
+  if (copied)
+    *argsp = own;
+  return 0;
+}
+
 static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   pk_plugin *p = f->plugin;
   pk__wstate *st = p->bstate;
@@ -289,9 +407,16 @@ static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
      overwrite the arguments of the call it is nested in. */
   int use_area = st->arg_cap != 0 && p->in_host == 0;
   int rc;
+  pk_val own[PK_MAX_PARAMS];
 
-  if (st->pending_post != NULL && p->in_host == 0)
-    run_post(st);
+  /* Rule 1: an argument in the plugin's own memory (a result of an
+     earlier call passed on) dies at the post-return or cabi_realloc
+     below, so it goes to the call arena first. */
+  if (w->lowered && own_args(st, f, &args, own) < 0)
+    return pk__perr(p, PK_ENOMEM, "out of memory copying arguments");
+  if (st->pending_post != NULL && p->in_host == 0 &&
+      (rc = run_post(st)) < 0)
+    return rc;
   for (i = 0; i < f->sig.nparams; i++) {
     const pk_val *a = &args[i];
     switch (a->type) {
@@ -486,19 +611,9 @@ static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
 static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
   pk__wstate *st = ud;
-  pkw_memory *m = pkw_instance_memory(inst);
+  (void)inst;
   (void)results;
-  if (st->max_pages > 0) {
-    st->p->ctx.status = PK_ELIMIT;
-    pk__perr(st->p, PK_ELIMIT,
-             "memory limit reached: %u of %u pages (64 KiB) in use, %u more "
-             "bytes wanted",
-             m ? pkw_memory_pages(m) : 0, st->max_pages, A32(0));
-  } else {
-    st->p->ctx.status = PK_ENOMEM;
-    pk__perr(st->p, PK_ENOMEM, "the plugin is out of memory (%u bytes "
-                               "wanted)", A32(0));
-  }
+  st->p->ctx.status = guest_out_of_memory(st, "the plugin", A32(0));
   return 0;
 }
 
@@ -577,13 +692,62 @@ static int imp_host_find(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
+/* A str/bytes argument of a host function: guest bytes [gp, gp + len)
+   copied into the call arena (rule 1: the host function may call back
+   into the plugin, which may grow its memory). */
+static int host_arg(pk__wstate *st, pkw_instance *inst, uint32_t gp,
+                    uint32_t len, const char *who, uint32_t i, pk_val *v) {
+  const uint8_t *d = pk__wasm_mem(inst, gp, len);
+  char *c;
+  if (d == NULL)
+    return pk__wasm_fail(st, PK_ETRAP,
+                         "host function '%s': argument %u outside guest "
+                         "memory",
+                         who, i + 1);
+  if (len == 0) {
+    v->str.ptr = "";
+  } else {
+    if ((c = pk__arena_alloc(st->p->host, &st->p->arena, len)) == NULL)
+      return pk__wasm_fail(st, PK_ENOMEM,
+                           "host function '%s': out of memory copying "
+                           "argument %u",
+                           who, i + 1);
+    memcpy(c, d, len);
+    v->str.ptr = c;
+  }
+  v->str.len = len; /* str and bytes share the layout */
+  return 0;
+}
+
+/* A str/bytes result of a host function that points into guest memory
+   (a nested call's result passed on): copied into the call arena, since
+   giving it to the guest calls cabi_realloc (rule 1). */
+static int host_result_own(pk__wstate *st, pkw_instance *inst, pk_val *v) {
+  pkw_memory *m = pkw_instance_memory(inst);
+  uint64_t size = 0;
+  const uint8_t *base = m ? pkw_memory_data(m, &size) : NULL;
+  uintptr_t ptr = (uintptr_t)v->str.ptr;
+  char *c;
+  if (base == NULL || v->str.len == 0 || ptr >= (uintptr_t)base + size ||
+      ptr + v->str.len <= (uintptr_t)base)
+    return 0;
+  if ((c = pk__arena_alloc(st->p->host, &st->p->arena, v->str.len)) == NULL)
+    return pk__wasm_fail(st, PK_ENOMEM, "host_call: out of memory copying a "
+                                        "result");
+  memcpy(c, v->str.ptr, v->str.len);
+  v->str.ptr = c;
+  return 0;
+}
+
 /* pk_val in wasm32: type at 0, payload at 8 (str: ptr at 8, len at 12). */
 #define WVAL 16
 
 static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
                          uint64_t *results) {
   pk__wstate *st = ud;
-  uint32_t nargs = A32(2), nres = A32(4), i, resp = A32(3);
+  /* args and results alias (engine/wasm.h): read every argument first. */
+  uint32_t index = A32(0), nargs = A32(2), nres = A32(4), i, resp = A32(3);
+  uint32_t nout;
   const uint8_t *ga;
   pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
   int rc;
@@ -611,26 +775,32 @@ static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
     case PK_T_STR:
     case PK_T_BYTES: {
       uint32_t gp, len;
-      const uint8_t *d;
       memcpy(&gp, v + 8, 4);
       memcpy(&len, v + 12, 4);
-      if ((d = pk__wasm_mem(inst, gp, len)) == NULL)
-        return pk__wasm_fail(st, PK_ETRAP, "host_call: argument %u outside "
-                                           "guest memory", i + 1);
-      in[i].str.ptr = (const char *)d; /* str and bytes share the layout */
-      in[i].str.len = len;
+      if ((rc = host_arg(st, inst, gp, len,
+                         index < st->p->ngrants
+                             ? st->p->host->fns[st->p->grants[index]].name
+                             : "?",
+                         i, &in[i])) != 0)
+        return rc;
       break;
     }
     default:
       in[i].type = 0xff; /* pk__hostfn_call rejects it with ETYPE */
     }
   }
-  rc = pk__hostfn_call(st->p, (int32_t)A32(0), in, nargs, out, nres);
-  results[0] = (uint32_t)rc;
+  rc = pk__hostfn_call(st->p, (int32_t)index, in, nargs, out, nres);
+  results[0] = (uint32_t)rc; /* args[] is dead from here */
   if (rc != PK_OK)
     return 0;
-  for (i = 0; i < nres && i < st->p->host->fns[st->p->grants[A32(0)]].sig.nresults;
-       i++) {
+  nout = st->p->host->fns[st->p->grants[index]].sig.nresults;
+  if (nout > nres)
+    nout = nres;
+  for (i = 0; i < nout; i++)
+    if (out[i].type >= PK_T_STR && (rc = host_result_own(st, inst, &out[i])))
+      return rc;
+  for (i = 0; i < nout; i++) {
+    /* Asked again at each result: give_guest may have grown memory. */
     uint8_t *v = pk__wasm_mem(inst, resp + i * WVAL, WVAL);
     memset(v, 0, WVAL);
     memcpy(v, &out[i].type, 4);
@@ -687,17 +857,11 @@ static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
     case PK_T_F64:
       memcpy(&in[i].f64, &args[k++], 8);
       break;
-    default: {
-      const uint8_t *d = pk__wasm_mem(inst, A32(k), A32(k + 1));
-      if (d == NULL)
-        return pk__wasm_fail(ti->st, PK_ETRAP,
-                             "host function '%s': argument %u outside guest "
-                             "memory",
-                             ti->fn->name, i + 1);
-      in[i].str.ptr = (const char *)d;
-      in[i].str.len = A32(k + 1);
+    default:
+      if ((rc = host_arg(ti->st, inst, A32(k), A32(k + 1), ti->fn->name, i,
+                         &in[i])) != 0)
+        return rc;
       k += 2;
-    }
     }
   }
   /* Arguments are read: results may now overwrite them (they alias). */
@@ -1137,11 +1301,18 @@ static int wasm_open(pk_plugin *p) {
      instances are many and loads frequent; recursion deeper than this
      traps with "call stack exhausted", as the call depth limit does. */
   lim.stack_slots = 64u * 1024u;
+  /* max_memory 0 is no limit but wasm32's own 4 GiB (and the module's
+     maximum), not the engine's default cap: the engine grows memory on
+     demand, so a high cap costs nothing until the guest uses it. */
+  lim.max_memory_pages = 65536u;
   if (o->max_memory > 0) {
     uint64_t pages = o->max_memory / 65536;
     st->max_pages = lim.max_memory_pages =
         pages == 0 ? 1 : pages > 65536 ? 65536 : (uint32_t)pages;
   }
+  /* The start function waits for guest_enter, which arms fuel and the
+     watchdog (which needs the instance to interrupt). */
+  lim.defer_start = 1;
   rc = pkw_instance_create(st->mod, ext, nimp, &lim, &st->inst, err,
                            sizeof err);
   pk__free(h, ext);
@@ -1160,6 +1331,12 @@ static int wasm_open(pk_plugin *p) {
       return pk__perr(p, PK_ENOMEM, "cannot start the timeout watchdog");
     }
   }
+  /* The open runs under the limits of a call: the start function,
+     _initialize, plugkit_arg_area, plugkit_describe and plugkit_init are
+     each an outermost guest entry with the call's fuel and deadline. */
+  if ((fn = pkw_instance_start_func(st->inst)) != NULL &&
+      (rc = guest_call(st, fn, NULL, 0, 0)) < 0)
+    return rc;
   if (pkw_instance_func(st->inst, "cabi_realloc", &st->realloc_fn) != PKW_OK)
     st->realloc_fn = NULL;
   /* wasi-libc reactors construct their runtime in _initialize. */
@@ -1206,9 +1383,11 @@ static void wasm_close(pk_plugin *p) {
   uint32_t i;
   if (st == NULL)
     return;
+  /* Each under the limits of a call; a failure is only noted (the
+     plugin goes away either way). */
   if (st->inited && st->fini != NULL) {
-    run_post(st);
-    guest_call(st, st->fini, NULL, 0, 0);
+    (void)run_post(st);
+    (void)guest_call(st, st->fini, NULL, 0, 0);
   }
   if (st->wd != NULL) {
     pk__os_watchdog_stop(st->wd);

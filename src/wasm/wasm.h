@@ -39,7 +39,8 @@ typedef struct pk__wstate {
   uint64_t pending_arg;
   pk__wexport *exports;
   int host_rc; /* the code a host callback failed with */
-  int limited; /* fuel or a timeout is set: guest_call arms them */
+  int limited; /* fuel or a timeout is set: guest_enter arms them */
+  uint32_t depth; /* guest entries in progress (guest_enter) */
   int root_fd;                      /* opts.fs_root, or -1 */
   int files[PK__WASI_MAX_FILES];    /* WASI fds 4..: host fds, or -1 */
   int inited;
