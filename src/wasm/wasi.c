@@ -259,21 +259,26 @@ static int fd_seek(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
-/* The WASI filestat of host fd `fd` at p (64 bytes). */
+/* The WASI filestat of s at p (64 bytes). */
+static void put_filestat(const pk__os_stat *s, uint8_t *p) {
+  memset(p, 0, 64);
+  put64(p, s->dev);
+  put64(p + 8, s->ino);
+  p[16] = s->isdir ? 3 : 4; /* directory, regular file */
+  put64(p + 24, s->nlink);
+  put64(p + 32, s->size);
+  put64(p + 40, s->atime_ns);
+  put64(p + 48, s->mtime_ns);
+  put64(p + 56, s->ctime_ns);
+}
+
+/* The same for host fd `fd`. */
 static uint64_t filestat(int fd, uint8_t *p) {
   pk__os_stat s;
   int rc = pk__os_fstat(fd, &s);
   if (rc != 0)
     return wasi_errno(rc);
-  memset(p, 0, 64);
-  put64(p, s.dev);
-  put64(p + 8, s.ino);
-  p[16] = s.isdir ? 3 : 4; /* directory, regular file */
-  put64(p + 24, s.nlink);
-  put64(p + 32, s.size);
-  put64(p + 40, s.atime_ns);
-  put64(p + 48, s.mtime_ns);
-  put64(p + 56, s.ctime_ns);
+  put_filestat(&s, p);
   return WASI_OK;
 }
 
@@ -335,9 +340,10 @@ static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
 static int path_filestat_get(void *ud, pkw_instance *inst,
                              const uint64_t *args, uint64_t *results) {
   pk__wstate *st = ud;
-  int dir = host_fd(st, A32(0)), fd;
+  int dir = host_fd(st, A32(0)), rc;
   const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
   uint8_t *p = pk__wasm_mem(inst, A32(4), 64);
+  pk__os_stat s;
   if (path == NULL || p == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
@@ -346,18 +352,13 @@ static int path_filestat_get(void *ud, pkw_instance *inst,
     results[0] = WASI_EBADF;
     return 0;
   }
-  if ((fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 0)) < 0 &&
-      fd != PK__OSE_ISDIR) {
-    results[0] = wasi_errno(fd);
+  /* Stat without opening: an open could block (a FIFO). */
+  if ((rc = pk__os_stat_beneath(dir, (const char *)path, A32(3), &s)) < 0) {
+    results[0] = wasi_errno(rc);
     return 0;
   }
-  if (fd == PK__OSE_ISDIR &&
-      (fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 1)) < 0) {
-    results[0] = wasi_errno(fd);
-    return 0;
-  }
-  results[0] = filestat(fd, p);
-  pk__os_close(fd);
+  put_filestat(&s, p);
+  results[0] = WASI_OK;
   return 0;
 }
 

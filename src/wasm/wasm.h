@@ -67,7 +67,8 @@ int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...)
  * import in messages. Returns 0, or PK__WASM_HOSTERR after
  * pk__wasm_fail: PK_ETRAP for a bad pointer or a format the host does not
  * format (%n, %L, %lc, %ls, positional arguments, unknown), PK_ELIMIT
- * when widths and precisions add up past PK__WFMT_PAD_MAX.
+ * when widths and precisions add up past PK__WFMT_PAD_MAX or the guest
+ * bytes read past PK__WFMT_READ_MAX.
  */
 int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
                     uint32_t fmt, uint32_t ap, char *buf, size_t max,
@@ -77,6 +78,13 @@ int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
    formatting may produce: they cost the host time, not the guest memory. */
 #ifndef PK__WFMT_PAD_MAX
 #define PK__WFMT_PAD_MAX (1u << 20)
+#endif
+
+/* Bytes of guest memory one host formatting may read: the format, the
+   %s strings (each scanned for its NUL) and the arguments. An import call
+   is not interruptible, so this bounds its time (docs/wasm-abi.md). */
+#ifndef PK__WFMT_READ_MAX
+#define PK__WFMT_READ_MAX (4u << 20)
 #endif
 
 /* The WASI preview1 subset: bind import `name` (with type `t`) to a host
