@@ -948,9 +948,19 @@ static int bind_import(pk__wstate *st, const pkw_alloc *al,
     if (strlen(builtins[i].name) != d->name_len ||
         memcmp(builtins[i].name, d->name, d->name_len) != 0)
       continue;
-    if (!all_i32(&d->type, builtins[i].type))
-      return pk__perr(p, PK_EFORMAT, "import 'plugkit.%s' has the wrong type",
+    if (!all_i32(&d->type, builtins[i].type)) {
+      char got[64];
+      type_text(&d->type, got, sizeof got);
+      /* A host function of the same name cannot be imported by name: the
+         SDK's import owns it (docs/wasm-abi.md). */
+      return pk__perr(p, PK_EFORMAT,
+                      "import 'plugkit.%s' has wasm type %s, not the type of "
+                      "the SDK's import of that name: '%s' is reserved by the "
+                      "SDK (a host function called %s is reached through "
+                      "pk_host_find and pk_host_call)",
+                      builtins[i].name, got, builtins[i].name,
                       builtins[i].name);
+    }
     if (pkw_func_create_host(al, &d->type, builtins[i].fn, st, out) !=
         PKW_OK)
       return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
