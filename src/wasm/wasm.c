@@ -265,8 +265,15 @@ static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
   }
   st->depth++;
   rc = pkw_call(fn, slots, nin, slots, nout);
-  if (--st->depth == 0 && st->wd != NULL)
-    pk__os_watchdog_disarm(st->wd);
+  if (--st->depth == 0) {
+    if (st->wd != NULL)
+      pk__os_watchdog_disarm(st->wd);
+  } else if (st->wd != NULL && pk__os_watchdog_fired(st->wd)) {
+    /* The deadline passed in a nested entry, whose trap took the
+       interrupt: raise it again for the outer call, which a host
+       function that ignores the nested failure would let run on. */
+    pkw_instance_interrupt(st->inst);
+  }
   return rc;
 }
 

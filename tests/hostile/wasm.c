@@ -57,6 +57,20 @@ static int h_callback(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
   return pk_func_call(f, a, 1, r, 1);
 }
 
+/* (i32)->i32: calls the plugin's "spin" (which times out) and ignores
+   the failure. */
+static int h_swallow(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
+  pk_func *f;
+  pk_val out;
+  int rc;
+  (void)ud;
+  if ((rc = pk_plugin_func(c, "spin", NULL, &f)) < 0)
+    return rc;
+  (void)pk_func_call(f, a, 1, &out, 1);
+  r[0] = PK_I32(0);
+  return PK_OK;
+}
+
 /* ()->(): sleeps 50 ms, past a 10 ms deadline. */
 static int h_nap(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
   struct timespec t = {0, 50 * 1000000L};
@@ -80,6 +94,9 @@ static int open_opts(const char *name, const char *grants, uint64_t fuel,
          pk_host_define(host, "callback", "(i32)->i32", h_callback, NULL),
          PK_OK);
   PKT_RC(host, pk_host_define(host, "nap", "()->()", h_nap, NULL), PK_OK);
+  PKT_RC(host,
+         pk_host_define(host, "swallow", "(i32)->i32", h_swallow, NULL),
+         PK_OK);
   o.grants = grants;
   o.fuel = fuel;
   o.call_timeout_ms = timeout_ms;
@@ -222,6 +239,15 @@ PK_TEST(nested_call_keeps_fuel) {
   pk_val in = PK_I32(0), out;
   open_ok("nested_limits", "callback", 10000, 0);
   PKT_RC(host, call("spin_each", &in, 1, &out), PK_ELIMIT);
+  done();
+}
+
+/* The deadline passes in a nested call whose failure the host function
+   ignores: the outer call still times out. */
+PK_TEST(nested_timeout_reaches_outer_call) {
+  pk_val in = PK_I32(0), out;
+  open_ok("nested_swallow", "swallow", 0, 20);
+  PKT_RC(host, call("swallow_then_spin", &in, 1, &out), PK_ETIMEOUT);
   done();
 }
 
