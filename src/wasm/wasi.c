@@ -8,7 +8,7 @@
  * Any other WASI function links to a stub that answers ENOSYS, so that a
  * module merely linking it still loads.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * with the scalar functions it exports. Host functions are imports from
  * module "plugkit", linked only when granted.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -28,7 +28,7 @@
  * format costs the host at most a small fixed amount of work per call,
  * and the calls themselves are under the guest's fuel and timeout.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <limits.h>
 #include <stdarg.h>

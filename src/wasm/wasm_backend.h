@@ -1,6 +1,7 @@
-/* wasm.h: private to src/wasm/ (the backend; the engine is engine/). */
-#ifndef PK_WASM_WASM_H
-#define PK_WASM_WASM_H
+/* wasm_backend.h: private to src/wasm/ (the backend; the engine is
+   engine/, whose header is engine/wasm.h). */
+#ifndef PK_WASM_WASM_BACKEND_H
+#define PK_WASM_WASM_BACKEND_H
 
 #include "../core/core.h"
 #include "../os/os.h"
@@ -92,4 +93,4 @@ int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
 int pk__wasi_bind(pk__wstate *st, const pkw_alloc *al, const char *name,
                   size_t len, const pkw_functype *t, pkw_func **out);
 
-#endif /* PK_WASM_WASM_H */
+#endif /* PK_WASM_WASM_BACKEND_H */
