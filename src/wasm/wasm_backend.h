@@ -8,6 +8,34 @@
 #include "engine/wasm.h"
 
 /*
+ * Two rules hold the backend together; each is stated here once and the
+ * code is shaped so that it cannot be broken by accident.
+ *
+ * 1. A pointer into guest memory dies at any guest entry or memory
+ *    growth. The engine reallocates linear memory when the guest grows
+ *    it, and guest code can run whenever the host enters the guest
+ *    (cabi_realloc, a nested call, a post-return). So the host never
+ *    holds a guest pointer across a guest entry: str/bytes arguments of
+ *    host functions are copied into the plugin's call arena before the
+ *    host function runs (it may call back into the plugin); host results
+ *    that point into guest memory are copied there before cabi_realloc
+ *    gives them to the guest; arguments of pk_func_call that point into
+ *    the plugin's own memory (a previous call's result) are copied there
+ *    before the call enters the guest. Where the host must come back to
+ *    guest memory after an entry it keeps a guest address and asks
+ *    pk__wasm_mem again.
+ *
+ * 2. Every entry into guest code goes through guest_enter (wentry.c): calls, the
+ *    start function, _initialize, plugkit_describe/init/fini,
+ *    cabi_realloc, cabi_post_<name> and plugkit_unwind. The outermost
+ *    entry arms the limits (the call's fuel, a clear interrupt flag, the
+ *    watchdog's deadline) and disarms the watchdog when it returns; a
+ *    nested entry runs on what the outermost one has left. The one
+ *    exception is the scalar fast path (pkw_invoke), taken only when no
+ *    limit is set, so there is nothing to arm.
+ */
+
+/*
  * A host callback that fails stores the plugkit code in st->host_rc and
  * returns this, which the engine hands back unchanged from pkw_call: it
  * cannot be mistaken for an engine code.
@@ -50,6 +78,38 @@ typedef struct pk__wstate {
   uint32_t max_pages;
   pk__os_watchdog *wd;
 } pk__wstate;
+
+/* A host function imported by name, with its wasm type. */
+typedef struct pk__wtyped {
+  pk__wstate *st;
+  int32_t index; /* into the plugin's grants */
+  const pk__hostfn *fn;
+} pk__wtyped;
+
+/* wentry.c: the way into guest code (rule 2). */
+int pk__wasm_guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
+                        uint32_t nin, uint32_t nout);
+int pk__wasm_guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
+                         uint32_t *out_ptr, uint8_t **out_mem);
+int pk__wasm_run_post(pk__wstate *st);
+int pk__wasm_out_of_memory(pk__wstate *st, const char *who, uint64_t n);
+/* An engine result that is not PKW_OK as a plugkit code, with a message
+   (after plugkit_unwind, for an outermost call). */
+int pk__wasm_map_rc(pk__wstate *st, int rc);
+
+/* wabi.c: lowering, and calls from the host. */
+int pk__wasm_lower(const pk__sig *s, uint8_t *params, uint32_t *np,
+                   uint8_t *results, uint32_t *nr);
+int pk__wasm_same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
+                       const uint8_t *r, uint32_t nr);
+void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap);
+int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results);
+void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w);
+
+/* wimports.c: bind import d (`ti` is its slot of st->himps). */
+int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
+                         const pkw_import_desc *d, pk__wtyped *ti,
+                         pkw_func **out);
 
 /* Guest memory [ptr, ptr+len) of `inst`, or NULL when out of bounds. */
 uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len);
