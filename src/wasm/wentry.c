@@ -91,12 +91,13 @@ int pk__wasm_map_rc(pk__wstate *st, int rc) {
 }
 
 /*
- * The one way into guest code (rule 2 of wasm_backend.h). Only the outermost entry
- * arms: it gives the instance the per-call fuel, clears an interrupt
- * that fired too late to be reported, and sets the watchdog's deadline
- * for the whole call; nested entries (a host function calling back,
- * cabi_realloc inside an import) run on the outer call's remaining fuel
- * (the engine keeps it in the instance) and under its deadline.
+ * The one way into guest code (rule 2 of wasm_backend.h). Only the
+ * outermost entry arms: it gives the instance the per-call fuel, clears
+ * an interrupt that fired too late to be reported, and sets the
+ * watchdog's deadline for the whole call; nested entries (a host function
+ * calling back, cabi_realloc inside an import) run on the outer call's
+ * remaining fuel (the engine keeps it in the instance) and under its
+ * deadline.
  */
 static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
                        uint32_t nin, uint32_t nout) {
