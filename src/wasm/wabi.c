@@ -13,7 +13,7 @@
 
 /* The wasm types a plugkit signature lowers to (canonical ABI). */
 int pk__wasm_lower(const pk__sig *s, uint8_t *params, uint32_t *np,
-                 uint8_t *results, uint32_t *nr) {
+                   uint8_t *results, uint32_t *nr) {
   static const uint8_t map[] = {0, PKW_I32, PKW_I64, PKW_F32, PKW_F64};
   uint32_t i;
   *np = *nr = 0;
@@ -33,7 +33,7 @@ int pk__wasm_lower(const pk__sig *s, uint8_t *params, uint32_t *np,
 }
 
 int pk__wasm_same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
-                     const uint8_t *r, uint32_t nr) {
+                       const uint8_t *r, uint32_t nr) {
   return t->nparams == np && t->nresults == nr &&
          memcmp(t->params, p, np) == 0 && memcmp(t->results, r, nr) == 0;
 }
@@ -221,7 +221,8 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
         area_off += ((uint32_t)len + 7u) & ~7u;
         memcpy(pk__wasm_mem(st->inst, gp, (uint32_t)len), src, len);
       } else if (len > 0) {
-        if ((rc = pk__wasm_guest_alloc(st, st->inst, (uint32_t)len, &gp, &dst)) < 0)
+        if ((rc = pk__wasm_guest_alloc(st, st->inst, (uint32_t)len, &gp,
+                                       &dst)) < 0)
           return rc;
         memcpy(dst, src, len);
       }

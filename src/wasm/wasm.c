@@ -156,7 +156,8 @@ static int describe(pk__wstate *st, pkw_func *fn) {
   if ((rc = pk__wasm_guest_call(st, fn, &r, 0, 1)) < 0)
     return rc;
   if (m == NULL)
-    return pk__perr(p, PK_EFORMAT, "plugkit_describe: the module has no memory");
+    return pk__perr(p, PK_EFORMAT,
+                    "plugkit_describe: the module has no memory");
   base = (const char *)pkw_memory_data(m, &size);
   if (r == 0 || r >= size)
     return pk__perr(p, PK_EFORMAT, "plugkit_describe returned a bad pointer");
@@ -206,7 +207,8 @@ static int describe(pk__wstate *st, pkw_func *fn) {
       return pk__perr(p, PK_EFORMAT,
                       "export '%s' is described but not exported", name);
     pkw_func_type(w->fn, &t);
-    if (pk__wasm_lower(&f->sig, wp, &np, wr, &nr) < 0 || !pk__wasm_same_type(&t, wp, np, wr, nr))
+    if (pk__wasm_lower(&f->sig, wp, &np, wr, &nr) < 0 ||
+        !pk__wasm_same_type(&t, wp, np, wr, nr))
       return pk__perr(p, PK_EFORMAT,
                       "export '%s' is declared %s but its wasm type does not "
                       "match",
@@ -386,7 +388,7 @@ static int wasm_open(pk_plugin *p) {
       pkw_import_desc d;
       pkw_module_import(st->mod, i, &d);
       if ((rc = pk__wasm_bind_import(st, &al, &d, (pk__wtyped *)st->himps + i,
-                            &st->hostfns[i])) < 0) {
+                                     &st->hostfns[i])) < 0) {
         pk__free(h, ext);
         return rc;
       }

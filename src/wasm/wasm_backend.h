@@ -25,8 +25,8 @@
  *    guest memory after an entry it keeps a guest address and asks
  *    pk__wasm_mem again.
  *
- * 2. Every entry into guest code goes through guest_enter (wentry.c): calls, the
- *    start function, _initialize, plugkit_describe/init/fini,
+ * 2. Every entry into guest code goes through guest_enter (wentry.c):
+ *    calls, the start function, _initialize, plugkit_describe/init/fini,
  *    cabi_realloc, cabi_post_<name> and plugkit_unwind. The outermost
  *    entry arms the limits (the call's fuel, a clear interrupt flag, the
  *    watchdog's deadline) and disarms the watchdog when it returns; a

@@ -30,7 +30,7 @@ int pk__wasm_out_of_memory(pk__wstate *st, const char *who, uint64_t n) {
 /* Allocate n bytes in the guest with its cabi_realloc (a guest entry:
    any guest pointer the caller holds is dead afterwards). */
 int pk__wasm_guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
-                       uint32_t *out_ptr, uint8_t **out_mem) {
+                         uint32_t *out_ptr, uint8_t **out_mem) {
   uint64_t a[4] = {0, 0, 1, n};
   int rc, status = st->p->ctx.status;
   if (st->realloc_fn == NULL)
@@ -126,7 +126,7 @@ static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
 
 /* Call a guest function of the plugin, mapping a failure to its code. */
 int pk__wasm_guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
-                      uint32_t nin, uint32_t nout) {
+                        uint32_t nin, uint32_t nout) {
   int rc;
   st->host_rc = 0;
   rc = guest_enter(st, fn, slots, nin, nout);

@@ -411,8 +411,8 @@ static int all_i32(const pkw_functype *t, const char *s) {
 
 /* Bind import i. */
 int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
-                       const pkw_import_desc *d, pk__wtyped *ti,
-                       pkw_func **out) {
+                         const pkw_import_desc *d, pk__wtyped *ti,
+                         pkw_func **out) {
   pk_plugin *p = st->p;
   size_t i;
   if (d->kind != PKW_EXTERN_FUNC)
