@@ -191,11 +191,31 @@ static int imp_host_find(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
-/* A str/bytes argument of a host function: guest bytes [gp, gp + len)
-   copied into the call arena (rule 1: the host function may call back
-   into the plugin, which may grow its memory). */
+/*
+ * The copies of a host function's str/bytes arguments (rule 1: the host
+ * function may call back into the plugin, which may grow its memory).
+ * Small ones live on the import's stack, others on the host's heap; all
+ * die when the import returns, so a guest that calls a host function in
+ * a loop does not pile them up for the rest of its call.
+ */
+typedef struct host_args {
+  pk_host *h;
+  size_t used; /* bytes of small in use */
+  uint32_t nheap;
+  void *heap[PK_MAX_PARAMS];
+  char small[256];
+} host_args;
+
+static void host_args_free(host_args *a) {
+  uint32_t i;
+  for (i = 0; i < a->nheap; i++)
+    pk__free(a->h, a->heap[i]);
+}
+
+/* Argument i: guest bytes [gp, gp + len) copied into `a`. */
 static int host_arg(pk__wstate *st, pkw_instance *inst, uint32_t gp,
-                    uint32_t len, const char *who, uint32_t i, pk_val *v) {
+                    uint32_t len, const char *who, uint32_t i, pk_val *v,
+                    host_args *a) {
   const uint8_t *d = pk__wasm_mem(inst, gp, len);
   char *c;
   if (d == NULL)
@@ -206,11 +226,17 @@ static int host_arg(pk__wstate *st, pkw_instance *inst, uint32_t gp,
   if (len == 0) {
     v->str.ptr = "";
   } else {
-    if ((c = pk__arena_alloc(st->p->host, &st->p->arena, len)) == NULL)
+    if (len <= sizeof a->small - a->used) {
+      c = a->small + a->used;
+      a->used += len;
+    } else if ((c = pk__alloc(a->h, len)) != NULL) {
+      a->heap[a->nheap++] = c;
+    } else {
       return pk__wasm_fail(st, PK_ENOMEM,
                            "host function '%s': out of memory copying "
                            "argument %u",
                            who, i + 1);
+    }
     memcpy(c, d, len);
     v->str.ptr = c;
   }
@@ -241,9 +267,9 @@ static int host_result_own(pk__wstate *st, pkw_instance *inst, pk_val *v) {
 /* pk_val in wasm32: type at 0, payload at 8 (str: ptr at 8, len at 12). */
 #define WVAL 16
 
-static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
-                         uint64_t *results) {
-  pk__wstate *st = ud;
+static int host_call_copied(pk__wstate *st, pkw_instance *inst,
+                            const uint64_t *args, uint64_t *results,
+                            host_args *ha) {
   /* args and results alias (engine/wasm.h): read every argument first. */
   uint32_t index = A32(0), nargs = A32(2), nres = A32(4), i, resp = A32(3);
   uint32_t nout;
@@ -280,7 +306,7 @@ static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
                          index < st->p->ngrants
                              ? st->p->host->fns[st->p->grants[index]].name
                              : "?",
-                         i, &in[i])) != 0)
+                         i, &in[i], ha)) != 0)
         return rc;
       break;
     }
@@ -325,9 +351,23 @@ static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
-static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
-                     uint64_t *results) {
-  pk__wtyped *ti = ud;
+static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
+                         uint64_t *results) {
+  pk__wstate *st = ud;
+  host_args ha;
+  int rc;
+  ha.h = st->p->host;
+  ha.used = 0;
+  ha.nheap = 0;
+  rc = host_call_copied(st, inst, args, results, &ha);
+  host_args_free(&ha);
+  return rc;
+}
+
+/* A host function imported by name (its arguments copied into ha). */
+static int typed_copied(pk__wtyped *ti, pkw_instance *inst,
+                        const uint64_t *args, uint64_t *results,
+                        host_args *ha) {
   const pk__sig *s = &ti->fn->sig;
   pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
   uint32_t i, k = 0;
@@ -351,7 +391,7 @@ static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
       break;
     default:
       if ((rc = host_arg(ti->st, inst, A32(k), A32(k + 1), ti->fn->name, i,
-                         &in[i])) != 0)
+                         &in[i], ha)) != 0)
         return rc;
       k += 2;
     }
@@ -381,6 +421,19 @@ static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
     }
   }
   return 0;
+}
+
+static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  pk__wtyped *ti = ud;
+  host_args ha;
+  int rc;
+  ha.h = ti->st->p->host;
+  ha.used = 0;
+  ha.nheap = 0;
+  rc = typed_copied(ti, inst, args, results, &ha);
+  host_args_free(&ha);
+  return rc;
 }
 
 static const struct {

@@ -57,6 +57,16 @@ static int h_callback(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
   return pk_func_call(f, a, 1, r, 1);
 }
 
+/* (str)->(): notes the host's live blocks at its first and last call. */
+static long sink_first = -1, sink_last;
+static int h_sink(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
+  (void)ud, (void)c, (void)a, (void)r;
+  if (sink_first < 0)
+    sink_first = pkt_live;
+  sink_last = pkt_live;
+  return PK_OK;
+}
+
 /* (i32)->i32: calls the plugin's "spin" (which times out) and ignores
    the failure. */
 static int h_swallow(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
@@ -96,6 +106,8 @@ static int open_opts(const char *name, const char *grants, uint64_t fuel,
   PKT_RC(host, pk_host_define(host, "nap", "()->()", h_nap, NULL), PK_OK);
   PKT_RC(host,
          pk_host_define(host, "swallow", "(i32)->i32", h_swallow, NULL),
+         PK_OK);
+  PKT_RC(host, pk_host_define(host, "sink", "(str)->()", h_sink, NULL),
          PK_OK);
   o.grants = grants;
   o.fuel = fuel;
@@ -153,6 +165,17 @@ PK_TEST(chained_result_survives_realloc) {
   PKT_RC(host, call("hello", NULL, 0, &r), PK_OK);
   PKT_RC(host, call("echo", &r, 1, &out), PK_OK);
   PKT_STRN_EQ(out.str.ptr, out.str.len, HELLO);
+  done();
+}
+
+/* The copies of host function arguments die with the import call: 100
+   calls with 64 KiB each leave the host's live blocks where they were. */
+PK_TEST(host_arg_copies_do_not_pile_up) {
+  pk_val in = PK_I32(100), out;
+  open_ok("arg_loop", "sink", 0, 0);
+  PKT_RC(host, call("run", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 100);
+  PKT_EQ_INT(sink_last, sink_first);
   done();
 }
 
