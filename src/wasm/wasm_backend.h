@@ -16,8 +16,8 @@
  *    it, and guest code can run whenever the host enters the guest
  *    (cabi_realloc, a nested call, a post-return). So the host never
  *    holds a guest pointer across a guest entry: str/bytes arguments of
- *    host functions are copied into the plugin's call arena before the
- *    host function runs (it may call back into the plugin); host results
+ *    host functions are copied out of guest memory before the host
+ *    function runs (it may call back into the plugin); host results
  *    that point into guest memory are copied there before cabi_realloc
  *    gives them to the guest; arguments of pk_func_call that point into
  *    the plugin's own memory (a previous call's result) are copied there
