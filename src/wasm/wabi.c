@@ -177,17 +177,22 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   /* The argument area is the outermost call's: a nested call may not
      overwrite the arguments of the call it is nested in. */
   int use_area = st->arg_cap != 0 && p->in_host == 0;
-  int rc;
+  int rc, owned = !w->lowered;
   pk_val own[PK_MAX_PARAMS];
 
   /* Rule 1 (wasm_backend.h): an argument in the plugin's own memory (a
-     result of an earlier call passed on) dies at the post-return or
-     cabi_realloc below, so it goes to the call arena first. */
-  if (w->lowered && own_args(st, f, &args, own) < 0)
-    return pk__perr(p, PK_ENOMEM, "out of memory copying arguments");
-  if (st->pending_post != NULL && p->in_host == 0 &&
-      (rc = pk__wasm_run_post(st)) < 0)
-    return rc;
+     result of an earlier call passed on) dies at a guest entry (the
+     post-return, cabi_realloc), so before the first one the arguments
+     that point there go to the call arena (own_args). A call whose
+     arguments all go to the argument area enters the guest only for the
+     call itself, and copies nothing. */
+  if (st->pending_post != NULL && p->in_host == 0) {
+    if (!owned && own_args(st, f, &args, own) < 0)
+      return pk__perr(p, PK_ENOMEM, "out of memory copying arguments");
+    owned = 1;
+    if ((rc = pk__wasm_run_post(st)) < 0)
+      return rc;
+  }
   for (i = 0; i < f->sig.nparams; i++) {
     const pk_val *a = &args[i];
     switch (a->type) {
@@ -219,8 +224,15 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
         /* The argument area: no cabi_realloc call (checked at open). */
         gp = st->arg_area + area_off;
         area_off += ((uint32_t)len + 7u) & ~7u;
-        memcpy(pk__wasm_mem(st->inst, gp, (uint32_t)len), src, len);
+        /* memmove: an argument in guest memory may overlap the area. */
+        memmove(pk__wasm_mem(st->inst, gp, (uint32_t)len), src, len);
       } else if (len > 0) {
+        if (!owned) { /* cabi_realloc is a guest entry */
+          if (own_args(st, f, &args, own) < 0)
+            return pk__perr(p, PK_ENOMEM, "out of memory copying arguments");
+          owned = 1;
+          src = args[i].str.ptr; /* str and bytes share the layout */
+        }
         if ((rc = pk__wasm_guest_alloc(st, st->inst, (uint32_t)len, &gp,
                                        &dst)) < 0)
           return rc;
