@@ -91,16 +91,16 @@ static void put64(uint8_t *p, uint64_t v) {
  * buffer and the new bytes as two iovecs, the newline often alone in the
  * second), so a line is gathered across them; text after the last
  * newline of a write is a message of its own. Lines longer than the
- * buffer are cut into messages of LINE_MAX bytes. The text is copied out
+ * buffer are cut into messages of LOG_LINE_MAX bytes. The text is copied out
  * of guest memory before the sink sees it.
  */
-#define LINE_MAX 1024
+#define LOG_LINE_MAX 1024
 
 typedef struct line_buf {
   pk__wstate *st;
   int level;
   size_t n;
-  char buf[LINE_MAX];
+  char buf[LOG_LINE_MAX];
 } line_buf;
 
 static void line_flush(line_buf *l) {
@@ -113,11 +113,11 @@ static void line_flush(line_buf *l) {
 static size_t line_take(line_buf *l, const char *s, size_t n, int *flush) {
   const char *nl = memchr(s, '\n', n);
   size_t k = nl ? (size_t)(nl - s) : n;
-  if (k > LINE_MAX - l->n)
-    k = LINE_MAX - l->n;
+  if (k > LOG_LINE_MAX - l->n)
+    k = LOG_LINE_MAX - l->n;
   memcpy(l->buf + l->n, s, k);
   l->n += k;
-  *flush = l->n == LINE_MAX || (k < n && s[k] == '\n');
+  *flush = l->n == LOG_LINE_MAX || (k < n && s[k] == '\n');
   return k < n && s[k] == '\n' ? k + 1 : k;
 }
 
