@@ -179,6 +179,34 @@ PK_TEST(host_arg_copies_do_not_pile_up) {
   done();
 }
 
+/* A log sink that calls back into the plugin (which grows its memory)
+   before it reads the message. */
+static char sink_msg[64];
+static void grow_then_read(void *ud, int level, const char *plugin,
+                           const char *msg, size_t len) {
+  pk_func *f;
+  pk_val out;
+  (void)ud, (void)level, (void)plugin;
+  if (pk_plugin_func(plug, "grow", NULL, &f) == PK_OK)
+    (void)pk_func_call(f, NULL, 0, &out, 1);
+  if (len >= sizeof sink_msg)
+    len = sizeof sink_msg - 1;
+  memcpy(sink_msg, msg, len); /* a read ASan checks */
+  sink_msg[len] = '\0';
+}
+
+PK_TEST(log_message_survives_sink_callback) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_val out;
+  ho.alloc = pkt_alloc;
+  ho.log = grow_then_read;
+  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
+  PKT_RC(host, pk_plugin_open(host, wasm("log_grow"), NULL, &plug), PK_OK);
+  PKT_RC(host, call("go", NULL, 0, &out), PK_OK);
+  PKT_STR_EQ(sink_msg, HELLO);
+  done();
+}
+
 /* ---- BUG 5, 6, 7: every guest entry under the limits ---------------- */
 
 PK_TEST(start_loop_out_of_fuel) {

@@ -10,7 +10,7 @@ set(_hw ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wasm)
 set(_hwo ${CMAKE_CURRENT_BINARY_DIR}/wasm)
 file(MAKE_DIRECTORY ${_hwo})
 foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
-        realloc_loop nested_limits late_interrupt nested_swallow arg_loop
+        realloc_loop nested_limits late_interrupt nested_swallow arg_loop log_grow
         vformat_slow wasi_fifo)
   pk_wat_module(hostile_wasm_fx_${case} ${_hwo}/${case}.wasm ${_hw}/${case}.wat)
 endforeach()
