@@ -130,10 +130,17 @@ int pk__os_dir_open(const char *path, int *out_fd);
  * Open `rel` (len bytes, '/'-separated) beneath directory fd `root`,
  * read-only, following no symbolic link and refusing "..", absolute paths
  * and empty components: it cannot name anything outside the root. With
- * `want_dir`, the result must be a directory. Returns an fd >= 0 or a
+ * `want_dir`, the result must be a directory. Only regular files and
+ * directories open (anything else is PK__OSE_ACCES), and no open can
+ * block (a FIFO would wait for a writer). Returns an fd >= 0 or a
  * PK__OSE_* code.
  */
 int pk__os_open_beneath(int root, const char *rel, size_t len, int want_dir);
+/* The same walk, then the status of what `rel` names, without opening it:
+   0, or PK__OSE_LOOP for a symbolic link, PK__OSE_ACCES for anything but
+   a regular file or directory, or another PK__OSE_* code. */
+int pk__os_stat_beneath(int root, const char *rel, size_t len,
+                        pk__os_stat *out);
 long pk__os_read(int fd, void *buf, size_t n);              /* or PK__OSE_ */
 int64_t pk__os_seek(int fd, int64_t off, int whence);       /* 0 set, 1 cur,
                                                                2 end */

@@ -8,7 +8,7 @@
  * Any other WASI function links to a stub that answers ENOSYS, so that a
  * module merely linking it still loads.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <string.h>
 
@@ -85,18 +85,40 @@ static void put64(uint8_t *p, uint64_t v) {
 
 #define A32(i) ((uint32_t)args[i])
 
-/* Log what the guest wrote to fd 1 or 2, one message per line. */
-static void emit(pk__wstate *st, int level, const char *s, size_t n) {
-  while (n > 0) {
-    const char *nl = memchr(s, '\n', n);
-    size_t k = nl ? (size_t)(nl - s) : n;
-    if (k > 0 || nl != NULL)
-      pk__plugin_log(st->p, level, s, k);
-    if (nl == NULL)
-      break;
-    n -= k + 1;
-    s = nl + 1;
-  }
+/*
+ * What the guest writes to fd 1 or 2 goes to the log sink one message per
+ * line. A write's iovecs are one stream (wasi-libc's stdio writes its
+ * buffer and the new bytes as two iovecs, the newline often alone in the
+ * second), so a line is gathered across them; text after the last
+ * newline of a write is a message of its own. Lines longer than the
+ * buffer are cut into messages of LOG_LINE_MAX bytes. The text is copied out
+ * of guest memory before the sink sees it.
+ */
+#define LOG_LINE_MAX 1024
+
+typedef struct line_buf {
+  pk__wstate *st;
+  int level;
+  size_t n;
+  char buf[LOG_LINE_MAX];
+} line_buf;
+
+static void line_flush(line_buf *l) {
+  pk__plugin_log(l->st->p, l->level, l->buf, l->n);
+  l->n = 0;
+}
+
+/* Takes bytes of s up to a line's end or a full buffer: how many it
+   consumed (the newline too), and *flush when a message is complete. */
+static size_t line_take(line_buf *l, const char *s, size_t n, int *flush) {
+  const char *nl = memchr(s, '\n', n);
+  size_t k = nl ? (size_t)(nl - s) : n;
+  if (k > LOG_LINE_MAX - l->n)
+    k = LOG_LINE_MAX - l->n;
+  memcpy(l->buf + l->n, s, k);
+  l->n += k;
+  *flush = l->n == LOG_LINE_MAX || (k < n && s[k] == '\n');
+  return k < n && s[k] == '\n' ? k + 1 : k;
 }
 
 static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
@@ -104,6 +126,7 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
   pk__wstate *st = ud;
   uint32_t fd = A32(0), iovs = A32(1), n = A32(2), out = A32(3), total = 0, i;
   uint8_t *vec = pk__wasm_mem(inst, iovs, n * 8), *po;
+  line_buf line;
   if (n > 1024 || vec == NULL || (po = pk__wasm_mem(inst, out, 4)) == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
@@ -112,17 +135,40 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
     results[0] = WASI_EBADF;
     return 0;
   }
+  line.st = st;
+  line.level = fd == 1 ? PK_LOG_INFO : PK_LOG_WARN;
+  line.n = 0;
   for (i = 0; i < n; i++) {
-    uint32_t p = get32(vec + 8 * i), len = get32(vec + 8 * i + 4);
-    const uint8_t *data = pk__wasm_mem(inst, p, len);
-    if (data == NULL) {
-      results[0] = WASI_EFAULT;
-      return 0;
+    uint32_t off = 0, len;
+    for (;;) {
+      /* Asked again after each message: the sink may call back into the
+         plugin, which may grow (move) its memory. */
+      uint32_t p = get32(vec + 8 * i);
+      const uint8_t *data;
+      int flush;
+      len = get32(vec + 8 * i + 4);
+      if ((data = pk__wasm_mem(inst, p, len)) == NULL) {
+        results[0] = WASI_EFAULT;
+        return 0;
+      }
+      if (off >= len)
+        break;
+      off += (uint32_t)line_take(&line, (const char *)data + off, len - off,
+                                 &flush);
+      if (flush) {
+        line_flush(&line);
+        if ((vec = pk__wasm_mem(inst, iovs, n * 8)) == NULL) {
+          results[0] = WASI_EFAULT;
+          return 0;
+        }
+      }
     }
-    emit(st, fd == 1 ? PK_LOG_INFO : PK_LOG_WARN, (const char *)data, len);
     total += len;
   }
-  put32(po, total);
+  if (line.n > 0)
+    line_flush(&line);
+  put32(pk__wasm_mem(inst, out, 4), total); /* checked above; memory only
+                                               grows */
   results[0] = WASI_OK;
   return 0;
 }
@@ -213,21 +259,26 @@ static int fd_seek(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
-/* The WASI filestat of host fd `fd` at p (64 bytes). */
+/* The WASI filestat of s at p (64 bytes). */
+static void put_filestat(const pk__os_stat *s, uint8_t *p) {
+  memset(p, 0, 64);
+  put64(p, s->dev);
+  put64(p + 8, s->ino);
+  p[16] = s->isdir ? 3 : 4; /* directory, regular file */
+  put64(p + 24, s->nlink);
+  put64(p + 32, s->size);
+  put64(p + 40, s->atime_ns);
+  put64(p + 48, s->mtime_ns);
+  put64(p + 56, s->ctime_ns);
+}
+
+/* The same for host fd `fd`. */
 static uint64_t filestat(int fd, uint8_t *p) {
   pk__os_stat s;
   int rc = pk__os_fstat(fd, &s);
   if (rc != 0)
     return wasi_errno(rc);
-  memset(p, 0, 64);
-  put64(p, s.dev);
-  put64(p + 8, s.ino);
-  p[16] = s.isdir ? 3 : 4; /* directory, regular file */
-  put64(p + 24, s.nlink);
-  put64(p + 32, s.size);
-  put64(p + 40, s.atime_ns);
-  put64(p + 48, s.mtime_ns);
-  put64(p + 56, s.ctime_ns);
+  put_filestat(&s, p);
   return WASI_OK;
 }
 
@@ -289,9 +340,10 @@ static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
 static int path_filestat_get(void *ud, pkw_instance *inst,
                              const uint64_t *args, uint64_t *results) {
   pk__wstate *st = ud;
-  int dir = host_fd(st, A32(0)), fd;
+  int dir = host_fd(st, A32(0)), rc;
   const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
   uint8_t *p = pk__wasm_mem(inst, A32(4), 64);
+  pk__os_stat s;
   if (path == NULL || p == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
@@ -300,18 +352,13 @@ static int path_filestat_get(void *ud, pkw_instance *inst,
     results[0] = WASI_EBADF;
     return 0;
   }
-  if ((fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 0)) < 0 &&
-      fd != PK__OSE_ISDIR) {
-    results[0] = wasi_errno(fd);
+  /* Stat without opening: an open could block (a FIFO). */
+  if ((rc = pk__os_stat_beneath(dir, (const char *)path, A32(3), &s)) < 0) {
+    results[0] = wasi_errno(rc);
     return 0;
   }
-  if (fd == PK__OSE_ISDIR &&
-      (fd = pk__os_open_beneath(dir, (const char *)path, A32(3), 1)) < 0) {
-    results[0] = wasi_errno(fd);
-    return 0;
-  }
-  results[0] = filestat(fd, p);
-  pk__os_close(fd);
+  put_filestat(&s, p);
+  results[0] = WASI_OK;
   return 0;
 }
 

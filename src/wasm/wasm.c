@@ -10,8 +10,12 @@
  * describes itself through plugkit_describe; any other module is offered
  * with the scalar functions it exports. Host functions are imports from
  * module "plugkit", linked only when granted.
+ *
+ * This file opens and closes plugins; wabi.c has the canonical ABI and
+ * calls from the host, wentry.c guest entries and limits, wimports.c the
+ * imports, wasi.c WASI and wfmt.c printf for the guest.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,651 +86,6 @@ static pkw_alloc alloc_of(pk_host *h) {
   a.ud = h;
   return a;
 }
-
-/* Allocate n bytes in the guest with its cabi_realloc. */
-static int guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
-                       uint32_t *out_ptr, uint8_t **out_mem) {
-  uint64_t a[4] = {0, 0, 1, n}, r = 0;
-  int rc;
-  if (st->realloc_fn == NULL)
-    return pk__perr(st->p, PK_EFORMAT,
-                    "the module exports no cabi_realloc: str/bytes cannot "
-                    "cross into it");
-  if ((rc = pkw_call(st->realloc_fn, a, 4, &r, 1)) != PKW_OK)
-    return pk__perr(st->p, PK_ETRAP, "cabi_realloc trapped: %s",
-                    pkw_strerror(rc));
-  if ((*out_mem = pk__wasm_mem(inst, (uint32_t)r, n)) == NULL ||
-      (r == 0 && n > 0))
-    return pk__perr(st->p, PK_ENOMEM,
-                    "cabi_realloc could not allocate %u bytes in the guest",
-                    n);
-  *out_ptr = (uint32_t)r;
-  return PK_OK;
-}
-
-/* The wasm types a plugkit signature lowers to (canonical ABI). */
-static int lower(const pk__sig *s, uint8_t *params, uint32_t *np,
-                 uint8_t *results, uint32_t *nr) {
-  static const uint8_t map[] = {0, PKW_I32, PKW_I64, PKW_F32, PKW_F64};
-  uint32_t i;
-  *np = *nr = 0;
-  for (i = 0; i < s->nparams; i++) {
-    if (s->params[i] == PK_T_STR || s->params[i] == PK_T_BYTES) {
-      params[(*np)++] = PKW_I32;
-      params[(*np)++] = PKW_I32;
-    } else {
-      params[(*np)++] = map[s->params[i]];
-    }
-  }
-  if (s->nresults > 1)
-    return -1;
-  for (i = 0; i < s->nresults; i++)
-    results[(*nr)++] = s->results[i] >= PK_T_STR ? PKW_I32 : map[s->results[i]];
-  return 0;
-}
-
-static int same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
-                     const uint8_t *r, uint32_t nr) {
-  return t->nparams == np && t->nresults == nr &&
-         memcmp(t->params, p, np) == 0 && memcmp(t->results, r, nr) == 0;
-}
-
-static void type_text(const pkw_functype *t, char *buf, size_t cap) {
-  size_t n = 0;
-  uint32_t i;
-  n += (size_t)snprintf(buf + n, cap - n, "(");
-  for (i = 0; i < t->nparams && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
-                          t->params[i] == PKW_I32   ? "i32"
-                          : t->params[i] == PKW_I64 ? "i64"
-                          : t->params[i] == PKW_F32 ? "f32"
-                          : t->params[i] == PKW_F64 ? "f64"
-                                                    : "ref");
-  if (n < cap)
-    n += (size_t)snprintf(buf + n, cap - n, ")->(");
-  for (i = 0; i < t->nresults && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
-                          t->results[i] == PKW_I32   ? "i32"
-                          : t->results[i] == PKW_I64 ? "i64"
-                          : t->results[i] == PKW_F32 ? "f32"
-                          : t->results[i] == PKW_F64 ? "f64"
-                                                     : "ref");
-  if (n < cap)
-    snprintf(buf + n, cap - n, ")");
-}
-
-/* Map an engine result to a plugkit error with a message. */
-static int map_rc(pk__wstate *st, int rc) {
-  pk_plugin *p = st->p;
-  /* The trap skipped the SDK wrappers' epilogues: let the guest forget
-     the calls it was in (outermost calls only: else frames are live). */
-  if (st->unwind != NULL && p->in_host == 0) {
-    pkw_instance_set_fuel(st->inst, -1);
-    (void)pkw_call(st->unwind, NULL, 0, NULL, 0);
-  }
-  if (rc == PK__WASM_HOSTERR)
-    return st->host_rc; /* message set by the callback */
-  if (rc == PKW_TRAP_OUT_OF_FUEL)
-    return pk__perr(p, PK_ELIMIT, "out of fuel (%lld units per call)",
-                    (long long)st->fuel);
-  if (rc == PKW_TRAP_INTERRUPTED && st->wd != NULL &&
-      pk__os_watchdog_fired(st->wd))
-    return pk__perr(p, PK_ETIMEOUT, "did not return within %u ms",
-                    st->timeout_ms);
-  if (rc == PKW_ENOMEM)
-    return pk__perr(p, PK_ENOMEM, "out of memory in the engine");
-  if (rc == PKW_EINVALID || rc == PKW_EMALFORMED) /* a lazy body */
-    return pk__perr(p, PK_EFORMAT, "%s module: %s",
-                    rc == PKW_EINVALID ? "invalid" : "malformed",
-                    pkw_module_error(st->mod));
-  if (PKW_IS_TRAP(rc))
-    return pk__perr(p, PK_ETRAP, "trap: %s", pkw_strerror(rc));
-  return pk__perr(p, PK_ETRAP, "engine error: %s", pkw_strerror(rc));
-}
-
-/* Call a guest function of the plugin with the limits armed. */
-static int guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
-                      uint32_t nin, uint32_t nout) {
-  int rc;
-  if (st->fuel > 0)
-    pkw_instance_set_fuel(st->inst, st->fuel);
-  if (st->wd != NULL)
-    pk__os_watchdog_arm(st->wd, pk__os_clock_ns(1) +
-                                    (uint64_t)st->timeout_ms * 1000000u);
-  st->host_rc = 0;
-  rc = pkw_call(fn, slots, nin, slots, nout);
-  if (st->wd != NULL)
-    pk__os_watchdog_disarm(st->wd);
-  return rc == PKW_OK ? PK_OK : map_rc(st, rc);
-}
-
-/* Run the post-return of the previous call, once nothing uses it. */
-static void run_post(pk__wstate *st) {
-  pkw_func *post = st->pending_post;
-  uint64_t arg = st->pending_arg;
-  st->pending_post = NULL;
-  if (post != NULL)
-    pkw_call(post, &arg, 1, &arg, 0);
-}
-
-/* ---- calls from the host ------------------------------------------------ */
-
-/*
- * Scalar exports with no limits armed: the engine reads each argument's
- * payload straight from the pk_val array and writes the result's payload
- * back (pkw_invoke with pk_val's stride). pk_val's payload sits at one
- * offset for every type, and a 32-bit value is the low half of its
- * 64-bit slot on the little-endian hosts the engine needs (the engine
- * ignores the upper half of i32/f32 arguments; see engine/wasm.h).
- */
-static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
-                              pk_val *results);
-
-/* The payloads of a pk_val array, for pkw_invoke with sizeof(pk_val) as
-   the stride. Integer arithmetic: args is NULL when there are no
-   parameters (results when no results), and the engine then reads (or
-   writes) nothing. */
-#define PAYLOADS(v) ((uint64_t *)((uintptr_t)(v) + offsetof(pk_val, i64)))
-
-/* The scalar path, with the SDK's auto post-return (no call left to run
-   before this one) or after running the pending one. */
-static inline int invoke_scalar(const pk_func *f, const pk_val *args,
-                                pk_val *results) {
-  pk_plugin *p = f->plugin;
-  int rc;
-  /* pk_func_call cleared ctx.status and checked the counts and types.
-     The tag goes first: the engine writes only the payload. */
-  if (f->sig.nresults == 1)
-    results[0].type = f->sig.results[0];
-  rc = pkw_invoke((pkw_func *)f->bdata, PAYLOADS(args), PAYLOADS(results),
-                  sizeof(pk_val));
-  if (PK__LIKELY(rc == PKW_OK))
-    return p->ctx.status; /* a host import may have failed the call */
-  return map_rc(p->bstate, rc);
-}
-
-/* A thunk, which pk_func_call tail-calls first: the function is the
-   plugin's cur (the context is the plugin). */
-static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
-  return invoke_scalar(((pk_plugin *)(void *)c)->cur, args, results);
-}
-
-/* The same for a module whose post-return the host runs: the previous
-   call's, if pending, first (apart, so the fast path stays small). */
-PK__NOINLINE static int invoke_scalar_post(pk_func *f, const pk_val *args,
-                                           pk_val *results) {
-  run_post(f->plugin->bstate);
-  return invoke_scalar(f, args, results);
-}
-
-static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
-                              pk_val *results) {
-  pk_plugin *p = f->plugin;
-  if (PK__UNLIKELY(((pk__wstate *)p->bstate)->pending_post != NULL) &&
-      p->in_host == 0)
-    return invoke_scalar_post(f, args, results);
-  return invoke_scalar(f, args, results);
-}
-
-/* Prepare the scalar fast path of export w, when it applies. */
-static void scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
-  if (w->lowered || st->limited)
-    return;
-  f->bdata = w->fn;
-  if (st->auto_post)
-    f->thunk = wasm_thunk_auto;
-  f->invoke = wasm_invoke_scalar;
-  f->invoke_tags = 1;
-}
-
-static int wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
-  pk_plugin *p = f->plugin;
-  pk__wstate *st = p->bstate;
-  pk__wexport *w = &st->exports[f->bindex];
-  uint64_t slots[2 * PK_MAX_PARAMS + 2];
-  uint32_t n = 0, i, area_off = 0;
-  /* The argument area is the outermost call's: a nested call may not
-     overwrite the arguments of the call it is nested in. */
-  int use_area = st->arg_cap != 0 && p->in_host == 0;
-  int rc;
-
-  if (st->pending_post != NULL && p->in_host == 0)
-    run_post(st);
-  for (i = 0; i < f->sig.nparams; i++) {
-    const pk_val *a = &args[i];
-    switch (a->type) {
-    case PK_T_I32:
-      slots[n++] = (uint32_t)a->i32;
-      break;
-    case PK_T_I64:
-      slots[n++] = (uint64_t)a->i64;
-      break;
-    case PK_T_F32: {
-      uint32_t b;
-      memcpy(&b, &a->f32, 4);
-      slots[n++] = b;
-      break;
-    }
-    case PK_T_F64:
-      memcpy(&slots[n++], &a->f64, 8);
-      break;
-    default: { /* str, bytes: copied into guest memory */
-      const void *src = a->type == PK_T_STR ? (const void *)a->str.ptr
-                                            : (const void *)a->bytes.ptr;
-      size_t len = a->type == PK_T_STR ? a->str.len : a->bytes.len;
-      uint32_t gp = 0;
-      uint8_t *dst;
-      if (len > UINT32_MAX)
-        return pk__perr(p, PK_EINVAL, "argument %u is too large", i + 1);
-      if (len > 0 && use_area && area_off <= st->arg_cap &&
-          len <= st->arg_cap - area_off) {
-        /* The argument area: no cabi_realloc call (checked at open). */
-        gp = st->arg_area + area_off;
-        area_off += ((uint32_t)len + 7u) & ~7u;
-        memcpy(pk__wasm_mem(st->inst, gp, (uint32_t)len), src, len);
-      } else if (len > 0) {
-        if ((rc = guest_alloc(st, st->inst, (uint32_t)len, &gp, &dst)) < 0)
-          return rc;
-        memcpy(dst, src, len);
-      }
-      slots[n++] = gp;
-      slots[n++] = (uint32_t)len;
-    }
-    }
-  }
-  p->ctx.status = 0;
-  rc = guest_call(st, w->fn, slots, n, f->sig.nresults);
-  if (w->lowered && !st->auto_post) { /* the arena holds arguments or
-                                          the result */
-    st->pending_post = w->post;
-    st->pending_arg = f->sig.nresults ? slots[0] : 0;
-  }
-  if (rc < 0)
-    return rc;
-  if (p->ctx.status != 0)
-    return p->ctx.status; /* the guest called fail */
-  if (f->sig.nresults == 1) {
-    switch (f->sig.results[0]) {
-    case PK_T_I32:
-      results[0].i32 = (int32_t)(uint32_t)slots[0];
-      break;
-    case PK_T_I64:
-      results[0].i64 = (int64_t)slots[0];
-      break;
-    case PK_T_F32: {
-      uint32_t b = (uint32_t)slots[0];
-      memcpy(&results[0].f32, &b, 4);
-      break;
-    }
-    case PK_T_F64:
-      memcpy(&results[0].f64, &slots[0], 8);
-      break;
-    default: { /* str, bytes: (ptr, len) in the return area */
-      uint8_t *area = pk__wasm_mem(st->inst, (uint32_t)slots[0], 8), *data;
-      uint32_t gp, len;
-      if (area == NULL)
-        return pk__perr(p, PK_ETRAP, "return area out of guest memory");
-      gp = (uint32_t)area[0] | (uint32_t)area[1] << 8 |
-           (uint32_t)area[2] << 16 | (uint32_t)area[3] << 24;
-      len = (uint32_t)area[4] | (uint32_t)area[5] << 8 |
-            (uint32_t)area[6] << 16 | (uint32_t)area[7] << 24;
-      if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
-        return pk__perr(p, PK_ETRAP,
-                        "result [%u, +%u) is outside guest memory", gp, len);
-      /* Points into guest memory: valid until the next call. */
-      if (f->sig.results[0] == PK_T_STR) {
-        results[0].str.ptr = (const char *)data;
-        results[0].str.len = len;
-      } else {
-        results[0].bytes.ptr = data;
-        results[0].bytes.len = len;
-      }
-    }
-    }
-  }
-  return PK_OK;
-}
-
-/* ---- the "plugkit" imports --------------------------------------------- */
-
-#define A32(i) ((uint32_t)args[i])
-
-/* The guest fails the current call with this message. */
-static int guest_fail(pk__wstate *st, const char *msg, size_t len) {
-  if (st->p->ctx.status != 0)
-    return 0; /* keep the first cause (an oom) */
-  st->p->ctx.status = PK_EPLUGIN;
-  pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)len, msg);
-  return 0;
-}
-
-/* A line from the guest for the host's log sink. */
-static int guest_log(pk__wstate *st, int level, const char *msg,
-                     size_t len) {
-  pk__plugin_log(st->p, level, msg, len);
-  return 0;
-}
-
-static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
-                    uint64_t *results) {
-  pk__wstate *st = ud;
-  const uint8_t *m = pk__wasm_mem(inst, A32(0), A32(1));
-  (void)results;
-  if (m == NULL)
-    return pk__wasm_fail(st, PK_ETRAP, "fail: message outside guest memory");
-  return guest_fail(st, (const char *)m, A32(1));
-}
-
-/*
- * vfail, vlog and vformat: pk_fail, pk_log and pk_str_vprintf formatted
- * by the host (wfmt.c), so that the guest links no printf. vfail and vlog
- * keep the first 511 bytes, as the SDK's pk__vfmt does natively, and an
- * empty message where vsnprintf would fail.
- */
-#define MSG_MAX 511
-
-/* Formats the message of vfail/vlog into msg (MSG_MAX + 1 bytes). */
-static int format_msg(pk__wstate *st, pkw_instance *inst, const char *imp,
-                      const uint64_t *fmt_ap, char *msg, size_t *len) {
-  int64_t n;
-  int rc = pk__wasm_format(st, inst, imp, (uint32_t)fmt_ap[0],
-                           (uint32_t)fmt_ap[1], msg, MSG_MAX, &n);
-  *len = n < 0 ? 0 : n > MSG_MAX ? MSG_MAX : (size_t)n;
-  return rc;
-}
-
-static int imp_vfail(void *ud, pkw_instance *inst, const uint64_t *args,
-                     uint64_t *results) {
-  char msg[MSG_MAX + 1];
-  size_t n;
-  int rc = format_msg(ud, inst, "vfail", &args[0], msg, &n);
-  (void)results;
-  return rc < 0 ? rc : guest_fail(ud, msg, n);
-}
-
-static int imp_vlog(void *ud, pkw_instance *inst, const uint64_t *args,
-                    uint64_t *results) {
-  char msg[MSG_MAX + 1];
-  size_t n;
-  int rc = format_msg(ud, inst, "vlog", &args[1], msg, &n);
-  (void)results;
-  return rc < 0 ? rc : guest_log(ud, (int)A32(0), msg, n);
-}
-
-/* vformat(fmt, ap, buf, cap) -> i32: vsnprintf. The text is made in
-   host memory, then copied: %s arguments may overlap buf. */
-static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
-                       uint64_t *results) {
-  pk__wstate *st = ud;
-  pk_host *h = st->p->host;
-  uint32_t cap = A32(3);
-  char small[256], *text = small;
-  uint8_t *dst;
-  int64_t n = -1;
-  int rc;
-  if (cap > 0 && pk__wasm_mem(inst, A32(2), cap) == NULL)
-    return pk__wasm_fail(st, PK_ETRAP,
-                         "vformat: output buffer outside guest memory");
-  if (cap > sizeof small && (text = pk__alloc(h, cap)) == NULL)
-    return pk__wasm_fail(st, PK_ENOMEM,
-                         "vformat: out of memory for a %u-byte text", cap);
-  rc = pk__wasm_format(st, inst, "vformat", A32(0), A32(1), text,
-                       cap > 0 ? cap - 1 : 0, &n);
-  if (rc == 0 && cap > 0) {
-    dst = pk__wasm_mem(inst, A32(2), cap);
-    memcpy(dst, text, n < 0 ? 1 : (size_t)(n < cap ? n + 1 : cap));
-  }
-  if (text != small)
-    pk__free(h, text);
-  results[0] = (uint32_t)(int32_t)n;
-  return rc;
-}
-
-/* The guest could not allocate `size` bytes: its memory is full. */
-static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
-                   uint64_t *results) {
-  pk__wstate *st = ud;
-  pkw_memory *m = pkw_instance_memory(inst);
-  (void)results;
-  if (st->max_pages > 0) {
-    st->p->ctx.status = PK_ELIMIT;
-    pk__perr(st->p, PK_ELIMIT,
-             "memory limit reached: %u of %u pages (64 KiB) in use, %u more "
-             "bytes wanted",
-             m ? pkw_memory_pages(m) : 0, st->max_pages, A32(0));
-  } else {
-    st->p->ctx.status = PK_ENOMEM;
-    pk__perr(st->p, PK_ENOMEM, "the plugin is out of memory (%u bytes "
-                               "wanted)", A32(0));
-  }
-  return 0;
-}
-
-static int imp_log(void *ud, pkw_instance *inst, const uint64_t *args,
-                   uint64_t *results) {
-  pk__wstate *st = ud;
-  const uint8_t *m = pk__wasm_mem(inst, A32(1), A32(2));
-  (void)results;
-  if (m == NULL)
-    return pk__wasm_fail(st, PK_ETRAP, "log: message outside guest memory");
-  return guest_log(st, (int)A32(0), (const char *)m, A32(2));
-}
-
-/* Copy `len` bytes into the guest; write (ptr, len) at `out`. */
-static int give_guest(pk__wstate *st, pkw_instance *inst, const void *src,
-                      size_t len, uint32_t out) {
-  uint8_t *o = pk__wasm_mem(inst, out, 8), *dst;
-  uint32_t gp = 0;
-  int rc;
-  if (o == NULL || len > UINT32_MAX)
-    return pk__wasm_fail(st, PK_ETRAP, "result address outside guest memory");
-  if (len > 0) {
-    if ((rc = guest_alloc(st, inst, (uint32_t)len, &gp, &dst)) < 0) {
-      st->host_rc = rc;
-      return PK__WASM_HOSTERR;
-    }
-    memcpy(dst, src, len);
-    o = pk__wasm_mem(inst, out, 8); /* memory may have grown */
-  }
-  o[0] = (uint8_t)gp;
-  o[1] = (uint8_t)(gp >> 8);
-  o[2] = (uint8_t)(gp >> 16);
-  o[3] = (uint8_t)(gp >> 24);
-  o[4] = (uint8_t)len;
-  o[5] = (uint8_t)(len >> 8);
-  o[6] = (uint8_t)(len >> 16);
-  o[7] = (uint8_t)(len >> 24);
-  return 0;
-}
-
-static int imp_config(void *ud, pkw_instance *inst, const uint64_t *args,
-                      uint64_t *results) {
-  pk__wstate *st = ud;
-  const uint8_t *key = pk__wasm_mem(inst, A32(0), A32(1));
-  pk_str v;
-  if (key == NULL)
-    return pk__wasm_fail(st, PK_ETRAP, "config: key outside guest memory");
-  if (pk__config_get(st->p, (const char *)key, A32(1), &v) != PK_OK) {
-    results[0] = (uint32_t)PK_ENOENT;
-    return 0;
-  }
-  results[0] = 0;
-  return give_guest(st, inst, v.ptr, v.len, A32(2));
-}
-
-static int imp_host_find(void *ud, pkw_instance *inst, const uint64_t *args,
-                         uint64_t *results) {
-  pk__wstate *st = ud;
-  const uint8_t *name = pk__wasm_mem(inst, A32(0), A32(1));
-  const uint8_t *sig = pk__wasm_mem(inst, A32(2), A32(3));
-  uint8_t *out = pk__wasm_mem(inst, A32(4), 4);
-  char nbuf[128], sbuf[PK__SIG_MAX];
-  int32_t idx = 0;
-  int rc;
-  if (name == NULL || sig == NULL || out == NULL || A32(1) >= sizeof nbuf ||
-      A32(3) >= sizeof sbuf)
-    return pk__wasm_fail(st, PK_ETRAP, "host_find: bad guest pointer");
-  memcpy(nbuf, name, A32(1));
-  nbuf[A32(1)] = '\0';
-  memcpy(sbuf, sig, A32(3));
-  sbuf[A32(3)] = '\0';
-  rc = pk__hostfn_find(st->p, nbuf, A32(3) ? sbuf : NULL, &idx);
-  if (rc == PK_OK)
-    memcpy(out, &idx, 4);
-  results[0] = (uint32_t)rc;
-  return 0;
-}
-
-/* pk_val in wasm32: type at 0, payload at 8 (str: ptr at 8, len at 12). */
-#define WVAL 16
-
-static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
-                         uint64_t *results) {
-  pk__wstate *st = ud;
-  uint32_t nargs = A32(2), nres = A32(4), i, resp = A32(3);
-  const uint8_t *ga;
-  pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
-  int rc;
-
-  if (nargs > PK_MAX_PARAMS || nres > PK_MAX_RESULTS ||
-      (ga = pk__wasm_mem(inst, A32(1), nargs * WVAL)) == NULL ||
-      pk__wasm_mem(inst, resp, nres * WVAL) == NULL)
-    return pk__wasm_fail(st, PK_ETRAP, "host_call: bad guest pointer");
-  for (i = 0; i < nargs; i++) {
-    const uint8_t *v = ga + i * WVAL;
-    memcpy(&in[i].type, v, 4);
-    switch (in[i].type) {
-    case PK_T_I32:
-      memcpy(&in[i].i32, v + 8, 4);
-      break;
-    case PK_T_I64:
-      memcpy(&in[i].i64, v + 8, 8);
-      break;
-    case PK_T_F32:
-      memcpy(&in[i].f32, v + 8, 4);
-      break;
-    case PK_T_F64:
-      memcpy(&in[i].f64, v + 8, 8);
-      break;
-    case PK_T_STR:
-    case PK_T_BYTES: {
-      uint32_t gp, len;
-      const uint8_t *d;
-      memcpy(&gp, v + 8, 4);
-      memcpy(&len, v + 12, 4);
-      if ((d = pk__wasm_mem(inst, gp, len)) == NULL)
-        return pk__wasm_fail(st, PK_ETRAP, "host_call: argument %u outside "
-                                           "guest memory", i + 1);
-      in[i].str.ptr = (const char *)d; /* str and bytes share the layout */
-      in[i].str.len = len;
-      break;
-    }
-    default:
-      in[i].type = 0xff; /* pk__hostfn_call rejects it with ETYPE */
-    }
-  }
-  rc = pk__hostfn_call(st->p, (int32_t)A32(0), in, nargs, out, nres);
-  results[0] = (uint32_t)rc;
-  if (rc != PK_OK)
-    return 0;
-  for (i = 0; i < nres && i < st->p->host->fns[st->p->grants[A32(0)]].sig.nresults;
-       i++) {
-    uint8_t *v = pk__wasm_mem(inst, resp + i * WVAL, WVAL);
-    memset(v, 0, WVAL);
-    memcpy(v, &out[i].type, 4);
-    switch (out[i].type) {
-    case PK_T_I32:
-      memcpy(v + 8, &out[i].i32, 4);
-      break;
-    case PK_T_I64:
-      memcpy(v + 8, &out[i].i64, 8);
-      break;
-    case PK_T_F32:
-      memcpy(v + 8, &out[i].f32, 4);
-      break;
-    case PK_T_F64:
-      memcpy(v + 8, &out[i].f64, 8);
-      break;
-    default:
-      if ((rc = give_guest(st, inst, out[i].str.ptr, out[i].str.len,
-                           resp + i * WVAL + 8)) != 0)
-        return rc;
-    }
-  }
-  return 0;
-}
-
-/* A host function imported by name, with its wasm type. */
-typedef struct typed_import {
-  pk__wstate *st;
-  int32_t index; /* into the plugin's grants */
-  const pk__hostfn *fn;
-} typed_import;
-
-static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
-                     uint64_t *results) {
-  typed_import *ti = ud;
-  const pk__sig *s = &ti->fn->sig;
-  pk_val in[PK_MAX_PARAMS], out[PK_MAX_RESULTS];
-  uint32_t i, k = 0;
-  int rc;
-  for (i = 0; i < s->nparams; i++) {
-    in[i].type = s->params[i];
-    switch (s->params[i]) {
-    case PK_T_I32:
-      in[i].i32 = (int32_t)(uint32_t)args[k++];
-      break;
-    case PK_T_I64:
-      in[i].i64 = (int64_t)args[k++];
-      break;
-    case PK_T_F32: {
-      uint32_t b = (uint32_t)args[k++];
-      memcpy(&in[i].f32, &b, 4);
-      break;
-    }
-    case PK_T_F64:
-      memcpy(&in[i].f64, &args[k++], 8);
-      break;
-    default: {
-      const uint8_t *d = pk__wasm_mem(inst, A32(k), A32(k + 1));
-      if (d == NULL)
-        return pk__wasm_fail(ti->st, PK_ETRAP,
-                             "host function '%s': argument %u outside guest "
-                             "memory",
-                             ti->fn->name, i + 1);
-      in[i].str.ptr = (const char *)d;
-      in[i].str.len = A32(k + 1);
-      k += 2;
-    }
-    }
-  }
-  /* Arguments are read: results may now overwrite them (they alias). */
-  if ((rc = pk__hostfn_call(ti->st->p, ti->index, in, s->nparams, out,
-                            s->nresults)) != PK_OK) {
-    ti->st->host_rc = rc;
-    return PK__WASM_HOSTERR;
-  }
-  if (s->nresults == 1) {
-    switch (s->results[0]) {
-    case PK_T_I32:
-      results[0] = (uint32_t)out[0].i32;
-      break;
-    case PK_T_I64:
-      results[0] = (uint64_t)out[0].i64;
-      break;
-    case PK_T_F32: {
-      uint32_t b;
-      memcpy(&b, &out[0].f32, 4);
-      results[0] = b;
-      break;
-    }
-    default:
-      memcpy(&results[0], &out[0].f64, 8);
-    }
-  }
-  return 0;
-}
-
 /* ---- open and close ---------------------------------------------------- */
 
 static int wasm_probe(const unsigned char *h, size_t n, const char *path,
@@ -734,102 +93,6 @@ static int wasm_probe(const unsigned char *h, size_t n, const char *path,
   (void)path;
   return !isdir && n >= 4 && memcmp(h, "\0asm", 4) == 0 ? 100 : 0;
 }
-
-static const struct {
-  const char *name, *type;
-  pkw_host_fn fn;
-} builtins[] = {
-    {"fail", "ii:", imp_fail},
-    {"oom", "i:", imp_oom},
-    {"log", "iii:", imp_log},
-    {"config", "iii:i", imp_config},
-    {"host_find", "iiiii:i", imp_host_find},
-    {"host_call", "iiiii:i", imp_host_call},
-    {"vfail", "ii:", imp_vfail},
-    {"vlog", "iii:", imp_vlog},
-    {"vformat", "iiii:i", imp_vformat},
-};
-
-static int all_i32(const pkw_functype *t, const char *s) {
-  uint32_t i = 0, j = 0;
-  for (; *s != ':'; s++, i++)
-    if (i >= t->nparams || t->params[i] != PKW_I32)
-      return 0;
-  for (s++; *s; s++, j++)
-    if (j >= t->nresults || t->results[j] != PKW_I32)
-      return 0;
-  return i == t->nparams && j == t->nresults;
-}
-
-/* Bind import i. */
-static int bind_import(pk__wstate *st, const pkw_alloc *al,
-                       const pkw_import_desc *d, typed_import *ti,
-                       pkw_func **out) {
-  pk_plugin *p = st->p;
-  size_t i;
-  if (d->kind != PKW_EXTERN_FUNC)
-    return pk__perr(p, PK_EFORMAT,
-                    "import '%.*s.%.*s' is not a function: only function "
-                    "imports are provided",
-                    (int)d->module_len, d->module, (int)d->name_len, d->name);
-  if (d->module_len == 22 &&
-      memcmp(d->module, "wasi_snapshot_preview1", 22) == 0)
-    return pk__wasi_bind(st, al, d->name, d->name_len, &d->type, out);
-  if (d->module_len != 7 || memcmp(d->module, "plugkit", 7) != 0)
-    return pk__perr(p, PK_ENOENT,
-                    "unknown import '%.*s.%.*s' (modules provided: plugkit, "
-                    "wasi_snapshot_preview1)",
-                    (int)d->module_len, d->module, (int)d->name_len, d->name);
-  for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
-    if (strlen(builtins[i].name) != d->name_len ||
-        memcmp(builtins[i].name, d->name, d->name_len) != 0)
-      continue;
-    if (!all_i32(&d->type, builtins[i].type))
-      return pk__perr(p, PK_EFORMAT, "import 'plugkit.%s' has the wrong type",
-                      builtins[i].name);
-    if (pkw_func_create_host(al, &d->type, builtins[i].fn, st, out) !=
-        PKW_OK)
-      return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
-    return PK_OK;
-  }
-  /* A host function by name: it must be defined, granted and typed alike. */
-  {
-    char name[64], want[64], got[64];
-    uint8_t wp[2 * PK_MAX_PARAMS], wr[PK_MAX_RESULTS];
-    uint32_t np, nr;
-    int32_t idx;
-    int rc;
-    if (d->name_len >= sizeof name)
-      return pk__perr(p, PK_ENOENT, "unknown import 'plugkit.%.*s'",
-                      (int)d->name_len, d->name);
-    memcpy(name, d->name, d->name_len);
-    name[d->name_len] = '\0';
-    if ((rc = pk__hostfn_find(p, name, NULL, &idx)) < 0)
-      return pk__perr(p, rc, "import 'plugkit.%s': %s", name,
-                      rc == PK_EDENIED ? "host function not granted to this "
-                                         "plugin"
-                                       : "no such host function");
-    ti->st = st;
-    ti->index = idx;
-    ti->fn = &p->host->fns[p->grants[idx]];
-    if (lower(&ti->fn->sig, wp, &np, wr, &nr) < 0 ||
-        (ti->fn->sig.nresults == 1 && ti->fn->sig.results[0] >= PK_T_STR) ||
-        !same_type(&d->type, wp, np, wr, nr)) {
-      pkw_functype t = {np, nr, wp, wr};
-      type_text(&d->type, got, sizeof got);
-      type_text(&t, want, sizeof want);
-      return pk__perr(p, PK_ESIG,
-                      "import 'plugkit.%s' has wasm type %s; host function "
-                      "%s needs %s (str/bytes results only through "
-                      "pk_host_call)",
-                      name, got, ti->fn->sigtext, want);
-    }
-    if (pkw_func_create_host(al, &d->type, imp_typed, ti, out) != PKW_OK)
-      return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
-    return PK_OK;
-  }
-}
-
 static void watchdog_fire(void *ud) {
   pk__wstate *st = ud;
   pkw_instance_interrupt(st->inst);
@@ -860,7 +123,7 @@ static int sdk_features(pk__wstate *st) {
   pkw_func_type(fn, &t);
   if (t.nparams != 0 || t.nresults != 1 || t.results[0] != PKW_I32)
     return pk__perr(p, PK_EFORMAT, "plugkit_arg_area must be () -> i32");
-  if ((rc = guest_call(st, fn, &r, 0, 1)) < 0)
+  if ((rc = pk__wasm_guest_call(st, fn, &r, 0, 1)) < 0)
     return rc;
   /* {u32 capacity, u32 0, capacity bytes}, all inside guest memory. */
   if ((hdr = pk__wasm_mem(st->inst, (uint32_t)r, 8)) == NULL)
@@ -890,10 +153,11 @@ static int describe(pk__wstate *st, pkw_func *fn) {
   int rc;
   pkw_memory *m = pkw_instance_memory(st->inst);
 
-  if ((rc = guest_call(st, fn, &r, 0, 1)) < 0)
+  if ((rc = pk__wasm_guest_call(st, fn, &r, 0, 1)) < 0)
     return rc;
   if (m == NULL)
-    return pk__perr(p, PK_EFORMAT, "plugkit_describe: the module has no memory");
+    return pk__perr(p, PK_EFORMAT,
+                    "plugkit_describe: the module has no memory");
   base = (const char *)pkw_memory_data(m, &size);
   if (r == 0 || r >= size)
     return pk__perr(p, PK_EFORMAT, "plugkit_describe returned a bad pointer");
@@ -943,7 +207,8 @@ static int describe(pk__wstate *st, pkw_func *fn) {
       return pk__perr(p, PK_EFORMAT,
                       "export '%s' is described but not exported", name);
     pkw_func_type(w->fn, &t);
-    if (lower(&f->sig, wp, &np, wr, &nr) < 0 || !same_type(&t, wp, np, wr, nr))
+    if (pk__wasm_lower(&f->sig, wp, &np, wr, &nr) < 0 ||
+        !pk__wasm_same_type(&t, wp, np, wr, nr))
       return pk__perr(p, PK_EFORMAT,
                       "export '%s' is declared %s but its wasm type does not "
                       "match",
@@ -956,9 +221,9 @@ static int describe(pk__wstate *st, pkw_func *fn) {
     snprintf(post, sizeof post, "cabi_post_%s", name);
     if (pkw_instance_func(st->inst, post, &w->post) != PKW_OK)
       w->post = NULL;
-    f->invoke = wasm_invoke;
+    f->invoke = pk__wasm_invoke;
     f->bindex = (uint32_t)i;
-    scalar_path(st, f, w);
+    pk__wasm_scalar_path(st, f, w);
   }
   return PK_OK;
 }
@@ -1023,9 +288,9 @@ static int plain_exports(pk__wstate *st) {
           return rc;
         memset(&st->exports[n], 0, sizeof st->exports[n]);
         st->exports[n].fn = ex.u.func;
-        f->invoke = wasm_invoke;
+        f->invoke = pk__wasm_invoke;
         f->bindex = n;
-        scalar_path(st, f, &st->exports[n]);
+        pk__wasm_scalar_path(st, f, &st->exports[n]);
       }
       n++;
     }
@@ -1090,15 +355,15 @@ static int wasm_open(pk_plugin *p) {
   if (nimp > 0) {
     if ((ext = pk__alloc(h, nimp * sizeof *ext)) == NULL ||
         (st->hostfns = pk__alloc(h, nimp * sizeof *st->hostfns)) == NULL ||
-        (st->himps = pk__alloc(h, nimp * sizeof(typed_import))) == NULL) {
+        (st->himps = pk__alloc(h, nimp * sizeof(pk__wtyped))) == NULL) {
       pk__free(h, ext);
       return pk__perr(p, PK_ENOMEM, "out of memory");
     }
     for (i = 0; i < nimp; i++) {
       pkw_import_desc d;
       pkw_module_import(st->mod, i, &d);
-      if ((rc = bind_import(st, &al, &d, (typed_import *)st->himps + i,
-                            &st->hostfns[i])) < 0) {
+      if ((rc = pk__wasm_bind_import(st, &al, &d, (pk__wtyped *)st->himps + i,
+                                     &st->hostfns[i])) < 0) {
         pk__free(h, ext);
         return rc;
       }
@@ -1112,11 +377,18 @@ static int wasm_open(pk_plugin *p) {
      instances are many and loads frequent; recursion deeper than this
      traps with "call stack exhausted", as the call depth limit does. */
   lim.stack_slots = 64u * 1024u;
+  /* max_memory 0 is no limit but wasm32's own 4 GiB (and the module's
+     maximum), not the engine's default cap: the engine grows memory on
+     demand, so a high cap costs nothing until the guest uses it. */
+  lim.max_memory_pages = 65536u;
   if (o->max_memory > 0) {
     uint64_t pages = o->max_memory / 65536;
     st->max_pages = lim.max_memory_pages =
         pages == 0 ? 1 : pages > 65536 ? 65536 : (uint32_t)pages;
   }
+  /* The start function waits for guest_enter, which arms fuel and the
+     watchdog (which needs the instance to interrupt). */
+  lim.defer_start = 1;
   rc = pkw_instance_create(st->mod, ext, nimp, &lim, &st->inst, err,
                            sizeof err);
   pk__free(h, ext);
@@ -1135,11 +407,17 @@ static int wasm_open(pk_plugin *p) {
       return pk__perr(p, PK_ENOMEM, "cannot start the timeout watchdog");
     }
   }
+  /* The open runs under the limits of a call: the start function,
+     _initialize, plugkit_arg_area, plugkit_describe and plugkit_init are
+     each an outermost guest entry with the call's fuel and deadline. */
+  if ((fn = pkw_instance_start_func(st->inst)) != NULL &&
+      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
+    return rc;
   if (pkw_instance_func(st->inst, "cabi_realloc", &st->realloc_fn) != PKW_OK)
     st->realloc_fn = NULL;
   /* wasi-libc reactors construct their runtime in _initialize. */
   if (pkw_instance_func(st->inst, "_initialize", &fn) == PKW_OK &&
-      (rc = guest_call(st, fn, NULL, 0, 0)) < 0)
+      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
     return rc;
   if (pkw_instance_func(st->inst, "plugkit_abi_v1", &fn) == PKW_OK) {
     pkw_func *init;
@@ -1149,14 +427,14 @@ static int wasm_open(pk_plugin *p) {
       return pk__perr(p, PK_ENODESC,
                       "exports plugkit_abi_v1 but no plugkit_describe");
     /* The SDK's optional exports first: they decide how exports are
-       called (scalar_path). */
+       called (pk__wasm_scalar_path). */
     if ((rc = sdk_features(st)) < 0 || (rc = describe(st, fn)) < 0)
       return rc;
     if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
       uint64_t r = 0;
       p->phase = "init";
       p->ctx.status = 0;
-      if ((rc = guest_call(st, init, &r, 0, 1)) < 0)
+      if ((rc = pk__wasm_guest_call(st, init, &r, 0, 1)) < 0)
         return rc == PK_ETRAP || rc == PK_EPLUGIN ? PK_EINIT : rc;
       if (r != 0 || p->ctx.status != 0) {
         if (p->ctx.status == 0)
@@ -1181,9 +459,11 @@ static void wasm_close(pk_plugin *p) {
   uint32_t i;
   if (st == NULL)
     return;
+  /* Each under the limits of a call; a failure is only noted (the
+     plugin goes away either way). */
   if (st->inited && st->fini != NULL) {
-    run_post(st);
-    guest_call(st, st->fini, NULL, 0, 0);
+    (void)pk__wasm_run_post(st);
+    (void)pk__wasm_guest_call(st, st->fini, NULL, 0, 0);
   }
   if (st->wd != NULL) {
     pk__os_watchdog_stop(st->wd);

@@ -22,10 +22,13 @@
  * %n (a write through a guest pointer), %L (long double), wide characters
  * and positional arguments are refused with PK_ETRAP naming the problem;
  * and width plus precision, which cost the host time without costing the
- * guest memory, are bounded per call (PK__WFMT_PAD_MAX), so a format
- * cannot keep the host busy past the call's fuel and timeout.
+ * guest memory, are bounded per call (PK__WFMT_PAD_MAX). So are the guest
+ * bytes read (PK__WFMT_READ_MAX: the format, each %s scanned for its
+ * NUL, the arguments), since one import call is not interruptible: a
+ * format costs the host at most a small fixed amount of work per call,
+ * and the calls themselves are under the guest's fuel and timeout.
  */
-#include "wasm.h"
+#include "wasm_backend.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -46,6 +49,7 @@ typedef struct wf {
   size_t max;
   uint64_t len; /* the whole text so far, at most TOO_LONG */
   uint64_t pad; /* width and precision asked for so far */
+  uint64_t read; /* guest bytes read so far (PK__WFMT_READ_MAX) */
   int libc_err; /* snprintf refused a conversion */
 } wf;
 
@@ -79,9 +83,18 @@ static uint64_t le(const uint8_t *p, int n) {
 }
 
 /* The next argument: a 4-byte slot, or 8 bytes at an 8-aligned address. */
+static int over_read(wf *w) {
+  return wf_fail(w, PK_ELIMIT,
+                 "reads more than %u bytes of guest memory (format, %%s "
+                 "strings and arguments; conversion %u)",
+                 (unsigned)PK__WFMT_READ_MAX, w->conv);
+}
+
 static int arg(wf *w, int bytes, uint64_t *out) {
   if (bytes == 8)
     w->ap = (w->ap + 7) & ~(uint64_t)7;
+  if ((w->read += (uint64_t)bytes) > PK__WFMT_READ_MAX)
+    return over_read(w);
   if (w->ap + (uint64_t)bytes > w->size)
     return wf_fail(w, PK_ETRAP,
                    "the arguments (va_list) of conversion %u are outside "
@@ -177,18 +190,27 @@ static int guest_string(wf *w, uint32_t ptr, int has_prec, uint64_t prec,
                    w->conv, ptr);
   avail = w->size - ptr;
   lim = has_prec && prec < avail ? prec : avail;
-  nul = memchr(w->mem + ptr, 0, (size_t)lim);
+  /* Scan no further than the budget of bytes read allows. */
+  if (lim > PK__WFMT_READ_MAX - w->read) {
+    nul = memchr(w->mem + ptr, 0, (size_t)(PK__WFMT_READ_MAX - w->read));
+    if (nul == NULL)
+      return over_read(w);
+  } else {
+    nul = memchr(w->mem + ptr, 0, (size_t)lim);
+  }
   if (nul != NULL)
     *out_n = (uint64_t)(nul - (w->mem + ptr));
   else if (has_prec && prec <= avail)
     *out_n = prec;
-  else
-    return wf_fail(w, PK_ETRAP,
+  if (nul != NULL || (has_prec && prec <= avail)) {
+    w->read += *out_n;
+    *out_s = (const char *)w->mem + ptr;
+    return 0;
+  }
+  return wf_fail(w, PK_ETRAP,
                    "the string of %%s (conversion %u) at 0x%x has no NUL "
                    "before the end of guest memory",
                    w->conv, ptr);
-  *out_s = (const char *)w->mem + ptr;
-  return 0;
 }
 
 /* One conversion, f just past its '%'. */
@@ -398,7 +420,13 @@ int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
   if (fmt >= w.size)
     return wf_fail(&w, PK_ETRAP, "the format at 0x%x is outside guest memory",
                    fmt);
-  nul = memchr(w.mem + fmt, 0, (size_t)(w.size - fmt));
+  nul = memchr(w.mem + fmt, 0,
+               (size_t)(w.size - fmt < PK__WFMT_READ_MAX ? w.size - fmt
+                                                         : PK__WFMT_READ_MAX));
+  if (nul == NULL && w.size - fmt > PK__WFMT_READ_MAX)
+    return over_read(&w);
+  if (nul != NULL)
+    w.read = (uint64_t)(nul - (w.mem + fmt)) + 1;
   if (nul == NULL)
     return wf_fail(&w, PK_ETRAP,
                    "the format at 0x%x has no NUL before the end of guest "

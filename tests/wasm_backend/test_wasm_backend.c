@@ -520,3 +520,107 @@ PK_TEST(fs_root_missing) {
   PKT_CONTAINS(pk_host_errmsg(h), "fs_root '/no/such/dir'");
   pk_host_destroy(h);
 }
+
+/* ---- new-user.md B1, B5, B7, B8, friction 15 ------------------------- */
+
+static int h_none(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
+  (void)ud, (void)c, (void)a, (void)r;
+  return PK_OK;
+}
+static int h_e64(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
+  (void)ud, (void)c;
+  r[0].i64 = a[0].i64 + 1;
+  return PK_OK;
+}
+static int h_hs(void *ud, pk_plugin *c, const pk_val *a, pk_val *r) {
+  (void)ud, (void)c, (void)a;
+  r[0] = PK_STR("hello", 5);
+  return PK_OK;
+}
+
+/* pk_host_call's results arrive whatever the place of the function in the
+   grants; a first granted function with no results lost them (B1: the
+   grant index was read after the import's result slot overwrote it). */
+PK_TEST(host_call_results_any_grant_order) {
+  static const char *const orders[] = {"e64,hs,aaa", "aaa,e64,hs",
+                                       "hs,aaa,e64", "aaa,hs,e64",
+                                       "e64,aaa,hs", "*"};
+  size_t k;
+  for (k = 0; k < sizeof orders / sizeof orders[0]; k++) {
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    pk_func *f;
+    pk_val in = PK_I64(5000000000LL), out;
+    host = test_host();
+    PKT_RC(host, pk_host_define(host, "aaa", "()->()", h_none, NULL), PK_OK);
+    PKT_RC(host, pk_host_define(host, "e64", "(i64)->i64", h_e64, NULL),
+           PK_OK);
+    PKT_RC(host, pk_host_define(host, "hs", "()->str", h_hs, NULL), PK_OK);
+    o.grants = orders[k];
+    PKT_RC(host, pk_plugin_open(host, wasm("grant_index"), &o, &plug),
+           PK_OK);
+    PKT_RC(host, pk_plugin_func(plug, "via_e64", NULL, &f), PK_OK);
+    PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+    PKT_EQ_INT(out.i64, 5000000001LL);
+    PKT_RC(host, pk_plugin_func(plug, "via_hs", NULL, &f), PK_OK);
+    PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+    PKT_STRN_EQ(out.str.ptr, out.str.len, "[hello] type=5");
+    done();
+  }
+}
+
+/* One log message per line written to stdout, none empty but an empty
+   line (B5: wasi-libc's two iovecs per write gave an extra ""). */
+PK_TEST(wasi_stdout_one_message_per_line) {
+  pk_func *f;
+  pk_val out;
+  host = test_host();
+  pkt_log_buf[0] = '\0';
+  PKT_RC(host, pk_plugin_open(host, wasm("chatty"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "chat", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+  PKT_STR_EQ(pkt_log_buf, "[2 chatty] A\n[2 chatty] B\n[2 chatty] C\n"
+                          "[2 chatty] D\n[2 chatty] \n[1 chatty] E\n");
+  done();
+}
+
+/* An argument too large for max_memory is PK_ELIMIT naming the limit, as
+   an allocation inside the plugin is (B7: it was ENOMEM). */
+PK_TEST(argument_past_memory_limit) {
+  pk_val out;
+  char *big = malloc(8u << 20);
+  PKT_ASSERT(big != NULL);
+  memset(big, 'a', 8u << 20);
+  open_limits("triple", 0, 0, 4 << 20);
+  PKT_RC(host, call1("read_file", PK_STR(big, 8u << 20), &out), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "memory limit reached");
+  PKT_CONTAINS(pk_host_errmsg(host), "max_memory");
+  free(big);
+  still_usable();
+  done();
+}
+
+/* max_memory 0 is no cap but wasm32's (B8: a hidden 1 GiB). */
+PK_TEST(no_hidden_memory_cap) {
+  pk_func *f;
+  pk_val in = PK_I32(16384), out; /* 1 page + 1 GiB */
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("grow"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "grow", NULL, &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  PKT_ASSERT(out.i32 > 0); /* the old size, not -1 */
+  done();
+}
+
+/* An SDK import name taken by a host function: the open says it is
+   reserved (friction 15). */
+PK_TEST(reserved_import_name) {
+  pk_host *h = test_host();
+  pk_plugin *p = (pk_plugin *)&p;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  PKT_RC(h, pk_host_define(h, "log", "(str)->()", h_none, NULL), PK_OK);
+  o.grants = "log";
+  PKT_RC(h, pk_plugin_open(h, wasm("reserved_import"), &o, &p), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), "'log' is reserved by the SDK");
+  PKT_CONTAINS(pk_host_errmsg(h), "pk_host_find");
+  pk_host_destroy(h);
+}

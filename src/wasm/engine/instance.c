@@ -608,7 +608,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       inst->data_dropped[i] = 1;
     }
   }
-  if (m->has_start) {
+  if (m->has_start && !lim.defer_start) {
     rc = pkw_call(inst->funcs[m->start], NULL, 0, NULL, 0);
     if (rc < 0)
       goto trapped;
@@ -723,6 +723,16 @@ int64_t pkw_instance_fuel(const pkw_instance *inst) { return inst->fuel; }
 
 void pkw_instance_interrupt(pkw_instance *inst) {
   atomic_store_explicit(&inst->interrupt, 1, memory_order_relaxed);
+}
+
+void pkw_instance_clear_interrupt(pkw_instance *inst) {
+  atomic_store_explicit(&inst->interrupt, 0, memory_order_relaxed);
+}
+
+pkw_func *pkw_instance_start_func(pkw_instance *inst) {
+  pkw_module *m = inst->mod;
+  return m->has_start && inst->limits.defer_start ? inst->funcs[m->start]
+                                                  : NULL;
 }
 
 /* ---- calls -------------------------------------------------------------- */

@@ -156,6 +156,11 @@ typedef struct pkw_limits {
                                   instance defines, together */
   int64_t fuel;                /* initial fuel (also bounds the start
                                   function); 0: unlimited */
+  int defer_start;             /* nonzero: pkw_instance_create does not run
+                                  the start function; the caller runs
+                                  pkw_instance_start_func once it has armed
+                                  its limits (a watchdog needs the
+                                  instance) */
 } pkw_limits;
 
 /* ---- modules ---------------------------------------------------------- */
@@ -296,6 +301,13 @@ int64_t pkw_instance_fuel(const pkw_instance *inst);
  * its next call or loop iteration. Safe to call from any thread or a
  * signal handler. The flag is cleared when the trap is reported. */
 void pkw_instance_interrupt(pkw_instance *inst);
+/* Clears a raised interrupt that no trap reported (a watchdog that fired
+ * just as the guest returned): the next call starts clean. */
+void pkw_instance_clear_interrupt(pkw_instance *inst);
+
+/* The start function of an instance created with limits->defer_start,
+ * for the caller to run with pkw_call, or NULL (none, or not deferred). */
+pkw_func *pkw_instance_start_func(pkw_instance *inst);
 
 /* The type of f (arrays borrowed from f). */
 void pkw_func_type(const pkw_func *f, pkw_functype *out_type);

@@ -1,0 +1,21 @@
+# The wasm backend's hostile plugins (../shared/findings/hostile-plugins.md
+# BUG 1, 5, 6, 7, 12, 13): guest pointers the host keeps across a guest
+# entry, guest code that runs outside the limits, WASI files that block,
+# host formatting that never ends. Fixtures: fixtures/wasm/*.wat.
+if(NOT "wasm" IN_LIST PK_BACKENDS_BUILT OR NOT PK_WAT2WASM)
+  message(STATUS "hostile wasm tests: skipped (no wasm backend or wat2wasm)")
+  return()
+endif()
+set(_hw ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/wasm)
+set(_hwo ${CMAKE_CURRENT_BINARY_DIR}/wasm)
+file(MAKE_DIRECTORY ${_hwo})
+foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
+        realloc_loop nested_limits late_interrupt nested_swallow arg_loop log_grow
+        vformat_slow wasi_fifo)
+  pk_wat_module(hostile_wasm_fx_${case} ${_hwo}/${case}.wasm ${_hw}/${case}.wat)
+endforeach()
+add_executable(test_hostile_wasm ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c)
+target_link_libraries(test_hostile_wasm PRIVATE pk_test_harness pk_warnings)
+target_compile_definitions(test_hostile_wasm PRIVATE _POSIX_C_SOURCE=200809L)
+pk_add_tests(test_hostile_wasm hostile_wasm ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c
+  ${_hwo})
