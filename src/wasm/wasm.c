@@ -347,6 +347,8 @@ static int wasm_open(pk_plugin *p) {
                             o->validate_all ? 0 : PKW_DECODE_LAZY, &st->mod,
                             err, sizeof err);
   pk__free(h, bytes);
+  if (rc == PKW_ELIMIT) /* valid, but more than the engine takes */
+    return pk__perr(p, PK_ELIMIT, "module over an engine limit: %s", err);
   if (rc != PKW_OK)
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
                     "%s module: %s",
@@ -395,7 +397,10 @@ static int wasm_open(pk_plugin *p) {
   if (rc != PKW_OK) {
     if (rc == PK__WASM_HOSTERR)
       return st->host_rc;
-    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
+    return pk__perr(p,
+                    rc == PKW_ENOMEM   ? PK_ENOMEM
+                    : rc == PKW_ELIMIT ? PK_ELIMIT
+                                       : PK_EFORMAT,
                     "cannot instantiate: %s", err);
   }
   if (st->timeout_ms > 0) {

@@ -81,6 +81,8 @@ int pk__wasm_map_rc(pk__wstate *st, int rc) {
                     st->timeout_ms);
   if (rc == PKW_ENOMEM)
     return pk__perr(p, PK_ENOMEM, "out of memory in the engine");
+  if (rc == PKW_ELIMIT) /* a lazy body over a translation limit */
+    return pk__perr(p, PK_ELIMIT, "%s", pkw_module_error(st->mod));
   if (rc == PKW_EINVALID || rc == PKW_EMALFORMED) /* a lazy body */
     return pk__perr(p, PK_EFORMAT, "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed",
