@@ -98,6 +98,8 @@ size_t pk__os_watchdog_size(void);
 int pk__os_watchdog_start(pk__os_watchdog *w, void (*fire)(void *ud),
                           void *ud);
 void pk__os_watchdog_arm(pk__os_watchdog *w, uint64_t deadline_ns);
+/* After disarm returns, fire() runs for no deadline armed before it: a
+   fire already under way is waited out. */
 void pk__os_watchdog_disarm(pk__os_watchdog *w);
 /* Did it fire since it was last armed? */
 int pk__os_watchdog_fired(pk__os_watchdog *w);

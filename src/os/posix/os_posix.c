@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -350,6 +351,8 @@ struct pk__os_watchdog {
   pthread_t thread;
   _Atomic uint64_t deadline; /* 0: disarmed */
   _Atomic int stop, fired;
+  _Atomic int firing; /* the thread is between reading a deadline and
+                         having fired for it: disarm waits it out */
   void (*fire)(void *);
   void *ud;
 };
@@ -360,12 +363,18 @@ static void *watchdog_main(void *arg) {
   pk__os_watchdog *w = arg;
   struct timespec tick = {0, 1000000};
   while (!atomic_load(&w->stop)) {
-    uint64_t d = atomic_load(&w->deadline);
+    uint64_t d;
+    /* Announced before the deadline is read: a disarm that stores 0
+       first makes this read see it; one that comes later waits until the
+       fire below is done, so no fire lands in the next arming. */
+    atomic_store(&w->firing, 1);
+    d = atomic_load(&w->deadline);
     if (d != 0 && pk__os_clock_ns(1) >= d &&
         atomic_compare_exchange_strong(&w->deadline, &d, 0)) {
       atomic_store(&w->fired, 1);
       w->fire(w->ud);
     }
+    atomic_store(&w->firing, 0);
     nanosleep(&tick, NULL);
   }
   return NULL;
@@ -376,6 +385,7 @@ int pk__os_watchdog_start(pk__os_watchdog *w, void (*fire)(void *), void *ud) {
   atomic_init(&w->deadline, 0);
   atomic_init(&w->stop, 0);
   atomic_init(&w->fired, 0);
+  atomic_init(&w->firing, 0);
   w->fire = fire;
   w->ud = ud;
   return pthread_create(&w->thread, NULL, watchdog_main, w) == 0 ? PK_OK
@@ -389,6 +399,8 @@ void pk__os_watchdog_arm(pk__os_watchdog *w, uint64_t deadline_ns) {
 
 void pk__os_watchdog_disarm(pk__os_watchdog *w) {
   atomic_store(&w->deadline, 0);
+  while (atomic_load(&w->firing)) /* at most one fire() */
+    sched_yield();
 }
 
 int pk__os_watchdog_fired(pk__os_watchdog *w) { return atomic_load(&w->fired); }
