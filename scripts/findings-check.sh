@@ -15,7 +15,7 @@ F=$(cd ../shared/findings/hostile-cases && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 san=""
-grep -q "fsanitize" "$B/CMakeCache.txt" 2>/dev/null && san="-fsanitize=address,undefined"
+grep -q "^PK_SANITIZE:STRING=." "$B/CMakeCache.txt" 2>/dev/null && san="-fsanitize=address,undefined"
 cc -O1 -g $san -I include "$F/tools/pkhost.c" -L "$B/src" -lplugkit \
    -Wl,-rpath,"$PWD/$B/src" -o "$T/pkhost" || exit 1
 B=$PWD/$B
