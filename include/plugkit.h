@@ -155,15 +155,23 @@ typedef struct pk_open_opts {
   const char *const *config; /* key/value pairs for the plugin's init:
                                 {"k1", "v1", "k2", "v2", NULL}; or NULL */
   /*
-   * Out-of-process plugins only (process isolation and executable
-   * plugins; docs/backends/process.md). Other backends ignore them; zero
-   * is the default of each.
+   * Limits (docs/limits.md has the model and which backend honours
+   * which). A backend that cannot enforce a limit it is given fails the
+   * open with PK_ENOSYS naming it: none is silently ignored. Zero is the
+   * default of each: no limit.
+   *
+   * call_timeout_ms: wasm, lua and process plugins (native and source
+   * ones only under process isolation).
    */
   int call_timeout_ms; /* a deadline for the whole call (its log lines,
-                          host calls and nested calls included), else
-                          PK_ETIMEOUT and the child is killed; 0: no
-                          limit. Also bounds the whole handshake, init
-                          included (10 s when 0). */
+                          host calls and nested calls included): past it
+                          PK_ETIMEOUT (a child process is killed). It
+                          bounds the open too (start function, init; for
+                          a child the whole handshake, 10 s when 0). */
+  /*
+   * A child process's options: process plugins only (process isolation
+   * and executable plugins; docs/backends/process.md).
+   */
   int restart;         /* after the child died or was killed: 0 never
                           (calls fail with PK_ECRASH); 1 start a new one on
                           the next call, backing off when starting fails */
@@ -215,7 +223,9 @@ typedef struct pk_open_opts {
  * Errors (each with a message naming the file and the phase): PK_EINVAL,
  * PK_ENOENT (no such file or grant), PK_EIO, PK_EFORMAT (no backend reads
  * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,
- * PK_EINIT, PK_ENOSYS (backend or isolation not built in), PK_ENOMEM.
+ * PK_EINIT, PK_ENOSYS (backend or isolation not built in, or a limit the
+ * backend cannot enforce), PK_ELIMIT (a limit hit while opening, or a
+ * plugin over a fixed cap), PK_ETIMEOUT, PK_ENOMEM.
  * The plugin belongs to `host`: close it with pk_plugin_close, or it is
  * closed by pk_host_destroy.
  */
