@@ -351,8 +351,10 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
    PK_PLUGIN is used outside any extern "C": the descriptor says both. */
 #ifdef __cplusplus
 #define PK__DESC_LINK extern "C"
+#define PK__DESC_EXTERN extern "C" /* a declaration: no initialiser */
 #else
 #define PK__DESC_LINK
+#define PK__DESC_EXTERN extern
 #endif
 
 /*
@@ -518,7 +520,7 @@ static int pk__wapi_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 }
 
 #define PK__TARGET_EXTRA(...)                                               \
-  extern const pk_plugin_desc pk_plugin_descriptor;                         \
+  PK__DESC_EXTERN const pk_plugin_desc pk_plugin_descriptor;                \
   static const struct pk_host_api pk__wapi = {                              \
       PK_ABI_MAJOR,       PK_ABI_MINOR,       sizeof(struct pk_host_api),   \
       0,                  pk__wapi_alloc,     pk__wapi_fail,                \
