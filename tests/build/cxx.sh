@@ -5,6 +5,8 @@
 #   host:     a C++ host (tests/build/cxx_host.cpp) compiles with
 #             -Wall -Wextra -Wpedantic -Werror as C++11 and C++20, links
 #             against LIB and calls the C fixture FIXTURE.
+#   compile:  the same host only compiled (a sanitizer build of the library
+#             needs the sanitizer runtime of the compiler that built it).
 #   none:     no C++ compiler was found at configure time (skipped).
 mode=$1 src=$2 cxx=$3
 case $mode in
@@ -18,6 +20,13 @@ mismatch)
   echo "$out" | grep -q "type of .*sum.* does not match the signature" ||
     { echo "unexpected diagnostics: $out"; exit 1; }
   echo "refused at compile time, as it should";;
+compile)
+  for std in c++11 c++20; do
+    $cxx -std=$std -Wall -Wextra -Wpedantic -Werror -I"$src/include" \
+      -c -o /dev/null "$src/tests/build/cxx_host.cpp" || exit 1
+  done
+  echo "C++ host compiles (not linked: the library was built with another" \
+       "compiler's sanitizers)";;
 host)
   lib=$4 out=$5 san=$6 fixture=$7
   mkdir -p "$out" || exit 1
