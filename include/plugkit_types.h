@@ -3,7 +3,8 @@
  *
  * Value types, the error list and the version macros. Both public
  * headers include this one; it compiles on its own, as C11, with any
- * compiler that targets the plugin (gcc, clang, tcc, clang for wasm32).
+ * compiler that targets the plugin (gcc, clang, tcc, clang for wasm32),
+ * and as C++11 and later.
  * Nothing here needs libplugkit at link time.
  */
 #ifndef PK_TYPES_H
