@@ -1,4 +1,4 @@
-# Warning flags for every target we compile (STYLE.md section 10).
+# Warning flags for every target we compile (docs/contributing.md).
 add_library(pk_warnings INTERFACE)
 target_compile_options(pk_warnings INTERFACE
   -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes

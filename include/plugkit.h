@@ -245,7 +245,11 @@ typedef struct pk_plugin_info {
   size_t size;         /* set by the caller: sizeof(pk_plugin_info) */
   const char *name;    /* the plugin's declared name */
   const char *version; /* the plugin's declared version */
-  const char *backend; /* "native", "wasm", ... */
+  const char *backend; /* "native", "wasm", "source", "lua" or "process"
+                          (an executable plugin); under isolation =
+                          PK_ISOLATE_PROCESS "process:<inner>", the
+                          backend reading it in plugkit-runner:
+                          "process:native", "process:wasm", ... */
   const char *path;    /* as given to pk_plugin_open */
   uint32_t abi_major;  /* the plugkit ABI the plugin was built for */
   uint32_t abi_minor;

@@ -29,6 +29,10 @@
  * macros generate, per target, only what that target needs; the plugin's
  * source does not change between targets.
  *
+ * C++: the same macros work in C++11 and later (g++, clang++); the
+ * signature check is a static_assert there. Exported functions are named
+ * unqualified (no `ns::f`, no overloads) and need no extern "C".
+ *
  * Memory: what a plugin allocates through the context (pk_alloc,
  * pk_str_printf, ...) belongs to the host, which frees it after the host
  * has consumed the call's results. Plugins never free it.
@@ -43,6 +47,13 @@
 #include "plugkit_types.h"
 
 #ifdef __cplusplus
+/* PK_PLUGIN's signature check in C++ (see PK__CHECK). */
+template <class A, class B> struct pk__same_type {
+  static const bool value = false;
+};
+template <class A> struct pk__same_type<A, A> {
+  static const bool value = true;
+};
 extern "C" {
 #endif
 
@@ -146,8 +157,8 @@ typedef struct pk_plugin_desc {
 /* ---- helpers for plugin code ------------------------------------------ */
 
 /* A pk_str with no content, to return after pk_fail. */
-#define PK_STR_NONE ((pk_str){NULL, 0})
-#define PK_BYTES_NONE ((pk_bytes){NULL, 0})
+#define PK_STR_NONE PK__MAKE(pk_str, NULL, 0)
+#define PK_BYTES_NONE PK__MAKE(pk_bytes, NULL, 0)
 
 /* `n` bytes owned by the host, valid until the host consumed the result. */
 static inline void *pk_alloc(pk_ctx *c, size_t n) {
@@ -336,6 +347,16 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 #define PK__EXPORTED
 #endif
 
+/* In C++ a const object has internal linkage unless declared extern, and
+   PK_PLUGIN is used outside any extern "C": the descriptor says both. */
+#ifdef __cplusplus
+#define PK__DESC_LINK extern "C"
+#define PK__DESC_EXTERN extern "C" /* a declaration: no initialiser */
+#else
+#define PK__DESC_LINK
+#define PK__DESC_EXTERN extern
+#endif
+
 /*
  * PK_PLUGIN(name, version, items...): define the plugin. Items are
  * PK_EXPORT, PK_EXPORT_CTX, PK_INIT and PK_FINI; at most 64.
@@ -347,7 +368,7 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
   static const pk_hook_desc pk__hooks[] = {                                 \
       PK__FOREACH(PK__ITEM_HOOK, __VA_ARGS__){0, NULL}};                    \
   PK__TARGET_EXTRA(__VA_ARGS__)                                             \
-  PK__EXPORTED const pk_plugin_desc pk_plugin_descriptor = {                \
+  PK__DESC_LINK PK__EXPORTED const pk_plugin_desc pk_plugin_descriptor = {  \
       PK__DESC_MAGIC,                                                       \
       PK__DESC_ABI_MAJOR,                                                   \
       PK__DESC_ABI_MINOR,                                                   \
@@ -499,7 +520,7 @@ static int pk__wapi_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 }
 
 #define PK__TARGET_EXTRA(...)                                               \
-  extern const pk_plugin_desc pk_plugin_descriptor;                         \
+  PK__DESC_EXTERN const pk_plugin_desc pk_plugin_descriptor;                \
   static const struct pk_host_api pk__wapi = {                              \
       PK_ABI_MAJOR,       PK_ABI_MINOR,       sizeof(struct pk_host_api),   \
       0,                  pk__wapi_alloc,     pk__wapi_fail,                \
@@ -665,8 +686,8 @@ static pk__wret_area pk__wret;
 #define PK__WA_i64(i) a##i
 #define PK__WA_f32(i) a##i
 #define PK__WA_f64(i) a##i
-#define PK__WA_str(i) ((pk_str){a##i##p, a##i##n})
-#define PK__WA_bytes(i) ((pk_bytes){a##i##p, a##i##n})
+#define PK__WA_str(i) PK__MAKE(pk_str, a##i##p, a##i##n)
+#define PK__WA_bytes(i) PK__MAKE(pk_bytes, a##i##p, a##i##n)
 #define PK__WA_void(i)
 /* Wrapper result type, the local holding the result, and the return. */
 #define PK__WRT_i32 int32_t
@@ -738,10 +759,19 @@ static pk__wret_area pk__wret;
   PK__CHECK(fn, void (*)(pk_ctx *))
 
 /* A compile-time error unless `fn` has exactly the C type `type`. */
+#ifndef __cplusplus
 #define PK__CHECK(fn, type)                                                 \
   _Static_assert(_Generic((fn), type: 1, default: 0),                       \
                  "plugkit: the C type of '" #fn "' does not match the "     \
                  "signature declared for it in PK_PLUGIN");
+#else
+/* C++ has no _Generic: compare the types with a template. An overloaded
+   `fn` is an error too (&fn names no single function). */
+#define PK__CHECK(fn, type)                                                 \
+  static_assert(pk__same_type<decltype(&fn), type>::value,                  \
+                "plugkit: the C type of '" #fn "' does not match the "      \
+                "signature declared for it in PK_PLUGIN");
+#endif
 
 /* Descriptor entries. */
 #define PK__EXPORT_PK__EXP(k, fn, ret, params, ctx)                         \

@@ -3,7 +3,8 @@
  *
  * Value types, the error list and the version macros. Both public
  * headers include this one; it compiles on its own, as C11, with any
- * compiler that targets the plugin (gcc, clang, tcc, clang for wasm32).
+ * compiler that targets the plugin (gcc, clang, tcc, clang for wasm32),
+ * and as C++11 and later.
  * Nothing here needs libplugkit at link time.
  */
 #ifndef PK_TYPES_H
@@ -118,15 +119,68 @@ typedef struct pk_val {
 } pk_val;
 
 /* Value constructors, usable in initialisers: pk_val v[2] = {PK_I32(1)...}. */
+#ifndef __cplusplus
 #define PK_I32(x) ((pk_val){.type = PK_T_I32, .i32 = (x)})
 #define PK_I64(x) ((pk_val){.type = PK_T_I64, .i64 = (x)})
 #define PK_F32(x) ((pk_val){.type = PK_T_F32, .f32 = (x)})
 #define PK_F64(x) ((pk_val){.type = PK_T_F64, .f64 = (x)})
 #define PK_STR(p, n) ((pk_val){.type = PK_T_STR, .str = {(p), (n)}})
 #define PK_BYTES(p, n) ((pk_val){.type = PK_T_BYTES, .bytes = {(p), (n)}})
+/* A struct value in an expression (C: a compound literal). */
+#define PK__MAKE(T, ...) ((T){__VA_ARGS__})
+#else
+/* C++ before C++20 has neither compound literals nor designated
+   initialisers: the same constructors as inline functions. */
+static inline pk_val pk__val(uint32_t type) {
+  pk_val v;
+  v.type = type;
+  v.str.ptr = NULL; /* the widest member: no byte left undefined */
+  v.str.len = 0;
+  return v;
+}
+static inline pk_val pk__val_i32(int32_t x) {
+  pk_val v = pk__val(PK_T_I32);
+  v.i32 = x;
+  return v;
+}
+static inline pk_val pk__val_i64(int64_t x) {
+  pk_val v = pk__val(PK_T_I64);
+  v.i64 = x;
+  return v;
+}
+static inline pk_val pk__val_f32(float x) {
+  pk_val v = pk__val(PK_T_F32);
+  v.f32 = x;
+  return v;
+}
+static inline pk_val pk__val_f64(double x) {
+  pk_val v = pk__val(PK_T_F64);
+  v.f64 = x;
+  return v;
+}
+static inline pk_val pk__val_str(const char *p, size_t n) {
+  pk_val v = pk__val(PK_T_STR);
+  v.str.ptr = p;
+  v.str.len = n;
+  return v;
+}
+static inline pk_val pk__val_bytes(const void *p, size_t n) {
+  pk_val v = pk__val(PK_T_BYTES);
+  v.bytes.ptr = (const uint8_t *)p;
+  v.bytes.len = n;
+  return v;
+}
+#define PK_I32(x) pk__val_i32(x)
+#define PK_I64(x) pk__val_i64(x)
+#define PK_F32(x) pk__val_f32(x)
+#define PK_F64(x) pk__val_f64(x)
+#define PK_STR(p, n) pk__val_str((p), (n))
+#define PK_BYTES(p, n) pk__val_bytes((p), (n))
+#define PK__MAKE(T, ...) (T{__VA_ARGS__})
+#endif
 
 /* A pk_str from a string literal or a NUL-terminated array in scope. */
-#define PK_STR_LIT(s) ((pk_str){(s), sizeof(s) - 1})
+#define PK_STR_LIT(s) PK__MAKE(pk_str, (s), sizeof(s) - 1)
 /* printf helpers: printf("%.*s", PK_STR_FMT(s)). */
 #define PK_STR_FMT(s) (int)(s).len, (s).ptr
 

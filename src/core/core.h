@@ -159,6 +159,9 @@ struct pk_plugin {
   pk_plugin *next, *prev;
   const pk__backend *backend;
   void *bstate; /* backend state */
+  const char *backend_label; /* pk_plugin_info's backend, when not
+                                backend->name ("process:wasm"); the
+                                backend owns it */
 
   char *path;
   int isolation;             /* a pk_isolation, from the open options */

@@ -441,7 +441,7 @@ int pk_plugin_info_get(const pk_plugin *p, pk_plugin_info *info) {
   full.size = info->size;
   full.name = p->name ? p->name : "";
   full.version = p->version ? p->version : "";
-  full.backend = p->backend->name;
+  full.backend = p->backend_label ? p->backend_label : p->backend->name;
   full.path = p->path;
   full.abi_major = p->abi_major;
   full.abi_minor = p->abi_minor;

@@ -68,6 +68,7 @@ typedef struct proc_state {
   size_t shm_size;
   pk__chan chan;
   int chan_ready;
+  char label[32]; /* "process:<inner backend>" under plugkit-runner */
   int depth; /* nesting of calls being served */
   uint64_t deadline; /* of the outermost call (pk__wire_now_ns), 0: none */
   /* Options. */
@@ -891,14 +892,14 @@ static const pk__backend *inner_backend(pk_plugin *p) {
  * backend's business in plugkit-runner, so they hold exactly when they
  * hold in-process; an executable plugin has none of them.
  */
-static int check_limits(pk_plugin *p, int use_runner) {
+static int check_limits(pk_plugin *p, int use_runner,
+                        const pk__backend *be) {
   const pk_open_opts *o = p->opts;
   unsigned honoured = PK__LIM_TIMEOUT | PK__LIM_CHILD;
   char who[48] = "executable";
   if (o == NULL)
     return PK_OK;
   if (use_runner) {
-    const pk__backend *be = inner_backend(p);
     if (be != NULL)
       honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS);
     snprintf(who, sizeof who, "isolated %s", be ? be->name : "(unknown)");
@@ -918,6 +919,7 @@ static int proc_open(pk_plugin *p) {
   proc_state *st;
   char runner[4096];
   int rc, use_runner = needs_runner(p);
+  const pk__backend *inner = use_runner ? inner_backend(p) : NULL;
 
   if (use_runner && p->inner_backend != NULL &&
       strcmp(p->inner_backend, "process") == 0)
@@ -929,7 +931,7 @@ static int proc_open(pk_plugin *p) {
                     "to run another kind of plugin (.so, .wasm, ...) in a "
                     "child process, open it with isolation = "
                     "PK_ISOLATE_PROCESS (and backend NULL or its own)");
-  if ((rc = check_limits(p, use_runner)) < 0)
+  if ((rc = check_limits(p, use_runner, inner)) < 0)
     return rc;
 
   if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
@@ -937,6 +939,11 @@ static int proc_open(pk_plugin *p) {
   memset(st, 0, sizeof *st);
   st->sock = st->errfd = -1;
   p->bstate = st;
+  if (inner != NULL) {
+    /* Hosts tell an isolated .wasm from an isolated .so by this. */
+    snprintf(st->label, sizeof st->label, "process:%s", inner->name);
+    p->backend_label = st->label;
+  }
   if (o != NULL && o->size >= offsetof(pk_open_opts, limit_mem) +
                                   sizeof o->limit_mem) {
     st->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;

@@ -52,13 +52,9 @@ static void set_backend(pk_open_opts *o) {
     o->isolation = PK_ISOLATE_PROCESS;
 }
 
-/* The name pk_plugin_info reports: the part before any ':'. */
-static const char *backend_name(void) {
-  static char buf[64];
-  snprintf(buf, sizeof buf, "%.*s", (int)strcspn(pkt_arg(0), ":"),
-           pkt_arg(0));
-  return buf;
-}
+/* The name pk_plugin_info reports: the backend argument itself
+   ("process:wasm" for a .wasm isolated in plugkit-runner). */
+static const char *backend_name(void) { return pkt_arg(0); }
 
 /* Open the fixture with the given grants (NULL: none) and config. */
 static int reenter_ok;

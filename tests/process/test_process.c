@@ -2,7 +2,7 @@
  * The process backend, beyond conformance: faults at each protocol step,
  * restarts, timeouts, stderr, transports, hardening, Python plugins.
  * Run as `test_process TEST FAULT_EXE CONFORMANCE_EXE CONFORMANCE_SO PY
- * OPENER_SO`.
+ * OPENER_SO CONFORMANCE_WASM` (the last "none" without the wasm backend).
  */
 #include "test.h"
 
@@ -629,4 +629,25 @@ PK_TEST(python_host_call_not_granted) {
   PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_EPLUGIN);
   PKT_CONTAINS(pk_host_errmsg(host), "host call failed");
   done();
+}
+
+/* pk_plugin_info's backend under isolation, the backend detected from
+   the file as plugkit-runner will: "process:<inner>" for a plugin run in
+   plugkit-runner, plain "process" for an executable plugin. */
+static void backend_is(const char *path, const char *want) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  o.isolation = PK_ISOLATE_PROCESS;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, path, &o, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.backend, want);
+  done();
+}
+
+PK_TEST(info_backend_names_the_inner_backend) {
+  backend_is(pkt_arg(2), "process:native");
+  backend_is(pkt_arg(1), "process");
+  if (strcmp(pkt_arg(5), "none") != 0)
+    backend_is(pkt_arg(5), "process:wasm");
 }
