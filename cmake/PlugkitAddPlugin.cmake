@@ -18,7 +18,8 @@
 #
 # TARGETS defaults to every kind the source's language supports. A target
 # `hello` builds them all. Each target's PLUGKIT_FILE property is the
-# artifact's path (for add_test: $<TARGET_PROPERTY:hello_wasm,PLUGKIT_FILE>).
+# artifact's path (get_target_property, or in add_test
+# $<TARGET_PROPERTY:hello_wasm,PLUGKIT_FILE>).
 # A wasm target whose toolchain is missing here is left out with a warning
 # saying which packages it needs (REQUIRED makes that an error), and
 # hello_wasm is then not defined.
@@ -85,6 +86,7 @@ function(_plugkit_rust_sdk out_var)
         "plugkit.rs is not where PLUGKIT_RUST_MODULE says (${PLUGKIT_RUST_MODULE})")
     endif()
     add_custom_command(OUTPUT ${rlib}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/plugkit_rust
       COMMAND ${PLUGKIT_RUSTC} --target wasm32-unknown-unknown -O
               --edition 2021 --crate-type=rlib --crate-name plugkit
               -o ${rlib} ${PLUGKIT_RUST_MODULE}
@@ -140,8 +142,11 @@ function(plugkit_add_plugin name)
   if("native" IN_LIST A_TARGETS)
     add_library(${name}_native MODULE ${srcs})
     target_include_directories(${name}_native PRIVATE ${inc})
+    # "$<0:>": no per-configuration subfolder (multi-config generators):
+    # every artifact is where PLUGKIT_FILE says.
     set_target_properties(${name}_native PROPERTIES PREFIX "" SUFFIX ".so"
-      OUTPUT_NAME ${name} PLUGKIT_FILE "$<TARGET_FILE:${name}_native>")
+      OUTPUT_NAME ${name} LIBRARY_OUTPUT_DIRECTORY "${bin}$<0:>"
+      PLUGKIT_FILE ${bin}/${name}.so)
     list(APPEND built ${name}_native)
   endif()
 
@@ -150,7 +155,8 @@ function(plugkit_add_plugin name)
     target_include_directories(${name}_process PRIVATE ${inc})
     target_link_libraries(${name}_process PRIVATE plugkit::serve)
     set_target_properties(${name}_process PROPERTIES OUTPUT_NAME ${name}
-      PLUGKIT_FILE "$<TARGET_FILE:${name}_process>")
+      RUNTIME_OUTPUT_DIRECTORY "${bin}$<0:>"
+      PLUGKIT_FILE ${bin}/${name}${CMAKE_EXECUTABLE_SUFFIX})
     list(APPEND built ${name}_process)
   endif()
 
