@@ -151,6 +151,11 @@ function(plugkit_add_plugin name)
   endif()
 
   if("process" IN_LIST A_TARGETS)
+    if(NOT TARGET plugkit::serve)
+      message(FATAL_ERROR "plugkit_add_plugin(${name}): the process target "
+        "needs plugkit::serve, which this plugkit does not have (it is built "
+        "on Linux only)")
+    endif()
     add_executable(${name}_process ${srcs})
     target_include_directories(${name}_process PRIVATE ${inc})
     target_link_libraries(${name}_process PRIVATE plugkit::serve)
