@@ -254,10 +254,26 @@ pub mod rt {
     /// The return area of a str/bytes result: pointer, length.
     static mut RET: [u32; 2] = [0, 0];
 
+    static mut HOOKED: bool = false;
+
+    /// A panic traps the call (PK_ETRAP, "unreachable executed"); its
+    /// message goes to the host's log first, at error level.
+    fn hook_panics() {
+        unsafe {
+            if !HOOKED {
+                HOOKED = true;
+                std::panic::set_hook(Box::new(|info| {
+                    log(Level::Error, &format!("panic: {}", info));
+                }));
+            }
+        }
+    }
+
     pub struct Call;
 
     pub fn enter() -> Call {
         unsafe {
+            hook_panics();
             if DEPTH == 0 {
                 PENDING.clear();
             }
@@ -313,7 +329,9 @@ pub mod rt {
         }
     }
 
-    pub fn init(r: Result<(), String>) -> i32 {
+    pub fn init(r: impl FnOnce() -> Result<(), String>) -> i32 {
+        hook_panics();
+        let r = r();
         match r {
             Ok(()) => 0,
             Err(m) => {
@@ -370,7 +388,7 @@ macro_rules! plugin {
         }
         $(#[no_mangle]
         pub extern "C" fn plugkit_init() -> i32 {
-            $crate::rt::init($crate::IntoRet::<()>::into_ret($init()))
+            $crate::rt::init(|| $crate::IntoRet::<()>::into_ret($init()))
         })?
         $(#[no_mangle]
         pub extern "C" fn plugkit_fini() {
