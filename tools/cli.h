@@ -12,4 +12,7 @@ int cli_parse_arg(const char *s, int type, pk_val *v, unsigned char **buf,
 /* plugkit bench [--all-backends] [--runs N] FILE FN [ARG...] */
 int cli_bench(int argc, char **argv);
 
+/* plugkit new NAME [--lang c|rust|lua|python] [--dir DIR] (cli_new.c) */
+int cli_new(int argc, char **argv);
+
 #endif /* PK_TOOLS_CLI_H */

@@ -28,6 +28,7 @@ static void usage(FILE *f) {
         "       plugkit call [--backend NAME] [--config KEY=VALUE]... FILE "
         "FN [ARG...]\n"
         "       plugkit bench [--all-backends] [--runs N] FILE FN [ARG...]\n"
+        "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
         "\n"
         "Arguments are parsed per the function's signature: integers in "
         "decimal\nor 0x hex, floats as strtod reads them, str as given, "
@@ -276,6 +277,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "bench") == 0)
     return cli_bench(argc - 2, argv + 2);
+  if (strcmp(cmd, "new") == 0)
+    return cli_new(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
     usage(stdout);
     return 0;

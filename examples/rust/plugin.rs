@@ -1,8 +1,14 @@
 //! A plugkit plugin in Rust, for wasm32-unknown-unknown, with no crates:
-//! the glue of docs/wasm-abi.md written by hand.
+//! the glue of docs/wasm-abi.md written by hand. (A plugin need not: the
+//! installed `plugkit` guest module, sdk/rust/plugkit.rs, holds this glue,
+//! and `plugkit new NAME --lang rust` makes a project using it.)
 //!
-//!   rustc --target wasm32-unknown-unknown -O --crate-type=cdylib \
+//!   /usr/bin/rustc --target wasm32-unknown-unknown -O --crate-type=cdylib \
 //!         -C strip=symbols plugin.rs -o rust_plugin.wasm
+//!
+//! Debian's rustc needs libstd-rust-dev-wasm32; a rustup rustc first on
+//! PATH needs `rustup target add wasm32-unknown-unknown` (else "can't find
+//! crate for std").
 //!
 //! `sum` is a plain wasm function, exactly as the public Go benchmark's
 //! Rust module exports it; `greet` takes and returns a string through the

@@ -13,6 +13,10 @@ Each exported function gets a Context first: ctx.fail(msg) fails the call,
 ctx.log(level, msg) logs, ctx.config(key) reads the host's config (None
 when absent), ctx.host_call(name, *args) calls a granted host function.
 The wire format is docs/protocol.md (socket transport, version 1).
+
+Installed as <prefix>/share/plugkit/python/plugkit_plugin.py; the process
+backend puts that folder on a plugin's PYTHONPATH, so a plugin imports it
+as is. Run by hand, a plugin needs PYTHONPATH=<prefix>/share/plugkit/python.
 """
 import os
 import socket

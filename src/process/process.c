@@ -231,6 +231,34 @@ static void child_kill(pk_plugin *p, proc_state *st) {
   st->deadcode = PK_EPROTO;
 }
 
+/*
+ * A Python plugin imports the SDK's plugkit_plugin module: its folder goes
+ * first on the child's PYTHONPATH (then the host's PYTHONPATH, unless the
+ * environment is cleared). The folder is the source tree's while this
+ * library runs from the build tree, else the install's, found relative to
+ * the library (PK_PYTHON_FROM_LIB), else where it was installed. *out is
+ * NULL when none exists (the plugin may bring the module itself).
+ */
+static int python_path(pk_plugin *p, int cleared, char **out) {
+  char dir[4096];
+  const char *old = cleared ? NULL : getenv("PYTHONPATH");
+  size_t n;
+  char *s;
+  if (pk__install_path(PK_PYTHON_SDK_PATH, PK_PYTHON_FROM_LIB, dir,
+                       sizeof dir) < 0 ||
+      access(dir, R_OK) != 0) {
+    snprintf(dir, sizeof dir, "%s", PK_PYTHON_INSTALL_PATH);
+    if (access(dir, R_OK) != 0)
+      return PK_OK;
+  }
+  n = sizeof "PYTHONPATH=" + strlen(dir) + (old ? 1 + strlen(old) : 0);
+  if ((s = pk__alloc(p->host, n)) == NULL)
+    return PK_ENOMEM;
+  snprintf(s, n, "PYTHONPATH=%s%s%s", dir, old ? ":" : "", old ? old : "");
+  *out = s;
+  return PK_OK;
+}
+
 /* Build argv and envp once: the child is started again on restarts. */
 static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   static const char *const keep[] = {"PATH=", "LD_LIBRARY_PATH=",
@@ -240,6 +268,8 @@ static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   char spin[64];
   const char *ext = strrchr(p->path, '.');
   const char *inner = p->inner_backend;
+  char *pypath = NULL;
+  int py = 0;
 
   if ((st->argv = pk__alloc(p->host, 9 * sizeof *st->argv)) == NULL)
     return PK_ENOMEM;
@@ -281,6 +311,7 @@ static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
     st->argv[1] = pk__strdup(p->host, p->path);
     if (!st->argv[0] || !st->argv[1])
       return PK_ENOMEM;
+    py = 1;
   } else {
     if ((st->argv[0] = pk__strdup(p->host, p->path)) == NULL)
       return PK_ENOMEM;
@@ -290,8 +321,16 @@ static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   if ((st->envp = pk__alloc(p->host, (n + 8) * sizeof *st->envp)) == NULL)
     return PK_ENOMEM;
   memset(st->envp, 0, (n + 8) * sizeof *st->envp);
+  if (py) {
+    int rc = python_path(p, st->harden & 2, &pypath);
+    if (rc < 0)
+      return rc;
+    if (pypath != NULL)
+      st->envp[k++] = pypath; /* freed with envp */
+  }
   for (i = 0; i < n; i++) {
-    if (strncmp(environ[i], "PLUGKIT_", 8) == 0)
+    if (strncmp(environ[i], "PLUGKIT_", 8) == 0 ||
+        (pypath != NULL && strncmp(environ[i], "PYTHONPATH=", 11) == 0))
       continue;
     if (st->harden & 2) { /* cleared: only what exec and sanitizers need */
       for (j = 0; keep[j] != NULL; j++)

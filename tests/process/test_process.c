@@ -618,6 +618,29 @@ PK_TEST(python_scalar_string_error_hostcall) {
   done();
 }
 
+/* A plugin that imports plugkit_plugin without setting up a path finds
+   the SDK's copy: the backend puts its folder first on PYTHONPATH (the
+   source tree's here; an install's relative to the installed library,
+   tests/build/install.sh). */
+PK_TEST(python_plugin_finds_the_sdk_module) {
+  pk_func *f;
+  pk_val out;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  if (!have_python()) {
+    pkt_skip("no python3");
+  }
+  unsetenv("PYTHONPATH");
+  host = test_host();
+  o.backend = "process";
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(6), &o, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "where", "()->str", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, &out, 1), PK_OK);
+  PKT_ASSERT(out.str.len > 28 &&
+             memcmp(out.str.ptr + out.str.len - 28,
+                    "sdk/python/plugkit_plugin.py", 28) == 0);
+  done();
+}
+
 PK_TEST(python_host_call_not_granted) {
   pk_func *f;
   pk_val in = PK_I32(1), out;

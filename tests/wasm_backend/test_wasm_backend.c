@@ -465,8 +465,29 @@ static void rust_guest(void) {
   }
   done();
 }
+
+/* A plugin written with the Rust guest module (sdk/rust/plugkit.rs) that
+   panics: the call traps, the panic's message is in the log, and the
+   plugin keeps working. */
+static void rust_module_panic_logged(void) {
+  pk_func *f;
+  pk_val in = PK_I32(7), out;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, wasm("rust_panic"), NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "at", "(i32)->i32", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_ETRAP);
+  /* (rustc's wording of the panic differs across versions.) */
+  PKT_CONTAINS(pkt_log_buf, "[0 rust_panic] panic: panicked at ");
+  PKT_CONTAINS(pkt_log_buf, "the len is 3 but the index is 7");
+  in = PK_I32(1);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 20);
+  done();
+}
+
 __attribute__((constructor)) static void reg_rust(void) {
   pkt_register("rust_guest", rust_guest);
+  pkt_register("rust_module_panic_logged", rust_module_panic_logged);
 }
 
 /* Files: only beneath fs_root, read-only, no escape by "..", absolute
