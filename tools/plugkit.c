@@ -32,6 +32,8 @@ static void usage(FILE *f) {
   fputs(
       "usage: plugkit version\n"
       "       plugkit inspect [--json] [--backend NAME] FILE\n"
+      "                           (reads the file: runs none of the "
+      "plugin's code)\n"
       "       plugkit call [OPTIONS] FILE FN [ARG...]\n"
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
       "FILE FN [ARG...]\n"
@@ -592,8 +594,10 @@ int main(int argc, char **argv) {
   o.backend = backend;
   o.config = nconfig ? config : NULL;
   o.call_timeout_ms = timeout;
-  /* inspect checks the whole module, not only the code it would run. */
+  /* inspect checks the whole module, not only the code it would run, and
+     runs none of the plugin's code (describe_only). */
   o.validate_all = !is_call;
+  o.describe_only = !is_call;
   json_out = is_call && json;
   if (want_log)
     ho.log = log_sink;

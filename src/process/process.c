@@ -917,7 +917,24 @@ static int proc_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   proc_state *st;
   char runner[4096];
-  int rc, use_runner = needs_runner(p);
+  int rc, use_runner;
+
+  if (p->describe_only) {
+    /* An executable's descriptor is read from its file; an executable
+       without one is refused, never run. A script says what it is only
+       by running. */
+    unsigned char head[4];
+    size_t n = 0;
+    int isdir = 0;
+    if ((rc = pk__os_read_head(p->path, head, sizeof head, &n, &isdir)) < 0)
+      return pk__perr(p, rc, "cannot read the file");
+    if (n == 4 && memcmp(head, "\177ELF", 4) == 0)
+      return pk__elf_describe(p);
+    return pk__perr(p, PK_ENOSYS,
+                    "a script plugin cannot be described without running "
+                    "it (describe_only)");
+  }
+  use_runner = needs_runner(p);
 
   if (use_runner && p->inner_backend != NULL &&
       strcmp(p->inner_backend, "process") == 0)
@@ -1013,4 +1030,4 @@ static void proc_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
-                                         proc_close, PK__LIM_SELF};
+                                         proc_close, PK__LIM_SELF | PK__LIM_DESCRIBE};

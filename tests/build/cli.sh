@@ -1,9 +1,11 @@
 #!/bin/sh
-# cli.sh CASE CLI SO LUA: one behaviour of the plugkit CLI per CASE.
+# cli.sh CASE CLI SO LUA [EXE]: one behaviour of the plugkit CLI per CASE.
 # SO is tests/build/fixtures/cli_plugin.c built as a .so, LUA is
-# tests/fixtures/lua/limits.lua. Expected outputs and exit statuses are
+# tests/fixtures/lua/limits.lua, EXE an executable without a descriptor
+# that creates $PK_CLI_MARK.exe when run
+# (tests/hostile/fixtures/cli/nodesc_exe.c). Expected outputs and exit statuses are
 # written here, from the CLI's documented behaviour.
-case_=$1 cli=$2 so=$3 lua=$4
+case_=$1 cli=$2 so=$3 lua=$4 exe=$5
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pk_cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -92,6 +94,17 @@ call_help_lists_grants)
            "--fs-root DIR" "--log" "--json" "3 the plugin crashed"; do
     out_has "$w"
   done;;
+inspect_runs_no_code)
+  # the .so's constructor and init would create these files
+  PK_CLI_MARK=$tmp/mark run "$cli" inspect "$so"
+  want_status 0; out_has "name:     cli_plugin"; out_has "via_host"
+  [ ! -e "$tmp/mark.ctor" ] || die "inspect ran the constructor"
+  [ ! -e "$tmp/mark.init" ] || die "inspect ran init";;
+inspect_stray_executable_refused)
+  PK_CLI_MARK=$tmp/mark run "$cli" inspect "$exe"
+  want_status 1; err_has "no symbol 'pk_plugin_descriptor' in the file"
+  err_has "(ENODESC)"; err_lines 1
+  [ ! -e "$tmp/mark.exe" ] || die "inspect ran the executable";;
 *)
   echo "unknown case $case_"; exit 1;;
 esac
