@@ -226,9 +226,19 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     }
     if (be == NULL) {
       list_backends(names, sizeof names);
+      /* What the file starts with, and how to name its backend: a
+         script, or a file whose kind the probes cannot see, opens when
+         its backend is named. */
+      if (nhead == 0)
+        return pk__err(h, PK_EFORMAT, path, "open",
+                       "not a plugin any built-in backend reads (an empty "
+                       "file; built: %s)",
+                       names);
       return pk__err(h, PK_EFORMAT, path, "open",
                      "not a plugin any built-in backend reads (%zu bytes "
-                     "starting %02x %02x %02x %02x; built: %s)",
+                     "starting %02x %02x %02x %02x; built: %s); if it is "
+                     "one, name its backend: opts.backend, or --backend in "
+                     "the CLI (\"process\" for a script or a .py file)",
                      nhead, nhead > 0 ? head[0] : 0, nhead > 1 ? head[1] : 0,
                      nhead > 2 ? head[2] : 0, nhead > 3 ? head[3] : 0, names);
     }

@@ -105,6 +105,36 @@ inspect_stray_executable_refused)
   want_status 1; err_has "no symbol 'pk_plugin_descriptor' in the file"
   err_has "(ENODESC)"; err_lines 1
   [ ! -e "$tmp/mark.exe" ] || die "inspect ran the executable";;
+py_detected)
+  # LUA is tests/fixtures/process/conformance.py here
+  run "$cli" call "$lua" sum 2 3
+  want_status 0; want_out 5;;
+py_shebang_detected)
+  # no .py extension: the #! line names python
+  cp "$lua" "$tmp/plugin"; chmod +x "$tmp/plugin"
+  sed -i "s|os.path.dirname(os.path.abspath(__file__))|'$(dirname "$lua")'|" "$tmp/plugin"
+  run "$cli" call "$tmp/plugin" sum 2 3
+  want_status 0; want_out 5;;
+py_marker_detected)
+  # no #! line: the helper's import in a .py file
+  sed '1d' "$lua" > "$tmp/plugin.py"
+  sed -i "s|os.path.dirname(os.path.abspath(__file__))|'$(dirname "$lua")'|" "$tmp/plugin.py"
+  run "$cli" call "$tmp/plugin.py" sum 2 3
+  want_status 0; want_out 5;;
+py_without_marker_not_detected)
+  printf 'print("hi")\n' > "$tmp/other.py"
+  run "$cli" call "$tmp/other.py" sum 2 3
+  want_status 1; err_has "not a plugin any built-in backend reads"
+  err_has "--backend"; err_has '"process" for a script or a .py file'
+  err_lines 1;;
+undetected_suggests_backend)
+  printf 'hello\n' > "$tmp/text.txt"
+  run "$cli" inspect "$tmp/text.txt"
+  want_status 1; err_has "(6 bytes starting 68 65 6c 6c; built: "
+  err_has "name its backend: opts.backend, or --backend in the CLI"; err_lines 1
+  : > "$tmp/empty"
+  run "$cli" inspect "$tmp/empty"
+  want_status 1; err_has "(an empty file; built: "; err_lines 1;;
 *)
   echo "unknown case $case_"; exit 1;;
 esac
