@@ -135,6 +135,27 @@ undetected_suggests_backend)
   : > "$tmp/empty"
   run "$cli" inspect "$tmp/empty"
   want_status 1; err_has "(an empty file; built: "; err_lines 1;;
+bench_names_file)
+  run "$cli" bench --runs 1 "$so" sum 1 2
+  want_status 0
+  printf '%s\n' "$out" | grep -Eq "^sum/native +[0-9.]+ +[0-9.]+ +[0-9.]+x +0 +0\.00  $so\$" ||
+    die "no row 'sum/native ... $so'";;
+bench_backend_flag)
+  # a Lua plugin under a name no probe reads: --backend names it
+  cp "$lua" "$tmp/plugin.txt"
+  run "$cli" bench --backend lua --runs 1 "$tmp/plugin.txt" sum 1 2
+  want_status 0
+  printf '%s\n' "$out" | grep -Eq "^sum/lua +[0-9.]+ .*  $tmp/plugin.txt\$" ||
+    die "no row 'sum/lua ... plugin.txt'";;
+bench_all_includes_file)
+  # the file given (a .lua) is measured along with its siblings (a .so)
+  cp "$lua" "$tmp/plug.lua"; cp "$so" "$tmp/plug.so"
+  run "$cli" bench --all-backends --runs 1 "$tmp/plug.lua" sum 1 2
+  want_status 0
+  printf '%s\n' "$out" | sed -n 3p | grep -Eq "^sum/lua +[0-9.]+ .*  $tmp/plug.lua\$" ||
+    die "the first row is not 'sum/lua ... plug.lua'"
+  printf '%s\n' "$out" | grep -Eq "^sum/native +[0-9.]+ .*  $tmp/plug.so\$" ||
+    die "no row 'sum/native ... plug.so'";;
 *)
   echo "unknown case $case_"; exit 1;;
 esac
