@@ -231,8 +231,10 @@ typedef struct pk_open_opts {
    0, 0, 0, 0, 0, NULL, 0, 0}
 
 /*
- * Open the plugin at `path` and run its init hook. `opts` may be NULL for
- * the defaults; it and everything it points to is copied.
+ * Open the plugin at `path` and run its init hook (with
+ * opts->describe_only, only read what it declares: no init, see there).
+ * `opts` may be NULL for the defaults; it and everything it points to is
+ * copied.
  * Errors (each with a message naming the file and the phase): PK_EINVAL,
  * PK_ENOENT (no such file or grant), PK_EIO, PK_EFORMAT (no backend reads
  * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,

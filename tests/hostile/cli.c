@@ -312,12 +312,14 @@ PK_TEST(describe_elf_truncated) {
   pkt_expect_open_error(path, &o, PK_EFORMAT, "open", "");
 }
 
-/* Every byte of the file inverted in turn (headers, symbol tables,
-   relocations, the descriptor and its strings): each open succeeds or
-   fails with a code, never reads outside the file (the sanitizers watch)
-   and never leaks (the test host counts). */
+/* Bytes of the file inverted one at a time: each open succeeds or fails
+   with a code, never reads outside the file (the sanitizers watch) and
+   never leaks (the test host counts). Every byte of what the reader uses
+   (the first 4 KiB: ELF and program headers, .dynsym, .dynstr,
+   .rela.dyn; 1 KiB around the descriptor; the last 6 KiB: .symtab,
+   .strtab, section headers), every 16th elsewhere (code, debug info). */
 PK_TEST(describe_elf_every_byte_flipped) {
-  size_t n, i;
+  size_t n, i, d;
   unsigned char *b = pkt_read_file(pkt_arg(0), &n);
   const char *path = pkt_tmp("flip.so");
   pk_open_opts o = PK_OPEN_OPTS_INIT;
@@ -329,10 +331,14 @@ PK_TEST(describe_elf_every_byte_flipped) {
   /* One byte rewritten in place per case: rewriting the whole file each
      time is slow on some file systems. */
   PKT_ASSERT((fd = open(path, O_RDWR)) >= 0);
+  d = desc_offset(b, n);
   for (i = 0; i < n; i++) {
     pk_plugin *p = NULL;
     unsigned char x = (unsigned char)(b[i] ^ 0xff);
     int rc;
+    if (i >= 4096 && i + 6144 < n && (i + 512 < d || i > d + 512) &&
+        i % 16 != 0)
+      continue;
     PKT_ASSERT(pwrite(fd, &x, 1, (off_t)i) == 1);
     rc = pk_plugin_open(h, path, &o, &p);
     PKT_ASSERT(pwrite(fd, &b[i], 1, (off_t)i) == 1);
