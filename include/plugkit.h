@@ -211,15 +211,38 @@ typedef struct pk_open_opts {
    * before it was validated.
    */
   int validate_all;
+  /*
+   * 1: describe the plugin without running its code: name, version, ABI
+   * and exports (pk_plugin_info_get, pk_plugin_export, pk_plugin_func)
+   * are read from the file, and pk_func_call fails with PK_EINVAL. What
+   * each backend does: native and executables: the pk_plugin_descriptor
+   * data is read from the ELF file (no constructor, no init; an
+   * executable without it is refused with PK_ENODESC, never run); wasm:
+   * the module is decoded and instantiated, and only plugkit_describe
+   * (and plugkit_arg_area) run, under a fuel of PK_DESCRIBE_FUEL (no
+   * start function, _initialize or init); lua: the chunk runs in the
+   * sandbox (that is how the table is made) under a budget of at most
+   * PK_DESCRIBE_FUEL instructions, no init; source: compiled and
+   * relocated by libtcc, which runs no constructors, no init; a script
+   * or Python plugin cannot be described without running it: PK_ENOSYS.
+   * Isolation is ignored (nothing runs that it would contain), and so
+   * are the limits above. 0 (the default): a normal open.
+   */
+  int describe_only;
 } pk_open_opts;
+
+/* The instruction budget of a describe-only open of a wasm or Lua plugin. */
+#define PK_DESCRIBE_FUEL 1000000u
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL, 0}
+   0, 0, 0, 0, 0, NULL, 0, 0}
 
 /*
- * Open the plugin at `path` and run its init hook. `opts` may be NULL for
- * the defaults; it and everything it points to is copied.
+ * Open the plugin at `path` and run its init hook (with
+ * opts->describe_only, only read what it declares: no init, see there).
+ * `opts` may be NULL for the defaults; it and everything it points to is
+ * copied.
  * Errors (each with a message naming the file and the phase): PK_EINVAL,
  * PK_ENOENT (no such file or grant), PK_EIO, PK_EFORMAT (no backend reads
  * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,

@@ -1,14 +1,19 @@
 /*
  * plugkit bench: time one function of a user's plugin, go-test style.
  *
- *   plugkit bench [--all-backends] [--runs N] FILE FN [ARG...]
+ *   plugkit bench [--all-backends] [--backend B] [--runs N] FILE FN [ARG...]
  *
- * One row per artifact: ns/op (median of the runs after warm-up), the
- * minimum, the ratio to a direct call of a noinline C function measured
- * in the same run (CFuncNoInline), and B/op and allocs/op made by the
- * library during the timed runs. With --all-backends, every artifact of
- * the same plugin next to FILE is measured: NAME.so, NAME.wasm, NAME.c,
- * NAME.lua, the executable NAME, and NAME.so isolated in plugkit-runner.
+ * One row per artifact, named FN/BACKEND (the backend that opened it:
+ * native, wasm, source, lua, process; process:native and process:wasm
+ * for a .so or .wasm run in plugkit-runner) and ending with the file
+ * measured: ns/op (median of the runs after warm-up), the minimum, the
+ * ratio to a direct call of a noinline C function measured in the same
+ * run (CFuncNoInline), and B/op and allocs/op made by the library during
+ * the timed runs. FILE is always measured first (with --backend B if
+ * given). With --all-backends, the other artifacts of the same plugin
+ * next to FILE (same name, another extension) are measured too:
+ * NAME.so, NAME.wasm, NAME.c, NAME.lua, the executable NAME, and
+ * NAME.so and NAME.wasm isolated in plugkit-runner.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -123,7 +128,8 @@ static void measure(pk_func *f, const pk_val *args, size_t nargs, int runs,
 
 typedef struct artifact {
   char path[4096];
-  char label[64];
+  const char *backend; /* forced (--backend), or NULL: detected */
+  const char *inner;   /* isolated: the backend in the runner */
   int isolation;
 } artifact;
 
@@ -142,49 +148,55 @@ static int has_backend(const char *name) {
   return 0;
 }
 
-/* The artifacts of FILE's plugin: FILE alone, or all its siblings. */
-static int artifacts(const char *file, int all, artifact *out, int max) {
+static void add(artifact *out, int *n, int max, const char *path,
+                const char *backend, const char *inner) {
+  artifact *a;
+  if (*n >= max)
+    return;
+  a = &out[(*n)++];
+  snprintf(a->path, sizeof a->path, "%s", path);
+  a->backend = backend;
+  a->inner = inner;
+  a->isolation = inner != NULL ? PK_ISOLATE_PROCESS : PK_ISOLATE_NONE;
+}
+
+/* The artifacts to measure: FILE itself, then (all) its siblings. */
+static int artifacts(const char *file, const char *backend, int all,
+                     artifact *out, int max) {
   static const struct {
     const char *ext, *backend;
-  } kinds[] = {{".so", "native"},   {".wasm", "wasm"}, {".c", "source"},
-               {".lua", "lua"},     {"", "process"}};
-  char stem[4096];
+    int isolate; /* also measure it in plugkit-runner */
+  } kinds[] = {{".so", "native", 1}, {".wasm", "wasm", 1},
+               {".c", "source", 0},  {".lua", "lua", 0},
+               {"", "process", 0}};
+  char stem[4096], path[4096];
   const char *dot = strrchr(file, '.'), *slash = strrchr(file, '/');
   int n = 0;
   size_t i;
 
-  if (!all) {
-    snprintf(out[0].path, sizeof out[0].path, "%s", file);
-    snprintf(out[0].label, sizeof out[0].label, "plugin");
-    out[0].isolation = PK_ISOLATE_NONE;
-    return 1;
-  }
+  add(out, &n, max, file, backend, NULL);
+  if (!all)
+    return n;
   snprintf(stem, sizeof stem, "%s", file);
   if (dot != NULL && (slash == NULL || dot > slash))
     stem[dot - file] = '\0';
-  for (i = 0; i < sizeof kinds / sizeof kinds[0] && n < max; i++) {
-    artifact *a = &out[n];
-    snprintf(a->path, sizeof a->path, "%s%s", stem, kinds[i].ext);
-    if (!has_backend(kinds[i].backend) || !exists(a->path, kinds[i].ext[0] == 0))
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    snprintf(path, sizeof path, "%s%s", stem, kinds[i].ext);
+    if (!has_backend(kinds[i].backend) ||
+        !exists(path, kinds[i].ext[0] == 0))
       continue;
-    snprintf(a->label, sizeof a->label, "%s", kinds[i].backend);
-    a->isolation = PK_ISOLATE_NONE;
-    n++;
-    if (strcmp(kinds[i].ext, ".so") == 0 && has_backend("process") &&
-        n < max) {
-      out[n] = *a;
-      snprintf(out[n].label, sizeof out[n].label, "native in runner");
-      out[n].isolation = PK_ISOLATE_PROCESS;
-      n++;
-    }
+    if (strcmp(path, file) != 0)
+      add(out, &n, max, path, NULL, NULL);
+    if (kinds[i].isolate && has_backend("process"))
+      add(out, &n, max, path, NULL, kinds[i].backend);
   }
   return n;
 }
 
 int cli_bench(int argc, char **argv) {
-  artifact arts[8];
+  artifact arts[16];
   int all = 0, runs = 9, i = 0, k, nart;
-  const char *file, *fn;
+  const char *file, *fn, *backend = NULL;
   result ref;
 
   for (; i < argc && argv[i][0] == '-'; i++) {
@@ -192,6 +204,8 @@ int cli_bench(int argc, char **argv) {
       all = 1;
     else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
       runs = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
+      backend = argv[++i];
     else {
       fprintf(stderr, "plugkit: bench: unknown option '%s'\n", argv[i]);
       return 2;
@@ -199,21 +213,21 @@ int cli_bench(int argc, char **argv) {
   }
   if (argc - i < 2 || runs < 1) {
     fprintf(stderr,
-            "usage: plugkit bench [--all-backends] [--runs N] FILE FN "
-            "[ARG...]\n");
+            "usage: plugkit bench [--all-backends] [--backend NAME] "
+            "[--runs N] FILE FN [ARG...]\n");
     return 2;
   }
   file = argv[i];
   fn = argv[i + 1];
   argc -= i + 2;
   argv += i + 2;
-  if ((nart = artifacts(file, all, arts, 8)) == 0) {
+  if ((nart = artifacts(file, backend, all, arts, 16)) == 0) {
     fprintf(stderr, "plugkit: bench: no artifact of '%s' found\n", file);
     return 1;
   }
   measure(NULL, NULL, 0, runs, NULL, &ref);
-  printf("%-32s %12s %12s %10s %8s %10s\n", "name", "ns/op", "min ns/op",
-         "ratio", "B/op", "allocs/op");
+  printf("%-32s %12s %12s %10s %8s %10s  %s\n", "name", "ns/op",
+         "min ns/op", "ratio", "B/op", "allocs/op", "file");
   printf("%-32s %12.2f %12.2f %9.2fx %8.0f %10.2f\n", "CFuncNoInline",
          ref.med, ref.min, 1.0, 0.0, 0.0);
   for (k = 0; k < nart; k++) {
@@ -229,13 +243,23 @@ int cli_bench(int argc, char **argv) {
     size_t np, j;
     int rc;
 
-    snprintf(name, sizeof name, "%s/%s", fn, arts[k].label);
     ho.alloc = count_alloc;
     if (pk_host_create(&ho, &h) < 0)
       return 1;
     o.isolation = arts[k].isolation;
-    if ((rc = pk_plugin_open(h, arts[k].path, &o, &p)) < 0 ||
-        (rc = pk_plugin_func(p, fn, NULL, &f)) < 0) {
+    o.backend = arts[k].inner != NULL ? arts[k].inner : arts[k].backend;
+    rc = pk_plugin_open(h, arts[k].path, &o, &p);
+    if (arts[k].inner != NULL) {
+      snprintf(name, sizeof name, "%s/process:%s", fn, arts[k].inner);
+    } else if (rc == PK_OK) {
+      pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+      pk_plugin_info_get(p, &info);
+      snprintf(name, sizeof name, "%s/%s", fn, info.backend);
+    } else {
+      snprintf(name, sizeof name, "%s/%s", fn,
+               arts[k].backend != NULL ? arts[k].backend : "?");
+    }
+    if (rc < 0 || (rc = pk_plugin_func(p, fn, NULL, &f)) < 0) {
       printf("%-32s skipped: %s\n", name, pk_host_errmsg(h));
       pk_host_destroy(h);
       continue;
@@ -258,8 +282,8 @@ int cli_bench(int argc, char **argv) {
       }
     measure(f, args, np, runs, h, &r);
     if (r.ok)
-      printf("%-32s %12.2f %12.2f %9.2fx %8.0f %10.2f\n", name, r.med, r.min,
-             r.med / ref.med, r.bytes, r.allocs);
+      printf("%-32s %12.2f %12.2f %9.2fx %8.0f %10.2f  %s\n", name, r.med,
+             r.min, r.med / ref.med, r.bytes, r.allocs, arts[k].path);
     else
       printf("%-32s failed: %s\n", name, r.why);
     for (j = 0; j < np; j++)

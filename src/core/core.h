@@ -165,6 +165,7 @@ struct pk_plugin {
 
   char *path;
   int isolation;             /* a pk_isolation, from the open options */
+  int describe_only;         /* opts.describe_only: no plugin code runs */
   const char *inner_backend; /* opts.backend during open (NULL after) */
   const pk_open_opts *opts;  /* all the open options, during open only
                                 (NULL after): backend-specific fields */
@@ -228,6 +229,9 @@ struct pk__backend {
 #define PK__LIM_FS 0x08u      /* fs_root: a read-only file capability */
 #define PK__LIM_CHILD 0x10u   /* a child process's options: restart,
                                  spin_ns, transport, harden, limit_* */
+#define PK__LIM_DESCRIBE 0x20u /* not a limit: the backend can open a
+                                   plugin describe-only (no plugin code
+                                   runs, or only a budgeted describe) */
 #define PK__LIM_SELF 0x80000000u
 /* PK_ENOSYS, naming the first option `o` asks for that `honoured` lacks
    and what to use instead; `who` names the backend ("native"). */
@@ -306,6 +310,12 @@ int pk__elf_executable(const unsigned char *h, size_t n);
    read. */
 size_t pk__elf_phdrs(const unsigned char *h, size_t n, size_t *out_off,
                      size_t *out_entsize);
+
+/* Describe-only: fill p's name, version, ABI and exports from the
+   pk_plugin_descriptor data in p's ELF file (a shared object or an
+   executable) without loading it: dynsym/symtab, PT_LOAD segments and
+   R_*_RELATIVE relocations, every offset bounds-checked (PK_EFORMAT). */
+int pk__elf_describe(pk_plugin *p);
 
 /* The table handed to in-process plugins. */
 extern const struct pk_host_api pk__host_api;

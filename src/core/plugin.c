@@ -155,6 +155,16 @@ static void plugin_free(pk_plugin *p) {
   pk__free(h, p);
 }
 
+static int describe_only_invoke(pk_func *f, const pk_val *args,
+                                pk_val *results) {
+  (void)args;
+  (void)results;
+  return pk__err(f->plugin->host, PK_EINVAL, f->plugin->path, "call",
+                 "'%s' cannot be called: the plugin was opened describe-only "
+                 "(describe_only), so its code is not loaded",
+                 f->name);
+}
+
 int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                    pk_plugin **out_plugin) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
@@ -177,6 +187,8 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                      opts->size);
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
   }
+  if (o.describe_only) /* nothing runs that a child would contain */
+    o.isolation = PK_ISOLATE_NONE;
   if (o.isolation == PK_ISOLATE_PROCESS &&
       backend_by_name("process") == NULL)
     return pk__err(h, PK_ENOSYS, path, "open",
@@ -214,9 +226,19 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     }
     if (be == NULL) {
       list_backends(names, sizeof names);
+      /* What the file starts with, and how to name its backend: a
+         script, or a file whose kind the probes cannot see, opens when
+         its backend is named. */
+      if (nhead == 0)
+        return pk__err(h, PK_EFORMAT, path, "open",
+                       "not a plugin any built-in backend reads (an empty "
+                       "file; built: %s)",
+                       names);
       return pk__err(h, PK_EFORMAT, path, "open",
                      "not a plugin any built-in backend reads (%zu bytes "
-                     "starting %02x %02x %02x %02x; built: %s)",
+                     "starting %02x %02x %02x %02x; built: %s); if it is "
+                     "one, name its backend: opts.backend, or --backend in "
+                     "the CLI (\"process\" for a script or a .py file)",
                      nhead, nhead > 0 ? head[0] : 0, nhead > 1 ? head[1] : 0,
                      nhead > 2 ? head[2] : 0, nhead > 3 ? head[3] : 0, names);
     }
@@ -240,11 +262,28 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   p->inner_backend = o.backend;
   p->opts = &o;
   p->backend = be;
-  if (!(be->limits & PK__LIM_SELF) &&
+  p->describe_only = o.describe_only != 0;
+  if (p->describe_only && !(be->limits & PK__LIM_DESCRIBE)) {
+    rc = pk__perr(p, PK_ENOSYS,
+                  "the %s backend cannot describe a plugin without running "
+                  "it (describe_only)",
+                  be->name);
+    goto fail;
+  }
+  if (!p->describe_only && !(be->limits & PK__LIM_SELF) &&
       (rc = pk__limits_check(p, &o, be->limits, be->name)) < 0)
     goto fail;
   if ((rc = be->open(p)) < 0)
     goto fail;
+  if (p->describe_only)
+    for (i = 0; i < p->nfuncs; i++) {
+      /* No code of the plugin is loaded (or it must not run): every call
+         takes the slow path to an error. */
+      p->funcs[i].thunk = NULL;
+      p->funcs[i].raw = NULL;
+      p->funcs[i].invoke = describe_only_invoke;
+      p->funcs[i].invoke_tags = 1;
+    }
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->opts = NULL;

@@ -1058,6 +1058,10 @@ static int read_limits(pk_plugin *p, lua_plug *st) {
     st->budget_src = "fuel";
   }
   st->timeout_ms = o != NULL && o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;
+  if (p->describe_only && (uint64_t)st->budget > PK_DESCRIBE_FUEL) {
+    st->budget = (int64_t)PK_DESCRIBE_FUEL;
+    st->budget_src = "describe_only";
+  }
   return PK_OK;
 }
 
@@ -1139,6 +1143,11 @@ static int script_open(pk_plugin *p) {
   if (rc < 0)
     return rc;
 
+  /* Describe-only: the table is read; init does not run, nor fini. */
+  if (p->describe_only) {
+    lua_settop(L, 1);
+    return PK_OK;
+  }
   /* init: error() or a false result fails the open. */
   if (st->init_ref != LUA_NOREF) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, st->init_ref);
@@ -1179,4 +1188,4 @@ static void script_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_lua = {"lua", script_probe, script_open,
-                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY};
+                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_DESCRIBE};

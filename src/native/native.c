@@ -42,6 +42,8 @@ static int native_open(pk_plugin *p) {
     return pk__perr(p, rc, "cannot read the file");
   if ((rc = pk__elf_check(p, head, n, size)) < 0)
     return rc;
+  if (p->describe_only) /* from the file: no constructor, no init runs */
+    return pk__elf_describe(p);
   if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");
   memset(st, 0, sizeof *st);
@@ -75,4 +77,4 @@ static void native_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_native = {"native", native_probe, native_open,
-                                        native_close, 0};
+                                        native_close, PK__LIM_DESCRIBE};

@@ -887,13 +887,42 @@ static int needs_runner(pk_plugin *p) {
   return !pk__elf_executable(head, n);
 }
 
+/* Does the head hold `s` (not NUL-terminated, may hold NULs)? */
+static int head_has(const unsigned char *h, size_t n, const char *s) {
+  size_t k = strlen(s), i;
+  for (i = 0; i + k <= n; i++)
+    if (memcmp(h + i, s, k) == 0)
+      return 1;
+  return 0;
+}
+
+/* A Python plugin: a #! line naming python, or the Python helper's
+   import (sdk/python/plugkit_plugin.py) in a .py file or a #! script. */
+static int python_plugin(const unsigned char *h, size_t n, const char *path) {
+  const char *ext = strrchr(path, '.'), *slash = strrchr(path, '/');
+  size_t eol = 0;
+  int shebang = n >= 2 && h[0] == '#' && h[1] == '!';
+  if (shebang) {
+    while (eol < n && h[eol] != '\n')
+      eol++;
+    if (head_has(h, eol, "python"))
+      return 1;
+  }
+  if (!shebang && (ext == NULL || (slash != NULL && ext < slash) ||
+                   strcmp(ext, ".py") != 0))
+    return 0;
+  return head_has(h, n, "import plugkit_plugin") ||
+         head_has(h, n, "from plugkit_plugin");
+}
+
 static int proc_probe(const unsigned char *h, size_t n, const char *path,
                       int isdir) {
-  (void)path;
-  /* Executable plugins (native scores every ELF executable 10). */
-  if (isdir || !pk__elf_executable(h, n))
+  if (isdir)
     return 0;
-  return 20;
+  /* Executable plugins (native scores every ELF executable 10). */
+  if (pk__elf_executable(h, n))
+    return 20;
+  return python_plugin(h, n, path) ? 20 : 0;
 }
 
 /* The backend plugkit-runner will use for the file: the one named, or
@@ -957,8 +986,26 @@ static int proc_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   proc_state *st;
   char runner[4096];
-  int rc, use_runner = needs_runner(p);
-  const pk__backend *inner = use_runner ? inner_backend(p) : NULL;
+  int rc, use_runner;
+  const pk__backend *inner;
+
+  if (p->describe_only) {
+    /* An executable's descriptor is read from its file; an executable
+       without one is refused, never run. A script says what it is only
+       by running. */
+    unsigned char head[4];
+    size_t n = 0;
+    int isdir = 0;
+    if ((rc = pk__os_read_head(p->path, head, sizeof head, &n, &isdir)) < 0)
+      return pk__perr(p, rc, "cannot read the file");
+    if (n == 4 && memcmp(head, "\177ELF", 4) == 0)
+      return pk__elf_describe(p);
+    return pk__perr(p, PK_ENOSYS,
+                    "a script plugin cannot be described without running "
+                    "it (describe_only)");
+  }
+  use_runner = needs_runner(p);
+  inner = use_runner ? inner_backend(p) : NULL;
 
   if (use_runner && p->inner_backend != NULL &&
       strcmp(p->inner_backend, "process") == 0)
@@ -1059,4 +1106,4 @@ static void proc_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
-                                         proc_close, PK__LIM_SELF};
+                                         proc_close, PK__LIM_SELF | PK__LIM_DESCRIBE};

@@ -490,6 +490,10 @@ static int source_open(pk_plugin *p) {
   if ((rc = pk__desc_load(p, st->desc)) < 0)
     return rc;
   use_fast_thunks(p);
+  /* Describe-only: compiled and relocated (libtcc's relocate runs no
+     constructors), the descriptor read; init does not run, nor fini. */
+  if (p->describe_only)
+    return PK_OK;
   if ((rc = pk__desc_init(p, st->desc)) < 0)
     return rc;
   st->inited = 1;
@@ -514,4 +518,4 @@ static void source_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_source = {"source", source_probe, source_open,
-                                        source_close, 0};
+                                        source_close, PK__LIM_DESCRIBE};

@@ -340,6 +340,8 @@ static int wasm_open(pk_plugin *p) {
                     o->fs_root);
   st->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
   st->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
+  if (p->describe_only && (st->fuel == 0 || st->fuel > (int64_t)PK_DESCRIBE_FUEL))
+    st->fuel = (int64_t)PK_DESCRIBE_FUEL;
   st->limited = st->fuel > 0 || st->timeout_ms > 0;
   if ((rc = read_file(p, &bytes, &n)) < 0)
     return rc;
@@ -415,13 +417,16 @@ static int wasm_open(pk_plugin *p) {
   /* The open runs under the limits of a call: the start function,
      _initialize, plugkit_arg_area, plugkit_describe and plugkit_init are
      each an outermost guest entry with the call's fuel and deadline. */
-  if ((fn = pkw_instance_start_func(st->inst)) != NULL &&
+  /* Describe-only: no start function, no _initialize, no init; only
+     plugkit_arg_area and plugkit_describe run, under PK_DESCRIBE_FUEL. */
+  if (!p->describe_only && (fn = pkw_instance_start_func(st->inst)) != NULL &&
       (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
     return rc;
   if (pkw_instance_func(st->inst, "cabi_realloc", &st->realloc_fn) != PKW_OK)
     st->realloc_fn = NULL;
   /* wasi-libc reactors construct their runtime in _initialize. */
-  if (pkw_instance_func(st->inst, "_initialize", &fn) == PKW_OK &&
+  if (!p->describe_only &&
+      pkw_instance_func(st->inst, "_initialize", &fn) == PKW_OK &&
       (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
     return rc;
   if (pkw_instance_func(st->inst, "plugkit_abi_v1", &fn) == PKW_OK) {
@@ -435,6 +440,8 @@ static int wasm_open(pk_plugin *p) {
        called (pk__wasm_scalar_path). */
     if ((rc = sdk_features(st)) < 0 || (rc = describe(st, fn)) < 0)
       return rc;
+    if (p->describe_only)
+      return PK_OK;
     if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
       uint64_t r = 0;
       p->phase = "init";
@@ -489,4 +496,4 @@ static void wasm_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_wasm = {"wasm", wasm_probe, wasm_open,
-                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS};
+                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS | PK__LIM_DESCRIBE};
