@@ -367,6 +367,45 @@ def find_tool(explicit, name):
     return shutil.which(name)
 
 
+# Tiny modules that need one proposal each: a return_call, and a global
+# initialised with i32.add (extended-const).
+PROBES = {
+    "--enable-tail-call": (
+        "--experimental-wasm-return-call",
+        b"\0asm\1\0\0\0\1\4\1\x60\0\0\3\2\1\0\n\6\1\4\0\x12\0\x0b"),
+    "--enable-extended-const": (
+        "--experimental-wasm-extended-const",
+        b"\0asm\1\0\0\0\6\x09\1\x7f\0\x41\1\x41\2\x6a\x0b"),
+}
+
+
+def node_features(node):
+    """Which of the proposals V8 runs in this node, with which flags: Node
+    20 runs tail calls by default and extended-const behind a flag; Node
+    18 (Debian 12's) needs a flag for both. A proposal node cannot run is
+    left out of the generated modules rather than counted as a
+    divergence."""
+    global NODE_FLAGS, BASE_FEATURES
+    flags = [f for f in NODE_FLAGS if f.startswith("--stack")]
+    keep = []
+    for feat in BASE_FEATURES:
+        if feat not in PROBES:
+            keep.append(feat)
+            continue
+        flag, wasm = PROBES[feat]
+        code = ("new WebAssembly.Module(new Uint8Array([%s]))"
+                % ",".join(str(b) for b in wasm))
+        for extra in ([], [flag]):
+            if run([node] + flags + extra + ["-e", code]).returncode == 0:
+                flags += extra
+                keep.append(feat)
+                break
+        else:
+            print("fuzz_diff: node cannot run %s modules: left out"
+                  % feat[len("--enable-"):])
+    NODE_FLAGS, BASE_FEATURES = flags, keep
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pkw-exec", required=True)
@@ -412,6 +451,7 @@ def main():
     if p.returncode != 0:
         print("SKIP: node is too old (needs BigInt <-> i64)")
         return SKIP
+    node_features(a.node)
     if a.module:
         return check_one(a, a.module, a.expect)
     os.makedirs(a.out, exist_ok=True)
