@@ -123,7 +123,7 @@ static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
 
 /* Prepare the scalar fast path of export w, when it applies. */
 void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
-  if (w->lowered || st->limited)
+  if (w->lowered || st->limited || f->sig.nresults > 1)
     return;
   f->bdata = w->fn;
   if (st->auto_post)
@@ -166,6 +166,25 @@ static int own_args(pk__wstate *st, const pk_func *f, const pk_val **argsp,
   if (copied)
     *argsp = own;
   return 0;
+}
+
+/* A number result from its engine slot. */
+static void scalar_result(pk_val *r, uint8_t type, uint64_t slot) {
+  switch (type) {
+  case PK_T_I32:
+    r->i32 = (int32_t)(uint32_t)slot;
+    break;
+  case PK_T_I64:
+    r->i64 = (int64_t)slot;
+    break;
+  case PK_T_F32: {
+    uint32_t b = (uint32_t)slot;
+    memcpy(&r->f32, &b, 4);
+    break;
+  }
+  default:
+    memcpy(&r->f64, &slot, 8);
+  }
 }
 
 int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
@@ -254,43 +273,29 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
     return rc;
   if (p->ctx.status != 0)
     return p->ctx.status; /* the guest called fail */
-  if (f->sig.nresults == 1) {
-    switch (f->sig.results[0]) {
-    case PK_T_I32:
-      results[0].i32 = (int32_t)(uint32_t)slots[0];
-      break;
-    case PK_T_I64:
-      results[0].i64 = (int64_t)slots[0];
-      break;
-    case PK_T_F32: {
-      uint32_t b = (uint32_t)slots[0];
-      memcpy(&results[0].f32, &b, 4);
-      break;
-    }
-    case PK_T_F64:
-      memcpy(&results[0].f64, &slots[0], 8);
-      break;
-    default: { /* str, bytes: (ptr, len) in the return area */
-      uint8_t *area = pk__wasm_mem(st->inst, (uint32_t)slots[0], 8), *data;
-      uint32_t gp, len;
-      if (area == NULL)
-        return pk__perr(p, PK_ETRAP, "return area out of guest memory");
-      gp = (uint32_t)area[0] | (uint32_t)area[1] << 8 |
-           (uint32_t)area[2] << 16 | (uint32_t)area[3] << 24;
-      len = (uint32_t)area[4] | (uint32_t)area[5] << 8 |
-            (uint32_t)area[6] << 16 | (uint32_t)area[7] << 24;
-      if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
-        return pk__perr(p, PK_ETRAP,
-                        "result [%u, +%u) is outside guest memory", gp, len);
-      /* Points into guest memory: valid until the next call. */
-      if (f->sig.results[0] == PK_T_STR) {
-        results[0].str.ptr = (const char *)data;
-        results[0].str.len = len;
-      } else {
-        results[0].bytes.ptr = data;
-        results[0].bytes.len = len;
-      }
-    }
+  /* Numbers (several only from a plain module's multi-value export). */
+  for (i = 0; i < f->sig.nresults && f->sig.results[i] < PK_T_STR; i++)
+    scalar_result(&results[i], f->sig.results[i], slots[i]);
+  if (i == 0 && f->sig.nresults == 1) { /* str, bytes: (ptr, len) in the
+                                            return area */
+    uint8_t *area = pk__wasm_mem(st->inst, (uint32_t)slots[0], 8), *data;
+    uint32_t gp, len;
+    if (area == NULL)
+      return pk__perr(p, PK_ETRAP, "return area out of guest memory");
+    gp = (uint32_t)area[0] | (uint32_t)area[1] << 8 |
+         (uint32_t)area[2] << 16 | (uint32_t)area[3] << 24;
+    len = (uint32_t)area[4] | (uint32_t)area[5] << 8 |
+          (uint32_t)area[6] << 16 | (uint32_t)area[7] << 24;
+    if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
+      return pk__perr(p, PK_ETRAP, "result [%u, +%u) is outside guest memory",
+                      gp, len);
+    /* Points into guest memory: valid until the next call. */
+    if (f->sig.results[0] == PK_T_STR) {
+      results[0].str.ptr = (const char *)data;
+      results[0].str.len = len;
+    } else {
+      results[0].bytes.ptr = data;
+      results[0].bytes.len = len;
     }
   }
   return PK_OK;

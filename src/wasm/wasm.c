@@ -228,7 +228,21 @@ static int describe(pk__wstate *st, pkw_func *fn) {
   return PK_OK;
 }
 
-/* A module without the marker: offer its scalar function exports. */
+/* An export a plugkit signature cannot express is not offered, and the
+   host's log says so (never dropped in silence). */
+static void plain_refused(pk_plugin *p, const char *name, uint32_t len,
+                          const char *why) {
+  char msg[256];
+  int n = snprintf(msg, sizeof msg,
+                   "%s: export '%.*s' is not offered: its type has %s",
+                   p->path, (int)(len > 64 ? 64 : len), name, why);
+  pk__plugin_log(p, PK_LOG_WARN, msg,
+                 n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n
+                                                    : sizeof msg - 1);
+}
+
+/* A module without the marker: offer its function exports whose types are
+   numbers (up to 16 parameters and 8 results). */
 static int plain_exports(pk__wstate *st) {
   pk_plugin *p = st->p;
   const char *base = strrchr(p->path, '/');
@@ -259,8 +273,12 @@ static int plain_exports(pk__wstate *st) {
           (el > 5 && memcmp(en, "cabi_", 5) == 0))
         continue;
       pkw_func_type(ex.u.func, &t);
-      if (t.nparams > PK_MAX_PARAMS || t.nresults > 1)
+      if (t.nparams > PK_MAX_PARAMS || t.nresults > PK_MAX_RESULTS) {
+        if (pass == 0)
+          plain_refused(p, en, el, "more than 16 parameters or 8 results");
         continue;
+      }
+      /* "(p1,p2)->r", "(p)->()", "(p)->(r1,r2)" */
       len += (size_t)snprintf(sig + len, sizeof sig - len, "(");
       for (k = 0; k < t.nparams + t.nresults && ok; k++) {
         uint8_t ty = k < t.nparams ? t.params[k] : t.results[k - t.nparams];
@@ -272,14 +290,21 @@ static int plain_exports(pk__wstate *st) {
         if (tn == NULL)
           ok = 0;
         else
-          len += (size_t)snprintf(sig + len, sizeof sig - len, "%s%s%s",
-                                  k == t.nparams ? ")->" : "",
-                                  k > 0 && k != t.nparams ? "," : "", tn);
+          len += (size_t)snprintf(
+              sig + len, sizeof sig - len, "%s%s%s",
+              k == t.nparams ? (t.nresults > 1 ? ")->(" : ")->") : "",
+              k > 0 && k != t.nparams ? "," : "", tn);
       }
-      if (!ok)
+      if (!ok) {
+        if (pass == 0)
+          plain_refused(p, en, el, "a parameter or result that is not "
+                                   "i32, i64, f32 or f64");
         continue;
+      }
       if (t.nresults == 0) /* the loop closed no parameter list */
         snprintf(sig + len, sizeof sig - len, ")->()");
+      else if (t.nresults > 1)
+        snprintf(sig + len, sizeof sig - len, ")");
       if (pass == 1) {
         pk_func *f = &p->funcs[n];
         memcpy(name, en, el);

@@ -262,6 +262,37 @@ PK_TEST(plain_module) {
   done();
 }
 
+/* A plain module's multi-value export is offered with its results; one
+   whose type has no plugkit signature (an externref parameter) is not,
+   and the log says so. */
+PK_TEST(plain_module_multi_value_and_refused) {
+  static const unsigned char m[] = {
+      0, 'a', 's', 'm', 1, 0, 0, 0,
+      /* types: (i32)->(i32,i64), (externref)->() */
+      1, 11, 2, 0x60, 1, 0x7f, 2, 0x7f, 0x7e, 0x60, 1, 0x6f, 0,
+      3, 3, 2, 0, 1,                                   /* functions */
+      7, 13, 2, 3, 't', 'w', 'o', 0, 0, 3, 'r', 'e', 'f', 0, 1,
+      /* two(x) = (x + 1, (i64)x); ref(r) = () */
+      10, 15, 2, 10, 0, 0x20, 0, 0x41, 1, 0x6a, 0x20, 0, 0xac, 0x0b,
+      2, 0, 0x0b};
+  const char *t = pkt_tmp("multi.wasm");
+  pk_func *f;
+  pk_val in = PK_I32(41), out[2];
+  pkt_write_file(t, m, sizeof m);
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, t, NULL, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "two", "(i32)->(i32,i64)", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, out, 2), PK_OK);
+  PKT_EQ_INT(out[0].type, PK_T_I32);
+  PKT_EQ_INT(out[0].i32, 42);
+  PKT_EQ_INT(out[1].type, PK_T_I64);
+  PKT_EQ_INT(out[1].i64, 41);
+  PKT_RC(host, pk_plugin_func(plug, "ref", NULL, &f), PK_ENOSYM);
+  PKT_CONTAINS(pkt_log_buf, "export 'ref' is not offered: its type has a "
+                            "parameter or result that is not i32");
+  done();
+}
+
 PK_TEST(init_fails) {
   expect_open(wasm("init_fail"), PK_EINIT, "init: init refused");
 }
