@@ -65,7 +65,11 @@ pk_add_tests(test_hostile_cli hostile_cli ${CMAKE_CURRENT_SOURCE_DIR}/cli.c
   ${PROJECT_SOURCE_DIR}/tests/fixtures/process/conformance.py)
 
 # plugkit inspect runs no plugin code (tests/build/cli.sh).
-foreach(c inspect_runs_no_code inspect_stray_executable_refused)
+set(_pkh_cli_cases inspect_runs_no_code)
+if("process" IN_LIST PK_BACKENDS_BUILT) # (else nothing would run it)
+  list(APPEND _pkh_cli_cases inspect_stray_executable_refused)
+endif()
+foreach(c ${_pkh_cli_cases})
   add_test(NAME hostile_cli_${c} COMMAND sh
     ${PROJECT_SOURCE_DIR}/tests/build/cli.sh ${c} $<TARGET_FILE:plugkit_cli>
     $<TARGET_FILE:fx_cli_plugin> - $<TARGET_FILE:pkh_cli_nodesc_exe>)
