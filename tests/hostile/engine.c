@@ -202,6 +202,73 @@ PK_TEST(many_exports_open) {
                         "too many exports");
 }
 
+/* Translation work (BUG 9's class): "f" makes 2,000 calls of a function
+ * with 1,000 parameters and results, about 1,000 translation steps per 2
+ * bytes of body, over the engine's cap of 64 per byte. Lazily, the open
+ * works and the call that reaches f fails with PK_ELIMIT naming the cap
+ * (not "engine error"), the plugin staying usable; validate_all fails
+ * the open the same way. */
+static const char *wide_calls(uint32_t p, uint32_t ncalls) {
+  mbuf o = {NULL, 0, 0}, c = {NULL, 0, 0}, b = {NULL, 0, 0};
+  uint32_t i;
+  header(&o);
+  uleb(&c, 2);
+  put(&c, 0x60);
+  uleb(&c, p);
+  for (i = 0; i < p; i++)
+    put(&c, 0x7f);
+  uleb(&c, p);
+  for (i = 0; i < p; i++)
+    put(&c, 0x7f);
+  putn(&c, "\x60\x00\x00", 3);
+  section(&o, 1, &c);
+  putn(&c, "\x02\x00\x01", 3);
+  section(&o, 3, &c);
+  putn(&c, "\x01\x01" "f" "\x00\x01", 5);
+  section(&o, 7, &c);
+  uleb(&c, 2);
+  put(&b, 0); /* g: returns its parameters */
+  for (i = 0; i < p; i++) {
+    put(&b, 0x20);
+    uleb(&b, i);
+  }
+  put(&b, 0x0b);
+  uleb(&c, (uint32_t)b.n);
+  putn(&c, b.b, b.n);
+  b.n = 0;
+  put(&b, 0); /* f: p constants, ncalls calls of g, p drops */
+  for (i = 0; i < p; i++)
+    putn(&b, "\x41\x00", 2);
+  for (i = 0; i < ncalls; i++)
+    putn(&b, "\x10\x00", 2);
+  for (i = 0; i < p; i++)
+    put(&b, 0x1a);
+  put(&b, 0x0b);
+  uleb(&c, (uint32_t)b.n);
+  putn(&c, b.b, b.n);
+  section(&o, 10, &c);
+  free(c.b);
+  free(b.b);
+  return write_tmp("wide.wasm", &o);
+}
+
+PK_TEST(translation_limit_is_elimit) {
+  const char *path = wide_calls(1000, 2000);
+  pk_func *f;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  host = test_host();
+  PKT_RC(host, open_with(path, 0, 0), PK_OK);
+  PKT_RC(host, pk_plugin_func(plug, "f", "()->()", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "translation work exceeds");
+  PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_ELIMIT);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+  o.validate_all = 1;
+  pkt_expect_open_error(path, &o, PK_ELIMIT, "open",
+                        "translation work exceeds");
+}
+
 /* BUG 11: twelve tables of 10M elements (960 MB) from a 116-byte module.
  * With max_memory 64 KiB the open fails like a memory over the limit
  * (same error code), naming the memory limit, before any table is
