@@ -225,8 +225,11 @@ typedef struct pk_open_opts {
    * PK_DESCRIBE_FUEL instructions, no init; source: compiled and
    * relocated by libtcc, which runs no constructors, no init; a script
    * or Python plugin cannot be described without running it: PK_ENOSYS.
-   * Isolation is ignored (nothing runs that it would contain), and so
-   * are the limits above. 0 (the default): a normal open.
+   * What runs (wasm, lua) runs under the limits above, its fuel capped
+   * at PK_DESCRIBE_FUEL; where nothing runs they have nothing to bound.
+   * The describe-only open is made in the host even under
+   * PK_ISOLATE_PROCESS: no native code is loaded, and what runs is
+   * sandboxed (docs/limits.md). 0 (the default): a normal open.
    */
   int describe_only;
 } pk_open_opts;
