@@ -38,28 +38,30 @@ int pk__wasm_same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
          memcmp(t->params, p, np) == 0 && memcmp(t->results, r, nr) == 0;
 }
 
+const char *pk__wasm_num_name(uint8_t type) {
+  return type == PKW_I32   ? "i32"
+         : type == PKW_I64 ? "i64"
+         : type == PKW_F32 ? "f32"
+         : type == PKW_F64 ? "f64"
+                           : NULL;
+}
+
 void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap) {
   size_t n = 0;
   uint32_t i;
   n += (size_t)snprintf(buf + n, cap - n, "(");
-  for (i = 0; i < t->nparams && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
-                          t->params[i] == PKW_I32   ? "i32"
-                          : t->params[i] == PKW_I64 ? "i64"
-                          : t->params[i] == PKW_F32 ? "f32"
-                          : t->params[i] == PKW_F64 ? "f64"
-                                                    : "ref");
+  for (i = 0; i < t->nparams + t->nresults && n < cap; i++) {
+    uint8_t ty = i < t->nparams ? t->params[i] : t->results[i - t->nparams];
+    const char *name = pk__wasm_num_name(ty);
+    n += (size_t)snprintf(buf + n, cap - n, "%s%s",
+                          i == t->nparams ? ")->("
+                          : i > 0         ? ","
+                                          : "",
+                          name ? name : "ref");
+  }
   if (n < cap)
-    n += (size_t)snprintf(buf + n, cap - n, ")->(");
-  for (i = 0; i < t->nresults && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "",
-                          t->results[i] == PKW_I32   ? "i32"
-                          : t->results[i] == PKW_I64 ? "i64"
-                          : t->results[i] == PKW_F32 ? "f32"
-                          : t->results[i] == PKW_F64 ? "f64"
-                                                     : "ref");
-  if (n < cap)
-    snprintf(buf + n, cap - n, ")");
+    snprintf(buf + n, cap - n, t->nparams == t->nparams + t->nresults
+                                   ? ")->()" : ")");
 }
 
 /* ---- calls from the host ------------------------------------------------ */

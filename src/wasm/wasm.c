@@ -282,11 +282,7 @@ static int plain_exports(pk__wstate *st) {
       len += (size_t)snprintf(sig + len, sizeof sig - len, "(");
       for (k = 0; k < t.nparams + t.nresults && ok; k++) {
         uint8_t ty = k < t.nparams ? t.params[k] : t.results[k - t.nparams];
-        const char *tn = ty == PKW_I32   ? "i32"
-                         : ty == PKW_I64 ? "i64"
-                         : ty == PKW_F32 ? "f32"
-                         : ty == PKW_F64 ? "f64"
-                                         : NULL;
+        const char *tn = pk__wasm_num_name(ty);
         if (tn == NULL)
           ok = 0;
         else

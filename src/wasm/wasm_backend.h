@@ -102,6 +102,8 @@ int pk__wasm_lower(const pk__sig *s, uint8_t *params, uint32_t *np,
                    uint8_t *results, uint32_t *nr);
 int pk__wasm_same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
                        const uint8_t *r, uint32_t nr);
+/* "i32", "i64", "f32", "f64" for a number type; NULL for any other. */
+const char *pk__wasm_num_name(uint8_t type);
 void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap);
 int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results);
 void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w);
