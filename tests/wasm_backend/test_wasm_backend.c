@@ -673,6 +673,7 @@ PK_TEST(reserved_import_name) {
   o.grants = "log";
   PKT_RC(h, pk_plugin_open(h, wasm("reserved_import"), &o, &p), PK_EFORMAT);
   PKT_CONTAINS(pk_host_errmsg(h), "'log' is reserved by the SDK");
+  PKT_CONTAINS(pk_host_errmsg(h), "has wasm type (i32,i32)->(),");
   PKT_CONTAINS(pk_host_errmsg(h), "pk_host_find");
   pk_host_destroy(h);
 }
