@@ -181,7 +181,10 @@ class Plugin:
             res = [] if not rtypes else [res] if len(rtypes) == 1 else list(res)
             self._send(RESULT, _vals(rtypes, res))
         except Exception as e:  # ctx.fail, a failed host call, or any error
-            msg = str(e) if isinstance(e, (PluginError, HostError)) else "%s: %s" % (type(e).__name__, e)
+            if isinstance(e, (PluginError, HostError)):
+                msg = str(e)
+            else:  # "MemoryError", not "MemoryError: " when it says nothing
+                msg = type(e).__name__ + (": %s" % e if str(e) else "")
             self._send(ERROR, struct.pack("<i", EPLUGIN) + _blob(msg))
 
     def serve(self):

@@ -603,6 +603,14 @@ PK_TEST(python_scalar_string_error_hostcall) {
   PKT_RC(host, pk_plugin_func(plug, "fail", "()->()", &f), PK_OK);
   PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_EPLUGIN);
   PKT_CONTAINS(pk_host_errmsg(host), "fail was called");
+  /* An exception without a message is named, with no dangling ": ". */
+  PKT_RC(host, pk_plugin_func(plug, "raise_empty", "()->()", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, NULL, 0, NULL, 0), PK_EPLUGIN);
+  {
+    const char *m = pk_host_errmsg(host);
+    size_t n = strlen(m);
+    PKT_ASSERT(n >= 11 && strcmp(m + n - 11, "MemoryError") == 0);
+  }
   in[0] = PK_I32(14);
   PKT_RC(host, pk_plugin_func(plug, "call_host", "(i32)->i32", &f), PK_OK);
   PKT_RC(host, pk_func_call(f, in, 1, &out, 1), PK_OK);
