@@ -15,7 +15,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
+static char path[4096];
+
+/* The script file goes with the run: nothing is left in the folder. */
+static void drop_script(void) {
+  if (path[0] != '\0')
+    remove(path);
+}
 
 /* host.echo(s): back into the plugin's own export "cb" when there is one,
    so nested calls are fuzzed too. */
@@ -37,8 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FILE *fp;
   size_t i;
 
-  if (path[0] == '\0')
-    snprintf(path, sizeof path, "/tmp/pk_fuzz_lua_%ld.lua", (long)getpid());
+  if (path[0] == '\0') {
+    /* run_fuzz.sh names its output folder; else $TMPDIR */
+    const char *dir = getenv("PK_FUZZ_DIR");
+    if (dir == NULL || *dir == '\0')
+      dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+      dir = "/tmp";
+    snprintf(path, sizeof path, "%s/pk_fuzz_lua_%ld.lua", dir, (long)getpid());
+    atexit(drop_script);
+  }
   if ((fp = fopen(path, "wb")) == NULL)
     return 0;
   fwrite(data, 1, size, fp);

@@ -29,6 +29,6 @@ for f in "$root"/tests/fixtures/conformance.lua "$root"/tests/fixtures/lua/*.lua
   [ -f "$f" ] && ln -sf "$f" "$out/seeds/$(basename "$f")"
 done
 echo "fuzzing for ${secs}s with $(ls "$out/seeds" | wc -l) seeds"
-exec "$bin" -max_total_time="$secs" -timeout=10 -artifact_prefix="$out/" \
+PK_FUZZ_DIR=$out exec "$bin" -max_total_time="$secs" -timeout=10 -artifact_prefix="$out/" \
   -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
   "$out/corpus" "$out/seeds"
