@@ -317,21 +317,13 @@ PK_TEST(late_interrupt_cleared) {
 
 /* ---- BUG 12: a FIFO beneath fs_root --------------------------------- */
 
-static char fifo_root[64];
+static char fifo_root[1024];
 
+/* In the test's own folder, which the harness removes. */
 static void make_fifo_root(void) {
-  char path[128];
-  snprintf(fifo_root, sizeof fifo_root, "/tmp/pk_fifo_XXXXXX");
-  PKT_ASSERT(mkdtemp(fifo_root) != NULL);
-  snprintf(path, sizeof path, "%s/fifo", fifo_root);
-  PKT_ASSERT(mkfifo(path, 0600) == 0);
-}
-
-static void remove_fifo_root(void) {
-  char path[128];
-  snprintf(path, sizeof path, "%s/fifo", fifo_root);
-  unlink(path);
-  rmdir(fifo_root);
+  snprintf(fifo_root, sizeof fifo_root, "%s", pkt_tmp("root"));
+  PKT_ASSERT(mkdir(fifo_root, 0700) == 0);
+  PKT_ASSERT(mkfifo(pkt_tmp("root/fifo"), 0600) == 0);
 }
 
 /* path_open refuses it (EACCES = 2) instead of waiting for a writer. */
@@ -342,7 +334,6 @@ PK_TEST(wasi_open_fifo_refused) {
   PKT_RC(host, call("open", &in, 1, &out), PK_OK);
   PKT_EQ_INT(out.i32, -2);
   done();
-  remove_fifo_root();
 }
 
 /* path_filestat_get does not open it: EACCES too. */
@@ -353,7 +344,6 @@ PK_TEST(wasi_stat_fifo_refused) {
   PKT_RC(host, call("stat", &in, 1, &out), PK_OK);
   PKT_EQ_INT(out.i64, -2);
   done();
-  remove_fifo_root();
 }
 
 /* ---- BUG 13: host-side printf --------------------------------------- */
