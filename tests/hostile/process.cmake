@@ -43,4 +43,5 @@ pk_add_tests(test_hostile_process hostile_process
   $<TARGET_FILE:fxh_proc_evil> $<TARGET_FILE:fxh_proc_seccomp_thread>
   ${HPF}/raw_recurse.py ${HPF}/raw_ready.py $<TARGET_FILE:fx_conformance>
   $<TARGET_FILE:plugkit_runner> ${HP_LIMITS_WASM}
-  ${PROJECT_SOURCE_DIR}/tests/fixtures/lua/limits.lua)
+  ${PROJECT_SOURCE_DIR}/tests/fixtures/lua/limits.lua
+  $<TARGET_FILE:fx_init_fail>)
