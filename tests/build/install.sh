@@ -53,39 +53,12 @@ moved="$tmp/elsewhere"
 mv "$prefix" "$moved"
 libdir=$(dirname "$(find "$moved" -name libplugkit.so | head -n 1)")
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cat > "$out/iso.c" <<'C'
-#include <plugkit.h>
-#include <stdio.h>
-#include <string.h>
-/* iso PLUGIN [process]: open PLUGIN (in a child with "process"), call sum. */
-int main(int argc, char **argv) {
-  pk_host *h;
-  pk_plugin *p;
-  pk_func *f;
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
-  if (argc < 2 || pk_host_create(NULL, &h) < 0)
-    return 2;
-  if (argc > 2 && strcmp(argv[2], "process") == 0)
-    o.isolation = PK_ISOLATE_PROCESS;
-  if (pk_plugin_open(h, argv[1], &o, &p) < 0 ||
-      pk_plugin_func(p, "sum", "(i32,i32)->i32", &f) < 0 ||
-      pk_func_call(f, in, 2, &out, 1) < 0) {
-    fprintf(stderr, "%s\n", pk_host_errmsg(h));
-    pk_host_destroy(h);
-    return 1;
-  }
-  printf("%d\n", out.i32);
-  pk_host_destroy(h);
-  return 0;
-}
-C
 if command -v pkg-config >/dev/null 2>&1; then
-  $cc -std=c11 $extra $(pkg-config --cflags plugkit) -o "$tmp/iso" "$out/iso.c" \
+  $cc -std=c11 $extra $(pkg-config --cflags plugkit) -o "$tmp/iso" "$src/tests/build/fixtures/try_host.c" \
     $(pkg-config --libs plugkit) -Wl,-rpath,"$libdir"
   # Static: libplugkit.a and Libs.private name only installed files.
   $cc -std=c11 $extra $(pkg-config --cflags plugkit) -o "$tmp/iso_static" \
-    "$out/iso.c" "$libdir/libplugkit.a" \
+    "$src/tests/build/fixtures/try_host.c" "$libdir/libplugkit.a" \
     $(pkg-config --static --libs-only-l plugkit | sed 's/-lplugkit//')
   grep -q "$build" "$libdir/pkgconfig/plugkit.pc" &&
     { echo "plugkit.pc names the build tree"; exit 1; }
@@ -94,18 +67,18 @@ if command -v pkg-config >/dev/null 2>&1; then
   cp "$build/tests/fixtures/fx_conformance.so" "$src/tests/fixtures/conformance.c" "$tmp/"
   has_source=0 modes='""'
   "$moved/bin/plugkit" version | grep -q source && has_source=1
-  "$moved/bin/plugkit" version | grep -q process && modes='"" process'
+  "$moved/bin/plugkit" version | grep -q process && modes='"" isolate'
   cat > "$tmp/check.sh" <<CHECK
 set -e
 for mode in $modes; do
-  r=\$("$tmp/iso" "$tmp/fx_conformance.so" \$mode) && [ "\$r" = 42 ] ||
+  r=\$("$tmp/iso" "$tmp/fx_conformance.so" \$mode) && [ "\$r" = "42 hello, world" ] ||
     { echo "moved install: native \$mode: \$r"; exit 1; }
 done
-r=\$("$tmp/iso_static" "$tmp/fx_conformance.so") && [ "\$r" = 42 ] ||
+r=\$("$tmp/iso_static" "$tmp/fx_conformance.so") && [ "\$r" = "42 hello, world" ] ||
   { echo "moved install: static host: \$r"; exit 1; }
 if [ $has_source = 1 ]; then
   # The SDK header comes from the moved install.
-  r=\$("$tmp/iso" "$tmp/conformance.c") && [ "\$r" = 42 ] ||
+  r=\$("$tmp/iso" "$tmp/conformance.c") && [ "\$r" = "42 hello, world" ] ||
     { echo "moved install: source: \$r"; exit 1; }
 fi
 CHECK

@@ -23,41 +23,7 @@ u="$tmp/user"
 mkdir "$u"
 
 if [ "$mode" = kinds ]; then
-  cat > "$u/host.c" <<'C'
-#include <plugkit.h>
-#include <stdio.h>
-#include <string.h>
-/* host FILE [isolate | BACKEND]: print sum(40, 2) and greet("world"). */
-int main(int argc, char **argv) {
-  pk_host *h;
-  pk_plugin *p;
-  pk_func *f;
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
-  if (argc < 2 || pk_host_create(NULL, &h) < 0)
-    return 2;
-  if (argc > 2 && strcmp(argv[2], "isolate") == 0)
-    o.isolation = PK_ISOLATE_PROCESS;
-  else if (argc > 2)
-    o.backend = argv[2];
-  if (pk_plugin_open(h, argv[1], &o, &p) < 0 ||
-      pk_plugin_func(p, "sum", "(i32,i32)->i32", &f) < 0 ||
-      pk_func_call(f, in, 2, &out, 1) < 0)
-    goto fail;
-  printf("%d ", out.i32);
-  in[0] = PK_STR("world", 5);
-  if (pk_plugin_func(p, "greet", "(str)->str", &f) < 0 ||
-      pk_func_call(f, in, 1, &out, 1) < 0)
-    goto fail;
-  printf("%.*s\n", (int)out.str.len, out.str.ptr);
-  pk_host_destroy(h);
-  return 0;
-fail:
-  fprintf(stderr, "%s\n", pk_host_errmsg(h));
-  pk_host_destroy(h);
-  return 1;
-}
-C
+  cp "$src/tests/build/fixtures/try_host.c" "$u/host.c"
   cat > "$u/greeter.c" <<'C'
 #include <plugkit_plugin.h>
 static int32_t sum(int32_t a, int32_t b) { return a + b; }
