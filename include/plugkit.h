@@ -11,9 +11,16 @@
  * - Fallible functions return PK_OK (0) or a negative PK_E* code; outputs
  *   (`out_*`) are written only on success. The detail of the last failure
  *   (file, phase, cause) is in pk_host_errmsg().
- * - Threads: a pk_host and everything opened from it is used by one thread
- *   at a time. Distinct hosts are independent. pk_errname, pk_strerror,
- *   pk_version* and pk_sig_* are thread-safe.
+ * - Threads: a pk_host may be used by many threads at once. Define its
+ *   host functions first (pk_host_define is not thread-safe, and must not
+ *   run while plugins of the host are being opened or called); then open,
+ *   look up, call and close plugins from any thread. The allocator hook
+ *   and the log sink are then called from those threads, concurrently:
+ *   they must be thread-safe. pk_host_destroy must not race with any other
+ *   call on the host. Every function that takes a pk_plugin or pk_func may
+ *   be called while other threads use the same plugin; what each call
+ *   may do concurrently is said at pk_func_call. pk_errname,
+ *   pk_strerror, pk_version* and pk_sig_* are thread-safe.
  * - Strings passed in are copied unless a comment says otherwise.
  * - The *_destroy and *_close functions accept NULL.
  */
@@ -101,8 +108,11 @@ PK_API void pk_host_destroy(pk_host *host);
 /*
  * The message of the last failure on this host or any of its plugins:
  * "<file>: <phase>: <cause>", e.g. "plug.so: resolve: no export 'sum'".
- * Borrowed: valid until the next call into the library with this host or
- * its plugins. Never NULL ("" when nothing failed yet).
+ * Per thread: the last failure of a call the calling thread made (each
+ * thread sees its own; another thread's failures never overwrite it).
+ * Borrowed: valid until this thread's next call into the library with
+ * this host or its plugins. Never NULL ("" when nothing failed yet on this
+ * thread). A thread keeps the messages of the 8 hosts it used last.
  */
 PK_API const char *pk_host_errmsg(const pk_host *host);
 
@@ -117,9 +127,13 @@ PK_API const char *pk_host_errmsg(const pk_host *host);
  * of its host call (and pk_plugin_fail may give it a message).
  * Nesting: a host function may call back into a plugin (any of the host's),
  * whose code may call a host function again, and so on, up to 64 host
- * functions running at once on the host; the 65th host call fails with
+ * functions running at once on one thread; the 65th host call fails with
  * PK_ELIMIT (message "nesting depth 65 exceeds the limit of 64"), so a
  * plugin cannot exhaust the host's stack this way.
+ * Threads: a host function runs on the thread of the pk_func_call that
+ * led to it, and may run on several threads at once (one plugin's
+ * instances, or several plugins, called from several threads): make it
+ * thread-safe, or grant it only to plugins one thread calls.
  */
 typedef int (*pk_host_fn)(void *ud, pk_plugin *caller, const pk_val *args,
                           pk_val *results);
@@ -232,6 +246,24 @@ typedef struct pk_open_opts {
    * sandboxed (docs/limits.md). 0 (the default): a normal open.
    */
   int describe_only;
+  /*
+   * Concurrent calls (wasm, lua, process plugins, which run in
+   * instances: a wasm instance, a Lua state, a child process): the most
+   * instances the plugin may have at once, created on demand as threads
+   * call it. 0: the number of CPUs. A call that finds all of them busy
+   * waits for one, up to its call_timeout_ms (PK_ETIMEOUT), or for ever
+   * when there is none. State is per instance: globals set by one call
+   * are seen by later calls only when they run in the same instance
+   * (docs/threads.md). Other backends: PK_ENOSYS.
+   */
+  int max_instances;
+  /*
+   * wasm and lua: 1 returns the instance to the state it had after init
+   * after every call (for wasm, the pages of memory the call wrote, the
+   * globals and the tables), so no state is carried from one call to the
+   * next. Other backends: PK_ENOSYS.
+   */
+  int reset_after_call;
 } pk_open_opts;
 
 /* The instruction budget of a describe-only open of a wasm or Lua plugin. */
@@ -239,7 +271,7 @@ typedef struct pk_open_opts {
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL, 0, 0}
+   0, 0, 0, 0, 0, NULL, 0, 0, 0, 0}
 
 /*
  * Open the plugin at `path` and run its init hook (with
@@ -259,12 +291,26 @@ PK_API int pk_plugin_open(pk_host *host, const char *path,
                           const pk_open_opts *opts, pk_plugin **out_plugin);
 
 /*
- * Run the plugin's fini hook, unload it and free it. A wasm plugin's large
- * buffers (value stack, frames, linear memory up to 4 MiB) are kept by the
- * host, at most four, for the next open to reuse; pk_host_destroy frees
- * them.
+ * Run the plugin's fini hook (in each instance), unload it and free what
+ * it holds. A wasm plugin's large buffers (value stack, frames, linear
+ * memory up to 4 MiB) are kept by the host, at most four, for the next
+ * open to reuse; pk_host_destroy frees them.
+ * Threads: close may race with calls of the plugin on other threads. It
+ * waits for the calls in flight to return; calls that start later fail
+ * with PK_ECLOSED. For that, the plugin's handles (the pk_plugin and its
+ * pk_func, about 100 bytes per export) stay allocated until
+ * pk_host_destroy or pk_host_reclaim. Do not close a plugin from inside
+ * one of its own calls (a host function it called).
  */
 PK_API void pk_plugin_close(pk_plugin *plugin);
+
+/*
+ * Free the handles of the host's closed plugins (see pk_plugin_close).
+ * Call it only when no thread can still use one of them: a pk_func of a
+ * closed plugin used after this is a use-after-free. Hosts that open and
+ * close plugins for ever call it now and then, when they know.
+ */
+PK_API void pk_host_reclaim(pk_host *host);
 
 /* What pk_plugin_info reports. Strings are borrowed from the plugin. */
 typedef struct pk_plugin_info {
@@ -317,8 +363,19 @@ PK_API int pk_plugin_func(pk_plugin *plugin, const char *name,
  * signature's parameters (else PK_ETYPE); `results` has room for `nresults`
  * values, at least as many as the signature's results (else PK_EINVAL).
  * Results of type str or bytes may point into memory the plugin or library
- * owns: they stay valid until the next call on the same plugin or its
- * close; copy them to keep them.
+ * owns: they stay valid until the calling thread's next call on the same
+ * plugin, or its close; copy them to keep them.
+ * Threads: any thread may call any plugin's functions, at once:
+ * - native and source plugins declaring PK_THREADSAFE in PK_PLUGIN run
+ *   the calls concurrently; the calls of other native and source plugins
+ *   are serialized (one at a time per plugin; a single thread pays no
+ *   lock for it);
+ * - wasm, lua and process plugins run each concurrent call in its own
+ *   instance (pk_open_opts.max_instances);
+ * - a call racing with pk_plugin_close either completes before the close
+ *   frees anything or fails with PK_ECLOSED.
+ * Each thread has its own results, scratch memory (pk_plugin_scratch) and
+ * last error (pk_host_errmsg).
  * Errors: PK_EPLUGIN (the plugin failed the call, message in
  * pk_host_errmsg), PK_ETRAP, PK_ECRASH, PK_ETIMEOUT, PK_ELIMIT, ...
  * Scalar calls on in-process backends do not allocate.
@@ -350,8 +407,10 @@ PK_API pk_raw_fn pk_func_raw(const pk_func *fn);
 
 /*
  * Scratch memory for a host function's str or bytes results: `n` bytes
- * owned by the plugin's call arena, valid until the plugin's next call from
- * the host starts (or it is closed). NULL when out of memory.
+ * owned by the calling thread's call arena on the plugin, valid until that
+ * thread's next call of the plugin from the host starts (or the plugin is
+ * closed). NULL when out of memory, or when called outside a call of the
+ * plugin.
  */
 PK_API void *pk_plugin_scratch(pk_plugin *plugin, size_t n);
 

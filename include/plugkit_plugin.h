@@ -115,7 +115,8 @@ typedef int (*pk_thunk)(pk_ctx *c, const pk_val *a, pk_val *r);
 typedef void (*pk_fnptr)(void);
 
 enum { PK_EXPORT_F_CTX = 1 }; /* takes a pk_ctx * first */
-enum { PK_HOOK_INIT = 1, PK_HOOK_FINI = 2 };
+/* PK_HOOK_THREADSAFE: no function (fn NULL); see PK_THREADSAFE. */
+enum { PK_HOOK_INIT = 1, PK_HOOK_FINI = 2, PK_HOOK_THREADSAFE = 3 };
 
 typedef struct pk_export_desc {
   const char *name; /* export name */
@@ -326,6 +327,15 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 #define PK_EXPORT_CTX(fn, ret, params) (PK__EXPC, fn, ret, params, 1)
 #define PK_INIT(fn) (PK__INIT, fn, void, (void), 0)
 #define PK_FINI(fn) (PK__FINI, fn, void, (void), 0)
+/*
+ * PK_THREADSAFE: the plugin's exports (and its init and fini) may run on
+ * several threads at once, so the host runs concurrent calls concurrently.
+ * Without it the host serializes the calls of a native or source plugin
+ * (include/plugkit.h, pk_func_call). Say it only when every export keeps
+ * its shared state safe (atomics, locks, or none). A host older than
+ * plugkit 0.2 refuses a plugin declaring it (hook kind 3).
+ */
+#define PK_THREADSAFE (PK__TSAFE, _, void, (void), 0)
 
 /* Lets tests build plugins with a wrong ABI; plugins never set these. */
 #ifndef PK__DESC_MAGIC
@@ -359,7 +369,8 @@ static inline int pk_host_call(pk_ctx *c, int32_t index, const pk_val *args,
 
 /*
  * PK_PLUGIN(name, version, items...): define the plugin. Items are
- * PK_EXPORT, PK_EXPORT_CTX, PK_INIT and PK_FINI; at most 64.
+ * PK_EXPORT, PK_EXPORT_CTX, PK_INIT, PK_FINI and PK_THREADSAFE; at most
+ * 64.
  */
 #define PK_PLUGIN(name, version, ...)                                       \
   PK__FOREACH(PK__ITEM_DEFS, __VA_ARGS__)                                   \
@@ -611,6 +622,7 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
 #define PK__ITEM_WASM(item) PK__CALL(PK__WASM_, PK__KIND item, item)
 #define PK__WASM_PK__INIT(k, fn, ret, params, ctx)
 #define PK__WASM_PK__FINI(k, fn, ret, params, ctx)
+#define PK__WASM_PK__TSAFE(k, fn, ret, params, ctx)
 /* Without a context a function can neither allocate nor fail: its
    wrapper only adapts the types (clang folds it into a plain call). */
 #define PK__WASM_PK__EXP(k, fn, ret, params, ctx)                           \
@@ -757,6 +769,7 @@ static pk__wret_area pk__wret;
   PK__CHECK(fn, int (*)(pk_ctx *))
 #define PK__DEFS_PK__FINI(k, fn, ret, params, ctx)                          \
   PK__CHECK(fn, void (*)(pk_ctx *))
+#define PK__DEFS_PK__TSAFE(k, fn, ret, params, ctx)
 
 /* A compile-time error unless `fn` has exactly the C type `type`. */
 #ifndef __cplusplus
@@ -782,10 +795,12 @@ static pk__wret_area pk__wret;
    pk__thunk_##fn, PK_EXPORT_F_CTX},
 #define PK__EXPORT_PK__INIT(k, fn, ret, params, ctx)
 #define PK__EXPORT_PK__FINI(k, fn, ret, params, ctx)
+#define PK__EXPORT_PK__TSAFE(k, fn, ret, params, ctx)
 #define PK__HOOK_PK__EXP(k, fn, ret, params, ctx)
 #define PK__HOOK_PK__EXPC(k, fn, ret, params, ctx)
 #define PK__HOOK_PK__INIT(k, fn, ret, params, ctx) {PK_HOOK_INIT, (pk_fnptr)fn},
 #define PK__HOOK_PK__FINI(k, fn, ret, params, ctx) {PK_HOOK_FINI, (pk_fnptr)fn},
+#define PK__HOOK_PK__TSAFE(k, fn, ret, params, ctx) {PK_HOOK_THREADSAFE, NULL},
 
 /* Parameter lists, from (i32, str) to C types, arguments, signature. */
 #define PK__CTYPES(...) PK__FOREACH_I(PK__CTYPE, __VA_ARGS__)

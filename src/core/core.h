@@ -16,6 +16,7 @@
 
 #include "plugkit.h"
 #include "plugkit_plugin.h"
+#include "../os/os.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PK__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -114,11 +115,11 @@ struct pk_host {
     void *p;
     size_t n;
   } spare[PK__SPARE_N];
-  char errmsg[1024];
-  /* Host functions running now, for all of the host's plugins: a host
-     function that calls into a plugin that calls a host function ... is
-     one level each; pk__hostfn_call refuses more than PK__MAX_NESTING. */
-  int nesting;
+  /* Guards `plugins`, `closed` and `spare` (opens and closes may come
+     from any thread); never held while plugin code runs. */
+  pk__os_mutex mu;
+  pk_plugin *closed; /* closed plugins' handles (pk_host_reclaim) */
+  uint64_t serial;   /* unique among hosts: keys the per-thread messages */
 };
 
 /* The deepest host -> plugin -> host nesting (include/plugkit.h): each
@@ -128,6 +129,7 @@ struct pk_host {
 #define PK__MAX_NESTING 64
 
 typedef struct pk__backend pk__backend;
+typedef struct pk__lane pk__lane;
 
 struct pk_func {
   pk_plugin *plugin;
@@ -141,7 +143,8 @@ struct pk_func {
    * find it); other backends set `invoke`.
    */
   pk_thunk thunk;
-  int (*invoke)(pk_func *f, const pk_val *args, pk_val *results);
+  int (*invoke)(pk__lane *l, pk_func *f, const pk_val *args,
+                pk_val *results);
   /* invoke sets the results' type tags itself (else pk_func_call does),
      which lets pk_func_call tail-call it. */
   uint8_t invoke_tags;
@@ -150,15 +153,70 @@ struct pk_func {
   uint32_t bindex; /* the backend's per-function index */
 };
 
-struct pk_plugin {
-  /* First: a plugin's pk_ctx * is its pk_plugin *. ctx.status is 0, or the
-     code the current call fails with (pk_fail: PK_EPLUGIN; a result
-     allocation failed: PK_ENOMEM). */
+/*
+ * Threads (include/plugkit.h states the contract). Every thread that
+ * calls a plugin gets a lane on it: its own call state, arena and (for
+ * backends with instances) the instance it runs in. A plugin finds the
+ * calling thread's lane in one indexed load: pk__tls_tid is a small number
+ * per live thread (recycled when a thread exits, together with its lanes)
+ * and p->lanes maps it to the lane.
+ *
+ * The call path takes no lock and no atomic read-modify-write: a lane is
+ * written by its own thread only, except `slow`, which others set to send
+ * it down the slow path (close, a pool taking its instance back, a second
+ * thread calling a plugin that is not thread-safe). The order of
+ * "busy = 1, then read slow" against "slow = 1, then read busy" is kept
+ * by pk__os_membarrier on the rare side (see os.h).
+ */
+struct pk__lane {
+  /* First: the pk_ctx * an in-process plugin is handed is its lane. Its
+     status is 0, or the code the current call fails with (pk_fail:
+     PK_EPLUGIN; a result allocation failed: PK_ENOMEM). */
   pk_ctx ctx;
+  pk_plugin *plugin;
+  pk__arena arena; /* results and scratch of this thread's calls */
+  void *inst;      /* the backend instance this lane holds, or NULL */
+  const char *phase;  /* "init" while a pool instance is made, else NULL */
+  const pk_func *cur; /* function last called: names the call phase */
+  const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
+  int in_host;                  /* host functions running for this lane */
+  int hostfn_msg;               /* pk_plugin_fail set the message */
+  unsigned tid;                 /* pk__tls_tid of the owning thread */
+  /* Calls of the owning thread running on this lane (nested ones
+     included): written by that thread, read by others (atomic). */
+  unsigned busy;
+  /* Set by other threads (atomic): take the slow path next call. */
+  unsigned slow;
+  uint64_t deadline_ns; /* the outermost call's deadline (pool waits) */
+  pk__lane *next;       /* all the plugin's lanes */
+};
+
+/* A plugin's lanes by thread number (p->lanes): replaced, never changed,
+   when it grows; old tables stay until the plugin is freed. */
+typedef struct pk__lanetab {
+  size_t n;
+  struct pk__lanetab *old; /* the table this one replaced */
+  pk__lane *lane[];
+} pk__lanetab;
+
+/* The calling thread's number: 0 until it first needs one. */
+extern _Thread_local unsigned pk__tls_tid;
+/* The calling thread's number, assigned on first use; 0 when out of
+   memory. */
+unsigned pk__thread_id(void);
+/* The calling thread's lane on p, or NULL when it has none. */
+static inline pk__lane *pk__lane_find(pk_plugin *p);
+
+/* Plugin flags (p->flags), fixed at open. */
+#define PK__PF_SERIAL 0x1u /* calls must not overlap: not thread-safe */
+#define PK__PF_POOL 0x2u   /* the backend runs instances (inst_new) */
+#define PK__PF_RESET 0x4u  /* reset_after_call */
+
+struct pk_plugin {
   pk_host *host;
   pk_plugin *next, *prev;
   const pk__backend *backend;
-  void *bstate; /* backend state */
+  void *bstate; /* backend state, shared by every instance */
   const char *backend_label; /* pk_plugin_info's backend, when not
                                 backend->name ("process:wasm"); the
                                 backend owns it */
@@ -181,19 +239,46 @@ struct pk_plugin {
   size_t *grants; /* indices into host->fns */
   size_t ngrants;
 
-  /*
-   * Call state. The outermost call only sets `cur`; everything about
-   * nesting (a host function calling back into the plugin) is saved and
-   * restored by pk__hostfn_call, the rare path, so that pk_func_call stays
-   * a handful of instructions.
-   */
-  pk__arena arena;
-  int in_host; /* host functions running for this plugin (nesting) */
-  const char *phase;  /* "open", "init", "fini", or NULL: a call */
-  const pk_func *cur; /* function last called: names the call phase */
-  const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
-  int hostfn_msg;               /* pk_plugin_fail set the message */
+  /* The lane of the thread running open/init/fini/close (and its phase:
+     "open", "init", "fini", "close"; NULL once open). */
+  pk__lane *olane;
+  pk__lane olane_s; /* its storage */
+  const char *phase;
+  unsigned flags;  /* PK__PF_* */
+  int timeout_ms;  /* opts.call_timeout_ms: bounds a wait for an instance */
+
+  /* Threads. `lanes` is read without a lock (atomic loads); everything
+     else below is guarded by mu. */
+  pk__lanetab *lanes;
+  pk__lane *all_lanes;
+  pk__os_mutex mu;
+  pk__os_cond cv;    /* an instance came back; the plugin closed */
+  int closed;        /* atomic: calls fail with PK_ECLOSED */
+  unsigned owner;    /* PK__PF_SERIAL: the thread calling it, while only
+                        one does (0: none yet) */
+  int shared;        /* PK__PF_SERIAL: a second thread called; calls now
+                        take call_mu */
+  pk__os_mutex call_mu;
+  unsigned call_owner; /* the thread holding call_mu, and how deep */
+  int call_depth;
+  /* The instance pool (PK__PF_POOL): idle instances no lane holds, how
+     many exist, the most there may be, threads waiting for one. */
+  void **idle;
+  size_t nidle, ninst, max_inst;
+  int waiters;
+  void *inst0; /* open()'s first instance, which the pool adopts */
+  uint64_t serial;
+  int sync_init; /* mu, call_mu and cv are initialised */
 };
+
+/* The most instances a plugin may have (pk_open_opts.max_instances). */
+#define PK__MAX_INSTANCES 4096
+
+static inline pk__lane *pk__lane_find(pk_plugin *p) {
+  const pk__lanetab *t = __atomic_load_n(&p->lanes, __ATOMIC_ACQUIRE);
+  unsigned tid = pk__tls_tid;
+  return tid < t->n ? t->lane[tid] : NULL;
+}
 
 /*
  * A backend: one folder under src/, one of these, one line in
@@ -216,6 +301,22 @@ struct pk__backend {
      backend checks in open, because what it enforces depends on the file
      (process: the child's backend). */
   unsigned limits;
+  /*
+   * Backends whose plugins run in instances (wasm: an instance of the
+   * shared module; lua: a state; process: a child) set these; NULL for
+   * those whose code is shared and thread-safe or serialized (native,
+   * source). open() builds the shared state and leaves one ready instance
+   * in p->inst0. inst_new makes another from the shared state, its init
+   * run, in a pool slot: it may run plugin code (lane l's phase is
+   * "init"); on failure it sets the message and returns the code.
+   * inst_free runs fini and frees it. inst_reset returns it to the state
+   * it had after init (reset_after_call); NULL: not supported (the open
+   * fails with PK_ENOSYS). The core calls them with no lock held; it
+   * never hands one instance to two threads at once.
+   */
+  int (*inst_new)(pk_plugin *p, pk__lane *l, void **out);
+  void (*inst_free)(pk_plugin *p, void *inst);
+  int (*inst_reset)(pk_plugin *p, pk__lane *l, void *inst);
 };
 
 /*
@@ -232,6 +333,8 @@ struct pk__backend {
 #define PK__LIM_DESCRIBE 0x20u /* not a limit: the backend can open a
                                    plugin describe-only (no plugin code
                                    runs, or only a budgeted describe) */
+#define PK__LIM_POOL 0x40u  /* max_instances: the backend has instances */
+#define PK__LIM_RESET 0x100u /* reset_after_call (inst_reset) */
 #define PK__LIM_SELF 0x80000000u
 /* PK_ENOSYS, naming the first option `o` asks for that `honoured` lacks
    and what to use instead; `who` names the backend ("native"). */
@@ -241,7 +344,8 @@ int pk__limits_check(pk_plugin *p, const pk_open_opts *o, unsigned honoured,
 /* The NULL-terminated list of compiled-in backends. */
 extern const pk__backend *const pk__backends[];
 
-/* Set the host's message: "<path>: <phase>: <cause>". Returns `code`. */
+/* Set the calling thread's message for the host: "<path>: <phase>:
+   <cause>". Returns `code`. */
 int pk__err(pk_host *h, int code, const char *path, const char *phase,
             const char *fmt, ...) PK__FMT(5, 6);
 int pk__verr(pk_host *h, int code, const char *path, const char *phase,
@@ -342,7 +446,25 @@ int pk__config_get(const pk_plugin *p, const char *key, size_t keylen,
 /* Host function lookup and call, checked against the plugin's grants. */
 int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
                     int32_t *out_index);
-int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
+int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
                     size_t nargs, pk_val *results, size_t nresults);
+
+/* ---- threads (thread.c) -------------------------------------------------- */
+
+/* Host functions running on the calling thread, all hosts together: a
+   host function that calls into a plugin that calls a host function ...
+   is one level each; pk__hostfn_call refuses more than PK__MAX_NESTING. */
+int *pk__thread_nesting(void);
+/* The calling thread's message buffer for host h (PK__ERRMSG_MAX
+   bytes), or NULL when out of memory; pk__thread_errmsg_get does not
+   create one. */
+#define PK__ERRMSG_MAX 1024
+char *pk__thread_errmsg(const pk_host *h);
+const char *pk__thread_errmsg_get(const pk_host *h);
+uint64_t pk__serial_next(void);
+
+/* The lane the current call or open of p runs on: the calling thread's,
+   or p->olane during open and close. NULL outside both. */
+pk__lane *pk__lane_cur(pk_plugin *p);
 
 #endif /* PK_CORE_CORE_H */

@@ -57,6 +57,10 @@ int pk__desc_load(pk_plugin *p, const pk_plugin_desc *d) {
                                    "export table or hook table");
   for (i = 0; i < d->nhooks; i++) {
     const pk_hook_desc *k = hook_at(d, i);
+    if (k->kind == PK_HOOK_THREADSAFE) {
+      p->flags &= ~PK__PF_SERIAL;
+      continue;
+    }
     if ((k->kind != PK_HOOK_INIT && k->kind != PK_HOOK_FINI) || !k->fn)
       return pk__perr(p, PK_EFORMAT, "hook #%u is invalid (kind %u)", i,
                       k->kind);
@@ -95,14 +99,15 @@ int pk__desc_init(pk_plugin *p, const pk_plugin_desc *d) {
     if (k->kind == PK_HOOK_INIT) {
       int (*init)(pk_ctx *) = (int (*)(pk_ctx *))k->fn;
       int rc;
+      pk__lane *l = p->olane;
       p->phase = "init";
-      p->ctx.status = 0;
-      rc = init(&p->ctx);
-      if (rc != 0 || p->ctx.status) {
-        int code = p->ctx.status == PK_ENOMEM ? PK_ENOMEM : PK_EINIT;
-        if (!p->ctx.status)
+      l->ctx.status = 0;
+      rc = init(&l->ctx);
+      if (rc != 0 || l->ctx.status) {
+        int code = l->ctx.status == PK_ENOMEM ? PK_ENOMEM : PK_EINIT;
+        if (!l->ctx.status)
           pk__perr(p, PK_EINIT, "init hook returned %d", rc);
-        p->ctx.status = 0;
+        l->ctx.status = 0;
         return code;
       }
       p->phase = "open";
@@ -118,7 +123,7 @@ void pk__desc_fini(pk_plugin *p, const pk_plugin_desc *d) {
     if (k->kind == PK_HOOK_FINI) {
       void (*fini)(pk_ctx *) = (void (*)(pk_ctx *))k->fn;
       p->phase = "fini";
-      fini(&p->ctx);
+      fini(&p->olane->ctx);
     }
   }
 }

@@ -62,20 +62,24 @@ const char *const *pk_backends(void) { return backend_names; }
 
 int pk__verr(pk_host *h, int code, const char *path, const char *phase,
              const char *fmt, va_list ap) {
-  size_t n = 0;
+  static char lost[PK__ERRMSG_MAX]; /* out of memory for a thread's own */
+  char *buf;
+  size_t n = 0, cap = PK__ERRMSG_MAX;
   int k;
   if (h == NULL)
     return code;
+  if ((buf = pk__thread_errmsg(h)) == NULL)
+    buf = lost;
   if (path != NULL) {
-    k = snprintf(h->errmsg, sizeof h->errmsg, "%s: ", path);
+    k = snprintf(buf, cap, "%s: ", path);
     n = k > 0 ? (size_t)k : 0;
   }
-  if (phase != NULL && n < sizeof h->errmsg) {
-    k = snprintf(h->errmsg + n, sizeof h->errmsg - n, "%s: ", phase);
+  if (phase != NULL && n < cap) {
+    k = snprintf(buf + n, cap - n, "%s: ", phase);
     n += k > 0 ? (size_t)k : 0;
   }
-  if (n < sizeof h->errmsg)
-    vsnprintf(h->errmsg + n, sizeof h->errmsg - n, fmt, ap);
+  if (n < cap)
+    vsnprintf(buf + n, cap - n, fmt, ap);
   return code;
 }
 
@@ -90,11 +94,14 @@ int pk__err(pk_host *h, int code, const char *path, const char *phase,
 
 int pk__perr(pk_plugin *p, int code, const char *fmt, ...) {
   char phase[128];
+  pk__lane *l = pk__lane_cur(p);
   va_list ap;
-  if (p->phase != NULL)
+  if (l != NULL && l->phase != NULL)
+    snprintf(phase, sizeof phase, "%s", l->phase);
+  else if (p->phase != NULL && (l == NULL || l == p->olane))
     snprintf(phase, sizeof phase, "%s", p->phase);
-  else if (p->cur != NULL)
-    snprintf(phase, sizeof phase, "call '%s'", p->cur->name);
+  else if (l != NULL && l->cur != NULL)
+    snprintf(phase, sizeof phase, "call '%s'", l->cur->name);
   else
     snprintf(phase, sizeof phase, "call");
   va_start(ap, fmt);

@@ -29,6 +29,11 @@ int pk_host_create(const pk_host_opts *opts, pk_host **out_host) {
   h->alloc_ud = o.alloc_ud;
   h->log = o.log;
   h->log_ud = o.log_ud;
+  h->serial = pk__serial_next();
+  if (pk__os_mutex_init(&h->mu) < 0) {
+    pk__free(h, h);
+    return PK_ENOMEM;
+  }
   *out_host = h;
   return PK_OK;
 }
@@ -39,6 +44,7 @@ void pk_host_destroy(pk_host *h) {
     return;
   while (h->plugins != NULL)
     pk_plugin_close(h->plugins);
+  pk_host_reclaim(h);
   for (i = 0; i < h->nfns; i++) {
     pk__free(h, h->fns[i].name);
     pk__free(h, h->fns[i].sigtext);
@@ -46,11 +52,12 @@ void pk_host_destroy(pk_host *h) {
   pk__free(h, h->fns);
   for (i = 0; i < PK__SPARE_N; i++)
     pk__free(h, h->spare[i].p);
+  pk__os_mutex_destroy(&h->mu);
   pk__free(h, h);
 }
 
 const char *pk_host_errmsg(const pk_host *h) {
-  return h != NULL ? h->errmsg : "no host";
+  return h != NULL ? pk__thread_errmsg_get(h) : "no host";
 }
 
 static int valid_name(const char *s) {
@@ -142,12 +149,13 @@ int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
   return pk__perr(p, PK_ENOENT, "no host function '%s'", name);
 }
 
-int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
+int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
                     size_t nargs, pk_val *results, size_t nresults) {
+  pk_plugin *p = l->plugin;
   const pk__hostfn *f, *saved;
   const pk_func *saved_cur;
   size_t i;
-  int rc, saved_status;
+  int rc, saved_status, *nesting;
 
   if (index < 0 || (size_t)index >= p->ngrants)
     return pk__perr(p, PK_EINVAL, "host call: no host function #%d",
@@ -164,32 +172,33 @@ int pk__hostfn_call(pk_plugin *p, int32_t index, const pk_val *args,
       return pk__perr(p, PK_ETYPE,
                       "host call '%s': argument %zu is %s, signature %s", f->name,
                       i + 1, pk_type_name((int)args[i].type), f->sigtext);
-  if (PK__UNLIKELY(p->host->nesting >= PK__MAX_NESTING))
+  nesting = pk__thread_nesting();
+  if (PK__UNLIKELY(*nesting >= PK__MAX_NESTING))
     return pk__perr(p, PK_ELIMIT,
                     "host call '%s': nesting depth %d exceeds the limit of "
                     "%d (a host function calling into a plugin that calls a "
                     "host function ...)",
-                    f->name, p->host->nesting + 1, PK__MAX_NESTING);
+                    f->name, *nesting + 1, PK__MAX_NESTING);
   /* The callback may call back into the plugin: keep what a nested call
      changes (the current function, the failure flag) for the outer one. */
-  saved = p->cur_hostfn;
-  saved_cur = p->cur;
-  saved_status = p->ctx.status;
-  p->cur_hostfn = f;
-  p->hostfn_msg = 0;
-  p->in_host++;
-  p->host->nesting++;
+  saved = l->cur_hostfn;
+  saved_cur = l->cur;
+  saved_status = l->ctx.status;
+  l->cur_hostfn = f;
+  l->hostfn_msg = 0;
+  l->in_host++;
+  (*nesting)++;
   rc = f->fn(f->ud, p, args, results);
-  p->host->nesting--;
-  p->in_host--;
-  p->cur_hostfn = saved;
-  p->cur = saved_cur;
-  p->ctx.status = saved_status;
+  (*nesting)--;
+  l->in_host--;
+  l->cur_hostfn = saved;
+  l->cur = saved_cur;
+  l->ctx.status = saved_status;
   if (rc < 0) {
-    if (!p->hostfn_msg)
+    if (!l->hostfn_msg)
       pk__perr(p, rc, "host function '%s' failed: %s", f->name,
                pk_strerror(rc));
-    p->hostfn_msg = 0;
+    l->hostfn_msg = 0;
     return rc;
   }
   for (i = 0; i < f->sig.nresults; i++)

@@ -26,28 +26,35 @@ void pk__free(pk_host *h, void *p) {
 
 int pk__spare_put(pk_host *h, void *p, size_t n) {
   size_t i;
+  int kept = 0;
   if (n < PK__SPARE_MIN || n > PK__SPARE_MAX)
     return 0;
+  pk__os_mutex_lock(&h->mu);
   for (i = 0; i < PK__SPARE_N; i++) {
     if (h->spare[i].p == NULL) {
       h->spare[i].p = p;
       h->spare[i].n = n;
-      return 1;
+      kept = 1;
+      break;
     }
   }
-  return 0;
+  pk__os_mutex_unlock(&h->mu);
+  return kept;
 }
 
 void *pk__spare_take(pk_host *h, size_t n) {
   size_t i;
+  void *p = NULL;
+  pk__os_mutex_lock(&h->mu);
   for (i = 0; i < PK__SPARE_N; i++) {
     if (h->spare[i].p != NULL && h->spare[i].n == n) {
-      void *p = h->spare[i].p;
+      p = h->spare[i].p;
       h->spare[i].p = NULL;
-      return p;
+      break;
     }
   }
-  return NULL;
+  pk__os_mutex_unlock(&h->mu);
+  return p;
 }
 
 char *pk__strndup(pk_host *h, const char *s, size_t n) {

@@ -135,28 +135,161 @@ unknown:
                   grants);
 }
 
-static void plugin_free(pk_plugin *p) {
-  pk_host *h = p->host;
+/* ---- lanes and instances -------------------------------------------------- */
+
+/* The table of a plugin no thread called yet. */
+static pk__lanetab lanes_none = {0, NULL};
+
+static void lane_free_parts(pk_host *h, pk__lane *l) {
+  pk__arena_free(h, &l->arena);
+}
+
+/* Give every instance back to the backend: the lanes' and the idle ones.
+   No call runs (close waited for them, or the open failed). */
+static void free_instances(pk_plugin *p) {
+  pk__lane *l;
   size_t i;
+  if (p->inst0 != NULL) {
+    p->backend->inst_free(p, p->inst0);
+    p->inst0 = NULL;
+  }
+  for (l = p->all_lanes; l != NULL; l = l->next)
+    if (l->inst != NULL) {
+      p->backend->inst_free(p, l->inst);
+      l->inst = NULL;
+    }
+  for (i = 0; i < p->nidle; i++)
+    p->backend->inst_free(p, p->idle[i]);
+  p->nidle = 0;
+  p->ninst = 0;
+}
+
+/* What a plugin holds but its handles: the backend's state, instances,
+   arenas, config and grants. */
+static void plugin_release(pk_plugin *p) {
+  pk_host *h = p->host;
+  pk__lane *l;
+  p->phase = "close";
   if (p->backend != NULL) {
-    p->phase = "close";
+    if (p->backend->inst_free != NULL)
+      free_instances(p);
     p->backend->close(p);
+  }
+  for (l = p->all_lanes; l != NULL; l = l->next)
+    lane_free_parts(h, l);
+  lane_free_parts(h, p->olane);
+  pk__free(h, p->idle);
+  p->idle = NULL;
+  pk__free(h, p->byname);
+  p->byname = NULL;
+  pk__free(h, p->grants);
+  p->grants = NULL;
+  p->ngrants = 0;
+  pk__free(h, p->config);
+  p->config = NULL;
+}
+
+/* The handles: what a late call through a closed plugin still reads. */
+static void plugin_free_shell(pk_plugin *p) {
+  pk_host *h = p->host;
+  pk__lanetab *t = p->lanes;
+  pk__lane *l = p->all_lanes;
+  size_t i;
+  while (l != NULL) {
+    pk__lane *next = l->next;
+    pk__free(h, l);
+    l = next;
+  }
+  while (t != NULL && t != &lanes_none) {
+    pk__lanetab *old = t->old;
+    pk__free(h, t);
+    t = old;
   }
   for (i = 0; i < p->nfuncs; i++)
     pk__free(h, (char *)p->funcs[i].name);
   pk__free(h, p->funcs);
-  pk__free(h, p->byname);
-  pk__arena_free(h, &p->arena);
-  pk__free(h, p->grants);
-  pk__free(h, p->config);
   pk__free(h, p->name);
   pk__free(h, p->version);
   pk__free(h, p->path);
+  if (p->sync_init) {
+    pk__os_cond_destroy(&p->cv);
+    pk__os_mutex_destroy(&p->call_mu);
+    pk__os_mutex_destroy(&p->mu);
+  }
   pk__free(h, p);
 }
 
-static int describe_only_invoke(pk_func *f, const pk_val *args,
+static void plugin_free(pk_plugin *p) {
+  plugin_release(p);
+  plugin_free_shell(p);
+}
+
+pk__lane *pk__lane_cur(pk_plugin *p) {
+  pk__lane *l = pk__lane_find(p);
+  if (l != NULL && __atomic_load_n(&l->busy, __ATOMIC_RELAXED) > 0)
+    return l;
+  if (p->phase != NULL)
+    return p->olane;
+  return l;
+}
+
+static void lane_init(pk_plugin *p, pk__lane *l, unsigned tid) {
+  memset(l, 0, sizeof *l);
+  l->ctx.api = &pk__host_api;
+  l->plugin = p;
+  l->tid = tid;
+}
+
+/* The calling thread's lane on p, made if it has none (p->mu held).
+   NULL when out of memory. */
+static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
+  pk_host *h = p->host;
+  pk__lanetab *t = p->lanes, *nt;
+  pk__lane *l;
+  if (tid < t->n && t->lane[tid] != NULL)
+    return t->lane[tid];
+  if ((l = pk__alloc(h, sizeof *l)) == NULL)
+    return NULL;
+  lane_init(p, l, tid);
+  l->slow = 1; /* its first call sets it up */
+  if (tid >= t->n) {
+    size_t n = t->n ? t->n : 8, i;
+    while (n <= tid)
+      n *= 2;
+    if ((nt = pk__alloc(h, sizeof *nt + n * sizeof nt->lane[0])) == NULL) {
+      pk__free(h, l);
+      return NULL;
+    }
+    nt->n = n;
+    nt->old = t;
+    for (i = 0; i < n; i++)
+      nt->lane[i] = i < t->n ? t->lane[i] : NULL;
+    nt->lane[tid] = l;
+    /* Readers load the table without the lock: publish it whole. */
+    __atomic_store_n(&p->lanes, nt, __ATOMIC_RELEASE);
+  } else {
+    __atomic_store_n(&t->lane[tid], l, __ATOMIC_RELEASE);
+  }
+  l->next = p->all_lanes;
+  p->all_lanes = l;
+  return l;
+}
+
+/* Send lane l down the slow path, and wait until the call it may be in
+   has returned, unless `wait` is 0. Returns whether l is idle now. */
+static int lane_revoke(pk__lane *l, int wait) {
+  __atomic_store_n(&l->slow, 1, __ATOMIC_RELAXED);
+  pk__os_membarrier();
+  if (!wait)
+    return __atomic_load_n(&l->busy, __ATOMIC_ACQUIRE) == 0;
+  while (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE) != 0)
+    pk__os_yield();
+  return 1;
+}
+
+static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                                 pk_val *results) {
+  (void)l;
   (void)args;
   (void)results;
   return pk__err(f->plugin->host, PK_EINVAL, f->plugin->path, "call",
@@ -247,9 +380,31 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   if ((p = pk__alloc(h, sizeof *p)) == NULL)
     return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
   memset(p, 0, sizeof *p);
-  p->ctx.api = &pk__host_api;
   p->host = h;
   p->phase = "open";
+  p->lanes = &lanes_none;
+  p->olane = &p->olane_s;
+  lane_init(p, p->olane, 0);
+  if (pk__os_mutex_init(&p->mu) < 0) {
+    pk__free(h, p);
+    return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
+  }
+  if (pk__os_mutex_init(&p->call_mu) < 0) {
+    pk__os_mutex_destroy(&p->mu);
+    pk__free(h, p);
+    return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
+  }
+  if (pk__os_cond_init(&p->cv) < 0) {
+    pk__os_mutex_destroy(&p->call_mu);
+    pk__os_mutex_destroy(&p->mu);
+    pk__free(h, p);
+    return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
+  }
+  p->sync_init = 1;
+  /* Until a descriptor says PK_THREADSAFE or the backend runs
+     instances, calls are serialized. */
+  p->flags = PK__PF_SERIAL;
+  p->timeout_ms = o.call_timeout_ms > 0 ? o.call_timeout_ms : 0;
   if ((p->path = pk__strdup(h, path)) == NULL) {
     rc = pk__err(h, PK_ENOMEM, path, "open", "out of memory");
     goto fail;
@@ -273,8 +428,28 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   if (!p->describe_only && !(be->limits & PK__LIM_SELF) &&
       (rc = pk__limits_check(p, &o, be->limits, be->name)) < 0)
     goto fail;
+  if (o.max_instances < 0 || o.max_instances > PK__MAX_INSTANCES) {
+    rc = pk__perr(p, PK_EINVAL, "max_instances is %d: 0 (the number of "
+                  "CPUs) to %d", o.max_instances, PK__MAX_INSTANCES);
+    goto fail;
+  }
   if ((rc = be->open(p)) < 0)
     goto fail;
+  if (be->inst_new != NULL && !p->describe_only) {
+    size_t cap = o.max_instances > 0 ? (size_t)o.max_instances
+                                     : (size_t)pk__os_ncpu();
+    p->flags = PK__PF_POOL | (o.reset_after_call ? PK__PF_RESET : 0u);
+    p->max_inst = cap;
+    if ((p->idle = pk__alloc(h, cap * sizeof *p->idle)) == NULL) {
+      rc = pk__perr(p, PK_ENOMEM, "out of memory");
+      goto fail;
+    }
+    if (p->inst0 != NULL) {
+      p->idle[p->nidle++] = p->inst0;
+      p->ninst = 1;
+      p->inst0 = NULL;
+    }
+  }
   if (p->describe_only)
     for (i = 0; i < p->nfuncs; i++) {
       /* No code of the plugin is loaded (or it must not run): every call
@@ -287,10 +462,13 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->opts = NULL;
+  p->serial = pk__serial_next();
+  pk__os_mutex_lock(&h->mu);
   p->next = h->plugins;
   if (h->plugins != NULL)
     h->plugins->prev = p;
   h->plugins = p;
+  pk__os_mutex_unlock(&h->mu);
   *out_plugin = p;
   return PK_OK;
 fail:
@@ -299,15 +477,57 @@ fail:
 }
 
 void pk_plugin_close(pk_plugin *p) {
+  pk_host *h;
+  pk__lane *l, *self;
   if (p == NULL)
     return;
+  h = p->host;
+  pk__os_mutex_lock(&p->mu);
+  if (p->closed) { /* closed already: a second close is harmless */
+    pk__os_mutex_unlock(&p->mu);
+    return;
+  }
+  __atomic_store_n(&p->closed, 1, __ATOMIC_RELAXED);
+  for (l = p->all_lanes; l != NULL; l = l->next)
+    __atomic_store_n(&l->slow, 1, __ATOMIC_RELAXED);
+  pk__os_cond_broadcast(&p->cv); /* threads waiting for an instance */
+  pk__os_mutex_unlock(&p->mu);
+  /* Every call that started before the flags were seen is in flight on
+     its lane: wait for it. Later calls see `slow`, then `closed`. The
+     calling thread's own lane is not waited for: closing a plugin from
+     inside its own call is not allowed (plugkit.h). */
+  pk__os_membarrier();
+  self = pk__lane_find(p);
+  for (l = p->all_lanes; l != NULL; l = l->next)
+    if (l != self)
+      lane_revoke(l, 1);
+  pk__os_mutex_lock(&h->mu);
   if (p->prev != NULL)
     p->prev->next = p->next;
   else
-    p->host->plugins = p->next;
+    h->plugins = p->next;
   if (p->next != NULL)
     p->next->prev = p->prev;
-  plugin_free(p);
+  p->prev = NULL;
+  p->next = h->closed;
+  h->closed = p;
+  pk__os_mutex_unlock(&h->mu);
+  plugin_release(p);
+}
+
+void pk_host_reclaim(pk_host *h) {
+  pk_plugin *p;
+  if (h == NULL)
+    return;
+  pk__os_mutex_lock(&h->mu);
+  p = h->closed;
+  h->closed = NULL;
+  pk__os_mutex_unlock(&h->mu);
+  while (p != NULL) {
+    pk_plugin *next = p->next;
+    plugin_free_shell(p);
+    p = next;
+  }
 }
 
 /* ---- limits ------------------------------------------------------------ */
@@ -338,6 +558,19 @@ int pk__limits_check(pk_plugin *p, const pk_open_opts *o, unsigned honoured,
     return pk__perr(p, PK_ENOSYS,
                     "fs_root cannot be enforced on %s plugins: it is the "
                     "file capability of wasm plugins (docs/limits.md)",
+                    who);
+  if (o->max_instances != 0 && !(honoured & PK__LIM_POOL))
+    return pk__perr(p, PK_ENOSYS,
+                    "max_instances applies to plugins that run in "
+                    "instances (wasm, lua, process); %s plugins share one "
+                    "copy of their code: declare PK_THREADSAFE to run "
+                    "calls concurrently (docs/threads.md)",
+                    who);
+  if (o->reset_after_call != 0 && !(honoured & PK__LIM_RESET))
+    return pk__perr(p, PK_ENOSYS,
+                    "reset_after_call cannot be done for %s plugins: their "
+                    "state cannot be restored (wasm and lua plugins can; "
+                    "docs/threads.md)",
                     who);
   if (!(honoured & PK__LIM_CHILD)) {
     if (o->restart != 0)
@@ -539,6 +772,9 @@ int pk_plugin_func(pk_plugin *p, const char *name, const char *sig,
   if (name == NULL || out_func == NULL)
     return pk__err(p->host, PK_EINVAL, p->path, "resolve",
                    "name and out_func must not be NULL");
+  if (__atomic_load_n(&p->closed, __ATOMIC_ACQUIRE))
+    return pk__err(p->host, PK_ECLOSED, p->path, "resolve",
+                   "the plugin was closed");
   if ((f = find_export(p, name)) != NULL) {
     if (sig != NULL) {
       if (pk__sig_parse(sig, &want, why, sizeof why) < 0)
@@ -614,27 +850,27 @@ PK__NOINLINE static int bad_call(pk_func *f, const pk_val *args, size_t nargs,
   return PK_OK;
 }
 
-static int invoke_and_tag(pk_func *f, const pk_val *args, pk_val *results);
+static int invoke_and_tag(pk__lane *l, pk_func *f, const pk_val *args,
+                          pk_val *results);
 
-/* The call proper, once the arguments are checked. */
-static inline int call_checked(pk_func *f, pk_plugin *p, const pk_val *args,
-                               pk_val *results) {
-  p->cur = f;
-  p->ctx.status = 0;
+/* The call proper, on lane l, once the arguments are checked. */
+static inline int dispatch(pk_func *f, pk__lane *l, const pk_val *args,
+                           pk_val *results) {
+  l->cur = f;
+  l->ctx.status = 0;
   /* Machine code: the generated thunk tags the results and returns the
-     status (PK_EPLUGIN or PK_ENOMEM, message already set): a tail call. */
+     status (PK_EPLUGIN or PK_ENOMEM, message already set). */
   if (PK__LIKELY(f->thunk != NULL))
-    return f->thunk(&p->ctx, args, results);
+    return f->thunk(&l->ctx, args, results);
   if (PK__LIKELY(f->invoke_tags))
-    return f->invoke(f, args, results);
-  return invoke_and_tag(f, args, results);
+    return f->invoke(l, f, args, results);
+  return invoke_and_tag(l, f, args, results);
 }
 
-/* Out of the hot path, so that pk_func_call keeps nothing live across a
-   call and needs no stack frame. */
-PK__NOINLINE static int invoke_and_tag(pk_func *f, const pk_val *args,
-                                       pk_val *results) {
-  int rc = f->invoke(f, args, results);
+/* Out of the hot path, so that it stays small. */
+PK__NOINLINE static int invoke_and_tag(pk__lane *l, pk_func *f,
+                                       const pk_val *args, pk_val *results) {
+  int rc = f->invoke(l, f, args, results);
   size_t i;
   if (rc == PK_OK)
     for (i = 0; i < f->sig.nresults; i++)
@@ -642,21 +878,191 @@ PK__NOINLINE static int invoke_and_tag(pk_func *f, const pk_val *args,
   return rc;
 }
 
-PK__NOINLINE static int call_after_reset(pk_func *f, pk_plugin *p, const pk_val *args,
-                            pk_val *results) {
-  pk__arena_reset(p->host, &p->arena);
-  return call_checked(f, p, args, results);
+static int closed_error(pk_func *f) {
+  return pk__err(f->plugin->host, PK_ECLOSED, f->plugin->path, "call",
+                 "'%s': the plugin was closed", f->name);
+}
+
+/* Can lane l call on the fast path? (p->mu held) */
+static int lane_ready(const pk_plugin *p, const pk__lane *l) {
+  if (p->closed || (p->flags & PK__PF_RESET))
+    return 0;
+  if ((p->flags & PK__PF_SERIAL) && (p->shared || p->owner != l->tid))
+    return 0;
+  if ((p->flags & PK__PF_POOL) && l->inst == NULL)
+    return 0;
+  return 1;
 }
 
 /*
- * The hot path: checks, two stores, a tail call. Nesting state is the
- * host function path's business (pk__hostfn_call), failures the slow
- * branch's; every slow path is a tail call too.
+ * An instance for lane l (p->mu held; released while an instance is made
+ * or while waiting): an idle one; a new one while there are fewer than
+ * max_inst; one an idle lane holds; else wait for one until the call's
+ * deadline. The wait polls (a lane gives its instance back only when
+ * asked), briefly: it happens only with more threads than instances.
+ */
+static int checkout(pk_plugin *p, pk__lane *l) {
+  pk__lane *m;
+  uint64_t deadline = 0;
+  int rc;
+  if (p->timeout_ms > 0)
+    deadline = pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
+  for (;;) {
+    if (p->closed)
+      return PK_ECLOSED;
+    if (p->nidle > 0) {
+      l->inst = p->idle[--p->nidle];
+      return PK_OK;
+    }
+    if (p->ninst < p->max_inst) {
+      void *inst = NULL;
+      p->ninst++;
+      pk__os_mutex_unlock(&p->mu);
+      l->phase = "init";
+      rc = p->backend->inst_new(p, l, &inst);
+      l->phase = NULL;
+      pk__os_mutex_lock(&p->mu);
+      if (rc < 0) {
+        p->ninst--;
+        return rc;
+      }
+      l->inst = inst; /* a close meanwhile frees it with the lane's */
+      return p->closed ? PK_ECLOSED : PK_OK;
+    }
+    for (m = p->all_lanes; m != NULL; m = m->next) {
+      if (m == l || m->inst == NULL ||
+          __atomic_load_n(&m->busy, __ATOMIC_RELAXED) != 0)
+        continue;
+      if (lane_revoke(m, 0)) {
+        l->inst = m->inst;
+        m->inst = NULL;
+        return PK_OK;
+      }
+    }
+    if (deadline != 0 && pk__os_clock_ns(1) >= deadline)
+      return pk__err(p->host, PK_ETIMEOUT, p->path, "call",
+                     "all %zu instances stayed busy for call_timeout_ms "
+                     "(%d ms); raise max_instances",
+                     p->max_inst, p->timeout_ms);
+    p->waiters++;
+    {
+      uint64_t until = pk__os_clock_ns(1) + 200000u;
+      pk__os_cond_wait(&p->cv, &p->mu,
+                       deadline != 0 && deadline < until ? deadline : until);
+    }
+    p->waiters--;
+  }
+}
+
+/*
+ * Everything but the common case: the thread's first call of the plugin
+ * (no lane yet), a closed plugin, a serialized plugin a second thread
+ * calls, a lane without an instance, reset_after_call. `busy` is what
+ * l->busy was before this call raised it (l NULL: not raised yet).
+ */
+PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
+                                  const pk_val *args, pk_val *results) {
+  pk_plugin *p = f->plugin;
+  pk__lane *wait_for = NULL;
+  int rc = PK_OK, locked = 0;
+
+  if (l == NULL) {
+    unsigned tid = pk__thread_id();
+    if (tid == 0)
+      return pk__err(p->host, PK_ENOMEM, p->path, "call",
+                     "out of memory for the thread's state");
+    pk__os_mutex_lock(&p->mu);
+    l = p->closed ? NULL : lane_get(p, tid);
+    rc = p->closed ? PK_ECLOSED : PK_OK;
+    pk__os_mutex_unlock(&p->mu);
+    if (rc == PK_ECLOSED)
+      return closed_error(f);
+    if (l == NULL)
+      return pk__err(p->host, PK_ENOMEM, p->path, "call",
+                     "out of memory for the thread's lane");
+    busy = l->busy;
+    __atomic_store_n(&l->busy, busy + 1, __ATOMIC_RELAXED);
+  }
+  pk__os_mutex_lock(&p->mu);
+  if (p->closed) {
+    pk__os_mutex_unlock(&p->mu);
+    __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+    return closed_error(f);
+  }
+  if (busy == 0) {
+    if (p->flags & PK__PF_SERIAL) {
+      if (p->owner == 0) {
+        p->owner = l->tid;
+      } else if (p->owner != l->tid && !p->shared) {
+        /* A second thread: from now on calls take call_mu. The owner
+           may be in a call that took no lock: wait it out (below, with
+           p->mu released). */
+        p->shared = 1;
+        wait_for = p->lanes->n > p->owner ? p->lanes->lane[p->owner] : NULL;
+        if (wait_for != NULL)
+          __atomic_store_n(&wait_for->slow, 1, __ATOMIC_RELAXED);
+      }
+    }
+    if ((p->flags & PK__PF_POOL) && l->inst == NULL &&
+        (rc = checkout(p, l)) < 0) {
+      pk__os_mutex_unlock(&p->mu);
+      __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+      return rc == PK_ECLOSED ? closed_error(f) : rc;
+    }
+  }
+  __atomic_store_n(&l->slow, !lane_ready(p, l), __ATOMIC_RELAXED);
+  pk__os_mutex_unlock(&p->mu);
+  if (wait_for != NULL && wait_for != l)
+    lane_revoke(wait_for, 1);
+  if ((p->flags & PK__PF_SERIAL) && p->shared) {
+    if (p->call_owner == l->tid && p->call_depth > 0) {
+      p->call_depth++;
+    } else {
+      pk__os_mutex_lock(&p->call_mu);
+      p->call_owner = l->tid;
+      p->call_depth = 1;
+    }
+    locked = 1;
+  }
+  if (busy == 0 && l->arena.dirty)
+    pk__arena_reset(p->host, &l->arena);
+  rc = dispatch(f, l, args, results);
+  if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL) {
+    int r2 = p->backend->inst_reset(p, l, l->inst);
+    if (r2 < 0) { /* the instance cannot be trusted: drop it */
+      void *inst = l->inst;
+      pk__os_mutex_lock(&p->mu);
+      l->inst = NULL;
+      p->ninst--;
+      pk__os_mutex_unlock(&p->mu);
+      p->backend->inst_free(p, inst);
+      if (rc == PK_OK)
+        rc = r2;
+    }
+  }
+  if (locked && --p->call_depth == 0) {
+    p->call_owner = 0;
+    pk__os_mutex_unlock(&p->call_mu);
+  }
+  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return rc;
+}
+
+/*
+ * The hot path: checks, the thread's lane in one indexed load, a store
+ * marking it busy, one flag test, the call, a store. No lock and no
+ * atomic read-modify-write: the order of "busy, then slow" against
+ * another thread's "slow, then busy" is kept by pk__os_membarrier on that
+ * thread's side (lane_revoke). Nesting state is the host function path's
+ * business (pk__hostfn_call), everything rare call_slow's.
  */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
   pk_plugin *p;
+  pk__lane *l;
+  unsigned busy;
   size_t i;
+  int rc;
 
   if (PK__UNLIKELY(f == NULL))
     return PK_EINVAL;
@@ -668,28 +1074,40 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
     if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
       return bad_call(f, args, nargs, results, nresults);
   p = f->plugin;
-  /* Results of the previous call die here, unless this call is nested in
-     a host function of an outer call whose results are still in use. */
-  if (PK__UNLIKELY(p->arena.dirty) && p->in_host == 0)
-    return call_after_reset(f, p, args, results);
-  return call_checked(f, p, args, results);
+  l = pk__lane_find(p);
+  if (PK__UNLIKELY(l == NULL))
+    return call_slow(f, NULL, 0, args, results);
+  busy = l->busy;
+  __atomic_store_n(&l->busy, busy + 1, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (PK__UNLIKELY(__atomic_load_n(&l->slow, __ATOMIC_RELAXED)))
+    return call_slow(f, l, busy, args, results);
+  /* Results of the thread's previous call die here, unless this call is
+     nested in a host function of an outer one still using them. */
+  if (PK__UNLIKELY(l->arena.dirty) && busy == 0)
+    pk__arena_reset(p->host, &l->arena);
+  rc = dispatch(f, l, args, results);
+  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return rc;
 }
 
 void *pk_plugin_scratch(pk_plugin *p, size_t n) {
-  if (p == NULL)
+  pk__lane *l;
+  if (p == NULL || (l = pk__lane_cur(p)) == NULL)
     return NULL;
-  return pk__arena_alloc(p->host, &p->arena, n ? n : 1);
+  return pk__arena_alloc(p->host, &l->arena, n ? n : 1);
 }
 
 void pk_plugin_fail(pk_plugin *p, const char *msg) {
-  if (p == NULL)
+  pk__lane *l;
+  if (p == NULL || (l = pk__lane_cur(p)) == NULL)
     return;
-  if (p->cur_hostfn != NULL)
+  if (l->cur_hostfn != NULL)
     pk__perr(p, PK_EHOST, "host function '%s' failed: %s",
-             p->cur_hostfn->name, msg ? msg : "");
+             l->cur_hostfn->name, msg ? msg : "");
   else
     pk__perr(p, PK_EHOST, "%s", msg ? msg : "");
-  p->hostfn_msg = 1;
+  l->hostfn_msg = 1;
 }
 
 /* ---- the host table for in-process plugins ------------------------------ */
@@ -697,21 +1115,22 @@ void pk_plugin_fail(pk_plugin *p, const char *msg) {
 /* A failed result allocation fails the call with ENOMEM, so plugins need
    not check (their result is dropped). */
 static void *api_alloc(pk_ctx *c, size_t n) {
-  pk_plugin *p = (pk_plugin *)c;
-  void *m = pk__arena_alloc(p->host, &p->arena, n);
-  if (m == NULL && !p->ctx.status) {
-    p->ctx.status = PK_ENOMEM;
+  pk__lane *l = (pk__lane *)c;
+  pk_plugin *p = l->plugin;
+  void *m = pk__arena_alloc(p->host, &l->arena, n);
+  if (m == NULL && !l->ctx.status) {
+    l->ctx.status = PK_ENOMEM;
     pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result", n);
   }
   return m;
 }
 
 static void api_fail(pk_ctx *c, const char *msg, size_t len) {
-  pk_plugin *p = (pk_plugin *)c;
-  if (p->ctx.status == PK_ENOMEM)
+  pk__lane *l = (pk__lane *)c;
+  if (l->ctx.status == PK_ENOMEM)
     return; /* keep the root cause */
-  p->ctx.status = PK_EPLUGIN;
-  pk__perr(p, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
+  l->ctx.status = PK_EPLUGIN;
+  pk__perr(l->plugin, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
 }
 
 void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len) {
@@ -728,24 +1147,24 @@ void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len) {
 }
 
 static void api_log(pk_ctx *c, int level, const char *msg, size_t len) {
-  pk__plugin_log((pk_plugin *)c, level, msg, len);
+  pk__plugin_log(((pk__lane *)c)->plugin, level, msg, len);
 }
 
 static int api_config(pk_ctx *c, const char *key, size_t keylen,
                       pk_str *out) {
-  return pk__config_get((pk_plugin *)c, key, keylen, out);
+  return pk__config_get(((pk__lane *)c)->plugin, key, keylen, out);
 }
 
 static int api_host_find(pk_ctx *c, const char *name, const char *sig,
                          int32_t *out_index) {
   if (name == NULL || out_index == NULL)
     return PK_EINVAL;
-  return pk__hostfn_find((pk_plugin *)c, name, sig, out_index);
+  return pk__hostfn_find(((pk__lane *)c)->plugin, name, sig, out_index);
 }
 
 static int api_host_call(pk_ctx *c, int32_t index, const pk_val *args,
                          size_t nargs, pk_val *results, size_t nresults) {
-  return pk__hostfn_call((pk_plugin *)c, index, args, nargs, results,
+  return pk__hostfn_call((pk__lane *)c, index, args, nargs, results,
                          nresults);
 }
 

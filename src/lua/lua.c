@@ -72,6 +72,8 @@ typedef struct export_rec {
 typedef struct lua_plug {
   lua_State *L;
   pk_plugin *p;
+  pk__lane *lane; /* the lane of the call running (p->olane in open and
+                     close) */
   size_t mem_used;  /* bytes the state holds */
   size_t mem_limit; /* cap on mem_used */
   const char *mem_src;    /* the option that set mem_limit */
@@ -433,7 +435,8 @@ static void push_val(lua_State *L, const pk_val *v, int t) {
  * host's message, after the host function has returned.
  */
 static int sb_host_call(lua_State *L) {
-  pk_plugin *p = plug_of(L)->p;
+  lua_plug *st = plug_of(L);
+  pk_plugin *p = st->p;
   int32_t idx = (int32_t)lua_tointeger(L, lua_upvalueindex(1));
   const pk__hostfn *f = &p->host->fns[p->grants[idx]];
   pk_val args[PK_MAX_PARAMS], res[PK_MAX_RESULTS];
@@ -444,7 +447,7 @@ static int sb_host_call(lua_State *L) {
                       f->sig.nparams, f->sigtext, n);
   for (i = 0; i < n; i++)
     to_val(L, i + 1, f->sig.params[i], &args[i]);
-  rc = pk__hostfn_call(p, idx, args, (size_t)n, res, f->sig.nresults);
+  rc = pk__hostfn_call(st->lane, idx, args, (size_t)n, res, f->sig.nresults);
   if (rc < 0)
     return luaL_error(L, "%s (%s)", pk_host_errmsg(p->host), pk_errname(rc));
   luaL_checkstack(L, f->sig.nresults, "host function results");
@@ -773,7 +776,8 @@ static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
       if (lt != LUA_TSTRING)
         goto bad;
       s = lua_tolstring(L, idx, &len);
-      if ((d = pk__arena_alloc(p->host, &p->arena, len ? len : 1)) == NULL)
+      if ((d = pk__arena_alloc(p->host, &((lua_plug *)p->bstate)->lane->arena,
+                               len ? len : 1)) == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
                         len);
       memcpy(d, s, len);
@@ -831,16 +835,18 @@ static int call_protected(lua_State *L) {
   return 0;
 }
 
-static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                         pk_val *results) {
   pk_plugin *p = f->plugin;
   lua_plug *st = p->bstate;
   lua_State *L = st->L;
   int top = lua_gettop(L), h = 1, status, rc = PK_OK;
 
+  st->lane = l;
   /* A call from inside a host function (the plugin calls the host, which
      calls the plugin) stacks above the outer call's values, and runs on
      the outer call's budget and deadline: only an outermost call arms. */
-  if (p->in_host > 0) {
+  if (l->in_host > 0) {
     if (!lua_checkstack(L, PK_MAX_PARAMS + PK_MAX_RESULTS + 4))
       return pk__perr(p, PK_ENOMEM, "out of Lua stack");
     lua_pushcfunction(L, msgh);
@@ -867,7 +873,7 @@ static int script_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   }
   if (status != LUA_OK) {
     rc = fail_status(st, status, PK_EPLUGIN, "");
-    if (st->mem_hit && p->in_host == 0) {
+    if (st->mem_hit && l->in_host == 0) {
       lua_settop(L, top);
       lua_gc(L, LUA_GCCOLLECT); /* give the memory back before the next */
     }
@@ -1074,6 +1080,7 @@ static int script_open(pk_plugin *p) {
     return pk__perr(p, PK_ENOMEM, "out of memory");
   memset(st, 0, sizeof *st);
   st->p = p;
+  st->lane = p->olane;
   st->init_ref = LUA_NOREF;
   st->fini_ref = LUA_NOREF;
   p->bstate = st;
@@ -1168,6 +1175,7 @@ static void script_close(pk_plugin *p) {
   lua_plug *st = p->bstate;
   if (st == NULL)
     return;
+  st->lane = p->olane;
   if (st->L != NULL) {
     if (st->inited && st->fini_ref != LUA_NOREF) {
       lua_settop(st->L, 1);
@@ -1188,4 +1196,4 @@ static void script_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_lua = {"lua", script_probe, script_open,
-                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_DESCRIBE};
+                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_DESCRIBE, NULL, NULL, NULL};

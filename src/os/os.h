@@ -149,4 +149,52 @@ int64_t pk__os_seek(int fd, int64_t off, int whence);       /* 0 set, 1 cur,
 int pk__os_fstat(int fd, pk__os_stat *out);                 /* 0 or PK__OSE_ */
 void pk__os_close(int fd);
 
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* A mutex and a condition variable, embedded by the caller (opaque
+   storage: no allocation). Not recursive. */
+typedef struct pk__os_mutex {
+  _Alignas(16) unsigned char opaque[64];
+} pk__os_mutex;
+typedef struct pk__os_cond {
+  _Alignas(16) unsigned char opaque[64];
+} pk__os_cond;
+int pk__os_mutex_init(pk__os_mutex *m); /* PK_OK or PK_ENOMEM */
+void pk__os_mutex_destroy(pk__os_mutex *m);
+void pk__os_mutex_lock(pk__os_mutex *m);
+void pk__os_mutex_unlock(pk__os_mutex *m);
+int pk__os_cond_init(pk__os_cond *c); /* PK_OK or PK_ENOMEM */
+void pk__os_cond_destroy(pk__os_cond *c);
+/* Wait on c (m held) until signalled or the monotonic clock passes
+   deadline_ns (0: no deadline). Returns 0, or 1 when the deadline passed.
+   Spurious wake-ups happen: callers loop on their condition. */
+int pk__os_cond_wait(pk__os_cond *c, pk__os_mutex *m, uint64_t deadline_ns);
+void pk__os_cond_broadcast(pk__os_cond *c);
+
+/* CPUs this process may run on (at least 1). */
+int pk__os_ncpu(void);
+/* Let another thread run. */
+void pk__os_yield(void);
+
+/*
+ * A full memory barrier on every running thread of this process, as if
+ * each had executed one where it stands (membarrier(2) on Linux; a
+ * slower fallback elsewhere). It lets a hot path order its own store and
+ * load with a compiler barrier only, while the rare side pays for both:
+ * the call path marks its lane busy and then reads the lane's "slow"
+ * flag; close (or a pool taking an instance back) sets the flag, calls
+ * this, then reads busy. Either the caller sees the flag or the closer
+ * sees the caller busy: never neither (src/core/plugin.c).
+ */
+void pk__os_membarrier(void);
+
+/*
+ * Run dtor(value) when the calling thread exits, for the value last set
+ * with pk__os_thread_set. pk__os_thread_key makes the key once (0, or -1
+ * when the system has no room for one).
+ */
+int pk__os_thread_key(void (*dtor)(void *value));
+void pk__os_thread_set(void *value);
+
 #endif /* PK_OS_OS_H */

@@ -60,6 +60,8 @@ extern char **environ;
 #define BACKOFF_MAX_NS 2000000000ull
 
 typedef struct proc_state {
+  pk__lane *lane; /* the lane of the call running (p->olane in open and
+                     close) */
   pid_t pid; /* 0: no child */
   int exited, status; /* reaped early (by the liveness check), and how */
   int sock;  /* -1: none */
@@ -710,7 +712,9 @@ static int own_vals(pk_plugin *p, pk_val *v, size_t n) {
   for (i = 0; i < n; i++)
     if ((v[i].type == PK_T_STR || v[i].type == PK_T_BYTES) &&
         v[i].str.len > 0) {
-      void *m = pk__arena_alloc(p->host, &p->arena, v[i].str.len);
+      void *m = pk__arena_alloc(p->host,
+                                &((proc_state *)p->bstate)->lane->arena,
+                                v[i].str.len);
       if (m == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
                         v[i].str.len);
@@ -735,7 +739,7 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
     return rc;
   if (idx < p->ngrants)
     nres = p->host->fns[p->grants[idx]].sig.nresults;
-  rc = pk__hostfn_call(p, (int32_t)idx, args, nargs, res, nres);
+  rc = pk__hostfn_call(st->lane, (int32_t)idx, args, nargs, res, nres);
   if (st->pid == 0) /* the child ended during a nested call: its cause */
     return pk__perr(p, st->deadcode, "%s", st->deadmsg);
   pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
@@ -743,24 +747,26 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
   if (rc == PK_OK)
     pk__wire_vals(&st->chan.out, res, nres);
   else
-    pk__wire_cstr(&st->chan.out, p->host->errmsg);
+    pk__wire_cstr(&st->chan.out, pk_host_errmsg(p->host));
   if ((rc = send_frame(p, st)) == PK_ELIMIT) {
     /* Results over the frame limit: the plugin still needs its answer. */
     pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
     pk__wire_u32(&st->chan.out, (uint32_t)PK_ELIMIT);
-    pk__wire_cstr(&st->chan.out, p->host->errmsg);
+    pk__wire_cstr(&st->chan.out, pk_host_errmsg(p->host));
     rc = send_frame(p, st);
   }
   return rc;
 }
 
-static int proc_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                       pk_val *results) {
   pk_plugin *p = f->plugin;
   proc_state *st = p->bstate;
   const uint8_t *body;
   size_t len, i;
   int rc;
 
+  st->lane = l;
   if (PK__UNLIKELY(st->pid == 0)) {
     uint64_t now = pk__wire_now_ns();
     if (!st->restart || st->depth > 0)
@@ -1024,6 +1030,7 @@ static int proc_open(pk_plugin *p) {
     return pk__perr(p, PK_ENOMEM, "out of memory");
   memset(st, 0, sizeof *st);
   st->sock = st->errfd = -1;
+  st->lane = p->olane;
   p->bstate = st;
   if (inner != NULL) {
     /* Hosts tell an isolated .wasm from an isolated .so by this. */
@@ -1067,6 +1074,7 @@ static void proc_close(pk_plugin *p) {
   int status, bye = 0;
   if (st == NULL)
     return;
+  st->lane = p->olane;
   if (st->pid > 0) {
     pk__wire_begin(&st->chan.out, PK__F_SHUTDOWN);
     if (pk__wire_end(&st->chan.out) == PK_OK &&
@@ -1106,4 +1114,4 @@ static void proc_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
-                                         proc_close, PK__LIM_SELF | PK__LIM_DESCRIBE};
+                                         proc_close, PK__LIM_SELF | PK__LIM_DESCRIBE, NULL, NULL, NULL};

@@ -398,7 +398,7 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
  * typed entry point, whose C type PK_PLUGIN checked at compile time
  * against the signature: the cast restores that type.
  */
-#define RAW(c, type) ((type)((pk_plugin *)(c))->cur->raw)
+#define RAW(c, type) ((type)((pk__lane *)(c))->cur->raw)
 
 static int th_i32_i32__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
   r[0].type = PK_T_I32;
@@ -518,4 +518,4 @@ static void source_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_source = {"source", source_probe, source_open,
-                                        source_close, PK__LIM_DESCRIBE};
+                                        source_close, PK__LIM_DESCRIBE, NULL, NULL, NULL};

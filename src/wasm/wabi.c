@@ -74,7 +74,7 @@ void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap) {
  * 64-bit slot on the little-endian hosts the engine needs (the engine
  * ignores the upper half of i32/f32 arguments; see engine/wasm.h).
  */
-static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
+static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
                               pk_val *results);
 
 /* The payloads of a pk_val array, for pkw_invoke with sizeof(pk_val) as
@@ -85,10 +85,11 @@ static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
 
 /* The scalar path, with the SDK's auto post-return (no call left to run
    before this one) or after running the pending one. */
-static inline int invoke_scalar(const pk_func *f, const pk_val *args,
-                                pk_val *results) {
+static inline int invoke_scalar(pk__lane *l, const pk_func *f,
+                                const pk_val *args, pk_val *results) {
   pk_plugin *p = f->plugin;
   int rc;
+  ((pk__wstate *)p->bstate)->lane = l;
   /* pk_func_call cleared ctx.status and checked the counts and types.
      The tag goes first: the engine writes only the payload. */
   if (f->sig.nresults == 1)
@@ -96,31 +97,36 @@ static inline int invoke_scalar(const pk_func *f, const pk_val *args,
   rc = pkw_invoke((pkw_func *)f->bdata, PAYLOADS(args), PAYLOADS(results),
                   sizeof(pk_val));
   if (PK__LIKELY(rc == PKW_OK))
-    return p->ctx.status; /* a host import may have failed the call */
+    return l->ctx.status; /* a host import may have failed the call */
   return pk__wasm_map_rc(p->bstate, rc);
 }
 
 /* A thunk, which pk_func_call tail-calls first: the function is the
    plugin's cur (the context is the plugin). */
 static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
-  return invoke_scalar(((pk_plugin *)(void *)c)->cur, args, results);
+  pk__lane *l = (pk__lane *)(void *)c;
+  return invoke_scalar(l, l->cur, args, results);
 }
 
 /* The same for a module whose post-return the host runs: the previous
    call's, if pending, first (apart, so the fast path stays small). */
-PK__NOINLINE static int invoke_scalar_post(pk_func *f, const pk_val *args,
+PK__NOINLINE static int invoke_scalar_post(pk__lane *l, pk_func *f,
+                                           const pk_val *args,
                                            pk_val *results) {
-  int rc = pk__wasm_run_post(f->plugin->bstate);
-  return rc < 0 ? rc : invoke_scalar(f, args, results);
+  pk__wstate *st = f->plugin->bstate;
+  int rc;
+  st->lane = l;
+  rc = pk__wasm_run_post(st);
+  return rc < 0 ? rc : invoke_scalar(l, f, args, results);
 }
 
-static int wasm_invoke_scalar(pk_func *f, const pk_val *args,
+static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
                               pk_val *results) {
   pk_plugin *p = f->plugin;
   if (PK__UNLIKELY(((pk__wstate *)p->bstate)->pending_post != NULL) &&
-      p->in_host == 0)
-    return invoke_scalar_post(f, args, results);
-  return invoke_scalar(f, args, results);
+      l->in_host == 0)
+    return invoke_scalar_post(l, f, args, results);
+  return invoke_scalar(l, f, args, results);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
@@ -159,7 +165,7 @@ static int own_args(pk__wstate *st, const pk_func *f, const pk_val **argsp,
       memcpy(own, args, f->sig.nparams * sizeof *own);
       copied = 1;
     }
-    if ((c = pk__arena_alloc(st->p->host, &st->p->arena,
+    if ((c = pk__arena_alloc(st->p->host, &st->lane->arena,
                              args[i].str.len)) == NULL)
       return -1;
     memcpy(c, ptr, args[i].str.len);
@@ -189,7 +195,8 @@ static void scalar_result(pk_val *r, uint8_t type, uint64_t slot) {
   }
 }
 
-int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
+int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                    pk_val *results) {
   pk_plugin *p = f->plugin;
   pk__wstate *st = p->bstate;
   pk__wexport *w = &st->exports[f->bindex];
@@ -197,7 +204,9 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   uint32_t n = 0, i, area_off = 0;
   /* The argument area is the outermost call's: a nested call may not
      overwrite the arguments of the call it is nested in. */
-  int use_area = st->arg_cap != 0 && p->in_host == 0;
+  int use_area;
+  st->lane = l;
+  use_area = st->arg_cap != 0 && l->in_host == 0;
   int rc, owned = !w->lowered;
   pk_val own[PK_MAX_PARAMS];
 
@@ -207,7 +216,7 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
      that point there go to the call arena (own_args). A call whose
      arguments all go to the argument area enters the guest only for the
      call itself, and copies nothing. */
-  if (st->pending_post != NULL && p->in_host == 0) {
+  if (st->pending_post != NULL && l->in_host == 0) {
     if (!owned && own_args(st, f, &args, own) < 0)
       return pk__perr(p, PK_ENOMEM, "out of memory copying arguments");
     owned = 1;
@@ -264,7 +273,7 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
     }
     }
   }
-  p->ctx.status = 0;
+  l->ctx.status = 0;
   rc = pk__wasm_guest_call(st, w->fn, slots, n, f->sig.nresults);
   if (w->lowered && !st->auto_post) { /* the arena holds arguments or
                                           the result */
@@ -273,8 +282,8 @@ int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results) {
   }
   if (rc < 0)
     return rc;
-  if (p->ctx.status != 0)
-    return p->ctx.status; /* the guest called fail */
+  if (l->ctx.status != 0)
+    return l->ctx.status; /* the guest called fail */
   /* Numbers (several only from a plain module's multi-value export). */
   for (i = 0; i < f->sig.nresults && f->sig.results[i] < PK_T_STR; i++)
     scalar_result(&results[i], f->sig.results[i], slots[i]);

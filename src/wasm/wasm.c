@@ -351,6 +351,7 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, PK_ENOMEM, "out of memory");
   memset(st, 0, sizeof *st);
   st->p = p;
+  st->lane = p->olane;
   st->root_fd = -1;
   for (i = 0; i < PK__WASI_MAX_FILES; i++)
     st->files[i] = -1;
@@ -466,13 +467,13 @@ static int wasm_open(pk_plugin *p) {
     if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
       uint64_t r = 0;
       p->phase = "init";
-      p->ctx.status = 0;
+      st->lane->ctx.status = 0;
       if ((rc = pk__wasm_guest_call(st, init, &r, 0, 1)) < 0)
         return rc == PK_ETRAP || rc == PK_EPLUGIN ? PK_EINIT : rc;
-      if (r != 0 || p->ctx.status != 0) {
-        if (p->ctx.status == 0)
+      if (r != 0 || st->lane->ctx.status != 0) {
+        if (st->lane->ctx.status == 0)
           pk__perr(p, PK_EINIT, "init hook returned %d", (int)(int32_t)r);
-        p->ctx.status = 0;
+        st->lane->ctx.status = 0;
         return PK_EINIT;
       }
       p->phase = "open";
@@ -492,6 +493,7 @@ static void wasm_close(pk_plugin *p) {
   uint32_t i;
   if (st == NULL)
     return;
+  st->lane = p->olane;
   /* Each under the limits of a call; a failure is only noted (the
      plugin goes away either way). */
   if (st->inited && st->fini != NULL) {
@@ -517,4 +519,4 @@ static void wasm_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_wasm = {"wasm", wasm_probe, wasm_open,
-                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS | PK__LIM_DESCRIBE};
+                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS | PK__LIM_DESCRIBE, NULL, NULL, NULL};

@@ -53,6 +53,8 @@ typedef struct pk__wexport {
 
 typedef struct pk__wstate {
   pk_plugin *p;
+  pk__lane *lane; /* the lane of the call running (p->olane in open and
+                     close): its status, arena and host-call state */
   pkw_module *mod;
   pkw_instance *inst;
   pkw_func **hostfns; /* created for the imports; destroyed at close */
@@ -105,7 +107,8 @@ int pk__wasm_same_type(const pkw_functype *t, const uint8_t *p, uint32_t np,
 /* "i32", "i64", "f32", "f64" for a number type; NULL for any other. */
 const char *pk__wasm_num_name(uint8_t type);
 void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap);
-int pk__wasm_invoke(pk_func *f, const pk_val *args, pk_val *results);
+int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                    pk_val *results);
 void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w);
 
 /* wimports.c: bind import d (`ti` is its slot of st->himps). */

@@ -32,17 +32,17 @@ int pk__wasm_out_of_memory(pk__wstate *st, const char *who, uint64_t n) {
 int pk__wasm_guest_alloc(pk__wstate *st, pkw_instance *inst, uint32_t n,
                          uint32_t *out_ptr, uint8_t **out_mem) {
   uint64_t a[4] = {0, 0, 1, n};
-  int rc, status = st->p->ctx.status;
+  int rc, status = st->lane->ctx.status;
   if (st->realloc_fn == NULL)
     return pk__perr(st->p, PK_EFORMAT,
                     "the module exports no cabi_realloc: str/bytes cannot "
                     "cross into it");
-  st->p->ctx.status = 0;
+  st->lane->ctx.status = 0;
   if ((rc = pk__wasm_guest_call(st, st->realloc_fn, a, 4, 1)) < 0)
     return rc;
-  if (st->p->ctx.status != 0) /* the guest's allocator called oom/fail */
-    return st->p->ctx.status;
-  st->p->ctx.status = status;
+  if (st->lane->ctx.status != 0) /* the guest's allocator called oom/fail */
+    return st->lane->ctx.status;
+  st->lane->ctx.status = status;
   if ((*out_mem = pk__wasm_mem(inst, (uint32_t)a[0], n)) == NULL ||
       (a[0] == 0 && n > 0))
     return pk__wasm_out_of_memory(st, "cabi_realloc", n);
@@ -65,10 +65,10 @@ int pk__wasm_map_rc(pk__wstate *st, int rc) {
      the calls it was in (outermost calls only: else frames are live).
      The unwind is a guest entry of its own, under fresh limits: a trap
      for want of fuel or time would otherwise leave it none. */
-  if (st->unwind != NULL && st->depth == 0 && p->in_host == 0) {
-    int status = p->ctx.status;
+  if (st->unwind != NULL && st->depth == 0 && st->lane->in_host == 0) {
+    int status = st->lane->ctx.status;
     (void)guest_enter(st, st->unwind, NULL, 0, 0);
-    p->ctx.status = status;
+    st->lane->ctx.status = status;
     st->host_rc = host_rc;
   }
   if (rc == PK__WASM_HOSTERR)

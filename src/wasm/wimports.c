@@ -17,9 +17,9 @@
 
 /* The guest fails the current call with this message. */
 static int guest_fail(pk__wstate *st, const char *msg, size_t len) {
-  if (st->p->ctx.status != 0)
+  if (st->lane->ctx.status != 0)
     return 0; /* keep the first cause (an oom) */
-  st->p->ctx.status = PK_EPLUGIN;
+  st->lane->ctx.status = PK_EPLUGIN;
   pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)len, msg);
   return 0;
 }
@@ -112,7 +112,7 @@ static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
   pk__wstate *st = ud;
   (void)inst;
   (void)results;
-  st->p->ctx.status = pk__wasm_out_of_memory(st, "the plugin", A32(0));
+  st->lane->ctx.status = pk__wasm_out_of_memory(st, "the plugin", A32(0));
   return 0;
 }
 
@@ -268,7 +268,7 @@ static int host_result_own(pk__wstate *st, pkw_instance *inst, pk_val *v) {
   if (base == NULL || v->str.len == 0 || ptr >= (uintptr_t)base + size ||
       ptr + v->str.len <= (uintptr_t)base)
     return 0;
-  if ((c = pk__arena_alloc(st->p->host, &st->p->arena, v->str.len)) == NULL)
+  if ((c = pk__arena_alloc(st->p->host, &st->lane->arena, v->str.len)) == NULL)
     return pk__wasm_fail(st, PK_ENOMEM, "host_call: out of memory copying a "
                                         "result");
   memcpy(c, v->str.ptr, v->str.len);
@@ -326,7 +326,7 @@ static int host_call_copied(pk__wstate *st, pkw_instance *inst,
       in[i].type = 0xff; /* pk__hostfn_call rejects it with ETYPE */
     }
   }
-  rc = pk__hostfn_call(st->p, (int32_t)index, in, nargs, out, nres);
+  rc = pk__hostfn_call(st->lane, (int32_t)index, in, nargs, out, nres);
   results[0] = (uint32_t)rc; /* args[] is dead from here */
   if (rc != PK_OK)
     return 0;
@@ -409,7 +409,7 @@ static int typed_copied(pk__wtyped *ti, pkw_instance *inst,
     }
   }
   /* Arguments are read: results may now overwrite them (they alias). */
-  if ((rc = pk__hostfn_call(ti->st->p, ti->index, in, s->nparams, out,
+  if ((rc = pk__hostfn_call(ti->st->lane, ti->index, in, s->nparams, out,
                             s->nresults)) != PK_OK) {
     ti->st->host_rc = rc;
     return PK__WASM_HOSTERR;
