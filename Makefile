@@ -2,6 +2,8 @@
 #   make                 build (./build)
 #   make test            build and run every test (ctest)
 #   make test SAN=address,undefined   the same under sanitizers (./build-san)
+#   make test SAN=thread TESTS=threads_   ThreadSanitizer (./build-tsan), the
+#                        tests whose names match TESTS (a ctest regex)
 #   make bench           optimised build (./build-bench), print the table;
 #                        results in build-bench/results (nothing tracked
 #                        changes)
@@ -13,8 +15,11 @@ JOBS ?= 2
 SAN ?=
 PREFIX ?= /usr/local
 WERROR ?= $(if $(CI),1,0)
+TESTS ?=
 ifeq ($(SAN),)
 BUILD ?= build
+else ifeq ($(SAN),thread)
+BUILD ?= build-tsan
 else
 BUILD ?= build-san
 endif
@@ -34,7 +39,7 @@ configure: deps
 	@grep -E '^-- (plugkit|wasm|source|lua|process)' $(BUILD).configure.log || true
 
 test: all
-	@cd $(BUILD) && { ctest --output-on-failure -j$(JOBS); echo $$? > ctest.status; } \
+	@cd $(BUILD) && { ctest --output-on-failure -j$(JOBS) $(if $(TESTS),-R '$(TESTS)'); echo $$? > ctest.status; } \
 	  | tee ctest.out; status=$$(cat ctest.status); \
 	  sh $(CURDIR)/scripts/skipped.sh . ctest.out; \
 	  for f in wasm-spec.txt wasm-spec-lazy.txt; do \
@@ -58,4 +63,4 @@ install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-san build-bench build*.configure.log
+	rm -rf build build-san build-tsan build-bench build*.configure.log

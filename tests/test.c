@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,28 +64,29 @@ typedef union hdr {
   max_align_t align;
 } hdr;
 
+/* Thread-safe: hosts are used from many threads (tests/threads). */
 void *pkt_alloc(void *ud, void *p, size_t n) {
   hdr *h = p ? (hdr *)p - 1 : NULL;
   (void)ud;
   if (n == 0) {
     if (h != NULL) {
-      pkt_live--;
+      __atomic_sub_fetch(&pkt_live, 1, __ATOMIC_RELAXED);
       free(h);
     }
     return NULL;
   }
-  since++;
-  if (fail_at > 0 && since == fail_at) {
+  if (__atomic_add_fetch(&since, 1, __ATOMIC_RELAXED) == fail_at &&
+      fail_at > 0) {
     failed_alloc = 1;
     return NULL;
   }
-  pkt_count++;
-  pkt_bytes += n;
+  __atomic_add_fetch(&pkt_count, 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&pkt_bytes, n, __ATOMIC_RELAXED);
   h = realloc(h, sizeof *h + n);
   if (h == NULL)
     return NULL;
   if (p == NULL)
-    pkt_live++;
+    __atomic_add_fetch(&pkt_live, 1, __ATOMIC_RELAXED);
   h->n = n;
   return h + 1;
 }
@@ -97,12 +99,17 @@ void pkt_fail_at(long n) {
 
 int pkt_failed_alloc(void) { return failed_alloc; }
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void log_sink(void *ud, int level, const char *plugin, const char *msg,
                      size_t len) {
-  size_t used = strlen(pkt_log_buf);
+  size_t used;
   (void)ud;
+  pthread_mutex_lock(&log_mu);
+  used = strlen(pkt_log_buf);
   snprintf(pkt_log_buf + used, sizeof pkt_log_buf - used, "[%d %s] %.*s\n",
            level, plugin, (int)len, msg);
+  pthread_mutex_unlock(&log_mu);
 }
 
 pk_host *test_host(void) {

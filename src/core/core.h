@@ -191,6 +191,18 @@ struct pk__lane {
   pk__lane *next;       /* all the plugin's lanes */
 };
 
+/* The order of the lane flags' "busy" store and "slow" load (and of the
+   other side's). Relaxed, with pk__os_membarrier on the rare side; under
+   ThreadSanitizer, which models neither that nor fences, sequentially
+   consistent, which it does. */
+#if defined(__SANITIZE_THREAD__)
+#define PK__ORD_LANE __ATOMIC_SEQ_CST
+#define PK__ORD_LANE_ACQ __ATOMIC_SEQ_CST
+#else
+#define PK__ORD_LANE __ATOMIC_RELAXED
+#define PK__ORD_LANE_ACQ __ATOMIC_ACQUIRE
+#endif
+
 /* A plugin's lanes by thread number (p->lanes): replaced, never changed,
    when it grows; old tables stay until the plugin is freed. */
 typedef struct pk__lanetab {
@@ -199,8 +211,14 @@ typedef struct pk__lanetab {
   pk__lane *lane[];
 } pk__lanetab;
 
-/* The calling thread's number: 0 until it first needs one. */
-extern _Thread_local unsigned pk__tls_tid;
+/* The calling thread's number: 0 until it first needs one. Initial-exec:
+   one load from the thread pointer, even in the shared library. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PK__TLS_IE __attribute__((tls_model("initial-exec")))
+#else
+#define PK__TLS_IE
+#endif
+extern PK__TLS_IE _Thread_local unsigned pk__tls_tid;
 /* The calling thread's number, assigned on first use; 0 when out of
    memory. */
 unsigned pk__thread_id(void);
@@ -258,6 +276,8 @@ struct pk_plugin {
                         one does (0: none yet) */
   int shared;        /* PK__PF_SERIAL: a second thread called; calls now
                         take call_mu */
+  int handing;       /* ... but the owner's last lock-free call may still
+                        run: no one else calls yet (serial_handoff) */
   pk__os_mutex call_mu;
   unsigned call_owner; /* the thread holding call_mu, and how deep */
   int call_depth;

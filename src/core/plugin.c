@@ -278,11 +278,11 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
 /* Send lane l down the slow path, and wait until the call it may be in
    has returned, unless `wait` is 0. Returns whether l is idle now. */
 static int lane_revoke(pk__lane *l, int wait) {
-  __atomic_store_n(&l->slow, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&l->slow, 1, PK__ORD_LANE);
   pk__os_membarrier();
   if (!wait)
-    return __atomic_load_n(&l->busy, __ATOMIC_ACQUIRE) == 0;
-  while (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE) != 0)
+    return __atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) == 0;
+  while (__atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) != 0)
     pk__os_yield();
   return 1;
 }
@@ -425,14 +425,14 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                   be->name);
     goto fail;
   }
-  if (!p->describe_only && !(be->limits & PK__LIM_SELF) &&
-      (rc = pk__limits_check(p, &o, be->limits, be->name)) < 0)
-    goto fail;
   if (o.max_instances < 0 || o.max_instances > PK__MAX_INSTANCES) {
     rc = pk__perr(p, PK_EINVAL, "max_instances is %d: 0 (the number of "
                   "CPUs) to %d", o.max_instances, PK__MAX_INSTANCES);
     goto fail;
   }
+  if (!p->describe_only && !(be->limits & PK__LIM_SELF) &&
+      (rc = pk__limits_check(p, &o, be->limits, be->name)) < 0)
+    goto fail;
   if ((rc = be->open(p)) < 0)
     goto fail;
   if (be->inst_new != NULL && !p->describe_only) {
@@ -489,7 +489,7 @@ void pk_plugin_close(pk_plugin *p) {
   }
   __atomic_store_n(&p->closed, 1, __ATOMIC_RELAXED);
   for (l = p->all_lanes; l != NULL; l = l->next)
-    __atomic_store_n(&l->slow, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->slow, 1, PK__ORD_LANE);
   pk__os_cond_broadcast(&p->cv); /* threads waiting for an instance */
   pk__os_mutex_unlock(&p->mu);
   /* Every call that started before the flags were seen is in flight on
@@ -955,6 +955,44 @@ static int checkout(pk_plugin *p, pk__lane *l) {
 }
 
 /*
+ * A plugin that is not thread-safe runs without a lock while one thread
+ * calls it (its owner). When a second thread calls, calls take call_mu
+ * from then on; but the owner may be in a call that took none, so no
+ * other thread may run one until that call has returned ("handing"):
+ * seen by the owner itself starting a new outermost call, or by a waiter
+ * finding the owner's lane idle (after the membarrier, the owner's next
+ * call takes the slow path and the lock). p->mu held; PK_ECLOSED when the
+ * plugin closes meanwhile.
+ */
+static int serial_handoff(pk_plugin *p, pk__lane *l) {
+  pk__lane *o;
+  if (p->owner == 0) {
+    p->owner = l->tid;
+    return PK_OK;
+  }
+  o = p->lanes->n > p->owner ? p->lanes->lane[p->owner] : NULL;
+  if (p->owner != l->tid && !p->shared) {
+    p->shared = 1;
+    p->handing = o != NULL;
+    if (o != NULL) {
+      __atomic_store_n(&o->slow, 1, PK__ORD_LANE);
+      pk__os_membarrier();
+    }
+  }
+  while (p->handing) {
+    if (l == o || __atomic_load_n(&o->busy, PK__ORD_LANE_ACQ) == 0) {
+      p->handing = 0;
+      pk__os_cond_broadcast(&p->cv);
+      break;
+    }
+    if (p->closed)
+      return PK_ECLOSED;
+    pk__os_cond_wait(&p->cv, &p->mu, pk__os_clock_ns(1) + 100000u);
+  }
+  return PK_OK;
+}
+
+/*
  * Everything but the common case: the thread's first call of the plugin
  * (no lane yet), a closed plugin, a serialized plugin a second thread
  * calls, a lane without an instance, reset_after_call. `busy` is what
@@ -963,7 +1001,6 @@ static int checkout(pk_plugin *p, pk__lane *l) {
 PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
                                   const pk_val *args, pk_val *results) {
   pk_plugin *p = f->plugin;
-  pk__lane *wait_for = NULL;
   int rc = PK_OK, locked = 0;
 
   if (l == NULL) {
@@ -981,7 +1018,7 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
       return pk__err(p->host, PK_ENOMEM, p->path, "call",
                      "out of memory for the thread's lane");
     busy = l->busy;
-    __atomic_store_n(&l->busy, busy + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->busy, busy + 1, PK__ORD_LANE);
   }
   pk__os_mutex_lock(&p->mu);
   if (p->closed) {
@@ -990,18 +1027,10 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
     return closed_error(f);
   }
   if (busy == 0) {
-    if (p->flags & PK__PF_SERIAL) {
-      if (p->owner == 0) {
-        p->owner = l->tid;
-      } else if (p->owner != l->tid && !p->shared) {
-        /* A second thread: from now on calls take call_mu. The owner
-           may be in a call that took no lock: wait it out (below, with
-           p->mu released). */
-        p->shared = 1;
-        wait_for = p->lanes->n > p->owner ? p->lanes->lane[p->owner] : NULL;
-        if (wait_for != NULL)
-          __atomic_store_n(&wait_for->slow, 1, __ATOMIC_RELAXED);
-      }
+    if ((p->flags & PK__PF_SERIAL) && (rc = serial_handoff(p, l)) < 0) {
+      pk__os_mutex_unlock(&p->mu);
+      __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+      return closed_error(f);
     }
     if ((p->flags & PK__PF_POOL) && l->inst == NULL &&
         (rc = checkout(p, l)) < 0) {
@@ -1011,18 +1040,19 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
     }
   }
   __atomic_store_n(&l->slow, !lane_ready(p, l), __ATOMIC_RELAXED);
+  locked = (p->flags & PK__PF_SERIAL) && p->shared;
   pk__os_mutex_unlock(&p->mu);
-  if (wait_for != NULL && wait_for != l)
-    lane_revoke(wait_for, 1);
-  if ((p->flags & PK__PF_SERIAL) && p->shared) {
-    if (p->call_owner == l->tid && p->call_depth > 0) {
+  if (locked) {
+    /* call_mu, recursive for this thread: a host function calling back
+       into the plugin holds it already. Only the owner writes its own
+       number in call_owner, so reading our own there is exact. */
+    if (__atomic_load_n(&p->call_owner, __ATOMIC_RELAXED) == l->tid) {
       p->call_depth++;
     } else {
       pk__os_mutex_lock(&p->call_mu);
-      p->call_owner = l->tid;
+      __atomic_store_n(&p->call_owner, l->tid, __ATOMIC_RELAXED);
       p->call_depth = 1;
     }
-    locked = 1;
   }
   if (busy == 0 && l->arena.dirty)
     pk__arena_reset(p->host, &l->arena);
@@ -1041,10 +1071,59 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
     }
   }
   if (locked && --p->call_depth == 0) {
-    p->call_owner = 0;
+    __atomic_store_n(&p->call_owner, 0, __ATOMIC_RELAXED);
     pk__os_mutex_unlock(&p->call_mu);
   }
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return rc;
+}
+
+/* A call from inside a host function of an outer call on this thread:
+   the outer call's results stay valid (no arena reset). */
+PK__NOINLINE static int call_nested(pk_func *f, pk__lane *l,
+                                    const pk_val *args, pk_val *results) {
+  unsigned busy = l->busy;
+  int rc;
+  __atomic_store_n(&l->busy, busy + 1, PK__ORD_LANE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (PK__UNLIKELY(__atomic_load_n(&l->slow, PK__ORD_LANE)))
+    return call_slow(f, l, busy, args, results);
+  rc = dispatch(f, l, args, results);
+  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return rc;
+}
+
+PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
+                                         const pk_val *args,
+                                         pk_val *results) {
+  int rc;
+  pk__arena_reset(f->plugin->host, &l->arena);
+  rc = dispatch(f, l, args, results);
+  __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+  return rc;
+}
+
+/* The call, once checked: the thread's lane in one indexed load, a store
+   marking it busy, one flag test, the call, a store. Apart from
+   pk_func_call so that the checks need no stack frame, and only the lane
+   lives across the call. */
+PK__NOINLINE static int call_fast(pk_func *f, const pk_val *args,
+                                  pk_val *results) {
+  pk__lane *l = pk__lane_find(f->plugin);
+  int rc;
+  if (PK__UNLIKELY(l == NULL))
+    return call_slow(f, NULL, 0, args, results);
+  if (PK__UNLIKELY(l->busy != 0)) /* nested in a host function */
+    return call_nested(f, l, args, results);
+  __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (PK__UNLIKELY(__atomic_load_n(&l->slow, PK__ORD_LANE)))
+    return call_slow(f, l, 0, args, results);
+  /* The results of the thread's previous call die here. */
+  if (PK__UNLIKELY(l->arena.dirty))
+    return call_after_reset(f, l, args, results);
+  rc = dispatch(f, l, args, results);
+  __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
   return rc;
 }
 
@@ -1058,11 +1137,7 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
  */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
-  pk_plugin *p;
-  pk__lane *l;
-  unsigned busy;
   size_t i;
-  int rc;
 
   if (PK__UNLIKELY(f == NULL))
     return PK_EINVAL;
@@ -1073,22 +1148,7 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
   for (i = 0; i < nargs; i++)
     if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
       return bad_call(f, args, nargs, results, nresults);
-  p = f->plugin;
-  l = pk__lane_find(p);
-  if (PK__UNLIKELY(l == NULL))
-    return call_slow(f, NULL, 0, args, results);
-  busy = l->busy;
-  __atomic_store_n(&l->busy, busy + 1, __ATOMIC_RELAXED);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (PK__UNLIKELY(__atomic_load_n(&l->slow, __ATOMIC_RELAXED)))
-    return call_slow(f, l, busy, args, results);
-  /* Results of the thread's previous call die here, unless this call is
-     nested in a host function of an outer one still using them. */
-  if (PK__UNLIKELY(l->arena.dirty) && busy == 0)
-    pk__arena_reset(p->host, &l->arena);
-  rc = dispatch(f, l, args, results);
-  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
-  return rc;
+  return call_fast(f, args, results);
 }
 
 void *pk_plugin_scratch(pk_plugin *p, size_t n) {

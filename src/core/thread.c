@@ -29,14 +29,6 @@ typedef struct pk__thr {
   } err[ERR_SLOTS];
 } pk__thr;
 
-#if defined(__GNUC__) || defined(__clang__)
-/* One load from the thread pointer on the call path, even from a shared
-   library: initial-exec. */
-#define PK__TLS_IE __attribute__((tls_model("initial-exec")))
-#else
-#define PK__TLS_IE
-#endif
-
 PK__TLS_IE _Thread_local unsigned pk__tls_tid;
 static PK__TLS_IE _Thread_local pk__thr *tls_thr;
 

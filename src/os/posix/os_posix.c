@@ -660,6 +660,15 @@ void pk__os_yield(void) { sched_yield(); }
 #include <sys/syscall.h>
 #endif
 
+/* ThreadSanitizer knows no fences (nor membarrier): under it the lanes
+   use sequentially consistent loads and stores instead (core.h,
+   PK__ORD_LANE), which it understands. */
+#if defined(__SANITIZE_THREAD__)
+#define PK__OS_FENCE() ((void)0)
+#else
+#define PK__OS_FENCE() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 /* 1: membarrier's private expedited command is registered; -1: not
    available, use the fallback. */
 static atomic_int membarrier_state;
@@ -683,7 +692,7 @@ static void membarrier_fallback(void) {
     mprotect(page, 4096, PROT_READ | PROT_WRITE);
   }
   pthread_mutex_unlock(&mu);
-  atomic_thread_fence(memory_order_seq_cst);
+  PK__OS_FENCE();
 }
 
 void pk__os_membarrier(void) {
@@ -698,7 +707,7 @@ void pk__os_membarrier(void) {
   }
   if (st == 1 &&
       syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) {
-    atomic_thread_fence(memory_order_seq_cst);
+    PK__OS_FENCE();
     return;
   }
 #endif
@@ -707,15 +716,18 @@ void pk__os_membarrier(void) {
 
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
-static void (*thread_dtor)(void *);
+static void (*_Atomic thread_dtor)(void *);
 static int thread_key_ok;
 
 static void thread_key_make(void) {
-  thread_key_ok = pthread_key_create(&thread_key, thread_dtor) == 0;
+  thread_key_ok = pthread_key_create(&thread_key, atomic_load(&thread_dtor)) == 0;
 }
 
 int pk__os_thread_key(void (*dtor)(void *)) {
-  thread_dtor = dtor;
+  void (*none)(void *) = NULL;
+  /* One key for the library: the first caller's destructor (there is
+     one caller, thread.c). */
+  atomic_compare_exchange_strong(&thread_dtor, &none, dtor);
   pthread_once(&thread_key_once, thread_key_make);
   return thread_key_ok ? 0 : -1;
 }
