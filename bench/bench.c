@@ -10,6 +10,7 @@
 #include "bench.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,9 @@ typedef struct row {
   pkb_setup_fn setup;
   pkb_run_fn run;
   pkb_teardown_fn teardown;
+  pkb_par_fn par; /* a parallel row (pkb_register_par) */
   /* results */
+  double scaling; /* parallel rows: 2 threads' ops/s over 1 thread's */
   int skipped;
   char why[160];
   double ns_med, ns_min, bytes_op, allocs_op;
@@ -54,6 +57,60 @@ void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
   rows[nrows].run = run;
   rows[nrows].teardown = teardown;
   nrows++;
+}
+
+static double now_ns(void);
+
+/* A parallel row runs as an ordinary one on thread 0 (par_one), then
+   measure() times both threads at once (par_two). */
+static row *cur_row;
+static void par_one(void *state, uint64_t n) { cur_row->par(state, 0, n); }
+
+void pkb_register_par(const char *name, pkb_setup_fn setup, pkb_par_fn run,
+                      pkb_teardown_fn teardown) {
+  if (nrows == MAX_ROWS)
+    return;
+  pkb_register(name, setup, par_one, teardown);
+  rows[nrows - 1].par = run;
+}
+
+typedef struct par_arg {
+  row *r;
+  void *state;
+  int thread;
+  uint64_t n;
+  pthread_barrier_t *go;
+} par_arg;
+
+static void *par_main(void *v) {
+  par_arg *a = v;
+  pthread_barrier_wait(a->go);
+  a->r->par(a->state, a->thread, a->n);
+  return NULL;
+}
+
+/* Wall time of both threads doing n operations each, in ns. */
+static double par_two(row *r, void *state, uint64_t n) {
+  pthread_t t[2];
+  pthread_barrier_t go;
+  par_arg a[2];
+  double t0;
+  int i;
+  pthread_barrier_init(&go, NULL, 3);
+  for (i = 0; i < 2; i++) {
+    a[i].r = r;
+    a[i].state = state;
+    a[i].thread = i;
+    a[i].n = n;
+    a[i].go = &go;
+    pthread_create(&t[i], NULL, par_main, &a[i]);
+  }
+  pthread_barrier_wait(&go);
+  t0 = now_ns();
+  for (i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&go);
+  return now_ns() - t0;
 }
 
 void pkb_register_mem(const char *name, pkb_mem_fn measure) {
@@ -155,6 +212,23 @@ void pkb_run_sum(void *st, uint64_t n) {
   pkb_sink((uint64_t)acc);
 }
 
+void pkb_par_sum(void *st, int thread, uint64_t n) {
+  pkb_plugin *b = st;
+  pk_val in[2] = {PK_I32(thread), PK_I32(0)}, out;
+  uint64_t i, bad = 0;
+  for (i = 0; i < n; i++) {
+    in[1].i32 = (int32_t)(i & 0xffffff);
+    if (pk_func_call(b->fn, in, 2, &out, 1) != PK_OK ||
+        out.i32 != thread + (int32_t)(i & 0xffffff))
+      bad++;
+  }
+  if (bad != 0) {
+    fprintf(stderr, "pk_bench: %llu wrong results on thread %d: %s\n",
+            (unsigned long long)bad, thread, pk_host_errmsg(b->host));
+    exit(1);
+  }
+}
+
 void pkb_run_greet(void *st, uint64_t n) {
   pkb_plugin *b = st;
   pk_val in = PK_STR("0123456789abcdef", 16), out;
@@ -213,6 +287,7 @@ static void measure(row *r, int runs, double target_ms) {
   int i;
 
   skip_why[0] = '\0';
+  cur_row = r;
   if (r->setup != NULL && r->setup(&state) != 0) {
     r->skipped = 1;
     snprintf(r->why, sizeof r->why, "%s", skip_why[0] ? skip_why : "setup failed");
@@ -248,6 +323,14 @@ static void measure(row *r, int runs, double target_ms) {
   r->ns_min = samples[0];
   r->iters = n;
   r->runs = runs;
+  if (r->par != NULL) {
+    /* Two threads at once, as many runs; the median of their ops/s. */
+    par_two(r, state, n); /* warm-up: the second thread's first calls */
+    for (i = 0; i < runs; i++)
+      samples[i] = 2.0 * (double)n / par_two(r, state, n) * r->ns_med;
+    qsort(samples, (size_t)runs, sizeof samples[0], cmp_double);
+    r->scaling = samples[runs / 2];
+  }
   if (r->teardown != NULL)
     r->teardown(state);
 }
@@ -298,10 +381,13 @@ static void write_json(const char *path, const char *cpu) {
             "%s  {\"name\": \"%s\", \"ns_per_op\": %.3f, \"ns_min\": %.3f, "
             "\"bytes_per_op\": %.1f, \"allocs_per_op\": %.2f, "
             "\"ratio\": %.2f, \"iterations\": %llu, \"runs\": %d, "
-            "\"cpu\": \"%s\", \"compiler\": \"%s\"}",
+            "\"cpu\": \"%s\", \"compiler\": \"%s\"",
             first ? "" : ",\n", r->name, r->ns_med, r->ns_min, r->bytes_op,
             r->allocs_op, ref ? r->ns_med / ref->ns_med : 0.0,
             (unsigned long long)r->iters, r->runs, cpu, PKB_COMPILER);
+    if (r->par != NULL)
+      fprintf(f, ", \"threads\": 2, \"scaling\": %.2f", r->scaling);
+    fprintf(f, "}");
     first = 0;
   }
   for (i = 0; i < nmem; i++) {
@@ -334,7 +420,7 @@ static void print_table(FILE *f, int md, const char *cpu) {
                "CFuncNoInline of the same run.\n\n",
             cpu, PKB_COMPILER, PKB_FLAGS);
     fprintf(f, "| name | ns/op | min ns/op | x CFuncNoInline | B/op | "
-               "allocs/op |\n|---|---:|---:|---:|---:|---:|\n");
+               "allocs/op | 2 threads |\n|---|---:|---:|---:|---:|---:|---:|\n");
   } else {
     fprintf(f, "%-24s %14s %12s %10s %10s %10s\n", "name", "ns/op",
             "min ns/op", "ratio", "B/op", "allocs/op");
@@ -343,7 +429,7 @@ static void print_table(FILE *f, int md, const char *cpu) {
     const row *r = &rows[i];
     if (r->skipped) {
       if (md)
-        fprintf(f, "| %s | skipped: %s | | | | |\n", r->name, r->why);
+        fprintf(f, "| %s | skipped: %s | | | | | |\n", r->name, r->why);
       else
         fprintf(f, "%-24s skipped: %s\n", r->name, r->why);
       continue;
@@ -353,11 +439,17 @@ static void print_table(FILE *f, int md, const char *cpu) {
     fmt_ns(ns, sizeof ns, r->ns_med);
     fmt_ns(mn, sizeof mn, r->ns_min);
     if (md)
-      fprintf(f, "| %s | %s | %s | %.2f | %.0f | %.2f |\n", r->name, ns, mn,
+      fprintf(f, "| %s | %s | %s | %.2f | %.0f | %.2f |", r->name, ns, mn,
               ref ? r->ns_med / ref->ns_med : 0.0, r->bytes_op, r->allocs_op);
     else
-      fprintf(f, "%-24s %14s %12s %9.2fx %10.0f %10.2f\n", r->name, ns, mn,
+      fprintf(f, "%-24s %14s %12s %9.2fx %10.0f %10.2f", r->name, ns, mn,
               ref ? r->ns_med / ref->ns_med : 0.0, r->bytes_op, r->allocs_op);
+    if (r->par != NULL)
+      fprintf(f, md ? " %.2fx the calls/s of 1 |" :
+                      "   2 threads: %.2fx the calls/s of 1", r->scaling);
+    else if (md)
+      fprintf(f, " |");
+    fprintf(f, "\n");
   }
 }
 

@@ -37,6 +37,25 @@ void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
   }
 
 /*
+ * Parallel rows: `run(state, thread, n)` does the operation n times on
+ * thread number `thread` (0 or 1), both threads sharing `state` (one
+ * plugin). The row's ns/op is one thread's; its `scaling` is the
+ * operations per second of two threads at once over one thread's, which
+ * is 2.0 when two threads run as fast as one each. Counted allocations
+ * are the one-thread runs'.
+ */
+typedef void (*pkb_par_fn)(void *state, int thread, uint64_t n);
+void pkb_register_par(const char *name, pkb_setup_fn setup, pkb_par_fn run,
+                      pkb_teardown_fn teardown);
+#define PKB_PAR_ROW(name, setup, run, teardown)                             \
+  __attribute__((constructor)) static void pkb_regp_##name(void) {          \
+    pkb_register_par(#name, setup, run, teardown);                          \
+  }
+/* A parallel loop over b->fn, (i32,i32)->i32 like pkb_run_sum, each
+   result checked (a wrong one aborts the bench). */
+void pkb_par_sum(void *b, int thread, uint64_t n);
+
+/*
  * Memory rows: `measure` returns the resident memory one loaded plugin
  * instance costs, in bytes (pkb_rss() before and after opening several).
  * Printed in their own table and chart group.

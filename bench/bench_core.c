@@ -84,6 +84,14 @@ PKB_ROW(NativePlugin, native_sum, pkb_run_sum, pkb_close)
 PKB_ROW(NativeGreet, native_greet, pkb_run_greet, pkb_close)
 PKB_ROW(LoadNative, native_sum, pkb_run_load, pkb_close)
 
+/* The same plugin declaring PK_THREADSAFE, called from two threads. */
+static pkb_plugin nts;
+static int native_ts_sum(void **out) {
+  *out = &nts;
+  return pkb_open(&nts, "bench_plugin_ts.so", "sum", "(i32,i32)->i32", 0);
+}
+PKB_PAR_ROW(ParallelNative, native_ts_sum, pkb_par_sum, pkb_close)
+
 /* Resident memory of this process's children (plugin processes), in
    bytes; Linux /proc only, else 0. */
 double pkb_children_rss(void);

@@ -189,7 +189,12 @@ struct pk__lane {
   unsigned slow;
   uint64_t deadline_ns; /* the outermost call's deadline (pool waits) */
   pk__lane *next;       /* all the plugin's lanes */
+  void *mem;            /* the block holding the lane (lane_get) */
 };
+
+/* Lanes start on a cache line of their own: two threads' lanes sharing
+   one would make each call's busy store wait for the other core. */
+#define PK__CACHE_LINE 64
 
 /* The order of the lane flags' "busy" store and "slow" load (and of the
    other side's). Relaxed, with pk__os_membarrier on the rare side; under

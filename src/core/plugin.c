@@ -197,7 +197,7 @@ static void plugin_free_shell(pk_plugin *p) {
   size_t i;
   while (l != NULL) {
     pk__lane *next = l->next;
-    pk__free(h, l);
+    pk__free(h, l->mem);
     l = next;
   }
   while (t != NULL && t != &lanes_none) {
@@ -246,18 +246,23 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
   pk_host *h = p->host;
   pk__lanetab *t = p->lanes, *nt;
   pk__lane *l;
+  void *mem;
+  size_t size = (sizeof *l + PK__CACHE_LINE - 1) & ~(size_t)(PK__CACHE_LINE - 1);
   if (tid < t->n && t->lane[tid] != NULL)
     return t->lane[tid];
-  if ((l = pk__alloc(h, sizeof *l)) == NULL)
+  if ((mem = pk__alloc(h, size + PK__CACHE_LINE)) == NULL)
     return NULL;
+  l = (pk__lane *)(((uintptr_t)mem + PK__CACHE_LINE - 1) &
+                   ~(uintptr_t)(PK__CACHE_LINE - 1));
   lane_init(p, l, tid);
+  l->mem = mem;
   l->slow = 1; /* its first call sets it up */
   if (tid >= t->n) {
     size_t n = t->n ? t->n : 8, i;
     while (n <= tid)
       n *= 2;
     if ((nt = pk__alloc(h, sizeof *nt + n * sizeof nt->lane[0])) == NULL) {
-      pk__free(h, l);
+      pk__free(h, mem);
       return NULL;
     }
     nt->n = n;
