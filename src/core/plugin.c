@@ -137,6 +137,10 @@ unknown:
 
 /* ---- lanes and instances -------------------------------------------------- */
 
+/* Values of a lane's `slow` (0: the fast path). */
+#define LANE_SLOW 1u  /* call_slow */
+#define LANE_RESET 2u /* ready, but reset_after_call: call_reset */
+
 /* The table of a plugin no thread called yet. */
 static pk__lanetab lanes_none = {0, NULL};
 
@@ -283,7 +287,7 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
 /* Send lane l down the slow path, and wait until the call it may be in
    has returned, unless `wait` is 0. Returns whether l is idle now. */
 static int lane_revoke(pk__lane *l, int wait) {
-  __atomic_store_n(&l->slow, 1, PK__ORD_LANE);
+  __atomic_store_n(&l->slow, LANE_SLOW, PK__ORD_LANE);
   pk__os_membarrier();
   if (!wait)
     return __atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) == 0;
@@ -890,7 +894,7 @@ static int closed_error(pk_func *f) {
 
 /* Can lane l call on the fast path? (p->mu held) */
 static int lane_ready(const pk_plugin *p, const pk__lane *l) {
-  if (p->closed || (p->flags & PK__PF_RESET))
+  if (p->closed)
     return 0;
   if ((p->flags & PK__PF_SERIAL) && (p->shared || p->owner != l->tid))
     return 0;
@@ -957,6 +961,41 @@ static int checkout(pk_plugin *p, pk__lane *l) {
     }
     p->waiters--;
   }
+}
+
+/* reset_after_call, after the outermost call on lane l: back to the state
+   init left; an instance that cannot be reset is dropped (the pool makes
+   a new one), the call failing with the reset's code if it had not
+   failed. */
+static int reset_instance(pk_plugin *p, pk__lane *l, int rc) {
+  int r2 = p->backend->inst_reset(p, l, l->inst);
+  if (r2 < 0) {
+    void *inst = l->inst;
+    pk__os_mutex_lock(&p->mu);
+    l->inst = NULL;
+    p->ninst--;
+    __atomic_store_n(&l->slow, LANE_SLOW, __ATOMIC_RELAXED);
+    pk__os_mutex_unlock(&p->mu);
+    p->backend->inst_free(p, inst);
+    if (rc == PK_OK)
+      rc = r2;
+  }
+  return rc;
+}
+
+/* A ready lane of a reset_after_call plugin: the call, then the reset, no
+   lock. `busy` as for call_slow (l->busy raised already). */
+PK__NOINLINE static int call_reset(pk_func *f, pk__lane *l, unsigned busy,
+                                   const pk_val *args, pk_val *results) {
+  pk_plugin *p = f->plugin;
+  int rc;
+  if (busy == 0 && l->arena.dirty)
+    pk__arena_reset(p->host, &l->arena);
+  rc = dispatch(f, l, args, results);
+  if (busy == 0)
+    rc = reset_instance(p, l, rc);
+  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return rc;
 }
 
 /*
@@ -1044,7 +1083,12 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
       return rc == PK_ECLOSED ? closed_error(f) : rc;
     }
   }
-  __atomic_store_n(&l->slow, !lane_ready(p, l), __ATOMIC_RELAXED);
+  /* Ready: the next call takes the fast path, or for reset_after_call the
+     short one of call_reset (no lock either). */
+  __atomic_store_n(&l->slow,
+                   !lane_ready(p, l) ? LANE_SLOW
+                   : (p->flags & PK__PF_RESET) ? LANE_RESET : 0u,
+                   __ATOMIC_RELAXED);
   locked = (p->flags & PK__PF_SERIAL) && p->shared;
   pk__os_mutex_unlock(&p->mu);
   if (locked) {
@@ -1062,19 +1106,8 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   if (busy == 0 && l->arena.dirty)
     pk__arena_reset(p->host, &l->arena);
   rc = dispatch(f, l, args, results);
-  if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL) {
-    int r2 = p->backend->inst_reset(p, l, l->inst);
-    if (r2 < 0) { /* the instance cannot be trusted: drop it */
-      void *inst = l->inst;
-      pk__os_mutex_lock(&p->mu);
-      l->inst = NULL;
-      p->ninst--;
-      pk__os_mutex_unlock(&p->mu);
-      p->backend->inst_free(p, inst);
-      if (rc == PK_OK)
-        rc = r2;
-    }
-  }
+  if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL)
+    rc = reset_instance(p, l, rc);
   if (locked && --p->call_depth == 0) {
     __atomic_store_n(&p->call_owner, 0, __ATOMIC_RELAXED);
     pk__os_mutex_unlock(&p->call_mu);
@@ -1087,12 +1120,13 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
    the outer call's results stay valid (no arena reset). */
 PK__NOINLINE static int call_nested(pk_func *f, pk__lane *l,
                                     const pk_val *args, pk_val *results) {
-  unsigned busy = l->busy;
+  unsigned busy = l->busy, sl;
   int rc;
   __atomic_store_n(&l->busy, busy + 1, PK__ORD_LANE);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (PK__UNLIKELY(__atomic_load_n(&l->slow, PK__ORD_LANE)))
-    return call_slow(f, l, busy, args, results);
+  if (PK__UNLIKELY((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0))
+    return sl == LANE_RESET ? call_reset(f, l, busy, args, results)
+                            : call_slow(f, l, busy, args, results);
   rc = dispatch(f, l, args, results);
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
   return rc;
@@ -1115,6 +1149,7 @@ PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
 PK__NOINLINE static int call_fast(pk_func *f, const pk_val *args,
                                   pk_val *results) {
   pk__lane *l = pk__lane_find(f->plugin);
+  unsigned sl;
   int rc;
   if (PK__UNLIKELY(l == NULL))
     return call_slow(f, NULL, 0, args, results);
@@ -1122,8 +1157,9 @@ PK__NOINLINE static int call_fast(pk_func *f, const pk_val *args,
     return call_nested(f, l, args, results);
   __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (PK__UNLIKELY(__atomic_load_n(&l->slow, PK__ORD_LANE)))
-    return call_slow(f, l, 0, args, results);
+  if (PK__UNLIKELY((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0))
+    return sl == LANE_RESET ? call_reset(f, l, 0, args, results)
+                            : call_slow(f, l, 0, args, results);
   /* The results of the thread's previous call die here. */
   if (PK__UNLIKELY(l->arena.dirty))
     return call_after_reset(f, l, args, results);
