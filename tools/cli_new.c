@@ -41,9 +41,13 @@ static const char c_source[] =
     "                       PK_STR_FMT(name));\n"
     "}\n"
     "\n"
+    "/* PK_THREADSAFE: these exports share no state, so hosts may run\n"
+    "   calls from several threads at once. Remove it if you add globals\n"
+    "   without locks (plugkit's docs/threads.md). */\n"
     "PK_PLUGIN(\"@NAME@\", \"0.1.0\",\n"
     "          PK_EXPORT(sum, i32, (i32, i32)),\n"
-    "          PK_EXPORT_CTX(greet, str, (str)));\n";
+    "          PK_EXPORT_CTX(greet, str, (str)),\n"
+    "          PK_THREADSAFE);\n";
 
 static const char rust_source[] =
     "//! @NAME@: a plugkit plugin (README.md says how to build and test it).\n"
