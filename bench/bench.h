@@ -79,6 +79,13 @@ void pkb_run_load(void *b, uint64_t n);  /* open + first sum + close */
 pk_host *pkb_host(void);
 /* The counting allocator itself (realloc-shaped; ud is ignored). */
 void *pkb_realloc(void *ud, void *p, size_t n);
+/*
+ * Rows about threads: how the row's operation scales, as (operations per
+ * second at 2 threads) / (at 1 thread). Call it from the row's setup or
+ * teardown; printed with the row and written to latest.json as its
+ * "scaling" field (rows that never call it have none).
+ */
+void pkb_scaling(double s);
 /* Consume a value so the compiler cannot drop the work producing it. */
 void pkb_sink(uint64_t v);
 /* Say why a row is skipped (printed with the row); returns 1. */

@@ -1,6 +1,6 @@
 /*
- * lua.c: plugins as Lua 5.4 scripts, run in a sandboxed lua_State per
- * plugin.
+ * lua.c: plugins as Lua 5.4 scripts, run in sandboxed lua_States: a pool
+ * of them per plugin, one per thread calling at once (core.h, inst_new).
  *
  * A script returns a table (docs/backends/lua.md):
  *
@@ -35,6 +35,14 @@
  * protected C function, since pushing a string can raise a memory error.
  * Lua raises errors with longjmp inside its own frames only: no Lua error
  * crosses a host callback (host functions return before lua_error).
+ *
+ * Threads: open compiles the script once (lua_dump into the shared state,
+ * read-only afterwards) and makes the first state; the core asks for more
+ * (script_inst_new) as threads call at once, each loading the bytecode
+ * into a fresh sandbox and running the chunk and init. A state is used by
+ * one thread at a time: everything a call touches (meters, memory count,
+ * the lane of its host calls) is in the state's lua_plug, which the call
+ * finds as l->inst. reset_after_call replaces the state by a fresh one.
  */
 #include "../core/core.h"
 #include "../os/os.h"
