@@ -78,14 +78,15 @@ typedef struct export_rec {
 } export_rec;
 
 /*
- * Registry slots of a state's functions: init, fini, then the exports in
- * name order. Fixed, so that a pk_func's bindex names its function in
- * every state of the plugin (slot 3 is left to luaL_ref's free list,
- * which nothing here uses).
+ * Registry slots of a state's functions: the exports in name order, then
+ * init and fini (false when absent). The same in every state of the
+ * plugin, so that a pk_func's bindex names its function in all of them.
+ * Slot 3 holds 0, as luaL_ref's empty free list would: the keys run
+ * 1..n without a hole, so they live in the registry's array part, where
+ * lua_rawgeti finds a call's function fastest.
  */
-#define SLOT_INIT (LUA_RIDX_LAST + 2)
-#define SLOT_FINI (LUA_RIDX_LAST + 3)
-#define SLOT_EXPORTS (LUA_RIDX_LAST + 4)
+#define SLOT_FREELIST (LUA_RIDX_LAST + 1)
+#define SLOT_EXPORTS (LUA_RIDX_LAST + 2)
 
 /*
  * What the plugin's states share (p->bstate): written by open, read-only
@@ -134,8 +135,9 @@ typedef struct lua_plug {
   int mem_hit;        /* the cap refused an allocation */
   int budget_hit;     /* the budget is used up */
   int time_hit;       /* the deadline passed */
-  int has_init;       /* SLOT_INIT holds init */
-  int has_fini;       /* SLOT_FINI holds fini */
+  int slot_init;      /* init's registry slot (fini's is the next) */
+  int has_init;       /* init is there */
+  int has_fini;       /* fini is there */
   int inited;         /* init ran and succeeded: fini must run */
   export_rec *recs;   /* scratch for the exports while the table is read */
   /* The stock string.rep, table.move, collectgarbage. */
@@ -1037,7 +1039,7 @@ static int read_table(lua_State *L) {
                    n, p->nfuncs);
     return 0;
   }
-  if (n > 0 && (n > (size_t)INT_MAX - SLOT_EXPORTS ||
+  if (n > 0 && (n > (size_t)INT_MAX - SLOT_EXPORTS - 2 ||
                 (st->recs = pk__alloc(p->host, n * sizeof *st->recs)) == NULL)) {
     *rc = pk__perr(p, PK_ENOMEM, "out of memory for %zu exports", n);
     return 0;
@@ -1071,6 +1073,8 @@ static int read_table(lua_State *L) {
     qsort(st->recs, n, sizeof *st->recs, cmp_recs);
   if (st->first && (*rc = pk__plugin_exports(p, n)) < 0)
     return 0;
+  lua_pushinteger(L, 0);
+  lua_rawseti(L, LUA_REGISTRYINDEX, SLOT_FREELIST);
   for (i = 0; i < n; i++) {
     pk_func *f = &p->funcs[i];
     if (st->first) {
@@ -1098,18 +1102,19 @@ static int read_table(lua_State *L) {
     lua_rawgeti(L, 6, st->recs[i].slot);
     lua_rawseti(L, LUA_REGISTRYINDEX, (lua_Integer)(SLOT_EXPORTS + i));
   }
+  st->slot_init = (int)(SLOT_EXPORTS + n);
   st->has_init = raw_field(L, 1, "init") == LUA_TFUNCTION;
   if (!st->has_init) {
     lua_pop(L, 1);
-    lua_pushnil(L);
+    lua_pushboolean(L, 0);
   }
-  lua_rawseti(L, LUA_REGISTRYINDEX, SLOT_INIT);
+  lua_rawseti(L, LUA_REGISTRYINDEX, st->slot_init);
   st->has_fini = raw_field(L, 1, "fini") == LUA_TFUNCTION;
   if (!st->has_fini) {
     lua_pop(L, 1);
-    lua_pushnil(L);
+    lua_pushboolean(L, 0);
   }
-  lua_rawseti(L, LUA_REGISTRYINDEX, SLOT_FINI);
+  lua_rawseti(L, LUA_REGISTRYINDEX, st->slot_init + 1);
   return 0;
 }
 
@@ -1307,7 +1312,7 @@ static int inst_build(lua_plug *st) {
   }
   /* init: error() or a false result fails the open (or the new state). */
   if (st->has_init) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, SLOT_INIT);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->slot_init);
     if (st->first) /* (a later state's lane says "init" already) */
       p->phase = "init";
     arm(st);
@@ -1335,7 +1340,7 @@ static void inst_close(lua_plug *st, pk__lane *l) {
   if (st->inited && st->has_fini) {
     lua_settop(st->L, 1);
     arm(st);
-    lua_rawgeti(st->L, LUA_REGISTRYINDEX, SLOT_FINI);
+    lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->slot_init + 1);
     lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
   } else {
     arm(st);
