@@ -647,6 +647,49 @@ PK_TEST(new_state_init_failure) {
   pk_host_destroy(h);
 }
 
+/* reset_after_call, when the fresh state fails: the call that just ran
+   fails with its error, the state is dropped, the next call makes
+   another. */
+static const char reset_fails_lua[] =
+    "local id, n = 0, 0\n"
+    "return {\n"
+    "  name = 'resetfail', version = '1.0.0',\n"
+    "  exports = {\n"
+    "    bump = {sig = '()->i32', fn = function() n = n + 1; return id * "
+    "10 + n end},\n"
+    "  },\n"
+    "  init = function()\n"
+    "    id = host.born()\n"
+    "    if id == 3 then error('state three refuses', 0) end\n"
+    "  end,\n"
+    "  fini = function() host.died() end,\n"
+    "}\n";
+
+PK_TEST(reset_after_call_failure_drops_the_state) {
+  pk_host *h = pool_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p = NULL;
+  pk_func *bump;
+  pk_val out;
+  o.grants = "*";
+  o.reset_after_call = 1;
+  PKT_RC(h, pk_plugin_open(h, write_script("resetfail.lua", reset_fails_lua),
+                           &o, &p),
+         PK_OK);
+  bump = func(h, p, "bump");
+  PKT_EQ_INT(call0(bump), 11); /* state 1; then state 2 replaces it */
+  /* State 2 ran the call; state 3, its replacement, fails its init. */
+  PKT_RC(h, pk_func_call(bump, NULL, 0, &out, 1), PK_EINIT);
+  PKT_CONTAINS(pk_host_errmsg(h), "resetfail.lua: init: state three "
+                                  "refuses");
+  PKT_EQ_INT(call0(bump), 41); /* a new state, number 4 */
+  PKT_EQ_INT(atomic_load(&born), 5);
+  /* fini ran in states 1 and 2 (replaced) and 4; 3 never finished init. */
+  PKT_EQ_INT(atomic_load(&died), 3);
+  pk_host_destroy(h);
+  PKT_EQ_INT(atomic_load(&died), 4); /* and in 5, at the close */
+}
+
 /* A script whose table depends on something outside it (here a host
    call) must not give a later state other exports than the first's: the
    host holds the first state's pk_func. */
