@@ -36,6 +36,7 @@ typedef struct row {
 
 static row rows[MAX_ROWS];
 static int nrows;
+static row *cur_row; /* the row being measured */
 
 typedef struct mem_row {
   const char *name;
@@ -134,6 +135,7 @@ double pkb_rss(void) {
 
 void pkb_sink(uint64_t v) { sink += v; }
 
+
 int pkb_skip(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -150,8 +152,9 @@ void *pkb_realloc(void *ud, void *p, size_t n) {
     free(p);
     return NULL;
   }
-  n_allocs++;
-  n_bytes += n;
+  /* Parallel rows allocate from two threads (a lane each). */
+  __atomic_add_fetch(&n_allocs, 1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&n_bytes, n, __ATOMIC_RELAXED);
   return realloc(p, n);
 }
 
@@ -174,7 +177,10 @@ int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
              int isolation) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   memset(b, 0, sizeof *b);
-  snprintf(b->path, sizeof b->path, "%s/%s", pkb_dir(), file);
+  if (file[0] == '/')
+    snprintf(b->path, sizeof b->path, "%s", file);
+  else
+    snprintf(b->path, sizeof b->path, "%s/%s", pkb_dir(), file);
   if ((b->host = pkb_host()) == NULL)
     return pkb_skip("out of memory");
   pk_host_define(b->host, "triple", "(i32)->i32", triple, NULL);

@@ -1,6 +1,6 @@
 /*
- * lua.c: plugins as Lua 5.4 scripts, run in a sandboxed lua_State per
- * plugin.
+ * lua.c: plugins as Lua 5.4 scripts, run in sandboxed lua_States: a pool
+ * of them per plugin, one per thread calling at once (core.h, inst_new).
  *
  * A script returns a table (docs/backends/lua.md):
  *
@@ -35,6 +35,14 @@
  * protected C function, since pushing a string can raise a memory error.
  * Lua raises errors with longjmp inside its own frames only: no Lua error
  * crosses a host callback (host functions return before lua_error).
+ *
+ * Threads: open compiles the script once (lua_dump into the shared state,
+ * read-only afterwards) and makes the first state; the core asks for more
+ * (script_inst_new) as threads call at once, each loading the bytecode
+ * into a fresh sandbox and running the chunk and init. A state is used by
+ * one thread at a time: everything a call touches (meters, memory count,
+ * the lane of its host calls) is in the state's lua_plug, which the call
+ * finds as l->inst. reset_after_call replaces the state by a fresh one.
  */
 #include "../core/core.h"
 #include "../os/os.h"
@@ -61,25 +69,63 @@
    copies, a signature parse, a registry slot). */
 #define EXPORT_COST 64
 
-/* One export during open: its name and signature (pointers into Lua
-   strings, valid while the collector is stopped) and where its function
-   sits in the anchor table. */
+/* One export while a state's plugin table is read: its name and
+   signature (pointers into Lua strings, valid while the collector is
+   stopped) and where its function sits in the anchor table. */
 typedef struct export_rec {
   const char *name, *sig;
   int slot;
 } export_rec;
 
-typedef struct lua_plug {
-  lua_State *L;
-  pk_plugin *p;
-  pk__lane *lane; /* the lane of the call running (p->olane in open and
-                     close) */
-  size_t mem_used;  /* bytes the state holds */
-  size_t mem_limit; /* cap on mem_used */
+/*
+ * Registry slots of a state's functions: the exports in name order, then
+ * init and fini (false when absent). The same in every state of the
+ * plugin, so that a pk_func's bindex names its function in all of them.
+ * Slot 3 holds 0, as luaL_ref's empty free list would: the keys run
+ * 1..n without a hole, so they live in the registry's array part, where
+ * lua_rawgeti finds a call's function fastest.
+ */
+#define SLOT_FREELIST (LUA_RIDX_LAST + 1)
+#define SLOT_EXPORTS (LUA_RIDX_LAST + 2)
+
+/*
+ * What the plugin's states share (p->bstate): written by open, read-only
+ * afterwards, so any thread making a state reads it without a lock.
+ */
+typedef struct lua_shared {
+  size_t mem_limit;       /* cap on each state's memory */
   const char *mem_src;    /* the option that set mem_limit */
   int64_t budget;         /* instructions per outermost call */
   const char *budget_src; /* the option that set budget */
   int timeout_ms;         /* call_timeout_ms, or 0 */
+  /* The script's main chunk, compiled once by open (lua_dump of what the
+     text loader made, debug information kept for the messages). Each
+     further state loads it with mode "b": our own bytecode, made in this
+     process by this Lua; the plugin's file is only ever loaded as text. */
+  char *code;
+  size_t ncode, capcode;
+} lua_shared;
+
+/*
+ * One instance: a sandboxed lua_State with its own memory accounting,
+ * meters and registry. A state serves one thread at a time (the core
+ * hands it to one lane at once); open makes the first, the pool the
+ * others (inst_new), all from the shared chunk.
+ */
+typedef struct lua_plug {
+  lua_State *L;
+  pk_plugin *p;
+  pk__lane *lane; /* the lane of the call running in this state (the
+                     lane making or freeing it, outside calls) */
+  int first;      /* the state open makes: it fills p's name, version and
+                     exports; later states check theirs against them */
+  size_t mem_used;  /* bytes the state holds */
+  /* The limits, copied from the shared state (one load less per hook). */
+  size_t mem_limit;
+  const char *mem_src;
+  int64_t budget;
+  const char *budget_src;
+  int timeout_ms;
   /* The outermost call's meters; nested calls run on them (not re-armed). */
   int64_t left;      /* budget not used yet (counted at each hook tick) */
   int period;        /* the count hook's period now */
@@ -89,10 +135,11 @@ typedef struct lua_plug {
   int mem_hit;        /* the cap refused an allocation */
   int budget_hit;     /* the budget is used up */
   int time_hit;       /* the deadline passed */
-  int init_ref;       /* registry ref of init, or LUA_NOREF */
-  int fini_ref;       /* registry ref of fini, or LUA_NOREF */
+  int slot_init;      /* init's registry slot (fini's is the next) */
+  int has_init;       /* init is there */
+  int has_fini;       /* fini is there */
   int inited;         /* init ran and succeeded: fini must run */
-  export_rec *recs;   /* scratch for the exports during open */
+  export_rec *recs;   /* scratch for the exports while the table is read */
   /* The stock string.rep, table.move, collectgarbage. */
   lua_CFunction rep, move, collect;
 } lua_plug;
@@ -763,7 +810,8 @@ static void push_args(lua_State *L, const pk_func *f, const pk_val *args) {
  * are copied into the call arena (valid until the next call). Returns
  * PK_OK, PK_ETYPE (a result does not fit the signature) or PK_ENOMEM.
  */
-static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
+static int take_results(lua_State *L, pk__lane *l, pk_func *f, int base,
+                        pk_val *out) {
   pk_plugin *p = f->plugin;
   int i;
   for (i = 0; i < f->sig.nresults; i++) {
@@ -776,8 +824,7 @@ static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
       if (lt != LUA_TSTRING)
         goto bad;
       s = lua_tolstring(L, idx, &len);
-      if ((d = pk__arena_alloc(p->host, &((lua_plug *)p->bstate)->lane->arena,
-                               len ? len : 1)) == NULL)
+      if ((d = pk__arena_alloc(p->host, &l->arena, len ? len : 1)) == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
                         len);
       memcpy(d, s, len);
@@ -816,6 +863,7 @@ static int take_results(lua_State *L, pk_func *f, int base, pk_val *out) {
 }
 
 typedef struct call_frame {
+  pk__lane *l;
   pk_func *f;
   const pk_val *args;
   pk_val *results;
@@ -831,14 +879,14 @@ static int call_protected(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)c->f->bindex);
   push_args(L, c->f, c->args);
   lua_call(L, c->f->sig.nparams, c->f->sig.nresults);
-  c->rc = take_results(L, c->f, base, c->results);
+  c->rc = take_results(L, c->l, c->f, base, c->results);
   return 0;
 }
 
 static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                          pk_val *results) {
   pk_plugin *p = f->plugin;
-  lua_plug *st = p->bstate;
+  lua_plug *st = l->inst; /* this thread's state for the call */
   lua_State *L = st->L;
   int top = lua_gettop(L), h = 1, status, rc = PK_OK;
 
@@ -859,9 +907,10 @@ static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     push_args(L, f, args);
     status = lua_pcall(L, f->sig.nparams, f->sig.nresults, h);
     if (status == LUA_OK)
-      rc = take_results(L, f, h + 1, results);
+      rc = take_results(L, l, f, h + 1, results);
   } else {
     call_frame c;
+    c.l = l;
     c.f = f;
     c.args = args;
     c.results = results;
@@ -932,10 +981,13 @@ static int raw_field(lua_State *L, int t, const char *key) {
 }
 
 /*
- * Read the plugin table (stack index 1 of this protected function) into
- * p: name, version, exports, and refs for the functions. Errors that are
- * ours (a bad table) are returned through the light userdata's int at
- * index 2, Lua errors (memory, the budget) are raised.
+ * Read the plugin table (stack index 1 of this protected function): the
+ * first state fills p's name, version and exports; a later state checks
+ * that its script returned the same exports (a script may compute its
+ * table: each state must agree with the first, whose pk_func the host
+ * holds). Either way the functions go to their registry slots. Errors
+ * that are ours (a bad table) are returned through the light userdata's
+ * int at index 2, Lua errors (memory, the budget) are raised.
  *
  * No script code runs in here: every read is raw (no __index, no __len)
  * and the caller stopped the collector (no __gc), so the name and
@@ -958,12 +1010,14 @@ static int read_table(lua_State *L) {
                    "'name' and 'version'");
     return 0;
   }
-  p->abi_major = PK_ABI_MAJOR; /* a script uses the host's ABI */
-  p->abi_minor = PK_ABI_MINOR;
-  if ((p->name = pk__plugin_strdup(p, lua_tostring(L, 3))) == NULL ||
-      (p->version = pk__plugin_strdup(p, lua_tostring(L, 4))) == NULL) {
-    *rc = pk__perr(p, PK_ENOMEM, "out of memory");
-    return 0;
+  if (st->first) {
+    p->abi_major = PK_ABI_MAJOR; /* a script uses the host's ABI */
+    p->abi_minor = PK_ABI_MINOR;
+    if ((p->name = pk__plugin_strdup(p, lua_tostring(L, 3))) == NULL ||
+        (p->version = pk__plugin_strdup(p, lua_tostring(L, 4))) == NULL) {
+      *rc = pk__perr(p, PK_ENOMEM, "out of memory");
+      return 0;
+    }
   }
   if (raw_field(L, 1, "exports") != LUA_TTABLE) { /* index 5 */
     *rc = pk__perr(p, PK_EFORMAT, "the plugin table has no 'exports' table");
@@ -977,12 +1031,20 @@ static int read_table(lua_State *L) {
     charge(L, EXPORT_COST);
     n++;
   }
-  if (n > 0 && (n > (size_t)INT_MAX ||
+  if (!st->first && n != p->nfuncs) {
+    *rc = pk__perr(p, PK_EINIT,
+                   "the script returned %zu exports in this state, %zu in "
+                   "the first: a script must return the same exports in "
+                   "every state",
+                   n, p->nfuncs);
+    return 0;
+  }
+  if (n > 0 && (n > (size_t)INT_MAX - SLOT_EXPORTS - 2 ||
                 (st->recs = pk__alloc(p->host, n * sizeof *st->recs)) == NULL)) {
     *rc = pk__perr(p, PK_ENOMEM, "out of memory for %zu exports", n);
     return 0;
   }
-  /* index 6: the functions, in a sequence, until they have refs. */
+  /* index 6: the functions, in a sequence, until they have slots. */
   lua_createtable(L, (int)n, 0);
   i = 0;
   for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
@@ -1009,30 +1071,56 @@ static int read_table(lua_State *L) {
   }
   if (n > 0)
     qsort(st->recs, n, sizeof *st->recs, cmp_recs);
-  if ((*rc = pk__plugin_exports(p, n)) < 0)
+  if (st->first && (*rc = pk__plugin_exports(p, n)) < 0)
     return 0;
+  lua_pushinteger(L, 0);
+  lua_rawseti(L, LUA_REGISTRYINDEX, SLOT_FREELIST);
   for (i = 0; i < n; i++) {
     pk_func *f = &p->funcs[i];
-    if ((*rc = pk__func_init(p, f, st->recs[i].name, st->recs[i].sig)) < 0)
-      return 0;
+    if (st->first) {
+      if ((*rc = pk__func_init(p, f, st->recs[i].name, st->recs[i].sig)) < 0)
+        return 0;
+      f->bindex = (uint32_t)(SLOT_EXPORTS + i);
+      f->invoke = script_invoke;
+    } else {
+      pk__sig sig;
+      char why[160];
+      /* p->funcs are in name order too (the first state's sorted recs). */
+      if (strcmp(f->name, st->recs[i].name) != 0 ||
+          pk__sig_parse(st->recs[i].sig, &sig, why, sizeof why) < 0 ||
+          !pk__sig_equal(&sig, &f->sig)) {
+        *rc = pk__perr(p, PK_EINIT,
+                       "the script returned export '%s' (%s) in this state "
+                       "where the first had '%s' %s: a script must return "
+                       "the same exports in every state",
+                       st->recs[i].name,
+                       st->recs[i].sig ? st->recs[i].sig : "no sig", f->name,
+                       f->sigtext);
+        return 0;
+      }
+    }
     lua_rawgeti(L, 6, st->recs[i].slot);
-    f->bindex = (uint32_t)luaL_ref(L, LUA_REGISTRYINDEX);
-    f->invoke = script_invoke;
+    lua_rawseti(L, LUA_REGISTRYINDEX, (lua_Integer)(SLOT_EXPORTS + i));
   }
-  if (raw_field(L, 1, "init") == LUA_TFUNCTION)
-    st->init_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  else
+  st->slot_init = (int)(SLOT_EXPORTS + n);
+  st->has_init = raw_field(L, 1, "init") == LUA_TFUNCTION;
+  if (!st->has_init) {
     lua_pop(L, 1);
-  if (raw_field(L, 1, "fini") == LUA_TFUNCTION)
-    st->fini_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  else
+    lua_pushboolean(L, 0);
+  }
+  lua_rawseti(L, LUA_REGISTRYINDEX, st->slot_init);
+  st->has_fini = raw_field(L, 1, "fini") == LUA_TFUNCTION;
+  if (!st->has_fini) {
     lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+  }
+  lua_rawseti(L, LUA_REGISTRYINDEX, st->slot_init + 1);
   return 0;
 }
 
 /* The limits: each from its open option or its config key (the smaller
    when both are given), else the default. */
-static int read_limits(pk_plugin *p, lua_plug *st) {
+static int read_limits(pk_plugin *p, lua_shared *st) {
   const pk_open_opts *o = p->opts;
   uint64_t max_memory = o != NULL ? o->max_memory : 0;
   uint64_t fuel = o != NULL ? o->fuel : 0;
@@ -1071,21 +1159,104 @@ static int read_limits(pk_plugin *p, lua_plug *st) {
   return PK_OK;
 }
 
-static int script_open(pk_plugin *p) {
-  lua_plug *st;
+/* lua_dump's writer: appends to the shared code buffer (host memory). */
+static int code_write(lua_State *L, const void *b, size_t n, void *ud) {
+  lua_plug *st = ud;
+  lua_shared *sh = st->p->bstate;
+  (void)L;
+  if (n > sh->capcode - sh->ncode) {
+    size_t cap = sh->capcode ? sh->capcode : 4096;
+    char *q;
+    while (cap - sh->ncode < n) {
+      if (cap > SIZE_MAX / 2)
+        return 1;
+      cap *= 2;
+    }
+    if ((q = pk__realloc(st->p->host, sh->code, cap)) == NULL)
+      return 1;
+    sh->code = q;
+    sh->capcode = cap;
+  }
+  memcpy(sh->code + sh->ncode, b, n);
+  sh->ncode += n;
+  return 0;
+}
+
+/* lua_load's reader over the shared code: all of it at once. */
+typedef struct code_reader {
+  const char *code;
+  size_t n;
+} code_reader;
+
+static const char *code_read(lua_State *L, void *ud, size_t *size) {
+  code_reader *r = ud;
+  (void)L;
+  *size = r->n;
+  r->n = 0;
+  return *size ? r->code : NULL;
+}
+
+/*
+ * Put the script's main chunk on the stack: the first state loads the
+ * file as text and compiles it for the others (the shared code); a later
+ * state loads that code. PK_OK or the code, with the message set.
+ */
+static int load_chunk(lua_plug *st) {
+  pk_plugin *p = st->p;
+  lua_shared *sh = p->bstate;
+  lua_State *L = st->L;
+  int status, rc;
+  if (!st->first) {
+    code_reader r;
+    r.code = sh->code;
+    r.n = sh->ncode;
+    arm(st);
+    status = lua_load(L, code_read, &r, p->path, "b");
+    if (status != LUA_OK)
+      return fail_status(st, status, PK_EINIT, "loading the compiled "
+                         "script: ");
+    return PK_OK;
+  }
+  /* luaL_loadfilex reads what it is given to the end: a regular file of
+     bounded size only (the probe refused FIFOs and devices already). */
+  if ((rc = pk__plugin_check_file(p, p->path)) < 0)
+    return rc;
+  arm(st);
+  lua_pushcfunction(L, load_protected);
+  lua_pushlightuserdata(L, p->path);
+  lua_pushlightuserdata(L, &rc);
+  if ((status = lua_pcall(L, 2, 1, 1)) != LUA_OK)
+    return fail_status(st, status, PK_EFORMAT, "loading: ");
+  status = rc;
+  if (status == LUA_ERRSYNTAX)
+    return pk__perr(p, PK_EFORMAT, "%s", lua_tostring(L, -1));
+  if (status == LUA_ERRFILE)
+    return pk__perr(p, PK_EIO, "%s", lua_tostring(L, -1));
+  if (status != LUA_OK)
+    return fail_status(st, status, PK_EFORMAT, "loading: ");
+  /* Not needed when no other state will be made. */
+  if (!p->describe_only && lua_dump(L, code_write, st, 0) != 0)
+    return pk__perr(p, PK_ENOMEM, "out of memory for the compiled script");
+  return PK_OK;
+}
+
+/*
+ * Make state st (its p, lane and first set, the rest zero) ready for
+ * calls: the sandbox, the chunk run, the plugin table read, init run; all
+ * under the open's limits, each step armed afresh. On failure the message
+ * is set; st->L may be left for inst_close.
+ */
+static int inst_build(lua_plug *st) {
+  pk_plugin *p = st->p;
+  const lua_shared *sh = p->bstate;
   lua_State *L;
   int status, rc, gc_was_on;
 
-  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
-    return pk__perr(p, PK_ENOMEM, "out of memory");
-  memset(st, 0, sizeof *st);
-  st->p = p;
-  st->lane = p->olane;
-  st->init_ref = LUA_NOREF;
-  st->fini_ref = LUA_NOREF;
-  p->bstate = st;
-  if ((rc = read_limits(p, st)) < 0)
-    return rc;
+  st->mem_limit = sh->mem_limit;
+  st->mem_src = sh->mem_src;
+  st->budget = sh->budget;
+  st->budget_src = sh->budget_src;
+  st->timeout_ms = sh->timeout_ms;
   if ((st->L = L = lua_newstate(l_alloc, st)) == NULL) {
     if (st->mem_hit)
       return pk__perr(p, PK_ELIMIT,
@@ -1105,29 +1276,13 @@ static int script_open(pk_plugin *p) {
   lua_pushcfunction(L, setup);
   if ((status = lua_pcall(L, 0, 0, 1)) != LUA_OK)
     return fail_status(st, status, PK_ENOMEM, "setting up the sandbox: ");
-
-  /* luaL_loadfilex reads what it is given to the end: a regular file of
-     bounded size only (the probe refused FIFOs and devices already). */
-  if ((rc = pk__plugin_check_file(p, p->path)) < 0)
+  if ((rc = load_chunk(st)) < 0)
     return rc;
-  arm(st);
-  lua_pushcfunction(L, load_protected);
-  lua_pushlightuserdata(L, p->path);
-  lua_pushlightuserdata(L, &rc);
-  if ((status = lua_pcall(L, 2, 1, 1)) != LUA_OK)
-    return fail_status(st, status, PK_EFORMAT, "loading: ");
-  status = rc;
-  if (status == LUA_ERRSYNTAX)
-    return pk__perr(p, PK_EFORMAT, "%s", lua_tostring(L, -1));
-  if (status == LUA_ERRFILE)
-    return pk__perr(p, PK_EIO, "%s", lua_tostring(L, -1));
-  if (status != LUA_OK)
-    return fail_status(st, status, PK_EFORMAT, "loading: ");
   arm(st);
   if ((status = lua_pcall(L, 0, 1, 1)) != LUA_OK)
     return fail_status(st, status, PK_EINIT, "running the script: ");
   if (!lua_istable(L, 2))
-    return pk__perr(p, PK_ENODESC,
+    return pk__perr(p, st->first ? PK_ENODESC : PK_EINIT,
                     "the script returned %s, not a plugin "
                     "table {name = ..., version = ..., exports = {...}}",
                     luaL_typename(L, 2));
@@ -1155,10 +1310,11 @@ static int script_open(pk_plugin *p) {
     lua_settop(L, 1);
     return PK_OK;
   }
-  /* init: error() or a false result fails the open. */
-  if (st->init_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, st->init_ref);
-    p->phase = "init";
+  /* init: error() or a false result fails the open (or the new state). */
+  if (st->has_init) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->slot_init);
+    if (st->first) /* (a later state's lane says "init" already) */
+      p->phase = "init";
     arm(st);
     status = lua_pcall(L, 0, 1, 1);
     if (status != LUA_OK)
@@ -1171,29 +1327,126 @@ static int script_open(pk_plugin *p) {
   return PK_OK;
 }
 
-static void script_close(pk_plugin *p) {
-  lua_plug *st = p->bstate;
+/*
+ * Run fini (when init ran) and close the state, on lane l (the state's
+ * host calls and messages are that thread's). Leaves st->L NULL.
+ */
+static void inst_close(lua_plug *st, pk__lane *l) {
+  const char *phase = l->phase;
+  st->lane = l;
+  if (st->L == NULL)
+    return;
+  l->phase = "fini";
+  if (st->inited && st->has_fini) {
+    lua_settop(st->L, 1);
+    arm(st);
+    lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->slot_init + 1);
+    lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
+  } else {
+    arm(st);
+  }
+  /* The finalizers lua_close runs are script code too: they run on
+     fini's budget and deadline (their errors are dropped). */
+  lua_close(st->L);
+  l->phase = phase;
+  st->L = NULL;
+  st->inited = 0;
+  pk__free(st->p->host, st->recs);
+  st->recs = NULL;
+}
+
+/* The lane whose thread runs a state's fini: the calling thread's lane in
+   a call (a reset that failed), else the lane of open and close. */
+static pk__lane *fini_lane(pk_plugin *p) {
+  pk__lane *l = pk__lane_cur(p);
+  return l != NULL ? l : p->olane;
+}
+
+static void inst_prepare(lua_plug *st, pk_plugin *p, pk__lane *l,
+                         int first) {
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  st->lane = l;
+  st->first = first;
+}
+
+/* Another state for the pool (inst_new). */
+static int script_inst_new(pk_plugin *p, pk__lane *l, void **out) {
+  lua_plug *st;
+  int rc;
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory for a Lua state");
+  inst_prepare(st, p, l, 0);
+  if ((rc = inst_build(st)) < 0) {
+    inst_close(st, l);
+    pk__free(p->host, st);
+    return rc;
+  }
+  *out = st;
+  return PK_OK;
+}
+
+static void script_inst_free(pk_plugin *p, void *inst) {
+  lua_plug *st = inst;
   if (st == NULL)
     return;
-  st->lane = p->olane;
-  if (st->L != NULL) {
-    if (st->inited && st->fini_ref != LUA_NOREF) {
-      lua_settop(st->L, 1);
-      p->phase = "fini";
-      arm(st);
-      lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->fini_ref);
-      lua_pcall(st->L, 0, 0, 1); /* a failing fini cannot fail the close */
-    } else {
-      arm(st);
-    }
-    /* The finalizers lua_close runs are script code too: they run on
-       fini's budget and deadline (their errors are dropped). */
-    lua_close(st->L);
-  }
-  pk__free(p->host, st->recs);
+  inst_close(st, fini_lane(p));
   pk__free(p->host, st);
+}
+
+/*
+ * reset_after_call: the state the call ran in goes (its fini run), and a
+ * new one from the shared chunk takes its place in the same slot, with
+ * init run: Lua cannot roll a state back, and a fresh one carries nothing
+ * of the call over. On failure the core drops the instance (inst_free).
+ */
+static int script_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
+  lua_plug *st = inst;
+  const char *phase = l->phase;
+  int rc;
+  inst_close(st, l);
+  inst_prepare(st, p, l, 0);
+  l->phase = "init";
+  rc = inst_build(st);
+  l->phase = phase;
+  return rc;
+}
+
+static int script_open(pk_plugin *p) {
+  lua_shared *sh;
+  lua_plug *st;
+  int rc;
+
+  if ((sh = pk__alloc(p->host, sizeof *sh)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(sh, 0, sizeof *sh);
+  p->bstate = sh;
+  if ((rc = read_limits(p, sh)) < 0)
+    return rc;
+  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  inst_prepare(st, p, p->olane, 1);
+  p->inst0 = st; /* freed by the core (inst_free), also after a failure */
+  return inst_build(st);
+}
+
+/* The states are gone (the core freed them): the shared chunk goes. */
+static void script_close(pk_plugin *p) {
+  lua_shared *sh = p->bstate;
+  if (sh == NULL)
+    return;
+  pk__free(p->host, sh->code);
+  pk__free(p->host, sh);
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_lua = {"lua", script_probe, script_open,
-                                     script_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_DESCRIBE, NULL, NULL, NULL};
+const pk__backend pk__backend_lua = {
+    "lua",
+    script_probe,
+    script_open,
+    script_close,
+    PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_DESCRIBE |
+        PK__LIM_POOL | PK__LIM_RESET,
+    script_inst_new,
+    script_inst_free,
+    script_inst_reset};
