@@ -540,9 +540,10 @@ dispatch:
   }
   OP(MARK) {
     /* PKW_DECODE_DIRTY: the store that follows writes [ea, ea + n). Out
-     * of bounds it traps: nothing to mark. */
+     * of bounds it traps: nothing to mark; nor before the instance
+     * tracks (pkw_instance_track_dirty). */
     uint64_t ea = (uint64_t)U32(1) + pc[2];
-    if (PKW_LIKELY(pkw__in_bounds(ea, pc[3], memsize)))
+    if (PKW_LIKELY(mem->dirty != NULL && pkw__in_bounds(ea, pc[3], memsize)))
       pkw__mark(mem, ea, pc[3]);
     NEXT(4);
   }
