@@ -707,15 +707,18 @@ void pk__os_membarrier(void) {
 
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
-static void (*thread_dtor)(void *);
+/* Set by every thread's first call (the same function each time): atomic,
+   as threads make that call at once. */
+static void (*_Atomic thread_dtor)(void *);
 static int thread_key_ok;
 
 static void thread_key_make(void) {
-  thread_key_ok = pthread_key_create(&thread_key, thread_dtor) == 0;
+  thread_key_ok = pthread_key_create(&thread_key,
+                                     atomic_load(&thread_dtor)) == 0;
 }
 
 int pk__os_thread_key(void (*dtor)(void *)) {
-  thread_dtor = dtor;
+  atomic_store_explicit(&thread_dtor, dtor, memory_order_relaxed);
   pthread_once(&thread_key_once, thread_key_make);
   return thread_key_ok ? 0 : -1;
 }
