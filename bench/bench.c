@@ -29,10 +29,17 @@ typedef struct row {
   double ns_med, ns_min, bytes_op, allocs_op;
   uint64_t iters;
   int runs;
+  double scaling; /* optional (pkb_set_scaling); 0: none */
 } row;
 
 static row rows[MAX_ROWS];
 static int nrows;
+static row *cur_row; /* the row being measured */
+
+void pkb_set_scaling(double s) {
+  if (cur_row != NULL)
+    cur_row->scaling = s;
+}
 
 typedef struct mem_row {
   const char *name;
@@ -213,6 +220,7 @@ static void measure(row *r, int runs, double target_ms) {
   int i;
 
   skip_why[0] = '\0';
+  cur_row = r;
   if (r->setup != NULL && r->setup(&state) != 0) {
     r->skipped = 1;
     snprintf(r->why, sizeof r->why, "%s", skip_why[0] ? skip_why : "setup failed");
@@ -298,10 +306,13 @@ static void write_json(const char *path, const char *cpu) {
             "%s  {\"name\": \"%s\", \"ns_per_op\": %.3f, \"ns_min\": %.3f, "
             "\"bytes_per_op\": %.1f, \"allocs_per_op\": %.2f, "
             "\"ratio\": %.2f, \"iterations\": %llu, \"runs\": %d, "
-            "\"cpu\": \"%s\", \"compiler\": \"%s\"}",
+            "\"cpu\": \"%s\", \"compiler\": \"%s\"",
             first ? "" : ",\n", r->name, r->ns_med, r->ns_min, r->bytes_op,
             r->allocs_op, ref ? r->ns_med / ref->ns_med : 0.0,
             (unsigned long long)r->iters, r->runs, cpu, PKB_COMPILER);
+    if (r->scaling > 0)
+      fprintf(f, ", \"scaling\": %.2f", r->scaling);
+    fprintf(f, "}");
     first = 0;
   }
   for (i = 0; i < nmem; i++) {
@@ -358,6 +369,10 @@ static void print_table(FILE *f, int md, const char *cpu) {
     else
       fprintf(f, "%-24s %14s %12s %9.2fx %10.0f %10.2f\n", r->name, ns, mn,
               ref ? r->ns_med / ref->ns_med : 0.0, r->bytes_op, r->allocs_op);
+    if (r->scaling > 0)
+      fprintf(f, md ? "| %s scaling (2 threads / 1) | %.2f | | | | |\n"
+                    : "%-24s scaling (2 threads / 1): %.2f\n",
+              r->name, r->scaling);
   }
 }
 

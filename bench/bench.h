@@ -79,6 +79,10 @@ void pkb_run_load(void *b, uint64_t n);  /* open + first sum + close */
 pk_host *pkb_host(void);
 /* The counting allocator itself (realloc-shaped; ud is ignored). */
 void *pkb_realloc(void *ud, void *p, size_t n);
+/* Rows that measure threads: the calls per second with 2 threads over
+   those with 1, written as the row's "scaling" in latest.json (and a line
+   of the table). Call it from the row's run or teardown. */
+void pkb_set_scaling(double s);
 /* Consume a value so the compiler cannot drop the work producing it. */
 void pkb_sink(uint64_t v);
 /* Say why a row is skipped (printed with the row); returns 1. */
