@@ -202,9 +202,10 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
  * PKW_EINVALID, PKW_EMALFORMED or PKW_ELIMIT (not a trap: the instance
  * stays usable, other functions run), with the message in
  * pkw_module_error(); the failure is remembered, so later calls fail
- * the same way at once and allocate nothing. The
- * first call translates into the module, so the instances of a lazy
- * module must not run on several threads at once. */
+ * the same way at once and allocate nothing (its message is then in
+ * pkw_instance_error of the calling instance). The first call
+ * translates into the module under the module's lock, so instances of
+ * a lazy module may run on several threads at once. */
 #define PKW_DECODE_LAZY 1u
 /* PKW_DECODE_DIRTY: stores and bulk memory writes also mark the 4 KiB
  * chunks they write, for pkw_instance_reset (a MARK instruction before
@@ -216,7 +217,8 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
                          size_t len, unsigned flags, pkw_module **out_module,
                          char *errbuf, size_t errlen);
 /* The message of the last body a lazy module failed to translate ("" if
- * none). Valid until the next call into the module's instances. */
+ * none). Valid until the next call into the module's instances; with
+ * instances on several threads, use pkw_instance_error. */
 const char *pkw_module_error(const pkw_module *m);
 void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
 /* The index (for pkw_instance_export) of the export called name
