@@ -1,5 +1,5 @@
 # Rows of the wasm backend: WasmCSum, WasmRustSum, WasmGreet, WasmHostCall,
-# LoadWasm. The modules are built here (the bench build has no tests).
+# LoadWasm, ParallelWasm, WasmInstanceFromPool, WasmResetAfterCall. The modules are built here (the bench build has no tests).
 if("wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
   set(_fx ${PROJECT_SOURCE_DIR}/tests/fixtures)
   pk_wasm_module(benchw_conformance ${CMAKE_CURRENT_BINARY_DIR}/conformance.wasm
@@ -13,4 +13,10 @@ if("wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
     add_dependencies(pk_bench benchw_rust)
   endif()
   target_sources(pk_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/bench_wasm.c)
+  # The instance pool (issue 13): ParallelWasm, WasmInstanceFromPool
+  # (through the engine API) and WasmResetAfterCall.
+  find_package(Threads REQUIRED)
+  target_sources(pk_bench PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/bench_parallel_wasm.c)
+  target_link_libraries(pk_bench PRIVATE pk_wasm_engine Threads::Threads)
 endif()

@@ -87,18 +87,19 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
    before this one) or after running the pending one. */
 static inline int invoke_scalar(pk__lane *l, const pk_func *f,
                                 const pk_val *args, pk_val *results) {
-  pk_plugin *p = f->plugin;
+  /* The lane's instance: no other thread uses it during this call. */
+  pk__wstate *st = l->inst;
   int rc;
-  ((pk__wstate *)p->bstate)->lane = l;
+  st->lane = l;
   /* pk_func_call cleared ctx.status and checked the counts and types.
      The tag goes first: the engine writes only the payload. */
   if (f->sig.nresults == 1)
     results[0].type = f->sig.results[0];
-  rc = pkw_invoke((pkw_func *)f->bdata, PAYLOADS(args), PAYLOADS(results),
+  rc = pkw_invoke(st->fns[2 * f->bindex], PAYLOADS(args), PAYLOADS(results),
                   sizeof(pk_val));
   if (PK__LIKELY(rc == PKW_OK))
     return l->ctx.status; /* a host import may have failed the call */
-  return pk__wasm_map_rc(p->bstate, rc);
+  return pk__wasm_map_rc(st, rc);
 }
 
 /* A thunk, which pk_func_call tail-calls first: the function is the
@@ -113,7 +114,7 @@ static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
 PK__NOINLINE static int invoke_scalar_post(pk__lane *l, pk_func *f,
                                            const pk_val *args,
                                            pk_val *results) {
-  pk__wstate *st = f->plugin->bstate;
+  pk__wstate *st = l->inst;
   int rc;
   st->lane = l;
   rc = pk__wasm_run_post(st);
@@ -122,19 +123,20 @@ PK__NOINLINE static int invoke_scalar_post(pk__lane *l, pk_func *f,
 
 static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
                               pk_val *results) {
-  pk_plugin *p = f->plugin;
-  if (PK__UNLIKELY(((pk__wstate *)p->bstate)->pending_post != NULL) &&
+  if (PK__UNLIKELY(((pk__wstate *)l->inst)->pending_post != NULL) &&
       l->in_host == 0)
     return invoke_scalar_post(l, f, args, results);
   return invoke_scalar(l, f, args, results);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
-void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w) {
-  if (w->lowered || st->limited || f->sig.nresults > 1)
+void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w) {
+  /* reset_after_call: results in guest memory are copied before the
+     reset (pk__wasm_invoke), and scalars need nothing, but the general
+     path keeps this rare mode out of the fast one. */
+  if (w->lowered || w->direct || m->limited || f->sig.nresults > 1)
     return;
-  f->bdata = w->fn;
-  if (st->auto_post)
+  if (m->auto_post)
     f->thunk = wasm_thunk_auto;
   f->invoke = wasm_invoke_scalar;
   f->invoke_tags = 1;
@@ -198,8 +200,9 @@ static void scalar_result(pk_val *r, uint8_t type, uint64_t slot) {
 int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                     pk_val *results) {
   pk_plugin *p = f->plugin;
-  pk__wstate *st = p->bstate;
-  pk__wexport *w = &st->exports[f->bindex];
+  pk__wstate *st = l->inst;
+  const pk__wexport *w = &st->m->exports[f->bindex];
+  pkw_func *fn = st->fns[2 * f->bindex], *post = st->fns[2 * f->bindex + 1];
   uint64_t slots[2 * PK_MAX_PARAMS + 2];
   uint32_t n = 0, i, area_off = 0;
   /* The argument area is the outermost call's: a nested call may not
@@ -274,10 +277,10 @@ int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     }
   }
   l->ctx.status = 0;
-  rc = pk__wasm_guest_call(st, w->fn, slots, n, f->sig.nresults);
+  rc = pk__wasm_guest_call(st, fn, slots, n, f->sig.nresults);
   if (w->lowered && !st->auto_post) { /* the arena holds arguments or
                                           the result */
-    st->pending_post = w->post;
+    st->pending_post = post;
     st->pending_arg = f->sig.nresults ? slots[0] : 0;
   }
   if (rc < 0)
@@ -300,6 +303,16 @@ int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
       return pk__perr(p, PK_ETRAP, "result [%u, +%u) is outside guest memory",
                       gp, len);
+    if (st->m->reset && len > 0) {
+      /* reset_after_call: the instance's memory goes back to its image
+         once this call returns, so the result is copied out. */
+      uint8_t *c = pk__arena_alloc(p->host, &l->arena, len);
+      if (c == NULL)
+        return pk__perr(p, PK_ENOMEM, "out of memory for a %u-byte result",
+                        len);
+      memcpy(c, data, len);
+      data = c;
+    }
     /* Points into guest memory: valid until the next call. */
     if (f->sig.results[0] == PK_T_STR) {
       results[0].str.ptr = (const char *)data;

@@ -123,7 +123,8 @@ static size_t line_take(line_buf *l, const char *s, size_t n, int *flush) {
 
 static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   uint32_t fd = A32(0), iovs = A32(1), n = A32(2), out = A32(3), total = 0, i;
   uint8_t *vec = pk__wasm_mem(inst, iovs, n * 8), *po;
   line_buf line;
@@ -176,6 +177,7 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
 static int fd_read(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
   uint8_t *po = pk__wasm_mem(inst, A32(3), 4);
+  (void)ud;
   if (po == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
@@ -186,7 +188,7 @@ static int fd_read(void *ud, pkw_instance *inst, const uint64_t *args,
     return 0;
   }
   {
-    pk__wstate *st = ud;
+    pk__wstate *st = pk__wasm_st(inst);
     int fd = A32(0) >= FIRST_FILE ? host_fd(st, A32(0)) : -1;
     uint32_t n = A32(2), i, total = 0;
     uint8_t *vec = pk__wasm_mem(inst, A32(1), n * 8);
@@ -222,7 +224,8 @@ static int fd_read(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int fd_close(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   uint32_t fd = A32(0);
   (void)inst;
   if (fd >= FIRST_FILE && host_fd(st, fd) >= 0) {
@@ -237,7 +240,8 @@ static int fd_close(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int fd_seek(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   uint32_t fd = A32(0);
   int hfd = fd >= FIRST_FILE ? host_fd(st, fd) : -1;
   uint8_t *po = pk__wasm_mem(inst, A32(3), 8);
@@ -284,7 +288,8 @@ static uint64_t filestat(int fd, uint8_t *p) {
 
 static int fd_filestat_get(void *ud, pkw_instance *inst,
                            const uint64_t *args, uint64_t *results) {
-  int fd = host_fd(ud, A32(0));
+  int fd = host_fd(pk__wasm_st(inst), A32(0));
+  (void)ud;
   uint8_t *p = pk__wasm_mem(inst, A32(1), 64);
   if (p == NULL)
     results[0] = WASI_EFAULT;
@@ -299,7 +304,8 @@ static int fd_filestat_get(void *ud, pkw_instance *inst,
    rights_inheriting, fdflags, out_fd): read-only, beneath the root. */
 static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   int dir = host_fd(st, A32(0)), fd, slot;
   const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
   uint8_t *out = pk__wasm_mem(inst, A32(8), 4);
@@ -339,7 +345,8 @@ static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int path_filestat_get(void *ud, pkw_instance *inst,
                              const uint64_t *args, uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   int dir = host_fd(st, A32(0)), rc;
   const uint8_t *path = pk__wasm_mem(inst, A32(2), A32(3));
   uint8_t *p = pk__wasm_mem(inst, A32(4), 64);
@@ -365,7 +372,8 @@ static int path_filestat_get(void *ud, pkw_instance *inst,
 static int fd_fdstat_get(void *ud, pkw_instance *inst, const uint64_t *args,
                          uint64_t *results) {
   uint8_t *p = pk__wasm_mem(inst, A32(1), 24);
-  int fd = host_fd(ud, A32(0));
+  int fd = host_fd(pk__wasm_st(inst), A32(0));
+  (void)ud;
   if (p == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
@@ -396,7 +404,8 @@ static int fd_fdstat_get(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int fd_prestat_get(void *ud, pkw_instance *inst, const uint64_t *args,
                           uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   uint8_t *p = pk__wasm_mem(inst, A32(1), 8);
   if (A32(0) != ROOT_FD || st->root_fd < 0) {
     results[0] = WASI_EBADF;
@@ -414,7 +423,8 @@ static int fd_prestat_get(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int fd_prestat_dir_name(void *ud, pkw_instance *inst,
                                const uint64_t *args, uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   uint8_t *p = pk__wasm_mem(inst, A32(1), A32(2));
   if (A32(0) != ROOT_FD || st->root_fd < 0) {
     results[0] = WASI_EBADF;
@@ -497,10 +507,10 @@ static int ok(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int proc_exit(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
-  (void)inst;
+  (void)ud;
   (void)results;
-  return pk__wasm_fail(ud, PK_EPLUGIN, "proc_exit(%u): the plugin exited",
-                       A32(0));
+  return pk__wasm_fail(pk__wasm_st(inst), PK_EPLUGIN,
+                       "proc_exit(%u): the plugin exited", A32(0));
 }
 
 static int enosys(void *ud, pkw_instance *inst, const uint64_t *args,
@@ -560,7 +570,7 @@ static int type_is(const pkw_functype *t, const char *s) {
   return j == t->nresults;
 }
 
-int pk__wasi_bind(pk__wstate *st, const pkw_alloc *al, const char *name,
+int pk__wasi_bind(pk__wmod *st, const pkw_alloc *al, const char *name,
                   size_t len, const pkw_functype *t, pkw_func **out) {
   pkw_host_fn fn = NULL;
   size_t i;

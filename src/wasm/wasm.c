@@ -34,6 +34,9 @@ uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len) {
   base = pkw_memory_data(m, &size);
   if ((uint64_t)ptr + len > size)
     return NULL;
+  /* The host may write there: reset_after_call restores it (nothing
+     unless the memory is tracked). */
+  pkw_memory_touch(m, ptr, len);
   return base + ptr;
 }
 
@@ -98,11 +101,31 @@ static void watchdog_fire(void *ud) {
   pkw_instance_interrupt(st->inst);
 }
 
+/* The function export number x of st's instance, or NULL (none, or not
+   a function). */
+static pkw_func *export_func(pk__wstate *st, uint32_t x) {
+  pkw_extern ex;
+  if (x == PK__WNONE ||
+      pkw_instance_export(st->inst, x, NULL, NULL, &ex) != PKW_OK ||
+      ex.kind != PKW_EXTERN_FUNC)
+    return NULL;
+  return ex.u.func;
+}
+
+/* The index of the function export called `name`, or PK__WNONE. */
+static uint32_t export_index(const pkw_module *mod, const char *name) {
+  uint32_t x;
+  return pkw_module_find_export(mod, name, strlen(name), &x) == PKW_OK
+             ? x
+             : PK__WNONE;
+}
+
 /* The SDK's optional exports (docs/wasm-abi.md): plugkit_unwind,
    plugkit_auto_post and plugkit_arg_area. A type or an area that does
    not fit the spec is an error, not a feature to do without. */
 static int sdk_features(pk__wstate *st) {
   pk_plugin *p = st->p;
+  pk__wmod *m = st->m;
   pkw_functype t;
   pkw_func *fn;
   uint64_t r = 0;
@@ -110,15 +133,13 @@ static int sdk_features(pk__wstate *st) {
   uint32_t cap;
   int rc;
 
-  if (pkw_instance_func(st->inst, "plugkit_unwind", &fn) == PKW_OK) {
+  if ((fn = export_func(st, m->x_unwind)) != NULL) {
     pkw_func_type(fn, &t);
     if (t.nparams != 0 || t.nresults != 0)
       return pk__perr(p, PK_EFORMAT, "plugkit_unwind must be () -> ()");
     st->unwind = fn;
   }
-  if (pkw_instance_func(st->inst, "plugkit_auto_post", &fn) == PKW_OK)
-    st->auto_post = 1;
-  if (pkw_instance_func(st->inst, "plugkit_arg_area", &fn) != PKW_OK)
+  if ((fn = export_func(st, m->x_arg_area)) == NULL)
     return PK_OK;
   pkw_func_type(fn, &t);
   if (t.nparams != 0 || t.nresults != 1 || t.results[0] != PKW_I32)
@@ -189,8 +210,10 @@ static int describe(pk__wstate *st, pkw_func *fn) {
   if ((rc = pk__plugin_exports(p, count)) < 0)
     return rc;
   if (count > 0 &&
-      (st->exports = pk__alloc(p->host, count * sizeof *st->exports)) == NULL)
+      (st->m->exports = pk__alloc(p->host, count * sizeof *st->m->exports)) ==
+          NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");
+  st->m->nexports = (uint32_t)count;
   for (i = 0; i < count; i++) {
     const char *name = s, *sig = s + strlen(s) + 1;
     char post[96];
@@ -198,15 +221,18 @@ static int describe(pk__wstate *st, pkw_func *fn) {
     uint32_t np, nr;
     pkw_functype t;
     pk_func *f = &p->funcs[i];
-    pk__wexport *w = &st->exports[i];
+    pk__wexport *w = &st->m->exports[i];
+    pkw_func *ef;
     s = sig + strlen(sig) + 1;
     if ((rc = pk__func_init(p, f, name, sig)) < 0)
       return rc;
     memset(w, 0, sizeof *w);
-    if (pkw_instance_func(st->inst, name, &w->fn) != PKW_OK)
+    w->fn = export_index(st->mod, name);
+    if ((ef = export_func(st, w->fn)) == NULL)
       return pk__perr(p, PK_EFORMAT,
                       "export '%s' is described but not exported", name);
-    pkw_func_type(w->fn, &t);
+    w->direct = pkw_func_instance(ef) == NULL;
+    pkw_func_type(ef, &t);
     if (pk__wasm_lower(&f->sig, wp, &np, wr, &nr) < 0 ||
         !pk__wasm_same_type(&t, wp, np, wr, nr))
       return pk__perr(p, PK_EFORMAT,
@@ -219,11 +245,12 @@ static int describe(pk__wstate *st, pkw_func *fn) {
     if (f->sig.nresults && f->sig.results[0] >= PK_T_STR)
       w->lowered = 1;
     snprintf(post, sizeof post, "cabi_post_%s", name);
-    if (pkw_instance_func(st->inst, post, &w->post) != PKW_OK)
-      w->post = NULL;
+    w->post = export_index(st->mod, post);
+    if (export_func(st, w->post) == NULL)
+      w->post = PK__WNONE;
     f->invoke = pk__wasm_invoke;
     f->bindex = (uint32_t)i;
-    pk__wasm_scalar_path(st, f, w);
+    pk__wasm_scalar_path(st->m, f, w);
   }
   return PK_OK;
 }
@@ -307,11 +334,13 @@ static int plain_exports(pk__wstate *st) {
         name[el] = '\0';
         if ((rc = pk__func_init(p, f, name, sig)) < 0)
           return rc;
-        memset(&st->exports[n], 0, sizeof st->exports[n]);
-        st->exports[n].fn = ex.u.func;
+        memset(&st->m->exports[n], 0, sizeof st->m->exports[n]);
+        st->m->exports[n].fn = i;
+        st->m->exports[n].post = PK__WNONE;
+        st->m->exports[n].direct = pkw_func_instance(ex.u.func) == NULL;
         f->invoke = pk__wasm_invoke;
         f->bindex = n;
-        pk__wasm_scalar_path(st, f, &st->exports[n]);
+        pk__wasm_scalar_path(st->m, f, &st->m->exports[n]);
       }
       n++;
     }
@@ -319,9 +348,10 @@ static int plain_exports(pk__wstate *st) {
       count = n;
       if ((rc = pk__plugin_exports(p, count)) < 0)
         return rc;
-      if (count > 0 && (st->exports = pk__alloc(
-                            p->host, count * sizeof *st->exports)) == NULL)
+      if (count > 0 && (st->m->exports = pk__alloc(
+                            p->host, count * sizeof *st->m->exports)) == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory");
+      st->m->nexports = count;
     }
   }
   return PK_OK;
@@ -333,170 +363,16 @@ static int read_file(pk_plugin *p, uint8_t **out, size_t *out_n) {
   return pk__plugin_read_file(p, out, out_n);
 }
 
-static int wasm_open(pk_plugin *p) {
-  const pk_open_opts *o = p->opts;
-  pk_host *h = p->host;
-  pkw_alloc al = alloc_of(h);
-  pkw_limits lim;
-  pk__wstate *st;
-  uint8_t *bytes = NULL;
-  size_t n = 0;
-  uint32_t nimp, i;
-  pkw_extern *ext = NULL;
-  pkw_func *fn;
-  char err[256];
-  int rc;
+/* ---- instances ---------------------------------------------------------- */
 
-  if ((st = pk__alloc(h, sizeof *st)) == NULL)
-    return pk__perr(p, PK_ENOMEM, "out of memory");
-  memset(st, 0, sizeof *st);
-  st->p = p;
-  st->lane = p->olane;
-  st->root_fd = -1;
-  for (i = 0; i < PK__WASI_MAX_FILES; i++)
-    st->files[i] = -1;
-  p->bstate = st;
-  if (o->fs_root != NULL && pk__os_dir_open(o->fs_root, &st->root_fd) < 0)
-    return pk__perr(p, PK_ENOENT, "fs_root '%s' is not a directory it can "
-                                  "open",
-                    o->fs_root);
-  st->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
-  st->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
-  if (p->describe_only && (st->fuel == 0 || st->fuel > (int64_t)PK_DESCRIBE_FUEL))
-    st->fuel = (int64_t)PK_DESCRIBE_FUEL;
-  st->limited = st->fuel > 0 || st->timeout_ms > 0;
-  if ((rc = read_file(p, &bytes, &n)) < 0)
-    return rc;
-  rc = pkw_module_decode_ex(&al, bytes, n,
-                            o->validate_all ? 0 : PKW_DECODE_LAZY, &st->mod,
-                            err, sizeof err);
-  pk__free(h, bytes);
-  if (rc == PKW_ELIMIT) /* valid, but more than the engine takes */
-    return pk__perr(p, PK_ELIMIT, "module over an engine limit: %s", err);
-  if (rc != PKW_OK)
-    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
-                    "%s module: %s",
-                    rc == PKW_EINVALID ? "invalid" : "malformed", err);
-  nimp = pkw_module_num_imports(st->mod);
-  if (nimp > 0) {
-    if ((ext = pk__alloc(h, nimp * sizeof *ext)) == NULL ||
-        (st->hostfns = pk__alloc(h, nimp * sizeof *st->hostfns)) == NULL ||
-        (st->himps = pk__alloc(h, nimp * sizeof(pk__wtyped))) == NULL) {
-      pk__free(h, ext);
-      return pk__perr(p, PK_ENOMEM, "out of memory");
-    }
-    for (i = 0; i < nimp; i++) {
-      pkw_import_desc d;
-      pkw_module_import(st->mod, i, &d);
-      if ((rc = pk__wasm_bind_import(st, &al, &d, (pk__wtyped *)st->himps + i,
-                                     &st->hostfns[i])) < 0) {
-        pk__free(h, ext);
-        return rc;
-      }
-      st->nhostfns++;
-      ext[i].kind = PKW_EXTERN_FUNC;
-      ext[i].u.func = st->hostfns[i];
-    }
-  }
-  memset(&lim, 0, sizeof lim);
-  /* 512 KiB of value stack per plugin instead of the engine's 2 MiB:
-     instances are many and loads frequent; recursion deeper than this
-     traps with "call stack exhausted", as the call depth limit does. */
-  lim.stack_slots = 64u * 1024u;
-  /* max_memory 0 is no limit but wasm32's own 4 GiB (and the module's
-     maximum), not the engine's default cap: the engine grows memory on
-     demand, so a high cap costs nothing until the guest uses it. */
-  lim.max_memory_pages = 65536u;
-  if (o->max_memory > 0) {
-    uint64_t pages = o->max_memory / 65536;
-    st->max_pages = lim.max_memory_pages =
-        pages == 0 ? 1 : pages > 65536 ? 65536 : (uint32_t)pages;
-  }
-  /* The start function waits for guest_enter, which arms fuel and the
-     watchdog (which needs the instance to interrupt). */
-  lim.defer_start = 1;
-  rc = pkw_instance_create(st->mod, ext, nimp, &lim, &st->inst, err,
-                           sizeof err);
-  pk__free(h, ext);
-  if (rc != PKW_OK) {
-    if (rc == PK__WASM_HOSTERR)
-      return st->host_rc;
-    return pk__perr(p,
-                    rc == PKW_ENOMEM   ? PK_ENOMEM
-                    : rc == PKW_ELIMIT ? PK_ELIMIT
-                                       : PK_EFORMAT,
-                    "cannot instantiate: %s", err);
-  }
-  if (st->timeout_ms > 0) {
-    if ((st->wd = pk__alloc(h, pk__os_watchdog_size())) == NULL)
-      return pk__perr(p, PK_ENOMEM, "out of memory");
-    if (pk__os_watchdog_start(st->wd, watchdog_fire, st) != PK_OK) {
-      pk__free(h, st->wd);
-      st->wd = NULL;
-      return pk__perr(p, PK_ENOMEM, "cannot start the timeout watchdog");
-    }
-  }
-  /* The open runs under the limits of a call: the start function,
-     _initialize, plugkit_arg_area, plugkit_describe and plugkit_init are
-     each an outermost guest entry with the call's fuel and deadline. */
-  /* Describe-only: no start function, no _initialize, no init; only
-     plugkit_arg_area and plugkit_describe run, under PK_DESCRIBE_FUEL. */
-  if (!p->describe_only && (fn = pkw_instance_start_func(st->inst)) != NULL &&
-      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
-    return rc;
-  if (pkw_instance_func(st->inst, "cabi_realloc", &st->realloc_fn) != PKW_OK)
-    st->realloc_fn = NULL;
-  /* wasi-libc reactors construct their runtime in _initialize. */
-  if (!p->describe_only &&
-      pkw_instance_func(st->inst, "_initialize", &fn) == PKW_OK &&
-      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
-    return rc;
-  if (pkw_instance_func(st->inst, "plugkit_abi_v1", &fn) == PKW_OK) {
-    pkw_func *init;
-    p->abi_major = PK_ABI_MAJOR;
-    p->abi_minor = PK_ABI_MINOR;
-    if (pkw_instance_func(st->inst, "plugkit_describe", &fn) != PKW_OK)
-      return pk__perr(p, PK_ENODESC,
-                      "exports plugkit_abi_v1 but no plugkit_describe");
-    /* The SDK's optional exports first: they decide how exports are
-       called (pk__wasm_scalar_path). */
-    if ((rc = sdk_features(st)) < 0 || (rc = describe(st, fn)) < 0)
-      return rc;
-    if (p->describe_only)
-      return PK_OK;
-    if (pkw_instance_func(st->inst, "plugkit_init", &init) == PKW_OK) {
-      uint64_t r = 0;
-      p->phase = "init";
-      st->lane->ctx.status = 0;
-      if ((rc = pk__wasm_guest_call(st, init, &r, 0, 1)) < 0)
-        return rc == PK_ETRAP || rc == PK_EPLUGIN ? PK_EINIT : rc;
-      if (r != 0 || st->lane->ctx.status != 0) {
-        if (st->lane->ctx.status == 0)
-          pk__perr(p, PK_EINIT, "init hook returned %d", (int)(int32_t)r);
-        st->lane->ctx.status = 0;
-        return PK_EINIT;
-      }
-      p->phase = "open";
-    }
-    if (pkw_instance_func(st->inst, "plugkit_fini", &st->fini) != PKW_OK)
-      st->fini = NULL;
-  } else if ((rc = plain_exports(st)) < 0) {
-    return rc;
-  }
-  st->inited = 1;
-  return PK_OK;
-}
-
-static void wasm_close(pk_plugin *p) {
-  pk__wstate *st = p->bstate;
-  pk_host *h = p->host;
+/* Free an instance; its fini (and pending post-return) run first when
+   it was initialised. */
+static void inst_destroy(pk__wstate *st) {
+  pk_host *h = st->p->host;
   uint32_t i;
-  if (st == NULL)
-    return;
-  st->lane = p->olane;
-  /* Each under the limits of a call; a failure is only noted (the
-     plugin goes away either way). */
   if (st->inited && st->fini != NULL) {
+    /* Each under the limits of a call; a failure is only noted (the
+       instance goes away either way). */
     (void)pk__wasm_run_post(st);
     (void)pk__wasm_guest_call(st, st->fini, NULL, 0, 0);
   }
@@ -505,18 +381,378 @@ static void wasm_close(pk_plugin *p) {
     pk__free(h, st->wd);
   }
   pkw_instance_destroy(st->inst);
-  for (i = 0; i < st->nhostfns; i++)
-    pkw_func_destroy_host(st->hostfns[i]);
-  pkw_module_destroy(st->mod);
   for (i = 0; i < PK__WASI_MAX_FILES; i++)
     pk__os_close(st->files[i]);
-  pk__os_close(st->root_fd);
-  pk__free(h, st->hostfns);
-  pk__free(h, st->himps);
-  pk__free(h, st->exports);
+  pkw_image_destroy(st->own_image);
+  pk__free(h, st->fns);
   pk__free(h, st);
+}
+
+/* A new engine instance of m's module for lane l (from m->image when
+   there is one, else with its segments run and its start function
+   waiting), with its watchdog; not bound to the exports yet. */
+static int inst_create(pk__wmod *m, pk__lane *l, pk__wstate **out) {
+  pk_plugin *p = m->p;
+  pk_host *h = p->host;
+  pkw_limits lim = m->lim;
+  pk__wstate *st;
+  char err[256];
+  uint32_t i;
+  int rc;
+
+  if ((st = pk__alloc(h, sizeof *st)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory for an instance");
+  memset(st, 0, sizeof *st);
+  st->m = m;
+  st->p = p;
+  st->lane = l;
+  st->mod = m->mod;
+  st->auto_post = m->auto_post;
+  st->limited = m->limited;
+  st->fuel = m->fuel;
+  st->timeout_ms = m->timeout_ms;
+  st->max_pages = m->max_pages;
+  st->root_fd = m->root_fd;
+  for (i = 0; i < PK__WASI_MAX_FILES; i++)
+    st->files[i] = -1;
+  lim.image = m->image;
+  rc = pkw_instance_create(m->mod, m->ext, m->nhostfns, &lim, &st->inst, err,
+                           sizeof err);
+  if (rc != PKW_OK) {
+    pkw_instance_destroy(st->inst); /* a trapped segment leaves one */
+    pk__free(h, st);
+    return pk__perr(p,
+                    rc == PKW_ENOMEM   ? PK_ENOMEM
+                    : rc == PKW_ELIMIT ? PK_ELIMIT
+                                       : PK_EFORMAT,
+                    "cannot instantiate: %s", err);
+  }
+  pkw_instance_set_user(st->inst, st);
+  if (st->timeout_ms > 0) {
+    if ((st->wd = pk__alloc(h, pk__os_watchdog_size())) == NULL) {
+      inst_destroy(st);
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    }
+    if (pk__os_watchdog_start(st->wd, watchdog_fire, st) != PK_OK) {
+      pk__free(h, st->wd);
+      st->wd = NULL;
+      inst_destroy(st);
+      return pk__perr(p, PK_ENOMEM, "cannot start the timeout watchdog");
+    }
+  }
+  *out = st;
+  return PK_OK;
+}
+
+/* The instance's functions for the exports m knows (after open found
+   them). */
+static int inst_bind(pk__wstate *st) {
+  pk__wmod *m = st->m;
+  uint32_t i;
+  if (m->nexports > 0) {
+    if ((st->fns = pk__alloc(st->p->host,
+                             2 * (size_t)m->nexports * sizeof *st->fns)) ==
+        NULL)
+      return pk__perr(st->p, PK_ENOMEM, "out of memory for an instance");
+    for (i = 0; i < m->nexports; i++) {
+      st->fns[2 * i] = export_func(st, m->exports[i].fn);
+      st->fns[2 * i + 1] = export_func(st, m->exports[i].post);
+    }
+  }
+  st->realloc_fn = export_func(st, m->x_realloc);
+  st->fini = export_func(st, m->x_fini);
+  st->unwind = export_func(st, m->x_unwind);
+  return PK_OK;
+}
+
+/* Run plugkit_init (when the module has it): PK_EINIT when it fails. */
+static int run_init(pk__wstate *st) {
+  pk_plugin *p = st->p;
+  pkw_func *init = export_func(st, st->m->x_init);
+  uint64_t r = 0;
+  int rc;
+  if (init == NULL)
+    return PK_OK;
+  st->lane->ctx.status = 0;
+  if ((rc = pk__wasm_guest_call(st, init, &r, 0, 1)) < 0)
+    return rc == PK_ETRAP || rc == PK_EPLUGIN ? PK_EINIT : rc;
+  if (r != 0 || st->lane->ctx.status != 0) {
+    if (st->lane->ctx.status == 0)
+      pk__perr(p, PK_EINIT, "init hook returned %d", (int)(int32_t)r);
+    st->lane->ctx.status = 0;
+    return PK_EINIT;
+  }
+  return PK_OK;
+}
+
+/* reset_after_call: track the pages calls write, and keep the state to
+   return to (the shared image, or this instance's own). */
+static int inst_keep(pk__wstate *st, pkw_image *shared) {
+  pk_plugin *p = st->p;
+  uint32_t i;
+  int rc;
+  if (pkw_instance_track_dirty(st->inst) != PKW_OK)
+    return pk__perr(p, PK_ENOMEM, "out of memory tracking the instance's "
+                                  "pages (reset_after_call)");
+  if (shared == NULL) {
+    rc = pkw_image_create(st->inst, &st->own_image);
+    if (rc == PKW_ENOMEM)
+      return pk__perr(p, PK_ENOMEM, "out of memory keeping the instance's "
+                                    "state (reset_after_call)");
+    if (rc != PKW_OK)
+      return pk__perr(p, PK_ENOSYS,
+                      "reset_after_call: the state after init cannot be "
+                      "kept (a table or global holds a function of another "
+                      "instance)");
+    shared = st->own_image;
+  }
+  st->image = shared;
+  for (i = 0; i < PK__WASI_MAX_FILES; i++)
+    if (st->files[i] >= 0)
+      st->kept_files |= 1u << i;
+  return PK_OK;
+}
+
+/*
+ * A pool instance (the core's inst_new): from the first instance's image
+ * when its init called no host function (wasm code that calls none is
+ * deterministic, so running init again would give the same state, and
+ * no host-visible effect is skipped), else a fresh instance that runs
+ * the start function, _initialize, plugkit_arg_area and plugkit_init as
+ * the open did (not plugkit_describe: the exports are known).
+ */
+static int wasm_inst_new(pk_plugin *p, pk__lane *l, void **out) {
+  pk__wmod *m = p->bstate;
+  pk__wstate *st;
+  pkw_func *fn;
+  int rc;
+  if ((rc = inst_create(m, l, &st)) < 0)
+    return rc;
+  if ((rc = inst_bind(st)) < 0)
+    goto fail;
+  if (m->image != NULL) {
+    st->arg_area = m->arg_area;
+    st->arg_cap = m->arg_cap;
+  } else {
+    if ((fn = pkw_instance_start_func(st->inst)) != NULL &&
+        (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
+      goto fail;
+    if ((fn = export_func(st, m->x_initialize)) != NULL &&
+        (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
+      goto fail;
+    if ((rc = sdk_features(st)) < 0 || (rc = run_init(st)) < 0)
+      goto fail;
+  }
+  st->inited = 1;
+  if (m->reset && (rc = inst_keep(st, m->image)) < 0)
+    goto fail;
+  *out = st;
+  return PK_OK;
+fail:
+  inst_destroy(st);
+  return rc;
+}
+
+static void wasm_inst_free(pk_plugin *p, void *inst) {
+  pk__wstate *st = inst;
+  pk__lane *l = pk__lane_cur(p);
+  st->lane = l != NULL ? l : p->olane;
+  inst_destroy(st);
+}
+
+/* reset_after_call: the instance as it was after init. */
+static int wasm_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
+  pk__wstate *st = inst;
+  uint32_t i;
+  int rc;
+  st->lane = l;
+  st->pending_post = NULL; /* its memory is about to go */
+  for (i = 0; i < PK__WASI_MAX_FILES; i++)
+    if (st->files[i] >= 0 && !(st->kept_files & (1u << i))) {
+      pk__os_close(st->files[i]);
+      st->files[i] = -1;
+    }
+  if ((rc = pkw_instance_reset(st->inst, st->image)) != PKW_OK)
+    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_ETRAP,
+                    "reset_after_call: cannot restore the instance: %s",
+                    pkw_strerror(rc));
+  return PK_OK;
+}
+
+static int wasm_open(pk_plugin *p) {
+  const pk_open_opts *o = p->opts;
+  pk_host *h = p->host;
+  pkw_alloc al = alloc_of(h);
+  pk__wmod *m;
+  pk__wstate *st;
+  uint8_t *bytes = NULL;
+  size_t n = 0;
+  uint32_t nimp, i;
+  unsigned flags = 0;
+  pkw_func *fn;
+  char err[256];
+  int rc;
+
+  if ((m = pk__alloc(h, sizeof *m)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  memset(m, 0, sizeof *m);
+  m->p = p;
+  m->root_fd = -1;
+  m->x_realloc = m->x_fini = m->x_unwind = m->x_arg_area = m->x_init =
+      m->x_initialize = PK__WNONE;
+  p->bstate = m;
+  if (o->fs_root != NULL && pk__os_dir_open(o->fs_root, &m->root_fd) < 0)
+    return pk__perr(p, PK_ENOENT, "fs_root '%s' is not a directory it can "
+                                  "open",
+                    o->fs_root);
+  m->fuel = (int64_t)(o->fuel > INT64_MAX ? INT64_MAX : o->fuel);
+  m->timeout_ms = o->call_timeout_ms > 0 ? (uint32_t)o->call_timeout_ms : 0;
+  if (p->describe_only && (m->fuel == 0 || m->fuel > (int64_t)PK_DESCRIBE_FUEL))
+    m->fuel = (int64_t)PK_DESCRIBE_FUEL;
+  m->limited = m->fuel > 0 || m->timeout_ms > 0;
+  m->reset = o->reset_after_call != 0 && !p->describe_only;
+  if ((rc = read_file(p, &bytes, &n)) < 0)
+    return rc;
+  if (!o->validate_all)
+    flags |= PKW_DECODE_LAZY;
+  if (m->reset) /* stores mark the pages they write */
+    flags |= PKW_DECODE_DIRTY;
+  rc = pkw_module_decode_ex(&al, bytes, n, flags, &m->mod, err, sizeof err);
+  pk__free(h, bytes);
+  if (rc == PKW_ELIMIT) /* valid, but more than the engine takes */
+    return pk__perr(p, PK_ELIMIT, "module over an engine limit: %s", err);
+  if (rc != PKW_OK)
+    return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
+                    "%s module: %s",
+                    rc == PKW_EINVALID ? "invalid" : "malformed", err);
+  nimp = pkw_module_num_imports(m->mod);
+  if (nimp > 0) {
+    if ((m->ext = pk__alloc(h, nimp * sizeof *m->ext)) == NULL ||
+        (m->hostfns = pk__alloc(h, nimp * sizeof *m->hostfns)) == NULL ||
+        (m->himps = pk__alloc(h, nimp * sizeof(pk__wtyped))) == NULL)
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    for (i = 0; i < nimp; i++) {
+      pkw_import_desc d;
+      pkw_module_import(m->mod, i, &d);
+      if ((rc = pk__wasm_bind_import(m, &al, &d, (pk__wtyped *)m->himps + i,
+                                     &m->hostfns[i])) < 0)
+        return rc;
+      m->nhostfns++;
+      m->ext[i].kind = PKW_EXTERN_FUNC;
+      m->ext[i].u.func = m->hostfns[i];
+    }
+  }
+  /* 512 KiB of value stack per instance instead of the engine's 2 MiB:
+     instances are many and loads frequent; recursion deeper than this
+     traps with "call stack exhausted", as the call depth limit does. */
+  m->lim.stack_slots = 64u * 1024u;
+  /* max_memory 0 is no limit but wasm32's own 4 GiB (and the module's
+     maximum), not the engine's default cap: the engine grows memory on
+     demand, so a high cap costs nothing until the guest uses it. Each
+     instance has its own memory, each under max_memory. */
+  m->lim.max_memory_pages = 65536u;
+  if (o->max_memory > 0) {
+    uint64_t pages = o->max_memory / 65536;
+    m->max_pages = m->lim.max_memory_pages =
+        pages == 0 ? 1 : pages > 65536 ? 65536 : (uint32_t)pages;
+  }
+  /* The start function waits for guest_enter, which arms fuel and the
+     watchdog (which needs the instance to interrupt). */
+  m->lim.defer_start = 1;
+  if ((rc = inst_create(m, p->olane, &st)) < 0)
+    return rc;
+  p->inst0 = st; /* the core frees it (inst_free), also if this fails */
+  /* The open runs under the limits of a call: the start function,
+     _initialize, plugkit_arg_area, plugkit_describe and plugkit_init are
+     each an outermost guest entry with the call's fuel and deadline. */
+  /* Describe-only: no start function, no _initialize, no init; only
+     plugkit_arg_area and plugkit_describe run, under PK_DESCRIBE_FUEL. */
+  if (!p->describe_only && (fn = pkw_instance_start_func(st->inst)) != NULL &&
+      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
+    return rc;
+  m->x_realloc = export_index(m->mod, "cabi_realloc");
+  st->realloc_fn = export_func(st, m->x_realloc);
+  /* wasi-libc reactors construct their runtime in _initialize. */
+  m->x_initialize = export_index(m->mod, "_initialize");
+  if (!p->describe_only &&
+      (fn = export_func(st, m->x_initialize)) != NULL &&
+      (rc = pk__wasm_guest_call(st, fn, NULL, 0, 0)) < 0)
+    return rc;
+  if (export_func(st, export_index(m->mod, "plugkit_abi_v1")) != NULL) {
+    p->abi_major = PK_ABI_MAJOR;
+    p->abi_minor = PK_ABI_MINOR;
+    if ((fn = export_func(st, export_index(m->mod, "plugkit_describe"))) ==
+        NULL)
+      return pk__perr(p, PK_ENODESC,
+                      "exports plugkit_abi_v1 but no plugkit_describe");
+    /* The SDK's optional exports first: they decide how exports are
+       called (pk__wasm_scalar_path). */
+    m->x_unwind = export_index(m->mod, "plugkit_unwind");
+    m->x_arg_area = export_index(m->mod, "plugkit_arg_area");
+    m->auto_post = st->auto_post =
+        export_func(st, export_index(m->mod, "plugkit_auto_post")) != NULL;
+    if ((rc = sdk_features(st)) < 0 || (rc = describe(st, fn)) < 0)
+      return rc;
+    if (p->describe_only)
+      return inst_bind(st);
+    m->x_init = export_index(m->mod, "plugkit_init");
+    p->phase = "init";
+    if ((rc = run_init(st)) < 0)
+      return rc;
+    p->phase = "open";
+    m->x_fini = export_index(m->mod, "plugkit_fini");
+  } else if ((rc = plain_exports(st)) < 0) {
+    return rc;
+  }
+  if ((rc = inst_bind(st)) < 0)
+    return rc;
+  st->inited = 1;
+  if (p->describe_only)
+    return PK_OK;
+  /* New pool instances: from an image of this one when its init called
+     no host function (wasm_inst_new says why that is the same). */
+  if (pkw_instance_host_calls(st->inst) == 0 && st->direct_calls == 0) {
+    rc = pkw_image_create(st->inst, &m->image);
+    if (rc == PKW_ENOMEM)
+      return pk__perr(p, PK_ENOMEM, "out of memory keeping the state "
+                                    "after init");
+    if (rc == PKW_OK) {
+      m->arg_area = st->arg_area;
+      m->arg_cap = st->arg_cap;
+    } /* else new instances run init */
+  }
+  if (m->reset && (rc = inst_keep(st, m->image)) < 0)
+    return rc;
+  return PK_OK;
+}
+
+static void wasm_close(pk_plugin *p) {
+  pk__wmod *m = p->bstate;
+  pk_host *h = p->host;
+  uint32_t i;
+  if (m == NULL)
+    return;
+  /* The core freed every instance (inst_free) before this. */
+  pkw_image_destroy(m->image);
+  for (i = 0; i < m->nhostfns; i++)
+    pkw_func_destroy_host(m->hostfns[i]);
+  pkw_module_destroy(m->mod);
+  pk__os_close(m->root_fd);
+  pk__free(h, m->ext);
+  pk__free(h, m->hostfns);
+  pk__free(h, m->himps);
+  pk__free(h, m->exports);
+  pk__free(h, m);
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_wasm = {"wasm", wasm_probe, wasm_open,
-                                      wasm_close, PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS | PK__LIM_DESCRIBE, NULL, NULL, NULL};
+const pk__backend pk__backend_wasm = {
+    "wasm",
+    wasm_probe,
+    wasm_open,
+    wasm_close,
+    PK__LIM_TIMEOUT | PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS |
+        PK__LIM_DESCRIBE | PK__LIM_POOL | PK__LIM_RESET,
+    wasm_inst_new,
+    wasm_inst_free,
+    wasm_inst_reset};

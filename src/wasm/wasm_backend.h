@@ -45,48 +45,103 @@
 /* Files a plugin may have open at once (WASI fds 4 and up). */
 #define PK__WASI_MAX_FILES 16
 
+/*
+ * Threads (docs/threads.md). A plugin is one pk__wmod, decoded, validated
+ * and bound once at open and read-only afterwards, and instances
+ * (pk__wstate), each used by one thread at a time (the core hands an
+ * instance to one lane at once): its engine instance (memory, globals,
+ * tables, value stack and frames), the lane of the call running in it,
+ * its WASI files, watchdog, post-return and argument area. The host
+ * functions bound to the imports are shared: a callback finds its
+ * instance with pk__wasm_st(inst). The engine translates lazily under the
+ * module's lock (engine/wasm.h).
+ */
+
+#define PK__WNONE 0xffffffffu /* no such export */
+
 typedef struct pk__wexport {
-  pkw_func *fn;
-  pkw_func *post;   /* cabi_post_<name>, or NULL */
+  uint32_t fn;      /* the export's index in the module */
+  uint32_t post;    /* cabi_post_<name>'s, or PK__WNONE */
   uint8_t lowered;  /* a str/bytes parameter or result */
+  uint8_t direct;   /* a host function the module exports as its own */
 } pk__wexport;
 
+/* What every instance of a plugin shares (p->bstate). */
+typedef struct pk__wmod {
+  pk_plugin *p;
+  pkw_module *mod;
+  pkw_func **hostfns; /* created for the imports; destroyed at close */
+  uint32_t nhostfns;
+  pkw_extern *ext;    /* the imports, for each new instance */
+  void *himps;        /* typed host imports' data */
+  pkw_limits lim;     /* each instance's */
+  pk__wexport *exports;
+  uint32_t nexports;
+  /* Exports by index (PK__WNONE: none). */
+  uint32_t x_realloc, x_fini, x_unwind, x_arg_area, x_init, x_initialize;
+  int auto_post;     /* plugkit_auto_post: no cabi_post_<name> */
+  int limited;       /* fuel or a timeout is set: guest_enter arms them */
+  int64_t fuel;
+  uint32_t timeout_ms;
+  uint32_t max_pages;
+  int root_fd;       /* opts.fs_root, or -1 */
+  int reset;         /* reset_after_call */
+  /* The first instance's state after init, when its init called no host
+     function (so running init again could only give the same state):
+     new instances are made from it instead of running init. NULL: each
+     new instance runs init. */
+  pkw_image *image;
+  uint32_t arg_area, arg_cap; /* with image: the argument area */
+} pk__wmod;
+
+/* One instance. */
 typedef struct pk__wstate {
+  pk__wmod *m;
   pk_plugin *p;
   pk__lane *lane; /* the lane of the call running (p->olane in open and
                      close): its status, arena and host-call state */
   pkw_module *mod;
   pkw_instance *inst;
-  pkw_func **hostfns; /* created for the imports; destroyed at close */
-  uint32_t nhostfns;
-  void *himps;        /* typed host imports' data */
+  pkw_func **fns;      /* per export: its function, then its post-return */
   pkw_func *realloc_fn;
   pkw_func *fini;
   pkw_func *unwind;       /* plugkit_unwind (SDK modules), or NULL */
   uint32_t arg_area;      /* plugkit_arg_area's bytes (guest address) */
   uint32_t arg_cap;       /* and their size; 0: no area */
-  int auto_post;          /* plugkit_auto_post: no cabi_post_<name> */
+  int auto_post;          /* copied from m, like the limits below */
   pkw_func *pending_post; /* post-return of the last call, not yet run */
   uint64_t pending_arg;
-  pk__wexport *exports;
   int host_rc; /* the code a host callback failed with */
-  int limited; /* fuel or a timeout is set: guest_enter arms them */
+  int limited;
   uint32_t depth; /* guest entries in progress (guest_enter) */
-  int root_fd;                      /* opts.fs_root, or -1 */
+  int root_fd;
   int files[PK__WASI_MAX_FILES];    /* WASI fds 4..: host fds, or -1 */
+  unsigned kept_files;  /* reset: the files open at the image (bits) */
   int inited;
   int64_t fuel;
   uint32_t timeout_ms;
   uint32_t max_pages;
+  uint64_t direct_calls; /* calls of host functions the module exports */
+  const pkw_image *image; /* reset_after_call: the state to return to */
+  pkw_image *own_image;   /* ... when it is this instance's own */
   pk__os_watchdog *wd;
 } pk__wstate;
 
 /* A host function imported by name, with its wasm type. */
 typedef struct pk__wtyped {
-  pk__wstate *st;
+  pk__wmod *m;
   int32_t index; /* into the plugin's grants */
   const pk__hostfn *fn;
 } pk__wtyped;
+
+/* The instance a host callback runs for: the one that called it, or (a
+   host function the module exports, called from the host: the engine
+   gives no instance) the one guest_enter noted. */
+extern _Thread_local pk__wstate *pk__wasm_direct;
+static inline pk__wstate *pk__wasm_st(pkw_instance *inst) {
+  return inst != NULL ? (pk__wstate *)pkw_instance_user(inst)
+                      : pk__wasm_direct;
+}
 
 /* wentry.c: the way into guest code (rule 2). */
 int pk__wasm_guest_call(pk__wstate *st, pkw_func *fn, uint64_t *slots,
@@ -109,10 +164,10 @@ const char *pk__wasm_num_name(uint8_t type);
 void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap);
 int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                     pk_val *results);
-void pk__wasm_scalar_path(pk__wstate *st, pk_func *f, pk__wexport *w);
+void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w);
 
-/* wimports.c: bind import d (`ti` is its slot of st->himps). */
-int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
+/* wimports.c: bind import d (`ti` is its slot of m->himps). */
+int pk__wasm_bind_import(pk__wmod *m, const pkw_alloc *al,
                          const pkw_import_desc *d, pk__wtyped *ti,
                          pkw_func **out);
 
@@ -155,7 +210,7 @@ int pk__wasm_format(pk__wstate *st, pkw_instance *inst, const char *who,
 
 /* The WASI preview1 subset: bind import `name` (with type `t`) to a host
    function; unknown names get a stub answering ENOSYS. */
-int pk__wasi_bind(pk__wstate *st, const pkw_alloc *al, const char *name,
+int pk__wasi_bind(pk__wmod *m, const pkw_alloc *al, const char *name,
                   size_t len, const pkw_functype *t, pkw_func **out);
 
 #endif /* PK_WASM_WASM_BACKEND_H */

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+_Thread_local pk__wstate *pk__wasm_direct;
+
 /* The guest's memory cannot give `n` more bytes: PK_ELIMIT naming
    max_memory when that is what stops it (the guest's imp_oom says the
    same), else PK_ENOMEM. */
@@ -82,11 +84,11 @@ int pk__wasm_map_rc(pk__wstate *st, int rc) {
   if (rc == PKW_ENOMEM)
     return pk__perr(p, PK_ENOMEM, "out of memory in the engine");
   if (rc == PKW_ELIMIT) /* a lazy body over a translation limit */
-    return pk__perr(p, PK_ELIMIT, "%s", pkw_module_error(st->mod));
+    return pk__perr(p, PK_ELIMIT, "%s", pkw_instance_error(st->inst));
   if (rc == PKW_EINVALID || rc == PKW_EMALFORMED) /* a lazy body */
     return pk__perr(p, PK_EFORMAT, "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed",
-                    pkw_module_error(st->mod));
+                    pkw_instance_error(st->inst));
   if (PKW_IS_TRAP(rc))
     return pk__perr(p, PK_ETRAP, "trap: %s", pkw_strerror(rc));
   return pk__perr(p, PK_ETRAP, "engine error: %s", pkw_strerror(rc));
@@ -113,7 +115,17 @@ static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
     }
   }
   st->depth++;
-  rc = pkw_call(fn, slots, nin, slots, nout);
+  if (PK__UNLIKELY(pkw_func_instance(fn) == NULL)) {
+    /* A host function the module exports: the engine calls it with no
+       instance, so it finds this one here. */
+    pk__wstate *outer = pk__wasm_direct;
+    st->direct_calls++;
+    pk__wasm_direct = st;
+    rc = pkw_call(fn, slots, nin, slots, nout);
+    pk__wasm_direct = outer;
+  } else {
+    rc = pkw_call(fn, slots, nin, slots, nout);
+  }
   if (--st->depth == 0) {
     if (st->wd != NULL)
       pk__os_watchdog_disarm(st->wd);

@@ -33,7 +33,8 @@ static int guest_log(pk__wstate *st, int level, const char *msg,
 
 static int imp_fail(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   const uint8_t *m = pk__wasm_mem(inst, A32(0), A32(1));
   (void)results;
   if (m == NULL)
@@ -63,25 +64,30 @@ static int imp_vfail(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
   char msg[MSG_MAX + 1];
   size_t n;
-  int rc = format_msg(ud, inst, "vfail", &args[0], msg, &n);
+  pk__wstate *st = pk__wasm_st(inst);
+  int rc = format_msg(st, inst, "vfail", &args[0], msg, &n);
+  (void)ud;
   (void)results;
-  return rc < 0 ? rc : guest_fail(ud, msg, n);
+  return rc < 0 ? rc : guest_fail(st, msg, n);
 }
 
 static int imp_vlog(void *ud, pkw_instance *inst, const uint64_t *args,
                     uint64_t *results) {
   char msg[MSG_MAX + 1];
   size_t n;
-  int rc = format_msg(ud, inst, "vlog", &args[1], msg, &n);
+  pk__wstate *st = pk__wasm_st(inst);
+  int rc = format_msg(st, inst, "vlog", &args[1], msg, &n);
+  (void)ud;
   (void)results;
-  return rc < 0 ? rc : guest_log(ud, (int)A32(0), msg, n);
+  return rc < 0 ? rc : guest_log(st, (int)A32(0), msg, n);
 }
 
 /* vformat(fmt, ap, buf, cap) -> i32: vsnprintf. The text is made in
    host memory, then copied: %s arguments may overlap buf. */
 static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
                        uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   pk_host *h = st->p->host;
   uint32_t cap = A32(3);
   char small[256], *text = small;
@@ -109,7 +115,8 @@ static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
 /* The guest could not allocate `size` bytes: its memory is full. */
 static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   (void)inst;
   (void)results;
   st->lane->ctx.status = pk__wasm_out_of_memory(st, "the plugin", A32(0));
@@ -118,7 +125,8 @@ static int imp_oom(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int imp_log(void *ud, pkw_instance *inst, const uint64_t *args,
                    uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   const uint8_t *m = pk__wasm_mem(inst, A32(1), A32(2));
   uint32_t len = A32(2);
   char small[512], *copy = small;
@@ -167,7 +175,8 @@ static int give_guest(pk__wstate *st, pkw_instance *inst, const void *src,
 
 static int imp_config(void *ud, pkw_instance *inst, const uint64_t *args,
                       uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   const uint8_t *key = pk__wasm_mem(inst, A32(0), A32(1));
   pk_str v;
   if (key == NULL)
@@ -182,7 +191,8 @@ static int imp_config(void *ud, pkw_instance *inst, const uint64_t *args,
 
 static int imp_host_find(void *ud, pkw_instance *inst, const uint64_t *args,
                          uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   const uint8_t *name = pk__wasm_mem(inst, A32(0), A32(1));
   const uint8_t *sig = pk__wasm_mem(inst, A32(2), A32(3));
   uint8_t *out = pk__wasm_mem(inst, A32(4), 4);
@@ -365,7 +375,8 @@ static int host_call_copied(pk__wstate *st, pkw_instance *inst,
 
 static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
                          uint64_t *results) {
-  pk__wstate *st = ud;
+  pk__wstate *st = pk__wasm_st(inst);
+  (void)ud;
   host_args ha;
   int rc;
   ha.h = st->p->host;
@@ -377,7 +388,7 @@ static int imp_host_call(void *ud, pkw_instance *inst, const uint64_t *args,
 }
 
 /* A host function imported by name (its arguments copied into ha). */
-static int typed_copied(pk__wtyped *ti, pkw_instance *inst,
+static int typed_copied(pk__wtyped *ti, pk__wstate *st, pkw_instance *inst,
                         const uint64_t *args, uint64_t *results,
                         host_args *ha) {
   const pk__sig *s = &ti->fn->sig;
@@ -402,16 +413,16 @@ static int typed_copied(pk__wtyped *ti, pkw_instance *inst,
       memcpy(&in[i].f64, &args[k++], 8);
       break;
     default:
-      if ((rc = host_arg(ti->st, inst, A32(k), A32(k + 1), ti->fn->name, i,
+      if ((rc = host_arg(st, inst, A32(k), A32(k + 1), ti->fn->name, i,
                          &in[i], ha)) != 0)
         return rc;
       k += 2;
     }
   }
   /* Arguments are read: results may now overwrite them (they alias). */
-  if ((rc = pk__hostfn_call(ti->st->lane, ti->index, in, s->nparams, out,
+  if ((rc = pk__hostfn_call(st->lane, ti->index, in, s->nparams, out,
                             s->nresults)) != PK_OK) {
-    ti->st->host_rc = rc;
+    st->host_rc = rc;
     return PK__WASM_HOSTERR;
   }
   if (s->nresults == 1) {
@@ -438,12 +449,13 @@ static int typed_copied(pk__wtyped *ti, pkw_instance *inst,
 static int imp_typed(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
   pk__wtyped *ti = ud;
+  pk__wstate *st = pk__wasm_st(inst);
   host_args ha;
   int rc;
-  ha.h = ti->st->p->host;
+  ha.h = ti->m->p->host;
   ha.used = 0;
   ha.nheap = 0;
-  rc = typed_copied(ti, inst, args, results, &ha);
+  rc = typed_copied(ti, st, inst, args, results, &ha);
   host_args_free(&ha);
   return rc;
 }
@@ -475,10 +487,10 @@ static int all_i32(const pkw_functype *t, const char *s) {
 }
 
 /* Bind import i. */
-int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
+int pk__wasm_bind_import(pk__wmod *m, const pkw_alloc *al,
                          const pkw_import_desc *d, pk__wtyped *ti,
                          pkw_func **out) {
-  pk_plugin *p = st->p;
+  pk_plugin *p = m->p;
   size_t i;
   if (d->kind != PKW_EXTERN_FUNC)
     return pk__perr(p, PK_EFORMAT,
@@ -487,7 +499,7 @@ int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
                     (int)d->module_len, d->module, (int)d->name_len, d->name);
   if (d->module_len == 22 &&
       memcmp(d->module, "wasi_snapshot_preview1", 22) == 0)
-    return pk__wasi_bind(st, al, d->name, d->name_len, &d->type, out);
+    return pk__wasi_bind(m, al, d->name, d->name_len, &d->type, out);
   if (d->module_len != 7 || memcmp(d->module, "plugkit", 7) != 0)
     return pk__perr(p, PK_ENOENT,
                     "unknown import '%.*s.%.*s' (modules provided: plugkit, "
@@ -510,7 +522,7 @@ int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
                       builtins[i].name, got, builtins[i].name,
                       builtins[i].name);
     }
-    if (pkw_func_create_host(al, &d->type, builtins[i].fn, st, out) !=
+    if (pkw_func_create_host(al, &d->type, builtins[i].fn, m, out) !=
         PKW_OK)
       return pk__perr(p, PK_ENOMEM, "out of memory binding imports");
     return PK_OK;
@@ -532,7 +544,7 @@ int pk__wasm_bind_import(pk__wstate *st, const pkw_alloc *al,
                       rc == PK_EDENIED ? "host function not granted to this "
                                          "plugin"
                                        : "no such host function");
-    ti->st = st;
+    ti->m = m;
     ti->index = idx;
     ti->fn = &p->host->fns[p->grants[idx]];
     if (pk__wasm_lower(&ti->fn->sig, wp, &np, wr, &nr) < 0 ||

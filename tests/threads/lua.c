@@ -17,7 +17,7 @@
 
 /* Calls per thread in the 8-thread test: fewer under the sanitizers,
    which slow each call down tenfold or more. */
-#if defined(PKT_SANITIZED) || defined(__SANITIZE_ADDRESS__) ||             \
+#if defined(PK_TEST_SANITIZED) || defined(__SANITIZE_ADDRESS__) ||         \
     defined(__SANITIZE_THREAD__)
 #define CALLS 10000
 #else

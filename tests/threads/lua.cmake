@@ -7,8 +7,4 @@ add_executable(test_threads_lua ${CMAKE_CURRENT_LIST_DIR}/lua.c)
 target_link_libraries(test_threads_lua PRIVATE pk_test_harness pk_warnings
   Threads::Threads)
 target_compile_definitions(test_threads_lua PRIVATE _POSIX_C_SOURCE=200809L)
-# Fewer calls when every access is instrumented.
-if(PK_SANITIZE)
-  target_compile_definitions(test_threads_lua PRIVATE PKT_SANITIZED=1)
-endif()
 pk_add_tests(test_threads_lua threads_lua ${CMAKE_CURRENT_LIST_DIR}/lua.c)

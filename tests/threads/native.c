@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef PKT_SANITIZED
+#ifdef PK_TEST_SANITIZED
 #define CALLS 10000L /* per thread; sanitizers are 5 to 20 times slower */
 #else
 #define CALLS 100000L

@@ -11,9 +11,6 @@ add_executable(test_threads_native ${CMAKE_CURRENT_SOURCE_DIR}/native.c)
 target_link_libraries(test_threads_native PRIVATE pk_test_harness pk_warnings
   Threads::Threads)
 target_compile_definitions(test_threads_native PRIVATE _POSIX_C_SOURCE=200809L)
-if(PK_SANITIZE)
-  target_compile_definitions(test_threads_native PRIVATE PKT_SANITIZED=1)
-endif()
 pk_add_tests(test_threads_native threads_native
   ${CMAKE_CURRENT_SOURCE_DIR}/native.c
   $<TARGET_FILE:thr_tsafe> $<TARGET_FILE:thr_serial> ${d})

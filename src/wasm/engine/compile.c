@@ -1300,7 +1300,18 @@ static void compile_body(cc *c) {
       v1 = pop(c, PKW_I32);
       if (!unreachable_now(c)) {
         uint32_t k;
-        if (op == 0x36 && addi_addr(c, v1, &k)) {
+        if (c->m->track_dirty) {
+          /* PKW_DECODE_DIRTY: the chunks the store writes are marked
+           * first (an out-of-bounds store marks nothing, then traps). */
+          emit_op(c, PKW_OP_MARK, 0);
+          emit_word(c, v1.slot);
+          emit_word(c, off);
+          emit_word(c, sz[op - 0x36]);
+          emit_op(c, PKW_OP_I32_STORE + (op - 0x36), 0);
+          emit_word(c, v1.slot);
+          emit_word(c, v2.slot);
+          emit_word(c, off);
+        } else if (op == 0x36 && addi_addr(c, v1, &k)) {
           uint32_t x = c->code[c->last_pc + 2];
           c->nc = c->last_pc;
           emit_op(c, PKW_OP_I32_STORE_ADDI, 0);
@@ -1718,6 +1729,8 @@ int pkw__compile_func(pkw_module *m, uint32_t i, char *err, size_t errlen) {
        * zero_locals in exec.c). */
       code->frame_size = c->nlocals + c->max_h + 4;
       m->code_words += c->nc;
+      /* Published: an instance on another thread may now use it. */
+      atomic_store_explicit(&code->done, 1, memory_order_release);
     }
   }
   if (c->r.bad) {

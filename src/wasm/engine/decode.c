@@ -857,6 +857,32 @@ const char *pkw_module_error(const pkw_module *m) {
   return m != NULL ? m->lazy_err : "";
 }
 
+int pkw_module_find_export(const pkw_module *m, const char *name,
+                           size_t len, uint32_t *out_index) {
+  uint32_t lo, hi;
+  if (m == NULL || name == NULL || out_index == NULL)
+    return PKW_EINVAL;
+  if ((uint64_t)len > UINT32_MAX)
+    return PKW_ENOENT;
+  /* Binary search of the sorted index: [lo, hi) may hold the name. */
+  lo = 0;
+  hi = m->nexports;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    const pkw_export *e = m->export_index[mid];
+    int c = pkw__export_cmp(e->name, e->name_len, name, (uint32_t)len);
+    if (c == 0) {
+      *out_index = (uint32_t)(e - m->exports);
+      return PKW_OK;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return PKW_ENOENT;
+}
+
 int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
                          size_t len, unsigned flags, pkw_module **out_module,
                          char *errbuf, size_t errlen) {
@@ -872,6 +898,8 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
   if (m == NULL)
     return PKW_ENOMEM;
   memset(m, 0, sizeof *m);
+  atomic_flag_clear(&m->lock);
+  m->track_dirty = (flags & PKW_DECODE_DIRTY) != 0;
   m->alloc = a;
   m->arena.alloc = a;
   m->bytes = pkw__arena_alloc(&m->arena, len ? len : 1);

@@ -538,6 +538,15 @@ dispatch:
     memcpy(membase + ea, &v, 4);
     NEXT(5);
   }
+  OP(MARK) {
+    /* PKW_DECODE_DIRTY: the store that follows writes [ea, ea + n). Out
+     * of bounds it traps: nothing to mark; nor before the instance
+     * tracks (pkw_instance_track_dirty). */
+    uint64_t ea = (uint64_t)U32(1) + pc[2];
+    if (PKW_LIKELY(mem->dirty != NULL && pkw__in_bounds(ea, pc[3], memsize)))
+      pkw__mark(mem, ea, pc[3]);
+    NEXT(4);
+  }
   OP(MEMORY_SIZE) SLOT(1) = mem->pages; NEXT(2);
   OP(MEMORY_GROW) {
     int64_t old = pkw__memory_grow(mem, U32(2));
@@ -552,6 +561,8 @@ dispatch:
     if (!pkw__in_bounds(src, n, len))
       TRAP(MEMORY_OOB);
     CHECK_MEM(d, n);
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memcpy(membase + d, s->bytes + src, n);
     NEXT(5);
@@ -561,6 +572,8 @@ dispatch:
     uint64_t d = U32(1), src = U32(2), n = U32(3);
     CHECK_MEM(src, n);
     CHECK_MEM(d, n);
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memmove(membase + d, membase + src, n);
     NEXT(4);
@@ -568,6 +581,8 @@ dispatch:
   OP(MEMORY_FILL) {
     uint64_t d = U32(1), n = U32(3);
     CHECK_MEM(d, n);
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memset(membase + d, (int)(uint8_t)SLOT(2), n);
     NEXT(4);
@@ -901,6 +916,7 @@ do_call: {
     inst->stack_free = nfp + top;
     inst->frame_free = frame;
     inst->depth++;
+    inst->host_calls++;
     if (limited)
       inst->fuel = fuel;
     rc = cf->host(cf->host_ud, ci, nfp, nfp);
@@ -944,6 +960,7 @@ do_tail_call: {
     inst->stack_free = args + top;
     inst->frame_free = frame;
     inst->depth++;
+    inst->host_calls++;
     if (limited)
       inst->fuel = fuel;
     rc = cf->host(cf->host_ud, ci, args, args);

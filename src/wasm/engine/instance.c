@@ -10,11 +10,33 @@
 
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta);
 int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init);
+static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh);
+
+#define CHUNK ((size_t)1 << PKW_CHUNK_SHIFT)
+
+struct pkw_image {
+  pkw_alloc alloc;
+  uint32_t pages;      /* memory size */
+  uint64_t nchunks;    /* 4 KiB chunks in it */
+  uint32_t *chunk;     /* per chunk: 0 (all zero) or 1 + its index in data */
+  uint8_t *data;       /* the chunks that are not all zero */
+  uint32_t nglobals;   /* the instance's own globals */
+  uint64_t *globals;   /* values, function references as codes */
+  uint32_t ntables;    /* the instance's own tables */
+  uint32_t *tsize;
+  uint64_t **telems;   /* elements, function references as codes */
+  uint64_t table_used; /* the table budget in use */
+  uint32_t nelems, ndatas;
+  uint8_t *elem_dropped, *data_dropped;
+  size_t bytes;
+};
+
 
 /* ---- memories, tables, globals ------------------------------------------ */
 
+/* zero: clear the pages (else the caller writes every byte: an image). */
 static int memory_init(pkw_memory *mem, const pkw_alloc *a, uint32_t min,
-                       uint32_t max) {
+                       uint32_t max, int zero) {
   memset(mem, 0, sizeof *mem);
   mem->alloc = *a;
   mem->max = max;
@@ -31,12 +53,36 @@ static int memory_init(pkw_memory *mem, const pkw_alloc *a, uint32_t min,
       mem->data = pkw__realloc(a, NULL, (size_t)min * PAGE);
       if (mem->data == NULL)
         return PKW_ENOMEM;
-      memset(mem->data, 0, (size_t)min * PAGE);
+      if (zero)
+        memset(mem->data, 0, (size_t)min * PAGE);
     }
   }
   mem->pages = min;
   mem->size = (uint64_t)min * PAGE;
   return PKW_OK;
+}
+
+/* Chunks of 4 KiB in `pages` pages. */
+#define CHUNKS(pages) ((uint64_t)(pages) << (16u - PKW_CHUNK_SHIFT))
+
+/* Makes the dirty map of a tracked memory cover `pages` pages. */
+static int dirty_cover(pkw_memory *mem, uint64_t pages) {
+  uint64_t n = CHUNKS(pages);
+  uint8_t *map;
+  uint32_t *list;
+  if (n <= mem->dirty_cap)
+    return 0;
+  map = pkw__realloc(&mem->alloc, mem->dirty, (size_t)n);
+  if (map == NULL)
+    return -1;
+  mem->dirty = map;
+  memset(map + mem->dirty_cap, 0, (size_t)(n - mem->dirty_cap));
+  list = pkw__realloc(&mem->alloc, mem->dirty_list, (size_t)n * sizeof *list);
+  if (list == NULL)
+    return -1; /* the map is larger, which is harmless */
+  mem->dirty_list = list;
+  mem->dirty_cap = (uint32_t)n;
+  return 0;
 }
 
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta) {
@@ -47,6 +93,8 @@ int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta) {
     return -1;
   if (delta == 0)
     return old;
+  if (mem->dirty != NULL && dirty_cover(mem, npages) < 0)
+    return -1;
   nd = pkw__realloc(&mem->alloc, mem->data, (size_t)npages * PAGE);
   if (nd == NULL)
     return -1;
@@ -112,7 +160,7 @@ int pkw_memory_create(const pkw_alloc *alloc, uint32_t min_pages,
   m = pkw__realloc(&a, NULL, sizeof *m);
   if (m == NULL)
     return PKW_ENOMEM;
-  rc = memory_init(m, &a, min_pages, has_max ? max_pages : PKW_MAX_PAGES);
+  rc = memory_init(m, &a, min_pages, has_max ? max_pages : PKW_MAX_PAGES, 1);
   if (rc < 0) {
     pkw__realloc(&a, m, 0);
     return rc;
@@ -129,6 +177,8 @@ void pkw_memory_destroy(pkw_memory *mem) {
     return;
   a = mem->alloc;
   pkw__realloc(&a, mem->data, 0);
+  pkw__realloc(&a, mem->dirty, 0);
+  pkw__realloc(&a, mem->dirty_list, 0);
   pkw__realloc(&a, mem, 0);
 }
 
@@ -250,9 +300,17 @@ int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
   if (mem == NULL || off > mem->size || n > mem->size ||
       !pkw__in_bounds(off, n, mem->size))
     return PKW_TRAP_MEMORY_OOB;
+  if (mem->dirty != NULL)
+    pkw__mark(mem, off, n);
   if (n)
     memcpy(mem->data + off, src, n);
   return PKW_OK;
+}
+
+void pkw_memory_touch(pkw_memory *mem, uint64_t off, uint64_t n) {
+  if (mem != NULL && mem->dirty != NULL && off <= mem->size &&
+      n <= mem->size && pkw__in_bounds(off, n, mem->size))
+    pkw__mark(mem, off, n);
 }
 
 int pkw_memory_grow(pkw_memory *mem, uint32_t delta, uint32_t *out_old) {
@@ -479,7 +537,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     const pkw_code *c = &m->codes[i];
     f->type = m->types[m->func_type[m->nfunc_imports + i]];
     f->inst = inst;
-    if (c->code != NULL) {
+    if (atomic_load_explicit(&c->done, memory_order_acquire)) {
       f->code = c->code;
       f->nlocals = c->nlocals;
       f->frame_size = c->frame_size;
@@ -550,7 +608,14 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       goto fail;
     }
     inst->own_mem = 1;
-    rc = memory_init(inst->mem, &m->alloc, ml->min, max);
+    if (lim.image != NULL && lim.image->pages > max) {
+      pkw__errf(errbuf, errlen, "memory: the image is over the limit");
+      rc = PKW_ELIMIT;
+      goto fail;
+    }
+    rc = memory_init(inst->mem, &m->alloc,
+                     lim.image != NULL ? lim.image->pages : ml->min, max,
+                     lim.image == NULL);
     inst->mem->has_max = ml->has_max;
     inst->mem->decl_max = ml->max;
     if (rc < 0) {
@@ -569,6 +634,15 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   }
   for (i = 0; i < ndg; i++)
     inst->own_globals[i].val = eval_cexpr(inst, &m->global_init[i]);
+  if (lim.image != NULL) {
+    /* From an image: its state replaces segments and start. */
+    if ((rc = image_apply(inst, lim.image, 1)) < 0) {
+      pkw__errf(errbuf, errlen, "cannot apply the image");
+      goto fail;
+    }
+    *out_inst = inst;
+    return PKW_OK;
+  }
 
   /* From here on, traps leave a partly initialized instance that the
    * caller receives (imported tables may already point into it). */
@@ -635,6 +709,8 @@ void pkw_instance_destroy(pkw_instance *inst) {
     pkw__realloc(&a, inst->own_tables[i].elems, 0);
   if (inst->own_mem && inst->mem != NULL) {
     pkw__realloc(&a, inst->mem->data, 0);
+    pkw__realloc(&a, inst->mem->dirty, 0);
+    pkw__realloc(&a, inst->mem->dirty_list, 0);
     pkw__realloc(&a, inst->mem, 0);
   }
   pkw__realloc(&a, inst->stack, 0);
@@ -737,32 +813,50 @@ pkw_func *pkw_instance_start_func(pkw_instance *inst) {
 
 /* ---- calls -------------------------------------------------------------- */
 
+static void module_lock(pkw_module *m) {
+  while (atomic_flag_test_and_set_explicit(&m->lock, memory_order_acquire))
+    ; /* another instance translates a body: bounded by the work limits */
+}
+static void module_unlock(pkw_module *m) {
+  atomic_flag_clear_explicit(&m->lock, memory_order_release);
+}
+
 int pkw__compile_lazy(pkw_func *f) {
   pkw_instance *inst = f->inst;
   pkw_module *m = inst->mod;
   uint32_t i = (uint32_t)(f - inst->own_funcs);
   pkw_code *c = &m->codes[i];
-  if (c->code == NULL) {
-    int rc;
-    if (c->fail_rc != 0) {
+  /* Translated already (by this or another instance): no lock. */
+  if (!atomic_load_explicit(&c->done, memory_order_acquire)) {
+    int rc = PKW_OK;
+    module_lock(m);
+    if (atomic_load_explicit(&c->done, memory_order_relaxed)) {
+      /* another instance translated it meanwhile */
+    } else if (c->fail_rc != 0) {
       /* Failed before: the same error at once, no new translation. */
       snprintf(m->lazy_err, sizeof m->lazy_err, "%s", c->fail_msg);
-      return c->fail_rc;
-    }
-    rc = pkw__compile_func(m, i, m->lazy_err, sizeof m->lazy_err);
-    if (rc != PKW_OK) {
-      /* Remembered (once per function, so the arena stays bounded)
-       * unless the failure may pass: out of memory. */
-      size_t len = strlen(m->lazy_err) + 1;
-      char *msg;
-      if (rc != PKW_ENOMEM &&
-          (msg = pkw__arena_alloc_raw(&m->arena, len)) != NULL) {
-        memcpy(msg, m->lazy_err, len);
-        c->fail_msg = msg;
-        c->fail_rc = rc;
+      inst->lazy_msg = c->fail_msg;
+      rc = c->fail_rc;
+    } else {
+      rc = pkw__compile_func(m, i, m->lazy_err, sizeof m->lazy_err);
+      if (rc != PKW_OK) {
+        /* Remembered (once per function, so the arena stays bounded)
+         * unless the failure may pass: out of memory. */
+        size_t len = strlen(m->lazy_err) + 1;
+        char *msg;
+        inst->lazy_msg = "out of memory translating a function";
+        if (rc != PKW_ENOMEM &&
+            (msg = pkw__arena_alloc_raw(&m->arena, len)) != NULL) {
+          memcpy(msg, m->lazy_err, len);
+          c->fail_msg = msg;
+          c->fail_rc = rc;
+          inst->lazy_msg = msg;
+        }
       }
-      return rc;
     }
+    module_unlock(m);
+    if (rc != PKW_OK)
+      return rc;
   }
   f->code = c->code;
   f->nlocals = c->nlocals;
@@ -799,3 +893,328 @@ int pkw__invoke_host(pkw_func *f, const uint64_t *in, uint64_t *out,
   return PKW_OK;
 }
 
+
+/* ---- the embedder's pointer, counters --------------------------------- */
+
+void pkw_instance_set_user(pkw_instance *inst, void *user) {
+  inst->user = user;
+}
+void *pkw_instance_user(const pkw_instance *inst) {
+  return inst != NULL ? inst->user : NULL;
+}
+pkw_instance *pkw_func_instance(const pkw_func *f) {
+  return f != NULL ? f->inst : NULL;
+}
+uint64_t pkw_instance_host_calls(const pkw_instance *inst) {
+  return inst->host_calls;
+}
+const char *pkw_instance_error(const pkw_instance *inst) {
+  return inst != NULL && inst->lazy_msg != NULL ? inst->lazy_msg : "";
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+/* An imported function and its index, sorted by address. */
+typedef struct fidx {
+  uintptr_t f;
+  uint32_t i;
+} fidx;
+
+static int fidx_cmp(const void *a, const void *b) {
+  uintptr_t x = ((const fidx *)a)->f, y = ((const fidx *)b)->f;
+  return x < y ? -1 : x > y;
+}
+
+/* A function reference as a code independent of the instance: 0 for
+ * null, 1 + the function's index. -1: not a function of inst. */
+static int func_code(const pkw_instance *inst, const fidx *imp, uint32_t n,
+                     uint64_t v, uint64_t *out) {
+  const pkw_module *m = inst->mod;
+  uintptr_t f = (uintptr_t)v;
+  uintptr_t lo = (uintptr_t)inst->own_funcs;
+  uint32_t ndf = m->nfuncs - m->nfunc_imports, a = 0, b = n;
+  if (v == 0) {
+    *out = 0;
+    return 0;
+  }
+  if (f >= lo && f < lo + ndf * sizeof(pkw_func) &&
+      (f - lo) % sizeof(pkw_func) == 0) {
+    *out = 1 + m->nfunc_imports + (f - lo) / sizeof(pkw_func);
+    return 0;
+  }
+  while (a < b) {
+    uint32_t mid = a + (b - a) / 2;
+    if (imp[mid].f == f) {
+      *out = 1 + (uint64_t)imp[mid].i;
+      return 0;
+    }
+    if (imp[mid].f < f)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  return -1;
+}
+
+static uint64_t func_of_code(const pkw_instance *inst, uint64_t code) {
+  return code == 0 ? 0 : (uint64_t)(uintptr_t)inst->funcs[code - 1];
+}
+
+void pkw_image_destroy(pkw_image *img) {
+  pkw_alloc a;
+  uint32_t i;
+  if (img == NULL)
+    return;
+  a = img->alloc;
+  pkw__realloc(&a, img->chunk, 0);
+  pkw__realloc(&a, img->data, 0);
+  pkw__realloc(&a, img->globals, 0);
+  if (img->telems != NULL)
+    for (i = 0; i < img->ntables; i++)
+      pkw__realloc(&a, img->telems[i], 0);
+  pkw__realloc(&a, img->telems, 0);
+  pkw__realloc(&a, img->tsize, 0);
+  pkw__realloc(&a, img->elem_dropped, 0);
+  pkw__realloc(&a, img->data_dropped, 0);
+  pkw__realloc(&a, img, 0);
+}
+
+size_t pkw_image_bytes(const pkw_image *img) {
+  return img != NULL ? img->bytes : 0;
+}
+
+static int chunk_is_zero(const uint8_t *p, size_t n) {
+  return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+int pkw_image_create(pkw_instance *inst, pkw_image **out_image) {
+  const pkw_module *m;
+  pkw_alloc a;
+  pkw_image *img;
+  fidx *imp = NULL;
+  uint32_t ndg, ndt, i, nimp;
+  uint64_t c, nz = 0;
+  int rc = PKW_ENOMEM;
+  if (inst == NULL || out_image == NULL)
+    return PKW_EINVAL;
+  m = inst->mod;
+  a = inst->alloc;
+  if ((img = pkw__realloc(&a, NULL, sizeof *img)) == NULL)
+    return PKW_ENOMEM;
+  memset(img, 0, sizeof *img);
+  img->alloc = a;
+  /* Imported functions by address, for the function references. */
+  nimp = m->nfunc_imports;
+  if (nimp > 0) {
+    if ((imp = pkw__realloc(&a, NULL, nimp * sizeof *imp)) == NULL)
+      goto fail;
+    for (i = 0; i < nimp; i++) {
+      imp[i].f = (uintptr_t)inst->funcs[i];
+      imp[i].i = i;
+    }
+    qsort(imp, nimp, sizeof *imp, fidx_cmp);
+  }
+  /* Memory: the chunks that are not all zero. */
+  if (inst->own_mem && inst->mem != NULL && inst->mem->pages > 0) {
+    const pkw_memory *mem = inst->mem;
+    img->pages = mem->pages;
+    img->nchunks = CHUNKS(mem->pages);
+    if ((img->chunk = pkw__realloc(&a, NULL, img->nchunks * sizeof(uint32_t))) ==
+        NULL)
+      goto fail;
+    for (c = 0; c < img->nchunks; c++)
+      img->chunk[c] = chunk_is_zero(mem->data + c * CHUNK, CHUNK)
+                          ? 0
+                          : (uint32_t)(1 + nz++);
+    if (nz > 0) {
+      if ((img->data = pkw__realloc(&a, NULL, nz * CHUNK)) == NULL)
+        goto fail;
+      for (c = 0; c < img->nchunks; c++)
+        if (img->chunk[c] != 0)
+          memcpy(img->data + (img->chunk[c] - 1) * CHUNK,
+                 mem->data + c * CHUNK, CHUNK);
+    }
+    img->bytes += nz * CHUNK + img->nchunks * sizeof(uint32_t);
+  }
+  rc = PKW_EINVAL;
+  ndg = m->nglobals - m->nglobal_imports;
+  img->nglobals = ndg;
+  if (ndg > 0) {
+    if ((img->globals = pkw__realloc(&a, NULL, ndg * sizeof(uint64_t))) ==
+        NULL) {
+      rc = PKW_ENOMEM;
+      goto fail;
+    }
+    for (i = 0; i < ndg; i++) {
+      const pkw_global *g = &inst->own_globals[i];
+      img->globals[i] = g->val;
+      if (g->type == PKW_FUNCREF &&
+          func_code(inst, imp, nimp, g->val, &img->globals[i]) < 0)
+        goto fail;
+    }
+  }
+  ndt = m->ntables - m->ntable_imports;
+  img->ntables = ndt;
+  if (ndt > 0) {
+    rc = PKW_ENOMEM;
+    if ((img->tsize = pkw__realloc(&a, NULL, ndt * sizeof(uint32_t))) ==
+            NULL ||
+        (img->telems = pkw__realloc(&a, NULL, ndt * sizeof(uint64_t *))) ==
+            NULL)
+      goto fail;
+    memset(img->telems, 0, ndt * sizeof(uint64_t *));
+    for (i = 0; i < ndt; i++) {
+      const pkw_table *t = &inst->own_tables[i];
+      uint32_t k;
+      img->tsize[i] = t->size;
+      if (t->size == 0)
+        continue;
+      rc = PKW_ENOMEM;
+      if ((img->telems[i] = pkw__realloc(&a, NULL,
+                                         (size_t)t->size * sizeof(uint64_t))) ==
+          NULL)
+        goto fail;
+      img->bytes += (size_t)t->size * sizeof(uint64_t);
+      rc = PKW_EINVAL;
+      for (k = 0; k < t->size; k++) {
+        img->telems[i][k] = t->elems[k];
+        if (t->elem == PKW_FUNCREF &&
+            func_code(inst, imp, nimp, t->elems[k], &img->telems[i][k]) < 0)
+          goto fail;
+      }
+    }
+  }
+  img->table_used = inst->table_budget.used;
+  rc = PKW_ENOMEM;
+  img->nelems = m->nelems;
+  img->ndatas = m->ndatas;
+  if ((m->nelems > 0 &&
+       (img->elem_dropped = pkw__realloc(&a, NULL, m->nelems)) == NULL) ||
+      (m->ndatas > 0 &&
+       (img->data_dropped = pkw__realloc(&a, NULL, m->ndatas)) == NULL))
+    goto fail;
+  if (m->nelems > 0)
+    memcpy(img->elem_dropped, inst->elem_dropped, m->nelems);
+  if (m->ndatas > 0)
+    memcpy(img->data_dropped, inst->data_dropped, m->ndatas);
+  pkw__realloc(&a, imp, 0);
+  *out_image = img;
+  return PKW_OK;
+fail:
+  pkw__realloc(&a, imp, 0);
+  pkw_image_destroy(img);
+  return rc;
+}
+
+/* Chunk c of the image into memory at base. */
+static void chunk_restore(uint8_t *base, const pkw_image *img, uint64_t c) {
+  if (img->chunk[c] != 0)
+    memcpy(base + c * CHUNK, img->data + (img->chunk[c] - 1) * CHUNK, CHUNK);
+  else
+    memset(base + c * CHUNK, 0, CHUNK);
+}
+
+/* Sets inst's state from img: every chunk of memory (fresh: memory of
+ * img->pages pages, not initialized), or only the dirty ones. */
+static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
+  const pkw_module *m = inst->mod;
+  pkw_alloc a = inst->alloc;
+  uint32_t ndg = m->nglobals - m->nglobal_imports;
+  uint32_t ndt = m->ntables - m->ntable_imports, i;
+  uint64_t c;
+  if (img->nglobals != ndg || img->ntables != ndt ||
+      img->nelems != m->nelems || img->ndatas != m->ndatas)
+    return PKW_EINVAL;
+  if (inst->own_mem && inst->mem != NULL) {
+    pkw_memory *mem = inst->mem;
+    if (fresh) {
+      if (mem->pages != img->pages)
+        return PKW_EINVAL;
+      for (c = 0; c < img->nchunks; c++)
+        chunk_restore(mem->data, img, c);
+    } else {
+      uint32_t k;
+      if (mem->dirty == NULL || mem->pages < img->pages)
+        return PKW_EINVAL;
+      if (mem->pages > img->pages) {
+        /* Grown in the call: back to the image's size (the pages past
+         * it are zeroed again if the guest grows it anew). */
+        if (img->pages == 0) {
+          pkw__realloc(&a, mem->data, 0);
+          mem->data = NULL;
+        } else {
+          uint8_t *nd = pkw__realloc(&a, mem->data, (size_t)img->pages * PAGE);
+          if (nd != NULL)
+            mem->data = nd;
+        }
+        mem->pages = img->pages;
+        mem->size = (uint64_t)img->pages * PAGE;
+      }
+      for (k = 0; k < mem->ndirty; k++) {
+        c = mem->dirty_list[k];
+        mem->dirty[c] = 0;
+        if (c < img->nchunks)
+          chunk_restore(mem->data, img, c);
+      }
+      mem->ndirty = 0;
+    }
+  }
+  for (i = 0; i < ndg; i++) {
+    pkw_global *g = &inst->own_globals[i];
+    g->val = g->type == PKW_FUNCREF ? func_of_code(inst, img->globals[i])
+                                    : img->globals[i];
+  }
+  for (i = 0; i < ndt; i++) {
+    pkw_table *t = &inst->own_tables[i];
+    uint32_t k, n = img->tsize[i];
+    if (t->size != n) {
+      if (n == 0) {
+        pkw__realloc(&a, t->elems, 0);
+        t->elems = NULL;
+      } else {
+        uint64_t *ne = pkw__realloc(&a, t->elems, (size_t)n * sizeof *ne);
+        if (ne == NULL)
+          return PKW_ENOMEM;
+        t->elems = ne;
+      }
+      t->size = n;
+    }
+    for (k = 0; k < n; k++)
+      t->elems[k] = t->elem == PKW_FUNCREF
+                        ? func_of_code(inst, img->telems[i][k])
+                        : img->telems[i][k];
+  }
+  inst->table_budget.used = img->table_used;
+  if (m->nelems > 0)
+    memcpy(inst->elem_dropped, img->elem_dropped, m->nelems);
+  if (m->ndatas > 0)
+    memcpy(inst->data_dropped, img->data_dropped, m->ndatas);
+  return PKW_OK;
+}
+
+int pkw_instance_track_dirty(pkw_instance *inst) {
+  pkw_memory *mem;
+  if (inst == NULL || !inst->mod->track_dirty)
+    return PKW_EINVAL;
+  mem = inst->mem;
+  if (mem == NULL || !inst->own_mem || mem->dirty != NULL)
+    return PKW_OK;
+  /* At least one byte, so that a memory of 0 pages is tracked too. */
+  if ((mem->dirty = pkw__realloc(&mem->alloc, NULL, 1)) == NULL)
+    return PKW_ENOMEM;
+  mem->dirty[0] = 0;
+  mem->dirty_cap = 0;
+  if (dirty_cover(mem, mem->pages) < 0)
+    return PKW_ENOMEM;
+  return PKW_OK;
+}
+
+int pkw_instance_reset(pkw_instance *inst, const pkw_image *img) {
+  if (inst == NULL || img == NULL)
+    return PKW_EINVAL;
+  return image_apply(inst, img, 0);
+}
+
+uint32_t pkw_instance_dirty_chunks(const pkw_instance *inst) {
+  return inst != NULL && inst->mem != NULL ? inst->mem->ndirty : 0;
+}

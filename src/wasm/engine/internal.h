@@ -158,6 +158,7 @@
   X(ELEM_DROP)        /* [seg] */                                         \
   X(REF_FUNC)         /* [dst, funcidx] */                                \
   X(LAZY)             /* [] a lazy module's function, not translated yet */ \
+  X(MARK)             /* [addr, off, n]: PKW_DECODE_DIRTY, before a store */ \
   X(I32_ADD_IMM)      /* [dst, a, imm]: i32 op with a constant b */     \
   X(I32_SUB_IMM) X(I32_MUL_IMM) X(I32_AND_IMM) X(I32_OR_IMM)             \
   X(I32_XOR_IMM) X(I32_SHL_IMM) X(I32_SHR_S_IMM) X(I32_SHR_U_IMM)        \
@@ -261,6 +262,10 @@ typedef struct pkw_code {
   uint32_t body_len;
   int fail_rc;               /* lazy: translation failed with this code */
   const char *fail_msg;      /* ... and this message (in the arena) */
+  /* code, ncode, nlocals and frame_size are set: stored with release
+   * once they are (a lazy body, under the module's lock), so an instance
+   * that loads it with acquire may use them without the lock. */
+  atomic_uchar done;
 } pkw_code;
 
 struct pkw_module {
@@ -299,6 +304,11 @@ struct pkw_module {
   uint32_t lazy_code[2];      /* PKW_DECODE_LAZY: the code of every
                                  function not translated yet (LAZY) */
   char lazy_err[192];         /* the last body that failed to translate */
+  uint8_t track_dirty;        /* PKW_DECODE_DIRTY: stores are MARKed */
+  /* Serializes lazy translation (the arena, code_words, lazy_err and a
+   * body's fail_* fields) between instances on several threads: a spin
+   * lock, held only while one body translates. */
+  atomic_flag lock;
 };
 
 struct pkw_func {
@@ -318,7 +328,29 @@ struct pkw_memory {
   uint32_t decl_max;          /* declared maximum, for import matching */
   uint8_t has_max;            /* a maximum was declared */
   pkw_alloc alloc;
+  /* Dirty tracking (pkw_instance_track_dirty), NULL when off: a byte
+   * per 4 KiB chunk set when the chunk is written, the chunks set in
+   * the order they were, and how many chunks the map covers. */
+  uint8_t *dirty;
+  uint32_t *dirty_list;
+  uint32_t ndirty, dirty_cap;
 };
+
+#define PKW_CHUNK_SHIFT 12u  /* dirty tracking and images: 4 KiB chunks */
+
+/* Marks the chunks of [off, off + n), which the caller has bounds-checked,
+ * as written (a tracked memory). */
+static inline void pkw__mark(pkw_memory *m, uint64_t off, uint64_t n) {
+  uint64_t c, last;
+  if (n == 0)
+    return;
+  last = (off + n - 1) >> PKW_CHUNK_SHIFT;
+  for (c = off >> PKW_CHUNK_SHIFT; c <= last; c++)
+    if (!m->dirty[c]) {
+      m->dirty[c] = 1;
+      m->dirty_list[m->ndirty++] = (uint32_t)c;
+    }
+}
 
 /* The table elements an instance's tables may hold together. Each of
  * its tables points here, so growth is charged to the owner whichever
@@ -371,6 +403,9 @@ struct pkw_instance {
   int depth;                  /* host callbacks active on this stack */
   int64_t fuel;               /* < 0: unlimited */
   atomic_int interrupt;
+  void *user;                 /* pkw_instance_set_user */
+  uint64_t host_calls;        /* host functions called by guest code */
+  const char *lazy_msg;       /* pkw_instance_error */
 };
 
 /* The one bounds check for every guest memory and table access: is

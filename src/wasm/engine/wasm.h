@@ -31,6 +31,11 @@
  *
  * Threads: an instance is used by one thread at a time; the only function
  * that may be called from another thread is pkw_instance_interrupt().
+ * A module is shared read-only by its instances, which may run on
+ * different threads at once: the lazy translation of a body (the one
+ * write into a module after decoding) is serialized by the module's lock
+ * and published with release/acquire, so a translated body is read
+ * without a lock.
  * Host byte order must be little-endian (checked at compile time).
  *
  * Execution model (see compile.c and exec.c): each function is validated
@@ -161,6 +166,12 @@ typedef struct pkw_limits {
                                   pkw_instance_start_func once it has armed
                                   its limits (a watchdog needs the
                                   instance) */
+  const struct pkw_image *image; /* non-NULL: the new instance takes its
+                                  memory, globals, tables and dropped
+                                  segments from this image (of an instance
+                                  of the same module, pkw_image_create)
+                                  instead of running the segments and the
+                                  start function */
 } pkw_limits;
 
 /* ---- modules ---------------------------------------------------------- */
@@ -191,17 +202,29 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
  * PKW_EINVALID, PKW_EMALFORMED or PKW_ELIMIT (not a trap: the instance
  * stays usable, other functions run), with the message in
  * pkw_module_error(); the failure is remembered, so later calls fail
- * the same way at once and allocate nothing. The
- * first call translates into the module, so the instances of a lazy
- * module must not run on several threads at once. */
+ * the same way at once and allocate nothing (its message is then in
+ * pkw_instance_error of the calling instance). The first call
+ * translates into the module under the module's lock, so instances of
+ * a lazy module may run on several threads at once. */
 #define PKW_DECODE_LAZY 1u
+/* PKW_DECODE_DIRTY: stores and bulk memory writes also mark the 4 KiB
+ * chunks they write, for pkw_instance_reset (a MARK instruction before
+ * each store, chosen at translation time: modules decoded without the
+ * flag run the plain stores). Instances then track with
+ * pkw_instance_track_dirty. */
+#define PKW_DECODE_DIRTY 2u
 int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
                          size_t len, unsigned flags, pkw_module **out_module,
                          char *errbuf, size_t errlen);
 /* The message of the last body a lazy module failed to translate ("" if
- * none). Valid until the next call into the module's instances. */
+ * none). Valid until the next call into the module's instances; with
+ * instances on several threads, use pkw_instance_error. */
 const char *pkw_module_error(const pkw_module *m);
 void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
+/* The index (for pkw_instance_export) of the export called name
+ * (name_len bytes), or PKW_ENOENT: O(log n), like pkw_instance_find. */
+int pkw_module_find_export(const pkw_module *m, const char *name,
+                           size_t name_len, uint32_t *out_index);
 /* 32-bit words of translated code the module holds (every function
  * translated so far): for tests of the translation's size. */
 size_t pkw_module_code_words(const pkw_module *m);
@@ -290,6 +313,49 @@ int pkw_instance_func(pkw_instance *inst, const char *name,
 /* Memory index 0 of the instance (defined or imported), or NULL. */
 pkw_memory *pkw_instance_memory(pkw_instance *inst);
 
+/* A pointer the embedder keeps with the instance (NULL at first): host
+ * functions, which all instances of a module share, find their caller's
+ * state from the inst they are given. */
+void pkw_instance_set_user(pkw_instance *inst, void *user);
+void *pkw_instance_user(const pkw_instance *inst);
+/* The instance that defines f; NULL for a host function (which a module
+ * may export: calling it from the host passes it no instance). */
+pkw_instance *pkw_func_instance(const pkw_func *f);
+/* Host functions the instance's guest code has called so far. */
+uint64_t pkw_instance_host_calls(const pkw_instance *inst);
+/* The message of the last body this instance's call failed to translate
+ * lazily ("" if none): the per-instance pkw_module_error, safe when
+ * instances run on several threads. */
+const char *pkw_instance_error(const pkw_instance *inst);
+
+/* ---- images: snapshot and reset ---------------------------------------- */
+
+/* An image is the state of an instance at one moment: its defined
+ * memory (the chunks of 4 KiB that are not all zero), its own globals
+ * and tables (function references as function indices, so that the
+ * image fits any instance of the module) and its dropped segments. It
+ * is read-only once made: instances on several threads may use one. */
+typedef struct pkw_image pkw_image;
+/* Snapshot inst (no call running in it). PKW_ENOMEM, or PKW_EINVAL when
+ * a table or global holds a function of another instance. */
+int pkw_image_create(pkw_instance *inst, pkw_image **out_image);
+void pkw_image_destroy(pkw_image *img);            /* accepts NULL */
+/* Bytes the image holds (memory chunks and tables), for reports. */
+size_t pkw_image_bytes(const pkw_image *img);
+/* Makes the instance's memory record the chunks written from now on
+ * (the module must be decoded with PKW_DECODE_DIRTY, else PKW_EINVAL):
+ * what pkw_instance_reset restores. PKW_ENOMEM. */
+int pkw_instance_track_dirty(pkw_instance *inst);
+/* Returns inst (no call running in it) to img, an image of an instance
+ * of the same module: the memory chunks written since the last reset (or
+ * since tracking began) are copied back from the image, a grown memory
+ * shrinks back to the image's size, and globals, tables and dropped
+ * segments are set from it. Needs pkw_instance_track_dirty. PKW_OK,
+ * PKW_ENOMEM (a table to regrow), PKW_EINVAL. */
+int pkw_instance_reset(pkw_instance *inst, const pkw_image *img);
+/* Chunks of 4 KiB written since the last reset (tracked instances). */
+uint32_t pkw_instance_dirty_chunks(const pkw_instance *inst);
+
 /* Fuel: each call (the host's into the guest too) and each loop
  * iteration consumes one unit; at zero the guest traps with
  * PKW_TRAP_OUT_OF_FUEL. fuel < 0 means unlimited (the
@@ -349,6 +415,10 @@ int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
                      size_t n);
 /* Grows by delta pages; writes the old size. PKW_ELIMIT past the max. */
 int pkw_memory_grow(pkw_memory *mem, uint32_t delta, uint32_t *out_old);
+/* The host wrote (or may write) [off, off+n) through pkw_memory_data:
+ * marks the chunks for pkw_instance_reset when the memory is tracked
+ * (pkw_memory_write marks by itself). Out of bounds: nothing. */
+void pkw_memory_touch(pkw_memory *mem, uint64_t off, uint64_t n);
 
 uint64_t pkw_global_get(const pkw_global *g);
 int pkw_global_type(const pkw_global *g);

@@ -1,0 +1,643 @@
+/*
+ * The wasm backend's instance pool (issue 13): many threads calling one
+ * plugin, each call in an instance of its own; open and close racing with
+ * calls; host functions called from many instances at once;
+ * max_instances; a call waiting for an instance past call_timeout_ms;
+ * state per instance; reset_after_call.
+ *
+ * argv[2]: the folder holding pool.wasm, pool_born.wasm.
+ *
+ * The harness's counting allocator is not thread-safe: these tests use a
+ * host of their own whose allocator counts with atomics, and check it
+ * for leaks at the end of each test.
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#ifdef PK_TEST_SANITIZED
+#define CALLS 10000 /* sanitizers make each call several times slower */
+#else
+#define CALLS 100000
+#endif
+#define THREADS 8
+
+static char path_buf[1024];
+
+static const char *fixture(const char *name) {
+  snprintf(path_buf, sizeof path_buf, "%s/%s", pkt_arg(0), name);
+  return path_buf;
+}
+
+/* ---- a host whose allocator may be called from any thread -------------- */
+
+static atomic_long live;
+
+typedef union hdr {
+  size_t n;
+  max_align_t align;
+} hdr;
+
+static void *ts_alloc(void *ud, void *p, size_t n) {
+  hdr *h = p ? (hdr *)p - 1 : NULL;
+  (void)ud;
+  if (n == 0) {
+    if (h != NULL) {
+      atomic_fetch_sub(&live, 1);
+      free(h);
+    }
+    return NULL;
+  }
+  h = realloc(h, sizeof *h + n);
+  if (h == NULL)
+    return NULL;
+  if (p == NULL)
+    atomic_fetch_add(&live, 1);
+  h->n = n;
+  return h + 1;
+}
+
+static atomic_long triples, borns, holding;
+static atomic_int release_hold;
+static int born_fail_after = -1; /* born refuses instance #n (0: none) */
+
+static int host_triple(void *ud, pk_plugin *caller, const pk_val *args,
+                       pk_val *results) {
+  (void)ud;
+  (void)caller;
+  atomic_fetch_add(&triples, 1);
+  results[0] = PK_I32(args[0].i32 * 3);
+  return PK_OK;
+}
+
+/* init's side effect in pool_born.wasm: counts the instances made. */
+static int host_born(void *ud, pk_plugin *caller, const pk_val *args,
+                     pk_val *results) {
+  long n = atomic_fetch_add(&borns, 1) + 1;
+  (void)ud;
+  (void)caller;
+  (void)args;
+  results[0] = PK_I32(born_fail_after > 0 && n > born_fail_after ? 1 : 0);
+  return PK_OK;
+}
+
+/* Blocks the calling instance until the test lets it go (10 s at most). */
+static int host_hold(void *ud, pk_plugin *caller, const pk_val *args,
+                     pk_val *results) {
+  int i;
+  (void)ud;
+  (void)caller;
+  (void)args;
+  atomic_fetch_add(&holding, 1);
+  for (i = 0; i < 10000 && !atomic_load(&release_hold); i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  results[0] = PK_I32(7);
+  return PK_OK;
+}
+
+static pk_host *ts_host(void) {
+  pk_host_opts o = PK_HOST_OPTS_INIT;
+  pk_host *h = NULL;
+  o.alloc = ts_alloc;
+  if (pk_host_create(&o, &h) != PK_OK)
+    pkt_fail(__FILE__, __LINE__, "pk_host_create failed");
+  PKT_RC(h, pk_host_define(h, "triple", "(i32)->i32", host_triple, NULL),
+         PK_OK);
+  PKT_RC(h, pk_host_define(h, "born", "()->i32", host_born, NULL), PK_OK);
+  PKT_RC(h, pk_host_define(h, "hold", "()->i32", host_hold, NULL), PK_OK);
+  return h;
+}
+
+static void ts_host_done(pk_host *h) {
+  pk_host_destroy(h);
+  PKT_EQ_INT(atomic_load(&live), 0);
+}
+
+static pk_plugin *open_pool(pk_host *h, const char *file, pk_open_opts *o) {
+  pk_open_opts d = PK_OPEN_OPTS_INIT;
+  pk_plugin *p = NULL;
+  if (o == NULL)
+    o = &d;
+  o->grants = "*";
+  PKT_RC(h, pk_plugin_open(h, fixture(file), o, &p), PK_OK);
+  return p;
+}
+
+static pk_func *func(pk_host *h, pk_plugin *p, const char *name,
+                     const char *sig) {
+  pk_func *f = NULL;
+  PKT_RC(h, pk_plugin_func(p, name, sig, &f), PK_OK);
+  return f;
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+/* Threads start together, so that they reach the pool (and the lazy
+   translation of each function) at once, and end together: a thread
+   that exits gives its number, with its lane and instance, to the next
+   thread that starts (src/core/thread.c), which must not happen while
+   the others still count on having instances of their own. */
+static pthread_barrier_t start, finish;
+
+typedef struct job {
+  pk_func *f;
+  int id;
+  long calls;
+  long bad;     /* wrong results, or codes that should not be */
+  long ok, closed;
+  int32_t first, last;
+  char why[256];
+} job;
+
+static void run_threads(void *(*fn)(void *), job *jobs, int n) {
+  pthread_t t[THREADS];
+  int i;
+  PKT_ASSERT(n <= THREADS);
+  pthread_barrier_init(&start, NULL, (unsigned)n);
+  pthread_barrier_init(&finish, NULL, (unsigned)n);
+  for (i = 0; i < n; i++)
+    PKT_ASSERT(pthread_create(&t[i], NULL, fn, &jobs[i]) == 0);
+  for (i = 0; i < n; i++)
+    pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&finish);
+  pthread_barrier_destroy(&start);
+  for (i = 0; i < n; i++)
+    if (jobs[i].bad != 0)
+      pkt_fail(__FILE__, __LINE__, "thread %d: %ld bad calls (%s)", i,
+               jobs[i].bad, jobs[i].why);
+}
+
+static void *sum_thread(void *arg) {
+  job *j = arg;
+  long i;
+  pthread_barrier_wait(&start);
+  for (i = 0; i < j->calls; i++) {
+    pk_val in[2] = {PK_I32(j->id * 1000003), PK_I32((int32_t)i)}, out;
+    int rc = pk_func_call(j->f, in, 2, &out, 1);
+    if (rc != PK_OK || out.type != PK_T_I32 ||
+        out.i32 != j->id * 1000003 + (int32_t)i) {
+      if (j->bad++ == 0)
+        snprintf(j->why, sizeof j->why, "call %ld: %s, %d", i,
+                 pk_errname(rc), out.i32);
+    }
+  }
+  pthread_barrier_wait(&finish);
+  return NULL;
+}
+
+static void sum_many(const char *file) {
+  pk_host *h = ts_host();
+  pk_plugin *p = open_pool(h, file, NULL);
+  pk_func *f = func(h, p, "sum", "(i32,i32)->i32");
+  job jobs[THREADS];
+  int i;
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < THREADS; i++) {
+    jobs[i].f = f;
+    jobs[i].id = i + 1;
+    jobs[i].calls = CALLS;
+  }
+  run_threads(sum_thread, jobs, THREADS);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* 8 threads x CALLS calls of sum on one plugin, every result checked:
+   new instances from the first one's image. */
+PK_TEST(sum_8_threads) { sum_many("pool.wasm"); }
+
+/* The same where each new instance runs init (it calls a host function). */
+PK_TEST(sum_8_threads_init_per_instance) { sum_many("pool_born.wasm"); }
+
+/* ---- open and close racing with calls -------------------------------------- */
+
+static void *until_closed(void *arg) {
+  job *j = arg;
+  long i;
+  pthread_barrier_wait(&start);
+  for (i = 0;; i++) {
+    pk_val in[2] = {PK_I32(j->id), PK_I32((int32_t)i)}, out;
+    int rc = pk_func_call(j->f, in, 2, &out, 1);
+    if (rc == PK_ECLOSED) {
+      j->closed++;
+      break;
+    }
+    if (rc != PK_OK || out.i32 != j->id + (int32_t)i) {
+      if (j->bad++ == 0)
+        snprintf(j->why, sizeof j->why, "call %ld: %s", i, pk_errname(rc));
+      break;
+    }
+    j->ok++;
+  }
+  return NULL;
+}
+
+typedef struct closer {
+  pk_plugin *p;
+  long wait_ns;
+} closer;
+
+static void *close_later(void *arg) {
+  closer *c = arg;
+  struct timespec ts = {0, c->wait_ns};
+  pthread_barrier_wait(&start);
+  nanosleep(&ts, NULL);
+  pk_plugin_close(c->p);
+  return NULL;
+}
+
+/* Calls on 7 threads while an 8th closes the plugin, over several
+   rounds (each with a new plugin, closed a little later each time): every
+   call returns PK_OK or PK_ECLOSED, and every thread sees the close. */
+PK_TEST(open_close_race) {
+  pk_host *h = ts_host();
+  int round;
+  for (round = 0; round < 8; round++) {
+    pk_plugin *p = open_pool(h, round % 2 ? "pool_born.wasm" : "pool.wasm",
+                             NULL);
+    pk_func *f = func(h, p, "sum", "(i32,i32)->i32");
+    job jobs[THREADS - 1];
+    closer c = {p, 200000L * (round + 1)};
+    pthread_t t[THREADS];
+    int i;
+    memset(jobs, 0, sizeof jobs);
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (i = 0; i < THREADS - 1; i++) {
+      jobs[i].f = f;
+      jobs[i].id = i;
+      PKT_ASSERT(pthread_create(&t[i], NULL, until_closed, &jobs[i]) == 0);
+    }
+    PKT_ASSERT(pthread_create(&t[THREADS - 1], NULL, close_later, &c) == 0);
+    for (i = 0; i < THREADS; i++)
+      pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&start);
+    for (i = 0; i < THREADS - 1; i++) {
+      if (jobs[i].bad != 0)
+        pkt_fail(__FILE__, __LINE__, "round %d thread %d: %s", round, i,
+                 jobs[i].why);
+      PKT_EQ_INT(jobs[i].closed, 1);
+    }
+    pk_host_reclaim(h); /* no thread holds a handle now */
+  }
+  ts_host_done(h);
+}
+
+/* ---- host functions from many instances ------------------------------------ */
+
+static void *host_thread(void *arg) {
+  job *j = arg;
+  long i;
+  pthread_barrier_wait(&start);
+  for (i = 0; i < j->calls; i++) {
+    pk_val in = PK_I32(j->id * 100000 + (int32_t)i), out;
+    int rc = pk_func_call(j->f, &in, 1, &out, 1);
+    if (rc != PK_OK || out.i32 != 3 * (j->id * 100000 + (int32_t)i)) {
+      if (j->bad++ == 0)
+        snprintf(j->why, sizeof j->why, "call %ld: %s, %d", i,
+                 pk_errname(rc), out.i32);
+    }
+  }
+  pthread_barrier_wait(&finish);
+  return NULL;
+}
+
+/* 8 threads whose calls each call the host function "triple" from their
+   instances at once: every result right, every host call counted. */
+PK_TEST(host_functions_from_many_instances) {
+  pk_host *h = ts_host();
+  pk_plugin *p = open_pool(h, "pool.wasm", NULL);
+  pk_func *f = func(h, p, "call_host", "(i32)->i32");
+  job jobs[THREADS];
+  int i;
+  memset(jobs, 0, sizeof jobs);
+  atomic_store(&triples, 0);
+  for (i = 0; i < THREADS; i++) {
+    jobs[i].f = f;
+    jobs[i].id = i;
+    jobs[i].calls = CALLS / 10;
+  }
+  run_threads(host_thread, jobs, THREADS);
+  PKT_EQ_INT(atomic_load(&triples), (long)THREADS * (CALLS / 10));
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- max_instances ---------------------------------------------------------- */
+
+/* max_instances = 2 and 8 threads calling: init (which calls "born") ran
+   in at most 2 instances; every call succeeded. */
+PK_TEST(max_instances_respected) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f;
+  job jobs[THREADS];
+  int i;
+  atomic_store(&borns, 0);
+  o.max_instances = 2;
+  p = open_pool(h, "pool_born.wasm", &o);
+  PKT_EQ_INT(atomic_load(&borns), 1); /* the open's instance */
+  f = func(h, p, "sum", "(i32,i32)->i32");
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < THREADS; i++) {
+    jobs[i].f = f;
+    jobs[i].id = i + 1;
+    jobs[i].calls = CALLS / 10;
+  }
+  run_threads(sum_thread, jobs, THREADS);
+  PKT_ASSERT(atomic_load(&borns) >= 1);
+  PKT_ASSERT(atomic_load(&borns) <= 2);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+typedef struct call_job {
+  pk_host *h;
+  pk_func *f;
+  pk_val in[2];
+  int nin;
+  int rc;
+  pk_val out;
+  char msg[512];
+} call_job;
+
+/* One call on a thread of its own. */
+static void *one_call(void *arg) {
+  call_job *c = arg;
+  c->rc = pk_func_call(c->f, c->in, (size_t)c->nin, &c->out, 1);
+  snprintf(c->msg, sizeof c->msg, "%s", pk_host_errmsg(c->h));
+  return NULL;
+}
+
+static void call_on_thread(call_job *c) {
+  pthread_t t;
+  PKT_ASSERT(pthread_create(&t, NULL, one_call, c) == 0);
+  pthread_join(t, NULL);
+}
+
+/* The init of a new pool instance fails (born refuses every instance
+   after the first): the call that needed it fails with PK_EINIT and a
+   message in the "init" phase; the first instance still serves. */
+PK_TEST(pool_instance_init_fails) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  call_job c;
+  atomic_store(&borns, 0);
+  born_fail_after = 1;
+  o.max_instances = 4;
+  p = open_pool(h, "pool_born.wasm", &o);
+  f = func(h, p, "sum", "(i32,i32)->i32");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds instance 1 */
+  PKT_EQ_INT(out.i32, 3);
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = f;
+  c.in[0] = PK_I32(1);
+  c.in[1] = PK_I32(2);
+  c.nin = 2;
+  call_on_thread(&c); /* needs a second instance */
+  PKT_EQ_INT(c.rc, PK_EINIT);
+  PKT_CONTAINS(c.msg, "init");
+  PKT_CONTAINS(c.msg, "born refused this instance");
+  born_fail_after = -1;
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- waiting for an instance ------------------------------------------------ */
+
+static void *hold_thread(void *arg) {
+  call_job *c = arg;
+  c->rc = pk_func_call(c->f, NULL, 0, &c->out, 1);
+  return NULL;
+}
+
+/* max_instances = 1, its instance busy in a call (blocked in a host
+   function): a call from another thread waits for it until
+   call_timeout_ms and fails with PK_ETIMEOUT, naming max_instances. */
+PK_TEST(wait_for_instance_times_out) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *fhold, *fsum;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  call_job c;
+  pthread_t t;
+  int i;
+  o.max_instances = 1;
+  o.call_timeout_ms = 200;
+  p = open_pool(h, "pool.wasm", &o);
+  fhold = func(h, p, "hold", "()->i32");
+  fsum = func(h, p, "sum", "(i32,i32)->i32");
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = fhold;
+  atomic_store(&holding, 0);
+  atomic_store(&release_hold, 0);
+  PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
+  for (i = 0; i < 10000 && atomic_load(&holding) == 0; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  PKT_EQ_INT(atomic_load(&holding), 1);
+  PKT_RC(h, pk_func_call(fsum, in, 2, &out, 1), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(h), "max_instances");
+  atomic_store(&release_hold, 1);
+  pthread_join(t, NULL);
+  /* The held call ran past its own deadline in the host function: it
+     returns, or times out when the guest resumes. */
+  PKT_ASSERT(c.rc == PK_OK || c.rc == PK_ETIMEOUT);
+  PKT_RC(h, pk_func_call(fsum, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- state per instance ----------------------------------------------------- */
+
+static void *bump_thread(void *arg) {
+  job *j = arg;
+  long i;
+  pthread_barrier_wait(&start);
+  for (i = 0; i < j->calls; i++) {
+    pk_val out;
+    int rc = pk_func_call(j->f, NULL, 0, &out, 1);
+    if (rc != PK_OK) {
+      if (j->bad++ == 0)
+        snprintf(j->why, sizeof j->why, "call %ld: %s", i, pk_errname(rc));
+      continue;
+    }
+    if (i == 0)
+      j->first = out.i32;
+    else if (out.i32 != j->last + 1 && j->bad++ == 0)
+      snprintf(j->why, sizeof j->why, "call %ld: %d after %d", i, out.i32,
+               j->last);
+    j->last = out.i32;
+  }
+  pthread_barrier_wait(&finish);
+  return NULL;
+}
+
+/* Two threads (max_instances 2) each calling bump: each thread keeps its
+   instance, whose counter only it moves (1, 2, 3, ... on one thread and
+   on the other), and each instance is in the state after init. */
+static void state_per_instance(const char *file) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f, *finited;
+  job jobs[2];
+  call_job c;
+  int i;
+  o.max_instances = 2;
+  p = open_pool(h, file, &o);
+  f = func(h, p, "bump", "()->i32");
+  finited = func(h, p, "inited", "()->i32");
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < 2; i++) {
+    jobs[i].f = f;
+    jobs[i].calls = 1000;
+  }
+  run_threads(bump_thread, jobs, 2);
+  for (i = 0; i < 2; i++) {
+    PKT_EQ_INT(jobs[i].first, 1);
+    PKT_EQ_INT(jobs[i].last, 1000);
+  }
+  /* A new thread gets one of the two instances (the cap): its counter
+     goes on from 1000; init ran once in it. */
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = f;
+  call_on_thread(&c);
+  PKT_EQ_INT(c.rc, PK_OK);
+  PKT_EQ_INT(c.out.i32, 1001);
+  c.f = finited;
+  call_on_thread(&c);
+  PKT_EQ_INT(c.rc, PK_OK);
+  PKT_EQ_INT(c.out.i32, 1);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+PK_TEST(state_per_instance_from_image) { state_per_instance("pool.wasm"); }
+PK_TEST(state_per_instance_init_per_instance) {
+  state_per_instance("pool_born.wasm");
+}
+
+/* ---- reset_after_call -------------------------------------------------------- */
+
+typedef struct reset_fns {
+  pk_func *bump, *poke, *grow, *remember, *inited;
+} reset_fns;
+
+static void *reset_thread(void *arg) {
+  job *j = arg;
+  const reset_fns *r = (const reset_fns *)(const void *)j->f;
+  long i;
+  int32_t pages0 = -1;
+  pthread_barrier_wait(&start);
+  for (i = 0; i < j->calls; i++) {
+    pk_val out, in[2] = {PK_I32((int32_t)(i % 8)), PK_I32((int32_t)i + 1)};
+    pk_val s = PK_STR("state", 5);
+    int rc;
+    /* The counter reads 1 after every call: the global went back. */
+    if ((rc = pk_func_call(r->bump, NULL, 0, &out, 1)) != PK_OK ||
+        out.i32 != 1)
+      goto bad;
+    /* The page written by the last call is back to its zeros. */
+    if ((rc = pk_func_call(r->poke, in, 2, &out, 1)) != PK_OK || out.i32 != 0)
+      goto bad;
+    /* Memory grown by a call shrinks back: the same size every time. */
+    if ((rc = pk_func_call(r->grow, NULL, 0, &out, 1)) != PK_OK ||
+        (pages0 >= 0 && out.i32 != pages0))
+      goto bad;
+    pages0 = out.i32;
+    /* A string kept by a call is gone; the result (copied out of the
+       instance before the reset) reads right. */
+    if ((rc = pk_func_call(r->remember, &s, 1, &out, 1)) != PK_OK ||
+        out.str.len != 0)
+      goto bad;
+    if ((rc = pk_func_call(r->inited, NULL, 0, &out, 1)) != PK_OK ||
+        out.i32 != 1)
+      goto bad;
+    continue;
+  bad:
+    if (j->bad++ == 0)
+      snprintf(j->why, sizeof j->why, "call %ld: %s, %d", i, pk_errname(rc),
+               out.i32);
+  }
+  pthread_barrier_wait(&finish);
+  return NULL;
+}
+
+static void reset_after_call(const char *file, int threads) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  reset_fns r;
+  job jobs[THREADS];
+  int i;
+  o.reset_after_call = 1;
+  p = open_pool(h, file, &o);
+  r.bump = func(h, p, "bump", "()->i32");
+  r.poke = func(h, p, "poke", "(i32,i32)->i32");
+  r.grow = func(h, p, "grow", "()->i32");
+  r.remember = func(h, p, "remember", "(str)->str");
+  r.inited = func(h, p, "inited", "()->i32");
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < threads; i++) {
+    jobs[i].f = (pk_func *)(void *)&r;
+    jobs[i].calls = CALLS / 100;
+  }
+  run_threads(reset_thread, jobs, threads);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* reset_after_call: after every call the instance is as init left it
+   (counter, written pages, memory size, a kept string), on one thread
+   and on several, with instances from the image and with their own
+   init. */
+PK_TEST(reset_after_call_one_thread) { reset_after_call("pool.wasm", 1); }
+PK_TEST(reset_after_call_threads) { reset_after_call("pool.wasm", THREADS); }
+PK_TEST(reset_after_call_init_per_instance) {
+  reset_after_call("pool_born.wasm", 4);
+}
+
+/* Without reset_after_call the same calls do carry state: the checks
+   above can fail. */
+PK_TEST(no_reset_keeps_state) {
+  pk_host *h = ts_host();
+  pk_plugin *p = open_pool(h, "pool.wasm", NULL);
+  pk_func *bump = func(h, p, "bump", "()->i32");
+  pk_func *poke = func(h, p, "poke", "(i32,i32)->i32");
+  pk_func *grow = func(h, p, "grow", "()->i32");
+  pk_func *rem = func(h, p, "remember", "(str)->str");
+  pk_val out, in[2] = {PK_I32(3), PK_I32(42)}, s = PK_STR("state", 5);
+  int32_t pages;
+  PKT_RC(h, pk_func_call(bump, NULL, 0, &out, 1), PK_OK);
+  PKT_RC(h, pk_func_call(bump, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 2);
+  PKT_RC(h, pk_func_call(poke, in, 2, &out, 1), PK_OK);
+  PKT_RC(h, pk_func_call(poke, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 42);
+  PKT_RC(h, pk_func_call(grow, NULL, 0, &out, 1), PK_OK);
+  pages = out.i32;
+  PKT_RC(h, pk_func_call(grow, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, pages + 1);
+  PKT_RC(h, pk_func_call(rem, &s, 1, &out, 1), PK_OK);
+  PKT_RC(h, pk_func_call(rem, &s, 1, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "state");
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
