@@ -15,4 +15,7 @@ int cli_bench(int argc, char **argv);
 /* plugkit new NAME [--lang c|rust|lua|python] [--dir DIR] (cli_new.c) */
 int cli_new(int argc, char **argv);
 
+/* plugkit keygen|sign|verify ... (cli_sign.c); `cmd` is one of those. */
+int cli_sign(const char *cmd, int argc, char **argv);
+
 #endif /* PK_TOOLS_CLI_H */
