@@ -1,7 +1,7 @@
 /*
  * cli_sign.c: plugkit keygen, sign and verify (docs/manifest.md).
  *
- *   plugkit keygen [-o BASE]                 BASE.pub, BASE.key (0600)
+ *   plugkit keygen [-o BASE] [--password-stdin]  BASE.pub, BASE.key (0600)
  *   plugkit sign -k KEY [-t COMMENT] [--password-stdin] FILE.plugkit
  *   plugkit verify -p PUB FILE.plugkit
  *
@@ -22,7 +22,7 @@
 enum { EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_BAD = 5 };
 
 static void usage_sign(void) {
-  fputs("usage: plugkit keygen [-o BASE]\n"
+  fputs("usage: plugkit keygen [-o BASE] [--password-stdin]\n"
         "       plugkit sign -k KEY [-t COMMENT] [--password-stdin] "
         "FILE.plugkit\n"
         "       plugkit verify -p PUB FILE.plugkit\n",
@@ -77,14 +77,27 @@ static pk_host *host(void) {
   return h;
 }
 
+/* The first line of stdin, without its newline, into pw. */
+static int read_password(char *pw, size_t cap) {
+  if (fgets(pw, (int)cap, stdin) == NULL) {
+    fprintf(stderr, "plugkit: no password on stdin\n");
+    return -1;
+  }
+  pw[strcspn(pw, "\r\n")] = '\0';
+  return 0;
+}
+
 static int keygen(int argc, char **argv) {
   const char *base = "plugkit";
   char pub[PK_KEY_TEXT_MAX], sec[PK_KEY_TEXT_MAX], pp[4096], kp[4096];
+  char pw[1024];
   pk_host *h;
-  int i, rc, status = 0;
+  int i, rc, status = 0, pw_stdin = 0;
   for (i = 0; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
       base = argv[++i];
+    } else if (strcmp(argv[i], "--password-stdin") == 0) {
+      pw_stdin = 1;
     } else {
       usage_sign();
       return EXIT_USAGE;
@@ -95,9 +108,13 @@ static int keygen(int argc, char **argv) {
     fprintf(stderr, "plugkit: keygen: -o path too long\n");
     return EXIT_USAGE;
   }
+  if (pw_stdin && read_password(pw, sizeof pw) < 0)
+    return EXIT_USAGE;
   if ((h = host()) == NULL)
     return EXIT_ERR;
-  if ((rc = pk_keygen(h, pub, sizeof pub, sec, sizeof sec)) < 0) {
+  rc = pk_keygen(h, pw_stdin ? pw : NULL, pub, sizeof pub, sec, sizeof sec);
+  memset(pw, 0, sizeof pw);
+  if (rc < 0) {
     fprintf(stderr, "plugkit: %s (%s)\n", pk_host_errmsg(h), pk_errname(rc));
     pk_host_destroy(h);
     return EXIT_ERR;
@@ -137,13 +154,8 @@ static int sign(int argc, char **argv) {
     return EXIT_USAGE;
   }
   pw[0] = '\0';
-  if (pw_stdin) {
-    if (fgets(pw, sizeof pw, stdin) == NULL) {
-      fprintf(stderr, "plugkit: sign: no password on stdin\n");
-      return EXIT_USAGE;
-    }
-    pw[strcspn(pw, "\r\n")] = '\0';
-  }
+  if (pw_stdin && read_password(pw, sizeof pw) < 0)
+    return EXIT_USAGE;
   if ((key = slurp(keyfile)) == NULL)
     return EXIT_ERR;
   if ((h = host()) == NULL) {

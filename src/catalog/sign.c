@@ -36,8 +36,8 @@ int pk_host_trust_key(pk_host *h, const char *text) {
   return PK_OK;
 }
 
-int pk_keygen(pk_host *h, char *pub, size_t pubcap, char *sec,
-              size_t seccap) {
+int pk_keygen(pk_host *h, const char *password, char *pub, size_t pubcap,
+              char *sec, size_t seccap) {
   pk__ms_pub p;
   pk__ms_sec s;
   char pt[PK__MS_KEYTEXT_MAX], st[PK__MS_KEYTEXT_MAX];
@@ -51,8 +51,11 @@ int pk_keygen(pk_host *h, char *pub, size_t pubcap, char *sec,
                    "key generation needs libsodium, which this build of "
                    "plugkit lacks (install libsodium-dev and rebuild)");
   pk__ms_pub_format(&p, pt);
-  rc = pk__ms_sec_format(&s, st);
+  rc = pk__ms_sec_format(&s, password, st);
   memset(&s, 0, sizeof s);
+  if (rc < 0)
+    return pk__err(h, rc, "(key)", "keygen",
+                   "out of memory deriving the key from the password");
   if (rc == PK_OK && (strlen(pt) >= pubcap || strlen(st) >= seccap))
     rc = pk__err(h, PK_EINVAL, "(key)", "keygen",
                  "buffers too small: PK_KEY_TEXT_MAX bytes each");
