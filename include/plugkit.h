@@ -289,7 +289,8 @@ enum pk_artifacts {
  * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,
  * PK_EINIT, PK_ENOSYS (backend or isolation not built in, or a limit the
  * backend cannot enforce), PK_ELIMIT (a limit hit while opening, or a
- * plugin over a fixed cap), PK_ETIMEOUT, PK_ENOMEM.
+ * plugin over a fixed cap), PK_ETIMEOUT, PK_ENOMEM; opening a manifest
+ * (NAME.plugkit, below) adds PK_EHASH, PK_EBADSIG and PK_EUNTRUSTED.
  * The plugin belongs to `host`: close it with pk_plugin_close, or it is
  * closed by pk_host_destroy.
  */

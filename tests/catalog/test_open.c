@@ -176,6 +176,45 @@ PK_TEST(open_subfolder) {
   pk_host_destroy(h);
 }
 
+/* The open options reach the artifact: process isolation runs the chosen
+   native artifact in a child. */
+PK_TEST(open_isolated) {
+  pk_host *h;
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  char mf[1200];
+  if (!built("process"))
+    pkt_skip("the process backend is not built");
+  h = test_host();
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  o.isolation = PK_ISOLATE_PROCESS;
+  PKT_RC(h, pk_plugin_open(h, mf, &o, &p), PK_OK);
+  PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
+  PKT_STR_EQ(info.backend, "process:native");
+  PKT_STR_EQ(info.artifact, at("conf.so"));
+  call_sum(h, p);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
+/* Describe-only through a manifest: hash checked, nothing run. */
+PK_TEST(open_describe_only) {
+  pk_host *h = test_host();
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_func *f;
+  pk_val args[2] = {PK_I32(1), PK_I32(2)}, r;
+  char mf[1200];
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  o.describe_only = 1;
+  PKT_RC(h, pk_plugin_open(h, mf, &o, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "sum", "(i32,i32)->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, args, 2, &r, 1), PK_EINVAL);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
 PK_TEST(hash_mismatch) {
   pk_host *h = test_host();
   char mf[1200], want[65], got[65];
