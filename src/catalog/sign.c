@@ -150,7 +150,7 @@ int pk_manifest_verify(pk_host *h, const char *path, const char *pubkey) {
   unsigned char *buf = NULL;
   size_t n = 0;
   pk__manifest *m = NULL;
-  char why[200], file[4096];
+  char why[200];
   int rc;
 
   if (h == NULL)
@@ -182,13 +182,9 @@ int pk_manifest_verify(pk_host *h, const char *path, const char *pubkey) {
     goto done;
   if ((rc = pk__manifest_parse(h, path, (const char *)buf, n, &m)) < 0)
     goto done;
-  for (i = 0; i < m->nart; i++) {
-    if ((rc = pk__artifact_path(h, m, path, &m->art[i], file, sizeof file)) <
-        0)
+  for (i = 0; i < m->nart; i++)
+    if ((rc = pk__artifact_check(h, m, path, &m->art[i])) < 0)
       goto done;
-    if ((rc = pk__artifact_check(h, &m->art[i], file)) < 0)
-      goto done;
-  }
 done:
   pk__manifest_free(h, m);
   pk__free(h, buf);

@@ -245,8 +245,7 @@ PK_TEST(missing_artifact) {
   pk_host_destroy(h);
 }
 
-/* A symlink out of the folder is followed, but the content is pinned:
-   here it points at a FIFO, which is never opened for reading. */
+/* An artifact that is a FIFO is refused, never waited on. */
 PK_TEST(artifact_not_regular) {
   pk_host *h = test_host();
   char mf[1200];
@@ -255,6 +254,20 @@ PK_TEST(artifact_not_regular) {
   PKT_ASSERT(mkfifo(at("conf.so"), 0600) == 0);
   PKT_RC(h, open_err(h, mf, NULL), PK_EFORMAT);
   PKT_CONTAINS(pk_host_errmsg(h), "not a regular file");
+  pk_host_destroy(h);
+}
+
+/* A symbolic link (here to the real file, in the same folder) is not
+   followed: an artifact is a regular file inside the manifest's folder. */
+PK_TEST(artifact_symlink) {
+  pk_host *h = test_host();
+  char mf[1200];
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  PKT_ASSERT(rename(at("conf.so"), at("real.so")) == 0);
+  PKT_ASSERT(symlink("real.so", at("conf.so")) == 0);
+  PKT_RC(h, open_err(h, mf, NULL), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), "conf.so: hash: the artifact path passes "
+                                  "through a symbolic link");
   pk_host_destroy(h);
 }
 
