@@ -875,6 +875,10 @@ PK_TEST(cli_keygen_sign_verify) {
   PKT_EQ_INT(sh("'%s' verify -p '%s' '%s' 2>/dev/null", cli, at("rel.pub"),
                 mf),
              5);
+  /* inspect names the chosen artifact. */
+  PKT_EQ_INT(sh("'%s' inspect '%s' | grep -qx 'artifact: %s'", cli, mf,
+                at("conf.so")),
+             0);
   /* Usage errors: 2. */
   PKT_EQ_INT(sh("'%s' verify '%s' 2>/dev/null", cli, mf), 2);
   PKT_EQ_INT(sh("'%s' sign 2>/dev/null", cli), 2);
