@@ -644,6 +644,42 @@ PK_TEST(malformed_signature) {
   pk_host_destroy(h);
 }
 
+/* Random damage past the (unsigned) first line of a signature file:
+   always refused, never a crash. Fixed seed. */
+PK_TEST(fuzz_signature) {
+  pk_host *h = keyed_host(PK_TRUST_REQUIRE, 1);
+  char mf[1200], sp[1300];
+  unsigned char *orig, *d;
+  size_t n, first;
+  uint32_t seed = 777;
+  int i;
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  sign(h, mf);
+  snprintf(sp, sizeof sp, "%s.minisig", mf);
+  orig = pkt_read_file(sp, &n);
+  first = (size_t)((unsigned char *)memchr(orig, '\n', n) - orig) + 1;
+  d = malloc(n);
+  for (i = 0; i < 400; i++) {
+    size_t at;
+    unsigned char c;
+    int rc;
+    memcpy(d, orig, n);
+    seed = seed * 1103515245u + 12345u;
+    at = first + (seed >> 8) % (n - first);
+    seed = seed * 1103515245u + 12345u;
+    c = (unsigned char)(seed >> 16);
+    d[at] = c != d[at] ? c : (unsigned char)(c ^ 1);
+    pkt_write_file(sp, d, i % 7 == 0 ? at + 1 : n); /* some truncated */
+    rc = open_err(h, mf, NULL);
+    if (rc != PK_EBADSIG && rc != PK_EUNTRUSTED)
+      pkt_fail(__FILE__, __LINE__, "variant %d (byte %zu): %s (%s)", i, at,
+               pk_errname(rc), pk_host_errmsg(h));
+  }
+  free(d);
+  free(orig);
+  pk_host_destroy(h);
+}
+
 PK_TEST(warn_logs_and_opens) {
   pk_host *h = keyed_host(PK_TRUST_WARN, 1);
   pk_plugin *p = NULL;
