@@ -497,6 +497,29 @@ static void sign(pk_host *h, const char *mf) {
   PKT_RC(h, pk_manifest_sign(h, mf, sec, NULL, NULL), PK_OK);
 }
 
+/* Built without libsodium: a signature check fails with PK_ENOSYS naming
+   it, while a manifest under PK_TRUST_OFF still opens. */
+PK_TEST(no_libsodium) {
+  pk_host *h = test_host();
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char mf[1200];
+  if (pk_keygen(h, NULL, pub, sizeof pub, sec, sizeof sec) != PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("built with libsodium (configure with -DPK_WITH_SODIUM=OFF)");
+  }
+  PKT_CONTAINS(pk_host_errmsg(h), "libsodium");
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  o.trust = PK_TRUST_REQUIRE;
+  PKT_RC(h, open_err(h, mf, &o), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(h), "hello.plugkit: signature: ");
+  PKT_CONTAINS(pk_host_errmsg(h), "libsodium");
+  PKT_RC(h, pk_manifest_verify(h, mf, NULL), PK_ENOSYS);
+  PKT_RC(h, pk_plugin_open(h, mf, NULL, &p), PK_OK);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
 PK_TEST(require_signed_opens) {
   pk_host *h = keyed_host(PK_TRUST_REQUIRE, 1);
   pk_plugin *p = NULL;
@@ -812,7 +835,7 @@ PK_TEST(minisign_uses_our_key) {
    legacy; then refuses it once the manifest changes. */
 PK_TEST(we_verify_minisign) {
   const char *ms = minisign();
-  pk_host *h = test_host();
+  pk_host *h = keyed_host(PK_TRUST_OFF, 0); /* skips without libsodium */
   pk_plugin *p = NULL;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   char mf[1200];
