@@ -59,7 +59,10 @@
   X(EPROTO, "plugin protocol error")                                        \
   X(EHOST, "host function failed")                                          \
   X(EBUSY, "plugin is in use")                                              \
-  X(ECLOSED, "plugin was closed")
+  X(ECLOSED, "plugin was closed")                                           \
+  X(EHASH, "file does not match the hash its manifest pins")                \
+  X(EBADSIG, "manifest signature does not verify")                          \
+  X(EUNTRUSTED, "manifest not signed by a trusted key")
 
 enum pk_errcode_base_ { PK__ERRBASE_ = 0,
 #define PK__ERR_BASE(name, msg) PK__ERRBASE_##name,

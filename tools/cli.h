@@ -15,4 +15,11 @@ int cli_bench(int argc, char **argv);
 /* plugkit new NAME [--lang c|rust|lua|python] [--dir DIR] (cli_new.c) */
 int cli_new(int argc, char **argv);
 
+/* The text of a key file (at most 4 KiB), NUL-terminated, the caller's
+   to free; NULL (message on stderr) when it cannot be read. */
+char *cli_read_key(const char *path);
+
+/* plugkit keygen|sign|verify ... (cli_sign.c); `cmd` is one of those. */
+int cli_sign(const char *cmd, int argc, char **argv);
+
 #endif /* PK_TOOLS_CLI_H */

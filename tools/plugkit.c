@@ -27,17 +27,26 @@
 #include "plugkit.h"
 
 #define MAX_CONFIG 64
+#define MAX_TRUST 16 /* --trust keys: as many as a host trusts */
 
 static void usage(FILE *f) {
   fputs(
       "usage: plugkit version\n"
-      "       plugkit inspect [--json] [--backend NAME] FILE\n"
+      "       plugkit inspect [--json] [--backend NAME] [--trust PUB] "
+      "[--sandboxed] FILE\n"
       "                           (reads the file: runs none of the "
       "plugin's code)\n"
       "       plugkit call [OPTIONS] FILE FN [ARG...]\n"
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
       "FILE FN [ARG...]\n"
       "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
+      "       plugkit keygen [-o BASE] [--password-stdin]  (BASE.pub, "
+      "BASE.key)\n"
+      "       plugkit sign -k KEY [-t COMMENT] [--password-stdin] "
+      "FILE.plugkit\n"
+      "       plugkit verify -p PUB FILE.plugkit  (exit 5: bad or untrusted "
+      "signature,\n"
+      "                           or an artifact not matching its hash)\n"
       "\n"
       "call options:\n"
       "  --backend NAME       force a backend (native, wasm, source, lua, "
@@ -63,6 +72,11 @@ static void usage(FILE *f) {
       "  --fs-root DIR        a folder the plugin may read (wasm)\n"
       "  --log                print the plugin's log lines on stderr\n"
       "  --json               print the result, or the error, as JSON\n"
+      "  --trust PUB          FILE.plugkit (a manifest) must be signed by "
+      "this minisign\n"
+      "                       public key (repeatable; inspect too)\n"
+      "  --sandboxed          from a manifest, only a wasm or lua artifact "
+      "(inspect too)\n"
       "\n"
       "Arguments are parsed per the function's signature: integers in "
       "decimal\nor 0x hex, floats as strtod reads them, str as given, "
@@ -127,6 +141,10 @@ static int cmd_inspect(pk_host *h, pk_plugin *p, const char *path,
   if (json) {
     printf("{\"file\": ");
     json_str(path);
+    if (info.artifact != NULL) { /* opened through a manifest */
+      printf(", \"artifact\": ");
+      json_str(info.artifact);
+    }
     printf(", \"backend\": ");
     json_str(info.backend);
     printf(", \"name\": ");
@@ -148,6 +166,8 @@ static int cmd_inspect(pk_host *h, pk_plugin *p, const char *path,
     return 0;
   }
   printf("file:     %s\n", path);
+  if (info.artifact != NULL)
+    printf("artifact: %s\n", info.artifact);
   printf("backend:  %s\n", info.backend);
   printf("name:     %s\n", info.name);
   printf("version:  %s\n", info.version);
@@ -498,6 +518,8 @@ int main(int argc, char **argv) {
   pk_host *h = NULL;
   pk_plugin *p = NULL;
   int json = 0, nconfig = 0, i, rc, status, is_call, want_log = 0;
+  const char *trust[MAX_TRUST];
+  int ntrust = 0, k;
   int timeout = 0;
   uint64_t u;
 
@@ -519,6 +541,9 @@ int main(int argc, char **argv) {
     return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "new") == 0)
     return cli_new(argc - 2, argv + 2);
+  if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "sign") == 0 ||
+      strcmp(cmd, "verify") == 0)
+    return cli_sign(cmd, argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);
@@ -537,6 +562,14 @@ int main(int argc, char **argv) {
       json = 1;
     } else if (strcmp(opt, "--backend") == 0 && has_val) {
       backend = argv[++i];
+    } else if (strcmp(opt, "--trust") == 0 && has_val) {
+      if (ntrust == MAX_TRUST) {
+        fprintf(stderr, "plugkit: at most %d --trust keys\n", MAX_TRUST);
+        return EXIT_USAGE;
+      }
+      trust[ntrust++] = argv[++i];
+    } else if (strcmp(opt, "--sandboxed") == 0) {
+      o.artifacts = PK_ARTIFACTS_SANDBOXED;
     } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
       usage(stdout);
       return 0;
@@ -604,11 +637,24 @@ int main(int argc, char **argv) {
   json_out = is_call && json;
   if (want_log)
     ho.log = log_sink;
+  if (ntrust > 0) /* a manifest must be signed by one of these keys */
+    ho.trust = PK_TRUST_REQUIRE;
   if ((rc = pk_host_create(&ho, &h)) < 0 ||
       (is_call && (rc = define_test_hosts(h)) < 0)) {
     fprintf(stderr, "plugkit: %s\n", pk_strerror(rc));
     pk_host_destroy(h);
     return EXIT_ERR;
+  }
+  for (k = 0; k < ntrust; k++) {
+    char *key = cli_read_key(trust[k]);
+    rc = key != NULL ? pk_host_trust_key(h, key) : PK_EIO;
+    free(key);
+    if (rc < 0) {
+      if (key != NULL)
+        fprintf(stderr, "plugkit: %s: %s\n", trust[k], pk_host_errmsg(h));
+      pk_host_destroy(h);
+      return EXIT_ERR;
+    }
   }
   if (is_call)
     catch_crashes(argv[i]);

@@ -34,6 +34,7 @@ int pk_host_create(const pk_host_opts *opts, pk_host **out_host) {
     pk__free(h, h);
     return PK_ENOMEM;
   }
+  h->trust = o.trust;
   *out_host = h;
   return PK_OK;
 }
