@@ -232,9 +232,11 @@ int pk__manifest_check_sig(pk_host *h, const char *path,
   return PK_OK;
 }
 
+/* The calling thread's last message (the signature failure) to the log. */
 static void warn(pk_host *h) {
+  const char *msg = pk_host_errmsg(h);
   if (h->log != NULL)
-    h->log(h->log_ud, PK_LOG_WARN, "plugkit", h->errmsg, strlen(h->errmsg));
+    h->log(h->log_ud, PK_LOG_WARN, "plugkit", msg, strlen(msg));
 }
 
 int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
