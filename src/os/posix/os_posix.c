@@ -711,11 +711,15 @@ static void (*thread_dtor)(void *);
 static int thread_key_ok;
 
 static void thread_key_make(void) {
-  thread_key_ok = pthread_key_create(&thread_key, thread_dtor) == 0;
+  thread_key_ok = pthread_key_create(
+                      &thread_key,
+                      __atomic_load_n(&thread_dtor, __ATOMIC_RELAXED)) == 0;
 }
 
 int pk__os_thread_key(void (*dtor)(void *)) {
-  thread_dtor = dtor;
+  /* Every thread's first call stores the same function, concurrently:
+     atomic, so that it is no data race. */
+  __atomic_store_n(&thread_dtor, dtor, __ATOMIC_RELAXED);
   pthread_once(&thread_key_once, thread_key_make);
   return thread_key_ok ? 0 : -1;
 }
