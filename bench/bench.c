@@ -29,6 +29,7 @@ typedef struct row {
   double ns_med, ns_min, bytes_op, allocs_op;
   uint64_t iters;
   int runs;
+  double scaling; /* pkb_set_scaling; 0: none */
 } row;
 
 static row rows[MAX_ROWS];
@@ -44,6 +45,7 @@ static int nmem;
 static char skip_why[160];
 static volatile uint64_t sink;
 static uint64_t n_allocs, n_bytes;
+static row *cur_row; /* the row being measured */
 
 void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
                   pkb_teardown_fn teardown) {
@@ -76,6 +78,11 @@ double pkb_rss(void) {
 }
 
 void pkb_sink(uint64_t v) { sink += v; }
+
+void pkb_set_scaling(double scaling) {
+  if (cur_row != NULL)
+    cur_row->scaling = scaling;
+}
 
 int pkb_skip(const char *fmt, ...) {
   va_list ap;
@@ -213,6 +220,7 @@ static void measure(row *r, int runs, double target_ms) {
   int i;
 
   skip_why[0] = '\0';
+  cur_row = r;
   if (r->setup != NULL && r->setup(&state) != 0) {
     r->skipped = 1;
     snprintf(r->why, sizeof r->why, "%s", skip_why[0] ? skip_why : "setup failed");
@@ -298,10 +306,13 @@ static void write_json(const char *path, const char *cpu) {
             "%s  {\"name\": \"%s\", \"ns_per_op\": %.3f, \"ns_min\": %.3f, "
             "\"bytes_per_op\": %.1f, \"allocs_per_op\": %.2f, "
             "\"ratio\": %.2f, \"iterations\": %llu, \"runs\": %d, "
-            "\"cpu\": \"%s\", \"compiler\": \"%s\"}",
+            "\"cpu\": \"%s\", \"compiler\": \"%s\"",
             first ? "" : ",\n", r->name, r->ns_med, r->ns_min, r->bytes_op,
             r->allocs_op, ref ? r->ns_med / ref->ns_med : 0.0,
             (unsigned long long)r->iters, r->runs, cpu, PKB_COMPILER);
+    if (r->scaling > 0)
+      fprintf(f, ", \"scaling\": %.2f", r->scaling);
+    fprintf(f, "}");
     first = 0;
   }
   for (i = 0; i < nmem; i++) {
@@ -634,6 +645,9 @@ int main(int argc, char **argv) {
     measure(&rows[i], runs, target_ms);
     if (rows[i].skipped)
       fprintf(stderr, "  %-22s skipped: %s\n", rows[i].name, rows[i].why);
+    else if (rows[i].scaling > 0)
+      fprintf(stderr, "  %-22s %12.2f ns/op, scaling %.2f\n", rows[i].name,
+              rows[i].ns_med, rows[i].scaling);
     else
       fprintf(stderr, "  %-22s %12.2f ns/op\n", rows[i].name, rows[i].ns_med);
   }

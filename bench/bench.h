@@ -79,6 +79,10 @@ void pkb_run_load(void *b, uint64_t n);  /* open + first sum + close */
 pk_host *pkb_host(void);
 /* The counting allocator itself (realloc-shaped; ud is ignored). */
 void *pkb_realloc(void *ud, void *p, size_t n);
+/* Parallel rows: calls per second with 2 threads over 1 thread, measured
+   by the row's setup; written to latest.json as the row's "scaling"
+   field (rows that do not call it have none). */
+void pkb_set_scaling(double scaling);
 /* Consume a value so the compiler cannot drop the work producing it. */
 void pkb_sink(uint64_t v);
 /* Say why a row is skipped (printed with the row); returns 1. */

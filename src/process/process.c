@@ -285,9 +285,9 @@ static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
   char *pypath = NULL;
   int py = 0;
 
-  if ((sh->argv = pk__alloc(p->host, 9 * sizeof *sh->argv)) == NULL)
+  if ((sh->argv = pk__alloc(p->host, 10 * sizeof *sh->argv)) == NULL)
     return PK_ENOMEM;
-  memset(sh->argv, 0, 9 * sizeof *sh->argv);
+  memset(sh->argv, 0, 10 * sizeof *sh->argv);
   if (runner != NULL) {
     /* The inner backend's own options travel as arguments (tools/runner.c):
        under isolation a wasm plugin keeps its memory cap, fuel and files. */
@@ -312,6 +312,9 @@ static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
     }
     if (o != NULL && o->validate_all != 0 &&
         (sh->argv[a++] = pk__strdup(p->host, "--validate-all")) == NULL)
+      return PK_ENOMEM;
+    if (o != NULL && o->reset_after_call != 0 &&
+        (sh->argv[a++] = pk__strdup(p->host, "--reset-after-call")) == NULL)
       return PK_ENOMEM;
     if (o != NULL && o->fs_root != NULL) {
       size_t n2 = strlen(o->fs_root) + sizeof "--fs-root=";
@@ -1081,8 +1084,12 @@ static int check_limits(pk_plugin *p, int use_runner,
   if (o == NULL)
     return PK_OK;
   if (use_runner) {
+    /* reset_after_call too: the runner's own open of the plugin resets
+       its one instance after each call (proc_inst_reset has nothing left
+       to do). */
     if (be != NULL)
-      honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS);
+      honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS |
+                                PK__LIM_RESET);
     snprintf(who, sizeof who, "isolated %s", be ? be->name : "(unknown)");
   } else if (o->harden & 4) {
     return pk__perr(p, PK_ENOSYS,
@@ -1237,6 +1244,17 @@ static void proc_inst_free(pk_plugin *p, void *inst) {
   pk__free(p->host, st);
 }
 
+/* reset_after_call under isolation: the inner backend in plugkit-runner
+   already put its instance back after the call (--reset-after-call);
+   the child itself carries no plugin state. Executable plugins, which
+   cannot be reset, are refused at open (check_limits). */
+static int proc_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
+  (void)p;
+  (void)l;
+  (void)inst;
+  return PK_OK;
+}
+
 /* The children are gone (inst_free): what they shared. */
 static void proc_close(pk_plugin *p) {
   proc_shared *sh = p->bstate;
@@ -1251,4 +1269,4 @@ static void proc_close(pk_plugin *p) {
 const pk__backend pk__backend_process = {
     "process",      proc_probe,     proc_open,
     proc_close,     PK__LIM_SELF | PK__LIM_DESCRIBE | PK__LIM_POOL,
-    proc_inst_new,  proc_inst_free, NULL};
+    proc_inst_new,  proc_inst_free, proc_inst_reset};

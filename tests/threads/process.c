@@ -1,8 +1,9 @@
 /*
  * Concurrent calls on the process backend: one child per pool instance.
  * Run as `test_threads_process TEST CONFORMANCE_EXE FAULT_EXE
- * CONFORMANCE_SO`: the conformance fixture as an executable plugin and
- * as a .so (run in plugkit-runner under isolation), and the fault fixture
+ * CONFORMANCE_SO CONFORMANCE_LUA`: the conformance fixture as an
+ * executable plugin, as a .so and as a Lua script (both run in
+ * plugkit-runner under isolation), and the fault fixture
  * (its `pid` export tells which child served a call, `nested` calls the
  * host back).
  *
@@ -482,9 +483,13 @@ static void *bump_worker(void *arg) {
   pk_val out;
   int i;
   for (i = 0; i < 50; i++) {
-    if (pk_func_call(q->bump, NULL, 0, &out, 1) != PK_OK)
-      return NULL;
-    q->seen[i] = out.i32;
+    if (pk_func_call(q->bump, NULL, 0, &out, 1) == PK_OK)
+      q->seen[i] = out.i32;
+    /* Both threads live until both have made their first call: a thread
+       that exited would leave its lane (instance included) to the next
+       thread started. */
+    if (i == 0)
+      pthread_barrier_wait(&step);
   }
   return NULL;
 }
@@ -504,6 +509,7 @@ PK_TEST(state_is_per_instance) {
   o.max_instances = 2;
   PKT_RC(h, pk_plugin_open(h, pkt_arg(0), &o, &p), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "bump", "()->i32", &bump), PK_OK);
+  PKT_EQ_INT(pthread_barrier_init(&step, NULL, 2), 0);
   for (i = 0; i < 2; i++) {
     memset(&q[i], 0, sizeof q[i]);
     q[i].bump = bump;
@@ -514,6 +520,7 @@ PK_TEST(state_is_per_instance) {
     for (k = 0; k < 50; k++)
       PKT_EQ_INT(q[i].seen[k], k + 1);
   }
+  pthread_barrier_destroy(&step);
   pk_host_destroy(h);
   no_children();
 }
@@ -696,6 +703,37 @@ PK_TEST(instance_start_failure_fails_that_call) {
   }
   PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
   PKT_EQ_INT(out.i32, 42);
+  pk_host_destroy(h);
+  no_children();
+}
+
+/* Under isolation, reset_after_call is the inner backend's (a Lua state,
+   a wasm instance in plugkit-runner), passed on to the runner: the
+   fixture's global counter reads 1 after every call. Skipped while the
+   inner backend cannot reset (then the open's PK_ENOSYS names it). */
+PK_TEST(reset_after_call_isolated) {
+  pk_host *h = thread_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p = NULL;
+  pk_func *bump;
+  pk_val out;
+  int i, rc;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.backend = "lua";
+  o.reset_after_call = 1;
+  rc = pk_plugin_open(h, pkt_arg(3), &o, &p);
+  if (rc == PK_ENOSYS) {
+    char why[300];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(h));
+    pk_host_destroy(h);
+    pkt_skip("%s", why);
+  }
+  PKT_RC(h, rc, PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "bump", "()->i32", &bump), PK_OK);
+  for (i = 0; i < 5; i++) {
+    PKT_RC(h, pk_func_call(bump, NULL, 0, &out, 1), PK_OK);
+    PKT_EQ_INT(out.i32, 1);
+  }
   pk_host_destroy(h);
   no_children();
 }
