@@ -1,9 +1,10 @@
 /*
  * Concurrent calls on the process backend: one child per pool instance.
  * Run as `test_threads_process TEST CONFORMANCE_EXE FAULT_EXE
- * CONFORMANCE_SO CONFORMANCE_LUA`: the conformance fixture as an
- * executable plugin, as a .so and as a Lua script (both run in
- * plugkit-runner under isolation), and the fault fixture
+ * CONFORMANCE_SO CONFORMANCE_LUA CONFORMANCE_PY`: the conformance fixture
+ * as an executable plugin, as a .so and as a Lua script (both run in
+ * plugkit-runner under isolation), as a Python plugin, and the fault
+ * fixture
  * (its `pid` export tells which child served a call, `nested` calls the
  * host back).
  *
@@ -109,7 +110,7 @@ static void *sum_worker(void *arg) {
 
 /* THREADS threads call `sum` CALLS times each on one plugin, every result
    checked. */
-static void sum_many(const char *path, int isolate) {
+static void sum_many(const char *path, int isolate, int threads, long calls) {
   pk_host *h = thread_host();
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_plugin *p;
@@ -124,14 +125,14 @@ static void sum_many(const char *path, int isolate) {
   o.max_instances = 4;
   PKT_RC(h, pk_plugin_open(h, path, &o, &p), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "sum", "(i32,i32)->i32", &f), PK_OK);
-  for (i = 0; i < THREADS; i++) {
+  for (i = 0; i < threads; i++) {
     memset(&w[i], 0, sizeof w[i]);
     w[i].f = f;
     w[i].id = i + 1;
-    w[i].calls = CALLS;
+    w[i].calls = calls;
     xthread(&t[i], sum_worker, &w[i]);
   }
-  for (i = 0; i < THREADS; i++) {
+  for (i = 0; i < threads; i++) {
     pthread_join(t[i], NULL);
     if (w[i].failed)
       pkt_fail(__FILE__, __LINE__, "thread %d: %d calls failed, the last "
@@ -142,9 +143,18 @@ static void sum_many(const char *path, int isolate) {
   no_children();
 }
 
-PK_TEST(sum_8_threads) { sum_many(pkt_arg(0), 0); }
+PK_TEST(sum_8_threads) { sum_many(pkt_arg(0), 0, THREADS, CALLS); }
 
-PK_TEST(sum_8_threads_isolated) { sum_many(pkt_arg(2), 1); }
+PK_TEST(sum_8_threads_isolated) {
+  sum_many(pkt_arg(2), 1, THREADS, CALLS);
+}
+
+/* A Python plugin: a python3 per instance. */
+PK_TEST(sum_4_threads_python) {
+  if (system("python3 -c 'import socket' >/dev/null 2>&1") != 0)
+    pkt_skip("no python3");
+  sum_many(pkt_arg(4), 0, 4, 500);
+}
 
 /* ---- close racing with calls --------------------------------------------- */
 

@@ -8,5 +8,6 @@ if("process" IN_LIST PK_BACKENDS_BUILT AND TARGET fx_proc_conformance)
     ${CMAKE_CURRENT_LIST_DIR}/process.c
     $<TARGET_FILE:fx_proc_conformance> $<TARGET_FILE:fx_proc_fault>
     $<TARGET_FILE:fx_conformance>
-    ${PROJECT_SOURCE_DIR}/tests/fixtures/conformance.lua)
+    ${PROJECT_SOURCE_DIR}/tests/fixtures/conformance.lua
+    ${PROJECT_SOURCE_DIR}/tests/fixtures/process/conformance.py)
 endif()
