@@ -21,9 +21,18 @@
  * capped by the core (pk__hostfn_call, PK__MAX_NESTING).
  *
  * Limits (the vtable says PK__LIM_SELF): the host enforces the deadline
- * and the child options; plugkit-runner passes max_memory, fuel, fs_root
- * and validate_all to the inner backend, so those hold exactly when that
- * backend enforces them; proc_open checks that (check_limits).
+ * and the child options, per child; plugkit-runner passes max_memory,
+ * fuel, fs_root, validate_all and reset_after_call to the inner backend,
+ * so those hold exactly when that backend enforces them; proc_open
+ * checks that (check_limits).
+ *
+ * Threads: every child is an instance of the core's pool (core.h). The
+ * open starts the first; inst_new starts another for a thread that finds
+ * every child busy, up to max_instances. What the children share
+ * (proc_shared: argv, environment, options) is written at open and only
+ * read afterwards; everything about one child (proc_state) is used by
+ * the one thread the core gave it to, so no call takes a lock. Children
+ * are forked by the main thread or by the spawner thread (spawn()).
  *
  * This file is POSIX (fork, socketpair, memfd, futex via pk_wire.c): the
  * backend is only built where those exist (backend.cmake).
