@@ -3,7 +3,7 @@
  * executable plugin (the conformance fixture, bench_proc_plugin) opened
  * with max_instances = 2: ns_per_op is one thread's call, and `scaling`
  * the calls per second two threads make together (a child each) over
- * what one thread makes.
+ * what one thread makes. ParallelProcessFutex: the same with spin_ns < 0.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
@@ -93,13 +93,14 @@ static double scaling(pk_func *fn) {
   return r[2];
 }
 
-static int setup(void **out) {
+static int open_pool(void **out, int spin_ns) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   memset(&par, 0, sizeof par);
   snprintf(par.path, sizeof par.path, "%s/bench_proc_plugin", pkb_dir());
   if ((par.host = pkb_host()) == NULL)
     return pkb_skip("out of memory");
   o.max_instances = 2;
+  o.spin_ns = spin_ns;
   if (pk_plugin_open(par.host, par.path, &o, &par.plugin) < 0 ||
       pk_plugin_func(par.plugin, "sum", "(i32,i32)->i32", &par.fn) < 0) {
     pkb_skip("%s", pk_host_errmsg(par.host));
@@ -111,4 +112,11 @@ static int setup(void **out) {
   return 0;
 }
 
+static int setup(void **out) { return open_pool(out, 0); }
+static int setup_futex(void **out) { return open_pool(out, -1); }
+
 PKB_ROW(ParallelProcess, setup, pkb_run_sum, pkb_close)
+/* The same without spinning (spin_ns < 0): each side sleeps on the futex
+   while the other works, so one thread's calls keep about one CPU busy
+   rather than two, and a second thread has a CPU to gain. */
+PKB_ROW(ParallelProcessFutex, setup_futex, pkb_run_sum, pkb_close)

@@ -610,6 +610,10 @@ static int unexpected(pk_plugin *p, proc_state *st, const uint8_t *body,
 
 /* ---- handshake ---------------------------------------------------------- */
 
+#define OTHER_EXPORTS                                                       \
+  "this child declares other exports (names or signatures) than the "     \
+  "plugin's first child did: the file changed since the open"
+
 static int handshake(pk_plugin *p, proc_state *st, int first) {
   const uint8_t *body;
   size_t len, i, n = 0;
@@ -675,7 +679,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
   }
   {
     pk__rd r;
-    uint32_t version, flags, nexp, k;
+    uint32_t version, flags, nexp, k, abi_major, abi_minor;
     const uint8_t *s;
     char name[256], sig[PK__SIG_MAX + 64];
     pk__rd_init(&r, body + 1, len - 1);
@@ -691,13 +695,13 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
     if (first &&
         (p->version = pk__strndup(p->host, (const char *)s, n)) == NULL)
       return pk__perr(p, PK_ENOMEM, "out of memory");
-    k = pk__rd_u32(&r);
-    if (first)
-      p->abi_major = k;
-    k = pk__rd_u32(&r);
-    if (first)
-      p->abi_minor = k;
-    if (p->abi_major != PK_ABI_MAJOR || p->abi_minor > PK_ABI_MINOR)
+    abi_major = pk__rd_u32(&r);
+    abi_minor = pk__rd_u32(&r);
+    if (first) {
+      p->abi_major = abi_major;
+      p->abi_minor = abi_minor;
+    }
+    if (abi_major != PK_ABI_MAJOR || abi_minor > PK_ABI_MINOR)
       return child_failed(p, st, PK_EABI,
                           "the plugin was built for another plugkit ABI");
     nexp = pk__rd_u32(&r);
@@ -708,9 +712,10 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       child_kill(p, st);
       return rc;
     }
+    /* A later child (a restart, another instance) must be the same
+       plugin: the host encodes calls by the first one's exports. */
     if (!first && nexp != p->nfuncs)
-      return child_failed(p, st, PK_EPROTO,
-                          "restarted plugin has other exports");
+      return child_failed(p, st, PK_EPROTO, OTHER_EXPORTS);
     for (k = 0; k < nexp && !r.bad; k++) {
       s = pk__rd_bytes(&r, &n);
       snprintf(name, sizeof name, "%.*s", (int)n, s ? (const char *)s : "");
@@ -723,9 +728,12 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
           return rc;
         }
         f->bindex = k;
-      } else if (strcmp(name, p->funcs[k].name) != 0) {
-        return child_failed(p, st, PK_EPROTO,
-                            "restarted plugin has other exports");
+      } else {
+        pk__sig want;
+        if (strcmp(name, p->funcs[k].name) != 0 ||
+            pk__sig_parse(sig, &want, NULL, 0) < 0 ||
+            !pk__sig_equal(&want, &p->funcs[k].sig))
+          return child_failed(p, st, PK_EPROTO, OTHER_EXPORTS);
       }
     }
     if (r.bad)

@@ -747,3 +747,44 @@ PK_TEST(reset_after_call_isolated) {
   pk_host_destroy(h);
   no_children();
 }
+
+/* The file replaced after the open by another plugin: a new child that
+   declares other exports is refused (PK_EPROTO, phase "init") and killed;
+   the host never sends it calls encoded for the first one's exports. */
+PK_TEST(instance_of_another_plugin_refused) {
+  pk_host *h = thread_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  const char *copy = pkt_tmp("plugin");
+  unsigned char *exe;
+  size_t n;
+  pk_plugin *p;
+  pk_func *f;
+  pthread_t t;
+  worker w;
+  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
+  exe = pkt_read_file(pkt_arg(0), &n);
+  pkt_write_file(copy, exe, n);
+  free(exe);
+  PKT_EQ_INT(chmod(copy, 0700), 0);
+  o.max_instances = 2;
+  PKT_RC(h, pk_plugin_open(h, copy, &o, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "sum", NULL, &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds the first */
+  PKT_EQ_INT(unlink(copy), 0); /* a running file cannot be rewritten */
+  exe = pkt_read_file(pkt_arg(1), &n);
+  pkt_write_file(copy, exe, n);
+  free(exe);
+  PKT_EQ_INT(chmod(copy, 0700), 0);
+  memset(&w, 0, sizeof w);
+  w.h = h;
+  w.f = f;
+  xthread(&t, sum_once, &w);
+  pthread_join(t, NULL);
+  PKT_EQ_INT(w.last_rc, PK_EPROTO);
+  PKT_CONTAINS(w.msg, ": init: ");
+  PKT_CONTAINS(w.msg, "other exports");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 42);
+  pk_host_destroy(h);
+  no_children();
+}
