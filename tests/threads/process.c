@@ -452,7 +452,9 @@ PK_TEST(instance_wait_times_out) {
   PKT_RC(h, pk_host_define(h, "reenter", "(i32)->i32", hold, NULL), PK_OK);
   o.grants = "reenter";
   o.max_instances = 1;
-  o.call_timeout_ms = 300;
+  /* Also the handshake's deadline: generous, for loaded machines and
+     sanitizers. */
+  o.call_timeout_ms = 2000;
   PKT_RC(h, pk_plugin_open(h, pkt_arg(1), &o, &p), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "nested", NULL, &nested), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "pid", NULL, &pid), PK_OK);
