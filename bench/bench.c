@@ -48,6 +48,7 @@ static int nmem;
 static char skip_why[160];
 static volatile uint64_t sink;
 static uint64_t n_allocs, n_bytes;
+static row *cur_row; /* the row being measured */
 
 void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
                   pkb_teardown_fn teardown) {
@@ -732,6 +733,9 @@ int main(int argc, char **argv) {
     measure(&rows[i], runs, target_ms);
     if (rows[i].skipped)
       fprintf(stderr, "  %-22s skipped: %s\n", rows[i].name, rows[i].why);
+    else if (rows[i].scaling > 0)
+      fprintf(stderr, "  %-22s %12.2f ns/op, scaling %.2f\n", rows[i].name,
+              rows[i].ns_med, rows[i].scaling);
     else
       fprintf(stderr, "  %-22s %12.2f ns/op\n", rows[i].name, rows[i].ns_med);
   }

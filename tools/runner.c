@@ -4,7 +4,7 @@
  * in a child process. Started by the process backend as
  *
  *   plugkit-runner <backend|auto> <path> [--max-memory=N] [--fuel=N]
- *                  [--fs-root=DIR] [--validate-all]
+ *                  [--fs-root=DIR] [--validate-all] [--reset-after-call]
  *
  * with the protocol's socket on fd 3 (docs/protocol.md). The options are
  * the host's pk_open_opts fields for the inner backend. A client of the
@@ -40,6 +40,7 @@ typedef struct runner {
   uint64_t max_memory, fuel;
   const char *fs_root;
   int validate_all;
+  int reset_after_call; /* the inner backend resets after each call */
   pk_host *host;
   pk_plugin *plug;
   pk_func **funcs;
@@ -259,6 +260,7 @@ static int r_open(pk_serve *s, void *ud) {
   o.fuel = r->fuel;
   o.fs_root = r->fs_root;
   o.validate_all = r->validate_all;
+  o.reset_after_call = r->reset_after_call;
   rc = pk_plugin_open(r->host, r->path, &o, &r->plug);
   for (i = 0; i < 2 * n; i++)
     free((void *)config[i]);
@@ -349,13 +351,16 @@ int main(int argc, char **argv) {
       R.fs_root = a + 10;
     else if (strcmp(a, "--validate-all") == 0)
       R.validate_all = 1;
+    else if (strcmp(a, "--reset-after-call") == 0)
+      R.reset_after_call = 1;
     else
       break;
   }
   if (argc < 3 || i < argc) {
     fprintf(stderr,
             "usage: plugkit-runner <backend|auto> <plugin> [--max-memory=N] "
-            "[--fuel=N] [--fs-root=DIR] [--validate-all]\n"
+            "[--fuel=N] [--fs-root=DIR] [--validate-all] "
+            "[--reset-after-call]\n"
             "plugkit-runner is started by plugkit hosts to run a plugin in "
             "its own process.\n");
     return 2;

@@ -21,9 +21,18 @@
  * capped by the core (pk__hostfn_call, PK__MAX_NESTING).
  *
  * Limits (the vtable says PK__LIM_SELF): the host enforces the deadline
- * and the child options; plugkit-runner passes max_memory, fuel, fs_root
- * and validate_all to the inner backend, so those hold exactly when that
- * backend enforces them; proc_open checks that (check_limits).
+ * and the child options, per child; plugkit-runner passes max_memory,
+ * fuel, fs_root, validate_all and reset_after_call to the inner backend,
+ * so those hold exactly when that backend enforces them; proc_open
+ * checks that (check_limits).
+ *
+ * Threads: every child is an instance of the core's pool (core.h). The
+ * open starts the first; inst_new starts another for a thread that finds
+ * every child busy, up to max_instances. What the children share
+ * (proc_shared: argv, environment, options) is written at open and only
+ * read afterwards; everything about one child (proc_state) is used by
+ * the one thread the core gave it to, so no call takes a lock. Children
+ * are forked by the main thread or by the spawner thread (spawn()).
  *
  * This file is POSIX (fork, socketpair, memfd, futex via pk_wire.c): the
  * backend is only built where those exist (backend.cmake).
@@ -37,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,9 +69,30 @@ extern char **environ;
 #define LIVENESS_MS 100
 #define BACKOFF_MAX_NS 2000000000ull
 
+/* What every child of a plugin shares: built once at open, read-only
+   afterwards (calls on several threads read it at once, unlocked). */
+typedef struct proc_shared {
+  char label[32]; /* "process:<inner backend>" under plugkit-runner */
+  /* Options. */
+  int timeout_ms, restart, socket_only, spin_ns;
+  unsigned harden;
+  uint32_t limit_files, limit_cpu;
+  uint64_t limit_mem;
+  /* How to start a child: argv and env. */
+  char **argv;
+  char **envp;
+  int use_path; /* argv[0] is looked up in PATH (python3) */
+} proc_shared;
+
+/*
+ * One child: an instance of the pool (core.h). The core hands it to one
+ * thread at a time, so nothing here is locked; its restart policy, its
+ * deadline and its stderr are its own.
+ */
 typedef struct proc_state {
-  pk__lane *lane; /* the lane of the call running (p->olane in open and
-                     close) */
+  const proc_shared *sh;
+  pk__lane *lane; /* the lane of the call running in it (p->olane in
+                     open and close) */
   pid_t pid; /* 0: no child */
   int exited, status; /* reaped early (by the liveness check), and how */
   int sock;  /* -1: none */
@@ -70,18 +101,8 @@ typedef struct proc_state {
   size_t shm_size;
   pk__chan chan;
   int chan_ready;
-  char label[32]; /* "process:<inner backend>" under plugkit-runner */
   int depth; /* nesting of calls being served */
   uint64_t deadline; /* of the outermost call (pk__wire_now_ns), 0: none */
-  /* Options. */
-  int timeout_ms, restart, socket_only, spin_ns;
-  unsigned harden;
-  uint32_t limit_files, limit_cpu;
-  uint64_t limit_mem;
-  /* How to start the child: argv and env, built once at open. */
-  char **argv;
-  char **envp;
-  int use_path; /* argv[0] is looked up in PATH (python3) */
   /* Restart policy. */
   uint64_t next_start_ns, backoff_ns;
   char deadmsg[512]; /* why the child is gone, for later calls */
@@ -262,7 +283,7 @@ static int python_path(pk_plugin *p, int cleared, char **out) {
 }
 
 /* Build argv and envp once: the child is started again on restarts. */
-static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
+static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
   static const char *const keep[] = {"PATH=", "LD_LIBRARY_PATH=",
                                      "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
                                      "LSAN_OPTIONS=", NULL};
@@ -273,88 +294,91 @@ static int prepare_exec(pk_plugin *p, proc_state *st, const char *runner) {
   char *pypath = NULL;
   int py = 0;
 
-  if ((st->argv = pk__alloc(p->host, 9 * sizeof *st->argv)) == NULL)
+  if ((sh->argv = pk__alloc(p->host, 10 * sizeof *sh->argv)) == NULL)
     return PK_ENOMEM;
-  memset(st->argv, 0, 9 * sizeof *st->argv);
+  memset(sh->argv, 0, 10 * sizeof *sh->argv);
   if (runner != NULL) {
     /* The inner backend's own options travel as arguments (tools/runner.c):
        under isolation a wasm plugin keeps its memory cap, fuel and files. */
     const pk_open_opts *o = p->opts;
     char opt[64];
     size_t a = 3;
-    st->argv[0] = pk__strdup(p->host, runner);
-    st->argv[1] = pk__strdup(p->host, inner ? inner : "auto");
-    st->argv[2] = pk__strdup(p->host, p->path);
-    if (!st->argv[0] || !st->argv[1] || !st->argv[2])
+    sh->argv[0] = pk__strdup(p->host, runner);
+    sh->argv[1] = pk__strdup(p->host, inner ? inner : "auto");
+    sh->argv[2] = pk__strdup(p->host, p->path);
+    if (!sh->argv[0] || !sh->argv[1] || !sh->argv[2])
       return PK_ENOMEM;
     if (o != NULL && o->max_memory != 0) {
       snprintf(opt, sizeof opt, "--max-memory=%llu",
                (unsigned long long)o->max_memory);
-      if ((st->argv[a++] = pk__strdup(p->host, opt)) == NULL)
+      if ((sh->argv[a++] = pk__strdup(p->host, opt)) == NULL)
         return PK_ENOMEM;
     }
     if (o != NULL && o->fuel != 0) {
       snprintf(opt, sizeof opt, "--fuel=%llu", (unsigned long long)o->fuel);
-      if ((st->argv[a++] = pk__strdup(p->host, opt)) == NULL)
+      if ((sh->argv[a++] = pk__strdup(p->host, opt)) == NULL)
         return PK_ENOMEM;
     }
     if (o != NULL && o->validate_all != 0 &&
-        (st->argv[a++] = pk__strdup(p->host, "--validate-all")) == NULL)
+        (sh->argv[a++] = pk__strdup(p->host, "--validate-all")) == NULL)
+      return PK_ENOMEM;
+    if (o != NULL && o->reset_after_call != 0 &&
+        (sh->argv[a++] = pk__strdup(p->host, "--reset-after-call")) == NULL)
       return PK_ENOMEM;
     if (o != NULL && o->fs_root != NULL) {
       size_t n2 = strlen(o->fs_root) + sizeof "--fs-root=";
-      if ((st->argv[a] = pk__alloc(p->host, n2)) == NULL)
+      if ((sh->argv[a] = pk__alloc(p->host, n2)) == NULL)
         return PK_ENOMEM;
-      snprintf(st->argv[a++], n2, "--fs-root=%s", o->fs_root);
+      snprintf(sh->argv[a++], n2, "--fs-root=%s", o->fs_root);
     }
   } else if (ext != NULL && strcmp(ext, ".py") == 0) {
-    st->use_path = 1;
-    st->argv[0] = pk__strdup(p->host, "python3");
-    st->argv[1] = pk__strdup(p->host, p->path);
-    if (!st->argv[0] || !st->argv[1])
+    sh->use_path = 1;
+    sh->argv[0] = pk__strdup(p->host, "python3");
+    sh->argv[1] = pk__strdup(p->host, p->path);
+    if (!sh->argv[0] || !sh->argv[1])
       return PK_ENOMEM;
     py = 1;
   } else {
-    if ((st->argv[0] = pk__strdup(p->host, p->path)) == NULL)
+    if ((sh->argv[0] = pk__strdup(p->host, p->path)) == NULL)
       return PK_ENOMEM;
   }
   while (environ != NULL && environ[n] != NULL)
     n++;
-  if ((st->envp = pk__alloc(p->host, (n + 8) * sizeof *st->envp)) == NULL)
+  if ((sh->envp = pk__alloc(p->host, (n + 8) * sizeof *sh->envp)) == NULL)
     return PK_ENOMEM;
-  memset(st->envp, 0, (n + 8) * sizeof *st->envp);
+  memset(sh->envp, 0, (n + 8) * sizeof *sh->envp);
   if (py) {
-    int rc = python_path(p, st->harden & 2, &pypath);
+    int rc = python_path(p, sh->harden & 2, &pypath);
     if (rc < 0)
       return rc;
     if (pypath != NULL)
-      st->envp[k++] = pypath; /* freed with envp */
+      sh->envp[k++] = pypath; /* freed with envp */
   }
   for (i = 0; i < n; i++) {
     if (strncmp(environ[i], "PLUGKIT_", 8) == 0 ||
         (pypath != NULL && strncmp(environ[i], "PYTHONPATH=", 11) == 0))
       continue;
-    if (st->harden & 2) { /* cleared: only what exec and sanitizers need */
+    if (sh->harden & 2) { /* cleared: only what exec and sanitizers need */
       for (j = 0; keep[j] != NULL; j++)
         if (strncmp(environ[i], keep[j], strlen(keep[j])) == 0)
           break;
       if (keep[j] == NULL)
         continue;
     }
-    if ((st->envp[k++] = pk__strdup(p->host, environ[i])) == NULL)
+    if ((sh->envp[k++] = pk__strdup(p->host, environ[i])) == NULL)
       return PK_ENOMEM;
   }
-  snprintf(spin, sizeof spin, PK__WIRE_SPIN_ENV "=%d", st->spin_ns);
-  if ((st->envp[k++] = pk__strdup(
+  snprintf(spin, sizeof spin, PK__WIRE_SPIN_ENV "=%d", sh->spin_ns);
+  if ((sh->envp[k++] = pk__strdup(
            p->host, PK__WIRE_COOKIE_ENV "=" PK__WIRE_COOKIE)) == NULL ||
-      (st->envp[k++] = pk__strdup(p->host, PK__WIRE_FD_ENV "=3")) == NULL ||
-      (st->envp[k++] = pk__strdup(p->host, spin)) == NULL)
+      (sh->envp[k++] = pk__strdup(p->host, PK__WIRE_FD_ENV "=3")) == NULL ||
+      (sh->envp[k++] = pk__strdup(p->host, spin)) == NULL)
     return PK_ENOMEM;
-  if (!st->socket_only &&
-      (st->envp[k++] = pk__strdup(p->host, PK__WIRE_SHM_ENV "=4")) == NULL)
+  if (!sh->socket_only &&
+      (sh->envp[k++] = pk__strdup(p->host, PK__WIRE_SHM_ENV "=4")) == NULL)
     return PK_ENOMEM;
-  if ((st->harden & 4) &&
-      (st->envp[k++] = pk__strdup(p->host, "PLUGKIT_SECCOMP=1")) == NULL)
+  if ((sh->harden & 4) &&
+      (sh->envp[k++] = pk__strdup(p->host, "PLUGKIT_SECCOMP=1")) == NULL)
     return PK_ENOMEM;
   return PK_OK;
 }
@@ -369,7 +393,7 @@ static void free_strv(pk_host *h, char **v) {
 }
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
-static void child_exec(proc_state *st, int sock, int memfd, int errw) {
+static void child_exec(const proc_shared *sh, int sock, int memfd, int errw) {
   int s2, m2, n0, n2;
   struct rlimit rl;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -385,30 +409,115 @@ static void child_exec(proc_state *st, int sock, int memfd, int errw) {
 #ifdef SYS_close_range
   syscall(SYS_close_range, m2 >= 0 ? 5u : 4u, ~0u, 0u);
 #endif
-  if (st->limit_files) {
-    rl.rlim_cur = rl.rlim_max = st->limit_files;
+  if (sh->limit_files) {
+    rl.rlim_cur = rl.rlim_max = sh->limit_files;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  if (st->limit_cpu) {
-    rl.rlim_cur = rl.rlim_max = st->limit_cpu;
+  if (sh->limit_cpu) {
+    rl.rlim_cur = rl.rlim_max = sh->limit_cpu;
     setrlimit(RLIMIT_CPU, &rl);
   }
-  if (st->limit_mem) {
-    rl.rlim_cur = rl.rlim_max = st->limit_mem;
+  if (sh->limit_mem) {
+    rl.rlim_cur = rl.rlim_max = sh->limit_mem;
     setrlimit(RLIMIT_AS, &rl);
   }
-  if (st->harden & 1)
+  if (sh->harden & 1)
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  if (st->use_path)
-    execvpe(st->argv[0], st->argv, st->envp);
+  if (sh->use_path)
+    execvpe(sh->argv[0], sh->argv, sh->envp);
   else
-    execve(st->argv[0], st->argv, st->envp);
+    execve(sh->argv[0], sh->argv, sh->envp);
   {
     static const char msg[] = "plugkit: cannot execute the plugin\n";
     ssize_t k = write(2, msg, sizeof msg - 1);
     (void)k;
   }
   _exit(127);
+}
+
+/*
+ * fork() for the calling thread. The child asks for SIGKILL when its
+ * parent dies (PR_SET_PDEATHSIG), and for the kernel that parent is the
+ * thread that forked, not the process: a child forked by a worker thread
+ * would be killed when that thread exits, though the instance it serves
+ * lives on in the pool (another thread's next call would find it dead).
+ * So threads other than the main one (whose end is the process's) hand
+ * the fork to the spawner: one thread per process, started at the first
+ * such fork, living as long as the process, doing nothing but fork. The
+ * calling thread waits for the pid. Returns it, or -errno.
+ */
+typedef struct spawn_req {
+  const proc_shared *sh;
+  int sock, memfd, errw;
+  pid_t pid; /* the result: the child's pid, or -errno */
+  int done;
+  struct spawn_req *next;
+} spawn_req;
+
+static pthread_mutex_t spawn_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawn_cv = PTHREAD_COND_INITIALIZER; /* a request */
+static pthread_cond_t spawn_done = PTHREAD_COND_INITIALIZER; /* a pid */
+static spawn_req *spawn_queue;
+static int spawner_state; /* 0: not started, 1: running, -1: cannot start */
+
+static pid_t fork_child(const spawn_req *r) {
+  pid_t pid = fork();
+  if (pid == 0)
+    child_exec(r->sh, r->sock, r->memfd, r->errw);
+  return pid < 0 ? -errno : pid;
+}
+
+static void *spawner(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&spawn_mu);
+  for (;;) {
+    spawn_req *r;
+    pid_t pid;
+    while (spawn_queue == NULL)
+      pthread_cond_wait(&spawn_cv, &spawn_mu);
+    r = spawn_queue;
+    spawn_queue = r->next;
+    pthread_mutex_unlock(&spawn_mu);
+    pid = fork_child(r);
+    pthread_mutex_lock(&spawn_mu);
+    r->pid = pid;
+    r->done = 1;
+    pthread_cond_broadcast(&spawn_done);
+  }
+  return NULL;
+}
+
+static pid_t spawn(const proc_shared *sh, int sock, int memfd, int errw) {
+  spawn_req r = {sh, sock, memfd, errw, 0, 0, NULL};
+  if ((pid_t)syscall(SYS_gettid) == getpid())
+    return fork_child(&r);
+  pthread_mutex_lock(&spawn_mu);
+  if (spawner_state == 0) {
+    pthread_t t;
+    pthread_attr_t a;
+    /* The spawner inherits this thread's signal mask, as a child forked
+       here would. */
+    spawner_state = -1;
+    if (pthread_attr_init(&a) == 0) {
+      if (pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) == 0 &&
+          pthread_create(&t, &a, spawner, NULL) == 0)
+        spawner_state = 1;
+      pthread_attr_destroy(&a);
+    }
+  }
+  if (spawner_state < 0) {
+    /* No thread to be had: fork here (the child then dies with this
+       thread, and its instance restarts or fails with PK_ECRASH). */
+    pthread_mutex_unlock(&spawn_mu);
+    return fork_child(&r);
+  }
+  r.next = spawn_queue;
+  spawn_queue = &r;
+  pthread_cond_signal(&spawn_cv);
+  while (!r.done)
+    pthread_cond_wait(&spawn_done, &spawn_mu);
+  pthread_mutex_unlock(&spawn_mu);
+  return r.pid;
 }
 
 /* Send the frame built in chan.out. One the host made too large (its
@@ -501,11 +610,15 @@ static int unexpected(pk_plugin *p, proc_state *st, const uint8_t *body,
 
 /* ---- handshake ---------------------------------------------------------- */
 
+#define OTHER_EXPORTS                                                       \
+  "this child declares other exports (names or signatures) than the "     \
+  "plugin's first child did: the file changed since the open"
+
 static int handshake(pk_plugin *p, proc_state *st, int first) {
   const uint8_t *body;
   size_t len, i, n = 0;
   const char *c;
-  int rc, tmo = st->timeout_ms > 0 ? st->timeout_ms : HANDSHAKE_MS;
+  int rc, tmo = st->sh->timeout_ms > 0 ? st->sh->timeout_ms : HANDSHAKE_MS;
   pk__wbuf *w = &st->chan.out;
   /* One deadline for the whole handshake: init's LOG lines count. */
   uint64_t deadline = pk__wire_now_ns() + (uint64_t)tmo * 1000000u;
@@ -566,7 +679,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
   }
   {
     pk__rd r;
-    uint32_t version, flags, nexp, k;
+    uint32_t version, flags, nexp, k, abi_major, abi_minor;
     const uint8_t *s;
     char name[256], sig[PK__SIG_MAX + 64];
     pk__rd_init(&r, body + 1, len - 1);
@@ -582,13 +695,13 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
     if (first &&
         (p->version = pk__strndup(p->host, (const char *)s, n)) == NULL)
       return pk__perr(p, PK_ENOMEM, "out of memory");
-    k = pk__rd_u32(&r);
-    if (first)
-      p->abi_major = k;
-    k = pk__rd_u32(&r);
-    if (first)
-      p->abi_minor = k;
-    if (p->abi_major != PK_ABI_MAJOR || p->abi_minor > PK_ABI_MINOR)
+    abi_major = pk__rd_u32(&r);
+    abi_minor = pk__rd_u32(&r);
+    if (first) {
+      p->abi_major = abi_major;
+      p->abi_minor = abi_minor;
+    }
+    if (abi_major != PK_ABI_MAJOR || abi_minor > PK_ABI_MINOR)
       return child_failed(p, st, PK_EABI,
                           "the plugin was built for another plugkit ABI");
     nexp = pk__rd_u32(&r);
@@ -599,9 +712,10 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       child_kill(p, st);
       return rc;
     }
+    /* A later child (a restart, another instance) must be the same
+       plugin: the host encodes calls by the first one's exports. */
     if (!first && nexp != p->nfuncs)
-      return child_failed(p, st, PK_EPROTO,
-                          "restarted plugin has other exports");
+      return child_failed(p, st, PK_EPROTO, OTHER_EXPORTS);
     for (k = 0; k < nexp && !r.bad; k++) {
       s = pk__rd_bytes(&r, &n);
       snprintf(name, sizeof name, "%.*s", (int)n, s ? (const char *)s : "");
@@ -614,15 +728,18 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
           return rc;
         }
         f->bindex = k;
-      } else if (strcmp(name, p->funcs[k].name) != 0) {
-        return child_failed(p, st, PK_EPROTO,
-                            "restarted plugin has other exports");
+      } else {
+        pk__sig want;
+        if (strcmp(name, p->funcs[k].name) != 0 ||
+            pk__sig_parse(sig, &want, NULL, 0) < 0 ||
+            !pk__sig_equal(&want, &p->funcs[k].sig))
+          return child_failed(p, st, PK_EPROTO, OTHER_EXPORTS);
       }
     }
     if (r.bad)
       return child_failed(p, st, PK_EPROTO, "malformed READY frame");
     if ((flags & PK__WIRE_F_SHM) && st->shm != NULL)
-      pk__chan_use_shm(&st->chan, st->shm, st->shm_size, st->spin_ns);
+      pk__chan_use_shm(&st->chan, st->shm, st->shm_size, st->sh->spin_ns);
   }
   return PK_OK;
 }
@@ -638,7 +755,7 @@ static int start(pk_plugin *p, proc_state *st, int first) {
                   strerror(errno));
     goto fail;
   }
-  if (!st->socket_only) {
+  if (!st->sh->socket_only) {
     st->shm_size = pk__shm_size(SLOT_CAP);
     memfd = (int)syscall(SYS_memfd_create, "plugkit-slot", 1u /* CLOEXEC */);
     if (memfd >= 0 && ftruncate(memfd, (off_t)st->shm_size) == 0) {
@@ -655,13 +772,10 @@ static int start(pk_plugin *p, proc_state *st, int first) {
     }
   }
   st->lastline[0] = '\0';
-  pid = fork();
-  if (pid < 0) {
-    rc = pk__perr(p, PK_EIO, "fork failed: %s", strerror(errno));
+  if ((pid = spawn(st->sh, sv[1], memfd, ep[1])) < 0) {
+    rc = pk__perr(p, PK_EIO, "fork failed: %s", strerror(-pid));
     goto fail;
   }
-  if (pid == 0)
-    child_exec(st, sv[1], memfd, ep[1]);
   st->pid = pid;
   close(sv[1]);
   close(ep[1]);
@@ -707,14 +821,12 @@ fail:
 /* ---- calls --------------------------------------------------------------- */
 
 /* Copy str/bytes out of the receive buffer into the call arena. */
-static int own_vals(pk_plugin *p, pk_val *v, size_t n) {
+static int own_vals(pk_plugin *p, proc_state *st, pk_val *v, size_t n) {
   size_t i;
   for (i = 0; i < n; i++)
     if ((v[i].type == PK_T_STR || v[i].type == PK_T_BYTES) &&
         v[i].str.len > 0) {
-      void *m = pk__arena_alloc(p->host,
-                                &((proc_state *)p->bstate)->lane->arena,
-                                v[i].str.len);
+      void *m = pk__arena_alloc(p->host, &st->lane->arena, v[i].str.len);
       if (m == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory for a %zu-byte result",
                         v[i].str.len);
@@ -735,7 +847,7 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
   pk__rd_init(&r, body + 1, len - 1);
   idx = pk__rd_u32(&r);
   nargs = pk__rd_vals(&r, args, PK_MAX_PARAMS);
-  if ((rc = own_vals(p, args, nargs)) < 0)
+  if ((rc = own_vals(p, st, args, nargs)) < 0)
     return rc;
   if (idx < p->ngrants)
     nres = p->host->fns[p->grants[idx]].sig.nresults;
@@ -758,10 +870,24 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
   return rc;
 }
 
+/* A new instance, no child yet; NULL when out of memory. */
+static proc_state *inst_alloc(pk_plugin *p, pk__lane *l) {
+  proc_state *st = pk__alloc(p->host, sizeof *st);
+  if (st == NULL)
+    return NULL;
+  memset(st, 0, sizeof *st);
+  st->sh = p->bstate;
+  st->sock = st->errfd = -1;
+  st->lane = l;
+  return st;
+}
+
+/* A call runs in the lane's instance (l->inst: one child, which no other
+   thread uses meanwhile). */
 static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                        pk_val *results) {
   pk_plugin *p = f->plugin;
-  proc_state *st = p->bstate;
+  proc_state *st = l->inst;
   const uint8_t *body;
   size_t len, i;
   int rc;
@@ -769,7 +895,7 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
   st->lane = l;
   if (PK__UNLIKELY(st->pid == 0)) {
     uint64_t now = pk__wire_now_ns();
-    if (!st->restart || st->depth > 0)
+    if (!st->sh->restart || st->depth > 0)
       return pk__perr(p, PK_ECRASH, "%s", st->deadmsg);
     if (now < st->next_start_ns)
       return pk__perr(p, PK_ECRASH, "%s (restart backs off for %llu ms)",
@@ -794,9 +920,9 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
      HOSTCALL traffic, and the host functions themselves, count; a nested
      call runs under the outer call's deadline. */
   if (st->depth == 0)
-    st->deadline = st->timeout_ms > 0
+    st->deadline = st->sh->timeout_ms > 0
                        ? pk__wire_now_ns() +
-                             (uint64_t)st->timeout_ms * 1000000u
+                             (uint64_t)st->sh->timeout_ms * 1000000u
                        : 0;
   st->depth++;
   for (;;) {
@@ -817,7 +943,7 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                           "results do not match the signature");
         break;
       }
-      rc = own_vals(p, results, n);
+      rc = own_vals(p, st, results, n);
       break;
     } else if (body[0] == PK__F_HOSTCALL) {
       if ((rc = on_hostcall(p, st, body, len)) < 0 && st->pid == 0)
@@ -969,13 +1095,18 @@ static const pk__backend *inner_backend(pk_plugin *p) {
 static int check_limits(pk_plugin *p, int use_runner,
                         const pk__backend *be) {
   const pk_open_opts *o = p->opts;
-  unsigned honoured = PK__LIM_TIMEOUT | PK__LIM_CHILD;
+  /* Every child is an instance: max_instances children at most. */
+  unsigned honoured = PK__LIM_TIMEOUT | PK__LIM_CHILD | PK__LIM_POOL;
   char who[48] = "executable";
   if (o == NULL)
     return PK_OK;
   if (use_runner) {
+    /* reset_after_call too: the runner's own open of the plugin resets
+       its one instance after each call (proc_inst_reset has nothing left
+       to do). */
     if (be != NULL)
-      honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS);
+      honoured |= be->limits & (PK__LIM_FUEL | PK__LIM_MEMORY | PK__LIM_FS |
+                                PK__LIM_RESET);
     snprintf(who, sizeof who, "isolated %s", be ? be->name : "(unknown)");
   } else if (o->harden & 4) {
     return pk__perr(p, PK_ENOSYS,
@@ -990,6 +1121,7 @@ static int check_limits(pk_plugin *p, int use_runner,
 
 static int proc_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
+  proc_shared *sh;
   proc_state *st;
   char runner[4096];
   int rc, use_runner;
@@ -1026,38 +1158,41 @@ static int proc_open(pk_plugin *p) {
   if ((rc = check_limits(p, use_runner, inner)) < 0)
     return rc;
 
-  if ((st = pk__alloc(p->host, sizeof *st)) == NULL)
+  if ((sh = pk__alloc(p->host, sizeof *sh)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory");
-  memset(st, 0, sizeof *st);
-  st->sock = st->errfd = -1;
-  st->lane = p->olane;
-  p->bstate = st;
+  memset(sh, 0, sizeof *sh);
+  p->bstate = sh;
   if (inner != NULL) {
     /* Hosts tell an isolated .wasm from an isolated .so by this. */
-    snprintf(st->label, sizeof st->label, "process:%s", inner->name);
-    p->backend_label = st->label;
+    snprintf(sh->label, sizeof sh->label, "process:%s", inner->name);
+    p->backend_label = sh->label;
   }
   if (o != NULL && o->size >= offsetof(pk_open_opts, limit_mem) +
                                   sizeof o->limit_mem) {
-    st->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;
-    st->restart = o->restart == 1;
-    st->spin_ns = o->spin_ns;
-    st->socket_only = o->transport == 1;
-    st->harden = o->harden;
-    st->limit_files = o->limit_files;
-    st->limit_cpu = o->limit_cpu_s;
-    st->limit_mem = o->limit_mem;
+    sh->timeout_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : 0;
+    sh->restart = o->restart == 1;
+    sh->spin_ns = o->spin_ns;
+    sh->socket_only = o->transport == 1;
+    sh->harden = o->harden;
+    sh->limit_files = o->limit_files;
+    sh->limit_cpu = o->limit_cpu_s;
+    sh->limit_mem = o->limit_mem;
   }
-  if (st->spin_ns == 0)
-    st->spin_ns = (int)pk__chan_default_spin();
-  else if (st->spin_ns < 0)
-    st->spin_ns = 0;
+  if (sh->spin_ns == 0)
+    sh->spin_ns = (int)pk__chan_default_spin();
+  else if (sh->spin_ns < 0)
+    sh->spin_ns = 0;
   if (use_runner && !find_runner(runner, sizeof runner))
     return pk__perr(p, PK_ENOSYS,
                     "plugkit-runner not found (set PLUGKIT_RUNNER, or "
                     "install it next to libplugkit)");
-  if ((rc = prepare_exec(p, st, use_runner ? runner : NULL)) < 0)
+  if ((rc = prepare_exec(p, sh, use_runner ? runner : NULL)) < 0)
     return pk__perr(p, rc, "out of memory");
+  /* The first child: the pool's first instance. From here on the core
+     frees it (inst_free) whatever happens, also when the open fails. */
+  if ((st = inst_alloc(p, p->olane)) == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  p->inst0 = st;
   if ((rc = start(p, st, 1)) < 0)
     return rc;
   for (size_t i = 0; i < p->nfuncs; i++)
@@ -1065,10 +1200,26 @@ static int proc_open(pk_plugin *p) {
   return PK_OK;
 }
 
+/* Another child for the pool, from the shared argv and options, under
+   the same handshake deadline, restart policy and limits as the first. */
+static int proc_inst_new(pk_plugin *p, pk__lane *l, void **out) {
+  proc_state *st = inst_alloc(p, l);
+  int rc;
+  if (st == NULL)
+    return pk__perr(p, PK_ENOMEM, "out of memory");
+  if ((rc = start(p, st, 0)) < 0) {
+    drop_child(p, st); /* start reaped it */
+    pk__free(p->host, st);
+    return rc;
+  }
+  *out = st;
+  return PK_OK;
+}
+
 /* Graceful: SHUTDOWN (fini runs in the child; its LOGs are served), BYE,
    exit; a child that does not answer within the grace period is killed. */
-static void proc_close(pk_plugin *p) {
-  proc_state *st = p->bstate;
+static void proc_inst_free(pk_plugin *p, void *inst) {
+  proc_state *st = inst;
   const uint8_t *body;
   size_t len;
   int status, bye = 0;
@@ -1107,11 +1258,32 @@ static void proc_close(pk_plugin *p) {
     }
   }
   drop_child(p, st);
-  free_strv(p->host, st->argv);
-  free_strv(p->host, st->envp);
   pk__free(p->host, st);
+}
+
+/* reset_after_call under isolation: the inner backend in plugkit-runner
+   already put its instance back after the call (--reset-after-call);
+   the child itself carries no plugin state. Executable plugins, which
+   cannot be reset, are refused at open (check_limits). */
+static int proc_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
+  (void)p;
+  (void)l;
+  (void)inst;
+  return PK_OK;
+}
+
+/* The children are gone (inst_free): what they shared. */
+static void proc_close(pk_plugin *p) {
+  proc_shared *sh = p->bstate;
+  if (sh == NULL)
+    return;
+  free_strv(p->host, sh->argv);
+  free_strv(p->host, sh->envp);
+  pk__free(p->host, sh);
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_process = {"process", proc_probe, proc_open,
-                                         proc_close, PK__LIM_SELF | PK__LIM_DESCRIBE, NULL, NULL, NULL};
+const pk__backend pk__backend_process = {
+    "process",      proc_probe,     proc_open,
+    proc_close,     PK__LIM_SELF | PK__LIM_DESCRIBE | PK__LIM_POOL,
+    proc_inst_new,  proc_inst_free, proc_inst_reset};
