@@ -277,10 +277,11 @@ typedef struct pk_open_opts {
    */
   int max_instances;
   /*
-   * wasm and lua: 1 returns the instance to the state it had after init
-   * after every call (for wasm, the pages of memory the call wrote, the
-   * globals and the tables), so no state is carried from one call to the
-   * next. Other backends: PK_ENOSYS.
+   * wasm and lua (also in a child, under PK_ISOLATE_PROCESS): 1 returns
+   * the instance to the state it had after init after every call (for
+   * wasm, the pages of memory the call wrote, the globals and the
+   * tables), so no state is carried from one call to the next. Other
+   * backends: PK_ENOSYS.
    */
   int reset_after_call;
   /*
