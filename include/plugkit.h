@@ -361,6 +361,23 @@ PK_API void *pk_plugin_scratch(pk_plugin *plugin, size_t n);
  */
 PK_API void pk_plugin_fail(pk_plugin *plugin, const char *msg);
 
+/* ---- bundles ----------------------------------------------------------- */
+
+/*
+ * Pack the folder `dir` (one NAME.plugkit manifest and the artifacts
+ * beside it) into the one-file bundle `out_path` (NAME.pkb), an
+ * uncompressed tar archive that `tar tvf` lists (docs/bundles.md). Files
+ * whose names start with '.' and other .pkb files are left out; a
+ * symbolic link or anything but a regular file is refused. The bundle
+ * is written whole to a temporary file beside out_path, then renamed
+ * over it. pk_plugin_open opens a bundle like any plugin file.
+ * Errors: PK_EINVAL, PK_ENOENT (no folder, no manifest), PK_EFORMAT
+ * (a bad file name or kind), PK_ELIMIT (too many or too large files),
+ * PK_EIO, PK_ENOMEM.
+ */
+PK_API int pk_bundle_pack(pk_host *host, const char *dir,
+                          const char *out_path);
+
 /* ---- signatures -------------------------------------------------------- */
 
 /*

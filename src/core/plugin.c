@@ -4,6 +4,7 @@
  */
 #include "core.h"
 #include "../os/os.h"
+#include "../catalog/bundle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,8 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   if (rc < 0)
     return pk__err(h, rc, path, "open", "cannot read the file");
 
+  if (pk__bundle_is(head, nhead)) /* a .pkb: its artifact opens here */
+    return pk__bundle_open(h, path, &o, out_plugin);
   if (o.isolation == PK_ISOLATE_PROCESS) {
     /* The process backend runs the file (whatever its kind) in a child;
        o.backend, if set, names the backend the child uses. */

@@ -149,4 +149,32 @@ int64_t pk__os_seek(int fd, int64_t off, int whence);       /* 0 set, 1 cur,
 int pk__os_fstat(int fd, pk__os_stat *out);                 /* 0 or PK__OSE_ */
 void pk__os_close(int fd);
 
+/* ---- files for bundles and the catalog (src/catalog) ------------------- */
+
+/* Open `path` read-only as pk__os_read_file would accept it (a regular
+   file, no FIFO waited for, no size bound): PK_OK with *out_fd and
+   *out_st, or PK_ENOENT, PK_EIO, PK_EFORMAT (not a regular file). */
+int pk__os_open_file(const char *path, int *out_fd, pk__os_stat *out_st);
+/* Read n bytes at offset off: PK_OK, or PK_EFORMAT when the file ends
+   first (*out_got says how many were there), PK_EIO. */
+int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got);
+/*
+ * A private, anonymous file holding the n bytes at data: a memfd where
+ * the kernel has them (never on disk), else an unlinked file made with
+ * mode 0600. Writes a path that opens it ("/proc/self/fd/N") into
+ * `where` and returns the fd (>= 0), which keeps it alive, or PK_EIO
+ * with a reason in err.
+ */
+int pk__os_anon_file(const char *name, const void *data, size_t n,
+                     char *where, size_t cap, char *err, size_t errcap);
+/* Write a file whole and atomically: a temporary file beside `path`
+   (mode 0644 less the umask) renamed over it. PK_OK or PK_EIO with the
+   reason in err. */
+int pk__os_write_file(const char *path, const void *data, size_t n,
+                      char *err, size_t errcap);
+/* The status of `path` itself (a symbolic link is not followed: *out is
+   the link's, with islink set). PK_OK, PK_ENOENT or PK_EIO. */
+int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
+                 int *out_isreg, int *out_isexec);
+
 #endif /* PK_OS_OS_H */

@@ -601,3 +601,128 @@ int pk__os_self_path(char *buf, size_t cap) {
   memcpy(buf, info.dli_fname, strlen(info.dli_fname) + 1);
   return 0;
 }
+
+/* ---- files for bundles and the catalog ---------------------------------- */
+
+int pk__os_open_file(const char *path, int *out_fd, pk__os_stat *out_st) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return open_code();
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return PK_EIO;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return PK_EFORMAT;
+  }
+  stat_out(&st, out_st);
+  *out_fd = fd;
+  return PK_OK;
+}
+
+int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got) {
+  size_t got = 0;
+  *out_got = 0;
+  if (off > (uint64_t)INT64_MAX - n)
+    return PK_EFORMAT;
+  while (got < n) {
+    ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k < 0)
+      return PK_EIO;
+    if (k == 0)
+      break;
+    got += (size_t)k;
+  }
+  *out_got = got;
+  return got == n ? PK_OK : PK_EFORMAT;
+}
+
+int pk__os_anon_file(const char *name, const void *data, size_t n,
+                     char *where, size_t cap, char *err, size_t errcap) {
+  int fd = -1;
+  size_t w = 0;
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  fd = memfd_create(name, MFD_CLOEXEC);
+#endif
+  if (fd < 0) {
+    const char *tmp = getenv("TMPDIR");
+    char t[4096];
+    snprintf(t, sizeof t, "%s/plugkit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    fd = mkostemp(t, O_CLOEXEC); /* 0600 */
+    if (fd >= 0)
+      unlink(t); /* private: only the fd reaches it */
+  }
+  if (fd < 0) {
+    snprintf(err, errcap, "cannot create a private file: %s",
+             strerror(errno));
+    return PK_EIO;
+  }
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write a private file: %s",
+               strerror(errno));
+      close(fd);
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  snprintf(where, cap, "/proc/self/fd/%d", fd);
+  return fd;
+}
+
+int pk__os_write_file(const char *path, const void *data, size_t n,
+                      char *err, size_t errcap) {
+  char tmp[4096];
+  size_t w = 0;
+  int fd;
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+    snprintf(err, errcap, "path too long");
+    return PK_EIO;
+  }
+  if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+    snprintf(err, errcap, "cannot create %s: %s", tmp, strerror(errno));
+    return PK_EIO;
+  }
+  {
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(fd, 0644 & ~um);
+  }
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
+      close(fd);
+      unlink(tmp);
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  if (close(fd) != 0 || rename(tmp, path) != 0) {
+    snprintf(err, errcap, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return PK_EIO;
+  }
+  return PK_OK;
+}
+
+int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
+                 int *out_isreg, int *out_isexec) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return open_code();
+  stat_out(&st, out);
+  *out_islink = S_ISLNK(st.st_mode) ? 1 : 0;
+  *out_isreg = S_ISREG(st.st_mode) ? 1 : 0;
+  *out_isexec = (st.st_mode & 0111) != 0;
+  return PK_OK;
+}

@@ -1,0 +1,630 @@
+/*
+ * bundle.c: one-file bundles (.pkb). A strict reader of the ustar tar
+ * format for pk_plugin_open and the catalog, and the writer behind
+ * pk_bundle_pack (`plugkit pack`).
+ *
+ * Why tar, uncompressed, read by our own code: ordinary tools list and
+ * unpack it (`tar tvf`), and it has no compression, so a member's size is
+ * what it occupies in the file: there is no expansion bomb, only claims,
+ * and every claim is checked against the file's size and fixed caps before
+ * anything is allocated. Our reader accepts a small, exact subset (flat
+ * regular members, ustar or GNU headers without extensions) and refuses
+ * everything else by name, rather than interpreting what a general tar
+ * library would (pax path overrides, links, sparse files).
+ */
+#include "bundle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 512u
+
+int pk__bundle_is(const unsigned char *head, size_t n) {
+  return n >= 263 && memcmp(head + 257, "ustar", 5) == 0;
+}
+
+/* An octal header field of w bytes: optional leading spaces, digits, then
+   NUL or space padding to the end. -1 for anything else, including
+   GNU's base-256 form (high bit set), which only sizes beyond 8 GiB
+   need. */
+static int octal(const unsigned char *f, size_t w, uint64_t *out) {
+  size_t i = 0;
+  uint64_t v = 0;
+  int digits = 0;
+  while (i < w && f[i] == ' ')
+    i++;
+  for (; i < w && f[i] >= '0' && f[i] <= '7'; i++, digits++) {
+    if (v > (UINT64_MAX >> 3))
+      return -1;
+    v = (v << 3) | (uint64_t)(f[i] - '0');
+  }
+  for (; i < w; i++)
+    if (f[i] != '\0' && f[i] != ' ')
+      return -1;
+  if (digits == 0)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Length of a header field of at most w bytes, NUL-terminated or full. */
+static size_t field_len(const unsigned char *f, size_t w) {
+  size_t i = 0;
+  while (i < w && f[i] != '\0')
+    i++;
+  return i;
+}
+
+static int zero_block(const unsigned char *b) {
+  size_t i;
+  for (i = 0; i < BLOCK; i++)
+    if (b[i] != 0)
+      return 0;
+  return 1;
+}
+
+/* The kind of a non-regular member, for the message. */
+static const char *kind_name(unsigned char t) {
+  switch (t) {
+  case '1':
+    return "a hard link";
+  case '2':
+    return "a symbolic link";
+  case '3':
+    return "a character device";
+  case '4':
+    return "a block device";
+  case '5':
+    return "a directory";
+  case '6':
+    return "a FIFO";
+  case '7':
+    return "a contiguous file";
+  case 'x':
+  case 'g':
+    return "a pax extended header";
+  case 'L':
+  case 'K':
+    return "a GNU long-name header";
+  case 'S':
+    return "a GNU sparse file";
+  default:
+    return "a member of unknown type";
+  }
+}
+
+/* Printable copy of a header name for messages (n bytes, NUL-ended). */
+static void printable(char *dst, size_t cap, const unsigned char *src,
+                      size_t n) {
+  size_t i, k = 0;
+  for (i = 0; i < n && src[i] != '\0' && k + 5 < cap; i++) {
+    unsigned char c = src[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      dst[k++] = (char)c;
+    } else {
+      snprintf(dst + k, cap - k, "\\x%02x", c);
+      k += 4;
+    }
+  }
+  dst[k] = '\0';
+}
+
+/* Check a member's name (already NUL-terminated in `name`, printable copy
+   in `shown`): PK_OK or the error. */
+static int check_name(pk_host *h, const char *path, const char *name,
+                      const char *shown, uint64_t off) {
+  const char *s;
+  if (*name == '\0')
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "the member at offset %llu has an empty name",
+                   (unsigned long long)off);
+  if (*name == '/')
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '%s' has an absolute path: a bundle's members "
+                   "are plain file names",
+                   shown);
+  for (s = name; *s != '\0';) {
+    size_t k = strcspn(s, "/");
+    if (k == 2 && s[0] == '.' && s[1] == '.')
+      return pk__err(h, PK_EFORMAT, path, "bundle",
+                     "member '%s' has a '..' component, which would leave "
+                     "the bundle",
+                     shown);
+    s += k;
+    if (*s == '/')
+      s++;
+  }
+  if (strchr(name, '/') != NULL)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '%s' is in a folder: a bundle's members are "
+                   "plain file names (make it with plugkit pack)",
+                   shown);
+  if (strcmp(name, ".") == 0)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '.' is not a file name");
+  for (s = name; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+          c == '+'))
+      return pk__err(h, PK_EFORMAT, path, "bundle",
+                     "member '%s' has a character other than letters, "
+                     "digits and . _ - + in its name",
+                     shown);
+  }
+  return PK_OK;
+}
+
+/* One header at `off`: fill *m, or return the error. */
+static int read_member(pk_host *h, const char *path, pk__bundle *b,
+                       const unsigned char *hd, uint64_t off,
+                       pk__bmember *m) {
+  uint64_t sum = 0, want, size;
+  char shown[512], name[256];
+  size_t i, nl, pl;
+  unsigned char t = hd[156];
+  int gnu = memcmp(hd + 257, "ustar  \0", 8) == 0;
+
+  if (memcmp(hd + 257, "ustar\0" "00", 8) != 0 && !gnu)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "the header at offset %llu is not a ustar header (no "
+                   "'ustar' magic): a truncated or corrupt archive",
+                   (unsigned long long)off);
+  for (i = 0; i < BLOCK; i++)
+    sum += (i >= 148 && i < 156) ? (unsigned)' ' : hd[i];
+  if (octal(hd + 148, 8, &want) != 0 || want != sum)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "the header at offset %llu has a bad checksum: a corrupt "
+                   "archive",
+                   (unsigned long long)off);
+  /* name[100], then (ustar) prefix[155]: joined with '/'. */
+  nl = field_len(hd, 100);
+  pl = gnu ? 0 : field_len(hd + 345, 155);
+  if (pl > 0) {
+    memcpy(name, hd + 345, pl);
+    name[pl] = '/';
+    memcpy(name + pl + 1, hd, nl);
+    name[pl + 1 + nl] = '\0';
+  } else {
+    memcpy(name, hd, nl);
+    name[nl] = '\0';
+  }
+  printable(shown, sizeof shown, (const unsigned char *)name, strlen(name));
+  if (t == '1' || t == '2') {
+    char target[512];
+    printable(target, sizeof target, hd + 157, field_len(hd + 157, 100));
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '%s' is %s (to '%s'): a bundle holds regular "
+                   "files only",
+                   shown, kind_name(t), target);
+  }
+  if (t != '0' && t != '\0')
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '%s' is %s (type '%c'): a bundle holds regular "
+                   "files only",
+                   shown, kind_name(t), t >= 0x20 && t < 0x7f ? t : '?');
+  {
+    int rc = check_name(h, path, name, shown, off);
+    if (rc < 0)
+      return rc;
+  }
+  if (strlen(name) > 100)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "member '%s': name longer than 100 bytes", shown);
+  if (octal(hd + 124, 12, &size) != 0)
+    return pk__err(h, PK_ELIMIT, path, "bundle",
+                   "member '%s' has a size field that is not a plain octal "
+                   "number (a base-256 size beyond 8 GiB?), more than the "
+                   "%llu bytes a member may have",
+                   shown, (unsigned long long)PK__BUNDLE_MAX_MEMBER);
+  if (size > PK__BUNDLE_MAX_MEMBER)
+    return pk__err(h, PK_ELIMIT, path, "bundle",
+                   "member '%s' claims %llu bytes, more than the %llu a "
+                   "bundle member may have",
+                   shown, (unsigned long long)size,
+                   (unsigned long long)PK__BUNDLE_MAX_MEMBER);
+  if (off + BLOCK > b->st.size || size > b->st.size - off - BLOCK)
+    return pk__err(h, PK_EFORMAT, path, "bundle",
+                   "truncated: member '%s' claims %llu bytes at offset "
+                   "%llu, past the end of the %llu-byte file",
+                   shown, (unsigned long long)size,
+                   (unsigned long long)(off + BLOCK),
+                   (unsigned long long)b->st.size);
+  for (i = 0; i < b->n; i++)
+    if (strcmp(b->m[i].name, name) == 0)
+      return pk__err(h, PK_EFORMAT, path, "bundle",
+                     "member '%s' appears twice (members #%zu and #%zu): "
+                     "which one is meant is ambiguous",
+                     shown, i + 1, b->n + 1);
+  memcpy(m->name, name, strlen(name) + 1);
+  m->off = off + BLOCK;
+  m->size = size;
+  return PK_OK;
+}
+
+int pk__bundle_index(pk_host *h, const char *path, pk__bundle *b) {
+  unsigned char hd[BLOCK];
+  uint64_t off = 0;
+  size_t got, i;
+  int rc;
+
+  memset(b, 0, sizeof *b);
+  b->fd = -1;
+  rc = pk__os_open_file(path, &b->fd, &b->st);
+  if (rc == PK_ENOENT)
+    return pk__err(h, rc, path, "bundle", "no such file");
+  if (rc == PK_EFORMAT)
+    return pk__err(h, rc, path, "bundle", "not a regular file");
+  if (rc < 0)
+    return pk__err(h, PK_EIO, path, "bundle", "cannot open the file");
+  for (;;) {
+    rc = pk__os_pread(b->fd, hd, BLOCK, off, &got);
+    if (rc == PK_EFORMAT) {
+      rc = pk__err(h, PK_EFORMAT, path, "bundle",
+                   "truncated: the archive ends at byte %llu without its "
+                   "end-of-archive blocks",
+                   (unsigned long long)(off + got));
+      goto fail;
+    }
+    if (rc < 0) {
+      rc = pk__err(h, PK_EIO, path, "bundle", "cannot read the file");
+      goto fail;
+    }
+    if (zero_block(hd))
+      break; /* end of archive: what follows is padding */
+    if (b->n == PK__BUNDLE_MAX_MEMBERS) {
+      rc = pk__err(h, PK_ELIMIT, path, "bundle",
+                   "more than %d members: a bundle holds a manifest and "
+                   "a few artifacts",
+                   PK__BUNDLE_MAX_MEMBERS);
+      goto fail;
+    }
+    if ((rc = read_member(h, path, b, hd, off, &b->m[b->n])) < 0)
+      goto fail;
+    /* size <= the file's size - off: no wrap, even rounded up. */
+    off = b->m[b->n].off + ((b->m[b->n].size + BLOCK - 1) / BLOCK) * BLOCK;
+    b->n++;
+  }
+  for (i = 0; i < b->n; i++) {
+    size_t k = strlen(b->m[i].name);
+    if (k > 8 && strcmp(b->m[i].name + k - 8, ".plugkit") == 0) {
+      if (b->manifest != NULL) {
+        rc = pk__err(h, PK_EFORMAT, path, "bundle",
+                     "two manifests, '%s' and '%s': a bundle holds one "
+                     "plugin",
+                     b->manifest->name, b->m[i].name);
+        goto fail;
+      }
+      b->manifest = &b->m[i];
+    }
+  }
+  if (b->manifest == NULL) {
+    rc = pk__err(h, PK_EFORMAT, path, "bundle",
+                 "a tar archive without a NAME.plugkit manifest: not a "
+                 "plugkit bundle");
+    goto fail;
+  }
+  if (b->manifest->size > PK__BUNDLE_MAX_MANIFEST) {
+    rc = pk__err(h, PK_ELIMIT, path, "bundle",
+                 "manifest '%s' is %llu bytes, more than the %zu a "
+                 "manifest may have",
+                 b->manifest->name, (unsigned long long)b->manifest->size,
+                 PK__BUNDLE_MAX_MANIFEST);
+    goto fail;
+  }
+  return PK_OK;
+fail:
+  pk__bundle_close(b);
+  return rc;
+}
+
+const pk__bmember *pk__bundle_find(const pk__bundle *b, const char *name) {
+  size_t i;
+  for (i = 0; i < b->n; i++)
+    if (strcmp(b->m[i].name, name) == 0)
+      return &b->m[i];
+  return NULL;
+}
+
+int pk__bundle_read(pk_host *h, const char *path, const pk__bundle *b,
+                    const pk__bmember *m, unsigned char **out) {
+  unsigned char *buf;
+  size_t got;
+  int rc;
+  /* m->size <= PK__BUNDLE_MAX_MEMBER (checked in the index): fits. */
+  if ((buf = pk__alloc(h, (size_t)m->size + 1)) == NULL)
+    return pk__err(h, PK_ENOMEM, path, "bundle",
+                   "out of memory for member '%s' (%llu bytes)", m->name,
+                   (unsigned long long)m->size);
+  rc = pk__os_pread(b->fd, buf, (size_t)m->size, m->off, &got);
+  if (rc < 0) {
+    pk__free(h, buf);
+    /* The file shrank since it was indexed. */
+    return pk__err(h, rc == PK_EFORMAT ? PK_EFORMAT : PK_EIO, path, "bundle",
+                   "cannot read member '%s': %s", m->name,
+                   rc == PK_EFORMAT ? "the file is shorter than indexed"
+                                    : "read error");
+  }
+  buf[m->size] = '\0';
+  *out = buf;
+  return PK_OK;
+}
+
+void pk__bundle_close(pk__bundle *b) {
+  if (b->fd >= 0)
+    pk__os_close(b->fd);
+  b->fd = -1;
+}
+
+/* ---- writing: pk_bundle_pack -------------------------------------------- */
+
+static void put_octal(unsigned char *f, size_t w, uint64_t v) {
+  /* w - 1 digits, zero-padded, then NUL. */
+  size_t i = w - 1;
+  f[i] = '\0';
+  while (i-- > 0) {
+    f[i] = (unsigned char)('0' + (v & 7));
+    v >>= 3;
+  }
+}
+
+/* A ustar header for a regular file: mode 0644, owner 0, time 0, so the
+   same inputs make the same bundle byte for byte. */
+static void make_header(unsigned char *hd, const char *name, uint64_t size) {
+  uint64_t sum = 0;
+  size_t i;
+  memset(hd, 0, BLOCK);
+  memcpy(hd, name, strlen(name));
+  put_octal(hd + 100, 8, 0644);
+  put_octal(hd + 108, 8, 0);
+  put_octal(hd + 116, 8, 0);
+  put_octal(hd + 124, 12, size);
+  put_octal(hd + 136, 12, 0);
+  hd[156] = '0';
+  memcpy(hd + 257, "ustar\0" "00", 8);
+  memcpy(hd + 265, "root", 4);
+  memcpy(hd + 297, "root", 4);
+  memset(hd + 148, ' ', 8);
+  for (i = 0; i < BLOCK; i++)
+    sum += hd[i];
+  put_octal(hd + 148, 7, sum);
+  hd[155] = ' ';
+}
+
+typedef struct pack_file {
+  char *name;
+  unsigned char *data;
+  size_t n;
+} pack_file;
+
+static void *pack_alloc(void *ud, size_t n) {
+  return pk__alloc((pk_host *)ud, n);
+}
+
+/* Write the archive of files[0..n) (files[0] the manifest) to out. */
+static int write_archive(pk_host *h, const char *out, const pack_file *f,
+                         size_t n) {
+  size_t total = 2 * BLOCK, i, at = 0;
+  unsigned char *buf;
+  char err[256];
+  int rc;
+  for (i = 0; i < n; i++)
+    total += BLOCK + ((f[i].n + BLOCK - 1) / BLOCK) * BLOCK;
+  if ((buf = pk__alloc(h, total)) == NULL)
+    return pk__err(h, PK_ENOMEM, out, "pack", "out of memory (%zu bytes)",
+                   total);
+  memset(buf, 0, total);
+  for (i = 0; i < n; i++) {
+    make_header(buf + at, f[i].name, f[i].n);
+    at += BLOCK;
+    if (f[i].n > 0)
+      memcpy(buf + at, f[i].data, f[i].n);
+    at += ((f[i].n + BLOCK - 1) / BLOCK) * BLOCK;
+  }
+  rc = pk__os_write_file(out, buf, total, err, sizeof err);
+  pk__free(h, buf);
+  if (rc < 0)
+    return pk__err(h, PK_EIO, out, "pack", "%s", err);
+  return PK_OK;
+}
+
+static int cmp_pack(const void *a, const void *b) {
+  return strcmp(((const pack_file *)a)->name, ((const pack_file *)b)->name);
+}
+
+typedef struct pack_list {
+  pk_host *h;
+  const char *dir;
+  pack_file f[PK__BUNDLE_MAX_MEMBERS];
+  size_t n;
+  int rc;
+} pack_list;
+
+static int pack_each(void *ud, const char *name) {
+  pack_list *l = ud;
+  size_t k = strlen(name);
+  if (name[0] == '.' || (k > 4 && strcmp(name + k - 4, ".pkb") == 0))
+    return 0; /* hidden files (the catalog's cache) and other bundles */
+  if (l->n == PK__BUNDLE_MAX_MEMBERS) {
+    l->rc = pk__err(l->h, PK_ELIMIT, l->dir, "pack",
+                    "more than %d files: a bundle holds a manifest and a "
+                    "few artifacts",
+                    PK__BUNDLE_MAX_MEMBERS);
+    return 1;
+  }
+  if ((l->f[l->n].name = pk__strdup(l->h, name)) == NULL) {
+    l->rc = pk__err(l->h, PK_ENOMEM, l->dir, "pack", "out of memory");
+    return 1;
+  }
+  l->n++;
+  return 0;
+}
+
+int pk_bundle_pack(pk_host *h, const char *dir, const char *out) {
+  pack_list *l;
+  char path[4096], shown[512];
+  size_t i, manifest = (size_t)-1;
+  int rc;
+
+  if (h == NULL)
+    return PK_EINVAL;
+  if (dir == NULL || out == NULL)
+    return pk__err(h, PK_EINVAL, dir ? dir : "(null)", "pack",
+                   "dir and out must not be NULL");
+  if ((l = pk__alloc(h, sizeof *l)) == NULL)
+    return pk__err(h, PK_ENOMEM, dir, "pack", "out of memory");
+  memset(l, 0, sizeof *l);
+  l->h = h;
+  l->dir = dir;
+  rc = pk__os_list_dir(dir, pack_each, l);
+  if (l->rc < 0) {
+    rc = l->rc;
+    goto done;
+  }
+  if (rc != 0) {
+    rc = pk__err(h, rc == PK_ENOENT ? PK_ENOENT : PK_EIO, dir, "pack",
+                 "cannot list the folder");
+    goto done;
+  }
+  qsort(l->f, l->n, sizeof l->f[0], cmp_pack);
+  for (i = 0; i < l->n; i++) {
+    pack_file *f = &l->f[i];
+    size_t k = strlen(f->name), got = 0;
+    pk__os_stat st;
+    int islink, isreg, isexec;
+    printable(shown, sizeof shown, (const unsigned char *)f->name, k);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, f->name) >=
+        sizeof path) {
+      rc = pk__err(h, PK_EINVAL, dir, "pack", "path of '%s' too long", shown);
+      goto done;
+    }
+    if ((rc = pk__os_lstat(path, &st, &islink, &isreg, &isexec)) < 0 ||
+        islink || !isreg) {
+      rc = pk__err(h, PK_EFORMAT, dir, "pack",
+                   "'%s' is %s: a bundle holds regular files only", shown,
+                   rc < 0 ? "unreadable" : islink ? "a symbolic link"
+                                                  : "not a regular file");
+      goto done;
+    }
+    if ((rc = check_name(h, dir, f->name, shown, 0)) < 0)
+      goto done;
+    if (k > 8 && strcmp(f->name + k - 8, ".plugkit") == 0) {
+      if (manifest != (size_t)-1) {
+        rc = pk__err(h, PK_EFORMAT, dir, "pack",
+                     "two manifests, '%s' and '%s': a bundle holds one "
+                     "plugin",
+                     l->f[manifest].name, f->name);
+        goto done;
+      }
+      manifest = i;
+    }
+    rc = pk__os_read_file(path, (size_t)PK__BUNDLE_MAX_MEMBER, pack_alloc, h,
+                          &f->data, &got);
+    if (rc < 0) {
+      rc = pk__err(h, rc, dir, "pack", "cannot read '%s'%s", shown,
+                   rc == PK_ELIMIT ? ": larger than a bundle member may be"
+                                   : "");
+      goto done;
+    }
+    f->n = got;
+  }
+  if (manifest == (size_t)-1) {
+    rc = pk__err(h, PK_ENOENT, dir, "pack",
+                 "no NAME.plugkit manifest in the folder");
+    goto done;
+  }
+  if (manifest != 0) { /* the manifest first: `tar tf` shows it on top */
+    pack_file m = l->f[manifest];
+    memmove(&l->f[1], &l->f[0], manifest * sizeof l->f[0]);
+    l->f[0] = m;
+  }
+  rc = write_archive(h, out, l->f, l->n);
+done:
+  for (i = 0; i < l->n; i++) {
+    pk__free(h, l->f[i].name);
+    pk__free(h, l->f[i].data);
+  }
+  pk__free(h, l);
+  return rc;
+}
+
+/* ---- opening a bundle's artifact ---------------------------------------- */
+
+/* Replace "<where>: " at the start of the host's message with
+   "<bundle>!<member>: ", so a failure inside the artifact names it. */
+static void rename_msg(pk_host *h, const char *where, const char *path,
+                       const char *member) {
+  char buf[sizeof h->errmsg];
+  size_t k = strlen(where);
+  if (strncmp(h->errmsg, where, k) != 0 || h->errmsg[k] != ':')
+    return;
+  snprintf(buf, sizeof buf, "%s!%s%s", path, member, h->errmsg + k);
+  memcpy(h->errmsg, buf, sizeof buf);
+}
+
+/*
+ * Open `member` of the bundle as a plugin with backend `backend`: its
+ * bytes go to a private anonymous file (a memfd), which the backend reads
+ * or loads from (native makes its own private copy of it, as of any
+ * file); the plugin's path becomes the bundle's.
+ */
+static int open_member(pk_host *h, const char *path, const pk__bundle *b,
+                       const pk__bmember *m, const char *backend,
+                       const unsigned char *data, const pk_open_opts *o,
+                       pk_plugin **out) {
+  char where[64], err[256], name[64];
+  pk_open_opts inner = *o;
+  pk_plugin *p = NULL;
+  char *keep;
+  int fd, rc;
+  (void)b;
+  if (o->isolation == PK_ISOLATE_PROCESS)
+    return pk__err(h, PK_ENOSYS, path, "bundle",
+                   "opening a bundle's artifact under process isolation "
+                   "is not supported yet: unpack it (tar xf) and open the "
+                   "file");
+  snprintf(name, sizeof name, "plugkit:%s", m->name);
+  fd = pk__os_anon_file(name, data, (size_t)m->size, where, sizeof where,
+                        err, sizeof err);
+  if (fd < 0)
+    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+  inner.backend = backend;
+  rc = pk_plugin_open(h, where, &inner, &p);
+  pk__os_close(fd); /* the backend holds what it needs */
+  if (rc < 0) {
+    rename_msg(h, where, path, m->name);
+    return rc;
+  }
+  if ((keep = pk__strdup(h, path)) == NULL) {
+    pk_plugin_close(p);
+    return pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+  }
+  pk__free(h, p->path);
+  p->path = keep;
+  *out = p;
+  return PK_OK;
+}
+
+int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
+                    pk_plugin **out_plugin) {
+  pk__bundle b;
+  unsigned char *man = NULL, *data = NULL;
+  int rc;
+  if ((rc = pk__bundle_index(h, path, &b)) < 0)
+    return rc;
+  if ((rc = pk__bundle_read(h, path, &b, b.manifest, &man)) < 0)
+    goto done;
+  /* The choice of artifact is the manifest's (src/catalog/manifest.h). */
+  (void)data;
+  (void)open_member;
+  rc = pk__err(h, PK_ENOSYS, path, "bundle",
+               "manifest '%s': choosing an artifact is not built yet",
+               b.manifest->name);
+done:
+  pk__free(h, man);
+  pk__free(h, data);
+  pk__bundle_close(&b);
+  (void)out_plugin;
+  return rc;
+}

@@ -1,0 +1,260 @@
+/*
+ * bundle_test.c: one-file bundles (.pkb): the strict tar reader against
+ * hostile archives (each refused with its code and a message naming the
+ * file, the phase and the cause), and pk_bundle_pack.
+ */
+#include "test.h"
+#include "bundle_tar.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char man[] = "[plugin]\nname = demo\nversion = 1.0.0\n";
+
+/* Write t to NAME.pkb in the test's folder and expect the open to fail
+   with `want`, the message containing `why`. */
+static void expect(tarbuf *t, int want, const char *why) {
+  const char *path = pkt_tmp("hostile.pkb");
+  pkt_write_file(path, t->b, t->n);
+  pkt_expect_open_error(path, NULL, want, "bundle", why);
+}
+
+PK_TEST(dotdot_refused) {
+  static tarbuf t;
+  struct stat st;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "../escaped.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member '../escaped.so' has a '..' component");
+  /* Nothing was written beside the test's folder. */
+  PKT_ASSERT(stat(pkt_tmp("../escaped.so"), &st) != 0);
+}
+
+PK_TEST(absolute_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "/tmp/evil.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member '/tmp/evil.so' has an absolute path");
+}
+
+PK_TEST(folder_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "lib/x.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'lib/x.so' is in a folder");
+}
+
+PK_TEST(prefix_dotdot_refused) {
+  /* ustar's prefix field joins the name: ../ hidden there is caught. */
+  static tarbuf t;
+  size_t at;
+  tar_file(&t, "demo.plugkit", man);
+  at = tar_add(&t, "x.so", '0', NULL, "x", 1, 1);
+  memcpy(t.b + at + 345, "..", 2);
+  tar_sum(&t, at);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member '../x.so' has a '..' component");
+}
+
+PK_TEST(symlink_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "x.so", '2', "/etc/passwd", NULL, 0, 0);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT,
+         "member 'x.so' is a symbolic link (to '/etc/passwd')");
+}
+
+PK_TEST(hardlink_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "x.so", '1', "demo.plugkit", NULL, 0, 0);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'x.so' is a hard link (to 'demo.plugkit')");
+}
+
+PK_TEST(directory_refused) {
+  static tarbuf t;
+  tar_add(&t, "sub", '5', NULL, NULL, 0, 0);
+  tar_file(&t, "demo.plugkit", man);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'sub' is a directory (type '5')");
+}
+
+PK_TEST(device_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "zero", '3', NULL, NULL, 0, 0);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'zero' is a character device");
+}
+
+PK_TEST(fifo_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "pipe", '6', NULL, NULL, 0, 0);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'pipe' is a FIFO");
+}
+
+PK_TEST(pax_header_refused) {
+  /* A pax header could rename the next member (path=../x): never read. */
+  static tarbuf t;
+  static const char pax[] = "20 path=../evil.so\n";
+  tar_add(&t, "PaxHeader", 'x', NULL, pax, sizeof pax - 1, sizeof pax - 1);
+  tar_file(&t, "x.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'PaxHeader' is a pax extended header");
+}
+
+PK_TEST(size_claim_refused) {
+  /* 8 GiB - 1 claimed in a 2 KiB file: refused before any allocation. */
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "big.so", '0', NULL, "x", 1, 077777777777ull);
+  tar_end(&t);
+  expect(&t, PK_ELIMIT, "member 'big.so' claims 8589934591 bytes, more "
+                        "than the 67108864 a bundle member may have");
+}
+
+PK_TEST(base256_size_refused) {
+  static tarbuf t;
+  size_t at;
+  tar_file(&t, "demo.plugkit", man);
+  at = tar_add(&t, "big.so", '0', NULL, "x", 1, 1);
+  memset(t.b + at + 124, 0xff, 12); /* GNU base-256: 2^95-ish */
+  tar_sum(&t, at);
+  tar_end(&t);
+  expect(&t, PK_ELIMIT, "member 'big.so' has a size field that is not a "
+                        "plain octal number");
+}
+
+PK_TEST(truncated_member_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_add(&t, "x.so", '0', NULL, "x", 1, 4096); /* 1 block of 8 there */
+  expect(&t, PK_EFORMAT, "truncated: member 'x.so' claims 4096 bytes");
+}
+
+PK_TEST(truncated_end_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "x.so", "x");
+  t.n -= 100; /* the last data block cut short, no end blocks */
+  expect(&t, PK_EFORMAT, "truncated: the archive ends at byte");
+}
+
+PK_TEST(too_many_members_refused) {
+  static tarbuf t;
+  char name[32];
+  int i;
+  tar_file(&t, "demo.plugkit", man);
+  for (i = 0; i < 64; i++) {
+    snprintf(name, sizeof name, "m%d", i);
+    tar_add(&t, name, '0', NULL, NULL, 0, 0);
+  }
+  tar_end(&t);
+  expect(&t, PK_ELIMIT, "more than 64 members");
+}
+
+PK_TEST(duplicate_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "x.so", "a");
+  tar_file(&t, "x.so", "b");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'x.so' appears twice (members #2 and #3)");
+}
+
+PK_TEST(bad_checksum_refused) {
+  static tarbuf t;
+  size_t at;
+  tar_file(&t, "demo.plugkit", man);
+  at = tar_add(&t, "x.so", '0', NULL, "x", 1, 1);
+  t.b[at + 1] ^= 1; /* one bit of the name flipped after the sum */
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "bad checksum");
+}
+
+PK_TEST(no_manifest_refused) {
+  static tarbuf t;
+  tar_file(&t, "x.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "without a NAME.plugkit manifest");
+}
+
+PK_TEST(two_manifests_refused) {
+  static tarbuf t;
+  tar_file(&t, "a.plugkit", man);
+  tar_file(&t, "b.plugkit", man);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "two manifests, 'a.plugkit' and 'b.plugkit'");
+}
+
+PK_TEST(odd_name_refused) {
+  static tarbuf t;
+  tar_file(&t, "demo.plugkit", man);
+  tar_file(&t, "x\n.so", "x");
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "member 'x\\x0a.so' has a character other than");
+}
+
+/* ---- pk_bundle_pack ---------------------------------------------------- */
+
+static void make_dir(const char *name) {
+  PKT_ASSERT(mkdir(pkt_tmp(name), 0755) == 0);
+}
+
+PK_TEST(pack_tar_lists_it) {
+  pk_host *h = test_host();
+  char cmd[2048], line[256], got[512] = "";
+  FILE *f;
+  make_dir("src");
+  pkt_write_file(pkt_tmp("src/demo.plugkit"), man, sizeof man - 1);
+  pkt_write_file(pkt_tmp("src/b.lua"), "return {}", 9);
+  pkt_write_file(pkt_tmp("src/a.wasm"), "\0asm", 4);
+  pkt_write_file(pkt_tmp("src/.plugkit-cache"), "junk", 4);
+  {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", pkt_tmp("src"));
+    PKT_RC(h, pk_bundle_pack(h, dir, pkt_tmp("demo.pkb")), PK_OK);
+  }
+  if (system("tar --version >/dev/null 2>&1") != 0) {
+    pk_host_destroy(h);
+    pkt_skip("no tar program to list the bundle with");
+  }
+  snprintf(cmd, sizeof cmd, "tar tf '%s'", pkt_tmp("demo.pkb"));
+  PKT_ASSERT((f = popen(cmd, "r")) != NULL);
+  while (fgets(line, sizeof line, f) != NULL)
+    strncat(got, line, sizeof got - strlen(got) - 1);
+  PKT_EQ_INT(pclose(f), 0);
+  /* The manifest first, the rest sorted, hidden files left out. */
+  PKT_STR_EQ(got, "demo.plugkit\na.wasm\nb.lua\n");
+  pk_host_destroy(h);
+}
+
+PK_TEST(pack_symlink_refused) {
+  pk_host *h = test_host();
+  char dir[1024];
+  make_dir("src");
+  pkt_write_file(pkt_tmp("src/demo.plugkit"), man, sizeof man - 1);
+  PKT_ASSERT(symlink("/etc/passwd", pkt_tmp("src/x.so")) == 0);
+  snprintf(dir, sizeof dir, "%s", pkt_tmp("src"));
+  PKT_RC(h, pk_bundle_pack(h, dir, pkt_tmp("demo.pkb")), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), "'x.so' is a symbolic link");
+  PKT_CONTAINS(pk_host_errmsg(h), ": pack: ");
+  pk_host_destroy(h);
+}
+
+PK_TEST(pack_no_manifest_refused) {
+  pk_host *h = test_host();
+  char dir[1024];
+  make_dir("src");
+  pkt_write_file(pkt_tmp("src/x.so"), "x", 1);
+  snprintf(dir, sizeof dir, "%s", pkt_tmp("src"));
+  PKT_RC(h, pk_bundle_pack(h, dir, pkt_tmp("demo.pkb")), PK_ENOENT);
+  PKT_CONTAINS(pk_host_errmsg(h), "no NAME.plugkit manifest");
+  pk_host_destroy(h);
+}
