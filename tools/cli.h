@@ -15,4 +15,9 @@ int cli_bench(int argc, char **argv);
 /* plugkit new NAME [--lang c|rust|lua|python] [--dir DIR] (cli_new.c) */
 int cli_new(int argc, char **argv);
 
+/* plugkit scan [--json] [--probe] [--no-cache] DIR... (cli_scan.c) */
+int cli_scan(int argc, char **argv);
+/* plugkit pack DIR -o NAME.pkb (cli_scan.c) */
+int cli_pack(int argc, char **argv);
+
 #endif /* PK_TOOLS_CLI_H */

@@ -38,6 +38,11 @@ static void usage(FILE *f) {
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
       "FILE FN [ARG...]\n"
       "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
+      "       plugkit scan [--json] [--probe] [--no-cache] DIR...\n"
+      "                           (lists the plugins: runs none of their "
+      "code\n"
+      "                           unless --probe, and then in a child)\n"
+      "       plugkit pack DIR -o NAME.pkb\n"
       "\n"
       "call options:\n"
       "  --backend NAME       force a backend (native, wasm, source, lua, "
@@ -519,6 +524,10 @@ int main(int argc, char **argv) {
     return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "new") == 0)
     return cli_new(argc - 2, argv + 2);
+  if (strcmp(cmd, "scan") == 0)
+    return cli_scan(argc - 2, argv + 2);
+  if (strcmp(cmd, "pack") == 0)
+    return cli_pack(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);

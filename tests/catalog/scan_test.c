@@ -349,3 +349,23 @@ PK_TEST(probe_crash_marked) {
   PKT_EQ_INT(runs(), 2);
   pk_host_destroy(h);
 }
+
+/* ---- the CLI -------------------------------------------------------- */
+
+PK_TEST(cli_json) {
+  char cmd[4096], out[4096] = "";
+  size_t n;
+  FILE *f;
+  mkdirs("root");
+  copy_in(fixture("fx_conformance.so"), "root/conformance.so");
+  copy_in(pkt_arg(1), "root/ran");
+  snprintf(cmd, sizeof cmd, "'%s' scan --json '%s'", pkt_arg(2),
+           pkt_tmp("root"));
+  PKT_ASSERT((f = popen(cmd, "r")) != NULL);
+  n = fread(out, 1, sizeof out - 1, f);
+  out[n] = '\0';
+  PKT_EQ_INT(pclose(f), 0);
+  PKT_CONTAINS(out, "{\"name\": \"conformance\", \"version\": \"1.0.0\"");
+  PKT_CONTAINS(out, "\"status\": \"invalid\", \"error\": \"ENODESC\"");
+  PKT_CONTAINS(out, "\"order\": [\"conformance\"]");
+}
