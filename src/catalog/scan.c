@@ -78,16 +78,6 @@ int pk__cat_rec_set(pk_host *h, pk__cat_rec *r, const char *name,
              : PK_ENOMEM;
 }
 
-static int rec_copy(pk_host *h, pk__cat_rec *dst, const pk__cat_rec *src) {
-  *dst = *src;
-  dst->rel = dst->name = dst->version = dst->backends = dst->grants =
-      dst->deps = dst->reason = NULL;
-  if ((dst->rel = pk__strdup(h, src->rel)) == NULL)
-    return PK_ENOMEM;
-  return pk__cat_rec_set(h, dst, src->name, src->version, src->backends,
-                         src->grants, src->deps, src->reason);
-}
-
 /* ---- the cache file ------------------------------------------------- */
 
 /* A field: printable ASCII but '%', tab and newline as is; the rest as
@@ -246,6 +236,18 @@ static size_t split(const char *s, size_t n, const char **f, size_t *fl,
   return k;
 }
 
+/* A cached path must be one the walk itself would make: "name" or
+   "folder/name", no component empty or hidden ("." and ".."
+   included): a cache naming "../x" cannot send the scan elsewhere. */
+static int good_rel(const char *rel) {
+  const char *slash = strchr(rel, '/');
+  if (rel[0] == '.' || rel[0] == '/' || rel[0] == '\0')
+    return 0;
+  if (slash == NULL)
+    return 1;
+  return slash[1] != '.' && slash[1] != '\0' && strchr(slash + 1, '/') == NULL;
+}
+
 /* Parse one record line; PK_OK or PK_EFORMAT. */
 static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
   const char *f[17];
@@ -256,7 +258,7 @@ static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
   if (k == 4 && fl[0] == 1 && f[0][0] == 'D') {
     if (get_u64(f[2], fl[2], &r->mtime) || get_u64(f[3], fl[3], &r->ino))
       return PK_EFORMAT;
-    if ((r->rel = get_field(h, f[1], fl[1])) == NULL || r->rel[0] == '\0')
+    if ((r->rel = get_field(h, f[1], fl[1])) == NULL || !good_rel(r->rel))
       return PK_EFORMAT;
     r->folder = 1;
     return PK_OK;
@@ -277,7 +279,7 @@ static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
   r->error = -(int)v[5];
   r->abi_major = (uint32_t)v[6];
   r->abi_minor = (uint32_t)v[7];
-  if ((r->rel = get_field(h, f[1], fl[1])) == NULL || r->rel[0] == '\0')
+  if ((r->rel = get_field(h, f[1], fl[1])) == NULL || !good_rel(r->rel))
     return PK_EFORMAT;
   for (i = 0; i < 6; i++) {
     if (fl[10 + i] < 1 || f[10 + i][0] != '-')
@@ -406,6 +408,7 @@ typedef struct scan {
   pk_catalog *cat;
   const pk_scan_opts *o;
   const char *root;
+  int rootfd;
   pk__cat_cache old; /* the root's cache as read */
   pk__cat_cache now; /* what this scan learnt: the next cache */
   int dirty;         /* `now` differs from `old` */
@@ -498,14 +501,20 @@ static int classify(scan *s, const char *full, pk__cat_rec *r) {
 /* One file: from the cache when its key matches, else classified. */
 static int do_file(scan *s, const char *rel, const pk__os_stat *st) {
   char full[4096];
-  const pk__cat_rec *old = cache_find(&s->old, rel);
+  pk__cat_rec *old = (pk__cat_rec *)cache_find(&s->old, rel);
   pk__cat_rec r;
   int rc;
   if (old != NULL && !old->folder && old->size == st->size &&
       old->mtime == st->mtime_ns && old->ino == st->ino &&
+      old->name != NULL &&
       !(old->status == PK_CATALOG_UNPROBED && s->o->probe)) {
-    if ((rc = rec_copy(s->h, &r, old)) < 0)
-      goto oom;
+    /* Taken over from the old cache (each record is matched once; its
+       rel stays there for the searches). */
+    r = *old;
+    if ((r.rel = pk__strdup(s->h, old->rel)) == NULL)
+      return PK_ENOMEM;
+    old->name = old->version = old->backends = old->grants = old->deps =
+        old->reason = NULL;
     return push_rec(s, &s->now, &r);
   }
   s->dirty = 1;
@@ -563,15 +572,13 @@ static int do_folder(scan *s, const char *rel, const pk__os_stat *st) {
            s->old.v[j].rel[k] == '/';
          j++) {
       pk__os_stat fst;
-      int islink, isreg, isexec;
+      int islink, isreg;
       const char *name = s->old.v[j].rel + k + 1;
       if (strchr(name, '/') != NULL)
         continue; /* not ours: the cache is not trusted to be sane */
-      if ((size_t)snprintf(sub, sizeof sub, "%s/%s", full, name) >=
-          sizeof sub)
-        continue;
-      if (pk__os_lstat(sub, &fst, &islink, &isreg, &isexec) < 0 || islink ||
-          !isreg) {
+      if (pk__os_lstat_at(s->rootfd, s->old.v[j].rel, &fst, &islink,
+                          &isreg) < 0 ||
+          islink || !isreg) {
         s->dirty = 1; /* gone with the folder's mtime unchanged */
         continue;
       }
@@ -585,14 +592,15 @@ static int do_folder(scan *s, const char *rel, const pk__os_stat *st) {
     return rc == PK_ENOMEM ? rc : PK_OK; /* unreadable: nothing listed */
   for (i = 0; i < l.n && rc >= 0; i++) {
     pk__os_stat fst;
-    int islink, isreg, isexec;
+    int islink, isreg;
     char frel[4096];
     if ((size_t)snprintf(sub, sizeof sub, "%s/%s", full, l.v[i]) >=
             sizeof sub ||
         (size_t)snprintf(frel, sizeof frel, "%s/%s", rel, l.v[i]) >=
             sizeof frel)
       continue;
-    if (pk__os_lstat(sub, &fst, &islink, &isreg, &isexec) < 0 || islink ||
+    if (pk__os_lstat_at(s->rootfd, frel, &fst, &islink, &isreg) < 0 ||
+        islink ||
         !isreg)
       continue; /* one level: no folders in plugin folders */
     rc = do_file(s, frel, &fst);
@@ -622,6 +630,21 @@ static int write_cache(scan *s) {
   return rc ? PK_ENOMEM : PK_OK;
 }
 
+/* One entry of the root: a plugin folder or a file. */
+static int do_entry(scan *s, const char *rel) {
+  pk__os_stat st;
+  int islink, isreg;
+  if (pk__os_lstat_at(s->rootfd, rel, &st, &islink, &isreg) < 0 || islink) {
+    s->dirty = 1;
+    return PK_OK;
+  }
+  if (st.isdir)
+    return do_folder(s, rel, &st);
+  if (isreg)
+    return do_file(s, rel, &st);
+  return PK_OK;
+}
+
 static int scan_root(pk_catalog *cat, const char *root,
                      const pk_scan_opts *o) {
   pk_host *h = cat->h;
@@ -629,17 +652,14 @@ static int scan_root(pk_catalog *cat, const char *root,
   names l;
   char path[4096];
   size_t i;
-  int rc, isdir = 0;
-  unsigned char head[1];
-  size_t nh;
+  int rc;
 
-  rc = pk__os_read_head(root, head, 0, &nh, &isdir);
+  memset(&s, 0, sizeof s);
+  rc = pk__os_dir_open(root, &s.rootfd);
   if (rc == PK_ENOENT)
     return pk__err(h, PK_ENOENT, root, "scan", "no such folder");
-  if (rc < 0 || !isdir)
-    return pk__err(h, rc < 0 ? PK_EIO : PK_EINVAL, root, "scan",
-                   "not a folder");
-  memset(&s, 0, sizeof s);
+  if (rc < 0)
+    return pk__err(h, PK_EIO, root, "scan", "cannot open the folder");
   s.h = h;
   s.cat = cat;
   s.o = o;
@@ -650,33 +670,28 @@ static int scan_root(pk_catalog *cat, const char *root,
     cache_load(h, path, &s.old);
   if (s.old.bad)
     s.dirty = 1;
-  if ((rc = list_sorted(h, root, &l)) < 0) {
-    pk__cat_cache_free(h, &s.old);
-    return pk__err(h, rc == PK_ENOMEM ? rc : PK_EIO, root, "scan",
-                   rc == PK_ENOMEM ? "out of memory"
+  /* The root is always listed: the cache file itself lives there, so
+     its mtime changes with every cache written and says nothing. */
+  {
+    if ((rc = list_sorted(h, root, &l)) < 0) {
+      rc = pk__err(h, rc == PK_ENOMEM ? rc : PK_EIO, root, "scan",
+                   rc == PK_ENOMEM   ? "out of memory"
                    : rc == PK_ELIMIT ? "more than 100000 files"
                                      : "cannot list the folder");
+      goto out;
+    }
+    for (i = 0; i < l.n && rc >= 0; i++)
+      rc = do_entry(&s, l.v[i]);
+    names_free(&l);
   }
-  for (i = 0; i < l.n && rc >= 0; i++) {
-    pk__os_stat st;
-    int islink, isreg, isexec;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", root, l.v[i]) >=
-        sizeof path)
-      continue;
-    if (pk__os_lstat(path, &st, &islink, &isreg, &isexec) < 0 || islink)
-      continue;
-    if (st.isdir)
-      rc = do_folder(&s, l.v[i], &st);
-    else if (isreg)
-      rc = do_file(&s, l.v[i], &st);
-  }
-  names_free(&l);
   if (rc >= 0 && s.now.n != s.old.n)
     s.dirty = 1;
   if (rc >= 0 && s.dirty && !o->no_cache)
     rc = write_cache(&s);
   if (rc >= 0)
     rc = pk__cat_add(cat, root, &s.now);
+out:
+  pk__os_close(s.rootfd);
   pk__cat_cache_free(h, &s.old);
   pk__cat_cache_free(h, &s.now);
   if (rc == PK_ENOMEM)

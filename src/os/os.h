@@ -177,4 +177,9 @@ int pk__os_write_file(const char *path, const void *data, size_t n,
 int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
                  int *out_isreg, int *out_isexec);
 
+/* The same for `rel` beneath the directory fd `dir` (fewer path
+   components to walk than a full path: a scan stats thousands). */
+int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
+                    int *out_islink, int *out_isreg);
+
 #endif /* PK_OS_OS_H */

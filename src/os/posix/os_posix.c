@@ -726,3 +726,14 @@ int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
   *out_isexec = (st.st_mode & 0111) != 0;
   return PK_OK;
 }
+
+int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
+                    int *out_islink, int *out_isreg) {
+  struct stat st;
+  if (fstatat(dir, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return open_code();
+  stat_out(&st, out);
+  *out_islink = S_ISLNK(st.st_mode) ? 1 : 0;
+  *out_isreg = S_ISREG(st.st_mode) ? 1 : 0;
+  return PK_OK;
+}

@@ -1,0 +1,114 @@
+/*
+ * bench_catalog.c: pk_catalog_scan over 1,000 plugin folders (each with
+ * the bench plugin, a .so read describe-only), cold (no cache: every file
+ * is read) and warm (the cache answers: the files are only stat'ed), and
+ * opening a .so from a bundle.
+ * Targets (issue #15): ScanWarm <= 10 ms, ScanCold <= 300 ms,
+ * LoadNativeBundle <= 1.5x LoadNative.
+ */
+#define _XOPEN_SOURCE 700
+#include "bench.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NFOLDERS 1000
+
+typedef struct scan_state {
+  pk_host *host;
+  char root[1024];
+  pk_scan_opts o;
+} scan_state;
+
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out;
+  char buf[65536];
+  size_t n;
+  if (in == NULL)
+    return -1;
+  if ((out = fopen(to, "wb")) == NULL) {
+    fclose(in);
+    return -1;
+  }
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    fwrite(buf, 1, n, out);
+  fclose(in);
+  return fclose(out);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+static void scan_teardown(void *st) {
+  scan_state *s = st;
+  if (s == NULL)
+    return;
+  nftw(s->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  pk_host_destroy(s->host);
+  free(s);
+}
+
+static int scan_setup(void **out, int cache) {
+  scan_state *s = calloc(1, sizeof *s);
+  const char *tmp = getenv("TMPDIR");
+  char so[1024], dir[1200], file[1300];
+  int i;
+  if (s == NULL)
+    return 1;
+  snprintf(so, sizeof so, "%s/bench_plugin.so", pkb_dir());
+  snprintf(s->root, sizeof s->root, "%s/pkb-scan-XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
+  if (mkdtemp(s->root) == NULL || (s->host = pkb_host()) == NULL) {
+    free(s);
+    return pkb_skip("cannot make a temporary folder");
+  }
+  for (i = 0; i < NFOLDERS; i++) {
+    snprintf(dir, sizeof dir, "%s/p%04d", s->root, i);
+    snprintf(file, sizeof file, "%s/p%04d.so", dir, i);
+    if (mkdir(dir, 0755) != 0 || copy_file(so, file) != 0) {
+      scan_teardown(s);
+      return pkb_skip("cannot copy %s", so);
+    }
+  }
+  s->o = (pk_scan_opts)PK_SCAN_OPTS_INIT;
+  s->o.no_cache = !cache;
+  if (cache) { /* the first scan writes the cache */
+    const char *dirs[2] = {s->root, NULL};
+    pk_catalog *c;
+    if (pk_catalog_scan(s->host, dirs, &s->o, &c) < 0) {
+      scan_teardown(s);
+      return pkb_skip("scan failed");
+    }
+    pk_catalog_free(c);
+  }
+  *out = s;
+  return 0;
+}
+
+static int warm_setup(void **out) { return scan_setup(out, 1); }
+static int cold_setup(void **out) { return scan_setup(out, 0); }
+
+static void run_scan(void *st, uint64_t n) {
+  scan_state *s = st;
+  const char *dirs[2] = {s->root, NULL};
+  uint64_t i;
+  for (i = 0; i < n; i++) {
+    pk_catalog *c;
+    if (pk_catalog_scan(s->host, dirs, &s->o, &c) == 0) {
+      pkb_sink(pk_catalog_count(c));
+      pk_catalog_free(c);
+    }
+  }
+}
+
+PKB_ROW(ScanWarm, warm_setup, run_scan, scan_teardown)
+PKB_ROW(ScanCold, cold_setup, run_scan, scan_teardown)
