@@ -77,6 +77,23 @@ typedef void *(*pk_alloc_fn)(void *ud, void *ptr, size_t size);
 typedef void (*pk_log_fn)(void *ud, int level, const char *plugin,
                           const char *msg, size_t len);
 
+/*
+ * Trust policy for manifests (docs/manifest.md): what opening a
+ * NAME.plugkit does about its signature, NAME.plugkit.minisig, checked
+ * against the keys given to pk_host_trust_key. Plugins opened without a
+ * manifest are not concerned.
+ */
+enum pk_trust {
+  PK_TRUST_DEFAULT = 0, /* open options: the host's policy; host: off */
+  PK_TRUST_OFF = 1,     /* signatures are not read */
+  PK_TRUST_WARN = 2,    /* a missing or failing signature is logged
+                           (PK_LOG_WARN, through the host's log sink, with
+                           the error's message) and the plugin opens */
+  PK_TRUST_REQUIRE = 3  /* the open fails: PK_EUNTRUSTED (no signature, or
+                           one by a key not trusted), PK_EBADSIG (a
+                           signature that does not verify) */
+};
+
 /* Host options. Size-versioned: set `size`, as PK_HOST_OPTS_INIT does. */
 typedef struct pk_host_opts {
   size_t size;       /* sizeof(pk_host_opts) as the caller compiled it */
@@ -84,9 +101,11 @@ typedef struct pk_host_opts {
   void *alloc_ud;
   pk_log_fn log; /* NULL: plugin log lines are dropped */
   void *log_ud;
+  int trust;     /* a pk_trust for every manifest opened on this host
+                    (an open may override it); 0: off */
 } pk_host_opts;
 
-#define PK_HOST_OPTS_INIT {sizeof(pk_host_opts), NULL, NULL, NULL, NULL}
+#define PK_HOST_OPTS_INIT {sizeof(pk_host_opts), NULL, NULL, NULL, NULL, 0}
 
 /*
  * Create a host. `opts` may be NULL for the defaults; it is copied.
@@ -232,14 +251,33 @@ typedef struct pk_open_opts {
    * sandboxed (docs/limits.md). 0 (the default): a normal open.
    */
   int describe_only;
+  /*
+   * Opening a manifest (a NAME.plugkit file, docs/manifest.md): which of
+   * its artifacts may be chosen, a pk_artifacts (0: any this host can
+   * load). opts.backend, when set, also restricts the choice to that
+   * backend's artifacts.
+   */
+  int artifacts;
+  int trust; /* a pk_trust overriding the host's for this open; 0: the
+                host's */
 } pk_open_opts;
+
+/* pk_open_opts.artifacts. */
+enum pk_artifacts {
+  PK_ARTIFACTS_ANY = 0,      /* the best for this host: native code for
+                                its target, then wasm, lua, source,
+                                process */
+  PK_ARTIFACTS_SANDBOXED = 1 /* never native code, in the host or in a
+                                child (native, source, process): only
+                                wasm and lua */
+};
 
 /* The instruction budget of a describe-only open of a wasm or Lua plugin. */
 #define PK_DESCRIBE_FUEL 1000000u
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL, 0, 0}
+   0, 0, 0, 0, 0, NULL, 0, 0, 0, 0}
 
 /*
  * Open the plugin at `path` and run its init hook (with
@@ -281,12 +319,15 @@ typedef struct pk_plugin_info {
   uint32_t abi_minor;
   size_t nexports;     /* at most 65536: a plugin declaring more fails to
                           open with PK_ELIMIT */
+  const char *artifact; /* opened through a manifest (`path`): the file
+                           of the artifact chosen, which the plugin's
+                           messages name; NULL otherwise */
 } pk_plugin_info;
 
 /* An empty pk_plugin_info with its size set:
    `pk_plugin_info info = PK_PLUGIN_INFO_INIT;` */
 #define PK_PLUGIN_INFO_INIT                                                 \
-  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0}
+  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0, NULL}
 
 /*
  * Describe a plugin. `info->size` must be set; fields beyond it are not
@@ -360,6 +401,78 @@ PK_API void *pk_plugin_scratch(pk_plugin *plugin, size_t n);
  * will carry ("host function 'x' failed: <msg>"). Return the code next.
  */
 PK_API void pk_plugin_fail(pk_plugin *plugin, const char *msg);
+
+/* ---- manifests and their signatures ------------------------------------ */
+
+/*
+ * A manifest, NAME.plugkit (docs/manifest.md), names a plugin, its version,
+ * the host ABI range and dependencies it needs, and its artifacts: files
+ * for each backend (native ones per target, as x86_64-linux), each pinned
+ * by its SHA-256. pk_plugin_open on a manifest (a name ending in
+ * ".plugkit", or a file starting with "[plugin]") checks its signature
+ * under the trust policy (pk_trust), parses it, checks the ABI range
+ * (PK_EABI), picks the best artifact for this host under
+ * opts->artifacts (PK_EARCH when none fits), checks its hash before
+ * reading it as a plugin (PK_EHASH: the message names the artifact, the
+ * expected and the actual hash) and opens it with the same options, its
+ * backend forced to the artifact's; the plugin must declare the name and
+ * version the manifest gives (PK_EFORMAT). pk_plugin_info's `artifact`
+ * says which file was chosen. Manifest errors (PK_EFORMAT, PK_ELIMIT) name
+ * the file and line: "x.plugkit:7: manifest: duplicate key 'version'".
+ * The hash is checked on the file as it is when opened: keep plugin
+ * folders writable only by those you trust (docs/manifest.md).
+ * Signatures are minisign's (Ed25519): `minisign -V` checks what
+ * pk_manifest_sign writes, and plugkit checks what `minisign -S` writes.
+ */
+
+/*
+ * Trust a minisign public key for the manifests this host opens: the text
+ * of a .pub file (its comment line and key line) or the base64 key line
+ * alone. At most 16 keys; trusting one again does nothing.
+ * Returns PK_EINVAL (NULL or not a minisign public key, message says why),
+ * PK_ELIMIT (a 17th key).
+ */
+PK_API int pk_host_trust_key(pk_host *host, const char *pubkey);
+
+/* Room for a key file's text (pk_keygen). */
+#define PK_KEY_TEXT_MAX 512
+
+/*
+ * Make an Ed25519 key pair in minisign's formats: `pub` gets the text of a
+ * public key file, `sec` that of an unencrypted secret key file (each
+ * NUL-terminated, `cap` bytes: PK_KEY_TEXT_MAX is enough). Keep `sec`
+ * secret. Returns PK_EINVAL (NULL or cap too small), PK_ENOSYS (built
+ * without libsodium).
+ */
+PK_API int pk_keygen(pk_host *host, char *pub, size_t pubcap, char *sec,
+                     size_t seccap);
+
+/*
+ * Sign the manifest at `path` into `path`.minisig (replaced) with the
+ * secret key whose file text is `seckey` (`password` for an encrypted
+ * one, else NULL). The manifest must parse: what is signed is a valid
+ * manifest. `trusted_comment`: one line; NULL for
+ * "timestamp:<seconds>\tfile:<name>\thashed", as minisign writes.
+ * Returns PK_EINVAL (bad key or comment, wrong password), PK_ENOENT,
+ * PK_EIO, PK_EFORMAT or PK_ELIMIT (the manifest does not parse),
+ * PK_ENOSYS (built without libsodium).
+ */
+PK_API int pk_manifest_sign(pk_host *host, const char *path,
+                            const char *seckey, const char *password,
+                            const char *trusted_comment);
+
+/*
+ * Check the manifest at `path` as a whole: its signature `path`.minisig
+ * against `pubkey` (as pk_host_trust_key takes it; NULL: the host's
+ * trusted keys), that it parses, and that every artifact's file matches
+ * its hash. Returns PK_OK, PK_EUNTRUSTED (no signature file, or signed by
+ * another key; the message names the key id), PK_EBADSIG (malformed,
+ * truncated or failing signature, or a changed trusted comment), PK_EHASH,
+ * PK_ENOENT (no manifest, or a missing artifact), PK_EFORMAT, PK_ELIMIT,
+ * PK_EINVAL (bad pubkey), PK_EIO, PK_ENOSYS (built without libsodium).
+ */
+PK_API int pk_manifest_verify(pk_host *host, const char *path,
+                              const char *pubkey);
 
 /* ---- bundles ----------------------------------------------------------- */
 

@@ -58,7 +58,10 @@
   X(ELIMIT, "plugin exceeded a resource limit")                             \
   X(EPROTO, "plugin protocol error")                                        \
   X(EHOST, "host function failed")                                          \
-  X(EBUSY, "plugin is in use")
+  X(EBUSY, "plugin is in use")                                             \
+  X(EHASH, "file does not match the hash its manifest pins")                \
+  X(EBADSIG, "manifest signature does not verify")                          \
+  X(EUNTRUSTED, "manifest not signed by a trusted key")
 
 enum pk_errcode_base_ { PK__ERRBASE_ = 0,
 #define PK__ERR_BASE(name, msg) PK__ERRBASE_##name,

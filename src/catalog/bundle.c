@@ -13,6 +13,7 @@
  * library would (pax path overrides, links, sparse files).
  */
 #include "bundle.h"
+#include "manifest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,12 +535,51 @@ int pk_bundle_pack(pk_host *h, const char *dir, const char *out) {
                  "no NAME.plugkit manifest in the folder");
     goto done;
   }
-  if (manifest != 0) { /* the manifest first: `tar tf` shows it on top */
-    pack_file m = l->f[manifest];
-    memmove(&l->f[1], &l->f[0], manifest * sizeof l->f[0]);
-    l->f[0] = m;
+  {
+    /* The manifest must parse, and pins what goes in: its artifacts
+       (each a plain name, present, matching its hash) and its signature
+       NAME.plugkit.minisig if there is one; nothing else. */
+    pk__manifest *mf = NULL;
+    char mpath[4096], signame[128];
+    pack_file keep[PK__BUNDLE_MAX_MEMBERS];
+    size_t nkeep = 0, j;
+    snprintf(mpath, sizeof mpath, "%s/%s", dir, l->f[manifest].name);
+    if ((rc = pk__manifest_parse(h, mpath, (const char *)l->f[manifest].data,
+                                 l->f[manifest].n, &mf)) < 0)
+      goto done;
+    snprintf(signame, sizeof signame, "%s.minisig", l->f[manifest].name);
+    keep[nkeep++] = l->f[manifest];
+    for (j = 0; j < mf->nart && rc >= 0; j++) {
+      const pk__artifact *a = &mf->art[j];
+      for (i = 0; i < l->n; i++)
+        if (strcmp(l->f[i].name, a->path) == 0)
+          break;
+      if (strchr(a->path, '/') != NULL)
+        rc = pk__err(h, PK_EFORMAT, mpath, "pack",
+                     "artifact %s is in a subfolder: a bundle is flat, so "
+                     "artifacts sit beside the manifest",
+                     a->path);
+      else if (i == l->n)
+        rc = pk__err(h, PK_ENOENT, mpath, "pack",
+                     "artifact %s is not in the folder", a->path);
+      else if ((rc = pk__bundle_check_hash(h, mpath, a, l->f[i].data,
+                                           l->f[i].n)) >= 0) {
+        size_t k;
+        for (k = 0; k < nkeep; k++) /* two artifacts, one file */
+          if (keep[k].name == l->f[i].name)
+            break;
+        if (k == nkeep)
+          keep[nkeep++] = l->f[i];
+      }
+    }
+    pk__manifest_free(h, mf);
+    if (rc < 0)
+      goto done;
+    for (i = 0; i < l->n; i++)
+      if (strcmp(l->f[i].name, signame) == 0 && nkeep < PK__BUNDLE_MAX_MEMBERS)
+        keep[nkeep++] = l->f[i];
+    rc = write_archive(h, out, keep, nkeep);
   }
-  rc = write_archive(h, out, l->f, l->n);
 done:
   for (i = 0; i < l->n; i++) {
     pk__free(h, l->f[i].name);
@@ -567,16 +607,15 @@ static void rename_msg(pk_host *h, const char *where, const char *path,
  * Open `member` of the bundle as a plugin with backend `backend`: its
  * bytes go to a private anonymous file (a memfd), which the backend reads
  * or loads from (native makes its own private copy of it, as of any
- * file); the plugin's path becomes the bundle's.
+ * file).
  */
 static int open_member(pk_host *h, const char *path, const pk__bundle *b,
                        const pk__bmember *m, const char *backend,
                        const unsigned char *data, const pk_open_opts *o,
                        pk_plugin **out) {
-  char where[64], err[256], name[64];
+  char where[64], err[256], name[128];
   pk_open_opts inner = *o;
   pk_plugin *p = NULL;
-  char *keep;
   int fd, rc;
   (void)b;
   if (o->isolation == PK_ISOLATE_PROCESS)
@@ -596,35 +635,167 @@ static int open_member(pk_host *h, const char *path, const pk__bundle *b,
     rename_msg(h, where, path, m->name);
     return rc;
   }
-  if ((keep = pk__strdup(h, path)) == NULL) {
-    pk_plugin_close(p);
-    return pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
-  }
-  pk__free(h, p->path);
-  p->path = keep;
   *out = p;
   return PK_OK;
+}
+
+/*
+ * The manifest's signature: member NAME.plugkit.minisig of the bundle,
+ * against the host's keys. PK_OK or the code with the message set.
+ */
+static int check_sig(pk_host *h, const char *path, const pk__bundle *b,
+                         const unsigned char *man, size_t n) {
+  char signame[128], why[256], keyid[17] = "";
+  const pk__bmember *sm;
+  unsigned char *sig = NULL;
+  pk__ms_pub keys[PK__MAX_KEYS];
+  size_t i, which;
+  int rc;
+  if (!pk__ms_available())
+    return pk__err(h, PK_ENOSYS, path, "signature",
+                   "signatures are checked with libsodium, which this build "
+                   "of plugkit lacks (install libsodium-dev and rebuild)");
+  if (h->nkeys == 0)
+    return pk__err(h, PK_EUNTRUSTED, path, "signature",
+                   "no trusted keys on this host (pk_host_trust_key)");
+  snprintf(signame, sizeof signame, "%s.minisig", b->manifest->name);
+  if ((sm = pk__bundle_find(b, signame)) == NULL)
+    return pk__err(h, PK_EUNTRUSTED, path, "signature",
+                   "not signed: no member %s in the bundle", signame);
+  if (sm->size > PK__MS_SIGFILE_MAX)
+    return pk__err(h, PK_EBADSIG, path, "signature",
+                   "member %s is %llu bytes, more than %u", signame,
+                   (unsigned long long)sm->size, PK__MS_SIGFILE_MAX);
+  if ((rc = pk__bundle_read(h, path, b, sm, &sig)) < 0)
+    return rc;
+  for (i = 0; i < h->nkeys; i++) {
+    memcpy(keys[i].id, h->keys[i].id, 8);
+    memcpy(keys[i].pk, h->keys[i].pk, 32);
+  }
+  rc = pk__ms_verify(keys, h->nkeys, man, n, (const char *)sig,
+                     (size_t)sm->size, &which, keyid, NULL, why, sizeof why);
+  pk__free(h, sig);
+  if (rc < 0)
+    return pk__err(h, rc, path, "signature", "%s (key id %s, in %s)", why,
+                   keyid[0] ? keyid : "unreadable", signame);
+  return PK_OK;
+}
+
+/* Compare data's SHA-256 with the artifact's pin. */
+int pk__bundle_check_hash(pk_host *h, const char *path,
+                          const pk__artifact *a, const unsigned char *data,
+                          size_t n) {
+  uint8_t got[32];
+  char want_hex[65], got_hex[65];
+  pk__sha256_buf(data, n, got);
+  if (memcmp(got, a->sha256, 32) == 0)
+    return PK_OK;
+  pk__hex(a->sha256, 32, want_hex);
+  pk__hex(got, 32, got_hex);
+  return pk__err(h, PK_EHASH, path, "hash",
+                 "artifact %s [%s%s%s] does not match its manifest: sha256 "
+                 "expected %s, actual %s",
+                 a->path, a->backend, a->target ? " " : "",
+                 a->target ? a->target : "", want_hex, got_hex);
+}
+
+int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
+                        int policy, pk__manifest **out) {
+  unsigned char *man = NULL;
+  char file[4096];
+  int rc;
+  if ((rc = pk__bundle_read(h, path, b, b->manifest, &man)) < 0)
+    return rc;
+  if (policy != PK_TRUST_OFF) {
+    rc = check_sig(h, path, b, man, (size_t)b->manifest->size);
+    if (rc < 0 && policy == PK_TRUST_REQUIRE)
+      goto done;
+    if (rc < 0 && h->log != NULL)
+      h->log(h->log_ud, PK_LOG_WARN, "plugkit", h->errmsg,
+             strlen(h->errmsg));
+  }
+  snprintf(file, sizeof file, "%s!%s", path, b->manifest->name);
+  rc = pk__manifest_parse(h, file, (const char *)man,
+                          (size_t)b->manifest->size, out);
+done:
+  pk__free(h, man);
+  return rc;
 }
 
 int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                     pk_plugin **out_plugin) {
   pk__bundle b;
-  unsigned char *man = NULL, *data = NULL;
-  int rc;
+  pk__manifest *m = NULL;
+  const pk__artifact *a;
+  const pk__bmember *am;
+  unsigned char *data = NULL;
+  pk_plugin *p = NULL;
+  char shown[4096];
+  int rc, policy = o->trust != 0 ? o->trust : h->trust;
+  pk__semver abi;
+
+  if (policy == PK_TRUST_DEFAULT)
+    policy = PK_TRUST_OFF;
+  if (policy < PK_TRUST_OFF || policy > PK_TRUST_REQUIRE)
+    return pk__err(h, PK_EINVAL, path, "open",
+                   "unknown trust policy %d (a pk_trust)", policy);
   if ((rc = pk__bundle_index(h, path, &b)) < 0)
     return rc;
-  if ((rc = pk__bundle_read(h, path, &b, b.manifest, &man)) < 0)
+  if ((rc = pk__bundle_manifest(h, path, &b, policy, &m)) < 0)
     goto done;
-  /* The choice of artifact is the manifest's (src/catalog/manifest.h). */
-  (void)data;
-  (void)open_member;
-  rc = pk__err(h, PK_ENOSYS, path, "bundle",
-               "manifest '%s': choosing an artifact is not built yet",
-               b.manifest->name);
+  abi.major = PK_ABI_MAJOR;
+  abi.minor = PK_ABI_MINOR;
+  abi.patch = 0;
+  abi.pre = NULL;
+  abi.npre = 0;
+  if (m->abi_text != NULL && !pk__range_match(&m->abi, &abi)) {
+    rc = pk__err(h, PK_EABI, path, "manifest",
+                 "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
+                 m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+    goto done;
+  }
+  if ((rc = pk__manifest_pick(h, m, o->backend, o->artifacts, &a)) < 0)
+    goto done;
+  if ((am = pk__bundle_find(&b, a->path)) == NULL) {
+    rc = pk__err(h, PK_ENOENT, path, "bundle",
+                 "artifact %s [%s] of the manifest is not in the bundle",
+                 a->path, a->backend);
+    goto done;
+  }
+  if ((rc = pk__bundle_read(h, path, &b, am, &data)) < 0)
+    goto done;
+  if ((rc = pk__bundle_check_hash(h, path, a, data, (size_t)am->size)) < 0)
+    goto done;
+  if ((rc = open_member(h, path, &b, am,
+                        o->isolation == PK_ISOLATE_PROCESS &&
+                                strcmp(a->backend, "process") == 0
+                            ? NULL
+                            : a->backend,
+                        data, o, &p)) < 0)
+    goto done;
+  if (p->name == NULL || strcmp(p->name, m->name) != 0 ||
+      p->version == NULL || strcmp(p->version, m->version_text) != 0) {
+    rc = pk__err(h, PK_EFORMAT, path, "manifest",
+                 "the manifest names %s %s, but artifact %s declares %s %s",
+                 m->name, m->version_text, a->path, p->name ? p->name : "?",
+                 p->version ? p->version : "?");
+    pk_plugin_close(p);
+    goto done;
+  }
+  /* info.path: the bundle; info.artifact: "<bundle>!<member>". */
+  snprintf(shown, sizeof shown, "%s!%s", path, am->name);
+  pk__free(h, p->path);
+  p->path = pk__strdup(h, shown);
+  if (p->path == NULL || (p->manifest = pk__strdup(h, path)) == NULL) {
+    rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+    pk_plugin_close(p);
+    goto done;
+  }
+  *out_plugin = p;
+  rc = PK_OK;
 done:
-  pk__free(h, man);
+  pk__manifest_free(h, m);
   pk__free(h, data);
   pk__bundle_close(&b);
-  (void)out_plugin;
   return rc;
 }

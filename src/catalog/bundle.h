@@ -55,4 +55,17 @@ void pk__bundle_close(pk__bundle *b);
 int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                     pk_plugin **out_plugin);
 
+/* The manifest of an indexed bundle, its signature checked under
+   `policy` (a pk_trust other than DEFAULT): parsed, the caller's to
+   pk__manifest_free. Messages name "<bundle>!<manifest>:<line>". */
+struct pk__manifest;
+struct pk__artifact;
+/* Compare the SHA-256 of an artifact's n bytes at data with its pin:
+   PK_OK or PK_EHASH naming both hashes. */
+int pk__bundle_check_hash(pk_host *h, const char *path,
+                          const struct pk__artifact *a,
+                          const unsigned char *data, size_t n);
+int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
+                        int policy, struct pk__manifest **out);
+
 #endif /* PK_CATALOG_BUNDLE_H */

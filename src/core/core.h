@@ -95,6 +95,9 @@ typedef struct pk__hostfn {
   void *ud;
 } pk__hostfn;
 
+/* The most keys pk_host_trust_key keeps (a fixed array: no allocation). */
+#define PK__MAX_KEYS 16
+
 /* Spare blocks a host keeps (see pk__spare_put), their smallest and
    largest size. */
 #define PK__SPARE_N 4
@@ -119,6 +122,14 @@ struct pk_host {
      function that calls into a plugin that calls a host function ... is
      one level each; pk__hostfn_call refuses more than PK__MAX_NESTING. */
   int nesting;
+  /* Manifests (src/catalog): pk_host_opts.trust and the keys given to
+     pk_host_trust_key, a minisign key id and Ed25519 public key each. */
+  int trust;
+  size_t nkeys;
+  struct {
+    uint8_t id[8];
+    uint8_t pk[32];
+  } keys[PK__MAX_KEYS];
 };
 
 /* The deepest host -> plugin -> host nesting (include/plugkit.h): each
@@ -164,6 +175,8 @@ struct pk_plugin {
                                 backend owns it */
 
   char *path;
+  char *manifest; /* opened through this manifest (the path given), and
+                     `path` is its artifact's file; NULL otherwise */
   int isolation;             /* a pk_isolation, from the open options */
   int describe_only;         /* opts.describe_only: no plugin code runs */
   const char *inner_backend; /* opts.backend during open (NULL after) */
@@ -280,6 +293,13 @@ int pk__plugin_read_file(pk_plugin *p, unsigned char **out, size_t *out_n);
 /* The same checks without reading, for readers that open the file
    themselves (libtcc): PK_OK or the code, with the message set. */
 int pk__plugin_check_file(pk_plugin *p, const char *path);
+
+/* Opening a manifest (src/catalog/open.c): pk_plugin_open hands over
+   every path that pk__manifest_probe recognises. Same contract. */
+int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
+                      pk_plugin **out_plugin);
+int pk__manifest_probe(const char *path, const unsigned char *head,
+                       size_t n);
 
 /* Copy a string into plugin-owned storage (freed with the plugin). */
 char *pk__plugin_strdup(pk_plugin *p, const char *s);

@@ -29,6 +29,7 @@ int pk_host_create(const pk_host_opts *opts, pk_host **out_host) {
   h->alloc_ud = o.alloc_ud;
   h->log = o.log;
   h->log_ud = o.log_ud;
+  h->trust = o.trust;
   *out_host = h;
   return PK_OK;
 }

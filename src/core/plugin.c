@@ -153,6 +153,7 @@ static void plugin_free(pk_plugin *p) {
   pk__free(h, p->name);
   pk__free(h, p->version);
   pk__free(h, p->path);
+  pk__free(h, p->manifest);
   pk__free(h, p);
 }
 
@@ -205,6 +206,8 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     return pk__err(h, rc, path, "open", NOT_REGULAR);
   if (rc < 0)
     return pk__err(h, rc, path, "open", "cannot read the file");
+  if (!isdir && pk__manifest_probe(path, head, nhead)) /* src/catalog */
+    return pk__manifest_open(h, path, &o, out_plugin);
 
   if (pk__bundle_is(head, nhead)) /* a .pkb: its artifact opens here */
     return pk__bundle_open(h, path, &o, out_plugin);
@@ -484,7 +487,8 @@ int pk_plugin_info_get(const pk_plugin *p, pk_plugin_info *info) {
   full.name = p->name ? p->name : "";
   full.version = p->version ? p->version : "";
   full.backend = p->backend_label ? p->backend_label : p->backend->name;
-  full.path = p->path;
+  full.path = p->manifest ? p->manifest : p->path;
+  full.artifact = p->manifest ? p->path : NULL;
   full.abi_major = p->abi_major;
   full.abi_minor = p->abi_minor;
   full.nexports = p->nfuncs;

@@ -76,6 +76,8 @@ int pk__os_elf_class(void);
 int pk__os_elf_data(void);
 /* A name for an ELF e_machine value ("x86_64", "aarch64", ...). */
 const char *pk__os_elf_machine_name(int machine);
+/* The system's name as a manifest's targets write it ("linux"). */
+const char *pk__os_system(void);
 
 /* Nanoseconds on the monotonic clock (monotonic != 0) or since the Unix
    epoch. */

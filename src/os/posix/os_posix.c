@@ -294,6 +294,18 @@ int pk__os_elf_data(void) {
   return *(const unsigned char *)&one == 1 ? 1 : 2;
 }
 
+const char *pk__os_system(void) {
+#if defined(__linux__)
+  return "linux";
+#elif defined(__FreeBSD__)
+  return "freebsd";
+#elif defined(__APPLE__)
+  return "macos";
+#else
+  return "unknown";
+#endif
+}
+
 const char *pk__os_elf_machine_name(int m) {
   switch (m) {
   case 3:
