@@ -4,6 +4,7 @@
  */
 #include "catalog.h"
 #include "bundle.h"
+#include "manifest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 
 /* The time a probe in a child may take, handshake and init included. */
 #define PROBE_TIMEOUT_MS 10000
+
+static void *cat_alloc(void *ud, size_t n) {
+  return pk__alloc((pk_host *)ud, n);
+}
 
 static const char *base_name(const char *path) {
   const char *s = strrchr(path, '/');
@@ -134,32 +139,246 @@ int pk__cat_artifact(pk_host *h, const char *path, const pk_scan_opts *o,
                   rc);
 }
 
-int pk__cat_manifest(pk_host *h, const char *path, const pk_scan_opts *o,
-                     pk__cat_rec *r) {
-  (void)o;
-  (void)path;
-  r->kind = PK__CAT_NONE;
-  return pk__cat_rec_set(h, r, NULL, NULL, NULL, NULL, NULL, NULL);
+/* Fill r from a parsed manifest: its backends, grants, deps. */
+static int from_manifest(pk_host *h, const pk__manifest *m, pk__cat_rec *r) {
+  pk__cat_buf be, dp;
+  size_t i;
+  int rc = 0;
+  memset(&be, 0, sizeof be);
+  memset(&dp, 0, sizeof dp);
+  be.h = dp.h = h;
+  rc |= pk__cat_buf_put(&be, "", 0);
+  rc |= pk__cat_buf_put(&dp, "", 0);
+  for (i = 0; i < m->nart; i++) {
+    const char *b = m->art[i].backend;
+    size_t k = strlen(b);
+    const char *f = strstr(be.p, b);
+    if (f != NULL && (f == be.p || f[-1] == ',') && (f[k] == ',' || !f[k]))
+      continue; /* listed already */
+    if (be.n > 0)
+      rc |= pk__cat_buf_put(&be, ",", 1);
+    rc |= pk__cat_buf_put(&be, b, k);
+  }
+  for (i = 0; i < m->ndeps; i++) {
+    if (i > 0)
+      rc |= pk__cat_buf_put(&dp, ", ", 2);
+    rc |= pk__cat_buf_put(&dp, m->deps[i].name, strlen(m->deps[i].name));
+    rc |= pk__cat_buf_put(&dp, " ", 1);
+    rc |= pk__cat_buf_put(&dp, m->deps[i].range_text,
+                          strlen(m->deps[i].range_text));
+  }
+  if (rc == 0)
+    rc = pk__cat_rec_set(h, r, m->name, m->version_text, be.p, m->grants,
+                         dp.p, NULL);
+  pk__free(h, be.p);
+  pk__free(h, dp.p);
+  return rc ? PK_ENOMEM : PK_OK;
 }
 
+/* The manifest's ABI range against this host's. */
+static int abi_ok(const pk__manifest *m) {
+  pk__semver abi;
+  memset(&abi, 0, sizeof abi);
+  abi.major = PK_ABI_MAJOR;
+  abi.minor = PK_ABI_MINOR;
+  return m->abi_text == NULL || pk__range_match(&m->abi, &abi);
+}
+
+/* A status from a code of the manifest checks. */
+static int status_of(int rc) {
+  switch (rc) {
+  case PK_EHASH:
+    return PK_CATALOG_BAD_HASH;
+  case PK_EBADSIG:
+  case PK_EUNTRUSTED:
+    return PK_CATALOG_BAD_SIGNATURE;
+  case PK_EABI:
+  case PK_EARCH:
+    return PK_CATALOG_INCOMPATIBLE;
+  default:
+    return PK_CATALOG_INVALID;
+  }
+}
+
+/* Keep the manifest's data but set a failing status. */
+static int fail_keep(pk_host *h, pk__cat_rec *r, int rc) {
+  char *d = pk__strdup(h, pk_host_errmsg(h));
+  if (d == NULL)
+    return PK_ENOMEM;
+  pk__free(h, r->reason);
+  r->reason = d;
+  r->status = status_of(rc);
+  r->error = rc;
+  return PK_OK;
+}
+
+/*
+ * A manifest: parsed, its signature checked when the host's policy asks
+ * (pk_host_opts.trust), its ABI range, an artifact for this host, and the
+ * hash of every artifact file (read, never run).
+ */
+int pk__cat_manifest(pk_host *h, const char *path, const pk_scan_opts *o,
+                     pk__cat_rec *r) {
+  unsigned char *buf = NULL;
+  size_t n = 0, i;
+  pk__manifest *m = NULL;
+  const pk__artifact *a;
+  char file[4096];
+  int rc;
+  (void)o;
+  r->kind = PK__CAT_MANIFEST;
+  rc = pk__os_read_file(path, PK__MF_MAX_FILE, cat_alloc, h, &buf, &n);
+  if (rc < 0) {
+    pk__err(h, rc, path, "manifest", "cannot read the file");
+    return fail_rec(h, r, path, PK_CATALOG_INVALID, rc);
+  }
+  if ((rc = pk__manifest_parse(h, path, (const char *)buf, n, &m)) < 0) {
+    pk__free(h, buf);
+    return rc == PK_ENOMEM ? rc
+                           : fail_rec(h, r, path, PK_CATALOG_INVALID, rc);
+  }
+  if ((rc = from_manifest(h, m, r)) < 0)
+    goto done;
+  r->status = PK_CATALOG_OK;
+  if (h->trust == PK_TRUST_WARN || h->trust == PK_TRUST_REQUIRE) {
+    pk__ms_pub keys[PK__MAX_KEYS];
+    for (i = 0; i < h->nkeys; i++) {
+      memcpy(keys[i].id, h->keys[i].id, 8);
+      memcpy(keys[i].pk, h->keys[i].pk, 32);
+    }
+    if ((rc = pk__manifest_check_sig(h, path, buf, n, keys, h->nkeys)) < 0) {
+      rc = fail_keep(h, r, rc);
+      goto done;
+    }
+  }
+  if (!abi_ok(m)) {
+    pk__err(h, PK_EABI, path, "manifest",
+            "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
+            m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+    rc = fail_keep(h, r, PK_EABI);
+    goto done;
+  }
+  if ((rc = pk__manifest_pick(h, m, NULL, PK_ARTIFACTS_ANY, &a)) < 0) {
+    rc = fail_keep(h, r, rc);
+    goto done;
+  }
+  for (i = 0; i < m->nart; i++) {
+    if (pk__artifact_path(h, m, path, &m->art[i], file, sizeof file) < 0 ||
+        (rc = pk__artifact_check(h, &m->art[i], file)) < 0) {
+      rc = fail_keep(h, r, rc < 0 ? rc : PK_ELIMIT);
+      goto done;
+    }
+  }
+  rc = PK_OK;
+done:
+  pk__manifest_free(h, m);
+  pk__free(h, buf);
+  return rc;
+}
+
+/* A bundle: indexed, its manifest read as above, each artifact's member
+   hashed. */
 int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
                    pk__cat_rec *r) {
   pk__bundle b;
-  int rc;
+  pk__manifest *m = NULL;
+  const pk__artifact *a;
+  size_t i;
+  int rc, policy = h->trust == PK_TRUST_DEFAULT ? PK_TRUST_OFF : h->trust;
   (void)o;
   r->kind = PK__CAT_BUNDLE;
   if ((rc = pk__bundle_index(h, path, &b)) < 0)
-    return fail_rec(h, r, path, PK_CATALOG_INVALID, rc);
-  pk__bundle_close(&b);
+    return rc == PK_ENOMEM ? rc
+                           : fail_rec(h, r, path, PK_CATALOG_INVALID, rc);
+  rc = pk__bundle_manifest(h, path, &b, policy, &m);
+  if (rc < 0) {
+    pk__bundle_close(&b);
+    return rc == PK_ENOMEM ? rc : fail_rec(h, r, path, status_of(rc), rc);
+  }
+  if ((rc = from_manifest(h, m, r)) < 0)
+    goto done;
   r->status = PK_CATALOG_OK;
-  return pk__cat_rec_set(h, r, base_name(path), NULL, NULL, NULL, NULL, NULL);
+  if (!abi_ok(m)) {
+    pk__err(h, PK_EABI, path, "manifest",
+            "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
+            m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+    rc = fail_keep(h, r, PK_EABI);
+    goto done;
+  }
+  if ((rc = pk__manifest_pick(h, m, NULL, PK_ARTIFACTS_ANY, &a)) < 0) {
+    rc = fail_keep(h, r, rc);
+    goto done;
+  }
+  for (i = 0; i < m->nart; i++) {
+    const pk__bmember *am = pk__bundle_find(&b, m->art[i].path);
+    unsigned char *data = NULL;
+    if (am == NULL) {
+      pk__err(h, PK_ENOENT, path, "bundle",
+              "artifact %s [%s] of the manifest is not in the bundle",
+              m->art[i].path, m->art[i].backend);
+      rc = fail_keep(h, r, PK_ENOENT);
+      goto done;
+    }
+    if ((rc = pk__bundle_read(h, path, &b, am, &data)) >= 0)
+      rc = pk__bundle_check_hash(h, path, &m->art[i], data,
+                                 (size_t)am->size);
+    pk__free(h, data);
+    if (rc < 0) {
+      rc = rc == PK_ENOMEM ? rc : fail_keep(h, r, rc);
+      goto done;
+    }
+  }
+  rc = PK_OK;
+done:
+  pk__manifest_free(h, m);
+  pk__bundle_close(&b);
+  return rc;
 }
 
 /* ---- entries ---------------------------------------------------------- */
 
+/* The folder part of a rel ("" at the top). */
+static size_t folder_len(const char *rel) {
+  const char *s = strrchr(rel, '/');
+  return s ? (size_t)(s - rel) : 0;
+}
+
+/* Is artifact record i spoken for by a manifest (or bundle) beside it?
+   In a plugin folder, any manifest there speaks for its files; at the
+   top of a scanned folder, one declaring the same plugin name. Records
+   are sorted, so a folder's are neighbours. */
+static int owned(const pk__cat_cache *c, size_t i) {
+  const pk__cat_rec *r = &c->v[i];
+  size_t k = folder_len(r->rel), j;
+  for (j = i; j-- > 0;) {
+    const pk__cat_rec *q = &c->v[j];
+    if (folder_len(q->rel) != k || strncmp(q->rel, r->rel, k) != 0)
+      break;
+    if ((q->kind == PK__CAT_MANIFEST || q->kind == PK__CAT_BUNDLE) &&
+        (k > 0 || (q->name != NULL && r->name != NULL &&
+                   strcmp(q->name, r->name) == 0)))
+      return 1;
+  }
+  for (j = i + 1; j < c->n; j++) {
+    const pk__cat_rec *q = &c->v[j];
+    if (folder_len(q->rel) != k || strncmp(q->rel, r->rel, k) != 0)
+      break;
+    if ((q->kind == PK__CAT_MANIFEST || q->kind == PK__CAT_BUNDLE) &&
+        (k > 0 || (q->name != NULL && r->name != NULL &&
+                   strcmp(q->name, r->name) == 0)))
+      return 1;
+  }
+  return 0;
+}
+
 int pk__cat_add(pk_catalog *cat, const char *root, pk__cat_cache *c) {
   pk_host *h = cat->h;
   size_t i;
+  /* An artifact its manifest beside it names is listed through it (the
+     cache, written already, keeps its own record). */
+  for (i = 0; i < c->n; i++)
+    if (c->v[i].kind == PK__CAT_ARTIFACT && !c->v[i].folder && owned(c, i))
+      c->v[i].kind = PK__CAT_NONE;
   for (i = 0; i < c->n; i++) {
     pk__cat_rec *r = &c->v[i];
     pk__cat_entry *e;

@@ -369,3 +369,74 @@ PK_TEST(cli_json) {
   PKT_CONTAINS(out, "\"status\": \"invalid\", \"error\": \"ENODESC\"");
   PKT_CONTAINS(out, "\"order\": [\"conformance\"]");
 }
+
+/* ---- manifests and dependencies -------------------------------------- */
+
+/* A manifest NAME.plugkit in root/NAME/ with a wasm artifact (four bytes,
+   pinned by sha256sum's hash of "\0asm") and `deps` lines. */
+static void manifest(const char *name, const char *deps) {
+  char dir[256], text[1024], path[512];
+  snprintf(dir, sizeof dir, "root/%s", name);
+  mkdirs(dir);
+  snprintf(path, sizeof path, "root/%s/a.wasm", name);
+  pkt_write_file(pkt_tmp(path), "\0asm", 4);
+  snprintf(text, sizeof text,
+           "[plugin]\nname = %s\nversion = 1.2.0\ngrants = log\n"
+           "[artifact wasm]\npath = a.wasm\nsha256 = "
+           "cd5d4935a48c0672cb06407bb443bc0087aff947c6b864bac886982c73b3027f\n"
+           "%s%s",
+           name, deps ? "[dependencies]\n" : "", deps ? deps : "");
+  snprintf(path, sizeof path, "root/%s/%s.plugkit", name, name);
+  pkt_write_file(pkt_tmp(path), text, strlen(text));
+}
+
+PK_TEST(deps_order_and_cycle) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const size_t *order;
+  const pk_catalog_entry *e;
+  mkdirs("root");
+  manifest("app", "base = >=1.0\n");
+  manifest("base", NULL);
+  manifest("x", "y = *\n");
+  manifest("y", "x = *\n");
+  manifest("lone", "ghost = 1\n");
+  c = scan(h, NULL);
+  PKT_EQ_INT(pk_catalog_count(c), 5); /* the a.wasm files are theirs */
+  e = entry(c, "/app/app.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_OK);
+  PKT_STR_EQ(e->kind, "manifest");
+  PKT_STR_EQ(e->grants, "log");
+  PKT_STR_EQ(e->deps, "base >=1.0");
+  PKT_STR_EQ(e->backends, "wasm");
+  PKT_EQ_INT(pk_catalog_order(c, &order), 2);
+  PKT_STR_EQ(pk_catalog_get(c, order[0])->name, "base");
+  PKT_STR_EQ(pk_catalog_get(c, order[1])->name, "app");
+  e = entry(c, "/x/x.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_CYCLE);
+  PKT_CONTAINS(e->reason, "dependency cycle: x -> y -> x");
+  PKT_EQ_INT(entry(c, "/y/y.plugkit")->status, PK_CATALOG_CYCLE);
+  e = entry(c, "/lone/lone.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_MISSING_DEP);
+  PKT_CONTAINS(e->reason, "needs plugin 'ghost', which is in no scanned "
+                          "folder");
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
+
+PK_TEST(manifest_bad_hash) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const pk_catalog_entry *e;
+  mkdirs("root");
+  manifest("m", NULL);
+  pkt_write_file(pkt_tmp("root/m/a.wasm"), "\0asn", 4);
+  c = scan(h, NULL);
+  e = entry(c, "/m/m.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_HASH);
+  PKT_EQ_INT(e->error, PK_EHASH);
+  PKT_CONTAINS(e->reason, "does not match its manifest");
+  PKT_EQ_INT(pk_catalog_count(c), 1);
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
