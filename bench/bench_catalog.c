@@ -112,3 +112,62 @@ static void run_scan(void *st, uint64_t n) {
 
 PKB_ROW(ScanWarm, warm_setup, run_scan, scan_teardown)
 PKB_ROW(ScanCold, cold_setup, run_scan, scan_teardown)
+
+/* ---- LoadNativeBundle: open + first sum + close, from a .pkb --------- */
+
+#if defined(__x86_64__)
+#define TARGET "x86_64-linux"
+#elif defined(__aarch64__)
+#define TARGET "aarch64-linux"
+#else
+#define TARGET "unknown-target"
+#endif
+
+static void bundle_teardown(void *st) {
+  pkb_plugin *b = st;
+  if (b == NULL)
+    return;
+  remove(b->path);
+  pkb_close(b);
+}
+
+static int bundle_setup(void **out) {
+  static pkb_plugin b;
+  const char *tmp = getenv("TMPDIR");
+  char dir[1000], so[1024], cmd[2200], hash[65] = "", text[512], f[1100];
+  FILE *p;
+  memset(&b, 0, sizeof b);
+  snprintf(dir, sizeof dir, "%s/pkb-bundle-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (mkdtemp(dir) == NULL || (b.host = pkb_host()) == NULL)
+    return pkb_skip("cannot make a temporary folder");
+  snprintf(so, sizeof so, "%s/bench_plugin.so", pkb_dir());
+  snprintf(f, sizeof f, "%s/conformance.so", dir);
+  snprintf(cmd, sizeof cmd, "sha256sum '%s' 2>/dev/null", so);
+  if (copy_file(so, f) != 0 || (p = popen(cmd, "r")) == NULL)
+    return pkb_skip("cannot copy %s", so);
+  if (fread(hash, 1, 64, p) != 64) {
+    pclose(p);
+    return pkb_skip("no sha256sum");
+  }
+  pclose(p);
+  snprintf(text, sizeof text,
+           "[plugin]\nname = conformance\nversion = 1.0.0\n[artifact native "
+           TARGET "]\npath = conformance.so\nsha256 = %s\n",
+           hash);
+  snprintf(f, sizeof f, "%s/conformance.plugkit", dir);
+  if ((p = fopen(f, "w")) == NULL)
+    return pkb_skip("cannot write %s", f);
+  fputs(text, p);
+  fclose(p);
+  snprintf(b.path, sizeof b.path, "%s.pkb", dir);
+  if (pk_bundle_pack(b.host, dir, b.path) != 0)
+    return pkb_skip("pack: %s", pk_host_errmsg(b.host));
+  remove(f);
+  snprintf(f, sizeof f, "%s/conformance.so", dir);
+  remove(f);
+  rmdir(dir);
+  *out = &b;
+  return 0;
+}
+
+PKB_ROW(LoadNativeBundle, bundle_setup, pkb_run_load, bundle_teardown)
