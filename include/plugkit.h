@@ -479,7 +479,7 @@ PK_API int pk_manifest_verify(pk_host *host, const char *path,
 /*
  * Pack the folder `dir` (one NAME.plugkit manifest and the artifacts
  * beside it) into the one-file bundle `out_path` (NAME.pkb), an
- * uncompressed tar archive that `tar tvf` lists (docs/bundles.md). Files
+ * uncompressed tar archive that `tar tvf` lists (docs/catalog.md). Files
  * whose names start with '.' and other .pkb files are left out; a
  * symbolic link or anything but a regular file is refused. The bundle
  * is written whole to a temporary file beside out_path, then renamed
