@@ -4,7 +4,7 @@
  * A bundle is an uncompressed POSIX tar (ustar) archive holding one
  * manifest (NAME.plugkit) and the artifacts it names, each a flat member
  * (no folders). `tar tvf x.pkb` lists it. The reader is strict and treats
- * the archive as hostile: see docs/bundles.md for every rule and the
+ * the archive as hostile: see docs/catalog.md for every rule and the
  * error each breach gets.
  */
 #ifndef PK_CATALOG_BUNDLE_H
