@@ -289,7 +289,8 @@ enum pk_artifacts {
  * it, or the backend finds it malformed), PK_EARCH, PK_ENODESC, PK_EABI,
  * PK_EINIT, PK_ENOSYS (backend or isolation not built in, or a limit the
  * backend cannot enforce), PK_ELIMIT (a limit hit while opening, or a
- * plugin over a fixed cap), PK_ETIMEOUT, PK_ENOMEM.
+ * plugin over a fixed cap), PK_ETIMEOUT, PK_ENOMEM; opening a manifest
+ * (NAME.plugkit, below) adds PK_EHASH, PK_EBADSIG and PK_EUNTRUSTED.
  * The plugin belongs to `host`: close it with pk_plugin_close, or it is
  * closed by pk_host_destroy.
  */
@@ -439,13 +440,14 @@ PK_API int pk_host_trust_key(pk_host *host, const char *pubkey);
 
 /*
  * Make an Ed25519 key pair in minisign's formats: `pub` gets the text of a
- * public key file, `sec` that of an unencrypted secret key file (each
- * NUL-terminated, `cap` bytes: PK_KEY_TEXT_MAX is enough). Keep `sec`
- * secret. Returns PK_EINVAL (NULL or cap too small), PK_ENOSYS (built
- * without libsodium).
+ * public key file, `sec` that of a secret key file (each NUL-terminated,
+ * `cap` bytes: PK_KEY_TEXT_MAX is enough), encrypted with `password`
+ * (scrypt, 64 MiB) unless it is NULL. Keep `sec` secret. Returns
+ * PK_EINVAL (NULL or cap too small), PK_ENOMEM, PK_ENOSYS (built without
+ * libsodium).
  */
-PK_API int pk_keygen(pk_host *host, char *pub, size_t pubcap, char *sec,
-                     size_t seccap);
+PK_API int pk_keygen(pk_host *host, const char *password, char *pub,
+                     size_t pubcap, char *sec, size_t seccap);
 
 /*
  * Sign the manifest at `path` into `path`.minisig (replaced) with the

@@ -19,5 +19,7 @@ int cli_new(int argc, char **argv);
 int cli_scan(int argc, char **argv);
 /* plugkit pack DIR -o NAME.pkb (cli_scan.c) */
 int cli_pack(int argc, char **argv);
+/* plugkit keygen|sign|verify ... (cli_sign.c); `cmd` is one of those. */
+int cli_sign(const char *cmd, int argc, char **argv);
 
 #endif /* PK_TOOLS_CLI_H */

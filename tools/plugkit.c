@@ -38,6 +38,13 @@ static void usage(FILE *f) {
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
       "FILE FN [ARG...]\n"
       "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
+      "       plugkit keygen [-o BASE] [--password-stdin]  (BASE.pub, "
+      "BASE.key)\n"
+      "       plugkit sign -k KEY [-t COMMENT] [--password-stdin] "
+      "FILE.plugkit\n"
+      "       plugkit verify -p PUB FILE.plugkit  (exit 5: bad or untrusted "
+      "signature,\n"
+      "                           or an artifact not matching its hash)\n"
       "       plugkit scan [--json] [--probe] [--no-cache] DIR...\n"
       "                           (lists the plugins: runs none of their "
       "code\n"
@@ -524,6 +531,9 @@ int main(int argc, char **argv) {
     return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "new") == 0)
     return cli_new(argc - 2, argv + 2);
+  if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "sign") == 0 ||
+      strcmp(cmd, "verify") == 0)
+    return cli_sign(cmd, argc - 2, argv + 2);
   if (strcmp(cmd, "scan") == 0)
     return cli_scan(argc - 2, argv + 2);
   if (strcmp(cmd, "pack") == 0)

@@ -223,7 +223,6 @@ int pk__cat_manifest(pk_host *h, const char *path, const pk_scan_opts *o,
   size_t n = 0, i;
   pk__manifest *m = NULL;
   const pk__artifact *a;
-  char file[4096];
   int rc;
   (void)o;
   r->kind = PK__CAT_MANIFEST;
@@ -263,9 +262,8 @@ int pk__cat_manifest(pk_host *h, const char *path, const pk_scan_opts *o,
     goto done;
   }
   for (i = 0; i < m->nart; i++) {
-    if (pk__artifact_path(h, m, path, &m->art[i], file, sizeof file) < 0 ||
-        (rc = pk__artifact_check(h, &m->art[i], file)) < 0) {
-      rc = fail_keep(h, r, rc < 0 ? rc : PK_ELIMIT);
+    if ((rc = pk__artifact_check(h, m, path, &m->art[i])) < 0) {
+      rc = rc == PK_ENOMEM ? rc : fail_keep(h, r, rc);
       goto done;
     }
   }

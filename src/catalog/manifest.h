@@ -154,12 +154,15 @@ int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,
                       const pk__artifact *a, char *buf, size_t cap);
 
 /*
- * Read the artifact file at `path` and compare its SHA-256 with a's:
- * PK_OK, or PK_EHASH (message naming the artifact, the expected and the
- * actual hash), PK_ENOENT, PK_EIO, PK_EFORMAT (not a regular file),
- * PK_ELIMIT (above PK__MAX_FILE).
+ * Hash artifact `a` of manifest `m` (read from `mpath`): its file, opened
+ * beneath the manifest's folder without following a symbolic link, is
+ * read and compared with a's SHA-256. PK_OK, or PK_EHASH (message naming
+ * the artifact, the expected and the actual hash), PK_ENOENT, PK_EIO,
+ * PK_EFORMAT (a symbolic link, not a regular file), PK_ELIMIT (above
+ * PK__MAX_FILE).
  */
-int pk__artifact_check(pk_host *h, const pk__artifact *a, const char *path);
+int pk__artifact_check(pk_host *h, const pk__manifest *m, const char *mpath,
+                       const pk__artifact *a);
 
 /*
  * The signature of a manifest's `n` bytes at `buf`, read from path +

@@ -308,7 +308,14 @@ int pk__ms_keygen(pk__ms_pub *pub, pk__ms_sec *sec) {
   return PK_OK;
 }
 
-int pk__ms_sec_format(const pk__ms_sec *sec, char *out) {
+static void le64_put(uint8_t *p, uint64_t v) {
+  int i;
+  for (i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int pk__ms_sec_format(const pk__ms_sec *sec, const char *password,
+                      char *out) {
   uint8_t raw[158];
   int k;
   if (!pk__ms_available())
@@ -319,8 +326,27 @@ int pk__ms_sec_format(const pk__ms_sec *sec, char *out) {
   memcpy(raw + 54, sec->id, 8);
   memcpy(raw + 62, sec->sk, 64);
   sec_chk(sec->id, sec->sk, raw + 126);
+  if (password != NULL) {
+    uint8_t stream[104];
+    size_t i;
+    memcpy(raw + 2, "Sc", 2);
+    randombytes_buf(raw + 6, 32);
+    le64_put(raw + 38, PK__MS_SCRYPT_OPS);
+    le64_put(raw + 46, PK__MS_SCRYPT_MEM);
+    if (crypto_pwhash_scryptsalsa208sha256(stream, sizeof stream, password,
+                                           strlen(password), raw + 6,
+                                           PK__MS_SCRYPT_OPS,
+                                           PK__MS_SCRYPT_MEM) != 0) {
+      sodium_memzero(raw, sizeof raw);
+      return PK_ENOMEM;
+    }
+    for (i = 0; i < sizeof stream; i++)
+      raw[54 + i] ^= stream[i];
+    sodium_memzero(stream, sizeof stream);
+  }
   k = snprintf(out, PK__MS_KEYTEXT_MAX,
-               UNTRUSTED "plugkit secret key (unencrypted)\n");
+               UNTRUSTED "plugkit secret key%s\n",
+               password != NULL ? "" : " (unencrypted)");
   k += (int)b64_encode(raw, sizeof raw, out + k);
   out[k++] = '\n';
   out[k] = '\0';
@@ -468,8 +494,9 @@ int pk__ms_keygen(pk__ms_pub *pub, pk__ms_sec *sec) {
   return PK_ENOSYS;
 }
 
-int pk__ms_sec_format(const pk__ms_sec *sec, char *out) {
-  (void)sec, (void)out;
+int pk__ms_sec_format(const pk__ms_sec *sec, const char *password,
+                      char *out) {
+  (void)sec, (void)password, (void)out;
   return PK_ENOSYS;
 }
 

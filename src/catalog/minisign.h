@@ -54,10 +54,14 @@ int pk__ms_sec_parse(const char *text, size_t n, const char *password,
 /* A new key pair: PK_OK or PK_ENOSYS. */
 int pk__ms_keygen(pk__ms_pub *pub, pk__ms_sec *sec);
 
-/* Key files' text, unencrypted secret key (NUL-terminated, at most
-   PK__MS_KEYTEXT_MAX bytes). */
+/* Key files' text (NUL-terminated, at most PK__MS_KEYTEXT_MAX bytes).
+   The secret key is encrypted when `password` is not NULL: scrypt with
+   PK__MS_SCRYPT_OPS and PK__MS_SCRYPT_MEM (minisign reads any). */
+#define PK__MS_SCRYPT_OPS 2097152u
+#define PK__MS_SCRYPT_MEM ((size_t)64 << 20)
 void pk__ms_pub_format(const pk__ms_pub *pub, char *out);
-int pk__ms_sec_format(const pk__ms_sec *sec, char *out);
+int pk__ms_sec_format(const pk__ms_sec *sec, const char *password,
+                      char *out);
 
 /*
  * Sign `n` bytes (prehashed: the "ED" algorithm, BLAKE2b-512 of the data)

@@ -91,34 +91,89 @@ int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,
 }
 
 /* As pk__artifact_check; *out_manifest: the file itself looks like a
-   manifest (which an artifact may not be: no chains, no loops). */
-static int check(pk_host *h, const pk__artifact *a, const char *path,
-                 int *out_manifest) {
-  unsigned char *data = NULL;
-  size_t n = 0;
+   manifest (which an artifact may not be: no chains, no loops). The file
+   is opened beneath the manifest's folder, following no symbolic link,
+   and hashed as it is read: no copy of it is held. */
+static int check(pk_host *h, const pk__manifest *m, const char *mpath,
+                 const pk__artifact *a, int *out_manifest) {
+  char dir[4096], file[4096], want_hex[65], got_hex[65];
+  const char *slash = strrchr(mpath, '/');
+  unsigned char chunk[16384];
+  pk__sha256 s;
+  pk__os_stat st;
   uint8_t got[32];
-  char want_hex[65], got_hex[65];
-  int rc = pk__os_read_file(path, PK__MAX_FILE, host_alloc, h, &data, &n);
-  if (rc == PK_ENOENT)
-    return pk__err(h, rc, path, "hash", "no such artifact file");
-  if (rc == PK_EFORMAT)
-    return pk__err(h, rc, path, "hash",
+  int root, fd, rc, first = 1;
+  long r = 0;
+
+  if ((rc = pk__artifact_path(h, m, mpath, a, file, sizeof file)) < 0)
+    return rc;
+  if (slash == NULL)
+    memcpy(dir, ".", 2);
+  else if (slash == mpath)
+    memcpy(dir, "/", 2);
+  else if ((size_t)(slash - mpath) < sizeof dir) {
+    memcpy(dir, mpath, (size_t)(slash - mpath));
+    dir[slash - mpath] = '\0';
+  } else
+    return pk__err(h, PK_ELIMIT, mpath, "hash", "path too long");
+  if (pk__os_dir_open(dir, &root) < 0)
+    return pk__err(h, PK_EIO, mpath, "hash",
+                   "cannot open the manifest's folder");
+  fd = pk__os_open_beneath(root, a->path, strlen(a->path), 0);
+  pk__os_close(root);
+  switch (fd) {
+  case PK__OSE_NOENT:
+  case PK__OSE_NOTDIR:
+    return pk__err(h, PK_ENOENT, file, "hash", "no such artifact file");
+  case PK__OSE_LOOP:
+    return pk__err(h, PK_EFORMAT, file, "hash",
+                   "the artifact path passes through a symbolic link: "
+                   "artifacts are regular files inside the manifest's "
+                   "folder");
+  case PK__OSE_ACCES:
+  case PK__OSE_ISDIR:
+    return pk__err(h, PK_EFORMAT, file, "hash",
+                   "the artifact is not a regular file (or cannot be read)");
+  default:
+    if (fd < 0)
+      return pk__err(h, PK_EIO, file, "hash", "cannot open the artifact");
+  }
+  if (pk__os_fstat(fd, &st) < 0 || st.isdir) {
+    pk__os_close(fd);
+    return pk__err(h, PK_EFORMAT, file, "hash",
                    "the artifact is not a regular file");
-  if (rc == PK_ELIMIT)
-    return pk__err(h, rc, path, "hash",
-                   "the artifact is %zu bytes, more than the %zu a plugin "
+  }
+  if (st.size > PK__MAX_FILE) {
+    pk__os_close(fd);
+    return pk__err(h, PK_ELIMIT, file, "hash",
+                   "the artifact is %llu bytes, more than the %zu a plugin "
                    "file may have",
-                   n, PK__MAX_FILE);
-  if (rc < 0)
-    return pk__err(h, rc, path, "hash", "cannot read the artifact");
-  pk__sha256_buf(data, n, got);
-  if (out_manifest != NULL)
-    *out_manifest = pk__manifest_probe(path, data, n < 512 ? n : 512);
-  pk__free(h, data);
+                   (unsigned long long)st.size, PK__MAX_FILE);
+  }
+  pk__sha256_init(&s);
+  /* At most the size it had when opened: a growing file cannot make this
+     read for ever (and then fails the hash). */
+  for (;;) {
+    size_t want = sizeof chunk;
+    if (s.len >= st.size)
+      break;
+    if (st.size - s.len < want)
+      want = (size_t)(st.size - s.len);
+    if ((r = pk__os_read(fd, chunk, want)) <= 0)
+      break;
+    if (first && out_manifest != NULL)
+      *out_manifest = pk__manifest_probe(file, chunk, (size_t)r < 512 ? (size_t)r : 512);
+    first = 0;
+    pk__sha256_update(&s, chunk, (size_t)r);
+  }
+  pk__os_close(fd);
+  if (r < 0)
+    return pk__err(h, PK_EIO, file, "hash", "cannot read the artifact");
+  pk__sha256_final(&s, got);
   if (memcmp(got, a->sha256, 32) != 0) {
     pk__hex(a->sha256, 32, want_hex);
     pk__hex(got, 32, got_hex);
-    return pk__err(h, PK_EHASH, path, "hash",
+    return pk__err(h, PK_EHASH, file, "hash",
                    "artifact [%s%s%s] does not match its manifest: sha256 "
                    "expected %s, actual %s",
                    a->backend, a->target ? " " : "",
@@ -127,8 +182,9 @@ static int check(pk_host *h, const pk__artifact *a, const char *path,
   return PK_OK;
 }
 
-int pk__artifact_check(pk_host *h, const pk__artifact *a, const char *path) {
-  return check(h, a, path, NULL);
+int pk__artifact_check(pk_host *h, const pk__manifest *m, const char *mpath,
+                       const pk__artifact *a) {
+  return check(h, m, mpath, a, NULL);
 }
 
 /* The signature of the manifest's bytes, path + ".minisig", against the
@@ -235,9 +291,8 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   /* Under process isolation opts.backend names the child's backend. */
   if ((rc = pk__manifest_pick(h, m, o->backend, o->artifacts, &a)) < 0)
     goto done;
-  if ((rc = pk__artifact_path(h, m, path, a, file, sizeof file)) < 0)
-    goto done;
-  if ((rc = check(h, a, file, &is_mf)) < 0)
+  if ((rc = pk__artifact_path(h, m, path, a, file, sizeof file)) < 0 ||
+      (rc = check(h, m, path, a, &is_mf)) < 0)
     goto done;
   if (is_mf) {
     rc = pk__err(h, PK_EFORMAT, file, "manifest",

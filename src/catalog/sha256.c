@@ -45,6 +45,88 @@ static void block(uint32_t h[8], const uint8_t *p) {
       h[6] += g, h[7] += k;
 }
 
+/*
+ * x86-64 with the SHA extensions (sha_ni): the same compression with the
+ * CPU's SHA-256 round instructions, about ten times faster, chosen at run
+ * time (cpuid). Everything else takes block() above. PK__SHA256_PORTABLE
+ * compiles the fast path out (the tests build both).
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&    \
+    !defined(PK__SHA256_PORTABLE)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdatomic.h>
+
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+blocks_ni(uint32_t h[8], const uint8_t *p, size_t nblocks) {
+  const __m128i swap =
+      _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i s0, s1, t, msg, m[4], abef, cdgh;
+  int g;
+
+  /* a..h into the ABEF / CDGH lane order the instructions use. */
+  t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+  s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+  s0 = _mm_alignr_epi8(t, s1, 8);
+  s1 = _mm_blend_epi16(s1, t, 0xF0);
+  for (; nblocks > 0; nblocks--, p += 64) {
+    abef = s0;
+    cdgh = s1;
+    for (g = 0; g < 4; g++)
+      m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)),
+                              swap);
+    for (g = 0; g < 16; g++) { /* rounds 4g .. 4g+3 */
+      msg = _mm_add_epi32(m[g & 3], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+      if (g >= 3 && g < 15) { /* the schedule for the next group */
+        t = _mm_alignr_epi8(m[g & 3], m[(g - 1) & 3], 4);
+        m[(g + 1) & 3] = _mm_sha256msg2_epu32(
+            _mm_add_epi32(m[(g + 1) & 3], t), m[g & 3]);
+      }
+      s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
+      if (g >= 1 && g < 13)
+        m[(g - 1) & 3] = _mm_sha256msg1_epu32(m[(g - 1) & 3], m[g & 3]);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+  }
+  t = _mm_shuffle_epi32(s0, 0x1B);
+  s1 = _mm_shuffle_epi32(s1, 0xB1);
+  s0 = _mm_blend_epi16(t, s1, 0xF0);
+  s1 = _mm_alignr_epi8(s1, t, 8);
+  _mm_storeu_si128((__m128i *)&h[0], s0);
+  _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static int have_ni(void) {
+  static atomic_int known = -1; /* cpuid once: it traps in a VM */
+  int v = atomic_load_explicit(&known, memory_order_relaxed);
+  unsigned a, b, c, d;
+  if (v >= 0)
+    return v;
+  v = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9)) && (c & (1u << 19)) &&
+      __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)))
+    v = 1; /* SSSE3, SSE4.1, SHA */
+  atomic_store_explicit(&known, v, memory_order_relaxed);
+  return v;
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n) {
+  if (have_ni()) {
+    blocks_ni(h, p, n);
+    return;
+  }
+  for (; n > 0; n--, p += 64)
+    block(h, p);
+}
+#else
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n) {
+  for (; n > 0; n--, p += 64)
+    block(h, p);
+}
+#endif
+
 void pk__sha256_init(pk__sha256 *s) {
   static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
                                  0xa54ff53a, 0x510e527f, 0x9b05688c,
@@ -65,11 +147,14 @@ void pk__sha256_update(pk__sha256 *s, const void *data, size_t n) {
     n -= k;
     if (s->nbuf < 64)
       return;
-    block(s->h, s->buf);
+    blocks(s->h, s->buf, 1);
     s->nbuf = 0;
   }
-  for (; n >= 64; p += 64, n -= 64)
-    block(s->h, p);
+  if (n >= 64) {
+    blocks(s->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
+  }
   memcpy(s->buf, p, n);
   s->nbuf = n;
 }
@@ -80,13 +165,13 @@ void pk__sha256_final(pk__sha256 *s, uint8_t out[32]) {
   s->buf[s->nbuf++] = 0x80;
   if (s->nbuf > 56) {
     memset(s->buf + s->nbuf, 0, 64 - s->nbuf);
-    block(s->h, s->buf);
+    blocks(s->h, s->buf, 1);
     s->nbuf = 0;
   }
   memset(s->buf + s->nbuf, 0, 56 - s->nbuf);
   for (i = 0; i < 8; i++)
     s->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-  block(s->h, s->buf);
+  blocks(s->h, s->buf, 1);
   for (i = 0; i < 8; i++) {
     out[4 * i] = (uint8_t)(s->h[i] >> 24);
     out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);

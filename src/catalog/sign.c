@@ -36,8 +36,8 @@ int pk_host_trust_key(pk_host *h, const char *text) {
   return PK_OK;
 }
 
-int pk_keygen(pk_host *h, char *pub, size_t pubcap, char *sec,
-              size_t seccap) {
+int pk_keygen(pk_host *h, const char *password, char *pub, size_t pubcap,
+              char *sec, size_t seccap) {
   pk__ms_pub p;
   pk__ms_sec s;
   char pt[PK__MS_KEYTEXT_MAX], st[PK__MS_KEYTEXT_MAX];
@@ -51,8 +51,11 @@ int pk_keygen(pk_host *h, char *pub, size_t pubcap, char *sec,
                    "key generation needs libsodium, which this build of "
                    "plugkit lacks (install libsodium-dev and rebuild)");
   pk__ms_pub_format(&p, pt);
-  rc = pk__ms_sec_format(&s, st);
+  rc = pk__ms_sec_format(&s, password, st);
   memset(&s, 0, sizeof s);
+  if (rc < 0)
+    return pk__err(h, rc, "(key)", "keygen",
+                   "out of memory deriving the key from the password");
   if (rc == PK_OK && (strlen(pt) >= pubcap || strlen(st) >= seccap))
     rc = pk__err(h, PK_EINVAL, "(key)", "keygen",
                  "buffers too small: PK_KEY_TEXT_MAX bytes each");
@@ -147,7 +150,7 @@ int pk_manifest_verify(pk_host *h, const char *path, const char *pubkey) {
   unsigned char *buf = NULL;
   size_t n = 0;
   pk__manifest *m = NULL;
-  char why[200], file[4096];
+  char why[200];
   int rc;
 
   if (h == NULL)
@@ -179,13 +182,9 @@ int pk_manifest_verify(pk_host *h, const char *path, const char *pubkey) {
     goto done;
   if ((rc = pk__manifest_parse(h, path, (const char *)buf, n, &m)) < 0)
     goto done;
-  for (i = 0; i < m->nart; i++) {
-    if ((rc = pk__artifact_path(h, m, path, &m->art[i], file, sizeof file)) <
-        0)
+  for (i = 0; i < m->nart; i++)
+    if ((rc = pk__artifact_check(h, m, path, &m->art[i])) < 0)
       goto done;
-    if ((rc = pk__artifact_check(h, &m->art[i], file)) < 0)
-      goto done;
-  }
 done:
   pk__manifest_free(h, m);
   pk__free(h, buf);
