@@ -11,6 +11,7 @@ CLANG=${CLANG:-clang}
 mkdir -p "$out/corpus" "$out/seeds"
 bin=$out/pk_fuzz_lua
 newest=$(ls -t "$root"/src/core/*.c "$root"/src/core/*.h "$root"/src/lua/*.c \
+  "$root"/src/catalog/*.c "$root"/src/catalog/*.h \
   "$root"/src/lua/*.h "$root"/src/os/posix/*.c "$root"/tests/lua/fuzz_loader.c |
   head -1)
 if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
@@ -18,6 +19,7 @@ if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
       -fno-sanitize-recover=undefined -DPK_HAVE_LUA=1 -D_POSIX_C_SOURCE=200809L \
       -I"$root/include" -I"$root/src" -I"$luainc" \
       "$root"/src/core/*.c "$root"/src/os/posix/os_posix.c "$root"/src/lua/*.c \
+      "$root"/src/catalog/*.c \
       "$root/tests/lua/fuzz_loader.c" "$lualib" -ldl -lpthread -lm \
       -o "$bin" 2>"$out/build.log"; then
     cat "$out/build.log"
