@@ -10,7 +10,7 @@
 #include <string.h>
 
 typedef struct tarbuf {
-  unsigned char b[1 << 16];
+  unsigned char b[1 << 22]; /* room for a sanitizer-built .so */
   size_t n;
 } tarbuf;
 
