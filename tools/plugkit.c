@@ -139,6 +139,10 @@ static int cmd_inspect(pk_host *h, pk_plugin *p, const char *path,
   if (json) {
     printf("{\"file\": ");
     json_str(path);
+    if (info.artifact != NULL) { /* opened through a manifest */
+      printf(", \"artifact\": ");
+      json_str(info.artifact);
+    }
     printf(", \"backend\": ");
     json_str(info.backend);
     printf(", \"name\": ");
@@ -160,6 +164,8 @@ static int cmd_inspect(pk_host *h, pk_plugin *p, const char *path,
     return 0;
   }
   printf("file:     %s\n", path);
+  if (info.artifact != NULL)
+    printf("artifact: %s\n", info.artifact);
   printf("backend:  %s\n", info.backend);
   printf("name:     %s\n", info.name);
   printf("version:  %s\n", info.version);

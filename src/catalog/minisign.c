@@ -245,8 +245,9 @@ int pk__ms_sec_parse(const char *text, size_t n, const char *password,
                 "the secret key is encrypted: a password is needed");
       goto done;
     }
-    /* Hostile parameters: bounded to what minisign itself writes. */
-    if (mem > ((uint64_t)1 << 30) || ops > ((uint64_t)1 << 32) || ops == 0 ||
+    /* Hostile parameters: bounded near what minisign itself writes (1 GiB,
+       2^25 operations), so that a key file cannot make us work for hours. */
+    if (mem > ((uint64_t)1 << 30) || ops > ((uint64_t)1 << 26) || ops == 0 ||
         mem == 0) {
       rc = fail(why, cap, PK_EINVAL,
                 "the secret key's scrypt parameters are out of range");

@@ -245,6 +245,11 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   int rc, policy = o->trust != 0 ? o->trust : h->trust, is_mf = 0;
   pk__semver abi;
 
+  /* An artifact is a plugin file: even one swapped for a manifest after
+     its check is not followed (no chains, no recursion). */
+  if (h->in_manifest)
+    return pk__err(h, PK_EFORMAT, path, "manifest",
+                   "an artifact cannot be a manifest itself");
   if (policy == PK_TRUST_DEFAULT)
     policy = PK_TRUST_OFF;
   if (policy < PK_TRUST_OFF || policy > PK_TRUST_REQUIRE)
@@ -308,7 +313,10 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
     ao.backend = NULL; /* an executable: the child runs it as it is */
   ao.trust = 0;
   ao.artifacts = 0;
-  if ((rc = pk_plugin_open(h, file, &ao, &p)) < 0)
+  h->in_manifest = 1;
+  rc = pk_plugin_open(h, file, &ao, &p);
+  h->in_manifest = 0;
+  if (rc < 0)
     goto done;
   /* The manifest speaks for the plugin: it must be the same one. */
   if (p->name == NULL || strcmp(p->name, m->name) != 0 ||

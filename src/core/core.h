@@ -125,6 +125,7 @@ struct pk_host {
   /* Manifests (src/catalog): pk_host_opts.trust and the keys given to
      pk_host_trust_key, a minisign key id and Ed25519 public key each. */
   int trust;
+  int in_manifest; /* opening a manifest's artifact: no manifest inside */
   size_t nkeys;
   struct {
     uint8_t id[8];

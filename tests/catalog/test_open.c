@@ -497,6 +497,29 @@ static void sign(pk_host *h, const char *mf) {
   PKT_RC(h, pk_manifest_sign(h, mf, sec, NULL, NULL), PK_OK);
 }
 
+/* Built without libsodium: a signature check fails with PK_ENOSYS naming
+   it, while a manifest under PK_TRUST_OFF still opens. */
+PK_TEST(no_libsodium) {
+  pk_host *h = test_host();
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char mf[1200];
+  if (pk_keygen(h, NULL, pub, sizeof pub, sec, sizeof sec) != PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("built with libsodium (configure with -DPK_WITH_SODIUM=OFF)");
+  }
+  PKT_CONTAINS(pk_host_errmsg(h), "libsodium");
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  o.trust = PK_TRUST_REQUIRE;
+  PKT_RC(h, open_err(h, mf, &o), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(h), "hello.plugkit: signature: ");
+  PKT_CONTAINS(pk_host_errmsg(h), "libsodium");
+  PKT_RC(h, pk_manifest_verify(h, mf, NULL), PK_ENOSYS);
+  PKT_RC(h, pk_plugin_open(h, mf, NULL, &p), PK_OK);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
 PK_TEST(require_signed_opens) {
   pk_host *h = keyed_host(PK_TRUST_REQUIRE, 1);
   pk_plugin *p = NULL;
@@ -644,6 +667,42 @@ PK_TEST(malformed_signature) {
   pk_host_destroy(h);
 }
 
+/* Random damage past the (unsigned) first line of a signature file:
+   always refused, never a crash. Fixed seed. */
+PK_TEST(fuzz_signature) {
+  pk_host *h = keyed_host(PK_TRUST_REQUIRE, 1);
+  char mf[1200], sp[1300];
+  unsigned char *orig, *d;
+  size_t n, first;
+  uint32_t seed = 777;
+  int i;
+  snprintf(mf, sizeof mf, "%s", native_manifest(""));
+  sign(h, mf);
+  snprintf(sp, sizeof sp, "%s.minisig", mf);
+  orig = pkt_read_file(sp, &n);
+  first = (size_t)((unsigned char *)memchr(orig, '\n', n) - orig) + 1;
+  d = malloc(n);
+  for (i = 0; i < 400; i++) {
+    size_t at;
+    unsigned char c;
+    int rc;
+    memcpy(d, orig, n);
+    seed = seed * 1103515245u + 12345u;
+    at = first + (seed >> 8) % (n - first);
+    seed = seed * 1103515245u + 12345u;
+    c = (unsigned char)(seed >> 16);
+    d[at] = c != d[at] ? c : (unsigned char)(c ^ 1);
+    pkt_write_file(sp, d, i % 7 == 0 ? at + 1 : n); /* some truncated */
+    rc = open_err(h, mf, NULL);
+    if (rc != PK_EBADSIG && rc != PK_EUNTRUSTED)
+      pkt_fail(__FILE__, __LINE__, "variant %d (byte %zu): %s (%s)", i, at,
+               pk_errname(rc), pk_host_errmsg(h));
+  }
+  free(d);
+  free(orig);
+  pk_host_destroy(h);
+}
+
 PK_TEST(warn_logs_and_opens) {
   pk_host *h = keyed_host(PK_TRUST_WARN, 1);
   pk_plugin *p = NULL;
@@ -776,7 +835,7 @@ PK_TEST(minisign_uses_our_key) {
    legacy; then refuses it once the manifest changes. */
 PK_TEST(we_verify_minisign) {
   const char *ms = minisign();
-  pk_host *h = test_host();
+  pk_host *h = keyed_host(PK_TRUST_OFF, 0); /* skips without libsodium */
   pk_plugin *p = NULL;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   char mf[1200];
@@ -875,6 +934,10 @@ PK_TEST(cli_keygen_sign_verify) {
   PKT_EQ_INT(sh("'%s' verify -p '%s' '%s' 2>/dev/null", cli, at("rel.pub"),
                 mf),
              5);
+  /* inspect names the chosen artifact. */
+  PKT_EQ_INT(sh("'%s' inspect '%s' | grep -qx 'artifact: %s'", cli, mf,
+                at("conf.so")),
+             0);
   /* Usage errors: 2. */
   PKT_EQ_INT(sh("'%s' verify '%s' 2>/dev/null", cli, mf), 2);
   PKT_EQ_INT(sh("'%s' sign 2>/dev/null", cli), 2);

@@ -10,16 +10,16 @@ root=$1 luainc=$2 lualib=$3 out=$4 secs=$5
 CLANG=${CLANG:-clang}
 mkdir -p "$out/corpus" "$out/seeds"
 bin=$out/pk_fuzz_lua
-newest=$(ls -t "$root"/src/core/*.c "$root"/src/core/*.h "$root"/src/lua/*.c \
-  "$root"/src/catalog/*.c "$root"/src/catalog/*.h \
+newest=$(ls -t "$root"/src/core/*.c "$root"/src/core/*.h "$root"/src/catalog/*.[ch] \
+  "$root"/src/lua/*.c \
   "$root"/src/lua/*.h "$root"/src/os/posix/*.c "$root"/tests/lua/fuzz_loader.c |
   head -1)
 if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
   if ! "$CLANG" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
       -fno-sanitize-recover=undefined -DPK_HAVE_LUA=1 -D_POSIX_C_SOURCE=200809L \
       -I"$root/include" -I"$root/src" -I"$luainc" \
-      "$root"/src/core/*.c "$root"/src/os/posix/os_posix.c "$root"/src/lua/*.c \
-      "$root"/src/catalog/*.c \
+      "$root"/src/core/*.c "$root"/src/catalog/*.c "$root"/src/os/posix/os_posix.c \
+      "$root"/src/lua/*.c \
       "$root/tests/lua/fuzz_loader.c" "$lualib" -ldl -lpthread -lm \
       -o "$bin" 2>"$out/build.log"; then
     cat "$out/build.log"
