@@ -244,6 +244,18 @@ static int read_member(pk_host *h, const char *path, pk__bundle *b,
   return PK_OK;
 }
 
+/* n bytes at off: from the head when it holds them all, else read. The
+   same codes as pk__os_pread. */
+static int bread(const pk__bundle *b, void *dst, size_t n, uint64_t off,
+                 size_t *got) {
+  if (off <= b->nhead && n <= b->nhead - off) {
+    memcpy(dst, b->head + off, n);
+    *got = n;
+    return PK_OK;
+  }
+  return pk__os_pread(b->fd, dst, n, off, got);
+}
+
 int pk__bundle_index(pk_host *h, const char *path, pk__bundle *b) {
   unsigned char hd[BLOCK];
   uint64_t off = 0;
@@ -252,6 +264,7 @@ int pk__bundle_index(pk_host *h, const char *path, pk__bundle *b) {
 
   memset(b, 0, sizeof *b);
   b->fd = -1;
+  b->h = h;
   rc = pk__os_open_file(path, &b->fd, &b->st);
   if (rc == PK_ENOENT)
     return pk__err(h, rc, path, "bundle", "no such file");
@@ -259,8 +272,22 @@ int pk__bundle_index(pk_host *h, const char *path, pk__bundle *b) {
     return pk__err(h, rc, path, "bundle", "not a regular file");
   if (rc < 0)
     return pk__err(h, PK_EIO, path, "bundle", "cannot open the file");
+  /* One read for the head; a file that shrank since fstat keeps the part
+     that is there (the header reads then find it truncated). */
+  b->nhead = b->st.size < PK__BUNDLE_HEAD ? (size_t)b->st.size
+                                          : PK__BUNDLE_HEAD;
+  if ((b->head = pk__alloc(h, b->nhead > 0 ? b->nhead : 1)) == NULL) {
+    rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+    goto fail;
+  }
+  rc = pk__os_pread(b->fd, b->head, b->nhead, 0, &got);
+  if (rc == PK_EIO) {
+    rc = pk__err(h, PK_EIO, path, "bundle", "cannot read the file");
+    goto fail;
+  }
+  b->nhead = got;
   for (;;) {
-    rc = pk__os_pread(b->fd, hd, BLOCK, off, &got);
+    rc = bread(b, hd, BLOCK, off, &got);
     if (rc == PK_EFORMAT) {
       rc = pk__err(h, PK_EFORMAT, path, "bundle",
                    "truncated: the archive ends at byte %llu without its "
@@ -338,7 +365,7 @@ int pk__bundle_read(pk_host *h, const char *path, const pk__bundle *b,
     return pk__err(h, PK_ENOMEM, path, "bundle",
                    "out of memory for member '%s' (%llu bytes)", m->name,
                    (unsigned long long)m->size);
-  rc = pk__os_pread(b->fd, buf, (size_t)m->size, m->off, &got);
+  rc = bread(b, buf, (size_t)m->size, m->off, &got);
   if (rc < 0) {
     pk__free(h, buf);
     /* The file shrank since it was indexed. */
@@ -356,6 +383,10 @@ void pk__bundle_close(pk__bundle *b) {
   if (b->fd >= 0)
     pk__os_close(b->fd);
   b->fd = -1;
+  if (b->head != NULL)
+    pk__free(b->h, b->head);
+  b->head = NULL;
+  b->nhead = 0;
 }
 
 /* ---- writing: pk_bundle_pack -------------------------------------------- */
@@ -603,34 +634,126 @@ static void rename_msg(pk_host *h, const char *where, const char *path,
   memcpy(h->errmsg, buf, sizeof buf);
 }
 
+/* The message of a hash that differs from the artifact's pin. */
+static int hash_mismatch(pk_host *h, const char *path, const pk__artifact *a,
+                         const uint8_t got[32]) {
+  char want_hex[65], got_hex[65];
+  pk__hex(a->sha256, 32, want_hex);
+  pk__hex(got, 32, got_hex);
+  return pk__err(h, PK_EHASH, path, "hash",
+                 "artifact %s [%s%s%s] does not match its manifest: sha256 "
+                 "expected %s, actual %s",
+                 a->path, a->backend, a->target ? " " : "",
+                 a->target ? a->target : "", want_hex, got_hex);
+}
+
+/* The chunk a member beyond the head is copied through: small enough to
+   stay in the cache between the hash and the write. */
+#define CHUNK ((size_t)256 << 10)
+
+int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
+                       const pk__bmember *m, const pk__artifact *a,
+                       int *out_fd, char *where, size_t wcap,
+                       unsigned char *first, size_t cap, size_t *out_nfirst) {
+  char name[128], err[256];
+  uint8_t got[32];
+  pk__sha256 s;
+  unsigned char *chunk = NULL;
+  uint64_t done = 0;
+  size_t k;
+  int fd, rc;
+
+  snprintf(name, sizeof name, "plugkit:%s", m->name);
+  pk__sha256_init(&s);
+  if (m->off <= b->nhead && m->size <= b->nhead - m->off) {
+    /* All in the head (a small bundle): one write. */
+    const unsigned char *data = b->head + m->off;
+    pk__sha256_update(&s, data, (size_t)m->size);
+    fd = pk__os_anon_file(name, data, (size_t)m->size, where, wcap, err,
+                          sizeof err);
+    if (fd < 0)
+      return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+    k = (size_t)m->size < cap ? (size_t)m->size : cap;
+    memcpy(first, data, k);
+    *out_nfirst = k;
+  } else {
+    /* Read, hash and write chunk by chunk: one pass over the bytes, and
+       the file gets exactly the bytes that were hashed. */
+    fd = pk__os_anon_file(name, NULL, 0, where, wcap, err, sizeof err);
+    if (fd < 0)
+      return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+    if ((chunk = pk__alloc(h, CHUNK)) == NULL) {
+      rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+      goto fail;
+    }
+    *out_nfirst = 0;
+    while (done < m->size) {
+      size_t want = m->size - done < CHUNK ? (size_t)(m->size - done) : CHUNK;
+      rc = bread(b, chunk, want, m->off + done, &k);
+      if (rc < 0) {
+        /* The file shrank since it was indexed. */
+        rc = pk__err(h, rc == PK_EFORMAT ? PK_EFORMAT : PK_EIO, path,
+                     "bundle", "cannot read member '%s': %s", m->name,
+                     rc == PK_EFORMAT ? "the file is shorter than indexed"
+                                      : "read error");
+        goto fail;
+      }
+      pk__sha256_update(&s, chunk, want);
+      if (done == 0) {
+        *out_nfirst = want < cap ? want : cap;
+        memcpy(first, chunk, *out_nfirst);
+      }
+      if (pk__os_write_all(fd, chunk, want, err, sizeof err) < 0) {
+        rc = pk__err(h, PK_EIO, path, "bundle", "%s", err);
+        goto fail;
+      }
+      done += want;
+    }
+    pk__free(h, chunk);
+    chunk = NULL;
+  }
+  pk__sha256_final(&s, got);
+  if (memcmp(got, a->sha256, 32) != 0) {
+    rc = hash_mismatch(h, path, a, got);
+    goto fail;
+  }
+  *out_fd = fd;
+  return PK_OK;
+fail:
+  pk__free(h, chunk);
+  pk__os_close(fd);
+  return rc;
+}
+
 /*
- * Open `member` of the bundle as a plugin with backend `backend`: its
- * bytes go to a private anonymous file (a memfd), which the backend reads
- * or loads from (native makes its own private copy of it, as of any
- * file).
+ * Open member m of the bundle (its bytes copied to the private file fd,
+ * which `where` names, the first nfirst of them at `first`) as a plugin
+ * with backend `backend`. The native backend loads that file as it is
+ * and keeps its fd; other backends read it, and it is closed here.
  */
-static int open_member(pk_host *h, const char *path, const pk__bundle *b,
-                       const pk__bmember *m, const char *backend,
-                       const unsigned char *data, const pk_open_opts *o,
-                       pk_plugin **out) {
-  char where[64], err[256], name[128];
+static int open_member(pk_host *h, const char *path, const pk__bmember *m,
+                       const char *backend, int fd, const char *where,
+                       const unsigned char *first, size_t nfirst,
+                       const pk_open_opts *o, pk_plugin **out) {
   pk_open_opts inner = *o;
   pk_plugin *p = NULL;
-  int fd, rc;
-  (void)b;
-  if (o->isolation == PK_ISOLATE_PROCESS)
+  pk__src src;
+  int rc;
+  if (o->isolation == PK_ISOLATE_PROCESS) {
+    pk__os_close(fd);
     return pk__err(h, PK_ENOSYS, path, "bundle",
                    "opening a bundle's artifact under process isolation "
                    "is not supported yet: unpack it (tar xf) and open the "
                    "file");
-  snprintf(name, sizeof name, "plugkit:%s", m->name);
-  fd = pk__os_anon_file(name, data, (size_t)m->size, where, sizeof where,
-                        err, sizeof err);
-  if (fd < 0)
-    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+  }
+  src.head = first;
+  src.nhead = nfirst;
+  src.size = m->size;
+  src.fd = fd;
   inner.backend = backend;
-  rc = pk_plugin_open(h, where, &inner, &p);
-  pk__os_close(fd); /* the backend holds what it needs */
+  rc = pk__plugin_open_src(h, where, &inner, &src, &p);
+  if (src.fd >= 0)
+    pk__os_close(src.fd); /* the backend did not keep it */
   if (rc < 0) {
     rename_msg(h, where, path, m->name);
     return rc;
@@ -686,17 +809,10 @@ int pk__bundle_check_hash(pk_host *h, const char *path,
                           const pk__artifact *a, const unsigned char *data,
                           size_t n) {
   uint8_t got[32];
-  char want_hex[65], got_hex[65];
   pk__sha256_buf(data, n, got);
   if (memcmp(got, a->sha256, 32) == 0)
     return PK_OK;
-  pk__hex(a->sha256, 32, want_hex);
-  pk__hex(got, 32, got_hex);
-  return pk__err(h, PK_EHASH, path, "hash",
-                 "artifact %s [%s%s%s] does not match its manifest: sha256 "
-                 "expected %s, actual %s",
-                 a->path, a->backend, a->target ? " " : "",
-                 a->target ? a->target : "", want_hex, got_hex);
+  return hash_mismatch(h, path, a, got);
 }
 
 int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
@@ -728,10 +844,11 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
   pk__manifest *m = NULL;
   const pk__artifact *a;
   const pk__bmember *am;
-  unsigned char *data = NULL;
+  unsigned char first[4096];
+  size_t nfirst = 0;
   pk_plugin *p = NULL;
-  char shown[4096];
-  int rc, policy = o->trust != 0 ? o->trust : h->trust;
+  char shown[4096], where[64];
+  int rc, fd = -1, policy = o->trust != 0 ? o->trust : h->trust;
   pk__semver abi;
 
   if (policy == PK_TRUST_DEFAULT)
@@ -762,16 +879,16 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                  a->path, a->backend);
     goto done;
   }
-  if ((rc = pk__bundle_read(h, path, &b, am, &data)) < 0)
+  if ((rc = pk__bundle_extract(h, path, &b, am, a, &fd, where, sizeof where,
+                               first, sizeof first, &nfirst)) < 0)
     goto done;
-  if ((rc = pk__bundle_check_hash(h, path, a, data, (size_t)am->size)) < 0)
-    goto done;
-  if ((rc = open_member(h, path, &b, am,
+  pk__bundle_close(&b); /* everything needed is in the private file */
+  if ((rc = open_member(h, path, am, 
                         o->isolation == PK_ISOLATE_PROCESS &&
                                 strcmp(a->backend, "process") == 0
                             ? NULL
                             : a->backend,
-                        data, o, &p)) < 0)
+                        fd, where, first, nfirst, o, &p)) < 0)
     goto done;
   if (p->name == NULL || strcmp(p->name, m->name) != 0 ||
       p->version == NULL || strcmp(p->version, m->version_text) != 0) {
@@ -795,7 +912,6 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
   rc = PK_OK;
 done:
   pk__manifest_free(h, m);
-  pk__free(h, data);
   pk__bundle_close(&b);
   return rc;
 }

@@ -66,6 +66,12 @@ typedef struct pk__os_lib {
  */
 int pk__os_lib_open(const char *path, int private_copy, pk__os_lib *out_lib,
                     char *err, size_t cap);
+/* Load the library that `where` names, an fd path ("/proc/self/fd/N")
+   of the caller's private anonymous file fd (pk__os_anon_file), as it is:
+   no copy. On PK_OK the library keeps fd (closed by pk__os_lib_close);
+   on failure fd stays the caller's. */
+int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
+                       char *err, size_t cap);
 void *pk__os_lib_sym(pk__os_lib *lib, const char *name);
 void pk__os_lib_close(pk__os_lib *lib);
 
@@ -169,6 +175,10 @@ int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got);
  */
 int pk__os_anon_file(const char *name, const void *data, size_t n,
                      char *where, size_t cap, char *err, size_t errcap);
+/* Append n bytes at data to fd: PK_OK, or PK_EIO with the reason in
+   err. */
+int pk__os_write_all(int fd, const void *data, size_t n, char *err,
+                     size_t errcap);
 /* Write a file whole and atomically: a temporary file beside `path`
    (mode 0644 less the umask) renamed over it. PK_OK or PK_EIO with the
    reason in err. */

@@ -408,3 +408,85 @@ PK_TEST(pack_hash_mismatch_refused) {
   PKT_CONTAINS(pk_host_errmsg(h), "artifact a.wasm [wasm] does not match");
   pk_host_destroy(h);
 }
+
+/* A bundle made by hand at `out`: the manifest pinning `art` (n bytes)
+   as conformance.so (with a wrong hash when `bad`), then a member of
+   `pad` bytes the manifest does not name (none when 0), then the
+   artifact. The pad puts the artifact beyond what the reader reads in
+   its first go (PK__BUNDLE_HEAD, 64 KiB), so it is read in chunks. */
+static void hand_bundle(const char *out, size_t pad, const void *art,
+                        size_t n, int bad) {
+  static tarbuf t;
+  static unsigned char zeros[80000];
+  char hash[65], text[1024];
+  const char *f = pkt_tmp("artifact.bin");
+  pkt_write_file(f, art, n);
+  sha256_of(f, hash);
+  if (bad)
+    hash[63] = hash[63] == '0' ? '1' : '0';
+  snprintf(text, sizeof text,
+           "[plugin]\nname = conformance\nversion = 1.0.0\n"
+           "[artifact native " TARGET "]\npath = conformance.so\n"
+           "sha256 = %s\n",
+           hash);
+  PKT_ASSERT(pad <= sizeof zeros && n + pad + 8192 < sizeof t.b);
+  t.n = 0;
+  tar_file(&t, "conformance.plugkit", text);
+  if (pad > 0)
+    tar_add(&t, "pad.bin", '0', NULL, zeros, pad, pad);
+  tar_add(&t, "conformance.so", '0', NULL, art, n, n);
+  tar_end(&t);
+  pkt_write_file(out, t.b, t.n);
+}
+
+static unsigned char *fixture_so(size_t *n) {
+  char so[1024];
+  snprintf(so, sizeof so, "%s/fx_conformance.so", pkt_arg(0));
+  return pkt_read_file(so, n);
+}
+
+PK_TEST(open_native_beyond_head) {
+  pk_host *h = test_host();
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
+  size_t n;
+  unsigned char *so = fixture_so(&n);
+  char pkb[1024];
+  snprintf(pkb, sizeof pkb, "%s", pkt_tmp("far.pkb")); /* pkt_tmp: static */
+  hand_bundle(pkb, 70000, so, n, 0);
+  free(so);
+  PKT_RC(h, pk_plugin_open(h, pkb, NULL, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "sum", "(i32,i32)->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 42);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}
+
+PK_TEST(open_hash_mismatch_beyond_head) {
+  size_t n;
+  unsigned char *so = fixture_so(&n);
+  char pkb[1024];
+  snprintf(pkb, sizeof pkb, "%s", pkt_tmp("far.pkb"));
+  hand_bundle(pkb, 70000, so, n, 1);
+  free(so);
+  pkt_expect_open_error(pkb, NULL, PK_EHASH, "hash",
+                        "artifact conformance.so [native " TARGET
+                        "] does not match its manifest: sha256 expected ");
+}
+
+/* An artifact that is itself a bundle (pinned by its right hash) is not
+   opened as one: no bundle inside a bundle, however deep. */
+PK_TEST(open_nested_bundle_refused) {
+  size_t n;
+  const char *inner = make_bundle(0);
+  unsigned char *d = pkt_read_file(inner, &n);
+  char pkb[1024];
+  snprintf(pkb, sizeof pkb, "%s", pkt_tmp("outer.pkb"));
+  hand_bundle(pkb, 0, d, n, 0);
+  free(d);
+  pkt_expect_open_error(pkb, NULL, PK_EFORMAT, "open",
+                        "outer.pkb!conformance.so: open: not a shared "
+                        "object: no ELF header");
+}

@@ -214,30 +214,18 @@ static int private_copy(const char *path, char *where, size_t cap,
  * The copy's fd stays open while the library is loaded: the loader knows
  * objects by path, and "/proc/self/fd/N" must not name two of them.
  */
-int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
+/* dlopen `load`; `shown` is what messages call it when the loader names
+   `load` (an fd path nobody knows), or NULL. */
+static int lib_load(const char *load, const char *shown, pk__os_lib *out_lib,
                     char *err, size_t cap) {
-  char where[4096];
-  const char *load = path;
-  void *h;
-  int fd = -1;
-
-  if (private) {
-    if ((fd = private_copy(path, where, sizeof where, err, cap)) < 0)
-      return PK_EIO;
-    load = where;
-  }
-  h = dlopen(load, RTLD_NOW | RTLD_LOCAL);
-  if (fd >= 0 && strncmp(where, "/proc/", 6) != 0)
-    unlink(where); /* temp-file fallback: the mapping keeps it alive */
+  void *h = dlopen(load, RTLD_NOW | RTLD_LOCAL);
   if (h == NULL) {
-    if (fd >= 0)
-      close(fd);
     const char *e = dlerror();
     /* dlerror names the path it was given; ours is an fd path. */
-    if (e != NULL && private) {
-      const char *colon = strstr(e, where);
+    if (e != NULL && shown != NULL) {
+      const char *colon = strstr(e, load);
       if (colon != NULL)
-        e = colon + strlen(where) + (colon[strlen(where)] == ':' ? 1 : 0);
+        e = colon + strlen(load) + (colon[strlen(load)] == ':' ? 1 : 0);
       while (*e == ' ')
         e++;
     }
@@ -245,6 +233,37 @@ int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
     return PK_EFORMAT;
   }
   out_lib->handle = h;
+  return PK_OK;
+}
+
+int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
+                    char *err, size_t cap) {
+  char where[4096];
+  const char *load = path;
+  int fd = -1, rc;
+
+  if (private) {
+    if ((fd = private_copy(path, where, sizeof where, err, cap)) < 0)
+      return PK_EIO;
+    load = where;
+  }
+  rc = lib_load(load, private ? path : NULL, out_lib, err, cap);
+  if (fd >= 0 && strncmp(where, "/proc/", 6) != 0)
+    unlink(where); /* temp-file fallback: the mapping keeps it alive */
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    return rc;
+  }
+  out_lib->fd = fd;
+  return PK_OK;
+}
+
+int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
+                       char *err, size_t cap) {
+  int rc = lib_load(where, where, out_lib, err, cap);
+  if (rc < 0)
+    return rc;
   out_lib->fd = fd;
   return PK_OK;
 }
@@ -687,6 +706,23 @@ int pk__os_anon_file(const char *name, const void *data, size_t n,
   }
   snprintf(where, cap, "/proc/self/fd/%d", fd);
   return fd;
+}
+
+int pk__os_write_all(int fd, const void *data, size_t n, char *err,
+                     size_t errcap) {
+  size_t w = 0;
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write a private file: %s",
+               k < 0 ? strerror(errno) : "no space");
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  return PK_OK;
 }
 
 int pk__os_write_file(const char *path, const void *data, size_t n,
