@@ -493,6 +493,21 @@ PK_API int pk_manifest_verify(pk_host *host, const char *path,
 PK_API int pk_bundle_pack(pk_host *host, const char *dir,
                           const char *out_path);
 
+/*
+ * Check the bundle at `path` as a whole, as pk_manifest_verify checks a
+ * manifest: its manifest's signature (member NAME.plugkit.minisig)
+ * against `pubkey` (as pk_host_trust_key takes it; NULL: the host's
+ * trusted keys), that the manifest parses, and that every artifact it
+ * names is a member matching its hash. Nothing is extracted or run.
+ * Returns PK_OK, PK_EUNTRUSTED (no signature member, no key, or signed by
+ * another key; the message names the key id), PK_EBADSIG, PK_EHASH,
+ * PK_ENOENT (no file, or an artifact missing from the bundle),
+ * PK_EFORMAT and PK_ELIMIT (a bad archive or manifest), PK_EINVAL (bad
+ * pubkey), PK_EIO, PK_ENOMEM, PK_ENOSYS (built without libsodium).
+ */
+PK_API int pk_bundle_verify(pk_host *host, const char *path,
+                            const char *pubkey);
+
 /* ---- discovery: the catalog -------------------------------------------- */
 
 typedef struct pk_catalog pk_catalog; /* the result of one scan */

@@ -764,21 +764,21 @@ static int open_member(pk_host *h, const char *path, const pk__bmember *m,
 
 /*
  * The manifest's signature: member NAME.plugkit.minisig of the bundle,
- * against the host's keys. PK_OK or the code with the message set.
+ * against keys[0..nkeys). PK_OK or the code with the message set.
  */
-static int check_sig(pk_host *h, const char *path, const pk__bundle *b,
-                         const unsigned char *man, size_t n) {
+static int check_sig_keys(pk_host *h, const char *path, const pk__bundle *b,
+                          const unsigned char *man, size_t n,
+                          const pk__ms_pub *keys, size_t nkeys) {
   char signame[128], why[256], keyid[17] = "";
   const pk__bmember *sm;
   unsigned char *sig = NULL;
-  pk__ms_pub keys[PK__MAX_KEYS];
-  size_t i, which;
+  size_t which;
   int rc;
   if (!pk__ms_available())
     return pk__err(h, PK_ENOSYS, path, "signature",
                    "signatures are checked with libsodium, which this build "
                    "of plugkit lacks (install libsodium-dev and rebuild)");
-  if (h->nkeys == 0)
+  if (nkeys == 0)
     return pk__err(h, PK_EUNTRUSTED, path, "signature",
                    "no trusted keys on this host (pk_host_trust_key)");
   snprintf(signame, sizeof signame, "%s.minisig", b->manifest->name);
@@ -791,17 +791,124 @@ static int check_sig(pk_host *h, const char *path, const pk__bundle *b,
                    (unsigned long long)sm->size, PK__MS_SIGFILE_MAX);
   if ((rc = pk__bundle_read(h, path, b, sm, &sig)) < 0)
     return rc;
-  for (i = 0; i < h->nkeys; i++) {
-    memcpy(keys[i].id, h->keys[i].id, 8);
-    memcpy(keys[i].pk, h->keys[i].pk, 32);
-  }
-  rc = pk__ms_verify(keys, h->nkeys, man, n, (const char *)sig,
+  rc = pk__ms_verify(keys, nkeys, man, n, (const char *)sig,
                      (size_t)sm->size, &which, keyid, NULL, why, sizeof why);
   pk__free(h, sig);
   if (rc < 0)
     return pk__err(h, rc, path, "signature", "%s (key id %s, in %s)", why,
                    keyid[0] ? keyid : "unreadable", signame);
   return PK_OK;
+}
+
+/* The same against the host's trusted keys. */
+static int check_sig(pk_host *h, const char *path, const pk__bundle *b,
+                     const unsigned char *man, size_t n) {
+  pk__ms_pub keys[PK__MAX_KEYS];
+  size_t i;
+  for (i = 0; i < h->nkeys; i++) {
+    memcpy(keys[i].id, h->keys[i].id, 8);
+    memcpy(keys[i].pk, h->keys[i].pk, 32);
+  }
+  return check_sig_keys(h, path, b, man, n, keys, h->nkeys);
+}
+
+int pk__bundle_hash_member(pk_host *h, const char *path, const pk__bundle *b,
+                           const pk__bmember *m, uint8_t out[32]) {
+  pk__sha256 s;
+  unsigned char *chunk;
+  uint64_t done = 0;
+  size_t k;
+  int rc;
+  if (m->off <= b->nhead && m->size <= b->nhead - m->off) {
+    pk__sha256_buf(b->head + m->off, (size_t)m->size, out);
+    return PK_OK;
+  }
+  if ((chunk = pk__alloc(h, CHUNK)) == NULL)
+    return pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+  pk__sha256_init(&s);
+  while (done < m->size) {
+    size_t want = m->size - done < CHUNK ? (size_t)(m->size - done) : CHUNK;
+    if ((rc = bread(b, chunk, want, m->off + done, &k)) < 0) {
+      pk__free(h, chunk);
+      return pk__err(h, rc == PK_EFORMAT ? PK_EFORMAT : PK_EIO, path,
+                     "bundle", "cannot read member '%s': %s", m->name,
+                     rc == PK_EFORMAT ? "the file is shorter than indexed"
+                                      : "read error");
+    }
+    pk__sha256_update(&s, chunk, want);
+    done += want;
+  }
+  pk__free(h, chunk);
+  pk__sha256_final(&s, out);
+  return PK_OK;
+}
+
+int pk__bundle_check_member(pk_host *h, const char *path,
+                            const pk__bundle *b, const pk__bmember *m,
+                            const pk__artifact *a) {
+  uint8_t got[32];
+  int rc = pk__bundle_hash_member(h, path, b, m, got);
+  if (rc < 0)
+    return rc;
+  return memcmp(got, a->sha256, 32) == 0 ? PK_OK
+                                         : hash_mismatch(h, path, a, got);
+}
+
+int pk_bundle_verify(pk_host *h, const char *path, const char *pubkey) {
+  pk__ms_pub keys[PK__MAX_KEYS];
+  size_t nkeys = 0, i;
+  pk__bundle b;
+  pk__manifest *m = NULL;
+  unsigned char *man = NULL;
+  char file[4096], why[200];
+  int rc;
+
+  if (h == NULL)
+    return PK_EINVAL;
+  if (path == NULL)
+    return pk__err(h, PK_EINVAL, "(null)", "verify", "path is NULL");
+  if (pubkey != NULL) {
+    if (pk__ms_pub_parse(pubkey, strlen(pubkey), &keys[0], why,
+                         sizeof why) < 0)
+      return pk__err(h, PK_EINVAL, path, "verify", "%s", why);
+    nkeys = 1;
+  } else {
+    for (i = 0; i < h->nkeys; i++) {
+      memcpy(keys[i].id, h->keys[i].id, 8);
+      memcpy(keys[i].pk, h->keys[i].pk, 32);
+    }
+    nkeys = h->nkeys;
+  }
+  if ((rc = pk__bundle_index(h, path, &b)) < 0)
+    return rc;
+  if ((rc = pk__bundle_read(h, path, &b, b.manifest, &man)) < 0)
+    goto done;
+  /* The signature first: nothing of an unsigned bundle is trusted. */
+  if ((rc = check_sig_keys(h, path, &b, man, (size_t)b.manifest->size, keys,
+                           nkeys)) < 0)
+    goto done;
+  snprintf(file, sizeof file, "%s!%s", path, b.manifest->name);
+  if ((rc = pk__manifest_parse(h, file, (const char *)man,
+                               (size_t)b.manifest->size, &m)) < 0)
+    goto done;
+  for (i = 0; i < m->nart; i++) {
+    const pk__artifact *a = &m->art[i];
+    const pk__bmember *am = pk__bundle_find(&b, a->path);
+    if (am == NULL) {
+      rc = pk__err(h, PK_ENOENT, path, "bundle",
+                   "artifact %s [%s] of the manifest is not in the bundle",
+                   a->path, a->backend);
+      goto done;
+    }
+    if ((rc = pk__bundle_check_member(h, path, &b, am, a)) < 0)
+      goto done;
+  }
+  rc = PK_OK;
+done:
+  pk__manifest_free(h, m);
+  pk__free(h, man);
+  pk__bundle_close(&b);
+  return rc;
 }
 
 /* Compare data's SHA-256 with the artifact's pin. */

@@ -73,6 +73,16 @@ int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
                        int *out_fd, char *where, size_t wcap,
                        unsigned char *first, size_t cap, size_t *out_nfirst);
 
+/* The SHA-256 of member m, read in chunks (from the head when it holds
+   it): PK_OK, or the error with the message set. */
+int pk__bundle_hash_member(pk_host *h, const char *path, const pk__bundle *b,
+                           const pk__bmember *m, uint8_t out[32]);
+/* Member m's hash against artifact a's pin: PK_OK, PK_EHASH naming both
+   hashes, or a read error. */
+int pk__bundle_check_member(pk_host *h, const char *path,
+                            const pk__bundle *b, const pk__bmember *m,
+                            const struct pk__artifact *a);
+
 /* pk_plugin_open of a bundle: pick the artifact, copy it to a private
    anonymous file while checking its hash, and open it from there (native
    code loads from that file as is: no second copy); the plugin's path is

@@ -309,7 +309,6 @@ int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
   }
   for (i = 0; i < m->nart; i++) {
     const pk__bmember *am = pk__bundle_find(&b, m->art[i].path);
-    unsigned char *data = NULL;
     if (am == NULL) {
       pk__err(h, PK_ENOENT, path, "bundle",
               "artifact %s [%s] of the manifest is not in the bundle",
@@ -317,11 +316,7 @@ int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
       rc = fail_keep(h, r, PK_ENOENT);
       goto done;
     }
-    if ((rc = pk__bundle_read(h, path, &b, am, &data)) >= 0)
-      rc = pk__bundle_check_hash(h, path, &m->art[i], data,
-                                 (size_t)am->size);
-    pk__free(h, data);
-    if (rc < 0) {
+    if ((rc = pk__bundle_check_member(h, path, &b, am, &m->art[i])) < 0) {
       rc = rc == PK_ENOMEM ? rc : fail_keep(h, r, rc);
       goto done;
     }

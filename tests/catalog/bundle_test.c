@@ -6,7 +6,9 @@
 #include "test.h"
 #include "bundle_tar.h"
 
+#include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char man[] = "[plugin]\nname = demo\nversion = 1.0.0\n";
@@ -489,4 +491,164 @@ PK_TEST(open_nested_bundle_refused) {
   pkt_expect_open_error(pkb, NULL, PK_EFORMAT, "open",
                         "outer.pkb!conformance.so: open: not a shared "
                         "object: no ELF header");
+}
+
+/* ---- pk_bundle_verify ---------------------------------------------------- */
+
+/* A signed bundle: the fixture .so pinned by a manifest signed with a new
+   key (its public key text into pub), packed into signed.pkb, whose path
+   is returned. The artifact's bytes are flipped after signing when
+   `tamper`: the bundle is then made by hand, as an attacker would. */
+static const char *signed_bundle(char pub[PK_KEY_TEXT_MAX], int tamper) {
+  static char pkb[1024];
+  char sec[PK_KEY_TEXT_MAX], dir[1024], mf[1024];
+  pk_host *h = test_host();
+  const char *built = make_bundle(0); /* src/ holds the folder */
+  (void)built;
+  if (pk_keygen(h, NULL, pub, PK_KEY_TEXT_MAX, sec, sizeof sec) ==
+      PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("built without libsodium: no signatures");
+  }
+  snprintf(mf, sizeof mf, "%s", pkt_tmp("src/conformance.plugkit"));
+  PKT_RC(h, pk_manifest_sign(h, mf, sec, NULL, NULL), PK_OK);
+  snprintf(dir, sizeof dir, "%s", pkt_tmp("src"));
+  snprintf(pkb, sizeof pkb, "%s", pkt_tmp("signed.pkb"));
+  if (!tamper) {
+    PKT_RC(h, pk_bundle_pack(h, dir, pkb), PK_OK);
+  } else {
+    static tarbuf t;
+    size_t nm, ns, nso;
+    unsigned char *m = pkt_read_file(mf, &nm), *sig, *so;
+    char sigpath[1100];
+    snprintf(sigpath, sizeof sigpath, "%s.minisig", mf);
+    sig = pkt_read_file(sigpath, &ns);
+    so = pkt_read_file(pkt_tmp("src/conformance.so"), &nso);
+    so[nso / 2] ^= 1;
+    t.n = 0;
+    tar_add(&t, "conformance.plugkit", '0', NULL, m, nm, nm);
+    tar_add(&t, "conformance.plugkit.minisig", '0', NULL, sig, ns, ns);
+    tar_add(&t, "conformance.so", '0', NULL, so, nso, nso);
+    tar_end(&t);
+    pkt_write_file(pkb, t.b, t.n);
+    free(m);
+    free(sig);
+    free(so);
+  }
+  pk_host_destroy(h);
+  return pkb;
+}
+
+PK_TEST(verify_signed_bundle) {
+  char pub[PK_KEY_TEXT_MAX];
+  const char *pkb = signed_bundle(pub, 0);
+  pk_host *h = test_host();
+  PKT_RC(h, pk_bundle_verify(h, pkb, pub), PK_OK);
+  /* And with the host's trusted keys. */
+  PKT_RC(h, pk_host_trust_key(h, pub), PK_OK);
+  PKT_RC(h, pk_bundle_verify(h, pkb, NULL), PK_OK);
+  pk_host_destroy(h);
+}
+
+PK_TEST(verify_wrong_key) {
+  char pub[PK_KEY_TEXT_MAX], other[PK_KEY_TEXT_MAX], sec[PK_KEY_TEXT_MAX];
+  const char *pkb = signed_bundle(pub, 0);
+  pk_host *h = test_host();
+  PKT_RC(h, pk_keygen(h, NULL, other, sizeof other, sec, sizeof sec), PK_OK);
+  PKT_RC(h, pk_bundle_verify(h, pkb, other), PK_EUNTRUSTED);
+  PKT_CONTAINS(pk_host_errmsg(h), "signed.pkb: signature: ");
+  PKT_CONTAINS(pk_host_errmsg(h), "key id ");
+  PKT_CONTAINS(pk_host_errmsg(h), "conformance.plugkit.minisig");
+  pk_host_destroy(h);
+}
+
+PK_TEST(verify_unsigned) {
+  char pub[PK_KEY_TEXT_MAX], sec[PK_KEY_TEXT_MAX];
+  const char *pkb = make_bundle(0);
+  pk_host *h = test_host();
+  if (pk_keygen(h, NULL, pub, sizeof pub, sec, sizeof sec) == PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("built without libsodium: no signatures");
+  }
+  PKT_RC(h, pk_bundle_verify(h, pkb, pub), PK_EUNTRUSTED);
+  PKT_CONTAINS(pk_host_errmsg(h),
+               "not signed: no member conformance.plugkit.minisig");
+  /* No key given and none trusted. */
+  PKT_RC(h, pk_bundle_verify(h, pkb, NULL), PK_EUNTRUSTED);
+  PKT_CONTAINS(pk_host_errmsg(h), "no trusted keys");
+  pk_host_destroy(h);
+}
+
+/* The signature holds, the artifact was changed after signing. */
+PK_TEST(verify_tampered_artifact) {
+  char pub[PK_KEY_TEXT_MAX];
+  const char *pkb = signed_bundle(pub, 1);
+  pk_host *h = test_host();
+  PKT_RC(h, pk_bundle_verify(h, pkb, pub), PK_EHASH);
+  PKT_CONTAINS(pk_host_errmsg(h), "signed.pkb: hash: artifact conformance.so");
+  pk_host_destroy(h);
+}
+
+/* The manifest changed after signing: one byte of its version. */
+PK_TEST(verify_tampered_manifest) {
+  char pub[PK_KEY_TEXT_MAX];
+  const char *pkb = signed_bundle(pub, 0);
+  size_t n, i;
+  unsigned char *d = pkt_read_file(pkb, &n);
+  pk_host *h = test_host();
+  for (i = 512; i + 5 < n; i++)
+    if (memcmp(d + i, "1.0.0", 5) == 0) {
+      d[i] = '2';
+      break;
+    }
+  PKT_ASSERT(i + 5 < n);
+  pkt_write_file(pkb, d, n);
+  free(d);
+  PKT_RC(h, pk_bundle_verify(h, pkb, pub), PK_EBADSIG);
+  PKT_CONTAINS(pk_host_errmsg(h), "signed.pkb: signature: ");
+  pk_host_destroy(h);
+}
+
+PK_TEST(verify_not_a_bundle) {
+  pk_host *h = test_host();
+  const char *path = pkt_tmp("x.pkb");
+  pkt_write_file(path, "hello", 5);
+  PKT_RC(h, pk_bundle_verify(h, path, NULL), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), "x.pkb: bundle: truncated");
+  PKT_RC(h, pk_bundle_verify(h, pkt_tmp("none.pkb"), NULL), PK_ENOENT);
+  PKT_RC(h, pk_bundle_verify(h, NULL, NULL), PK_EINVAL);
+  PKT_RC(h, pk_bundle_verify(h, path, "not a key"), PK_EINVAL);
+  pk_host_destroy(h);
+}
+
+/* The exit status of a shell command. */
+static int sh(const char *fmt, ...) {
+  char cmd[4096];
+  va_list ap;
+  int st;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* plugkit verify reads a bundle: 0 when it holds, 5 when not. */
+PK_TEST(verify_cli) {
+  char pub[PK_KEY_TEXT_MAX], pkb[1024], pubf[1024];
+  snprintf(pkb, sizeof pkb, "%s", signed_bundle(pub, 0));
+  snprintf(pubf, sizeof pubf, "%s", pkt_tmp("key.pub"));
+  pkt_write_file(pubf, pub, strlen(pub));
+  PKT_EQ_INT(sh("'%s' verify -p '%s' '%s' >/dev/null", pkt_arg(1), pubf, pkb),
+             0);
+  {
+    /* One bit of the artifact, the bulk of the file, flipped. */
+    size_t n;
+    unsigned char *d = pkt_read_file(pkb, &n);
+    d[n / 2] ^= 1;
+    pkt_write_file(pkb, d, n);
+    free(d);
+  }
+  PKT_EQ_INT(sh("'%s' verify -p '%s' '%s' 2>/dev/null", pkt_arg(1), pubf, pkb),
+             5);
 }
