@@ -528,8 +528,11 @@ enum pk_catalog_status {
   PK_CATALOG_BAD_SIGNATURE = 7, /* the manifest's signature fails */
   PK_CATALOG_CRASHED = 8,       /* its probe in a child crashed or hung:
                                    skipped until the file changes */
-  PK_CATALOG_UNPROBED = 9       /* its metadata can only be read by
+  PK_CATALOG_UNPROBED = 9,      /* its metadata can only be read by
                                    running it, and opts.probe is 0 */
+  PK_CATALOG_INCOMPATIBLE_DEP = 10 /* a dependency is there, but at a
+                                   version outside the range asked for
+                                   (the reason names both) */
 };
 
 /* "ok", "invalid", "incompatible", ... for a pk_catalog_status; "?" for
@@ -551,7 +554,8 @@ typedef struct pk_catalog_entry {
                            ("native,wasm") */
   const char *grants;   /* the host functions it requests, joined with ','
                            (only a manifest says) */
-  const char *deps;     /* its dependencies, "name range" joined with ", " */
+  const char *deps;     /* its dependencies, "name range" joined with "; "
+                           ("base ^1.4; text >=0.3.1, <0.5") */
   int status;           /* a pk_catalog_status */
   int error;            /* the PK_E* code behind a status other than OK */
   const char *reason;   /* why, for a status other than OK: a message

@@ -160,8 +160,8 @@ static int from_manifest(pk_host *h, const pk__manifest *m, pk__cat_rec *r) {
     rc |= pk__cat_buf_put(&be, b, k);
   }
   for (i = 0; i < m->ndeps; i++) {
-    if (i > 0)
-      rc |= pk__cat_buf_put(&dp, ", ", 2);
+    if (i > 0) /* not ", ": a range holds commas (">=1.2, <2") */
+      rc |= pk__cat_buf_put(&dp, "; ", 2);
     rc |= pk__cat_buf_put(&dp, m->deps[i].name, strlen(m->deps[i].name));
     rc |= pk__cat_buf_put(&dp, " ", 1);
     rc |= pk__cat_buf_put(&dp, m->deps[i].range_text,
@@ -446,30 +446,54 @@ static size_t find_ok(const pk_catalog *cat, const size_t *byname,
   return (size_t)-1;
 }
 
-/* The dependencies of entry i as entry indices (SIZE_MAX: missing), from
-   its deps text "a >=1.0, b". */
+/* A dependency of an entry: the entry it resolves to (NO_DEP: none of
+   that name is usable; BAD_VERSION: the one there is outside the range),
+   and its name and range in the deps text. */
+#define NO_DEP ((size_t)-1)
+#define BAD_VERSION ((size_t)-2)
 typedef struct dep {
   size_t to;
-  const char *name;
-  size_t len;
+  size_t found; /* BAD_VERSION: the entry found, for the message */
+  const char *name, *range;
+  size_t len, rlen;
 } dep;
 
+/* Does the version of entry j satisfy range[0..n)? A range that does not
+   parse (only a hostile cache could hold one) or a version that is not a
+   semantic version satisfies nothing but "*". */
+static int version_ok(const pk_catalog *cat, size_t j, const char *range,
+                      size_t n) {
+  pk__range r;
+  pk__semver v;
+  const char *ver = cat->v[j].r.version;
+  if (n == 0 || (n == 1 && range[0] == '*'))
+    return 1;
+  if (pk__range_parse(range, n, &r, NULL, 0) != PK_OK ||
+      pk__semver_parse(ver, strlen(ver), &v, NULL, 0) != PK_OK)
+    return 0;
+  return pk__range_match(&r, &v);
+}
+
+/* The dependencies of entry i, from its deps text
+   "a >=1.0; b >=1.2, <2" (a name, then its range). */
 static int deps_of(pk_catalog *cat, const size_t *byname, size_t i, dep **out,
                    size_t *out_n) {
   const char *s = cat->v[i].r.deps;
   size_t n = 0, cap = 0;
   dep *v = NULL;
   while (*s != '\0') {
-    const char *e = strchr(s, ',');
+    const char *e = strchr(s, ';');
     size_t len = e ? (size_t)(e - s) : strlen(s), k = 0;
     int bad;
     while (len > 0 && *s == ' ')
       s++, len--;
+    while (len > 0 && s[len - 1] == ' ')
+      len--;
     while (k < len && s[k] != ' ')
       k++;
     if (k > 0) {
+      dep *d;
       if (n == cap) {
-        dep *d;
         cap = cap ? cap * 2 : 4;
         if ((d = pk__realloc(cat->h, v, cap * sizeof *d)) == NULL) {
           pk__free(cat->h, v);
@@ -477,10 +501,17 @@ static int deps_of(pk_catalog *cat, const size_t *byname, size_t i, dep **out,
         }
         v = d;
       }
-      v[n].name = s;
-      v[n].len = k;
-      v[n].to = find_ok(cat, byname, s, k, &bad);
-      n++;
+      d = &v[n++];
+      d->name = s;
+      d->len = k;
+      d->range = s + k;
+      d->rlen = len - k;
+      while (d->rlen > 0 && *d->range == ' ')
+        d->range++, d->rlen--;
+      d->to = find_ok(cat, byname, s, k, &bad);
+      d->found = d->to;
+      if (d->to != NO_DEP && !version_ok(cat, d->to, d->range, d->rlen))
+        d->to = BAD_VERSION;
     }
     if (e == NULL)
       break;
@@ -556,7 +587,16 @@ int pk__cat_resolve(pk_catalog *cat) {
         continue;
       }
       d = &deps[t][next[t]];
-      if (d->to == (size_t)-1) {
+      if (d->to == BAD_VERSION) {
+        const pk__cat_entry *f = &cat->v[d->found];
+        snprintf(msg, sizeof msg,
+                 "%s: catalog: needs plugin '%.*s' %.*s, but the one there "
+                 "is version %s (%s)",
+                 cat->v[t].path, (int)d->len, d->name, (int)d->rlen,
+                 d->range, f->r.version, f->path);
+        set_status(cat, t, PK_CATALOG_INCOMPATIBLE_DEP, PK_ENOENT, msg);
+        state[t] = 3;
+      } else if (d->to == NO_DEP) {
         int bad;
         find_ok(cat, byname, d->name, d->len, &bad);
         snprintf(msg, sizeof msg,

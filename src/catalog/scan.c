@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define CACHE_NAME ".plugkit-cache"
-#define CACHE_MAGIC "plugkit-cache 1"
+#define CACHE_MAGIC "plugkit-cache 2" /* 2: deps joined with "; " */
 /* A cache larger than this is not read (ignored, then rewritten). */
 #define CACHE_MAX ((size_t)32 << 20)
 /* The most files one scan lists per folder, and folders per root: a
@@ -30,7 +30,7 @@
 static const char *const status_names[] = {
     "ok",        "invalid",  "incompatible", "missing_dep",
     "cycle",     "duplicate", "bad_hash",    "bad_signature",
-    "crashed",   "unprobed"};
+    "crashed",   "unprobed",  "incompatible_dep"};
 
 const char *pk_catalog_status_name(int s) {
   return s >= 0 && s < (int)(sizeof status_names / sizeof status_names[0])

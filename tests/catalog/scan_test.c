@@ -190,7 +190,7 @@ PK_TEST(cache_garbage_ignored) {
   pk_catalog *c;
   size_t n;
   unsigned char *d;
-  static const char junk[] = "plugkit-cache 1 0.1.0\nF\t%zz\t1\n\xff\xfe";
+  static const char junk[] = "plugkit-cache 2 0.1.0\nF\t%zz\t1\n\xff\xfe";
   mkdirs("root");
   copy_in(fixture("fx_conformance.so"), "root/conformance.so");
   pkt_write_file(pkt_tmp("root/.plugkit-cache"), junk, sizeof junk - 1);
@@ -200,7 +200,7 @@ PK_TEST(cache_garbage_ignored) {
   pk_catalog_free(c);
   /* Rewritten: a good cache now. */
   d = pkt_read_file(pkt_tmp("root/.plugkit-cache"), &n);
-  PKT_ASSERT(n > 22 && memcmp(d, "plugkit-cache 1 0.1.0\n", 22) == 0);
+  PKT_ASSERT(n > 22 && memcmp(d, "plugkit-cache 2 0.1.0\n", 22) == 0);
   PKT_ASSERT(strstr((char *)d, "conformance.so") != NULL);
   free(d);
   pk_host_destroy(h);
@@ -215,7 +215,7 @@ PK_TEST(cache_lie_not_trusted) {
   mkdirs("root");
   pkt_write_file(pkt_tmp("root/evil.so"), "\177ELFjunk", 8);
   snprintf(line, sizeof line,
-           "plugkit-cache 1 0.1.0\nF\tevil.so\t8\t1\t1\t3\t0\t0\t1\t0\t-good"
+           "plugkit-cache 2 0.1.0\nF\tevil.so\t8\t1\t1\t3\t0\t0\t1\t0\t-good"
            "\t-1.0\t-native\t-\t-\t-\n");
   pkt_write_file(pkt_tmp("root/.plugkit-cache"), line, strlen(line));
   c = scan(h, NULL);
@@ -372,22 +372,82 @@ PK_TEST(cli_json) {
 
 /* ---- manifests and dependencies -------------------------------------- */
 
-/* A manifest NAME.plugkit in root/NAME/ with a wasm artifact (four bytes,
-   pinned by sha256sum's hash of "\0asm") and `deps` lines. */
-static void manifest(const char *name, const char *deps) {
+/* A manifest NAME.plugkit in root/NAME/ of version `version` with a
+   wasm artifact (four bytes, pinned by sha256sum's hash of "\0asm") and
+   `deps` lines. */
+static void manifest_v(const char *name, const char *version,
+                       const char *deps) {
   char dir[256], text[1024], path[512];
   snprintf(dir, sizeof dir, "root/%s", name);
   mkdirs(dir);
   snprintf(path, sizeof path, "root/%s/a.wasm", name);
   pkt_write_file(pkt_tmp(path), "\0asm", 4);
   snprintf(text, sizeof text,
-           "[plugin]\nname = %s\nversion = 1.2.0\ngrants = log\n"
+           "[plugin]\nname = %s\nversion = %s\ngrants = log\n"
            "[artifact wasm]\npath = a.wasm\nsha256 = "
            "cd5d4935a48c0672cb06407bb443bc0087aff947c6b864bac886982c73b3027f\n"
            "%s%s",
-           name, deps ? "[dependencies]\n" : "", deps ? deps : "");
+           name, version, deps ? "[dependencies]\n" : "", deps ? deps : "");
   snprintf(path, sizeof path, "root/%s/%s.plugkit", name, name);
   pkt_write_file(pkt_tmp(path), text, strlen(text));
+}
+
+static void manifest(const char *name, const char *deps) {
+  manifest_v(name, "1.2.0", deps);
+}
+
+/* Ranges with several comparators ("," inside) resolve against the
+   versions found. */
+PK_TEST(deps_version_ranges_met) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const size_t *order;
+  const pk_catalog_entry *e;
+  mkdirs("root");
+  manifest_v("app", "1.0.0", "base = >=1.2, <2\ntext = ^0.3.1\n");
+  manifest_v("base", "1.4.0", NULL);
+  manifest_v("text", "0.3.9", NULL);
+  c = scan(h, NULL);
+  e = entry(c, "/app/app.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_OK);
+  PKT_STR_EQ(e->deps, "base >=1.2, <2; text ^0.3.1");
+  PKT_EQ_INT(pk_catalog_order(c, &order), 3);
+  PKT_STR_EQ(pk_catalog_get(c, order[2])->name, "app");
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
+
+/* A dependency there at a version outside the range: incompatible_dep,
+   the reason naming the range and the version found; what depends on
+   that entry is missing_dep. */
+PK_TEST(deps_version_mismatch) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const size_t *order;
+  const pk_catalog_entry *e;
+  mkdirs("root");
+  manifest_v("app", "1.0.0", "base = >=1.2, <2\n");
+  manifest_v("base", "2.1.0", NULL);
+  manifest_v("top", "1.0.0", "app = *\n");
+  manifest_v("pre", "1.0.0", "rc = ^1.0\n");
+  manifest_v("rc", "1.0.0-rc.1", NULL); /* before 1.0.0: outside ^1.0 */
+  c = scan(h, NULL);
+  e = entry(c, "/app/app.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_INCOMPATIBLE_DEP);
+  PKT_EQ_INT(e->error, PK_ENOENT);
+  PKT_STR_EQ(pk_catalog_status_name(e->status), "incompatible_dep");
+  PKT_CONTAINS(e->reason, "app.plugkit: catalog: needs plugin 'base' >=1.2, "
+                          "<2, but the one there is version 2.1.0 (");
+  PKT_CONTAINS(e->reason, "/base/base.plugkit)");
+  e = entry(c, "/top/top.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_MISSING_DEP);
+  PKT_CONTAINS(e->reason, "needs plugin 'app', which is unusable "
+                          "(incompatible_dep)");
+  PKT_EQ_INT(entry(c, "/pre/pre.plugkit")->status,
+             PK_CATALOG_INCOMPATIBLE_DEP);
+  PKT_EQ_INT(pk_catalog_order(c, &order), 2); /* base and rc */
+  pk_catalog_free(c);
+  pk_host_destroy(h);
 }
 
 PK_TEST(deps_order_and_cycle) {
