@@ -651,52 +651,46 @@ static int hash_mismatch(pk_host *h, const char *path, const pk__artifact *a,
    stay in the cache between the hash and the write. */
 #define CHUNK ((size_t)256 << 10)
 
-int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
-                       const pk__bmember *m, const pk__artifact *a,
-                       int *out_fd, char *where, size_t wcap,
+/*
+ * Copy member m into fd (empty, open for writing), hashing it on the way:
+ * one pass, and the file gets exactly the bytes that were hashed. Then
+ * compare the hash with a's pin. The member's first bytes (up to cap) go
+ * to `first`. PK_OK, or the error with the message set (fd stays the
+ * caller's either way).
+ */
+static int copy_member(pk_host *h, const char *path, const pk__bundle *b,
+                       const pk__bmember *m, const pk__artifact *a, int fd,
                        unsigned char *first, size_t cap, size_t *out_nfirst) {
-  char name[128], err[256];
+  char err[256];
   uint8_t got[32];
   pk__sha256 s;
   unsigned char *chunk = NULL;
   uint64_t done = 0;
   size_t k;
-  int fd, rc;
+  int rc = PK_OK;
 
-  snprintf(name, sizeof name, "plugkit:%s", m->name);
   pk__sha256_init(&s);
   if (m->off <= b->nhead && m->size <= b->nhead - m->off) {
     /* All in the head (a small bundle): one write. */
     const unsigned char *data = b->head + m->off;
     pk__sha256_update(&s, data, (size_t)m->size);
-    fd = pk__os_anon_file(name, data, (size_t)m->size, where, wcap, err,
-                          sizeof err);
-    if (fd < 0)
+    *out_nfirst = (size_t)m->size < cap ? (size_t)m->size : cap;
+    memcpy(first, data, *out_nfirst);
+    if (pk__os_write_all(fd, data, (size_t)m->size, err, sizeof err) < 0)
       return pk__err(h, PK_EIO, path, "bundle", "%s", err);
-    k = (size_t)m->size < cap ? (size_t)m->size : cap;
-    memcpy(first, data, k);
-    *out_nfirst = k;
   } else {
-    /* Read, hash and write chunk by chunk: one pass over the bytes, and
-       the file gets exactly the bytes that were hashed. */
-    fd = pk__os_anon_file(name, NULL, 0, where, wcap, err, sizeof err);
-    if (fd < 0)
-      return pk__err(h, PK_EIO, path, "bundle", "%s", err);
-    if ((chunk = pk__alloc(h, CHUNK)) == NULL) {
-      rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
-      goto fail;
-    }
+    if ((chunk = pk__alloc(h, CHUNK)) == NULL)
+      return pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
     *out_nfirst = 0;
     while (done < m->size) {
       size_t want = m->size - done < CHUNK ? (size_t)(m->size - done) : CHUNK;
-      rc = bread(b, chunk, want, m->off + done, &k);
-      if (rc < 0) {
+      if ((rc = bread(b, chunk, want, m->off + done, &k)) < 0) {
         /* The file shrank since it was indexed. */
         rc = pk__err(h, rc == PK_EFORMAT ? PK_EFORMAT : PK_EIO, path,
                      "bundle", "cannot read member '%s': %s", m->name,
                      rc == PK_EFORMAT ? "the file is shorter than indexed"
                                       : "read error");
-        goto fail;
+        break;
       }
       pk__sha256_update(&s, chunk, want);
       if (done == 0) {
@@ -705,23 +699,83 @@ int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
       }
       if (pk__os_write_all(fd, chunk, want, err, sizeof err) < 0) {
         rc = pk__err(h, PK_EIO, path, "bundle", "%s", err);
-        goto fail;
+        break;
       }
       done += want;
     }
     pk__free(h, chunk);
-    chunk = NULL;
+    if (rc < 0)
+      return rc;
   }
   pk__sha256_final(&s, got);
-  if (memcmp(got, a->sha256, 32) != 0) {
-    rc = hash_mismatch(h, path, a, got);
-    goto fail;
+  if (memcmp(got, a->sha256, 32) != 0)
+    return hash_mismatch(h, path, a, got);
+  return PK_OK;
+}
+
+int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
+                       const pk__bmember *m, const pk__artifact *a,
+                       int *out_fd, char *where, size_t wcap,
+                       unsigned char *first, size_t cap, size_t *out_nfirst) {
+  char name[128], err[256];
+  int fd, rc;
+  snprintf(name, sizeof name, "plugkit:%s", m->name);
+  fd = pk__os_anon_file(name, NULL, 0, where, wcap, err, sizeof err);
+  if (fd < 0)
+    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+  if ((rc = copy_member(h, path, b, m, a, fd, first, cap, out_nfirst)) < 0) {
+    pk__os_close(fd);
+    return rc;
   }
   *out_fd = fd;
   return PK_OK;
-fail:
-  pk__free(h, chunk);
+}
+
+/*
+ * Under process isolation the child opens the artifact by path: copy it
+ * (checked as above) to a private file, in a folder of mode 0700 of its
+ * own, under its member's name (the process backend reads the kind of
+ * some plugins from the extension: "x.py"). The plugin removes it when
+ * it closes (pk_plugin.private_file), after its child is gone; a restart
+ * of the child finds it there.
+ */
+static int open_isolated(pk_host *h, const char *path, const pk__bundle *b,
+                         const pk__bmember *m, const pk__artifact *a,
+                         const pk_open_opts *o, pk_plugin **out) {
+  char file[4096], err[256];
+  unsigned char first[4096];
+  size_t nfirst = 0;
+  pk_open_opts inner = *o;
+  pk__src src;
+  pk_plugin *p = NULL;
+  int fd, rc;
+  fd = pk__os_private_file(m->name, file, sizeof file, err, sizeof err);
+  if (fd < 0)
+    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
+  rc = copy_member(h, path, b, m, a, fd, first, sizeof first, &nfirst);
   pk__os_close(fd);
+  if (rc < 0)
+    goto fail;
+  src.head = first;
+  src.nhead = nfirst;
+  src.size = m->size;
+  src.fd = -1; /* a named file: nothing for a backend to keep */
+  /* An executable runs as it is; anything else through plugkit-runner,
+     with the artifact's backend. */
+  inner.backend = strcmp(a->backend, "process") == 0 ? NULL : a->backend;
+  if ((rc = pk__plugin_open_src(h, file, &inner, &src, &p)) < 0) {
+    rename_msg(h, file, path, m->name);
+    goto fail;
+  }
+  if ((p->private_file = pk__strdup(h, file)) == NULL) {
+    rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+    pk_plugin_close(p);
+    goto fail;
+  }
+  *out = p;
+  return PK_OK;
+fail:
+  pk__os_private_file_remove(file);
   return rc;
 }
 
@@ -739,13 +793,6 @@ static int open_member(pk_host *h, const char *path, const pk__bmember *m,
   pk_plugin *p = NULL;
   pk__src src;
   int rc;
-  if (o->isolation == PK_ISOLATE_PROCESS) {
-    pk__os_close(fd);
-    return pk__err(h, PK_ENOSYS, path, "bundle",
-                   "opening a bundle's artifact under process isolation "
-                   "is not supported yet: unpack it (tar xf) and open the "
-                   "file");
-  }
   src.head = first;
   src.nhead = nfirst;
   src.size = m->size;
@@ -986,17 +1033,19 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                  a->path, a->backend);
     goto done;
   }
-  if ((rc = pk__bundle_extract(h, path, &b, am, a, &fd, where, sizeof where,
-                               first, sizeof first, &nfirst)) < 0)
-    goto done;
-  pk__bundle_close(&b); /* everything needed is in the private file */
-  if ((rc = open_member(h, path, am, 
-                        o->isolation == PK_ISOLATE_PROCESS &&
-                                strcmp(a->backend, "process") == 0
-                            ? NULL
-                            : a->backend,
-                        fd, where, first, nfirst, o, &p)) < 0)
-    goto done;
+  if (o->isolation == PK_ISOLATE_PROCESS) {
+    if ((rc = open_isolated(h, path, &b, am, a, o, &p)) < 0)
+      goto done;
+  } else {
+    if ((rc = pk__bundle_extract(h, path, &b, am, a, &fd, where,
+                                 sizeof where, first, sizeof first,
+                                 &nfirst)) < 0)
+      goto done;
+    pk__bundle_close(&b); /* everything needed is in the private file */
+    if ((rc = open_member(h, path, am, a->backend, fd, where, first, nfirst,
+                          o, &p)) < 0)
+      goto done;
+  }
   if (p->name == NULL || strcmp(p->name, m->name) != 0 ||
       p->version == NULL || strcmp(p->version, m->version_text) != 0) {
     rc = pk__err(h, PK_EFORMAT, path, "manifest",

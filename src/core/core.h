@@ -185,6 +185,9 @@ struct pk_plugin {
                                 (NULL after): backend-specific fields */
   struct pk__src *src;       /* during open only (NULL after): what the
                                 opener holds of the file (pk__src) */
+  char *private_file; /* a file made for this plugin alone (a bundle's
+                         artifact under process isolation): removed, with
+                         its folder, when the plugin is freed */
   char *name;    /* declared name; the backend sets it */
   char *version; /* declared version; the backend sets it */
   uint32_t abi_major, abi_minor;

@@ -143,6 +143,10 @@ static void plugin_free(pk_plugin *p) {
     p->phase = "close";
     p->backend->close(p);
   }
+  if (p->private_file != NULL) { /* the backend (and its child) is done */
+    pk__os_private_file_remove(p->private_file);
+    pk__free(h, p->private_file);
+  }
   for (i = 0; i < p->nfuncs; i++)
     pk__free(h, (char *)p->funcs[i].name);
   pk__free(h, p->funcs);

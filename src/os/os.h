@@ -175,6 +175,17 @@ int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got);
  */
 int pk__os_anon_file(const char *name, const void *data, size_t n,
                      char *where, size_t cap, char *err, size_t errcap);
+/*
+ * A new file called `name` (a plain file name) in a new folder of mode
+ * 0700 that only this user can enter: under $XDG_RUNTIME_DIR when it is
+ * the user's, else $TMPDIR, else /tmp. The file is created (mode 0700, so
+ * an executable can run) and opened for writing: returns its fd, its path
+ * in `path` (cap bytes); or PK_EIO with the reason in err, nothing left
+ * behind. pk__os_private_file_remove removes the file and its folder.
+ */
+int pk__os_private_file(const char *name, char *path, size_t cap, char *err,
+                        size_t errcap);
+void pk__os_private_file_remove(const char *path);
 /* Append n bytes at data to fd: PK_OK, or PK_EIO with the reason in
    err. */
 int pk__os_write_all(int fd, const void *data, size_t n, char *err,

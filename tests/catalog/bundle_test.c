@@ -6,7 +6,9 @@
 #include "test.h"
 #include "bundle_tar.h"
 
+#include <dirent.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -651,4 +653,116 @@ PK_TEST(verify_cli) {
   }
   PKT_EQ_INT(sh("'%s' verify -p '%s' '%s' 2>/dev/null", pkt_arg(1), pubf, pkb),
              5);
+}
+
+/* ---- process isolation ------------------------------------------------- */
+
+static int built(const char *name) {
+  const char *const *b;
+  for (b = pk_backends(); *b != NULL; b++)
+    if (strcmp(*b, name) == 0)
+      return 1;
+  return 0;
+}
+
+/* Entries of folder `dir` but . and ..; the first one's name to `first`. */
+static int count_entries(const char *dir, char *first, size_t cap) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  PKT_ASSERT(d != NULL);
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      if (n++ == 0 && first != NULL)
+        snprintf(first, cap, "%s", e->d_name);
+    }
+  closedir(d);
+  return n;
+}
+
+/* The runtime folder the private files go to: a fresh one of the test's
+   (XDG_RUNTIME_DIR), so what is made and removed there can be seen. */
+static const char *runtime_dir(void) {
+  static char rt[1024];
+  if (!built("process"))
+    pkt_skip("the process backend is not built");
+  snprintf(rt, sizeof rt, "%s", pkt_tmp("runtime"));
+  PKT_ASSERT(mkdir(rt, 0700) == 0);
+  PKT_ASSERT(setenv("XDG_RUNTIME_DIR", rt, 1) == 0);
+  return rt;
+}
+
+/* A bundle's native artifact runs in a child: it is copied to a private
+   file (a 0700 folder of its own under XDG_RUNTIME_DIR) that the child
+   loads, removed when the plugin closes. */
+PK_TEST(isolated_native_from_bundle) {
+  pk_host *h;
+  pk_plugin *p;
+  pk_func *f;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
+  char rt[1024], sub[256], inner[1400], want[1100], pkb[1024];
+  struct stat st;
+  snprintf(rt, sizeof rt, "%s", runtime_dir());
+  snprintf(pkb, sizeof pkb, "%s", make_bundle(0));
+  h = test_host();
+  o.isolation = PK_ISOLATE_PROCESS;
+  PKT_RC(h, pk_plugin_open(h, pkb, &o, &p), PK_OK);
+  PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
+  PKT_STR_EQ(info.backend, "process:native");
+  PKT_STR_EQ(info.path, pkb);
+  snprintf(want, sizeof want, "%s!conformance.so", pkb);
+  PKT_STR_EQ(info.artifact, want);
+  PKT_RC(h, pk_plugin_func(p, "sum", "(i32,i32)->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 42);
+  /* While open: one private folder, 0700, holding the artifact. */
+  PKT_EQ_INT(count_entries(rt, sub, sizeof sub), 1);
+  PKT_ASSERT(strncmp(sub, "plugkit-", 8) == 0);
+  snprintf(inner, sizeof inner, "%s/%s", rt, sub);
+  PKT_ASSERT(stat(inner, &st) == 0);
+  PKT_EQ_INT(st.st_mode & 0777, 0700);
+  PKT_EQ_INT(count_entries(inner, want, sizeof want), 1);
+  PKT_STR_EQ(want, "conformance.so");
+  pk_plugin_close(p);
+  PKT_EQ_INT(count_entries(rt, NULL, 0), 0);
+  pk_host_destroy(h);
+}
+
+/* A bad artifact under process isolation: refused before any child
+   starts, and nothing left behind. */
+PK_TEST(isolated_hash_mismatch_leaves_nothing) {
+  pk_host *h;
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char rt[1024], pkb[1024];
+  snprintf(rt, sizeof rt, "%s", runtime_dir());
+  snprintf(pkb, sizeof pkb, "%s", make_bundle(1));
+  h = test_host();
+  o.isolation = PK_ISOLATE_PROCESS;
+  PKT_RC(h, pk_plugin_open(h, pkb, &o, &p), PK_EHASH);
+  PKT_CONTAINS(pk_host_errmsg(h), "demo.pkb: hash: artifact conformance.so");
+  PKT_EQ_INT(count_entries(rt, NULL, 0), 0);
+  pk_host_destroy(h);
+}
+
+/* An artifact the child cannot load: the error names the bundle and the
+   member (not the private file), and the private file is gone. */
+PK_TEST(isolated_child_refuses) {
+  pk_host *h;
+  pk_plugin *p = NULL;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char rt[1024], pkb[1024];
+  static const char junk[] = "\177ELF but not really an ELF file at all";
+  snprintf(rt, sizeof rt, "%s", runtime_dir());
+  snprintf(pkb, sizeof pkb, "%s", pkt_tmp("junk.pkb"));
+  hand_bundle(pkb, 0, junk, sizeof junk - 1, 0);
+  h = test_host();
+  o.isolation = PK_ISOLATE_PROCESS;
+  PKT_ASSERT(pk_plugin_open(h, pkb, &o, &p) < 0);
+  PKT_CONTAINS(pk_host_errmsg(h), "junk.pkb!conformance.so");
+  PKT_ASSERT(strstr(pk_host_errmsg(h), "/runtime/plugkit-") == NULL);
+  PKT_EQ_INT(count_entries(rt, NULL, 0), 0);
+  pk_host_destroy(h);
 }

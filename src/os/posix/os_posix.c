@@ -708,6 +708,59 @@ int pk__os_anon_file(const char *name, const void *data, size_t n,
   return fd;
 }
 
+int pk__os_private_file(const char *name, char *path, size_t cap, char *err,
+                        size_t errcap) {
+  const char *base = getenv("XDG_RUNTIME_DIR");
+  struct stat st;
+  int fd;
+  /* The user's runtime folder (a tmpfs only the user reaches, emptied at
+     logout) when it is usable, else TMPDIR, else /tmp. */
+  if (base == NULL || base[0] != '/' || stat(base, &st) != 0 ||
+      !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      access(base, W_OK | X_OK) != 0) {
+    base = getenv("TMPDIR");
+    if (base == NULL || base[0] != '/')
+      base = "/tmp";
+  }
+  if ((size_t)snprintf(path, cap, "%s/plugkit-XXXXXX", base) >= cap) {
+    snprintf(err, errcap, "the temporary folder's path is too long");
+    return PK_EIO;
+  }
+  if (mkdtemp(path) == NULL) { /* mode 0700 */
+    snprintf(err, errcap, "cannot make a private folder in %s: %s", base,
+             strerror(errno));
+    return PK_EIO;
+  }
+  {
+    size_t k = strlen(path);
+    if ((size_t)snprintf(path + k, cap - k, "/%s", name) >= cap - k) {
+      path[k] = '\0';
+      rmdir(path);
+      snprintf(err, errcap, "the private file's path is too long");
+      return PK_EIO;
+    }
+  }
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+  if (fd < 0) {
+    snprintf(err, errcap, "cannot create %s: %s", path, strerror(errno));
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+    return PK_EIO;
+  }
+  return fd;
+}
+
+void pk__os_private_file_remove(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  unlink(path);
+  if (slash != NULL && (size_t)(slash - path) < sizeof dir) {
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    rmdir(dir);
+  }
+}
+
 int pk__os_write_all(int fd, const void *data, size_t n, char *err,
                      size_t errcap) {
   size_t w = 0;
