@@ -19,6 +19,11 @@ int cli_new(int argc, char **argv);
 int cli_scan(int argc, char **argv);
 /* plugkit pack DIR -o NAME.pkb (cli_scan.c) */
 int cli_pack(int argc, char **argv);
+
+/* The text of a key file (at most 4 KiB), NUL-terminated, the caller's
+   to free; NULL (message on stderr) when it cannot be read. */
+char *cli_read_key(const char *path);
+
 /* plugkit keygen|sign|verify ... (cli_sign.c); `cmd` is one of those. */
 int cli_sign(const char *cmd, int argc, char **argv);
 

@@ -29,8 +29,7 @@ static void usage_sign(void) {
         stderr);
 }
 
-/* A small text file whole (keys: at most 4 KiB), NUL-terminated. */
-static char *slurp(const char *path) {
+char *cli_read_key(const char *path) {
   FILE *f = fopen(path, "rb");
   char *buf;
   size_t n;
@@ -156,7 +155,7 @@ static int sign(int argc, char **argv) {
   pw[0] = '\0';
   if (pw_stdin && read_password(pw, sizeof pw) < 0)
     return EXIT_USAGE;
-  if ((key = slurp(keyfile)) == NULL)
+  if ((key = cli_read_key(keyfile)) == NULL)
     return EXIT_ERR;
   if ((h = host()) == NULL) {
     free(key);
@@ -201,7 +200,7 @@ static int verify(int argc, char **argv) {
     usage_sign();
     return EXIT_USAGE;
   }
-  if ((pub = slurp(pubfile)) == NULL)
+  if ((pub = cli_read_key(pubfile)) == NULL)
     return EXIT_ERR;
   if ((h = host()) == NULL) {
     free(pub);

@@ -27,11 +27,13 @@
 #include "plugkit.h"
 
 #define MAX_CONFIG 64
+#define MAX_TRUST 16 /* --trust keys: as many as a host trusts */
 
 static void usage(FILE *f) {
   fputs(
       "usage: plugkit version\n"
-      "       plugkit inspect [--json] [--backend NAME] FILE\n"
+      "       plugkit inspect [--json] [--backend NAME] [--trust PUB] "
+      "[--sandboxed] FILE\n"
       "                           (reads the file: runs none of the "
       "plugin's code)\n"
       "       plugkit call [OPTIONS] FILE FN [ARG...]\n"
@@ -76,6 +78,11 @@ static void usage(FILE *f) {
       "  --fs-root DIR        a folder the plugin may read (wasm)\n"
       "  --log                print the plugin's log lines on stderr\n"
       "  --json               print the result, or the error, as JSON\n"
+      "  --trust PUB          FILE.plugkit (a manifest) must be signed by "
+      "this minisign\n"
+      "                       public key (repeatable; inspect too)\n"
+      "  --sandboxed          from a manifest, only a wasm or lua artifact "
+      "(inspect too)\n"
       "\n"
       "Arguments are parsed per the function's signature: integers in "
       "decimal\nor 0x hex, floats as strtod reads them, str as given, "
@@ -517,6 +524,8 @@ int main(int argc, char **argv) {
   pk_host *h = NULL;
   pk_plugin *p = NULL;
   int json = 0, nconfig = 0, i, rc, status, is_call, want_log = 0;
+  const char *trust[MAX_TRUST];
+  int ntrust = 0, k;
   int timeout = 0;
   uint64_t u;
 
@@ -563,6 +572,14 @@ int main(int argc, char **argv) {
       json = 1;
     } else if (strcmp(opt, "--backend") == 0 && has_val) {
       backend = argv[++i];
+    } else if (strcmp(opt, "--trust") == 0 && has_val) {
+      if (ntrust == MAX_TRUST) {
+        fprintf(stderr, "plugkit: at most %d --trust keys\n", MAX_TRUST);
+        return EXIT_USAGE;
+      }
+      trust[ntrust++] = argv[++i];
+    } else if (strcmp(opt, "--sandboxed") == 0) {
+      o.artifacts = PK_ARTIFACTS_SANDBOXED;
     } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
       usage(stdout);
       return 0;
@@ -630,11 +647,24 @@ int main(int argc, char **argv) {
   json_out = is_call && json;
   if (want_log)
     ho.log = log_sink;
+  if (ntrust > 0) /* a manifest must be signed by one of these keys */
+    ho.trust = PK_TRUST_REQUIRE;
   if ((rc = pk_host_create(&ho, &h)) < 0 ||
       (is_call && (rc = define_test_hosts(h)) < 0)) {
     fprintf(stderr, "plugkit: %s\n", pk_strerror(rc));
     pk_host_destroy(h);
     return EXIT_ERR;
+  }
+  for (k = 0; k < ntrust; k++) {
+    char *key = cli_read_key(trust[k]);
+    rc = key != NULL ? pk_host_trust_key(h, key) : PK_EIO;
+    free(key);
+    if (rc < 0) {
+      if (key != NULL)
+        fprintf(stderr, "plugkit: %s: %s\n", trust[k], pk_host_errmsg(h));
+      pk_host_destroy(h);
+      return EXIT_ERR;
+    }
   }
   if (is_call)
     catch_crashes(argv[i]);

@@ -938,6 +938,16 @@ PK_TEST(cli_keygen_sign_verify) {
   PKT_EQ_INT(sh("'%s' inspect '%s' | grep -qx 'artifact: %s'", cli, mf,
                 at("conf.so")),
              0);
+  /* call --trust: signed by rel, opens; by another key only, refused. */
+  PKT_EQ_INT(sh("'%s' sign -k '%s' '%s'", cli, at("rel.key"), mf), 0);
+  PKT_EQ_INT(sh("'%s' call --trust '%s' '%s' sum 2 40 | grep -qx 42", cli,
+                at("rel.pub"), mf),
+             0);
+  PKT_EQ_INT(sh("'%s' call --trust '%s' '%s' sum 2 40 2>/dev/null", cli,
+                at("other.pub"), mf),
+             1);
+  /* --sandboxed: no wasm or lua artifact here. */
+  PKT_EQ_INT(sh("'%s' inspect --sandboxed '%s' 2>/dev/null", cli, mf), 1);
   /* Usage errors: 2. */
   PKT_EQ_INT(sh("'%s' verify '%s' 2>/dev/null", cli, mf), 2);
   PKT_EQ_INT(sh("'%s' sign 2>/dev/null", cli), 2);
