@@ -536,6 +536,141 @@ PK_API int pk_manifest_sign(pk_host *host, const char *path,
 PK_API int pk_manifest_verify(pk_host *host, const char *path,
                               const char *pubkey);
 
+/* ---- bundles ----------------------------------------------------------- */
+
+/*
+ * Pack the folder `dir` (one NAME.plugkit manifest and the artifacts
+ * beside it) into the one-file bundle `out_path` (NAME.pkb), an
+ * uncompressed tar archive that `tar tvf` lists (docs/catalog.md). Files
+ * whose names start with '.' and other .pkb files are left out; a
+ * symbolic link or anything but a regular file is refused. The bundle
+ * is written whole to a temporary file beside out_path, then renamed
+ * over it. pk_plugin_open opens a bundle like any plugin file.
+ * Errors: PK_EINVAL, PK_ENOENT (no folder, no manifest), PK_EFORMAT
+ * (a bad file name or kind), PK_ELIMIT (too many or too large files),
+ * PK_EIO, PK_ENOMEM.
+ */
+PK_API int pk_bundle_pack(pk_host *host, const char *dir,
+                          const char *out_path);
+
+/*
+ * Check the bundle at `path` as a whole, as pk_manifest_verify checks a
+ * manifest: its manifest's signature (member NAME.plugkit.minisig)
+ * against `pubkey` (as pk_host_trust_key takes it; NULL: the host's
+ * trusted keys), that the manifest parses, and that every artifact it
+ * names is a member matching its hash. Nothing is extracted or run.
+ * Returns PK_OK, PK_EUNTRUSTED (no signature member, no key, or signed by
+ * another key; the message names the key id), PK_EBADSIG, PK_EHASH,
+ * PK_ENOENT (no file, or an artifact missing from the bundle),
+ * PK_EFORMAT and PK_ELIMIT (a bad archive or manifest), PK_EINVAL (bad
+ * pubkey), PK_EIO, PK_ENOMEM, PK_ENOSYS (built without libsodium).
+ */
+PK_API int pk_bundle_verify(pk_host *host, const char *path,
+                            const char *pubkey);
+
+/* ---- discovery: the catalog -------------------------------------------- */
+
+typedef struct pk_catalog pk_catalog; /* the result of one scan */
+
+/* An entry's status: whether it can be opened, and if not, why (the
+   entry's `reason` says more). Append only. */
+enum pk_catalog_status {
+  PK_CATALOG_OK = 0,
+  PK_CATALOG_INVALID = 1,       /* unreadable, malformed, or not a plugkit
+                                   plugin (an executable without the
+                                   descriptor: never run) */
+  PK_CATALOG_INCOMPATIBLE = 2,  /* built for a plugkit ABI this host does
+                                   not load, or no artifact for this host */
+  PK_CATALOG_MISSING_DEP = 3,   /* a dependency is missing or unusable */
+  PK_CATALOG_CYCLE = 4,         /* in a dependency cycle */
+  PK_CATALOG_DUPLICATE = 5,     /* an earlier entry has the same name */
+  PK_CATALOG_BAD_HASH = 6,      /* an artifact differs from its manifest */
+  PK_CATALOG_BAD_SIGNATURE = 7, /* the manifest's signature fails */
+  PK_CATALOG_CRASHED = 8,       /* its probe in a child crashed or hung:
+                                   skipped until the file changes */
+  PK_CATALOG_UNPROBED = 9,      /* its metadata can only be read by
+                                   running it, and opts.probe is 0 */
+  PK_CATALOG_INCOMPATIBLE_DEP = 10 /* a dependency is there, but at a
+                                   version outside the range asked for
+                                   (the reason names both) */
+};
+
+/* "ok", "invalid", "incompatible", ... for a pk_catalog_status; "?" for
+   anything else. Static. */
+PK_API const char *pk_catalog_status_name(int status);
+
+/*
+ * One plugin found by a scan. Every string is borrowed from the catalog
+ * (valid until pk_catalog_free) and never NULL ("" when unknown).
+ */
+typedef struct pk_catalog_entry {
+  size_t size;          /* sizeof(pk_catalog_entry) as the library has it */
+  const char *name;     /* declared name (the file's name when unknown) */
+  const char *version;
+  const char *path;     /* what to pass to pk_plugin_open: the manifest,
+                           the bundle or the artifact */
+  const char *kind;     /* "manifest", "bundle" or "artifact" */
+  const char *backends; /* the backends of its artifacts, joined with ','
+                           ("native,wasm") */
+  const char *grants;   /* the host functions it requests, joined with ','
+                           (only a manifest says) */
+  const char *deps;     /* its dependencies, "name range" joined with "; "
+                           ("base ^1.4; text >=0.3.1, <0.5") */
+  int status;           /* a pk_catalog_status */
+  int error;            /* the PK_E* code behind a status other than OK */
+  const char *reason;   /* why, for a status other than OK: a message
+                           naming the file and the cause ("a -> b -> a") */
+  uint32_t abi_major;   /* the plugkit ABI it was built for (0: unknown) */
+  uint32_t abi_minor;
+} pk_catalog_entry;
+
+/* Scan options. Size-versioned: start from PK_SCAN_OPTS_INIT. */
+typedef struct pk_scan_opts {
+  size_t size;  /* sizeof(pk_scan_opts) as the caller compiled it */
+  int no_cache; /* 1: neither read nor write the .plugkit-cache files */
+  int probe;    /* 1: a plugin that says what it is only by running (a
+                   Python plugin) is opened once in a child process to
+                   find out (docs/catalog.md); 0: it is listed with
+                   PK_CATALOG_UNPROBED and nothing runs */
+} pk_scan_opts;
+
+#define PK_SCAN_OPTS_INIT {sizeof(pk_scan_opts), 0, 0}
+
+/*
+ * List the plugins in the folders `dirs` (a NULL-terminated array) and
+ * their subfolders (one level: a folder per plugin), in that order,
+ * without running plugin code: manifests, bundles, and the files a
+ * backend reads whose metadata is read from the file (docs/catalog.md
+ * says how for each kind). An executable without plugkit's descriptor is
+ * never run. Hidden files and symbolic links are skipped. Dependencies are
+ * resolved (pk_catalog_order). Each folder of `dirs` keeps what the scan
+ * learnt in a file `.plugkit-cache`, keyed by each file's name, size,
+ * mtime and inode, so a rescan that finds nothing changed opens no
+ * plugin; a cache that is unreadable or malformed is ignored and
+ * rewritten, and a folder the scan cannot write is scanned all the same.
+ * `opts` may be NULL for the defaults.
+ * Errors: PK_EINVAL, PK_ENOENT (a folder of `dirs` does not exist),
+ * PK_EIO, PK_ENOMEM. A bad plugin is not an error of the scan: its entry
+ * says what is wrong.
+ * The caller owns *out_catalog: free it with pk_catalog_free.
+ */
+PK_API int pk_catalog_scan(pk_host *host, const char *const *dirs,
+                           const pk_scan_opts *opts, pk_catalog **out_catalog);
+/* The number of entries, and entry i (NULL when i is out of range),
+   borrowed from the catalog. Entries are in scan order: the folders of
+   `dirs` in order, each sorted by name. */
+PK_API size_t pk_catalog_count(const pk_catalog *catalog);
+PK_API const pk_catalog_entry *pk_catalog_get(const pk_catalog *catalog,
+                                              size_t i);
+/*
+ * A load order: the indices of the entries with status PK_CATALOG_OK,
+ * each after the entries it depends on. *out_order is borrowed from the
+ * catalog; returns how many indices it holds.
+ */
+PK_API size_t pk_catalog_order(const pk_catalog *catalog,
+                               const size_t **out_order);
+PK_API void pk_catalog_free(pk_catalog *catalog);
+
 /* ---- signatures -------------------------------------------------------- */
 
 /*

@@ -15,6 +15,11 @@ int cli_bench(int argc, char **argv);
 /* plugkit new NAME [--lang c|rust|lua|python] [--dir DIR] (cli_new.c) */
 int cli_new(int argc, char **argv);
 
+/* plugkit scan [--json] [--probe] [--no-cache] DIR... (cli_scan.c) */
+int cli_scan(int argc, char **argv);
+/* plugkit pack DIR -o NAME.pkb (cli_scan.c) */
+int cli_pack(int argc, char **argv);
+
 /* The text of a key file (at most 4 KiB), NUL-terminated, the caller's
    to free; NULL (message on stderr) when it cannot be read. */
 char *cli_read_key(const char *path);

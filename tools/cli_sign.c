@@ -3,7 +3,7 @@
  *
  *   plugkit keygen [-o BASE] [--password-stdin]  BASE.pub, BASE.key (0600)
  *   plugkit sign -k KEY [-t COMMENT] [--password-stdin] FILE.plugkit
- *   plugkit verify -p PUB FILE.plugkit
+ *   plugkit verify -p PUB FILE.plugkit|FILE.pkb
  *
  * Exit status: 0 done (verify: the signature and every artifact's hash
  * check out); 1 an error (message on stderr); 2 a usage error; 5 verify
@@ -25,7 +25,7 @@ static void usage_sign(void) {
   fputs("usage: plugkit keygen [-o BASE] [--password-stdin]\n"
         "       plugkit sign -k KEY [-t COMMENT] [--password-stdin] "
         "FILE.plugkit\n"
-        "       plugkit verify -p PUB FILE.plugkit\n",
+        "       plugkit verify -p PUB FILE.plugkit|FILE.pkb\n",
         stderr);
 }
 
@@ -171,6 +171,18 @@ static int sign(int argc, char **argv) {
   return rc < 0 ? EXIT_ERR : 0;
 }
 
+/* Is `path` a bundle (a tar archive: "ustar" at offset 257)? */
+static int is_bundle(const char *path) {
+  unsigned char head[263];
+  FILE *f = fopen(path, "rb");
+  size_t n;
+  if (f == NULL)
+    return 0;
+  n = fread(head, 1, sizeof head, f);
+  fclose(f);
+  return n == sizeof head && memcmp(head + 257, "ustar", 5) == 0;
+}
+
 static int verify(int argc, char **argv) {
   const char *pubfile = NULL, *file = NULL;
   char *pub;
@@ -194,7 +206,8 @@ static int verify(int argc, char **argv) {
     free(pub);
     return EXIT_ERR;
   }
-  rc = pk_manifest_verify(h, file, pub);
+  rc = is_bundle(file) ? pk_bundle_verify(h, file, pub)
+                       : pk_manifest_verify(h, file, pub);
   free(pub);
   if (rc < 0)
     fprintf(stderr, "plugkit: %s (%s)\n", pk_host_errmsg(h), pk_errname(rc));

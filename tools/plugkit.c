@@ -44,9 +44,15 @@ static void usage(FILE *f) {
       "BASE.key)\n"
       "       plugkit sign -k KEY [-t COMMENT] [--password-stdin] "
       "FILE.plugkit\n"
-      "       plugkit verify -p PUB FILE.plugkit  (exit 5: bad or untrusted "
+      "       plugkit verify -p PUB FILE.plugkit|FILE.pkb  (exit 5: bad or "
+      "untrusted "
       "signature,\n"
       "                           or an artifact not matching its hash)\n"
+      "       plugkit scan [--json] [--probe] [--no-cache] DIR...\n"
+      "                           (lists the plugins: runs none of their "
+      "code\n"
+      "                           unless --probe, and then in a child)\n"
+      "       plugkit pack DIR -o NAME.pkb\n"
       "\n"
       "call options:\n"
       "  --backend NAME       force a backend (native, wasm, source, lua, "
@@ -544,6 +550,10 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "sign") == 0 ||
       strcmp(cmd, "verify") == 0)
     return cli_sign(cmd, argc - 2, argv + 2);
+  if (strcmp(cmd, "scan") == 0)
+    return cli_scan(argc - 2, argv + 2);
+  if (strcmp(cmd, "pack") == 0)
+    return cli_pack(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);

@@ -263,6 +263,11 @@ struct pk_plugin {
   const char *inner_backend; /* opts.backend during open (NULL after) */
   const pk_open_opts *opts;  /* all the open options, during open only
                                 (NULL after): backend-specific fields */
+  struct pk__src *src;       /* during open only (NULL after): what the
+                                opener holds of the file (pk__src) */
+  char *private_file; /* a file made for this plugin alone (a bundle's
+                         artifact under process isolation): removed, with
+                         its folder, when the plugin is freed */
   char *name;    /* declared name; the backend sets it */
   char *version; /* declared version; the backend sets it */
   uint32_t abi_major, abi_minor;
@@ -422,6 +427,29 @@ int pk__plugin_read_file(pk_plugin *p, unsigned char **out, size_t *out_n);
 /* The same checks without reading, for readers that open the file
    themselves (libtcc): PK_OK or the code, with the message set. */
 int pk__plugin_check_file(pk_plugin *p, const char *path);
+
+/*
+ * A file the opener already holds (a bundle's artifact, copied to a
+ * private anonymous file and checked against its hash: src/catalog):
+ * `path` names it ("/proc/self/fd/N"). head/nhead are its first bytes,
+ * size its size, so backends need not read them again; fd (>= 0) is the
+ * private file itself, which a backend may keep (it then sets fd to -1
+ * and closes it when done): native loads it as it is, with no private
+ * copy of its own, since nothing else can change it.
+ */
+typedef struct pk__src {
+  const unsigned char *head;
+  size_t nhead;
+  uint64_t size;
+  int fd;
+} pk__src;
+/* pk_plugin_open of such a file: no manifest or bundle is looked for in
+   it (an artifact is a plugin file: no chains, no recursion), and
+   opts->backend should name its backend. On return src->fd is -1 when
+   the backend kept it, else still the caller's. */
+int pk__plugin_open_src(pk_host *h, const char *path,
+                        const pk_open_opts *opts, pk__src *src,
+                        pk_plugin **out_plugin);
 
 /* Opening a manifest (src/catalog/open.c): pk_plugin_open hands over
    every path that pk__manifest_probe recognises. Same contract. */

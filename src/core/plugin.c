@@ -4,6 +4,7 @@
  */
 #include "core.h"
 #include "../os/os.h"
+#include "../catalog/bundle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,11 @@ static void plugin_release(pk_plugin *p) {
       free_instances(p);
     p->backend->close(p);
   }
+  if (p->private_file != NULL) { /* the backend (and its child) is done */
+    pk__os_private_file_remove(p->private_file);
+    pk__free(h, p->private_file);
+    p->private_file = NULL;
+  }
   for (l = p->all_lanes; l != NULL; l = l->next)
     lane_free_parts(h, l);
   lane_free_parts(h, p->olane);
@@ -308,8 +314,9 @@ static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                  f->name);
 }
 
-int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
-                   pk_plugin **out_plugin) {
+/* pk_plugin_open, and pk__plugin_open_src when src is not NULL. */
+static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
+                       pk__src *src, pk_plugin **out_plugin) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   unsigned char head[512];
   size_t nhead = 0, i;
@@ -340,16 +347,24 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     return pk__err(h, PK_EINVAL, path, "open", "unknown isolation %d",
                    o.isolation);
 
-  rc = pk__os_read_head(path, head, sizeof head, &nhead, &isdir);
+  if (src != NULL) {
+    nhead = src->nhead < sizeof head ? src->nhead : sizeof head;
+    memcpy(head, src->head, nhead);
+    rc = PK_OK;
+  } else
+    rc = pk__os_read_head(path, head, sizeof head, &nhead, &isdir);
   if (rc == PK_ENOENT)
     return pk__err(h, rc, path, "open", "no such file or directory");
   if (rc == PK_EFORMAT)
     return pk__err(h, rc, path, "open", NOT_REGULAR);
   if (rc < 0)
     return pk__err(h, rc, path, "open", "cannot read the file");
-  if (!isdir && pk__manifest_probe(path, head, nhead)) /* src/catalog */
+  if (src == NULL && !isdir &&
+      pk__manifest_probe(path, head, nhead)) /* src/catalog */
     return pk__manifest_open(h, path, &o, out_plugin);
 
+  if (src == NULL && pk__bundle_is(head, nhead)) /* a .pkb: its artifact */
+    return pk__bundle_open(h, path, &o, out_plugin);
   if (o.isolation == PK_ISOLATE_PROCESS) {
     /* The process backend runs the file (whatever its kind) in a child;
        o.backend, if set, names the backend the child uses. */
@@ -428,6 +443,7 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   p->isolation = o.isolation;
   p->inner_backend = o.backend;
   p->opts = &o;
+  p->src = src;
   p->backend = be;
   p->describe_only = o.describe_only != 0;
   if (p->describe_only && !(be->limits & PK__LIM_DESCRIBE)) {
@@ -474,6 +490,7 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->opts = NULL;
+  p->src = NULL;
   p->serial = pk__serial_next();
   pk__os_mutex_lock(&h->mu);
   p->next = h->plugins;
@@ -486,6 +503,17 @@ int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
 fail:
   plugin_free(p);
   return rc;
+}
+
+int pk_plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
+                   pk_plugin **out_plugin) {
+  return plugin_open(h, path, opts, NULL, out_plugin);
+}
+
+int pk__plugin_open_src(pk_host *h, const char *path,
+                        const pk_open_opts *opts, pk__src *src,
+                        pk_plugin **out_plugin) {
+  return plugin_open(h, path, opts, src, out_plugin);
 }
 
 void pk_plugin_close(pk_plugin *p) {

@@ -5,7 +5,8 @@
  *
  * Each open loads a private copy of the file (see pk__os_lib_open), so two
  * opens of one file are two instances, and a file rebuilt in place loads
- * its new code on the next open even while the old one is still open.
+ * its new code on the next open even while the old one is still open. A
+ * bundle's artifact (p->src) is such a copy already: it loads as it is.
  */
 #include "native.h"
 
@@ -37,8 +38,13 @@ static int native_open(pk_plugin *p) {
   int isdir = 0, rc;
   native_state *st;
 
-  if ((rc = pk__os_read_head(p->path, head, sizeof head, &n, &isdir)) < 0 ||
-      (rc = pk__os_file_size(p->path, &size)) < 0)
+  if (p->src != NULL) { /* the opener has read it */
+    n = p->src->nhead < sizeof head ? p->src->nhead : sizeof head;
+    memcpy(head, p->src->head, n);
+    size = p->src->size;
+  } else if ((rc = pk__os_read_head(p->path, head, sizeof head, &n,
+                                    &isdir)) < 0 ||
+             (rc = pk__os_file_size(p->path, &size)) < 0)
     return pk__perr(p, rc, "cannot read the file");
   if ((rc = pk__elf_check(p, head, n, size)) < 0)
     return rc;
@@ -49,7 +55,14 @@ static int native_open(pk_plugin *p) {
   memset(st, 0, sizeof *st);
   st->lib.fd = -1;
   p->bstate = st;
-  if ((rc = pk__os_lib_open(p->path, 1, &st->lib, err, sizeof err)) < 0)
+  if (p->src != NULL && p->src->fd >= 0) {
+    /* Private already: load it as it is and keep its fd while loaded. */
+    rc = pk__os_lib_open_fd(p->path, p->src->fd, &st->lib, err, sizeof err);
+    if (rc >= 0)
+      p->src->fd = -1;
+  } else
+    rc = pk__os_lib_open(p->path, 1, &st->lib, err, sizeof err);
+  if (rc < 0)
     return pk__perr(p, rc, "the dynamic loader refused it: %s", err);
   st->desc = pk__os_lib_sym(&st->lib, PK_DESCRIPTOR_SYMBOL);
   if (st->desc == NULL)

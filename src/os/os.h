@@ -66,6 +66,12 @@ typedef struct pk__os_lib {
  */
 int pk__os_lib_open(const char *path, int private_copy, pk__os_lib *out_lib,
                     char *err, size_t cap);
+/* Load the library that `where` names, an fd path ("/proc/self/fd/N")
+   of the caller's private anonymous file fd (pk__os_anon_file), as it is:
+   no copy. On PK_OK the library keeps fd (closed by pk__os_lib_close);
+   on failure fd stays the caller's. */
+int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
+                       char *err, size_t cap);
 void *pk__os_lib_sym(pk__os_lib *lib, const char *name);
 void pk__os_lib_close(pk__os_lib *lib);
 
@@ -198,5 +204,53 @@ void pk__os_membarrier(void);
  */
 int pk__os_thread_key(void (*dtor)(void *value));
 void pk__os_thread_set(void *value);
+
+/* ---- files for bundles and the catalog (src/catalog) ------------------- */
+
+/* Open `path` read-only as pk__os_read_file would accept it (a regular
+   file, no FIFO waited for, no size bound): PK_OK with *out_fd and
+   *out_st, or PK_ENOENT, PK_EIO, PK_EFORMAT (not a regular file). */
+int pk__os_open_file(const char *path, int *out_fd, pk__os_stat *out_st);
+/* Read n bytes at offset off: PK_OK, or PK_EFORMAT when the file ends
+   first (*out_got says how many were there), PK_EIO. */
+int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got);
+/*
+ * A private, anonymous file holding the n bytes at data: a memfd where
+ * the kernel has them (never on disk), else an unlinked file made with
+ * mode 0600. Writes a path that opens it ("/proc/self/fd/N") into
+ * `where` and returns the fd (>= 0), which keeps it alive, or PK_EIO
+ * with a reason in err.
+ */
+int pk__os_anon_file(const char *name, const void *data, size_t n,
+                     char *where, size_t cap, char *err, size_t errcap);
+/*
+ * A new file called `name` (a plain file name) in a new folder of mode
+ * 0700 that only this user can enter: under $XDG_RUNTIME_DIR when it is
+ * the user's, else $TMPDIR, else /tmp. The file is created (mode 0700, so
+ * an executable can run) and opened for writing: returns its fd, its path
+ * in `path` (cap bytes); or PK_EIO with the reason in err, nothing left
+ * behind. pk__os_private_file_remove removes the file and its folder.
+ */
+int pk__os_private_file(const char *name, char *path, size_t cap, char *err,
+                        size_t errcap);
+void pk__os_private_file_remove(const char *path);
+/* Append n bytes at data to fd: PK_OK, or PK_EIO with the reason in
+   err. */
+int pk__os_write_all(int fd, const void *data, size_t n, char *err,
+                     size_t errcap);
+/* Write a file whole and atomically: a temporary file beside `path`
+   (mode 0644 less the umask) renamed over it. PK_OK or PK_EIO with the
+   reason in err. */
+int pk__os_write_file(const char *path, const void *data, size_t n,
+                      char *err, size_t errcap);
+/* The status of `path` itself (a symbolic link is not followed: *out is
+   the link's, with islink set). PK_OK, PK_ENOENT or PK_EIO. */
+int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
+                 int *out_isreg, int *out_isexec);
+
+/* The same for `rel` beneath the directory fd `dir` (fewer path
+   components to walk than a full path: a scan stats thousands). */
+int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
+                    int *out_islink, int *out_isreg);
 
 #endif /* PK_OS_OS_H */

@@ -214,30 +214,18 @@ static int private_copy(const char *path, char *where, size_t cap,
  * The copy's fd stays open while the library is loaded: the loader knows
  * objects by path, and "/proc/self/fd/N" must not name two of them.
  */
-int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
+/* dlopen `load`; `shown` is what messages call it when the loader names
+   `load` (an fd path nobody knows), or NULL. */
+static int lib_load(const char *load, const char *shown, pk__os_lib *out_lib,
                     char *err, size_t cap) {
-  char where[4096];
-  const char *load = path;
-  void *h;
-  int fd = -1;
-
-  if (private) {
-    if ((fd = private_copy(path, where, sizeof where, err, cap)) < 0)
-      return PK_EIO;
-    load = where;
-  }
-  h = dlopen(load, RTLD_NOW | RTLD_LOCAL);
-  if (fd >= 0 && strncmp(where, "/proc/", 6) != 0)
-    unlink(where); /* temp-file fallback: the mapping keeps it alive */
+  void *h = dlopen(load, RTLD_NOW | RTLD_LOCAL);
   if (h == NULL) {
-    if (fd >= 0)
-      close(fd);
     const char *e = dlerror();
     /* dlerror names the path it was given; ours is an fd path. */
-    if (e != NULL && private) {
-      const char *colon = strstr(e, where);
+    if (e != NULL && shown != NULL) {
+      const char *colon = strstr(e, load);
       if (colon != NULL)
-        e = colon + strlen(where) + (colon[strlen(where)] == ':' ? 1 : 0);
+        e = colon + strlen(load) + (colon[strlen(load)] == ':' ? 1 : 0);
       while (*e == ' ')
         e++;
     }
@@ -245,6 +233,37 @@ int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
     return PK_EFORMAT;
   }
   out_lib->handle = h;
+  return PK_OK;
+}
+
+int pk__os_lib_open(const char *path, int private, pk__os_lib *out_lib,
+                    char *err, size_t cap) {
+  char where[4096];
+  const char *load = path;
+  int fd = -1, rc;
+
+  if (private) {
+    if ((fd = private_copy(path, where, sizeof where, err, cap)) < 0)
+      return PK_EIO;
+    load = where;
+  }
+  rc = lib_load(load, private ? path : NULL, out_lib, err, cap);
+  if (fd >= 0 && strncmp(where, "/proc/", 6) != 0)
+    unlink(where); /* temp-file fallback: the mapping keeps it alive */
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    return rc;
+  }
+  out_lib->fd = fd;
+  return PK_OK;
+}
+
+int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
+                       char *err, size_t cap) {
+  int rc = lib_load(where, where, out_lib, err, cap);
+  if (rc < 0)
+    return rc;
   out_lib->fd = fd;
   return PK_OK;
 }
@@ -747,4 +766,209 @@ int pk__os_thread_key(void (*dtor)(void *)) {
 void pk__os_thread_set(void *value) {
   if (thread_key_ok)
     pthread_setspecific(thread_key, value);
+
+/* ---- files for bundles and the catalog ---------------------------------- */
+
+int pk__os_open_file(const char *path, int *out_fd, pk__os_stat *out_st) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return open_code();
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return PK_EIO;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return PK_EFORMAT;
+  }
+  stat_out(&st, out_st);
+  *out_fd = fd;
+  return PK_OK;
+}
+
+int pk__os_pread(int fd, void *buf, size_t n, uint64_t off, size_t *out_got) {
+  size_t got = 0;
+  *out_got = 0;
+  if (off > (uint64_t)INT64_MAX - n)
+    return PK_EFORMAT;
+  while (got < n) {
+    ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k < 0)
+      return PK_EIO;
+    if (k == 0)
+      break;
+    got += (size_t)k;
+  }
+  *out_got = got;
+  return got == n ? PK_OK : PK_EFORMAT;
+}
+
+int pk__os_anon_file(const char *name, const void *data, size_t n,
+                     char *where, size_t cap, char *err, size_t errcap) {
+  int fd = -1;
+  size_t w = 0;
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  fd = memfd_create(name, MFD_CLOEXEC);
+#endif
+  if (fd < 0) {
+    const char *tmp = getenv("TMPDIR");
+    char t[4096];
+    snprintf(t, sizeof t, "%s/plugkit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    fd = mkostemp(t, O_CLOEXEC); /* 0600 */
+    if (fd >= 0)
+      unlink(t); /* private: only the fd reaches it */
+  }
+  if (fd < 0) {
+    snprintf(err, errcap, "cannot create a private file: %s",
+             strerror(errno));
+    return PK_EIO;
+  }
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write a private file: %s",
+               strerror(errno));
+      close(fd);
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  snprintf(where, cap, "/proc/self/fd/%d", fd);
+  return fd;
+}
+
+int pk__os_private_file(const char *name, char *path, size_t cap, char *err,
+                        size_t errcap) {
+  const char *base = getenv("XDG_RUNTIME_DIR");
+  struct stat st;
+  int fd;
+  /* The user's runtime folder (a tmpfs only the user reaches, emptied at
+     logout) when it is usable, else TMPDIR, else /tmp. */
+  if (base == NULL || base[0] != '/' || stat(base, &st) != 0 ||
+      !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      access(base, W_OK | X_OK) != 0) {
+    base = getenv("TMPDIR");
+    if (base == NULL || base[0] != '/')
+      base = "/tmp";
+  }
+  if ((size_t)snprintf(path, cap, "%s/plugkit-XXXXXX", base) >= cap) {
+    snprintf(err, errcap, "the temporary folder's path is too long");
+    return PK_EIO;
+  }
+  if (mkdtemp(path) == NULL) { /* mode 0700 */
+    snprintf(err, errcap, "cannot make a private folder in %s: %s", base,
+             strerror(errno));
+    return PK_EIO;
+  }
+  {
+    size_t k = strlen(path);
+    if ((size_t)snprintf(path + k, cap - k, "/%s", name) >= cap - k) {
+      path[k] = '\0';
+      rmdir(path);
+      snprintf(err, errcap, "the private file's path is too long");
+      return PK_EIO;
+    }
+  }
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+  if (fd < 0) {
+    snprintf(err, errcap, "cannot create %s: %s", path, strerror(errno));
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+    return PK_EIO;
+  }
+  return fd;
+}
+
+void pk__os_private_file_remove(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  unlink(path);
+  if (slash != NULL && (size_t)(slash - path) < sizeof dir) {
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    rmdir(dir);
+  }
+}
+
+int pk__os_write_all(int fd, const void *data, size_t n, char *err,
+                     size_t errcap) {
+  size_t w = 0;
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write a private file: %s",
+               k < 0 ? strerror(errno) : "no space");
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  return PK_OK;
+}
+
+int pk__os_write_file(const char *path, const void *data, size_t n,
+                      char *err, size_t errcap) {
+  char tmp[4096];
+  size_t w = 0;
+  int fd;
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+    snprintf(err, errcap, "path too long");
+    return PK_EIO;
+  }
+  if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+    snprintf(err, errcap, "cannot create %s: %s", tmp, strerror(errno));
+    return PK_EIO;
+  }
+  {
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(fd, 0644 & ~um);
+  }
+  while (w < n) {
+    ssize_t k = write(fd, (const char *)data + w, n - w);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
+      close(fd);
+      unlink(tmp);
+      return PK_EIO;
+    }
+    w += (size_t)k;
+  }
+  if (close(fd) != 0 || rename(tmp, path) != 0) {
+    snprintf(err, errcap, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return PK_EIO;
+  }
+  return PK_OK;
+}
+
+int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
+                 int *out_isreg, int *out_isexec) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return open_code();
+  stat_out(&st, out);
+  *out_islink = S_ISLNK(st.st_mode) ? 1 : 0;
+  *out_isreg = S_ISREG(st.st_mode) ? 1 : 0;
+  *out_isexec = (st.st_mode & 0111) != 0;
+  return PK_OK;
+}
+
+int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
+                    int *out_islink, int *out_isreg) {
+  struct stat st;
+  if (fstatat(dir, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return open_code();
+  stat_out(&st, out);
+  *out_islink = S_ISLNK(st.st_mode) ? 1 : 0;
+  *out_isreg = S_ISREG(st.st_mode) ? 1 : 0;
+  return PK_OK;
 }
