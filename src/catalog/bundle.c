@@ -626,12 +626,13 @@ done:
    "<bundle>!<member>: ", so a failure inside the artifact names it. */
 static void rename_msg(pk_host *h, const char *where, const char *path,
                        const char *member) {
-  char buf[sizeof h->errmsg];
+  char buf[PK__ERRMSG_MAX];
+  char *msg = pk__thread_errmsg(h); /* the calling thread's */
   size_t k = strlen(where);
-  if (strncmp(h->errmsg, where, k) != 0 || h->errmsg[k] != ':')
+  if (msg == NULL || strncmp(msg, where, k) != 0 || msg[k] != ':')
     return;
-  snprintf(buf, sizeof buf, "%s!%s%s", path, member, h->errmsg + k);
-  memcpy(h->errmsg, buf, sizeof buf);
+  snprintf(buf, sizeof buf, "%s!%s%s", path, member, msg + k);
+  memcpy(msg, buf, sizeof buf);
 }
 
 /* The message of a hash that differs from the artifact's pin. */
@@ -981,8 +982,8 @@ int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
     if (rc < 0 && policy == PK_TRUST_REQUIRE)
       goto done;
     if (rc < 0 && h->log != NULL)
-      h->log(h->log_ud, PK_LOG_WARN, "plugkit", h->errmsg,
-             strlen(h->errmsg));
+      h->log(h->log_ud, PK_LOG_WARN, "plugkit", pk_host_errmsg(h),
+             strlen(pk_host_errmsg(h)));
   }
   snprintf(file, sizeof file, "%s!%s", path, b->manifest->name);
   rc = pk__manifest_parse(h, file, (const char *)man,

@@ -633,140 +633,6 @@ int pk__os_self_path(char *buf, size_t cap) {
   return 0;
 }
 
-/* ---- threads ------------------------------------------------------------ */
-
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(pk__os_mutex),
-               "pk__os_mutex too small for pthread_mutex_t");
-_Static_assert(sizeof(pthread_cond_t) <= sizeof(pk__os_cond),
-               "pk__os_cond too small for pthread_cond_t");
-
-#define MTX(m) ((pthread_mutex_t *)(void *)(m)->opaque)
-#define CND(c) ((pthread_cond_t *)(void *)(c)->opaque)
-
-int pk__os_mutex_init(pk__os_mutex *m) {
-  return pthread_mutex_init(MTX(m), NULL) == 0 ? PK_OK : PK_ENOMEM;
-}
-void pk__os_mutex_destroy(pk__os_mutex *m) { pthread_mutex_destroy(MTX(m)); }
-void pk__os_mutex_lock(pk__os_mutex *m) { pthread_mutex_lock(MTX(m)); }
-void pk__os_mutex_unlock(pk__os_mutex *m) { pthread_mutex_unlock(MTX(m)); }
-
-int pk__os_cond_init(pk__os_cond *c) {
-  pthread_condattr_t a;
-  int rc;
-  if (pthread_condattr_init(&a) != 0)
-    return PK_ENOMEM;
-  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-  rc = pthread_cond_init(CND(c), &a);
-  pthread_condattr_destroy(&a);
-  return rc == 0 ? PK_OK : PK_ENOMEM;
-}
-void pk__os_cond_destroy(pk__os_cond *c) { pthread_cond_destroy(CND(c)); }
-void pk__os_cond_broadcast(pk__os_cond *c) { pthread_cond_broadcast(CND(c)); }
-
-int pk__os_cond_wait(pk__os_cond *c, pk__os_mutex *m, uint64_t deadline_ns) {
-  struct timespec ts;
-  if (deadline_ns == 0)
-    return pthread_cond_wait(CND(c), MTX(m)) == 0 ? 0 : 0;
-  ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-  ts.tv_nsec = (long)(deadline_ns % 1000000000u);
-  return pthread_cond_timedwait(CND(c), MTX(m), &ts) == ETIMEDOUT;
-}
-
-int pk__os_ncpu(void) {
-#ifdef CPU_COUNT
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return CPU_COUNT(&set);
-#endif
-  {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-  }
-}
-
-void pk__os_yield(void) { sched_yield(); }
-
-#if defined(__linux__)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#endif
-
-/* ThreadSanitizer knows no fences (nor membarrier): under it the lanes
-   use sequentially consistent loads and stores instead (core.h,
-   PK__ORD_LANE), which it understands. */
-#if defined(__SANITIZE_THREAD__)
-#define PK__OS_FENCE() ((void)0)
-#else
-#define PK__OS_FENCE() atomic_thread_fence(memory_order_seq_cst)
-#endif
-
-/* 1: membarrier's private expedited command is registered; -1: not
-   available, use the fallback. */
-static atomic_int membarrier_state;
-
-static void membarrier_fallback(void) {
-  /* Changing the protection of a page this process has touched makes the
-     kernel shoot down its TLB entry on every CPU running one of our
-     threads: an interrupt each, which orders their loads and stores as a
-     barrier would. One page, kept for the life of the process. */
-  static unsigned char *page;
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&mu);
-  if (page == NULL) {
-    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    page = m == MAP_FAILED ? NULL : (unsigned char *)m;
-  }
-  if (page != NULL) {
-    page[0]++;
-    mprotect(page, 4096, PROT_READ);
-    mprotect(page, 4096, PROT_READ | PROT_WRITE);
-  }
-  pthread_mutex_unlock(&mu);
-  PK__OS_FENCE();
-}
-
-void pk__os_membarrier(void) {
-#if defined(__linux__) && defined(SYS_membarrier)
-  int st = atomic_load(&membarrier_state);
-  if (st == 0) {
-    st = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
-                 0) == 0
-             ? 1
-             : -1;
-    atomic_store(&membarrier_state, st);
-  }
-  if (st == 1 &&
-      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) {
-    PK__OS_FENCE();
-    return;
-  }
-#endif
-  membarrier_fallback();
-}
-
-static pthread_key_t thread_key;
-static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
-static void (*_Atomic thread_dtor)(void *);
-static int thread_key_ok;
-
-static void thread_key_make(void) {
-  thread_key_ok = pthread_key_create(&thread_key, atomic_load(&thread_dtor)) == 0;
-}
-
-int pk__os_thread_key(void (*dtor)(void *)) {
-  void (*none)(void *) = NULL;
-  /* One key for the library: the first caller's destructor (there is
-     one caller, thread.c). */
-  atomic_compare_exchange_strong(&thread_dtor, &none, dtor);
-  pthread_once(&thread_key_once, thread_key_make);
-  return thread_key_ok ? 0 : -1;
-}
-
-void pk__os_thread_set(void *value) {
-  if (thread_key_ok)
-    pthread_setspecific(thread_key, value);
-
 /* ---- files for bundles and the catalog ---------------------------------- */
 
 int pk__os_open_file(const char *path, int *out_fd, pk__os_stat *out_st) {
@@ -971,4 +837,139 @@ int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
   *out_islink = S_ISLNK(st.st_mode) ? 1 : 0;
   *out_isreg = S_ISREG(st.st_mode) ? 1 : 0;
   return PK_OK;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(pk__os_mutex),
+               "pk__os_mutex too small for pthread_mutex_t");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(pk__os_cond),
+               "pk__os_cond too small for pthread_cond_t");
+
+#define MTX(m) ((pthread_mutex_t *)(void *)(m)->opaque)
+#define CND(c) ((pthread_cond_t *)(void *)(c)->opaque)
+
+int pk__os_mutex_init(pk__os_mutex *m) {
+  return pthread_mutex_init(MTX(m), NULL) == 0 ? PK_OK : PK_ENOMEM;
+}
+void pk__os_mutex_destroy(pk__os_mutex *m) { pthread_mutex_destroy(MTX(m)); }
+void pk__os_mutex_lock(pk__os_mutex *m) { pthread_mutex_lock(MTX(m)); }
+void pk__os_mutex_unlock(pk__os_mutex *m) { pthread_mutex_unlock(MTX(m)); }
+
+int pk__os_cond_init(pk__os_cond *c) {
+  pthread_condattr_t a;
+  int rc;
+  if (pthread_condattr_init(&a) != 0)
+    return PK_ENOMEM;
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  rc = pthread_cond_init(CND(c), &a);
+  pthread_condattr_destroy(&a);
+  return rc == 0 ? PK_OK : PK_ENOMEM;
+}
+void pk__os_cond_destroy(pk__os_cond *c) { pthread_cond_destroy(CND(c)); }
+void pk__os_cond_broadcast(pk__os_cond *c) { pthread_cond_broadcast(CND(c)); }
+
+int pk__os_cond_wait(pk__os_cond *c, pk__os_mutex *m, uint64_t deadline_ns) {
+  struct timespec ts;
+  if (deadline_ns == 0)
+    return pthread_cond_wait(CND(c), MTX(m)) == 0 ? 0 : 0;
+  ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+  ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+  return pthread_cond_timedwait(CND(c), MTX(m), &ts) == ETIMEDOUT;
+}
+
+int pk__os_ncpu(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+#endif
+  {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+  }
+}
+
+void pk__os_yield(void) { sched_yield(); }
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
+
+/* ThreadSanitizer knows no fences (nor membarrier): under it the lanes
+   use sequentially consistent loads and stores instead (core.h,
+   PK__ORD_LANE), which it understands. */
+#if defined(__SANITIZE_THREAD__)
+#define PK__OS_FENCE() ((void)0)
+#else
+#define PK__OS_FENCE() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
+/* 1: membarrier's private expedited command is registered; -1: not
+   available, use the fallback. */
+static atomic_int membarrier_state;
+
+static void membarrier_fallback(void) {
+  /* Changing the protection of a page this process has touched makes the
+     kernel shoot down its TLB entry on every CPU running one of our
+     threads: an interrupt each, which orders their loads and stores as a
+     barrier would. One page, kept for the life of the process. */
+  static unsigned char *page;
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mu);
+  if (page == NULL) {
+    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    page = m == MAP_FAILED ? NULL : (unsigned char *)m;
+  }
+  if (page != NULL) {
+    page[0]++;
+    mprotect(page, 4096, PROT_READ);
+    mprotect(page, 4096, PROT_READ | PROT_WRITE);
+  }
+  pthread_mutex_unlock(&mu);
+  PK__OS_FENCE();
+}
+
+void pk__os_membarrier(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+  int st = atomic_load(&membarrier_state);
+  if (st == 0) {
+    st = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                 0) == 0
+             ? 1
+             : -1;
+    atomic_store(&membarrier_state, st);
+  }
+  if (st == 1 &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) {
+    PK__OS_FENCE();
+    return;
+  }
+#endif
+  membarrier_fallback();
+}
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static void (*_Atomic thread_dtor)(void *);
+static int thread_key_ok;
+
+static void thread_key_make(void) {
+  thread_key_ok = pthread_key_create(&thread_key, atomic_load(&thread_dtor)) == 0;
+}
+
+int pk__os_thread_key(void (*dtor)(void *)) {
+  void (*none)(void *) = NULL;
+  /* One key for the library: the first caller's destructor (there is
+     one caller, thread.c). */
+  atomic_compare_exchange_strong(&thread_dtor, &none, dtor);
+  pthread_once(&thread_key_once, thread_key_make);
+  return thread_key_ok ? 0 : -1;
+}
+
+void pk__os_thread_set(void *value) {
+  if (thread_key_ok)
+    pthread_setspecific(thread_key, value);
 }
