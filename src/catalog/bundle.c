@@ -1004,7 +1004,6 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
   pk_plugin *p = NULL;
   char shown[4096], where[64];
   int rc, fd = -1, policy = o->trust != 0 ? o->trust : h->trust;
-  pk__semver abi;
 
   if (policy == PK_TRUST_DEFAULT)
     policy = PK_TRUST_OFF;
@@ -1015,17 +1014,8 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
     return rc;
   if ((rc = pk__bundle_manifest(h, path, &b, policy, &m)) < 0)
     goto done;
-  abi.major = PK_ABI_MAJOR;
-  abi.minor = PK_ABI_MINOR;
-  abi.patch = 0;
-  abi.pre = NULL;
-  abi.npre = 0;
-  if (m->abi_text != NULL && !pk__range_match(&m->abi, &abi)) {
-    rc = pk__err(h, PK_EABI, path, "manifest",
-                 "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
-                 m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+  if ((rc = pk__manifest_check_abi(h, m, path)) < 0)
     goto done;
-  }
   if ((rc = pk__manifest_pick(h, m, o->backend, o->artifacts, &a)) < 0)
     goto done;
   if ((am = pk__bundle_find(&b, a->path)) == NULL) {

@@ -596,3 +596,18 @@ int pk__manifest_probe(const char *path, const unsigned char *head,
   }
   return 0;
 }
+
+int pk__manifest_check_abi(pk_host *h, const pk__manifest *m,
+                           const char *path) {
+  pk__semver abi;
+  abi.major = PK_ABI_MAJOR;
+  abi.minor = PK_ABI_MINOR;
+  abi.patch = 0;
+  abi.pre = NULL;
+  abi.npre = 0;
+  if (m->abi_text != NULL && !pk__range_match(&m->abi, &abi))
+    return pk__err(h, PK_EABI, path, "manifest",
+                   "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
+                   m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+  return PK_OK;
+}

@@ -137,6 +137,11 @@ void pk__manifest_free(pk_host *h, pk__manifest *m);
 /* This host's target, "x86_64-linux": the native artifacts it loads. */
 void pk__target_this(char out[PK__MF_MAX_TARGET + 1]);
 
+/* PK_OK when this host's ABI is in the range m asks for (or m names
+   none); else PK_EABI, the message naming both. `path` names m. */
+int pk__manifest_check_abi(pk_host *h, const pk__manifest *m,
+                           const char *path);
+
 /*
  * The best artifact of `m` for this host: only those of `backend` when it
  * is not NULL; only wasm and lua under PK_ARTIFACTS_SANDBOXED; only

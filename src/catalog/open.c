@@ -249,7 +249,6 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   pk_plugin *p = NULL;
   char file[4096];
   int rc, policy = o->trust != 0 ? o->trust : h->trust, is_mf = 0;
-  pk__semver abi;
 
   /* An artifact is a plugin file: even one swapped for a manifest after
      its check is not followed (no chains, no recursion). */
@@ -288,17 +287,8 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   }
   if ((rc = pk__manifest_parse(h, path, (const char *)buf, n, &m)) < 0)
     goto done;
-  abi.major = PK_ABI_MAJOR;
-  abi.minor = PK_ABI_MINOR;
-  abi.patch = 0;
-  abi.pre = NULL;
-  abi.npre = 0;
-  if (m->abi_text != NULL && !pk__range_match(&m->abi, &abi)) {
-    rc = pk__err(h, PK_EABI, path, "manifest",
-                 "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",
-                 m->abi_text, PK_ABI_MAJOR, PK_ABI_MINOR);
+  if ((rc = pk__manifest_check_abi(h, m, path)) < 0)
     goto done;
-  }
   /* Under process isolation opts.backend names the child's backend. */
   if ((rc = pk__manifest_pick(h, m, o->backend, o->artifacts, &a)) < 0)
     goto done;
