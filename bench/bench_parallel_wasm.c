@@ -4,11 +4,18 @@
  * ParallelWasm: `sum` of the conformance module from 1 and 2 threads
  * (PKB_PAR_ROW: ns per call on one thread, and the calls per second of 2
  * threads over those of 1).
- * WasmInstanceFromPool: what the pool does for a thread's first call when
- * the module's init called no host function: an instance made from the
- * image of the first one's post-init state (pkw_instance_create with
- * limits.image, the same call src/wasm/wasm.c makes), its exports looked
- * up, and the first call of sum; then freed. Through the engine API: the
+ * WasmInstanceFromPool: what the backend does when the pool needs a new
+ * instance and a freed one left its blocks (pkw_module_set_spares, as
+ * src/wasm/wasm.c sets them) and the module's init called no host
+ * function: pkw_instance_create with limits.image (the backend's limits),
+ * its exports looked up, the first call of sum, then plugkit_fini and
+ * pkw_instance_destroy, which makes it the next one's spare. The memory
+ * is not tracked (a plugin without reset_after_call), so each new
+ * instance gets the image's whole memory written again.
+ * WasmInstanceFromPoolTracked: the same for a reset_after_call plugin
+ * (decoded PKW_DECODE_DIRTY, its instances track their pages): the
+ * spare's memory is brought back by the chunks the last user wrote.
+ * Through the engine API: the backend's code is not exported, and the
  * public API makes a new pool instance only for a new thread, whose
  * creation would be most of the time measured.
  * WasmResetAfterCall: bump (which writes a counter in linear memory: one
@@ -47,21 +54,22 @@ typedef struct from_pool {
   uint32_t nimp;
   pkw_instance *inst0;
   pkw_image *img;
-  uint32_t x_sum;
-  uint32_t nexports;
+  uint32_t x_sum, x_fini;
+  int tracked;
 } from_pool;
 
 static from_pool fp;
 static const pkw_alloc counting = {pkb_realloc, NULL};
 
-/* The imports are never called by sum: they only have to link. */
+/* The imports: sum calls none; fini logs (a host call that does
+   nothing here). */
 static int no_import(void *ud, pkw_instance *inst, const uint64_t *args,
                      uint64_t *results) {
   (void)ud;
   (void)inst;
   (void)args;
   (void)results;
-  return -1;
+  return 0;
 }
 
 /* The backend's limits (src/wasm/wasm.c). */
@@ -85,7 +93,7 @@ static void teardown_from_pool(void *st) {
   memset(f, 0, sizeof *f);
 }
 
-static int setup_from_pool(void **out) {
+static int setup_pool(void **out, int tracked) {
   char path[1024];
   FILE *fl;
   uint8_t *bytes;
@@ -109,11 +117,14 @@ static int setup_from_pool(void **out) {
     return pkb_skip("cannot read %s", path);
   }
   fclose(fl);
-  rc = pkw_module_decode_ex(&counting, bytes, (size_t)len, PKW_DECODE_LAZY,
+  rc = pkw_module_decode_ex(&counting, bytes, (size_t)len,
+                            PKW_DECODE_LAZY | (tracked ? PKW_DECODE_DIRTY : 0),
                             &fp.m, NULL, 0);
   free(bytes);
   if (rc != PKW_OK)
     return pkb_skip("cannot decode %s", path);
+  fp.tracked = tracked;
+  pkw_module_set_spares(fp.m, 2); /* PK__WSPARES */
   fp.nimp = pkw_module_num_imports(fp.m);
   fp.hostfns = calloc(fp.nimp + 1, sizeof *fp.hostfns);
   fp.ext = calloc(fp.nimp + 1, sizeof *fp.ext);
@@ -145,11 +156,16 @@ static int setup_from_pool(void **out) {
       pkw_image_create(fp.inst0, &fp.img) != PKW_OK ||
       pkw_module_find_export(fp.m, "sum", 3, &fp.x_sum) != PKW_OK)
     goto fail;
+  if (pkw_module_find_export(fp.m, "plugkit_fini", 12, &fp.x_fini) != PKW_OK)
+    fp.x_fini = UINT32_MAX;
   return 0;
 fail:
   teardown_from_pool(&fp);
   return pkb_skip("cannot set up the conformance module's image");
 }
+
+static int setup_from_pool(void **out) { return setup_pool(out, 0); }
+static int setup_from_pool_tracked(void **out) { return setup_pool(out, 1); }
 
 static void run_from_pool(void *st, uint64_t n) {
   from_pool *f = st;
@@ -165,15 +181,23 @@ static void run_from_pool(void *st, uint64_t n) {
         PKW_OK)
       abort();
     pkw_instance_set_user(inst, f);
+    if (f->tracked && pkw_instance_track_dirty(inst) != PKW_OK)
+      abort();
     if (pkw_instance_export(inst, f->x_sum, NULL, NULL, &ex) != PKW_OK ||
         pkw_call(ex.u.func, slots, 2, slots, 1) != PKW_OK)
       abort();
     pkb_sink(slots[0]);
+    if (f->x_fini != UINT32_MAX &&
+        (pkw_instance_export(inst, f->x_fini, NULL, NULL, &ex) != PKW_OK ||
+         pkw_call(ex.u.func, NULL, 0, NULL, 0) != PKW_OK))
+      abort();
     pkw_instance_destroy(inst);
   }
 }
 
 PKB_ROW(WasmInstanceFromPool, setup_from_pool, run_from_pool,
+        teardown_from_pool)
+PKB_ROW(WasmInstanceFromPoolTracked, setup_from_pool_tracked, run_from_pool,
         teardown_from_pool)
 
 /* ---- WasmResetAfterCall ---------------------------------------------------- */

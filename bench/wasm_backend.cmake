@@ -1,5 +1,5 @@
 # Rows of the wasm backend: WasmCSum, WasmRustSum, WasmGreet, WasmHostCall,
-# LoadWasm, ParallelWasm, WasmInstanceFromPool, WasmResetAfterCall. The modules are built here (the bench build has no tests).
+# LoadWasm, ParallelWasm, WasmInstanceFromPool(Tracked), WasmResetAfterCall. The modules are built here (the bench build has no tests).
 if("wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
   set(_fx ${PROJECT_SOURCE_DIR}/tests/fixtures)
   pk_wasm_module(benchw_conformance ${CMAKE_CURRENT_BINARY_DIR}/conformance.wasm
@@ -14,7 +14,8 @@ if("wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
   endif()
   target_sources(pk_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/bench_wasm.c)
   # The instance pool (issue 13): ParallelWasm, WasmInstanceFromPool
-  # (through the engine API) and WasmResetAfterCall.
+  # and WasmInstanceFromPoolTracked (through the engine API) and
+  # WasmResetAfterCall.
   find_package(Threads REQUIRED)
   target_sources(pk_bench PRIVATE
     ${CMAKE_CURRENT_SOURCE_DIR}/bench_parallel_wasm.c)

@@ -625,6 +625,9 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
                     "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed", err);
+  /* Instances the pool frees (a reset that failed, the close) leave
+     their blocks to the next one: a new instance allocates nothing. */
+  pkw_module_set_spares(m->mod, PK__WSPARES);
   nimp = pkw_module_num_imports(m->mod);
   if (nimp > 0) {
     if ((m->ext = pk__alloc(h, nimp * sizeof *m->ext)) == NULL ||

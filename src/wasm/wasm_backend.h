@@ -58,6 +58,8 @@
  */
 
 #define PK__WNONE 0xffffffffu /* no such export */
+/* Spare instances a module keeps for the next (pkw_module_set_spares). */
+#define PK__WSPARES 2u
 
 typedef struct pk__wexport {
   uint32_t fn;      /* the export's index in the module */

@@ -1270,6 +1270,200 @@ static void test_deep_stack_linear(void) {
   dfree(&mod);
 }
 
+/* ---- spare instances (pkw_module_set_spares) ------------------------------ */
+
+/* f(addr, val): i32.store val at addr. Memory of 2 pages. */
+static const uint8_t store_code[] = {0x20, 0x00, 0x20, 0x01, 0x36,
+                                     0x02, 0x00, 0x0b};
+
+typedef struct spares_fx {
+  pkw_module *m;
+  pkw_instance *inst0;
+  pkw_image *img;
+} spares_fx;
+
+/* The module decoded with `flags`, its first instance with "IMG" at
+ * 12288 (chunk 3) and an image of that. */
+static void spares_load(spares_fx *fx, const pkw_alloc *al, unsigned flags,
+                        const char *mark) {
+  spec sp = {"ii", "", store_code, sizeof store_code, 0, 2, -1, 0, 0};
+  buf b;
+  build(&b, &sp);
+  CHECK_RC(pkw_module_decode_ex(al, b.b, b.n, flags, &fx->m, NULL, 0),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(fx->m, NULL, 0, NULL, &fx->inst0, NULL, 0),
+           PKW_OK);
+  CHECK_RC(pkw_memory_write(pkw_instance_memory(fx->inst0), 12288, mark,
+                            strlen(mark)),
+           PKW_OK);
+  CHECK_RC(pkw_image_create(fx->inst0, &fx->img), PKW_OK);
+}
+
+static void spares_unload(spares_fx *fx) {
+  pkw_image_destroy(fx->img);
+  pkw_instance_destroy(fx->inst0);
+  pkw_module_destroy(fx->m);
+}
+
+static pkw_instance *from_image(pkw_module *m, const pkw_image *img) {
+  pkw_limits lim;
+  pkw_instance *inst = NULL;
+  memset(&lim, 0, sizeof lim);
+  lim.image = img;
+  CHECK_RC(pkw_instance_create(m, NULL, 0, &lim, &inst, NULL, 0), PKW_OK);
+  return inst;
+}
+
+static void store(pkw_instance *inst, uint32_t addr, uint32_t v) {
+  pkw_func *f;
+  uint64_t a[2];
+  a[0] = addr;
+  a[1] = v;
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_call(f, a, 2, NULL, 0), PKW_OK);
+}
+
+/* The memory of inst is the image's: "IMG" at 12288, zero elsewhere. */
+static void check_image_memory(pkw_instance *inst, const char *mark) {
+  uint64_t size, i;
+  const uint8_t *d = pkw_memory_data(pkw_instance_memory(inst), &size);
+  size_t n = strlen(mark);
+  CHECK(size == 2u * 65536u);
+  CHECK(memcmp(d + 12288, mark, n) == 0);
+  for (i = 0; i < size; i++)
+    if (i < 12288 || i >= 12288 + n)
+      CHECK(d[i] == 0);
+}
+
+/* An instance made from a spare allocates nothing and has the image's
+ * state, whatever the previous one wrote or grew (untracked memory: all
+ * of it is written again). */
+static void test_spare_reused(void) {
+  pkw_alloc al = {count_realloc, NULL};
+  spares_fx fx;
+  pkw_instance *a, *b;
+  long before, held;
+  spares_load(&fx, &al, 0, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  a = from_image(fx.m, fx.img);
+  check_image_memory(a, "IMG");
+  store(a, 100, 0xdeadbeefu);
+  store(a, 12288, 0x41414141u);
+  pkw_memory_data(pkw_instance_memory(a), NULL)[70000] = 9; /* raw */
+  held = live;
+  pkw_instance_destroy(a);
+  CHECK(live == held); /* kept as the spare */
+  before = total;
+  b = from_image(fx.m, fx.img);
+  CHECK(total == before); /* no allocation: the spare's blocks */
+  check_image_memory(b, "IMG");
+  /* Grown: back to the image's 2 pages. */
+  CHECK_RC(pkw_memory_grow(pkw_instance_memory(b), 3, NULL), PKW_OK);
+  pkw_memory_data(pkw_instance_memory(b), NULL)[200000] = 9;
+  pkw_instance_destroy(b);
+  b = from_image(fx.m, fx.img);
+  check_image_memory(b, "IMG");
+  CHECK(pkw_memory_pages(pkw_instance_memory(b)) == 2);
+  before = total;
+  /* A second instance while b lives: new blocks. */
+  a = from_image(fx.m, fx.img);
+  CHECK(total > before);
+  check_image_memory(a, "IMG");
+  pkw_instance_destroy(a);
+  pkw_instance_destroy(b); /* over the cap of 1: freed */
+  CHECK(live < held + 4);
+  held = live;
+  pkw_module_set_spares(fx.m, 0); /* frees the spare */
+  CHECK(live < held);
+  pkw_instance_destroy(from_image(fx.m, fx.img)); /* none kept now */
+  CHECK(live < held);
+  spares_unload(&fx);
+  CHECK(live == 0);
+}
+
+/* A tracked spare restored from the same image copies back only the
+ * chunks written since (white-box: a raw write nobody marked stays,
+ * which shows the rest was not rewritten); from another image, all of
+ * it. */
+static void test_spare_dirty_only(void) {
+  spares_fx fx, fy;
+  pkw_instance *a, *b;
+  uint8_t *d;
+  spares_load(&fx, NULL, PKW_DECODE_DIRTY, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  a = from_image(fx.m, fx.img);
+  CHECK_RC(pkw_instance_track_dirty(a), PKW_OK);
+  /* Tracking began after the image was applied: not known to be the
+   * image, so the first reuse writes all of it. */
+  d = pkw_memory_data(pkw_instance_memory(a), NULL);
+  d[90000] = 7;
+  pkw_instance_destroy(a);
+  b = from_image(fx.m, fx.img);
+  check_image_memory(b, "IMG");
+  CHECK(pkw_instance_dirty_chunks(b) == 0);
+  /* Now tracked since the image: the next reuse restores the dirty. */
+  store(b, 100, 0xdeadbeefu);
+  store(b, 12290, 0x41414141u);
+  CHECK(pkw_instance_dirty_chunks(b) == 2);
+  d = pkw_memory_data(pkw_instance_memory(b), NULL);
+  d[90000] = 7; /* unmarked */
+  pkw_instance_destroy(b);
+  a = from_image(fx.m, fx.img);
+  CHECK(pkw_instance_dirty_chunks(a) == 0);
+  d = pkw_memory_data(pkw_instance_memory(a), NULL);
+  CHECK(d[100] == 0 && memcmp(d + 12288, "IMG", 3) == 0);
+  CHECK(d[90000] == 7); /* not rewritten */
+  d[90000] = 0;
+  store(a, 4, 1);
+  pkw_instance_destroy(a);
+  /* Another image of the same module (another id): written whole. */
+  CHECK_RC(pkw_memory_write(pkw_instance_memory(fx.inst0), 12288, "NEW", 3),
+           PKW_OK);
+  fy.m = fx.m;
+  CHECK_RC(pkw_image_create(fx.inst0, &fy.img), PKW_OK);
+  d = NULL;
+  b = from_image(fx.m, fy.img);
+  check_image_memory(b, "NEW");
+  d = pkw_memory_data(pkw_instance_memory(b), NULL);
+  d[90000] = 5; /* unmarked, and b is tracked since fy.img */
+  pkw_instance_destroy(b);
+  /* Back to the first image: not the spare's base, so whole again. */
+  b = from_image(fx.m, fx.img);
+  check_image_memory(b, "IMG");
+  pkw_instance_destroy(b);
+  pkw_image_destroy(fy.img);
+  spares_unload(&fx);
+}
+
+/* Instances made and destroyed on two threads at once share the spares
+ * (ThreadSanitizer checks the lock). */
+static void *spare_churn(void *arg) {
+  spares_fx *fx = arg;
+  int i;
+  for (i = 0; i < 300; i++) {
+    pkw_instance *inst = from_image(fx->m, fx->img);
+    if (i % 2)
+      CHECK_RC(pkw_instance_track_dirty(inst), PKW_OK);
+    check_image_memory(inst, "IMG");
+    store(inst, 100 + 4096 * (uint32_t)(i % 8), (uint32_t)i + 1);
+    pkw_instance_destroy(inst);
+  }
+  return NULL;
+}
+
+static void test_spare_threads(void) {
+  spares_fx fx;
+  pthread_t t[2];
+  int i;
+  spares_load(&fx, NULL, PKW_DECODE_DIRTY, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  for (i = 0; i < 2; i++)
+    CHECK(pthread_create(&t[i], NULL, spare_churn, &fx) == 0);
+  for (i = 0; i < 2; i++)
+    CHECK(pthread_join(t[i], NULL) == 0);
+  spares_unload(&fx);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -1296,6 +1490,9 @@ static const struct {
     {"wasm_table_limit", test_table_limit},
     {"wasm_translation_work_limit", test_work_limit},
     {"wasm_deep_stack_translation_linear", test_deep_stack_linear},
+    {"wasm_spare_instance_reused", test_spare_reused},
+    {"wasm_spare_dirty_chunks_only", test_spare_dirty_only},
+    {"wasm_spare_threads", test_spare_threads},
 };
 
 int main(int argc, char **argv) {

@@ -899,6 +899,7 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
     return PKW_ENOMEM;
   memset(m, 0, sizeof *m);
   atomic_flag_clear(&m->lock);
+  atomic_flag_clear(&m->spare_lock);
   m->track_dirty = (flags & PKW_DECODE_DIRTY) != 0;
   m->alloc = a;
   m->arena.alloc = a;
@@ -928,6 +929,7 @@ void pkw_module_destroy(pkw_module *m) {
   if (m == NULL)
     return;
   a = m->alloc;
+  pkw__spares_free(m);
   pkw__arena_free(&m->arena);
   pkw__realloc(&a, m, 0);
 }

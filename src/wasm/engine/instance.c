@@ -11,11 +11,15 @@
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta);
 int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init);
 static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh);
+static pkw_instance *spare_take(pkw_module *m);
+static void instance_free_blocks(pkw_instance *inst);
+static void instance_release(pkw_instance *inst, int keep);
 
 #define CHUNK ((size_t)1 << PKW_CHUNK_SHIFT)
 
 struct pkw_image {
   pkw_alloc alloc;
+  uint64_t id;         /* unique in the process (pkw_memory.base_id) */
   uint32_t pages;      /* memory size */
   uint64_t nchunks;    /* 4 KiB chunks in it */
   uint32_t *chunk;     /* per chunk: 0 (all zero) or 1 + its index in data */
@@ -83,6 +87,49 @@ static int dirty_cover(pkw_memory *mem, uint64_t pages) {
   mem->dirty_list = list;
   mem->dirty_cap = (uint32_t)n;
   return 0;
+}
+
+/* Forgets which chunks a tracked memory wrote: its bytes are no longer
+ * known to be those of an image. */
+static void dirty_forget(pkw_memory *mem) {
+  uint32_t k;
+  if (mem->dirty != NULL)
+    for (k = 0; k < mem->ndirty; k++)
+      mem->dirty[mem->dirty_list[k]] = 0;
+  mem->ndirty = 0;
+  mem->base_id = 0;
+}
+
+/* A spare instance's memory for a new one: `pages` pages under `max`,
+ * its bytes kept (an image may need only its dirty chunks restored:
+ * image_apply), zeroed when there is no image. The dirty map stays. */
+static int memory_reuse(pkw_memory *mem, uint32_t pages, uint32_t max,
+                        const pkw_image *img) {
+  mem->max = max;
+  if (pages > max)
+    return PKW_ELIMIT;
+  if (mem->pages != pages) {
+    if (pages == 0) {
+      pkw__realloc(&mem->alloc, mem->data, 0);
+      mem->data = NULL;
+    } else {
+      uint8_t *nd = pkw__realloc(&mem->alloc, mem->data, (size_t)pages * PAGE);
+      if (nd == NULL)
+        return PKW_ENOMEM;
+      mem->data = nd;
+    }
+    mem->pages = pages;
+    mem->size = (uint64_t)pages * PAGE;
+    dirty_forget(mem);
+    if (mem->dirty != NULL && dirty_cover(mem, pages) < 0)
+      return PKW_ENOMEM;
+  }
+  if (img == NULL) {
+    dirty_forget(mem);
+    if (mem->size > 0)
+      memset(mem->data, 0, (size_t)mem->size);
+  }
+  return PKW_OK;
 }
 
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta) {
@@ -467,6 +514,9 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   size_t o_frames;
   uint32_t ndf, ndt, ndg, i;
   uint8_t *base;
+  pkw_instance *spare;
+  uint64_t *stack = NULL;
+  pkw_memory *spare_mem = NULL;
   int rc;
 
   if (m == NULL || out_inst == NULL)
@@ -497,11 +547,24 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   o_dd = sz;    sz = align16(sz + m->ndatas);
   o_frames = sz;
   sz += (size_t)lim.max_call_depth * sizeof(pkw_frame);
-  base = pkw__realloc(&m->alloc, NULL, sz);
-  if (base == NULL)
+  /* A spare of the same shape, else new blocks. */
+  if ((spare = spare_take(m)) != NULL &&
+      (spare->block_size != sz ||
+       spare->limits.stack_slots != lim.stack_slots)) {
+    instance_free_blocks(spare);
+    spare = NULL;
+  }
+  if (spare != NULL) {
+    stack = spare->stack;
+    if (m->nmems > m->nmem_imports)
+      spare_mem = spare->mem;
+    base = (uint8_t *)spare;
+  } else if ((base = pkw__realloc(&m->alloc, NULL, sz)) == NULL) {
     return PKW_ENOMEM;
+  }
   memset(base, 0, o_frames);
   inst = (pkw_instance *)base;
+  inst->block_size = sz;
   inst->mod = m;
   inst->alloc = m->alloc;
   inst->limits = lim;
@@ -518,8 +581,14 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   inst->frame_free = inst->frames;
   inst->fuel = lim.fuel > 0 ? lim.fuel : -1;
   atomic_init(&inst->interrupt, 0);
-  inst->stack = pkw__realloc(&m->alloc, NULL,
-                             (size_t)lim.stack_slots * sizeof(uint64_t));
+  inst->stack = stack != NULL
+                    ? stack
+                    : pkw__realloc(&m->alloc, NULL,
+                                   (size_t)lim.stack_slots * sizeof(uint64_t));
+  if (spare_mem != NULL) { /* the instance owns it from here */
+    inst->mem = spare_mem;
+    inst->own_mem = 1;
+  }
   if (inst->stack == NULL) {
     rc = PKW_ENOMEM;
     goto fail;
@@ -602,20 +671,28 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     uint32_t max = ml->has_max ? ml->max : PKW_MAX_PAGES;
     if (max > lim.max_memory_pages)
       max = lim.max_memory_pages;
-    inst->mem = pkw__realloc(&m->alloc, NULL, sizeof(pkw_memory));
-    if (inst->mem == NULL) {
-      rc = PKW_ENOMEM;
-      goto fail;
+    if (spare_mem == NULL) {
+      inst->mem = pkw__realloc(&m->alloc, NULL, sizeof(pkw_memory));
+      if (inst->mem == NULL) {
+        rc = PKW_ENOMEM;
+        goto fail;
+      }
+      memset(inst->mem, 0, sizeof *inst->mem);
+      inst->own_mem = 1;
     }
-    inst->own_mem = 1;
     if (lim.image != NULL && lim.image->pages > max) {
       pkw__errf(errbuf, errlen, "memory: the image is over the limit");
       rc = PKW_ELIMIT;
       goto fail;
     }
-    rc = memory_init(inst->mem, &m->alloc,
-                     lim.image != NULL ? lim.image->pages : ml->min, max,
-                     lim.image == NULL);
+    if (spare_mem != NULL)
+      rc = memory_reuse(inst->mem,
+                        lim.image != NULL ? lim.image->pages : ml->min, max,
+                        lim.image);
+    else
+      rc = memory_init(inst->mem, &m->alloc,
+                       lim.image != NULL ? lim.image->pages : ml->min, max,
+                       lim.image == NULL);
     inst->mem->has_max = ml->has_max;
     inst->mem->decl_max = ml->max;
     if (rc < 0) {
@@ -694,19 +771,24 @@ trapped:
   *out_inst = inst;
   return rc;
 fail:
-  pkw_instance_destroy(inst);
+  instance_release(inst, 0);
   return rc;
 }
 
-void pkw_instance_destroy(pkw_instance *inst) {
-  pkw_alloc a;
-  uint32_t i, ndt;
-  if (inst == NULL)
-    return;
-  a = inst->alloc;
-  ndt = inst->mod->ntables - inst->mod->ntable_imports;
-  for (i = 0; i < ndt; i++)
-    pkw__realloc(&a, inst->own_tables[i].elems, 0);
+/* ---- spare instances ------------------------------------------------------ */
+
+static void spare_lock(pkw_module *m) {
+  while (atomic_flag_test_and_set_explicit(&m->spare_lock,
+                                           memory_order_acquire))
+    ; /* another thread pushes or pops one pointer */
+}
+static void spare_unlock(pkw_module *m) {
+  atomic_flag_clear_explicit(&m->spare_lock, memory_order_release);
+}
+
+/* Frees the blocks an instance (destroyed, or a spare) holds. */
+static void instance_free_blocks(pkw_instance *inst) {
+  pkw_alloc a = inst->alloc;
   if (inst->own_mem && inst->mem != NULL) {
     pkw__realloc(&a, inst->mem->data, 0);
     pkw__realloc(&a, inst->mem->dirty, 0);
@@ -715,6 +797,75 @@ void pkw_instance_destroy(pkw_instance *inst) {
   }
   pkw__realloc(&a, inst->stack, 0);
   pkw__realloc(&a, inst, 0);
+}
+
+/* A spare instance of m, or NULL. */
+static pkw_instance *spare_take(pkw_module *m) {
+  pkw_instance *s;
+  if (m->max_spares == 0)
+    return NULL;
+  spare_lock(m);
+  if ((s = m->spares) != NULL) {
+    m->spares = s->next_spare;
+    m->nspares--;
+  }
+  spare_unlock(m);
+  return s;
+}
+
+void pkw_module_set_spares(pkw_module *m, uint32_t n) {
+  pkw_instance *drop = NULL, *s;
+  if (m == NULL)
+    return;
+  spare_lock(m);
+  m->max_spares = n;
+  while (m->nspares > n) {
+    s = m->spares;
+    m->spares = s->next_spare;
+    m->nspares--;
+    s->next_spare = drop;
+    drop = s;
+  }
+  spare_unlock(m);
+  while ((s = drop) != NULL) {
+    drop = s->next_spare;
+    instance_free_blocks(s);
+  }
+}
+
+void pkw__spares_free(pkw_module *m) { pkw_module_set_spares(m, 0); }
+
+/* Destroys inst; keep: its blocks may become a spare of its module (it
+ * was fully made: its stack and memory exist). */
+static void instance_release(pkw_instance *inst, int keep) {
+  pkw_module *m = inst->mod;
+  uint32_t i, ndt = m->ntables - m->ntable_imports;
+  for (i = 0; i < ndt; i++) {
+    pkw__realloc(&inst->alloc, inst->own_tables[i].elems, 0);
+    inst->own_tables[i].elems = NULL;
+  }
+  if (keep && m->max_spares > 0 && inst->stack != NULL &&
+      (m->nmems == m->nmem_imports || (inst->own_mem && inst->mem != NULL))) {
+    int kept = 0;
+    if (m->nmems == m->nmem_imports) /* not its own: nothing to keep */
+      inst->mem = NULL, inst->own_mem = 0;
+    spare_lock(m);
+    if (m->nspares < m->max_spares) {
+      inst->next_spare = m->spares;
+      m->spares = inst;
+      m->nspares++;
+      kept = 1;
+    }
+    spare_unlock(m);
+    if (kept)
+      return;
+  }
+  instance_free_blocks(inst);
+}
+
+void pkw_instance_destroy(pkw_instance *inst) {
+  if (inst != NULL)
+    instance_release(inst, 1);
 }
 
 static void export_value(pkw_instance *inst, const pkw_export *e,
@@ -983,6 +1134,11 @@ size_t pkw_image_bytes(const pkw_image *img) {
   return img != NULL ? img->bytes : 0;
 }
 
+/* Images' ids: a memory restored from an image remembers its id
+ * (pkw_memory.base_id), never the address, which a later image may
+ * reuse. */
+static atomic_uint_fast64_t image_ids;
+
 static int chunk_is_zero(const uint8_t *p, size_t n) {
   return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
@@ -1003,6 +1159,7 @@ int pkw_image_create(pkw_instance *inst, pkw_image **out_image) {
     return PKW_ENOMEM;
   memset(img, 0, sizeof *img);
   img->alloc = a;
+  img->id = atomic_fetch_add_explicit(&image_ids, 1, memory_order_relaxed) + 1;
   /* Imported functions by address, for the function references. */
   nimp = m->nfunc_imports;
   if (nimp > 0) {
@@ -1114,6 +1271,27 @@ static void chunk_restore(uint8_t *base, const pkw_image *img, uint64_t c) {
     memset(base + c * CHUNK, 0, CHUNK);
 }
 
+/* Every chunk of img into memory at base, a run of zero chunks with one
+ * memset and a run of stored ones with one memcpy (their data is
+ * consecutive): far faster than chunk by chunk. */
+static void image_write_all(uint8_t *base, const pkw_image *img) {
+  uint64_t c = 0, e;
+  while (c < img->nchunks) {
+    e = c + 1;
+    if (img->chunk[c] == 0) {
+      while (e < img->nchunks && img->chunk[e] == 0)
+        e++;
+      memset(base + c * CHUNK, 0, (size_t)(e - c) * CHUNK);
+    } else {
+      while (e < img->nchunks && img->chunk[e] == img->chunk[e - 1] + 1)
+        e++;
+      memcpy(base + c * CHUNK, img->data + (img->chunk[c] - 1) * CHUNK,
+             (size_t)(e - c) * CHUNK);
+    }
+    c = e;
+  }
+}
+
 /* Sets inst's state from img: every chunk of memory (fresh: memory of
  * img->pages pages, not initialized), or only the dirty ones. */
 static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
@@ -1127,12 +1305,16 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
     return PKW_EINVAL;
   if (inst->own_mem && inst->mem != NULL) {
     pkw_memory *mem = inst->mem;
-    if (fresh) {
-      if (mem->pages != img->pages)
-        return PKW_EINVAL;
-      for (c = 0; c < img->nchunks; c++)
-        chunk_restore(mem->data, img, c);
+    if (mem->pages != img->pages && (fresh || mem->pages < img->pages))
+      return PKW_EINVAL;
+    if (fresh && (mem->base_id != img->id || mem->dirty == NULL)) {
+      /* A new memory, or a spare's whose bytes are not known: all of
+       * it. */
+      dirty_forget(mem);
+      image_write_all(mem->data, img);
     } else {
+      /* A reset, or a spare's memory that is img but for its dirty
+       * chunks. */
       uint32_t k;
       if (mem->dirty == NULL || mem->pages < img->pages)
         return PKW_EINVAL;
@@ -1158,6 +1340,8 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
       }
       mem->ndirty = 0;
     }
+    /* Tracked from here on: img but for the chunks written later. */
+    mem->base_id = mem->dirty != NULL ? img->id : 0;
   }
   for (i = 0; i < ndg; i++) {
     pkw_global *g = &inst->own_globals[i];
@@ -1204,6 +1388,8 @@ int pkw_instance_track_dirty(pkw_instance *inst) {
     return PKW_ENOMEM;
   mem->dirty[0] = 0;
   mem->dirty_cap = 0;
+  mem->ndirty = 0;
+  mem->base_id = 0; /* written before, untracked */
   if (dirty_cover(mem, mem->pages) < 0)
     return PKW_ENOMEM;
   return PKW_OK;

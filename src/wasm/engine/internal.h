@@ -309,6 +309,14 @@ struct pkw_module {
    * body's fail_* fields) between instances on several threads: a spin
    * lock, held only while one body translates. */
   atomic_flag lock;
+  /* Spare instances (pkw_module_set_spares): destroyed instances whose
+   * blocks (the instance with its frames, the value stack, the memory
+   * and its dirty map) the next pkw_instance_create takes instead of
+   * allocating and faulting them in. A list through next_spare, guarded
+   * by spare_lock (a spin lock held for a push or a pop). */
+  atomic_flag spare_lock;
+  pkw_instance *spares;
+  uint32_t nspares, max_spares;
 };
 
 struct pkw_func {
@@ -334,6 +342,10 @@ struct pkw_memory {
   uint8_t *dirty;
   uint32_t *dirty_list;
   uint32_t ndirty, dirty_cap;
+  /* A tracked memory whose bytes are those of the image with this id
+   * (pkw_image.id) but for the chunks in dirty_list; 0: not known. Lets
+   * a spare instance's memory be restored by its dirty chunks only. */
+  uint64_t base_id;
 };
 
 #define PKW_CHUNK_SHIFT 12u  /* dirty tracking and images: 4 KiB chunks */
@@ -406,6 +418,8 @@ struct pkw_instance {
   void *user;                 /* pkw_instance_set_user */
   uint64_t host_calls;        /* host functions called by guest code */
   const char *lazy_msg;       /* pkw_instance_error */
+  size_t block_size;          /* of this allocation (frames included) */
+  pkw_instance *next_spare;   /* in the module's spares */
 };
 
 /* The one bounds check for every guest memory and table access: is
@@ -420,6 +434,9 @@ void *pkw__arena_alloc(pkw_arena *a, size_t n);     /* zeroed */
 void *pkw__arena_alloc_raw(pkw_arena *a, size_t n); /* not zeroed */
 void pkw__arena_free(pkw_arena *a);
 void *pkw__realloc(const pkw_alloc *a, void *p, size_t n);
+
+/* Frees the module's spare instances (instance.c). */
+void pkw__spares_free(pkw_module *m);
 
 /* Translates f's body on its first call (PKW_DECODE_LAZY) and points f
  * at the code (exec.c's LAZY). */

@@ -221,6 +221,16 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
  * instances on several threads, use pkw_instance_error. */
 const char *pkw_module_error(const pkw_module *m);
 void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
+/* Spare instances: pkw_instance_destroy keeps the blocks of up to n
+ * destroyed instances of m (each its frames, value stack and memory:
+ * about 1 MiB with the defaults) and pkw_instance_create takes them
+ * for the next instance with the same limits, so that making an
+ * instance allocates and faults in nothing. The memory of a spare is
+ * brought to the new instance's image by its dirty chunks when it was
+ * tracked since that image was applied (pkw_instance_track_dirty),
+ * else whole. Default 0 (none kept); a smaller n frees the extra
+ * spares, pkw_module_destroy all of them. Thread-safe. */
+void pkw_module_set_spares(pkw_module *m, uint32_t n);
 /* The index (for pkw_instance_export) of the export called name
  * (name_len bytes), or PKW_ENOENT: O(log n), like pkw_instance_find. */
 int pkw_module_find_export(const pkw_module *m, const char *name,
