@@ -900,6 +900,8 @@ void pkw_module_destroy(pkw_module *m) {
   if (m == NULL)
     return;
   a = m->alloc;
+  if (m->jit != NULL)
+    m->jit->release(m->jit);
   pkw__arena_free(&m->arena);
   pkw__realloc(&a, m, 0);
 }

@@ -483,6 +483,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       f->code = c->code;
       f->nlocals = c->nlocals;
       f->frame_size = c->frame_size;
+      f->jit = m->jit != NULL ? m->jit->fns[i] : NULL;
     } else {
       /* Lazy: entering runs LAZY, which translates and re-enters. Until
          then its frame is the parameters plus the 4 slots a call zeroes

@@ -67,6 +67,7 @@ extern "C" {
   X(EUNLINKABLE, -5, "incompatible import")                               \
   X(ENOENT, -6, "no such export")                                         \
   X(ELIMIT, -7, "engine limit exceeded")                                  \
+  X(EUNSUPPORTED, -8, "not supported by this build or tier")             \
   X(TRAP_UNREACHABLE, -20, "unreachable executed")                        \
   X(TRAP_MEMORY_OOB, -21, "out of bounds memory access")                  \
   X(TRAP_TABLE_OOB, -22, "out of bounds table access")                    \
@@ -198,6 +199,29 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
 int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
                          size_t len, unsigned flags, pkw_module **out_module,
                          char *errbuf, size_t errlen);
+/* The jit tier: translates every function of m to C (cgen.c) and
+ * compiles it in memory with libtcc (jit.c), so the instances created
+ * from then on run native code; calls keep the interpreter's semantics
+ * (traps, fuel, interrupts, limits: docs/backends/wasm.md). Call it
+ * once, after decoding and before the first pkw_instance_create; not
+ * thread-safe against the module's other uses. A lazy module's bodies
+ * are all validated and translated here; one that fails stays
+ * uncompiled and fails its calls as PKW_DECODE_LAZY says.
+ * Returns PKW_OK, PKW_EUNSUPPORTED (no libtcc in this build, or the
+ * module has something the tier does not compile: errbuf says what),
+ * PKW_ENOMEM or PKW_ELIMIT (the generated C would exceed
+ * PKW_JIT_MAX_C_BYTES). On failure the module stays interpreted and
+ * usable. */
+int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen);
+/* "jit" once pkw_module_jit succeeded, else "interp". */
+const char *pkw_module_tier(const pkw_module *m);
+/* The C the jit tier compiles for m (for tests and `plugkit compile`):
+ * a NUL-terminated string the caller frees with alloc (m's allocator if
+ * NULL); *out_len gets its length. PKW_ENOMEM, PKW_ELIMIT or
+ * PKW_EUNSUPPORTED (errbuf says which function and why). */
+int pkw_module_cgen(pkw_module *m, char **out_c, size_t *out_len,
+                    char *errbuf, size_t errlen);
+
 /* The message of the last body a lazy module failed to translate ("" if
  * none). Valid until the next call into the module's instances. */
 const char *pkw_module_error(const pkw_module *m);

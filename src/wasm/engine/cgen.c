@@ -1,0 +1,863 @@
+/* The wasm -> C translator of the compiled tiers (jit: jit.c compiles the
+ * C with libtcc at open).
+ *
+ * Input: the validated internal code of compile.c, not the wasm bytes.
+ * That code is already checked, its slots allocated and its branches
+ * resolved; each of its instructions is one handler of exec.c, and this
+ * file writes that handler's body as C, instruction by instruction. So
+ * the compiled code inherits the interpreter's semantics by
+ * construction, and what it does differently is only what the C
+ * compiler does with it (no dispatch, constants folded into the code).
+ *
+ * The generated code keeps the interpreter's machine model: the frame
+ * of a function is fp[0 .. frame_size) on the stack owner's value stack
+ * (locals first, then temporaries, the same slot numbers), a call puts
+ * the callee's frame at fp + argbase, results come back in fp[0..]. So
+ * value-stack exhaustion, the frame limit (max_call_depth) and what a
+ * host callback sees happen at exactly the same points. A guest call is
+ * a C call (the C stack grows with guest recursion: each level costs a
+ * small constant C frame, since values live in the value stack, so the
+ * frame limit bounds it), and a tail call returns PKW_JIT_TAIL to the
+ * caller's call site, which runs the callee in its place: tail calls do
+ * not grow the C stack.
+ *
+ * Per-instance state (memory base and size, globals, tables, functions,
+ * fuel, the interrupt flag) is read through the ci and x pointers every
+ * function receives, at offsets emitted below from offsetof(): code for
+ * a module serves all of its instances, and holds no address.
+ *
+ * Traps return their code from every C frame up to the entry (jit.c,
+ * pkw__jit_invoke): no longjmp. Fuel is charged and the interrupt flag
+ * read at guest calls and loop back-edges, as exec.c's FUEL_CHECK.
+ *
+ * What the C relies on: two's complement wrapping of unsigned
+ * arithmetic, arithmetic right shift of signed values, IEEE 754 float
+ * and double with the host's rounding (as the interpreter), and a
+ * little-endian host (the engine checks). Operations whose C form would
+ * need a runtime library (64-bit unsigned <-> float conversions,
+ * rounding, min/max with wasm's NaN and zero rules) call helpers of
+ * jrt.c, which share exec.c's definitions of them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "jrt.h"
+
+/* ---- output buffer -------------------------------------------------------- */
+
+typedef struct cbuf {
+  const pkw_alloc *alloc;
+  char *p;
+  size_t n, cap;
+  int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
+} cbuf;
+
+static void cb_reserve(cbuf *b, size_t more) {
+  size_t ncap;
+  char *np;
+  if (b->rc != 0)
+    return;
+  if (more > PKW_JIT_MAX_C_BYTES || b->n + more + 1 > PKW_JIT_MAX_C_BYTES) {
+    b->rc = PKW_ELIMIT;
+    return;
+  }
+  if (b->n + more + 1 <= b->cap)
+    return;
+  ncap = b->cap ? b->cap : 4096;
+  while (ncap < b->n + more + 1)
+    ncap *= 2;
+  np = pkw__realloc(b->alloc, b->p, ncap);
+  if (np == NULL) {
+    b->rc = PKW_ENOMEM;
+    return;
+  }
+  b->p = np;
+  b->cap = ncap;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void out(cbuf *b, const char *fmt, ...) {
+  va_list ap;
+  int k;
+  if (b->rc != 0)
+    return;
+  cb_reserve(b, 256);
+  if (b->rc != 0)
+    return;
+  va_start(ap, fmt);
+  k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  va_end(ap);
+  if (k < 0) {
+    b->rc = PKW_ELIMIT;
+    return;
+  }
+  if ((size_t)k >= b->cap - b->n) {
+    cb_reserve(b, (size_t)k + 1);
+    if (b->rc != 0)
+      return;
+    va_start(ap, fmt);
+    (void)vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+  }
+  b->n += (size_t)k;
+}
+
+/* ---- the instruction set -------------------------------------------------- */
+
+/* Word count of each instruction (BR_TABLE: the fixed part). */
+static uint8_t op_len[PKW_OP_COUNT_];
+
+static void init_lengths(void) {
+#define L5_(name, op, n, a, r) op_len[PKW_OP_##name] = (uint8_t)((n) + 2);
+#define L4_(name, op, n, t) op_len[PKW_OP_##name] = 4;
+  PKW_NUMOPS(L5_)
+  PKW_LOADOPS(L4_)
+  PKW_STOREOPS(L4_)
+#undef L5_
+#undef L4_
+  static const struct { uint16_t op; uint8_t len; } ctl[] = {
+      {PKW_OP_UNREACHABLE, 1}, {PKW_OP_BR, 2}, {PKW_OP_BR_IF, 3},
+      {PKW_OP_BR_UNLESS, 3}, {PKW_OP_BR_TABLE, 3}, {PKW_OP_RETURN, 1},
+      {PKW_OP_RETURN1, 2}, {PKW_OP_CALL, 3}, {PKW_OP_CALL_INDIRECT, 5},
+      {PKW_OP_RETURN_CALL, 3}, {PKW_OP_RETURN_CALL_INDIRECT, 5},
+      {PKW_OP_COPY, 3}, {PKW_OP_CONST32, 3}, {PKW_OP_CONST64, 4},
+      {PKW_OP_SELECT, 5}, {PKW_OP_GLOBAL_GET, 3}, {PKW_OP_GLOBAL_SET, 3},
+      {PKW_OP_MEMORY_SIZE, 2}, {PKW_OP_MEMORY_GROW, 3},
+      {PKW_OP_MEMORY_INIT, 5}, {PKW_OP_DATA_DROP, 2},
+      {PKW_OP_MEMORY_COPY, 4}, {PKW_OP_MEMORY_FILL, 4},
+      {PKW_OP_TABLE_GET, 4}, {PKW_OP_TABLE_SET, 4}, {PKW_OP_TABLE_SIZE, 3},
+      {PKW_OP_TABLE_GROW, 5}, {PKW_OP_TABLE_FILL, 5},
+      {PKW_OP_TABLE_COPY, 6}, {PKW_OP_TABLE_INIT, 6},
+      {PKW_OP_ELEM_DROP, 2}, {PKW_OP_REF_FUNC, 3}, {PKW_OP_LAZY, 1},
+      {PKW_OP_I32_LOAD_ADDI, 5}, {PKW_OP_I32_LOAD8_U_ADDI, 5},
+      {PKW_OP_I32_STORE_ADDI, 5}, {PKW_OP_I32_EQZ_BR_IF, 3},
+      {PKW_OP_I32_EQ_BR_IF, 4}, {PKW_OP_I32_NE_BR_IF, 4},
+      {PKW_OP_I32_LT_S_BR_IF, 4}, {PKW_OP_I32_LT_U_BR_IF, 4},
+      {PKW_OP_I32_GE_S_BR_IF, 4}, {PKW_OP_I32_GE_U_BR_IF, 4}};
+  size_t i;
+  for (i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
+    op_len[ctl[i].op] = ctl[i].len;
+  for (i = PKW_OP_I32_ADD_IMM; i <= PKW_OP_I32_GE_U_IMM; i++)
+    op_len[i] = 4;
+  for (i = PKW_OP_I32_EQ_IMM_BR_IF; i <= PKW_OP_I32_GE_U_IMM_BR_IF; i++)
+    op_len[i] = 4;
+}
+
+/* The code holds the interpreter's instruction words (pkw__exec_opwords);
+ * this maps them back to PKW_OP_*: sorted (word, op) pairs. */
+typedef struct wordop { uint32_t word, op; } wordop;
+static wordop word_ops[PKW_OP_COUNT_];
+static int tables_ready;      /* 1: built, -1: words not unique */
+
+static int cmp_wordop(const void *a, const void *b) {
+  uint32_t x = ((const wordop *)a)->word, y = ((const wordop *)b)->word;
+  return x < y ? -1 : x > y;
+}
+
+/* Built once; the result is the same each time, so a race between two
+ * first calls writes the same bytes (and the engine is not used by
+ * several threads during a module's translation anyway). */
+static int init_tables(void) {
+  const uint32_t *w;
+  uint32_t i;
+  if (tables_ready != 0)
+    return tables_ready;
+  init_lengths();
+  w = pkw__exec_opwords();
+  for (i = 0; i < PKW_OP_COUNT_; i++) {
+    word_ops[i].word = w[i];
+    word_ops[i].op = i;
+  }
+  qsort(word_ops, PKW_OP_COUNT_, sizeof word_ops[0], cmp_wordop);
+  for (i = 1; i < PKW_OP_COUNT_; i++)
+    if (word_ops[i].word == word_ops[i - 1].word) {
+      tables_ready = -1;
+      return -1;
+    }
+  tables_ready = 1;
+  return 1;
+}
+
+/* PKW_OP_* of an instruction word, or PKW_OP_COUNT_ if none. */
+static uint32_t op_of(uint32_t word) {
+  uint32_t lo = 0, hi = PKW_OP_COUNT_;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (word_ops[mid].word == word)
+      return word_ops[mid].op;
+    if (word_ops[mid].word < word)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return PKW_OP_COUNT_;
+}
+
+/* ---- the prelude: types, offsets, helpers ---------------------------------- */
+
+static void prelude(cbuf *b) {
+  out(b,
+      "typedef unsigned char u8; typedef signed char i8;\n"
+      "typedef unsigned short u16; typedef short i16;\n"
+      "typedef unsigned int u32; typedef int i32;\n"
+      "typedef unsigned long long u64; typedef long long i64;\n"
+      "typedef int (*jfn)(void *, void *, u64 *, u32);\n"
+      "#define AT(p, o, t) (*(t *)((char *)(p) + (o)))\n");
+  out(b, "#define STK_END AT(x, %zu, u64 *)\n",
+      offsetof(pkw_jctx, stack_end));
+  out(b, "#define FUELV AT(x, %zu, i64)\n", offsetof(pkw_jctx, fuel));
+  out(b, "#define INTR (*AT(x, %zu, volatile int *))\n",
+      offsetof(pkw_jctx, interrupt));
+  out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
+  out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
+  out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
+  out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
+  out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
+  out(b, "#define MPAGES(m) AT(m, %zu, u32)\n",
+      offsetof(pkw_memory, pages));
+  out(b, "#define GLOB(k) AT(AT(ci, %zu, void **)[k], %zu, u64)\n",
+      offsetof(pkw_instance, globals), offsetof(pkw_global, val));
+  out(b, "#define FUNC(k) (AT(ci, %zu, void **)[k])\n",
+      offsetof(pkw_instance, funcs));
+  out(b,
+      "#define U32(k) ((u32)fp[k])\n"
+      "#define S32(k) ((i32)fp[k])\n"
+      "#define S64(k) ((i64)fp[k])\n"
+      "#define F32(k) (*(float *)&fp[k])\n"
+      "#define F64(k) (*(double *)&fp[k])\n"
+      "#define PUTF32(d, e) { float t_ = (e); fp[d] = *(u32 *)&t_; }\n"
+      "#define PUTF64(d, e) { double t_ = (e); fp[d] = *(u64 *)&t_; }\n"
+      "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
+      "if (rc) return rc; }\n"
+      "#define TRAP(c) return (c)\n"
+      "int pkw__jrt_fuel(void *);\n"
+      "int pkw__jrt_call(void *, void *, void *, u64 *, u32);\n"
+      "int pkw__jrt_tail(void *, u64 *, u32);\n"
+      "int pkw__jrt_call_indirect(void *, void *, u32, u32, u32, u64 *, u32);\n"
+      "int pkw__jrt_tail_call(void *, void *, void *, u64 *, u32, u32);\n"
+      "int pkw__jrt_tail_call_indirect(void *, void *, u32, u32, u32, u64 *,"
+      " u32, u32);\n"
+      "u64 pkw__jrt_fun(u32, u64, u64);\n"
+      "int pkw__jrt_trunc(u32, u64, u64 *);\n"
+      "int pkw__jrt_op(void *, u32, u64 *, const u32 *);\n"
+      "u32 pkw__jrt_memory_grow(void *, u32);\n");
+}
+
+/* ---- one function ----------------------------------------------------------- */
+
+typedef struct fgen {
+  cbuf *b;
+  pkw_module *m;
+  uint32_t idx;               /* defined function index */
+  const uint32_t *code;
+  uint32_t ncode;
+  uint8_t *label;             /* per code word: a branch targets it */
+  int uses_mem;
+  char *err;
+  size_t errlen;
+} fgen;
+
+/* The code index a branch operand at position p targets. */
+static uint32_t target(const fgen *g, uint32_t p) {
+  return (uint32_t)((int64_t)p + (int32_t)g->code[p]);
+}
+
+static void branch(fgen *g, uint32_t p) {
+  uint32_t t = target(g, p);
+  if ((int32_t)g->code[p] < 0)
+    out(g->b, "{ FUEL(); goto L%u; }", t);
+  else
+    out(g->b, "goto L%u;", t);
+}
+
+/* Reloads the memory registers after anything that may grow memory. */
+static void reload(fgen *g) {
+  if (g->uses_mem)
+    out(g->b, " mb = MDATA(M); ms = MSIZE(M);");
+}
+
+/* First pass: instruction boundaries, branch targets, memory use.
+ * Returns 0, or -1 with a message for code it cannot read. */
+static int scan(fgen *g) {
+  uint32_t pc = 0, k;
+  while (pc < g->ncode) {
+    uint32_t op = op_of(g->code[pc]), len;
+    if (op == PKW_OP_COUNT_) {
+      pkw__errf(g->err, g->errlen, "function %u: unknown instruction word",
+                g->m->nfunc_imports + g->idx);
+      return -1;
+    }
+    len = op_len[op];
+    if (op == PKW_OP_BR_TABLE)
+      len = 3 + g->code[pc + 2] + 1;
+    if (len == 0 || pc + len > g->ncode) {
+      pkw__errf(g->err, g->errlen, "function %u: truncated instruction",
+                g->m->nfunc_imports + g->idx);
+      return -1;
+    }
+    switch (op) {
+    case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
+    case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
+      g->label[target(g, pc + 2)] = 1;
+      break;
+    case PKW_OP_BR_TABLE:
+      for (k = 0; k <= g->code[pc + 2]; k++)
+        g->label[target(g, pc + 3 + k)] = 1;
+      break;
+    case PKW_OP_MEMORY_SIZE: case PKW_OP_MEMORY_GROW:
+    case PKW_OP_MEMORY_INIT: case PKW_OP_MEMORY_COPY:
+    case PKW_OP_MEMORY_FILL: case PKW_OP_I32_LOAD_ADDI:
+    case PKW_OP_I32_LOAD8_U_ADDI: case PKW_OP_I32_STORE_ADDI:
+      g->uses_mem = 1;
+      break;
+    default:
+      if ((op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
+          (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
+        g->label[target(g, pc + 3)] = 1;
+      if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)
+        g->uses_mem = 1;
+      break;
+    }
+    pc += len;
+  }
+  for (k = 0; k < g->ncode; k++)
+    if (g->label[k] > 1)   /* cannot happen: set to 1 only */
+      return -1;
+  return 0;
+}
+
+/* Numeric instructions: the C of exec.c's handlers. a, b are slots. */
+static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
+                    uint32_t b) {
+  cbuf *o = g->b;
+  switch (op) {
+#define CMP_(name, fmt) case PKW_OP_##name: out(o, "fp[%u] = " fmt ";", d, a, b); break;
+  case PKW_OP_I32_EQZ: out(o, "fp[%u] = U32(%u) == 0;", d, a); break;
+  CMP_(I32_EQ, "U32(%u) == U32(%u)")
+  CMP_(I32_NE, "U32(%u) != U32(%u)")
+  CMP_(I32_LT_S, "S32(%u) < S32(%u)")
+  CMP_(I32_LT_U, "U32(%u) < U32(%u)")
+  CMP_(I32_GT_S, "S32(%u) > S32(%u)")
+  CMP_(I32_GT_U, "U32(%u) > U32(%u)")
+  CMP_(I32_LE_S, "S32(%u) <= S32(%u)")
+  CMP_(I32_LE_U, "U32(%u) <= U32(%u)")
+  CMP_(I32_GE_S, "S32(%u) >= S32(%u)")
+  CMP_(I32_GE_U, "U32(%u) >= U32(%u)")
+  case PKW_OP_I64_EQZ: out(o, "fp[%u] = fp[%u] == 0;", d, a); break;
+  CMP_(I64_EQ, "fp[%u] == fp[%u]")
+  CMP_(I64_NE, "fp[%u] != fp[%u]")
+  CMP_(I64_LT_S, "S64(%u) < S64(%u)")
+  CMP_(I64_LT_U, "fp[%u] < fp[%u]")
+  CMP_(I64_GT_S, "S64(%u) > S64(%u)")
+  CMP_(I64_GT_U, "fp[%u] > fp[%u]")
+  CMP_(I64_LE_S, "S64(%u) <= S64(%u)")
+  CMP_(I64_LE_U, "fp[%u] <= fp[%u]")
+  CMP_(I64_GE_S, "S64(%u) >= S64(%u)")
+  CMP_(I64_GE_U, "fp[%u] >= fp[%u]")
+  CMP_(F32_EQ, "F32(%u) == F32(%u)")
+  CMP_(F32_NE, "F32(%u) != F32(%u)")
+  CMP_(F32_LT, "F32(%u) < F32(%u)")
+  CMP_(F32_GT, "F32(%u) > F32(%u)")
+  CMP_(F32_LE, "F32(%u) <= F32(%u)")
+  CMP_(F32_GE, "F32(%u) >= F32(%u)")
+  CMP_(F64_EQ, "F64(%u) == F64(%u)")
+  CMP_(F64_NE, "F64(%u) != F64(%u)")
+  CMP_(F64_LT, "F64(%u) < F64(%u)")
+  CMP_(F64_GT, "F64(%u) > F64(%u)")
+  CMP_(F64_LE, "F64(%u) <= F64(%u)")
+  CMP_(F64_GE, "F64(%u) >= F64(%u)")
+  CMP_(I32_ADD, "(u32)(U32(%u) + U32(%u))")
+  CMP_(I32_SUB, "(u32)(U32(%u) - U32(%u))")
+  CMP_(I32_MUL, "(u32)(U32(%u) * U32(%u))")
+  CMP_(I32_AND, "U32(%u) & U32(%u)")
+  CMP_(I32_OR, "U32(%u) | U32(%u)")
+  CMP_(I32_XOR, "U32(%u) ^ U32(%u)")
+  CMP_(I32_SHL, "(u32)(U32(%u) << (U32(%u) & 31))")
+  CMP_(I32_SHR_S, "(u32)(S32(%u) >> (U32(%u) & 31))")
+  CMP_(I32_SHR_U, "U32(%u) >> (U32(%u) & 31)")
+  CMP_(I64_ADD, "fp[%u] + fp[%u]")
+  CMP_(I64_SUB, "fp[%u] - fp[%u]")
+  CMP_(I64_MUL, "fp[%u] * fp[%u]")
+  CMP_(I64_AND, "fp[%u] & fp[%u]")
+  CMP_(I64_OR, "fp[%u] | fp[%u]")
+  CMP_(I64_XOR, "fp[%u] ^ fp[%u]")
+  CMP_(I64_SHL, "fp[%u] << (fp[%u] & 63)")
+  CMP_(I64_SHR_S, "(u64)(S64(%u) >> (fp[%u] & 63))")
+  CMP_(I64_SHR_U, "fp[%u] >> (fp[%u] & 63)")
+  CMP_(F32_COPYSIGN, "(U32(%u) & 0x7fffffffu) | (U32(%u) & 0x80000000u)")
+  CMP_(F64_COPYSIGN, "(fp[%u] & 0x7fffffffffffffffull) | "
+                     "(fp[%u] & 0x8000000000000000ull)")
+#undef CMP_
+  case PKW_OP_I32_ROTL:
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); fp[%u] = (u32)((v_ << (k_ & "
+           "31)) | (v_ >> ((32 - k_) & 31))); }", a, b, d);
+    break;
+  case PKW_OP_I32_ROTR:
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); fp[%u] = (u32)((v_ >> (k_ & "
+           "31)) | (v_ << ((32 - k_) & 31))); }", a, b, d);
+    break;
+  case PKW_OP_I64_ROTL:
+    out(o, "{ u64 v_ = fp[%u], k_ = fp[%u]; fp[%u] = (v_ << (k_ & 63)) | "
+           "(v_ >> ((64 - k_) & 63)); }", a, b, d);
+    break;
+  case PKW_OP_I64_ROTR:
+    out(o, "{ u64 v_ = fp[%u], k_ = fp[%u]; fp[%u] = (v_ >> (k_ & 63)) | "
+           "(v_ << ((64 - k_) & 63)); }", a, b, d);
+    break;
+  case PKW_OP_I32_DIV_S:
+    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
+           "if (x_ == (-2147483647 - 1) && y_ == -1) TRAP(%d); "
+           "fp[%u] = (u32)(x_ / y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
+    break;
+  case PKW_OP_I32_DIV_U:
+    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
+           "fp[%u] = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I32_REM_S:
+    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
+           "fp[%u] = y_ == -1 ? 0 : (u32)(x_ %% y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I32_REM_U:
+    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
+           "fp[%u] = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_DIV_S:
+    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
+           "if (x_ == (-9223372036854775807ll - 1) && y_ == -1) TRAP(%d); "
+           "fp[%u] = (u64)(x_ / y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
+    break;
+  case PKW_OP_I64_DIV_U:
+    out(o, "{ u64 x_ = fp[%u], y_ = fp[%u]; if (y_ == 0) TRAP(%d); "
+           "fp[%u] = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_REM_S:
+    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
+           "fp[%u] = y_ == -1 ? 0 : (u64)(x_ %% y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_REM_U:
+    out(o, "{ u64 x_ = fp[%u], y_ = fp[%u]; if (y_ == 0) TRAP(%d); "
+           "fp[%u] = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_F32_ADD: out(o, "PUTF32(%u, F32(%u) + F32(%u))", d, a, b); break;
+  case PKW_OP_F32_SUB: out(o, "PUTF32(%u, F32(%u) - F32(%u))", d, a, b); break;
+  case PKW_OP_F32_MUL: out(o, "PUTF32(%u, F32(%u) * F32(%u))", d, a, b); break;
+  case PKW_OP_F32_DIV: out(o, "PUTF32(%u, F32(%u) / F32(%u))", d, a, b); break;
+  case PKW_OP_F64_ADD: out(o, "PUTF64(%u, F64(%u) + F64(%u))", d, a, b); break;
+  case PKW_OP_F64_SUB: out(o, "PUTF64(%u, F64(%u) - F64(%u))", d, a, b); break;
+  case PKW_OP_F64_MUL: out(o, "PUTF64(%u, F64(%u) * F64(%u))", d, a, b); break;
+  case PKW_OP_F64_DIV: out(o, "PUTF64(%u, F64(%u) / F64(%u))", d, a, b); break;
+  case PKW_OP_F32_ABS: out(o, "fp[%u] = U32(%u) & 0x7fffffffu;", d, a); break;
+  case PKW_OP_F32_NEG: out(o, "fp[%u] = U32(%u) ^ 0x80000000u;", d, a); break;
+  case PKW_OP_F64_ABS:
+    out(o, "fp[%u] = fp[%u] & 0x7fffffffffffffffull;", d, a);
+    break;
+  case PKW_OP_F64_NEG:
+    out(o, "fp[%u] = fp[%u] ^ 0x8000000000000000ull;", d, a);
+    break;
+  case PKW_OP_I32_WRAP_I64: out(o, "fp[%u] = U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_S: out(o, "fp[%u] = (u64)(i64)S32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_U: out(o, "fp[%u] = (u64)U32(%u);", d, a); break;
+  case PKW_OP_F32_CONVERT_I32_S: out(o, "PUTF32(%u, (float)S32(%u))", d, a); break;
+  case PKW_OP_F32_CONVERT_I32_U:
+    out(o, "PUTF32(%u, (float)(i64)U32(%u))", d, a);
+    break;
+  case PKW_OP_F32_CONVERT_I64_S: out(o, "PUTF32(%u, (float)S64(%u))", d, a); break;
+  case PKW_OP_F32_DEMOTE_F64: out(o, "PUTF32(%u, (float)F64(%u))", d, a); break;
+  case PKW_OP_F64_CONVERT_I32_S: out(o, "PUTF64(%u, (double)S32(%u))", d, a); break;
+  case PKW_OP_F64_CONVERT_I32_U:
+    out(o, "PUTF64(%u, (double)(i64)U32(%u))", d, a);
+    break;
+  case PKW_OP_F64_CONVERT_I64_S: out(o, "PUTF64(%u, (double)S64(%u))", d, a); break;
+  case PKW_OP_F64_PROMOTE_F32: out(o, "PUTF64(%u, (double)F32(%u))", d, a); break;
+  case PKW_OP_I32_REINTERPRET_F32: case PKW_OP_F32_REINTERPRET_I32:
+    out(o, "fp[%u] = U32(%u);", d, a);
+    break;
+  case PKW_OP_I64_REINTERPRET_F64: case PKW_OP_F64_REINTERPRET_I64:
+    out(o, "fp[%u] = fp[%u];", d, a);
+    break;
+  case PKW_OP_I32_EXTEND8_S: out(o, "fp[%u] = (u32)(i32)(i8)U32(%u);", d, a); break;
+  case PKW_OP_I32_EXTEND16_S: out(o, "fp[%u] = (u32)(i32)(i16)U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND8_S: out(o, "fp[%u] = (u64)(i64)(i8)fp[%u];", d, a); break;
+  case PKW_OP_I64_EXTEND16_S: out(o, "fp[%u] = (u64)(i64)(i16)fp[%u];", d, a); break;
+  case PKW_OP_I64_EXTEND32_S: out(o, "fp[%u] = (u64)(i64)(i32)fp[%u];", d, a); break;
+  case PKW_OP_I32_TRUNC_F32_S: case PKW_OP_I32_TRUNC_F32_U:
+  case PKW_OP_I32_TRUNC_F64_S: case PKW_OP_I32_TRUNC_F64_U:
+  case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
+  case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
+    out(o, "if ((rc = pkw__jrt_trunc(%u, fp[%u], &fp[%u])) != 0) return rc;",
+        op, a, d);
+    break;
+  default:
+    /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
+     * conversions, saturating truncations): pure helpers. */
+    out(o, "fp[%u] = pkw__jrt_fun(%u, fp[%u], fp[%u]);", d, op, a,
+        b == NONE_SLOT ? a : b);
+    break;
+  }
+}
+
+static const char *load_expr(uint32_t op) {
+  switch (op) {
+  case PKW_OP_I32_LOAD: case PKW_OP_F32_LOAD: case PKW_OP_I64_LOAD32_U:
+    return "(u64)*(u32 *)";
+  case PKW_OP_I64_LOAD: case PKW_OP_F64_LOAD: return "*(u64 *)";
+  case PKW_OP_I32_LOAD8_S: return "(u64)(u32)(i32)*(i8 *)";
+  case PKW_OP_I32_LOAD8_U: case PKW_OP_I64_LOAD8_U: return "(u64)*(u8 *)";
+  case PKW_OP_I32_LOAD16_S: return "(u64)(u32)(i32)*(i16 *)";
+  case PKW_OP_I32_LOAD16_U: case PKW_OP_I64_LOAD16_U: return "(u64)*(u16 *)";
+  case PKW_OP_I64_LOAD8_S: return "(u64)(i64)*(i8 *)";
+  case PKW_OP_I64_LOAD16_S: return "(u64)(i64)*(i16 *)";
+  default: return "(u64)(i64)*(i32 *)";   /* I64_LOAD32_S */
+  }
+}
+
+static unsigned load_size(uint32_t op) {
+  switch (op) {
+#define S_(name, opc, n, t) case PKW_OP_##name: return n;
+    PKW_LOADOPS(S_)
+    PKW_STOREOPS(S_)
+#undef S_
+  default: return 0;
+  }
+}
+
+static const char *store_type(unsigned n) {
+  return n == 1 ? "u8" : n == 2 ? "u16" : n == 4 ? "u32" : "u64";
+}
+
+/* Calls: the interpreter's do_call for a callee known here. */
+static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
+  pkw_module *m = g->m;
+  cbuf *o = g->b;
+  uint32_t di;
+  const pkw_code *cd;
+  if (fidx < m->nfunc_imports || m->codes[fidx - m->nfunc_imports].code ==
+                                     NULL) {
+    /* Imported (host or another instance's) or not compiled: the
+     * runtime's general call. */
+    out(o, "if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
+           "return rc;", fidx, ab);
+    reload(g);
+    return;
+  }
+  di = fidx - m->nfunc_imports;
+  cd = &m->codes[di];
+  out(o, "if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+         "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
+         "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
+      ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
+      ab);
+  reload(g);
+}
+
+static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
+  pkw_module *m = g->m;
+  cbuf *o = g->b;
+  const pkw_code *cd;
+  uint32_t i, di;
+  if (fidx < m->nfunc_imports ||
+      m->codes[fidx - m->nfunc_imports].code == NULL) {
+    out(o, "return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
+        ab);
+    return;
+  }
+  di = fidx - m->nfunc_imports;
+  cd = &m->codes[di];
+  /* do_tail_call: arguments to the frame base, then the checks. */
+  for (i = 0; i < cd->nparams; i++)
+    out(o, " fp[%u] = fp[%u];", i, ab + i);
+  out(o, " if (fp + %u > STK_END) TRAP(%d); FUEL();", cd->frame_size,
+      PKW_TRAP_STACK_EXHAUSTED);
+  if (di == g->idx)
+    out(o, " goto Lentry;");
+  else
+    out(o, " TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+}
+
+static int gen_func(fgen *g) {
+  cbuf *o = g->b;
+  const pkw_code *cd = &g->m->codes[g->idx];
+  const uint32_t *c = g->code;
+  uint32_t pc = 0, k;
+  if (scan(g) < 0)
+    return PKW_EUNSUPPORTED;
+  out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
+      g->idx);
+  if (g->uses_mem)
+    out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
+  out(o, " (void)rc;\nLentry:");
+  /* zero_locals of exec.c: the non-parameter locals start at zero. */
+  if (cd->nlocals - cd->nparams <= 8) {
+    for (k = cd->nparams; k < cd->nlocals; k++)
+      out(o, " fp[%u] = 0;", k);
+  } else {
+    out(o, " { u64 *p_ = fp + %u, *e_ = fp + %u; while (p_ < e_) *p_++ = 0; }",
+        cd->nparams, cd->nlocals);
+  }
+  out(o, "\n");
+  while (pc < g->ncode) {
+    uint32_t op = op_of(c[pc]), len = op_len[op];
+    const uint32_t *p = c + pc;
+    if (op == PKW_OP_BR_TABLE)
+      len = 3 + p[2] + 1;
+    if (g->label[pc])
+      out(o, "L%u:", pc);
+    out(o, " ");
+    if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+        op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
+      numeric(g, op, p[1], p[2], op_len[op] == 4 ? p[3] : NONE_SLOT);
+      out(o, "\n");
+      pc += len;
+      continue;
+    }
+    switch (op) {
+    case PKW_OP_UNREACHABLE: out(o, "TRAP(%d);", PKW_TRAP_UNREACHABLE); break;
+    case PKW_OP_BR: branch(g, pc + 1); break;
+    case PKW_OP_BR_IF: out(o, "if (U32(%u)) ", p[1]); branch(g, pc + 2); break;
+    case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
+      out(o, "if (!U32(%u)) ", p[1]);
+      branch(g, pc + 2);
+      break;
+#define BR2_(name, cmp)                                                     \
+  case PKW_OP_##name:                                                     \
+    out(o, "if (" cmp ") ", p[1], p[2]);                                  \
+    branch(g, pc + 3);                                                    \
+    break;
+    BR2_(I32_EQ_BR_IF, "U32(%u) == U32(%u)")
+    BR2_(I32_NE_BR_IF, "U32(%u) != U32(%u)")
+    BR2_(I32_LT_S_BR_IF, "S32(%u) < S32(%u)")
+    BR2_(I32_LT_U_BR_IF, "U32(%u) < U32(%u)")
+    BR2_(I32_GE_S_BR_IF, "S32(%u) >= S32(%u)")
+    BR2_(I32_GE_U_BR_IF, "U32(%u) >= U32(%u)")
+    BR2_(I32_EQ_IMM_BR_IF, "U32(%u) == %uu")
+    BR2_(I32_NE_IMM_BR_IF, "U32(%u) != %uu")
+    BR2_(I32_LT_U_IMM_BR_IF, "U32(%u) < %uu")
+    BR2_(I32_GT_U_IMM_BR_IF, "U32(%u) > %uu")
+    BR2_(I32_LE_U_IMM_BR_IF, "U32(%u) <= %uu")
+    BR2_(I32_GE_U_IMM_BR_IF, "U32(%u) >= %uu")
+#undef BR2_
+#define BR2S_(name, cmp)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "if (S32(%u) " cmp " (i32)%d) ", p[1], (int32_t)p[2]);         \
+    branch(g, pc + 3);                                                    \
+    break;
+    BR2S_(I32_LT_S_IMM_BR_IF, "<")
+    BR2S_(I32_GT_S_IMM_BR_IF, ">")
+    BR2S_(I32_LE_S_IMM_BR_IF, "<=")
+    BR2S_(I32_GE_S_IMM_BR_IF, ">=")
+#undef BR2S_
+    case PKW_OP_BR_TABLE:
+      out(o, "switch (U32(%u)) {", p[1]);
+      for (k = 0; k < p[2]; k++) {
+        out(o, " case %u: ", k);
+        branch(g, pc + 3 + k);
+      }
+      out(o, " default: ");
+      branch(g, pc + 3 + p[2]);
+      out(o, " }");
+      break;
+    case PKW_OP_RETURN: out(o, "return 0;"); break;
+    case PKW_OP_RETURN1: out(o, "fp[0] = fp[%u]; return 0;", p[1]); break;
+    case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
+    case PKW_OP_CALL_INDIRECT:
+      out(o, "if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
+             "fp + %u, d)) != 0) return rc;", p[1], p[2], p[3], p[4]);
+      reload(g);
+      break;
+    case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
+    case PKW_OP_RETURN_CALL_INDIRECT:
+      out(o, "return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
+             "fp, %u, d);", p[1], p[2], p[3], p[4]);
+      break;
+    case PKW_OP_COPY: out(o, "fp[%u] = fp[%u];", p[1], p[2]); break;
+    case PKW_OP_CONST32: out(o, "fp[%u] = %uu;", p[1], p[2]); break;
+    case PKW_OP_CONST64:
+      out(o, "fp[%u] = %lluull;", p[1],
+          (unsigned long long)p[2] | ((unsigned long long)p[3] << 32));
+      break;
+    case PKW_OP_SELECT:
+      out(o, "fp[%u] = U32(%u) ? fp[%u] : fp[%u];", p[1], p[4], p[2], p[3]);
+      break;
+    case PKW_OP_GLOBAL_GET: out(o, "fp[%u] = GLOB(%u);", p[1], p[2]); break;
+    case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = fp[%u];", p[1], p[2]); break;
+    case PKW_OP_MEMORY_SIZE: out(o, "fp[%u] = MPAGES(M);", p[1]); break;
+    case PKW_OP_MEMORY_GROW:
+      out(o, "fp[%u] = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
+      reload(g);
+      break;
+    case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
+      unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
+      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
+             "ms) TRAP(%d); fp[%u] = %s(mb + ea_); }",
+          p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
+          n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+      break;
+    }
+    case PKW_OP_I32_STORE_ADDI:
+      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + 4 > "
+             "ms) TRAP(%d); *(u32 *)(mb + ea_) = U32(%u); }",
+          p[1], p[3], p[4], PKW_TRAP_MEMORY_OOB, p[2]);
+      break;
+#define IMM_(name, expr)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "fp[%u] = " expr ";", p[1], p[2], p[3]);                       \
+    break;
+    IMM_(I32_ADD_IMM, "(u32)(U32(%u) + %uu)")
+    IMM_(I32_SUB_IMM, "(u32)(U32(%u) - %uu)")
+    IMM_(I32_MUL_IMM, "(u32)(U32(%u) * %uu)")
+    IMM_(I32_AND_IMM, "U32(%u) & %uu")
+    IMM_(I32_OR_IMM, "U32(%u) | %uu")
+    IMM_(I32_XOR_IMM, "U32(%u) ^ %uu")
+    IMM_(I32_EQ_IMM, "U32(%u) == %uu")
+    IMM_(I32_NE_IMM, "U32(%u) != %uu")
+    IMM_(I32_LT_U_IMM, "U32(%u) < %uu")
+    IMM_(I32_GT_U_IMM, "U32(%u) > %uu")
+    IMM_(I32_LE_U_IMM, "U32(%u) <= %uu")
+    IMM_(I32_GE_U_IMM, "U32(%u) >= %uu")
+#undef IMM_
+    case PKW_OP_I32_SHL_IMM:
+      out(o, "fp[%u] = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
+      break;
+    case PKW_OP_I32_SHR_S_IMM:
+      out(o, "fp[%u] = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
+      break;
+    case PKW_OP_I32_SHR_U_IMM:
+      out(o, "fp[%u] = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
+      break;
+#define IMMS_(name, cmp)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "fp[%u] = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
+    break;
+    IMMS_(I32_LT_S_IMM, "<")
+    IMMS_(I32_GT_S_IMM, ">")
+    IMMS_(I32_LE_S_IMM, "<=")
+    IMMS_(I32_GE_S_IMM, ">=")
+#undef IMMS_
+    case PKW_OP_REF_FUNC:
+      out(o, "fp[%u] = (u64)FUNC(%u);", p[1], p[2]);
+      break;
+    case PKW_OP_MEMORY_INIT: case PKW_OP_DATA_DROP: case PKW_OP_MEMORY_COPY:
+    case PKW_OP_MEMORY_FILL: case PKW_OP_TABLE_GET: case PKW_OP_TABLE_SET:
+    case PKW_OP_TABLE_SIZE: case PKW_OP_TABLE_GROW: case PKW_OP_TABLE_FILL:
+    case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT: case PKW_OP_ELEM_DROP: {
+      /* Bulk and table instructions: one runtime helper each, given the
+       * instruction's operand words (slot numbers and indexes). */
+      static const char *const nm = "o";
+      out(o, "{ static const u32 %s%u[] = {", nm, pc);
+      for (k = 1; k < len; k++)
+        out(o, "%uu,", p[k]);
+      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) return rc; }",
+          op, nm, pc);
+      if (op == PKW_OP_TABLE_GROW)
+        break;
+      break;
+    }
+    case PKW_OP_LAZY:
+    default:
+      if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
+        unsigned n = load_size(op);
+        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+               "fp[%u] = %s(mb + ea_); }",
+            p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
+        break;
+      }
+      if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
+        unsigned n = load_size(op);
+        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+               "*(%s *)(mb + ea_) = (%s)fp[%u]; }",
+            p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
+            p[2]);
+        break;
+      }
+      pkw__errf(g->err, g->errlen,
+                "function %u: instruction %u not supported by the jit tier",
+                g->m->nfunc_imports + g->idx, op);
+      return PKW_EUNSUPPORTED;
+    }
+    out(o, "\n");
+    pc += len;
+  }
+  /* Every path ends in a return or a branch; this keeps C happy. */
+  out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
+  return o->rc;
+}
+
+int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
+              size_t *out_len, char *err, size_t errlen) {
+  cbuf b;
+  uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  uint8_t *labels = NULL;
+  size_t lcap = 0;
+  int rc = PKW_OK;
+  if (init_tables() < 0) {
+    pkw__errf(err, errlen, "the interpreter's instruction words are not "
+                           "unique (build with -DPKW_NO_COMPUTED_GOTO)");
+    return PKW_EUNSUPPORTED;
+  }
+  memset(&b, 0, sizeof b);
+  b.alloc = alloc;
+  prelude(&b);
+  /* Prototypes first: functions call each other in any order. */
+  for (i = 0; i < ndf; i++)
+    if (m->codes[i].code != NULL)
+      out(&b, "static int f%u(void *, void *, u64 *, u32);\n", i);
+  for (i = 0; i < ndf && rc == PKW_OK && b.rc == 0; i++) {
+    fgen g;
+    const pkw_code *cd = &m->codes[i];
+    if (cd->code == NULL)
+      continue;
+    if ((size_t)cd->ncode + 1 > lcap) {
+      uint8_t *nl = pkw__realloc(alloc, labels, (size_t)cd->ncode + 1);
+      if (nl == NULL) {
+        rc = PKW_ENOMEM;
+        break;
+      }
+      labels = nl;
+      lcap = (size_t)cd->ncode + 1;
+    }
+    memset(labels, 0, (size_t)cd->ncode + 1);
+    memset(&g, 0, sizeof g);
+    g.b = &b;
+    g.m = m;
+    g.idx = i;
+    g.code = cd->code;
+    g.ncode = cd->ncode;
+    g.label = labels;
+    g.err = err;
+    g.errlen = errlen;
+    rc = gen_func(&g);
+  }
+  /* The one symbol jit.c looks up: every function, by defined index. */
+  out(&b, "void *pkw_jit_table[%u] = {", ndf + 1);
+  for (i = 0; i < ndf; i++)
+    out(&b, m->codes[i].code != NULL ? "f%u," : "0,", i);
+  out(&b, "0};\n");
+  if (labels != NULL)
+    pkw__realloc(alloc, labels, 0);
+  if (rc == PKW_OK && b.rc != 0) {
+    rc = b.rc;
+    if (rc == PKW_ELIMIT)
+      pkw__errf(err, errlen, "generated C exceeds %u bytes",
+                (unsigned)PKW_JIT_MAX_C_BYTES);
+    else
+      pkw__errf(err, errlen, "out of memory");
+  }
+  if (rc != PKW_OK) {
+    if (b.p != NULL)
+      pkw__realloc(alloc, b.p, 0);
+    return rc;
+  }
+  *out_c = b.p;
+  *out_len = b.n;
+  return PKW_OK;
+}
