@@ -232,6 +232,22 @@ typedef struct pk_open_opts {
    * sandboxed (docs/limits.md). 0 (the default): a normal open.
    */
   int describe_only;
+  /*
+   * wasm: the execution tier (docs/backends/wasm.md). NULL or "interp":
+   * the interpreter (the default). "jit": every function is translated
+   * to C and compiled in memory with libtcc at open, so no toolchain is
+   * needed at run time; the same semantics (traps and their messages,
+   * fuel, call_timeout_ms, limits), the open taking longer (about
+   * 1 ms per 10 KiB of code). "aot": not built yet (PK_ENOSYS). "auto":
+   * the best tier this build has for the module, falling back to the
+   * interpreter. A build without libtcc, or a module the jit tier
+   * cannot compile, fails a "jit" open with PK_ENOSYS naming why; an
+   * unknown name is PK_EINVAL. Other backends ignore it; under
+   * PK_ISOLATE_PROCESS the child uses the interpreter.
+   * pk_plugin_info.tier reports the tier in use. Read only when
+   * opts->size covers it (a caller built before it gets "interp").
+   */
+  const char *tier;
 } pk_open_opts;
 
 /* The instruction budget of a describe-only open of a wasm or Lua plugin. */
@@ -239,7 +255,7 @@ typedef struct pk_open_opts {
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL, 0, 0}
+   0, 0, 0, 0, 0, NULL, 0, 0, NULL}
 
 /*
  * Open the plugin at `path` and run its init hook (with
@@ -281,12 +297,15 @@ typedef struct pk_plugin_info {
   uint32_t abi_minor;
   size_t nexports;     /* at most 65536: a plugin declaring more fails to
                           open with PK_ELIMIT */
+  const char *tier;    /* wasm: the execution tier in use, "interp" or
+                          "jit" (pk_open_opts.tier); "" for the other
+                          backends */
 } pk_plugin_info;
 
 /* An empty pk_plugin_info with its size set:
    `pk_plugin_info info = PK_PLUGIN_INFO_INIT;` */
 #define PK_PLUGIN_INFO_INIT                                                 \
-  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0}
+  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0, NULL}
 
 /*
  * Describe a plugin. `info->size` must be set; fields beyond it are not

@@ -61,6 +61,8 @@ static void usage(FILE *f) {
       "  --fuel N             instruction budget per call (wasm, lua)\n"
       "  --max-memory BYTES   memory cap (wasm, lua)\n"
       "  --fs-root DIR        a folder the plugin may read (wasm)\n"
+      "  --tier NAME          wasm execution tier: interp (default), jit,\n"
+      "                       aot, auto\n"
       "  --log                print the plugin's log lines on stderr\n"
       "  --json               print the result, or the error, as JSON\n"
       "\n"
@@ -578,6 +580,8 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     } else if (strcmp(opt, "--fs-root") == 0 && has_val) {
       o.fs_root = argv[++i];
+    } else if (strcmp(opt, "--tier") == 0 && has_val) {
+      o.tier = argv[++i];
     } else if (strcmp(opt, "--log") == 0) {
       want_log = 1;
     } else if (strcmp(opt, "--") == 0) {

@@ -159,6 +159,8 @@ struct pk_plugin {
   pk_plugin *next, *prev;
   const pk__backend *backend;
   void *bstate; /* backend state */
+  const char *tier;          /* pk_plugin_info's tier (static string)
+                                or NULL: "" */
   const char *backend_label; /* pk_plugin_info's backend, when not
                                 backend->name ("process:wasm"); the
                                 backend owns it */

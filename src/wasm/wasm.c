@@ -333,6 +333,36 @@ static int read_file(pk_plugin *p, uint8_t **out, size_t *out_n) {
   return pk__plugin_read_file(p, out, out_n);
 }
 
+
+/* The execution tier of pk_open_opts.tier (see there): compiles the
+   module for "jit" and "auto", and records the tier in use. */
+static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m) {
+  const char *t = o->tier != NULL ? o->tier : "interp";
+  char err[256];
+  int rc, want_jit = strcmp(t, "jit") == 0;
+  p->tier = "interp";
+  if (strcmp(t, "interp") == 0)
+    return PK_OK;
+  if (strcmp(t, "aot") == 0)
+    return pk__perr(p, PK_ENOSYS, "tier aot: not built yet (issue 14); "
+                                  "use jit or interp");
+  if (!want_jit && strcmp(t, "auto") != 0)
+    return pk__perr(p, PK_EINVAL, "unknown tier '%s' (interp, jit, aot, "
+                                  "auto)", t);
+  rc = pkw_module_jit(m, err, sizeof err);
+  if (rc == PKW_OK) {
+    p->tier = pkw_module_tier(m);
+    return PK_OK;
+  }
+  if (!want_jit && rc != PKW_ENOMEM)  /* auto: the interpreter then */
+    return PK_OK;
+  return pk__perr(p,
+                  rc == PKW_ENOMEM   ? PK_ENOMEM
+                  : rc == PKW_ELIMIT ? PK_ELIMIT
+                                     : PK_ENOSYS,
+                  "tier jit: %s", err);
+}
+
 static int wasm_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   pk_host *h = p->host;
@@ -376,6 +406,8 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
                     "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed", err);
+  if ((rc = pick_tier(p, o, st->mod)) < 0)
+    return rc;
   nimp = pkw_module_num_imports(st->mod);
   if (nimp > 0) {
     if ((ext = pk__alloc(h, nimp * sizeof *ext)) == NULL ||

@@ -84,7 +84,7 @@ PK_TEST(plugin_table_metamethods_not_run) {
    names freed under the host otherwise). */
 PK_TEST(finalizers_not_run_while_reading) {
   char name[64];
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   pk_func *f;
   PKT_RC(host, open_with("gc_during_read.lua", NULL), PK_OK);
   PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
@@ -102,7 +102,7 @@ PK_TEST(many_exports_charged) {
   static const char *const config[] = {"lua.instructions", "100000", "n",
                                        "2000", NULL};
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   o.config = config;
   /* The script's own loop is about 12000 instructions; the host's work
      on 2000 exports is more than the rest of the budget. */

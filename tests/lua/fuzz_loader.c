@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pk_host *h = NULL;
   pk_plugin *p = NULL;
   pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   FILE *fp;
   size_t i;
 

@@ -107,7 +107,7 @@ static int32_t has(const char *name) {
 }
 
 PK_TEST(detects_lua) {
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   open_limits(NULL, NULL);
   PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
   PKT_STR_EQ(info.backend, "lua");

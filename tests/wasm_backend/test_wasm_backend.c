@@ -246,7 +246,7 @@ PK_TEST(wasi_proc_exit) {
 
 /* A module without the plugkit marker: its functions, as wasm types. */
 PK_TEST(plain_module) {
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   pk_func *f;
   pk_val in[2] = {PK_F64(1.5), PK_F32(4.0f)}, out;
   host = test_host();
@@ -477,7 +477,7 @@ PK_TEST(allocation_failure_sweep) {
 /* The Rust guest (examples/rust/plugin.rs); registered by CMake only when
    rustc can build it, hence not a PK_TEST line of its own name. */
 static void rust_guest(void) {
-  pk_plugin_info info = {sizeof info, 0, 0, 0, 0, 0, 0, 0};
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
   pk_func *f;
   pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
   int i;
