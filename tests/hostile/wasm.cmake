@@ -19,3 +19,8 @@ target_link_libraries(test_hostile_wasm PRIVATE pk_test_harness pk_warnings)
 target_compile_definitions(test_hostile_wasm PRIVATE _POSIX_C_SOURCE=200809L)
 pk_add_tests(test_hostile_wasm hostile_wasm ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c
   ${_hwo})
+# The same plugins on the jit tier.
+if(PK_WASM_JIT_BUILT)
+  pk_add_tests(test_hostile_wasm hostile_wasm_jit
+    ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c ${_hwo} jit)
+endif()
