@@ -5,7 +5,8 @@
  *   plugkit version
  *   plugkit inspect [--json] [--backend B] FILE
  *   plugkit call [OPTIONS] FILE FN [ARG...]
- *   plugkit bench [--all-backends] [--backend B] [--runs N] FILE FN [ARG...]
+ *   plugkit bench [--all-backends] [--backend B] [--runs N] [--tier T]
+ *                 FILE FN [ARG...]
  *
  * Exit status: 0 on success, 1 when the library reports an error (the
  * message goes to stderr on one line), 2 for a usage error, 3 when the
@@ -36,7 +37,7 @@ static void usage(FILE *f) {
       "plugin's code)\n"
       "       plugkit call [OPTIONS] FILE FN [ARG...]\n"
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
-      "FILE FN [ARG...]\n"
+      "[--tier NAME] FILE FN [ARG...]\n"
       "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
       "\n"
       "call options:\n"
