@@ -262,6 +262,61 @@ PK_TEST(plain_module) {
   done();
 }
 
+/* pk_open_opts.tier: "jit" runs compiled code with the same results,
+   "auto" takes the best tier built, "aot" is not built yet, and an
+   unknown name is refused. */
+static int open_tier(const char *tier) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.tier = tier;
+  plug = NULL;
+  return pk_plugin_open(host, wasm("plain"), &o, &plug);
+}
+
+PK_TEST(tier_jit_or_auto_reported) {
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  pk_func *f;
+  pk_val in[2] = {PK_F64(1.5), PK_F32(4.0f)}, out;
+  int rc;
+  host = test_host();
+  rc = open_tier("jit");
+  if (rc == PK_ENOSYS) {   /* a build without libtcc */
+    PKT_CONTAINS(pk_host_errmsg(host), "not built");
+    PKT_RC(host, open_tier("auto"), PK_OK);
+    PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+    PKT_STR_EQ(info.tier, "interp");
+    pk_host_destroy(host);
+    pkt_skip("the jit tier is not built");
+  }
+  PKT_RC(host, rc, PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  PKT_RC(host, pk_plugin_func(plug, "scale", "(f64,f32)->f64", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_ASSERT(out.f64 == 6.0);
+  pk_plugin_close(plug);
+  PKT_RC(host, open_tier("auto"), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  pk_plugin_close(plug);
+  PKT_RC(host, open_tier(NULL), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "interp");
+  done();
+}
+
+PK_TEST(tier_aot_not_built_and_unknown_refused) {
+  pk_plugin *sentinel;
+  host = test_host();
+  PKT_RC(host, open_tier("aot"), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host), "aot: not built yet");
+  PKT_CONTAINS(pk_host_errmsg(host), "plain.wasm");
+  sentinel = plug;
+  PKT_RC(host, open_tier("turbo"), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(host), "unknown tier 'turbo'");
+  PKT_ASSERT(plug == sentinel);
+  pk_host_destroy(host);
+}
+
 /* A plain module's multi-value export is offered with its results; one
    whose type has no plugkit signature (an externref parameter) is not,
    and the log says so. */
