@@ -313,6 +313,18 @@ int pk__elf_executable(const unsigned char *h, size_t n);
 size_t pk__elf_phdrs(const unsigned char *h, size_t n, size_t *out_off,
                      size_t *out_entsize);
 
+/* SHA-256 (sha256.c): init, update any number of times, final. */
+typedef struct pk__sha256 {
+  uint32_t h[8];
+  uint64_t len;       /* bytes hashed so far */
+  unsigned char buf[64];
+  size_t n;           /* bytes waiting in buf */
+} pk__sha256;
+void pk__sha256_init(pk__sha256 *s);
+void pk__sha256_update(pk__sha256 *s, const void *data, size_t n);
+void pk__sha256_final(pk__sha256 *s, unsigned char out[32]);
+void pk__sha256_of(const void *data, size_t n, unsigned char out[32]);
+
 /* Describe-only: fill p's name, version, ABI and exports from the
    pk_plugin_descriptor data in p's ELF file (a shared object or an
    executable) without loading it: dynsym/symtab, PT_LOAD segments and
