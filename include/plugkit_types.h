@@ -58,7 +58,8 @@
   X(ELIMIT, "plugin exceeded a resource limit")                             \
   X(EPROTO, "plugin protocol error")                                        \
   X(EHOST, "host function failed")                                          \
-  X(EBUSY, "plugin is in use")
+  X(EBUSY, "plugin is in use")                                              \
+  X(EUNTRUSTED, "file not trusted: wrong owner or writable by others")
 
 enum pk_errcode_base_ { PK__ERRBASE_ = 0,
 #define PK__ERR_BASE(name, msg) PK__ERRBASE_##name,

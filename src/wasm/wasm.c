@@ -80,7 +80,7 @@ static void *engine_realloc(void *ud, void *ptr, size_t n) {
   return b + PK__WHDR;
 }
 
-static pkw_alloc alloc_of(pk_host *h) {
+pkw_alloc pk__wasm_alloc(pk_host *h) {
   pkw_alloc a;
   a.realloc_fn = engine_realloc;
   a.ud = h;
@@ -334,21 +334,41 @@ static int read_file(pk_plugin *p, uint8_t **out, size_t *out_n) {
 }
 
 
-/* The execution tier of pk_open_opts.tier (see there): compiles the
-   module for "jit" and "auto", and records the tier in use. */
-static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m) {
+/* The execution tier of pk_open_opts.tier (see there): binds an aot
+   artifact for "aot" (and "auto" when a valid one is there), compiles
+   the module for "jit" (and "auto" otherwise), and records the tier in
+   use. mh: the module's SHA-256 (computed for "aot" and "auto"). */
+static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m,
+                     const uint8_t mh[32]) {
   const char *t = o->tier != NULL ? o->tier : "interp";
-  char err[256];
-  int rc, want_jit = strcmp(t, "jit") == 0;
+  char err[256], where[4096];
+  int rc, want_jit = strcmp(t, "jit") == 0, want_aot = strcmp(t, "aot") == 0;
   p->tier = "interp";
   if (strcmp(t, "interp") == 0)
     return PK_OK;
-  if (strcmp(t, "aot") == 0)
-    return pk__perr(p, PK_ENOSYS, "tier aot: not built yet (issue 14); "
-                                  "use jit or interp");
-  if (!want_jit && strcmp(t, "auto") != 0)
+  if (!want_jit && !want_aot && strcmp(t, "auto") != 0)
     return pk__perr(p, PK_EINVAL, "unknown tier '%s' (interp, jit, aot, "
                                   "auto)", t);
+  if (!want_jit) {
+    rc = pk__wasm_aot_load(p, m, mh, o->aot_path, err, sizeof err, where,
+                           sizeof where);
+    if (rc == PK_OK) {
+      p->tier = pkw_module_tier(m);
+      return PK_OK;
+    }
+    if (want_aot || rc == PK_ENOMEM) {
+      if (rc == PK_ENOENT && where[0] == '\0')
+        return pk__perr(p, rc, "tier aot: no artifact: %s (run plugkit "
+                               "compile --cache)", err);
+      if (rc == PK_ENOENT)
+        return pk__perr(p, rc, "tier aot: no artifact %s (run plugkit "
+                               "compile%s)", where,
+                        o->aot_path != NULL ? " -o" : " --cache");
+      return pk__perr(p, rc, "tier aot: artifact %s refused: %s", where,
+                      err);
+    }
+    /* auto: a missing or refused artifact leaves the jit tier to try. */
+  }
   rc = pkw_module_jit(m, err, sizeof err);
   if (rc == PKW_OK) {
     p->tier = pkw_module_tier(m);
@@ -366,7 +386,7 @@ static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m) {
 static int wasm_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   pk_host *h = p->host;
-  pkw_alloc al = alloc_of(h);
+  pkw_alloc al = pk__wasm_alloc(h);
   pkw_limits lim;
   pk__wstate *st;
   uint8_t *bytes = NULL;
@@ -375,6 +395,7 @@ static int wasm_open(pk_plugin *p) {
   pkw_extern *ext = NULL;
   pkw_func *fn;
   char err[256];
+  uint8_t mh[32] = {0};
   int rc;
 
   if ((st = pk__alloc(h, sizeof *st)) == NULL)
@@ -399,6 +420,10 @@ static int wasm_open(pk_plugin *p) {
   rc = pkw_module_decode_ex(&al, bytes, n,
                             o->validate_all ? 0 : PKW_DECODE_LAZY, &st->mod,
                             err, sizeof err);
+  /* The aot tiers find and check an artifact by the module's hash. */
+  if (o->tier != NULL && strcmp(o->tier, "interp") != 0 &&
+      strcmp(o->tier, "jit") != 0)
+    pk__sha256_of(bytes, n, mh);
   pk__free(h, bytes);
   if (rc == PKW_ELIMIT) /* valid, but more than the engine takes */
     return pk__perr(p, PK_ELIMIT, "module over an engine limit: %s", err);
@@ -406,7 +431,7 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
                     "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed", err);
-  if ((rc = pick_tier(p, o, st->mod)) < 0)
+  if ((rc = pick_tier(p, o, st->mod, mh)) < 0)
     return rc;
   nimp = pkw_module_num_imports(st->mod);
   if (nimp > 0) {

@@ -47,6 +47,10 @@
 #include "internal.h"
 #include "jrt.h"
 
+/* Bump when the C written for the same module changes in a way the
+ * prelude does not show (aot artifacts built before are then stale). */
+#define PKW_CGEN_VERSION 1
+
 /* ---- output buffer -------------------------------------------------------- */
 
 typedef struct cbuf {
@@ -201,7 +205,28 @@ static uint32_t op_of(uint32_t word) {
 
 /* ---- the prelude: types, offsets, helpers ---------------------------------- */
 
-static void prelude(cbuf *b) {
+/* The helpers generated code calls, in the order of pkw__jrt_helpers
+ * (jrt.c), with their C prototypes in the engine-free types above. The
+ * jit binds them by name; aot code calls them through the table its
+ * pkw_aot_init receives (R_), so the shared object it is built into
+ * has no undefined symbol at all. */
+static const struct { const char *name, *ret, *params; } helpers[] = {
+    {"pkw__jrt_fuel", "int", "void *"},
+    {"pkw__jrt_call", "int", "void *, void *, void *, u64 *, u32"},
+    {"pkw__jrt_tail", "int", "void *, u64 *, u32"},
+    {"pkw__jrt_call_indirect", "int",
+     "void *, void *, u32, u32, u32, u64 *, u32"},
+    {"pkw__jrt_tail_call", "int", "void *, void *, void *, u64 *, u32, u32"},
+    {"pkw__jrt_tail_call_indirect", "int",
+     "void *, void *, u32, u32, u32, u64 *, u32, u32"},
+    {"pkw__jrt_fun", "u64", "u32, u64, u64"},
+    {"pkw__jrt_trunc", "int", "u32, u64, u64 *"},
+    {"pkw__jrt_op", "int", "void *, u32, u64 *, const u32 *"},
+    {"pkw__jrt_memory_grow", "u32", "void *, u32"},
+};
+
+static void prelude(cbuf *b, int aot) {
+  size_t i;
   out(b,
       "typedef unsigned char u8; typedef signed char i8;\n"
       "typedef unsigned short u16; typedef short i16;\n"
@@ -235,18 +260,22 @@ static void prelude(cbuf *b) {
       "#define PUTF64(d, e) { double t_ = (e); fp[d] = *(u64 *)&t_; }\n"
       "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
       "if (rc) return rc; }\n"
-      "#define TRAP(c) return (c)\n"
-      "int pkw__jrt_fuel(void *);\n"
-      "int pkw__jrt_call(void *, void *, void *, u64 *, u32);\n"
-      "int pkw__jrt_tail(void *, u64 *, u32);\n"
-      "int pkw__jrt_call_indirect(void *, void *, u32, u32, u32, u64 *, u32);\n"
-      "int pkw__jrt_tail_call(void *, void *, void *, u64 *, u32, u32);\n"
-      "int pkw__jrt_tail_call_indirect(void *, void *, u32, u32, u32, u64 *,"
-      " u32, u32);\n"
-      "u64 pkw__jrt_fun(u32, u64, u64);\n"
-      "int pkw__jrt_trunc(u32, u64, u64 *);\n"
-      "int pkw__jrt_op(void *, u32, u64 *, const u32 *);\n"
-      "u32 pkw__jrt_memory_grow(void *, u32);\n");
+      "#define TRAP(c) return (c)\n");
+  if (aot)
+    out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
+           "static void *const *R_;\n");
+  for (i = 0; i < sizeof helpers / sizeof helpers[0]; i++) {
+    if (aot)
+      out(b, "#define %s ((%s (*)(%s))R_[%zu])\n", helpers[i].name,
+          helpers[i].ret, helpers[i].params, i);
+    else
+      out(b, "%s %s(%s);\n", helpers[i].ret, helpers[i].name,
+          helpers[i].params);
+  }
+}
+
+const char *pkw__cgen_helper(size_t i) {
+  return i < sizeof helpers / sizeof helpers[0] ? helpers[i].name : NULL;
 }
 
 /* ---- one function ----------------------------------------------------------- */
@@ -792,8 +821,9 @@ static int gen_func(fgen *g) {
   return o->rc;
 }
 
-int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
-              size_t *out_len, char *err, size_t errlen) {
+int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
+              char **out_c, size_t *out_len, char *err, size_t errlen) {
+  int aot = (flags & PKW_CGEN_AOT) != 0;
   cbuf b;
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
   uint8_t *labels = NULL;
@@ -806,7 +836,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
   }
   memset(&b, 0, sizeof b);
   b.alloc = alloc;
-  prelude(&b);
+  prelude(&b, aot);
   /* Prototypes first: functions call each other in any order. */
   for (i = 0; i < ndf; i++)
     if (m->codes[i].code != NULL)
@@ -837,11 +867,27 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
     g.errlen = errlen;
     rc = gen_func(&g);
   }
-  /* The one symbol jit.c looks up: every function, by defined index. */
-  out(&b, "void *pkw_jit_table[%u] = {", ndf + 1);
+  /* The symbol jit.c looks up: every function, by defined index. */
+  out(&b, "%svoid *pkw_jit_table[%u] = {", aot ? "EXPORT " : "", ndf + 1);
   for (i = 0; i < ndf; i++)
     out(&b, m->codes[i].code != NULL ? "f%u," : "0,", i);
   out(&b, "0};\n");
+  if (aot) {
+    /* What the engine cannot know of a function it has not translated
+     * (a lazily decoded module runs aot code without translating it):
+     * nlocals and frame_size per defined function, 0 0 for none. */
+    out(&b, "EXPORT const u32 pkw_aot_frames[%u] = {", 2 * ndf + 1);
+    for (i = 0; i < ndf; i++)
+      out(&b, "%uu,%uu,", m->codes[i].code != NULL ? m->codes[i].nlocals : 0,
+          m->codes[i].code != NULL ? m->codes[i].frame_size : 0);
+    out(&b, "0};\n");
+    /* The runtime's helpers, checked by count: the table must be the one
+     * this C was written for (the engine fingerprint checks the rest). */
+    out(&b,
+        "EXPORT int pkw_aot_init(void *const *rt, u32 n) {\n"
+        " if (n != %zuu) return -1; R_ = rt; return %u;\n}\n",
+        sizeof helpers / sizeof helpers[0], ndf);
+  }
   if (labels != NULL)
     pkw__realloc(alloc, labels, 0);
   if (rc == PKW_OK && b.rc != 0) {
@@ -860,4 +906,38 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
   *out_c = b.p;
   *out_len = b.n;
   return PKW_OK;
+}
+
+/* What aot code depends on besides the module: the prelude (every
+ * offset, the helpers' order and types), the instruction lengths, the
+ * trap codes the C returns and PKW_CGEN_VERSION (bumped when the C
+ * written for the same module changes). FNV-1a over all of it. */
+int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap) {
+  static const pkw_alloc libc = {NULL, NULL};
+  cbuf b;
+  uint64_t h = 0xcbf29ce484222325ull;
+  size_t i;
+  int k;
+  if (init_tables() < 0)
+    return PKW_EUNSUPPORTED;
+  memset(&b, 0, sizeof b);
+  b.alloc = alloc != NULL ? alloc : &libc;
+  prelude(&b, 1);
+  out(&b, "tail %d stack %d oob %d unreach %d div %d ovf %d ops %d\n",
+      PKW_JIT_TAIL, PKW_TRAP_STACK_EXHAUSTED, PKW_TRAP_MEMORY_OOB,
+      PKW_TRAP_UNREACHABLE, PKW_TRAP_DIVIDE_BY_ZERO,
+      PKW_TRAP_INTEGER_OVERFLOW, (int)PKW_OP_COUNT_);
+  if (b.rc != 0) {
+    if (b.p != NULL)
+      pkw__realloc(b.alloc, b.p, 0);
+    return b.rc;
+  }
+  for (i = 0; i < b.n; i++)
+    h = (h ^ (uint8_t)b.p[i]) * 0x100000001b3ull;
+  for (i = 0; i < PKW_OP_COUNT_; i++)
+    h = (h ^ op_len[i]) * 0x100000001b3ull;
+  pkw__realloc(b.alloc, b.p, 0);
+  k = snprintf(buf, cap, "cgen%d-%016llx", PKW_CGEN_VERSION,
+               (unsigned long long)h);
+  return k < 0 || (size_t)k >= cap ? PKW_ELIMIT : PKW_OK;
 }

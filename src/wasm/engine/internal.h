@@ -244,7 +244,10 @@ typedef int (*pkw_jit_fn)(pkw_jctx *x, pkw_instance *ci, uint64_t *fp,
 typedef struct pkw_jit_fns {
   pkw_jit_fn *fns;            /* per defined function; NULL: interpreted */
   void (*release)(struct pkw_jit_fns *j);   /* frees all of it */
-  const char *tier;           /* "jit" */
+  const char *tier;           /* "jit" or "aot" */
+  /* aot: nlocals, frame_size per defined function (its functions run
+   * without being translated here); NULL: the translation's. */
+  const uint32_t *frames;
 } pkw_jit_fns;
 
 /* The context of one host -> guest entry into compiled code. The fields

@@ -43,21 +43,6 @@ static void release(pkw_jit_fns *j) {
   pkw__realloc(&a, st, 0);
 }
 
-/* The helpers the generated code may call, by the names it declares. */
-static const struct { const char *name; const void *fn; } runtime[] = {
-    {"pkw__jrt_fuel", (const void *)pkw__jrt_fuel},
-    {"pkw__jrt_call", (const void *)pkw__jrt_call},
-    {"pkw__jrt_tail", (const void *)pkw__jrt_tail},
-    {"pkw__jrt_call_indirect", (const void *)pkw__jrt_call_indirect},
-    {"pkw__jrt_tail_call", (const void *)pkw__jrt_tail_call},
-    {"pkw__jrt_tail_call_indirect",
-     (const void *)pkw__jrt_tail_call_indirect},
-    {"pkw__jrt_fun", (const void *)pkw__jrt_fun},
-    {"pkw__jrt_trunc", (const void *)pkw__jrt_trunc},
-    {"pkw__jrt_op", (const void *)pkw__jrt_op},
-    {"pkw__jrt_memory_grow", (const void *)pkw__jrt_memory_grow},
-};
-
 int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
   char *src = NULL;
   size_t len = 0, i;
@@ -100,8 +85,10 @@ int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
     tcc_set_error_func(st->tcc, &dg, on_error);
     tcc_set_options(st->tcc, "-nostdlib");
     tcc_set_output_type(st->tcc, TCC_OUTPUT_MEMORY);
-    for (i = 0; i < sizeof runtime / sizeof runtime[0]; i++)
-      tcc_add_symbol(st->tcc, runtime[i].name, runtime[i].fn);
+    /* The helpers the generated code may call, by the names it
+     * declares. */
+    for (i = 0; i < pkw__jrt_nhelpers; i++)
+      tcc_add_symbol(st->tcc, pkw__cgen_helper(i), pkw__jrt_helpers[i]);
     if (tcc_compile_string(st->tcc, src) < 0 ||
         tcc_relocate(st->tcc, TCC_RELOCATE_AUTO) < 0 ||
         (table = tcc_get_symbol(st->tcc, "pkw_jit_table")) == NULL) {

@@ -448,6 +448,11 @@ const char *pkw_module_tier(const pkw_module *m) {
 
 int pkw_module_cgen(pkw_module *m, char **out_c, size_t *out_len,
                     char *errbuf, size_t errlen) {
+  return pkw_module_cgen_ex(m, 0, out_c, out_len, errbuf, errlen);
+}
+
+int pkw_module_cgen_ex(pkw_module *m, unsigned flags, char **out_c,
+                       size_t *out_len, char *errbuf, size_t errlen) {
   uint32_t i, ndf;
   int rc;
   if (m == NULL || out_c == NULL || out_len == NULL)
@@ -475,5 +480,115 @@ int pkw_module_cgen(pkw_module *m, char **out_c, size_t *out_len,
       c->fail_rc = rc;
     }
   }
-  return pkw__cgen(m, &m->alloc, out_c, out_len, errbuf, errlen);
+  return pkw__cgen(m, &m->alloc, flags, out_c, out_len, errbuf, errlen);
+}
+
+/* ---- the helpers, for the compilers ----------------------------------------- */
+
+/* In cgen.c's order (pkw__cgen_helper names them). */
+const void *const pkw__jrt_helpers[] = {
+    (const void *)pkw__jrt_fuel,
+    (const void *)pkw__jrt_call,
+    (const void *)pkw__jrt_tail,
+    (const void *)pkw__jrt_call_indirect,
+    (const void *)pkw__jrt_tail_call,
+    (const void *)pkw__jrt_tail_call_indirect,
+    (const void *)pkw__jrt_fun,
+    (const void *)pkw__jrt_trunc,
+    (const void *)pkw__jrt_op,
+    (const void *)pkw__jrt_memory_grow,
+};
+const size_t pkw__jrt_nhelpers =
+    sizeof pkw__jrt_helpers / sizeof pkw__jrt_helpers[0];
+
+/* ---- aot: code built elsewhere, bound here ------------------------------------ */
+
+typedef struct aot_state {
+  pkw_jit_fns fns;            /* first: m->jit points here */
+  pkw_alloc alloc;
+  void (*release)(void *ud);
+  void *ud;
+} aot_state;
+
+static void aot_release(pkw_jit_fns *j) {
+  aot_state *st = (aot_state *)j;
+  pkw_alloc a = st->alloc;
+  if (st->release != NULL)
+    st->release(st->ud);
+  pkw__realloc(&a, st->fns.fns, 0);
+  pkw__realloc(&a, st, 0);
+}
+
+int pkw_module_bind_aot(pkw_module *m, void *(*sym)(void *ud,
+                                                   const char *name),
+                        void (*release)(void *ud), void *ud, char *errbuf,
+                        size_t errlen) {
+  typedef int (*init_fn)(const void *const *rt, uint32_t n);
+  void *init_p, *table_p, *frames_p;
+  init_fn init;
+  void **table;
+  const uint32_t *frames;
+  aot_state *st;
+  uint32_t i, ndf;
+  int n;
+  if (m == NULL || sym == NULL)
+    return PKW_EINVAL;
+  if (m->jit != NULL) {
+    pkw__errf(errbuf, errlen, "the module has compiled code already");
+    return PKW_EINVAL;
+  }
+  ndf = m->nfuncs - m->nfunc_imports;
+  init_p = sym(ud, "pkw_aot_init");
+  table_p = sym(ud, "pkw_jit_table");
+  frames_p = sym(ud, "pkw_aot_frames");
+  if (init_p == NULL || table_p == NULL || frames_p == NULL) {
+    pkw__errf(errbuf, errlen, "not an aot artifact: pkw_aot_init, "
+                              "pkw_jit_table or pkw_aot_frames missing");
+    return PKW_EMALFORMED;
+  }
+  memcpy(&init, &init_p, sizeof init);
+  table = table_p;
+  frames = frames_p;
+  n = init(pkw__jrt_helpers, (uint32_t)pkw__jrt_nhelpers);
+  if (n < 0 || (uint32_t)n != ndf) {
+    pkw__errf(errbuf, errlen, "artifact for another module or engine (%d "
+                              "functions, the module defines %u)", n, ndf);
+    return PKW_EMALFORMED;
+  }
+  /* Frames the engine will trust for stack checks: consistent with the
+   * function's type, and with its translation where it has one. */
+  for (i = 0; i < ndf; i++) {
+    const pkw_code *c = &m->codes[i];
+    uint32_t np = m->types[m->func_type[m->nfunc_imports + i]].nparams;
+    if (table[i] == NULL)
+      continue;
+    if (frames[2 * i] < np || frames[2 * i + 1] < frames[2 * i] ||
+        frames[2 * i + 1] > PKW_MAX_FUNC_LOCALS + PKW_MAX_FUNC_CODE_WORDS ||
+        (c->code != NULL && (frames[2 * i] != c->nlocals ||
+                             frames[2 * i + 1] != c->frame_size))) {
+      pkw__errf(errbuf, errlen, "artifact does not match the module: "
+                                "function %u's frame", m->nfunc_imports + i);
+      return PKW_EMALFORMED;
+    }
+  }
+  st = pkw__realloc(&m->alloc, NULL, sizeof *st);
+  if (st == NULL)
+    return PKW_ENOMEM;
+  memset(st, 0, sizeof *st);
+  st->alloc = m->alloc;
+  st->fns.fns = pkw__realloc(&m->alloc, NULL,
+                             ((size_t)ndf + 1) * sizeof(pkw_jit_fn));
+  if (st->fns.fns == NULL) {
+    pkw__realloc(&m->alloc, st, 0);
+    return PKW_ENOMEM;
+  }
+  for (i = 0; i < ndf; i++)
+    memcpy(&st->fns.fns[i], &table[i], sizeof(pkw_jit_fn));
+  st->fns.frames = frames;
+  st->fns.release = aot_release;
+  st->fns.tier = "aot";
+  st->release = release;
+  st->ud = ud;
+  m->jit = &st->fns;
+  return PKW_OK;
 }

@@ -40,8 +40,14 @@ int pkw__jrt_op(pkw_instance *ci, uint32_t op, uint64_t *fp,
                 const uint32_t *ops);
 uint32_t pkw__jrt_memory_grow(pkw_instance *ci, uint32_t delta);
 
-/* The C of a module (cgen.c); see pkw_module_cgen. */
-int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, char **out_c,
-              size_t *out_len, char *err, size_t errlen);
+/* The C of a module (cgen.c); see pkw_module_cgen_ex. */
+int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
+              char **out_c, size_t *out_len, char *err, size_t errlen);
+/* The name of helper i, in the order aot code's table has them; NULL
+ * past the last. */
+const char *pkw__cgen_helper(size_t i);
+/* The helpers, by address, in that order (jrt.c). */
+extern const void *const pkw__jrt_helpers[];
+extern const size_t pkw__jrt_nhelpers;
 
 #endif

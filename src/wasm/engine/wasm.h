@@ -213,8 +213,49 @@ int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
  * PKW_JIT_MAX_C_BYTES). On failure the module stays interpreted and
  * usable. */
 int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen);
-/* "jit" once pkw_module_jit succeeded, else "interp". */
+/* "jit" once pkw_module_jit succeeded, "aot" once pkw_module_bind_aot
+ * did, else "interp". */
 const char *pkw_module_tier(const pkw_module *m);
+/* The aot tier's C: pkw_module_cgen_ex with PKW_CGEN_AOT writes C for a
+ * system compiler, to be built as a shared object with no undefined
+ * symbol (the helpers come through pkw_aot_init's table). It exports
+ * pkw_jit_table, pkw_aot_frames and pkw_aot_init, and depends on the
+ * module and on pkw_cgen_fingerprint, nothing else (no address). */
+#define PKW_CGEN_AOT 1u
+/* The system compiler's flags for that C, as X(flag) items (plugkit's
+ * aot tier and the tests use these): optimized, position-independent,
+ * nothing linked (no libc, no start files, no libgcc), no aliasing
+ * assumptions (the C reads slots through casts), wrapping signed
+ * arithmetic and no contracted floating point (wasm's semantics), no
+ * stack protector or library calls invented by the optimizer (each
+ * would be an undefined symbol), a SysV hash table (the loader counts
+ * the symbols by it) and every relocation bound at load. */
+#define PKW_AOT_CFLAGS(X)                                                   \
+  X("-O2") X("-shared") X("-fPIC") X("-nostdlib") X("-fno-strict-aliasing") \
+  X("-fwrapv") X("-ffp-contract=off") X("-fno-stack-protector")             \
+  X("-fno-builtin") X("-fno-tree-loop-distribute-patterns")                 \
+  X("-fvisibility=hidden") X("-fno-asynchronous-unwind-tables") X("-w")     \
+  X("-Wl,--hash-style=sysv") X("-Wl,-z,now") X("-Wl,--build-id=none")       \
+  X("-Wl,-z,noexecstack")
+int pkw_module_cgen_ex(pkw_module *m, unsigned flags, char **out_c,
+                       size_t *out_len, char *errbuf, size_t errlen);
+/* A string naming what aot code depends on in this engine (offsets,
+ * helpers, instruction set): an artifact built by an engine with another
+ * fingerprint must not be bound. PKW_OK, PKW_ENOMEM, PKW_ELIMIT (cap). */
+int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap);
+/* Binds code built from m's PKW_CGEN_AOT C: sym(ud, name) returns the
+ * address of an exported symbol of the loaded object (NULL if none);
+ * release(ud), if not NULL, is called when m is destroyed (it unloads
+ * the object), and only once binding succeeded. The caller has checked
+ * that the object was built from this module's bytes by an engine of the
+ * same fingerprint; this checks what it can (function count, frames).
+ * Call it once, after decoding (lazily or not) and before the first
+ * pkw_instance_create. PKW_OK, PKW_EMALFORMED (errbuf says why),
+ * PKW_ENOMEM, PKW_EINVAL (m is compiled already). */
+int pkw_module_bind_aot(pkw_module *m, void *(*sym)(void *ud,
+                                                   const char *name),
+                        void (*release)(void *ud), void *ud, char *errbuf,
+                        size_t errlen);
 /* The C the jit tier compiles for m (for tests and `plugkit compile`):
  * a NUL-terminated string the caller frees with alloc (m's allocator if
  * NULL); *out_len gets its length. PKW_ENOMEM, PKW_ELIMIT or
