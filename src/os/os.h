@@ -166,7 +166,7 @@ const char *pk__os_target(void);
 int pk__os_cache_dir(char *buf, size_t cap);
 /* Check that directory `path` is one only this user can change: owned by
    the effective uid, not writable by group or others, not a symbolic
-   link. With `create`, a missing one (and a missing parent) is created
+   link. With `create`, a missing one (and missing parents) is created
    0700 first. PK_OK; PK_EUNTRUSTED, PK_ENOENT or PK_EIO with `why`. */
 int pk__os_private_dir(const char *path, int create, char *why, size_t cap);
 /* pk__os_read_file for a file whose content decides what code runs: it

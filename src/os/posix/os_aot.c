@@ -76,27 +76,28 @@ int pk__os_private_dir(const char *path, int create, char *why,
                        size_t cap) {
   struct stat st;
   if (lstat(path, &st) != 0) {
-    char parent[4096];
-    char *slash;
+    char part[4096];
+    size_t i, n = strlen(path);
     if (errno != ENOENT || !create) {
       snprintf(why, cap, "cannot use the directory: %s", strerror(errno));
       return errno == ENOENT ? PK_ENOENT : PK_EIO;
     }
-    /* The parent (~/.cache) may be missing too: made private as well. */
-    if (strlen(path) < sizeof parent) {
-      strcpy(parent, path);
-      if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
-        *slash = '\0';
-        if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
-          snprintf(why, cap, "cannot create %s: %s", parent,
-                   strerror(errno));
-          return PK_EIO;
-        }
-      }
+    if (n >= sizeof part) {
+      snprintf(why, cap, "path too long");
+      return PK_EINVAL;
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-      snprintf(why, cap, "cannot create the directory: %s", strerror(errno));
-      return PK_EIO;
+    /* Missing folders on the way (~/.cache, XDG_CACHE_HOME) are made
+       private too, as the XDG base directory rules ask. */
+    memcpy(part, path, n + 1);
+    for (i = 1; i <= n; i++) {
+      if (part[i] != '/' && part[i] != '\0')
+        continue;
+      part[i] = '\0';
+      if (mkdir(part, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, cap, "cannot create %s: %s", part, strerror(errno));
+        return PK_EIO;
+      }
+      part[i] = path[i];
     }
     if (lstat(path, &st) != 0) {
       snprintf(why, cap, "cannot use the directory: %s", strerror(errno));
