@@ -124,6 +124,12 @@ int pkb_open_tier(pkb_plugin *b, const char *file, const char *fn,
   memset(b, 0, sizeof *b);
   b->tier = tier;
   o.tier = tier;
+  /* The aot rows open from the cache the build filled (wasm_aot.cmake). */
+  if (tier != NULL && strcmp(tier, "aot") == 0) {
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/aot-cache", pkb_dir());
+    setenv("XDG_CACHE_HOME", cache, 1);
+  }
   snprintf(b->path, sizeof b->path, "%s/%s", pkb_dir(), file);
   if ((b->host = pkb_host()) == NULL)
     return pkb_skip("out of memory");

@@ -192,6 +192,27 @@ PKB_ROW(WasmFibJit, fib_jit_setup, jit_fib, pkb_close)
 PKB_ROW(WasmMixJit, mix_jit_setup, jit_mix, pkb_close)
 PKB_ROW(WasmSortJit, sort_jit_setup, jit_sort, pkb_close)
 
+/* The aot tier: the same, from the artifacts the build put in the
+   bench's cache (bench/wasm_aot.cmake). */
+static int aot_open(void **out, const char *file, const char *fn) {
+  char rel[64];
+  *out = &jit_b;
+  snprintf(rel, sizeof rel, "wasm/%s", file);
+  return pkb_open_tier(&jit_b, rel, fn, NULL, 0, "aot");
+}
+static int fib_aot_setup(void **out) {
+  return aot_open(out, "fib.wasm", "pkwl_fib");
+}
+static int mix_aot_setup(void **out) {
+  return aot_open(out, "mix.wasm", "pkwl_mix");
+}
+static int sort_aot_setup(void **out) {
+  return aot_open(out, "sort.wasm", "pkwl_sort");
+}
+PKB_ROW(WasmFibAot, fib_aot_setup, jit_fib, pkb_close)
+PKB_ROW(WasmMixAot, mix_aot_setup, jit_mix, pkb_close)
+PKB_ROW(WasmSortAot, sort_aot_setup, jit_sort, pkb_close)
+
 /* ---- host -> wasm call ------------------------------------------------- */
 
 static wasm_bench sum_b;
