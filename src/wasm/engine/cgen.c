@@ -49,7 +49,12 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 1
+#define PKW_CGEN_VERSION 2
+/* Functions whose frame has at most this many slots keep them in C
+ * locals (see gen_func). */
+#ifndef PKW_CGEN_MAX_REG_SLOTS
+#define PKW_CGEN_MAX_REG_SLOTS 256u
+#endif
 
 /* ---- output buffer -------------------------------------------------------- */
 
@@ -251,13 +256,37 @@ static void prelude(cbuf *b, int aot) {
   out(b, "#define FUNC(k) (AT(ci, %zu, void **)[k])\n",
       offsetof(pkw_instance, funcs));
   out(b,
-      "#define U32(k) ((u32)fp[k])\n"
-      "#define S32(k) ((i32)fp[k])\n"
-      "#define S64(k) ((i64)fp[k])\n"
-      "#define F32(k) (*(float *)&fp[k])\n"
-      "#define F64(k) (*(double *)&fp[k])\n"
-      "#define PUTF32(d, e) { float t_ = (e); fp[d] = *(u32 *)&t_; }\n"
-      "#define PUTF64(d, e) { double t_ = (e); fp[d] = *(u64 *)&t_; }\n"
+      /* R(k): slot k, a C local (s<k>) or the frame's fp[k] (each
+       * function defines it); the views of a slot's bits: */
+      "#define U32(k) ((u32)R(k))\n"
+      "#define S32(k) ((i32)R(k))\n"
+      "#define S64(k) ((i64)R(k))\n");
+  if (aot)
+    /* Unions: a system compiler keeps them in registers (a cast of the
+     * slot's address would force it to memory). */
+    out(b,
+        "typedef union { u32 i; float f; } uf_;\n"
+        "typedef union { u64 i; double f; } ud_;\n"
+        "static inline float f32_(u64 v) { uf_ u; u.i = (u32)v; "
+        "return u.f; }\n"
+        "static inline double f64_(u64 v) { ud_ u; u.i = v; return u.f; }\n"
+        "static inline u64 bf32_(float f) { uf_ u; u.f = f; return u.i; }\n"
+        "static inline u64 bf64_(double f) { ud_ u; u.f = f; "
+        "return u.i; }\n"
+        "#define F32(k) f32_(R(k))\n"
+        "#define F64(k) f64_(R(k))\n"
+        "#define PUTF32(d, e) { R(d) = bf32_(e); }\n"
+        "#define PUTF64(d, e) { R(d) = bf64_(e); }\n"
+        "#define KEEP(v) __asm__(\"\" : \"+m\"(v))\n");
+  else
+    /* libtcc calls what is not a macro: keep slots addressable. */
+    out(b,
+        "#define F32(k) (*(float *)&R(k))\n"
+        "#define F64(k) (*(double *)&R(k))\n"
+        "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
+        "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
+        "#define KEEP(v)\n");
+  out(b,
       "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
       "if (rc) return rc; }\n"
       "#define TRAP(c) return (c)\n");
@@ -288,6 +317,7 @@ typedef struct fgen {
   uint32_t ncode;
   uint8_t *label;             /* per code word: a branch targets it */
   int uses_mem;
+  int regs;                   /* slots are C locals (R(k) is s<k>) */
   char *err;
   size_t errlen;
 } fgen;
@@ -366,8 +396,8 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
                     uint32_t b) {
   cbuf *o = g->b;
   switch (op) {
-#define CMP_(name, fmt) case PKW_OP_##name: out(o, "fp[%u] = " fmt ";", d, a, b); break;
-  case PKW_OP_I32_EQZ: out(o, "fp[%u] = U32(%u) == 0;", d, a); break;
+#define CMP_(name, fmt) case PKW_OP_##name: out(o, "R(%u) = " fmt ";", d, a, b); break;
+  case PKW_OP_I32_EQZ: out(o, "R(%u) = U32(%u) == 0;", d, a); break;
   CMP_(I32_EQ, "U32(%u) == U32(%u)")
   CMP_(I32_NE, "U32(%u) != U32(%u)")
   CMP_(I32_LT_S, "S32(%u) < S32(%u)")
@@ -378,17 +408,17 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   CMP_(I32_LE_U, "U32(%u) <= U32(%u)")
   CMP_(I32_GE_S, "S32(%u) >= S32(%u)")
   CMP_(I32_GE_U, "U32(%u) >= U32(%u)")
-  case PKW_OP_I64_EQZ: out(o, "fp[%u] = fp[%u] == 0;", d, a); break;
-  CMP_(I64_EQ, "fp[%u] == fp[%u]")
-  CMP_(I64_NE, "fp[%u] != fp[%u]")
+  case PKW_OP_I64_EQZ: out(o, "R(%u) = R(%u) == 0;", d, a); break;
+  CMP_(I64_EQ, "R(%u) == R(%u)")
+  CMP_(I64_NE, "R(%u) != R(%u)")
   CMP_(I64_LT_S, "S64(%u) < S64(%u)")
-  CMP_(I64_LT_U, "fp[%u] < fp[%u]")
+  CMP_(I64_LT_U, "R(%u) < R(%u)")
   CMP_(I64_GT_S, "S64(%u) > S64(%u)")
-  CMP_(I64_GT_U, "fp[%u] > fp[%u]")
+  CMP_(I64_GT_U, "R(%u) > R(%u)")
   CMP_(I64_LE_S, "S64(%u) <= S64(%u)")
-  CMP_(I64_LE_U, "fp[%u] <= fp[%u]")
+  CMP_(I64_LE_U, "R(%u) <= R(%u)")
   CMP_(I64_GE_S, "S64(%u) >= S64(%u)")
-  CMP_(I64_GE_U, "fp[%u] >= fp[%u]")
+  CMP_(I64_GE_U, "R(%u) >= R(%u)")
   CMP_(F32_EQ, "F32(%u) == F32(%u)")
   CMP_(F32_NE, "F32(%u) != F32(%u)")
   CMP_(F32_LT, "F32(%u) < F32(%u)")
@@ -410,72 +440,72 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   CMP_(I32_SHL, "(u32)(U32(%u) << (U32(%u) & 31))")
   CMP_(I32_SHR_S, "(u32)(S32(%u) >> (U32(%u) & 31))")
   CMP_(I32_SHR_U, "U32(%u) >> (U32(%u) & 31)")
-  CMP_(I64_ADD, "fp[%u] + fp[%u]")
-  CMP_(I64_SUB, "fp[%u] - fp[%u]")
-  CMP_(I64_MUL, "fp[%u] * fp[%u]")
-  CMP_(I64_AND, "fp[%u] & fp[%u]")
-  CMP_(I64_OR, "fp[%u] | fp[%u]")
-  CMP_(I64_XOR, "fp[%u] ^ fp[%u]")
-  CMP_(I64_SHL, "fp[%u] << (fp[%u] & 63)")
-  CMP_(I64_SHR_S, "(u64)(S64(%u) >> (fp[%u] & 63))")
-  CMP_(I64_SHR_U, "fp[%u] >> (fp[%u] & 63)")
+  CMP_(I64_ADD, "R(%u) + R(%u)")
+  CMP_(I64_SUB, "R(%u) - R(%u)")
+  CMP_(I64_MUL, "R(%u) * R(%u)")
+  CMP_(I64_AND, "R(%u) & R(%u)")
+  CMP_(I64_OR, "R(%u) | R(%u)")
+  CMP_(I64_XOR, "R(%u) ^ R(%u)")
+  CMP_(I64_SHL, "R(%u) << (R(%u) & 63)")
+  CMP_(I64_SHR_S, "(u64)(S64(%u) >> (R(%u) & 63))")
+  CMP_(I64_SHR_U, "R(%u) >> (R(%u) & 63)")
   CMP_(F32_COPYSIGN, "(U32(%u) & 0x7fffffffu) | (U32(%u) & 0x80000000u)")
-  CMP_(F64_COPYSIGN, "(fp[%u] & 0x7fffffffffffffffull) | "
-                     "(fp[%u] & 0x8000000000000000ull)")
+  CMP_(F64_COPYSIGN, "(R(%u) & 0x7fffffffffffffffull) | "
+                     "(R(%u) & 0x8000000000000000ull)")
 #undef CMP_
   case PKW_OP_I32_ROTL:
-    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); fp[%u] = (u32)((v_ << (k_ & "
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ << (k_ & "
            "31)) | (v_ >> ((32 - k_) & 31))); }", a, b, d);
     break;
   case PKW_OP_I32_ROTR:
-    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); fp[%u] = (u32)((v_ >> (k_ & "
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ >> (k_ & "
            "31)) | (v_ << ((32 - k_) & 31))); }", a, b, d);
     break;
   case PKW_OP_I64_ROTL:
-    out(o, "{ u64 v_ = fp[%u], k_ = fp[%u]; fp[%u] = (v_ << (k_ & 63)) | "
+    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ << (k_ & 63)) | "
            "(v_ >> ((64 - k_) & 63)); }", a, b, d);
     break;
   case PKW_OP_I64_ROTR:
-    out(o, "{ u64 v_ = fp[%u], k_ = fp[%u]; fp[%u] = (v_ >> (k_ & 63)) | "
+    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ >> (k_ & 63)) | "
            "(v_ << ((64 - k_) & 63)); }", a, b, d);
     break;
   case PKW_OP_I32_DIV_S:
     out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
            "if (x_ == (-2147483647 - 1) && y_ == -1) TRAP(%d); "
-           "fp[%u] = (u32)(x_ / y_); }",
+           "R(%u) = (u32)(x_ / y_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
     break;
   case PKW_OP_I32_DIV_U:
     out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
-           "fp[%u] = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I32_REM_S:
     out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
-           "fp[%u] = y_ == -1 ? 0 : (u32)(x_ %% y_); }",
+           "R(%u) = y_ == -1 ? 0 : (u32)(x_ %% y_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I32_REM_U:
     out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
-           "fp[%u] = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_DIV_S:
     out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
            "if (x_ == (-9223372036854775807ll - 1) && y_ == -1) TRAP(%d); "
-           "fp[%u] = (u64)(x_ / y_); }",
+           "R(%u) = (u64)(x_ / y_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
     break;
   case PKW_OP_I64_DIV_U:
-    out(o, "{ u64 x_ = fp[%u], y_ = fp[%u]; if (y_ == 0) TRAP(%d); "
-           "fp[%u] = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_REM_S:
     out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
-           "fp[%u] = y_ == -1 ? 0 : (u64)(x_ %% y_); }",
+           "R(%u) = y_ == -1 ? 0 : (u64)(x_ %% y_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_REM_U:
-    out(o, "{ u64 x_ = fp[%u], y_ = fp[%u]; if (y_ == 0) TRAP(%d); "
-           "fp[%u] = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_F32_ADD: out(o, "PUTF32(%u, F32(%u) + F32(%u))", d, a, b); break;
   case PKW_OP_F32_SUB: out(o, "PUTF32(%u, F32(%u) - F32(%u))", d, a, b); break;
@@ -485,17 +515,17 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   case PKW_OP_F64_SUB: out(o, "PUTF64(%u, F64(%u) - F64(%u))", d, a, b); break;
   case PKW_OP_F64_MUL: out(o, "PUTF64(%u, F64(%u) * F64(%u))", d, a, b); break;
   case PKW_OP_F64_DIV: out(o, "PUTF64(%u, F64(%u) / F64(%u))", d, a, b); break;
-  case PKW_OP_F32_ABS: out(o, "fp[%u] = U32(%u) & 0x7fffffffu;", d, a); break;
-  case PKW_OP_F32_NEG: out(o, "fp[%u] = U32(%u) ^ 0x80000000u;", d, a); break;
+  case PKW_OP_F32_ABS: out(o, "R(%u) = U32(%u) & 0x7fffffffu;", d, a); break;
+  case PKW_OP_F32_NEG: out(o, "R(%u) = U32(%u) ^ 0x80000000u;", d, a); break;
   case PKW_OP_F64_ABS:
-    out(o, "fp[%u] = fp[%u] & 0x7fffffffffffffffull;", d, a);
+    out(o, "R(%u) = R(%u) & 0x7fffffffffffffffull;", d, a);
     break;
   case PKW_OP_F64_NEG:
-    out(o, "fp[%u] = fp[%u] ^ 0x8000000000000000ull;", d, a);
+    out(o, "R(%u) = R(%u) ^ 0x8000000000000000ull;", d, a);
     break;
-  case PKW_OP_I32_WRAP_I64: out(o, "fp[%u] = U32(%u);", d, a); break;
-  case PKW_OP_I64_EXTEND_I32_S: out(o, "fp[%u] = (u64)(i64)S32(%u);", d, a); break;
-  case PKW_OP_I64_EXTEND_I32_U: out(o, "fp[%u] = (u64)U32(%u);", d, a); break;
+  case PKW_OP_I32_WRAP_I64: out(o, "R(%u) = U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_S: out(o, "R(%u) = (u64)(i64)S32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_U: out(o, "R(%u) = (u64)U32(%u);", d, a); break;
   case PKW_OP_F32_CONVERT_I32_S: out(o, "PUTF32(%u, (float)S32(%u))", d, a); break;
   case PKW_OP_F32_CONVERT_I32_U:
     out(o, "PUTF32(%u, (float)(i64)U32(%u))", d, a);
@@ -507,29 +537,34 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
     out(o, "PUTF64(%u, (double)(i64)U32(%u))", d, a);
     break;
   case PKW_OP_F64_CONVERT_I64_S: out(o, "PUTF64(%u, (double)S64(%u))", d, a); break;
-  case PKW_OP_F64_PROMOTE_F32: out(o, "PUTF64(%u, (double)F32(%u))", d, a); break;
+  case PKW_OP_F64_PROMOTE_F32:
+    /* KEEP: a demotion of this promotion is not the identity for a
+     * signalling NaN (wasm quiets it), which a compiler would assume. */
+    out(o, "{ double p_ = (double)F32(%u); KEEP(p_); PUTF64(%u, p_) }", a,
+        d);
+    break;
   case PKW_OP_I32_REINTERPRET_F32: case PKW_OP_F32_REINTERPRET_I32:
-    out(o, "fp[%u] = U32(%u);", d, a);
+    out(o, "R(%u) = U32(%u);", d, a);
     break;
   case PKW_OP_I64_REINTERPRET_F64: case PKW_OP_F64_REINTERPRET_I64:
-    out(o, "fp[%u] = fp[%u];", d, a);
+    out(o, "R(%u) = R(%u);", d, a);
     break;
-  case PKW_OP_I32_EXTEND8_S: out(o, "fp[%u] = (u32)(i32)(i8)U32(%u);", d, a); break;
-  case PKW_OP_I32_EXTEND16_S: out(o, "fp[%u] = (u32)(i32)(i16)U32(%u);", d, a); break;
-  case PKW_OP_I64_EXTEND8_S: out(o, "fp[%u] = (u64)(i64)(i8)fp[%u];", d, a); break;
-  case PKW_OP_I64_EXTEND16_S: out(o, "fp[%u] = (u64)(i64)(i16)fp[%u];", d, a); break;
-  case PKW_OP_I64_EXTEND32_S: out(o, "fp[%u] = (u64)(i64)(i32)fp[%u];", d, a); break;
+  case PKW_OP_I32_EXTEND8_S: out(o, "R(%u) = (u32)(i32)(i8)U32(%u);", d, a); break;
+  case PKW_OP_I32_EXTEND16_S: out(o, "R(%u) = (u32)(i32)(i16)U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND8_S: out(o, "R(%u) = (u64)(i64)(i8)R(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND16_S: out(o, "R(%u) = (u64)(i64)(i16)R(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND32_S: out(o, "R(%u) = (u64)(i64)(i32)R(%u);", d, a); break;
   case PKW_OP_I32_TRUNC_F32_S: case PKW_OP_I32_TRUNC_F32_U:
   case PKW_OP_I32_TRUNC_F64_S: case PKW_OP_I32_TRUNC_F64_U:
   case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
   case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
-    out(o, "if ((rc = pkw__jrt_trunc(%u, fp[%u], &fp[%u])) != 0) return rc;",
-        op, a, d);
+    out(o, "{ u64 t_; if ((rc = pkw__jrt_trunc(%u, R(%u), &t_)) != 0) "
+           "return rc; R(%u) = t_; }", op, a, d);
     break;
   default:
     /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
      * conversions, saturating truncations): pure helpers. */
-    out(o, "fp[%u] = pkw__jrt_fun(%u, fp[%u], fp[%u]);", d, op, a,
+    out(o, "R(%u) = pkw__jrt_fun(%u, R(%u), R(%u));", d, op, a,
         b == NONE_SLOT ? a : b);
     break;
   }
@@ -564,28 +599,53 @@ static const char *store_type(unsigned n) {
   return n == 1 ? "u8" : n == 2 ? "u16" : n == 4 ? "u32" : "u64";
 }
 
+/* Slots in C locals meet the frame in memory only where something else
+ * reads or writes it: a callee's arguments and results, the results of a
+ * return, the operands of a runtime helper. */
+static void spill(fgen *g, uint32_t from, uint32_t n) {
+  uint32_t i;
+  if (g->regs)
+    for (i = 0; i < n; i++)
+      out(g->b, " fp[%u] = s%u;", from + i, from + i);
+}
+
+static void fill(fgen *g, uint32_t from, uint32_t n) {
+  uint32_t i;
+  if (g->regs)
+    for (i = 0; i < n; i++)
+      out(g->b, " s%u = fp[%u];", from + i, from + i);
+}
+
+static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
+  return &m->types[m->func_type[fidx]];
+}
+
 /* Calls: the interpreter's do_call for a callee known here. */
 static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   pkw_module *m = g->m;
   cbuf *o = g->b;
+  const pkw_functype *t = func_type(m, fidx);
   uint32_t di;
   const pkw_code *cd;
+  spill(g, ab, t->nparams);
   if (fidx < m->nfunc_imports || m->codes[fidx - m->nfunc_imports].code ==
                                      NULL) {
     /* Imported (host or another instance's) or not compiled: the
      * runtime's general call. */
-    out(o, "if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
+    out(o, " if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
            "return rc;", fidx, ab);
+    fill(g, ab, t->nresults);
     reload(g);
     return;
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  out(o, "if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+  out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
          "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
          "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
       ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
       ab);
+  fill(g, ab, t->nresults);
   reload(g);
 }
 
@@ -596,21 +656,46 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   uint32_t i, di;
   if (fidx < m->nfunc_imports ||
       m->codes[fidx - m->nfunc_imports].code == NULL) {
-    out(o, "return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
+    spill(g, ab, func_type(m, fidx)->nparams);
+    out(o, " return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
         ab);
     return;
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  /* do_tail_call: arguments to the frame base, then the checks. */
+  /* do_tail_call: arguments to the frame base (in increasing order:
+   * ab > 0, so no source is overwritten before it is read), then the
+   * checks. Into the locals for a call of this very function, else into
+   * the frame the callee reads. */
   for (i = 0; i < cd->nparams; i++)
-    out(o, " fp[%u] = fp[%u];", i, ab + i);
+    if (g->regs && di != g->idx)
+      out(o, " fp[%u] = s%u;", i, ab + i);
+    else
+      out(o, " R(%u) = R(%u);", i, ab + i);
   out(o, " if (fp + %u > STK_END) TRAP(%d); FUEL();", cd->frame_size,
       PKW_TRAP_STACK_EXHAUSTED);
   if (di == g->idx)
     out(o, " goto Lentry;");
   else
     out(o, " TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+}
+
+/* The operands of a bulk or table instruction that are slots (bit k:
+ * operand word k), as pkw__jrt_op reads them. */
+static uint32_t bulk_slots(uint32_t op) {
+  switch (op) {
+  case PKW_OP_MEMORY_INIT: return 1u << 2 | 1u << 3 | 1u << 4;
+  case PKW_OP_MEMORY_COPY: case PKW_OP_MEMORY_FILL:
+    return 1u << 1 | 1u << 2 | 1u << 3;
+  case PKW_OP_TABLE_GET: return 1u << 1 | 1u << 3;
+  case PKW_OP_TABLE_SET: return 1u << 2 | 1u << 3;
+  case PKW_OP_TABLE_SIZE: return 1u << 1;
+  case PKW_OP_TABLE_GROW: return 1u << 1 | 1u << 3 | 1u << 4;
+  case PKW_OP_TABLE_FILL: return 1u << 2 | 1u << 3 | 1u << 4;
+  case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT:
+    return 1u << 3 | 1u << 4 | 1u << 5;
+  default: return 0;   /* data.drop, elem.drop */
+  }
 }
 
 static int gen_func(fgen *g) {
@@ -620,15 +705,28 @@ static int gen_func(fgen *g) {
   uint32_t pc = 0, k;
   if (scan(g) < 0)
     return PKW_EUNSUPPORTED;
+  /* Slots as C locals, unless the frame is large: then the C frame would
+   * be too (the value stack bounds the frames' total, not each C frame),
+   * and a compiler would spend long on thousands of variables. */
+  g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
+  out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
   out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
       g->idx);
+  if (g->regs && cd->frame_size > 0) {
+    out(o, " u64 s0");
+    for (k = 1; k < cd->frame_size; k++)
+      out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
+    out(o, ";");
+  }
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
-  out(o, " (void)rc;\nLentry:");
+  out(o, " (void)rc;");
+  fill(g, 0, cd->nparams);
+  out(o, "\nLentry:");
   /* zero_locals of exec.c: the non-parameter locals start at zero. */
-  if (cd->nlocals - cd->nparams <= 8) {
+  if (g->regs || cd->nlocals - cd->nparams <= 8) {
     for (k = cd->nparams; k < cd->nlocals; k++)
-      out(o, " fp[%u] = 0;", k);
+      out(o, " R(%u) = 0;", k);
   } else {
     out(o, " { u64 *p_ = fp + %u, *e_ = fp + %u; while (p_ < e_) *p_++ = 0; }",
         cd->nparams, cd->nlocals);
@@ -695,39 +793,47 @@ static int gen_func(fgen *g) {
       branch(g, pc + 3 + p[2]);
       out(o, " }");
       break;
-    case PKW_OP_RETURN: out(o, "return 0;"); break;
-    case PKW_OP_RETURN1: out(o, "fp[0] = fp[%u]; return 0;", p[1]); break;
+    case PKW_OP_RETURN:
+      /* The results are in slots 0.. (the translation put them there). */
+      spill(g, 0, g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                                g->idx]].nresults);
+      out(o, " return 0;");
+      break;
+    case PKW_OP_RETURN1: out(o, "fp[0] = R(%u); return 0;", p[1]); break;
     case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
     case PKW_OP_CALL_INDIRECT:
-      out(o, "if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
+      spill(g, p[4], g->m->types[p[1]].nparams);
+      out(o, " if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
              "fp + %u, d)) != 0) return rc;", p[1], p[2], p[3], p[4]);
+      fill(g, p[4], g->m->types[p[1]].nresults);
       reload(g);
       break;
     case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
     case PKW_OP_RETURN_CALL_INDIRECT:
-      out(o, "return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
+      spill(g, p[4], g->m->types[p[1]].nparams);
+      out(o, " return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
              "fp, %u, d);", p[1], p[2], p[3], p[4]);
       break;
-    case PKW_OP_COPY: out(o, "fp[%u] = fp[%u];", p[1], p[2]); break;
-    case PKW_OP_CONST32: out(o, "fp[%u] = %uu;", p[1], p[2]); break;
+    case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
+    case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
     case PKW_OP_CONST64:
-      out(o, "fp[%u] = %lluull;", p[1],
+      out(o, "R(%u) = %lluull;", p[1],
           (unsigned long long)p[2] | ((unsigned long long)p[3] << 32));
       break;
     case PKW_OP_SELECT:
-      out(o, "fp[%u] = U32(%u) ? fp[%u] : fp[%u];", p[1], p[4], p[2], p[3]);
+      out(o, "R(%u) = U32(%u) ? R(%u) : R(%u);", p[1], p[4], p[2], p[3]);
       break;
-    case PKW_OP_GLOBAL_GET: out(o, "fp[%u] = GLOB(%u);", p[1], p[2]); break;
-    case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = fp[%u];", p[1], p[2]); break;
-    case PKW_OP_MEMORY_SIZE: out(o, "fp[%u] = MPAGES(M);", p[1]); break;
+    case PKW_OP_GLOBAL_GET: out(o, "R(%u) = GLOB(%u);", p[1], p[2]); break;
+    case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = R(%u);", p[1], p[2]); break;
+    case PKW_OP_MEMORY_SIZE: out(o, "R(%u) = MPAGES(M);", p[1]); break;
     case PKW_OP_MEMORY_GROW:
-      out(o, "fp[%u] = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
+      out(o, "R(%u) = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
       reload(g);
       break;
     case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
       unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
       out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
-             "ms) TRAP(%d); fp[%u] = %s(mb + ea_); }",
+             "ms) TRAP(%d); R(%u) = %s(mb + ea_); }",
           p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
           n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
       break;
@@ -739,7 +845,7 @@ static int gen_func(fgen *g) {
       break;
 #define IMM_(name, expr)                                                    \
   case PKW_OP_##name:                                                     \
-    out(o, "fp[%u] = " expr ";", p[1], p[2], p[3]);                       \
+    out(o, "R(%u) = " expr ";", p[1], p[2], p[3]);                       \
     break;
     IMM_(I32_ADD_IMM, "(u32)(U32(%u) + %uu)")
     IMM_(I32_SUB_IMM, "(u32)(U32(%u) - %uu)")
@@ -755,17 +861,17 @@ static int gen_func(fgen *g) {
     IMM_(I32_GE_U_IMM, "U32(%u) >= %uu")
 #undef IMM_
     case PKW_OP_I32_SHL_IMM:
-      out(o, "fp[%u] = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
+      out(o, "R(%u) = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
       break;
     case PKW_OP_I32_SHR_S_IMM:
-      out(o, "fp[%u] = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
+      out(o, "R(%u) = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
       break;
     case PKW_OP_I32_SHR_U_IMM:
-      out(o, "fp[%u] = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
+      out(o, "R(%u) = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
       break;
 #define IMMS_(name, cmp)                                                    \
   case PKW_OP_##name:                                                     \
-    out(o, "fp[%u] = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
+    out(o, "R(%u) = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
     break;
     IMMS_(I32_LT_S_IMM, "<")
     IMMS_(I32_GT_S_IMM, ">")
@@ -773,7 +879,7 @@ static int gen_func(fgen *g) {
     IMMS_(I32_GE_S_IMM, ">=")
 #undef IMMS_
     case PKW_OP_REF_FUNC:
-      out(o, "fp[%u] = (u64)FUNC(%u);", p[1], p[2]);
+      out(o, "R(%u) = (u64)FUNC(%u);", p[1], p[2]);
       break;
     case PKW_OP_MEMORY_INIT: case PKW_OP_DATA_DROP: case PKW_OP_MEMORY_COPY:
     case PKW_OP_MEMORY_FILL: case PKW_OP_TABLE_GET: case PKW_OP_TABLE_SET:
@@ -782,13 +888,20 @@ static int gen_func(fgen *g) {
       /* Bulk and table instructions: one runtime helper each, given the
        * instruction's operand words (slot numbers and indexes). */
       static const char *const nm = "o";
-      out(o, "{ static const u32 %s%u[] = {", nm, pc);
+      uint32_t sl = bulk_slots(op), k2;
+      for (k2 = 1; k2 < len; k2++)
+        if (sl & (1u << k2))
+          spill(g, p[k2], 1);
+      out(o, " { static const u32 %s%u[] = {", nm, pc);
       for (k = 1; k < len; k++)
         out(o, "%uu,", p[k]);
       out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) return rc; }",
           op, nm, pc);
-      if (op == PKW_OP_TABLE_GROW)
-        break;
+      /* The results: table.get, table.size, table.grow write slot 1. */
+      if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
+          op == PKW_OP_TABLE_GROW)
+        fill(g, p[1], 1);
+      reload(g);
       break;
     }
     case PKW_OP_LAZY:
@@ -796,14 +909,14 @@ static int gen_func(fgen *g) {
       if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
         unsigned n = load_size(op);
         out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-               "fp[%u] = %s(mb + ea_); }",
+               "R(%u) = %s(mb + ea_); }",
             p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
         break;
       }
       if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
         unsigned n = load_size(op);
         out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-               "*(%s *)(mb + ea_) = (%s)fp[%u]; }",
+               "*(%s *)(mb + ea_) = (%s)R(%u); }",
             p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
             p[2]);
         break;

@@ -232,7 +232,8 @@ const char *pkw_module_tier(const pkw_module *m);
  * the symbols by it) and every relocation bound at load. */
 #define PKW_AOT_CFLAGS(X)                                                   \
   X("-O2") X("-shared") X("-fPIC") X("-nostdlib") X("-fno-strict-aliasing") \
-  X("-fwrapv") X("-ffp-contract=off") X("-fno-stack-protector")             \
+  X("-fwrapv") X("-ffp-contract=off") X("-fsignaling-nans")                 \
+  X("-fno-stack-protector")                                                 \
   X("-fno-builtin") X("-fno-tree-loop-distribute-patterns")                 \
   X("-fvisibility=hidden") X("-fno-asynchronous-unwind-tables") X("-w")     \
   X("-Wl,--hash-style=sysv") X("-Wl,-z,now") X("-Wl,--build-id=none")       \
