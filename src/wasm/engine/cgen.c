@@ -63,7 +63,49 @@ typedef struct cbuf {
   char *p;
   size_t n, cap;
   int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
+  int slots;                  /* 0: as written; 1: slots are C locals;
+                                 2: slots are fp[k] (see slot_fmt) */
 } cbuf;
+
+/* The formats below name slot k as R(%u), U32(%u), S32(%u), S64(%u),
+ * macros of the prelude. Within a function they are written out here
+ * instead ("s5", "((u32)s5)" or "fp[5]", ...): the C is the same, and a
+ * compiler's preprocessor has thousands of macro expansions less to do
+ * (libtcc spends a good part of an open on them). */
+static const char *slot_fmt(const cbuf *b, const char *fmt, char *tmp,
+                            size_t cap) {
+  static const struct { const char *from, *cast; } views[] = {
+      {"R(%u)", ""}, {"U32(%u)", "(u32)"}, {"S32(%u)", "(i32)"},
+      {"S64(%u)", "(i64)"}};
+  size_t n = 0, i;
+  const char *f = fmt;
+  if (b->slots == 0 || strstr(fmt, "(%u)") == NULL)
+    return fmt;
+  while (*f != '\0') {
+    for (i = 0; i < sizeof views / sizeof views[0]; i++) {
+      size_t len = strlen(views[i].from);
+      if (strncmp(f, views[i].from, len) == 0 &&
+          (f == fmt || !(f[-1] == '_' || (f[-1] >= 'a' && f[-1] <= 'z') ||
+                         (f[-1] >= 'A' && f[-1] <= 'Z') ||
+                         (f[-1] >= '0' && f[-1] <= '9'))))
+        break;
+    }
+    if (i < sizeof views / sizeof views[0]) {
+      int k = snprintf(tmp + n, cap - n, views[i].cast[0] ? "(%s%s)" : "%s%s",
+                       views[i].cast, b->slots == 1 ? "s%u" : "fp[%u]");
+      if (k < 0 || (size_t)k >= cap - n)
+        return fmt;
+      n += (size_t)k;
+      f += strlen(views[i].from);
+    } else {
+      if (n + 1 >= cap)
+        return fmt;
+      tmp[n++] = *f++;
+    }
+  }
+  tmp[n] = '\0';
+  return tmp;
+}
 
 static void cb_reserve(cbuf *b, size_t more) {
   size_t ncap;
@@ -93,9 +135,11 @@ __attribute__((format(printf, 2, 3)))
 #endif
 static void out(cbuf *b, const char *fmt, ...) {
   va_list ap;
+  char tmp[512];
   int k;
   if (b->rc != 0)
     return;
+  fmt = slot_fmt(b, fmt, tmp, sizeof tmp);
   cb_reserve(b, 256);
   if (b->rc != 0)
     return;
@@ -710,6 +754,7 @@ static int gen_func(fgen *g) {
    * and a compiler would spend long on thousands of variables. */
   g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
   out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  o->slots = g->regs ? 1 : 2;
   out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
       g->idx);
   if (g->regs && cd->frame_size > 0) {
@@ -931,6 +976,7 @@ static int gen_func(fgen *g) {
   }
   /* Every path ends in a return or a branch; this keeps C happy. */
   out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
+  o->slots = 0;
   return o->rc;
 }
 
@@ -979,6 +1025,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     g.err = err;
     g.errlen = errlen;
     rc = gen_func(&g);
+    b.slots = 0;
   }
   /* The symbol jit.c looks up: every function, by defined index. */
   out(&b, "%svoid *pkw_jit_table[%u] = {", aot ? "EXPORT " : "", ndf + 1);
