@@ -360,6 +360,7 @@ typedef struct fgen {
   const uint32_t *code;
   uint32_t ncode;
   uint8_t *label;             /* per code word: a branch targets it */
+  const uint8_t *tails;       /* per defined function: it may tail-call */
   int uses_mem;
   int regs;                   /* slots are C locals (R(k) is s<k>) */
   char *err;
@@ -684,11 +685,16 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
-         "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
-         "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
-      ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
-      ab);
+  if (g->tails[di])
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
+           "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
+        ab);
+  else   /* a callee without tail calls never returns PKW_JIT_TAIL */
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0) return rc;",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab);
   fill(g, ab, t->nresults);
   reload(g);
 }
@@ -980,12 +986,39 @@ static int gen_func(fgen *g) {
   return o->rc;
 }
 
+/* Which defined functions contain a tail call (tails[i] = 1): a call of
+ * one must be ready for PKW_JIT_TAIL. Code that cannot be read is marked
+ * (gen_func reports it). */
+static void find_tails(const pkw_module *m, uint8_t *tails) {
+  uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  for (i = 0; i < ndf; i++) {
+    const pkw_code *cd = &m->codes[i];
+    uint32_t pc = 0;
+    tails[i] = 0;
+    while (cd->code != NULL && pc < cd->ncode) {
+      uint32_t op = op_of(cd->code[pc]), len;
+      if (op == PKW_OP_COUNT_ || op_len[op] == 0) {
+        tails[i] = 1;
+        break;
+      }
+      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT) {
+        tails[i] = 1;
+        break;
+      }
+      len = op == PKW_OP_BR_TABLE && pc + 2 < cd->ncode
+                ? 3 + cd->code[pc + 2] + 1
+                : op_len[op];
+      pc += len;
+    }
+  }
+}
+
 int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
               char **out_c, size_t *out_len, char *err, size_t errlen) {
   int aot = (flags & PKW_CGEN_AOT) != 0;
   cbuf b;
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
-  uint8_t *labels = NULL;
+  uint8_t *labels = NULL, *tails;
   size_t lcap = 0;
   int rc = PKW_OK;
   if (init_tables() < 0) {
@@ -993,6 +1026,11 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
                            "unique (build with -DPKW_NO_COMPUTED_GOTO)");
     return PKW_EUNSUPPORTED;
   }
+  if ((tails = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
+    pkw__errf(err, errlen, "out of memory");
+    return PKW_ENOMEM;
+  }
+  find_tails(m, tails);
   memset(&b, 0, sizeof b);
   b.alloc = alloc;
   prelude(&b, aot);
@@ -1022,6 +1060,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     g.code = cd->code;
     g.ncode = cd->ncode;
     g.label = labels;
+    g.tails = tails;
     g.err = err;
     g.errlen = errlen;
     rc = gen_func(&g);
@@ -1050,6 +1089,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   }
   if (labels != NULL)
     pkw__realloc(alloc, labels, 0);
+  pkw__realloc(alloc, tails, 0);
   if (rc == PKW_OK && b.rc != 0) {
     rc = b.rc;
     if (rc == PKW_ELIMIT)
