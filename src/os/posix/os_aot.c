@@ -20,9 +20,21 @@
 
 #include "plugkit_types.h"
 
-const char *pk__os_target(void) {
-  /* The arch (as pk__os_elf_machine_name names it), the OS and the C
-     library's ABI: what an aot artifact's code is bound to. */
+/* The machine (named as pk__os_elf_machine_name names it), the OS and
+   the C library's ABI: what an aot artifact's code is bound to. */
+#if defined(__x86_64__)
+#define PK__OS_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define PK__OS_ARCH "aarch64"
+#elif defined(__i386__)
+#define PK__OS_ARCH "i386"
+#elif defined(__arm__)
+#define PK__OS_ARCH "arm"
+#elif defined(__riscv)
+#define PK__OS_ARCH "riscv"
+#else
+#define PK__OS_ARCH "unknown"
+#endif
 #if defined(__linux__) && defined(__GLIBC__)
 #define PK__OS_ABI "linux-gnu"
 #elif defined(__linux__)
@@ -34,12 +46,8 @@ const char *pk__os_target(void) {
 #else
 #define PK__OS_ABI "unknown"
 #endif
-  static char t[64];
-  if (t[0] == '\0') /* the same bytes each time: a race writes them twice */
-    snprintf(t, sizeof t, "%s-" PK__OS_ABI,
-             pk__os_elf_machine_name(pk__os_elf_machine()));
-  return t;
-}
+
+const char *pk__os_target(void) { return PK__OS_ARCH "-" PK__OS_ABI; }
 
 int pk__os_cache_dir(char *buf, size_t cap) {
   const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
