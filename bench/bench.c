@@ -176,8 +176,21 @@ static int triple(void *ud, pk_plugin *caller, const pk_val *args,
 
 int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
              int isolation) {
+  return pkb_open_tier(b, file, fn, sig, isolation, NULL);
+}
+
+int pkb_open_tier(pkb_plugin *b, const char *file, const char *fn,
+                  const char *sig, int isolation, const char *tier) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   memset(b, 0, sizeof *b);
+  b->tier = tier;
+  o.tier = tier;
+  /* The aot rows open from the cache the build filled (wasm_aot.cmake). */
+  if (tier != NULL && strcmp(tier, "aot") == 0) {
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/aot-cache", pkb_dir());
+    setenv("XDG_CACHE_HOME", cache, 1);
+  }
   if (file[0] == '/')
     snprintf(b->path, sizeof b->path, "%s", file);
   else
@@ -262,12 +275,14 @@ void pkb_run_i32(void *st, uint64_t n) {
 
 void pkb_run_load(void *st, uint64_t n) {
   pkb_plugin *b = st;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_val in[2] = {PK_I32(40), PK_I32(2)}, out;
   uint64_t i;
+  o.tier = b->tier;
   for (i = 0; i < n; i++) {
     pk_plugin *p;
     pk_func *f;
-    if (pk_plugin_open(b->host, b->path, NULL, &p) < 0)
+    if (pk_plugin_open(b->host, b->path, &o, &p) < 0)
       continue;
     if (pk_plugin_func(p, "sum", "(i32,i32)->i32", &f) == 0)
       pk_func_call(f, in, 2, &out, 1);

@@ -83,9 +83,13 @@ typedef struct pkb_plugin {
   pk_plugin *plugin;
   pk_func *fn;
   char path[1024];
+  const char *tier;   /* pk_open_opts.tier of the open (and of run_load) */
 } pkb_plugin;
 int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
              int isolation);
+/* pkb_open on a wasm execution tier ("jit"). */
+int pkb_open_tier(pkb_plugin *b, const char *file, const char *fn,
+                  const char *sig, int isolation, const char *tier);
 void pkb_close(void *b); /* a teardown: closes b's host and plugin */
 /* Loops over b->fn shared by every backend's rows. */
 void pkb_run_sum(void *b, uint64_t n);   /* (i32,i32)->i32, one arg varies */

@@ -24,6 +24,24 @@ static int setup_hostcall(void **out) {
 }
 
 PKB_ROW(WasmCSum, setup_csum, pkb_run_sum, pkb_close)
+/* The same on the jit tier (pk_open_opts.tier = "jit"). */
+static int setup_csum_jit(void **out) {
+  *out = &wb;
+  return pkb_open_tier(&wb, "conformance.wasm", "sum", "(i32,i32)->i32", 0,
+                       "jit");
+}
+PKB_ROW(WasmCSumJit, setup_csum_jit, pkb_run_sum, pkb_close)
+/* open (C generated and compiled by libtcc) + first call + close. */
+PKB_ROW(LoadWasmJit, setup_csum_jit, pkb_run_load, pkb_close)
+/* The aot tier, from the cache the build filled (bench/wasm_aot.cmake). */
+static int setup_csum_aot(void **out) {
+  *out = &wb;
+  return pkb_open_tier(&wb, "conformance.wasm", "sum", "(i32,i32)->i32", 0,
+                       "aot");
+}
+PKB_ROW(WasmCSumAot, setup_csum_aot, pkb_run_sum, pkb_close)
+/* open (artifact found, checked, loaded) + first call + close. */
+PKB_ROW(LoadWasmAot, setup_csum_aot, pkb_run_load, pkb_close)
 PKB_ROW(WasmRustSum, setup_rust, pkb_run_sum, pkb_close)
 PKB_ROW(WasmGreet, setup_greet, pkb_run_greet, pkb_close)
 PKB_ROW(WasmHostCall, setup_hostcall, pkb_run_i32, pkb_close)

@@ -152,6 +152,67 @@ static void wasm_sort(void *st, uint64_t n) {
 PKB_ROW(NativeSort, NULL, native_sort, NULL)
 PKB_ROW(WasmSort, sort_setup, wasm_sort, wasm_close)
 
+/* ---- the jit tier ------------------------------------------------------- */
+
+/* The same modules opened through the public API on the jit tier (the
+   engine's jit lives in libplugkit, with its libtcc): a call costs the
+   API's few ns more, which the workloads (0.1 ms and up) do not see. */
+static pkb_plugin jit_b;
+static int jit_open(void **out, const char *file, const char *fn) {
+  char rel[64];
+  *out = &jit_b;
+  snprintf(rel, sizeof rel, "wasm/%s", file);
+  return pkb_open_tier(&jit_b, rel, fn, NULL, 0, "jit");
+}
+static int fib_jit_setup(void **out) {
+  return jit_open(out, "fib.wasm", "pkwl_fib");
+}
+static int mix_jit_setup(void **out) {
+  return jit_open(out, "mix.wasm", "pkwl_mix");
+}
+static int sort_jit_setup(void **out) {
+  return jit_open(out, "sort.wasm", "pkwl_sort");
+}
+static void jit_run(pkb_plugin *b, uint64_t n, int32_t a0, int sort) {
+  pk_val in[2] = {PK_I32(a0), PK_I32(0)}, out;
+  uint64_t i;
+  for (i = 0; i < n; i++) {
+    in[1].i32 = (int32_t)i + 1;
+    if (pk_func_call(b->fn, in, sort ? 2 : 1, &out, 1) != PK_OK) {
+      fprintf(stderr, "wasm jit bench: %s\n", pk_host_errmsg(b->host));
+      abort();
+    }
+    pkb_sink((uint64_t)out.i32);
+  }
+}
+static void jit_fib(void *st, uint64_t n) { jit_run(st, n, FIB_N, 0); }
+static void jit_mix(void *st, uint64_t n) { jit_run(st, n, MIX_ITERS, 0); }
+static void jit_sort(void *st, uint64_t n) { jit_run(st, n, SORT_N, 1); }
+PKB_ROW(WasmFibJit, fib_jit_setup, jit_fib, pkb_close)
+PKB_ROW(WasmMixJit, mix_jit_setup, jit_mix, pkb_close)
+PKB_ROW(WasmSortJit, sort_jit_setup, jit_sort, pkb_close)
+
+/* The aot tier: the same, from the artifacts the build put in the
+   bench's cache (bench/wasm_aot.cmake). */
+static int aot_open(void **out, const char *file, const char *fn) {
+  char rel[64];
+  *out = &jit_b;
+  snprintf(rel, sizeof rel, "wasm/%s", file);
+  return pkb_open_tier(&jit_b, rel, fn, NULL, 0, "aot");
+}
+static int fib_aot_setup(void **out) {
+  return aot_open(out, "fib.wasm", "pkwl_fib");
+}
+static int mix_aot_setup(void **out) {
+  return aot_open(out, "mix.wasm", "pkwl_mix");
+}
+static int sort_aot_setup(void **out) {
+  return aot_open(out, "sort.wasm", "pkwl_sort");
+}
+PKB_ROW(WasmFibAot, fib_aot_setup, jit_fib, pkb_close)
+PKB_ROW(WasmMixAot, mix_aot_setup, jit_mix, pkb_close)
+PKB_ROW(WasmSortAot, sort_aot_setup, jit_sort, pkb_close)
+
 /* ---- host -> wasm call ------------------------------------------------- */
 
 static wasm_bench sum_b;

@@ -22,8 +22,8 @@ typedef struct work {
 static work w;
 
 static int open_work(const char *file, const char *fn, int isolation,
-                     void **out) {
-  if (pkb_open(&w.b, file, fn, NULL, isolation) != 0)
+                     const char *tier, void **out) {
+  if (pkb_open_tier(&w.b, file, fn, NULL, isolation, tier) != 0)
     return 1;
   w.data = malloc(BULK_N > SORT_N * 4 ? BULK_N : SORT_N * 4);
   if (w.data != NULL) {
@@ -79,9 +79,10 @@ static void run_bulk(void *st, uint64_t n) {
 }
 
 /* One setup per (artifact, function). */
-#define WORK(row, file, fn, iso, runner)                                    \
+#define WORK(row, file, fn, iso, runner) WORK_T(row, file, fn, iso, NULL, runner)
+#define WORK_T(row, file, fn, iso, tier, runner)                            \
   static int setup_##row(void **out) {                                      \
-    return open_work(file, fn, iso, out);                                   \
+    return open_work(file, fn, iso, tier, out);                             \
   }                                                                         \
   __attribute__((constructor)) static void reg_##row(void) {                \
     pkb_register(#row, setup_##row, runner, teardown);                      \
@@ -95,6 +96,14 @@ static void run_bulk(void *st, uint64_t n) {
 
 WORK_ROWS(native, "work.so", PK_ISOLATE_NONE)
 WORK_ROWS(wasm, "work.wasm", PK_ISOLATE_NONE)
+/* The wasm rows on the jit tier. */
+WORK_T(Fib_wasm_jit, "work.wasm", "fib", PK_ISOLATE_NONE, "jit", run_fib)
+WORK_T(Sort_wasm_jit, "work.wasm", "sort", PK_ISOLATE_NONE, "jit", run_sort)
+WORK_T(Bulk_wasm_jit, "work.wasm", "bulk", PK_ISOLATE_NONE, "jit", run_bulk)
+/* And on the aot tier (the build's cache, bench/wasm_aot.cmake). */
+WORK_T(Fib_wasm_aot, "work.wasm", "fib", PK_ISOLATE_NONE, "aot", run_fib)
+WORK_T(Sort_wasm_aot, "work.wasm", "sort", PK_ISOLATE_NONE, "aot", run_sort)
+WORK_T(Bulk_wasm_aot, "work.wasm", "bulk", PK_ISOLATE_NONE, "aot", run_bulk)
 WORK_ROWS(source, "work.c", PK_ISOLATE_NONE)
 WORK_ROWS(lua, "work.lua", PK_ISOLATE_NONE)
 WORK_ROWS(process, "work", PK_ISOLATE_NONE)

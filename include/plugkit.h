@@ -293,6 +293,36 @@ typedef struct pk_open_opts {
   int artifacts;
   int trust; /* a pk_trust overriding the host's for this open; 0: the
                 host's */
+  /*
+   * wasm: the execution tier (docs/backends/wasm.md). NULL or "interp":
+   * the interpreter (the default). "jit": every function is translated
+   * to C and compiled in memory with libtcc at open, so no toolchain is
+   * needed at run time; the same semantics (traps and their messages,
+   * fuel, call_timeout_ms, limits), the open taking longer (about
+   * 1 ms per 10 KiB of code). "aot": native code the system C compiler
+   * built ahead of time (pk_wasm_compile, `plugkit compile`): the
+   * artifact at aot_path, else the one in the user's cache for this
+   * module; none there is PK_ENOENT, and one that is stale, foreign,
+   * tampered or not private is refused with a message naming it and why
+   * (PK_EABI, PK_EARCH, PK_EFORMAT, PK_EUNTRUSTED), never loaded.
+   * "auto": aot when a valid artifact is there, else jit, else the
+   * interpreter. A build without libtcc, or a module the jit tier
+   * cannot compile, fails a "jit" open with PK_ENOSYS naming why; an
+   * unknown name is PK_EINVAL. Other backends ignore it; under
+   * PK_ISOLATE_PROCESS the child uses the interpreter.
+   * pk_plugin_info.tier reports the tier in use. Read only when
+   * opts->size covers it (a caller built before it gets "interp").
+   */
+  const char *tier;
+  /*
+   * wasm, tiers "aot" and "auto": the artifact to use (a file
+   * pk_wasm_compile wrote) instead of the cache's. It must be a regular
+   * file owned by the user and writable by nobody else, built from this
+   * very module (its SHA-256 is checked) by this library. Borrowed for
+   * the open. NULL: the cache ($XDG_CACHE_HOME/plugkit, else
+   * ~/.cache/plugkit).
+   */
+  const char *aot_path;
 } pk_open_opts;
 
 /* pk_open_opts.artifacts. */
@@ -310,7 +340,7 @@ enum pk_artifacts {
 
 #define PK_OPEN_OPTS_INIT                                                   \
   {sizeof(pk_open_opts), NULL, PK_ISOLATE_NONE, NULL, NULL, 0, 0, 0, 0, 0u, \
-   0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0}
+   0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL}
 
 /*
  * Open the plugin at `path` and run its init hook (with
@@ -370,12 +400,15 @@ typedef struct pk_plugin_info {
   const char *artifact; /* opened through a manifest (`path`): the file
                            of the artifact chosen, which the plugin's
                            messages name; NULL otherwise */
+  const char *tier;    /* wasm: the execution tier in use, "interp",
+                          "jit" or "aot" (pk_open_opts.tier); "" for the
+                          other backends */
 } pk_plugin_info;
 
 /* An empty pk_plugin_info with its size set:
    `pk_plugin_info info = PK_PLUGIN_INFO_INIT;` */
 #define PK_PLUGIN_INFO_INIT                                                 \
-  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0, NULL}
+  {sizeof(pk_plugin_info), NULL, NULL, NULL, NULL, 0u, 0u, 0, NULL, NULL}
 
 /*
  * Describe a plugin. `info->size` must be set; fields beyond it are not
@@ -683,6 +716,24 @@ PK_API int pk_sig_normalize(const char *sig, char *buf, size_t cap);
 
 /* "i32", "str", ... for a pk_type; "?" for anything else. Static. */
 PK_API const char *pk_type_name(int type);
+
+/*
+ * wasm, the aot tier: compile the WebAssembly module at `path` to native
+ * code with the system C compiler (cc, else gcc, on PATH, at -O2) and
+ * write the artifact to `out_path`, or, when out_path is NULL, into the
+ * user's cache ($XDG_CACHE_HOME/plugkit, else ~/.cache/plugkit, created
+ * 0700 and refused if others may write it), where an open with tier
+ * "aot" or "auto" finds it. The artifact records the module's SHA-256,
+ * this library's engine version, the target and the compiler, all
+ * checked when it is loaded. The path written is copied to `written`
+ * (cap bytes) when not NULL. Slow (a C compiler run): do it ahead of
+ * time. Returns PK_OK, PK_ENOSYS (no C compiler, or no wasm backend in
+ * this build), PK_ENOENT/PK_EIO (the file), PK_EFORMAT (not a valid
+ * module), PK_EUNTRUSTED (the cache folder), PK_ENOMEM; the message is
+ * in pk_host_errmsg.
+ */
+PK_API int pk_wasm_compile(pk_host *host, const char *path,
+                           const char *out_path, char *written, size_t cap);
 
 #ifdef __cplusplus
 }

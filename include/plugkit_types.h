@@ -62,7 +62,7 @@
   X(ECLOSED, "plugin was closed")                                           \
   X(EHASH, "file does not match the hash its manifest pins")                \
   X(EBADSIG, "manifest signature does not verify")                          \
-  X(EUNTRUSTED, "manifest not signed by a trusted key")
+  X(EUNTRUSTED, "not trusted: an unknown signer, or a file others may write")
 
 enum pk_errcode_base_ { PK__ERRBASE_ = 0,
 #define PK__ERR_BASE(name, msg) PK__ERRBASE_##name,

@@ -1,7 +1,8 @@
 /*
  * plugkit bench: time one function of a user's plugin, go-test style.
  *
- *   plugkit bench [--all-backends] [--backend B] [--runs N] FILE FN [ARG...]
+ *   plugkit bench [--all-backends] [--backend B] [--runs N] [--tier T]
+ *                 FILE FN [ARG...]
  *
  * One row per artifact, named FN/BACKEND (the backend that opened it:
  * native, wasm, source, lua, process; process:native and process:wasm
@@ -196,7 +197,7 @@ static int artifacts(const char *file, const char *backend, int all,
 int cli_bench(int argc, char **argv) {
   artifact arts[16];
   int all = 0, runs = 9, i = 0, k, nart;
-  const char *file, *fn, *backend = NULL;
+  const char *file, *fn, *backend = NULL, *tier = NULL;
   result ref;
 
   for (; i < argc && argv[i][0] == '-'; i++) {
@@ -206,6 +207,8 @@ int cli_bench(int argc, char **argv) {
       runs = atoi(argv[++i]);
     else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
       backend = argv[++i];
+    else if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
+      tier = argv[++i];   /* wasm: pk_open_opts.tier */
     else {
       fprintf(stderr, "plugkit: bench: unknown option '%s'\n", argv[i]);
       return 2;
@@ -214,7 +217,7 @@ int cli_bench(int argc, char **argv) {
   if (argc - i < 2 || runs < 1) {
     fprintf(stderr,
             "usage: plugkit bench [--all-backends] [--backend NAME] "
-            "[--runs N] FILE FN [ARG...]\n");
+            "[--runs N] [--tier NAME] FILE FN [ARG...]\n");
     return 2;
   }
   file = argv[i];
@@ -247,6 +250,7 @@ int cli_bench(int argc, char **argv) {
     if (pk_host_create(&ho, &h) < 0)
       return 1;
     o.isolation = arts[k].isolation;
+    o.tier = tier;
     o.backend = arts[k].inner != NULL ? arts[k].inner : arts[k].backend;
     rc = pk_plugin_open(h, arts[k].path, &o, &p);
     if (arts[k].inner != NULL) {

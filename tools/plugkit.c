@@ -5,7 +5,9 @@
  *   plugkit version
  *   plugkit inspect [--json] [--backend B] FILE
  *   plugkit call [OPTIONS] FILE FN [ARG...]
- *   plugkit bench [--all-backends] [--backend B] [--runs N] FILE FN [ARG...]
+ *   plugkit bench [--all-backends] [--backend B] [--runs N] [--tier T]
+ *                 FILE FN [ARG...]
+ *   plugkit compile [-o OUT | --cache] FILE.wasm
  *
  * Exit status: 0 on success, 1 when the library reports an error (the
  * message goes to stderr on one line), 2 for a usage error, 3 when the
@@ -38,7 +40,7 @@ static void usage(FILE *f) {
       "plugin's code)\n"
       "       plugkit call [OPTIONS] FILE FN [ARG...]\n"
       "       plugkit bench [--all-backends] [--backend NAME] [--runs N] "
-      "FILE FN [ARG...]\n"
+      "[--tier NAME] FILE FN [ARG...]\n"
       "       plugkit new NAME [--lang c|rust|lua|python] [--dir DIR]\n"
       "       plugkit keygen [-o BASE] [--password-stdin]  (BASE.pub, "
       "BASE.key)\n"
@@ -53,6 +55,11 @@ static void usage(FILE *f) {
       "code\n"
       "                           unless --probe, and then in a child)\n"
       "       plugkit pack DIR -o NAME.pkb\n"
+      "       plugkit compile [-o OUT | --cache] FILE.wasm\n"
+      "                           (the aot tier: native code built with the "
+      "system C\n"
+      "                           compiler; default OUT: FILE with .pkaot "
+      "for .wasm)\n"
       "\n"
       "call options:\n"
       "  --backend NAME       force a backend (native, wasm, source, lua, "
@@ -76,6 +83,10 @@ static void usage(FILE *f) {
       "  --fuel N             instruction budget per call (wasm, lua)\n"
       "  --max-memory BYTES   memory cap (wasm, lua)\n"
       "  --fs-root DIR        a folder the plugin may read (wasm)\n"
+      "  --tier NAME          wasm execution tier: interp (default), jit,\n"
+      "                       aot, auto\n"
+      "  --aot FILE           the aot artifact to use (plugkit compile -o)\n"
+      "                       instead of the cache's\n"
       "  --log                print the plugin's log lines on stderr\n"
       "  --json               print the result, or the error, as JSON\n"
       "  --trust PUB          FILE.plugkit (a manifest) must be signed by "
@@ -118,6 +129,56 @@ static int fail(pk_host *h, int rc) {
   }
   fprintf(stderr, "plugkit: %s (%s)\n", pk_host_errmsg(h), pk_errname(rc));
   return exit_status(rc);
+}
+
+/* ---- compile ----------------------------------------------------------- */
+
+static int cmd_compile(int argc, char **argv) {
+  const char *out = NULL, *in = NULL;
+  char def[4096], written[4096];
+  pk_host *h = NULL;
+  int i, cache = 0, rc;
+  for (i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else if (strcmp(argv[i], "--cache") == 0) {
+      cache = 1;
+    } else if (argv[i][0] == '-' || in != NULL) {
+      fprintf(stderr, "plugkit: compile: unexpected '%s'\n", argv[i]);
+      return EXIT_USAGE;
+    } else {
+      in = argv[i];
+    }
+  }
+  if (in == NULL || (cache && out != NULL)) {
+    fprintf(stderr, "usage: plugkit compile [-o OUT | --cache] FILE.wasm\n");
+    return EXIT_USAGE;
+  }
+  if (!cache && out == NULL) {
+    size_t n = strlen(in);
+    if (n > 5 && strcmp(in + n - 5, ".wasm") == 0)
+      n -= 5;
+    if (n + 7 > sizeof def) {
+      fprintf(stderr, "plugkit: compile: path too long\n");
+      return EXIT_USAGE;
+    }
+    memcpy(def, in, n);
+    memcpy(def + n, ".pkaot", 7);
+    out = def;
+  }
+  if ((rc = pk_host_create(NULL, &h)) < 0) {
+    fprintf(stderr, "plugkit: %s\n", pk_strerror(rc));
+    return EXIT_ERR;
+  }
+  rc = pk_wasm_compile(h, in, out, written, sizeof written);
+  if (rc < 0) {
+    rc = fail(h, rc);
+    pk_host_destroy(h);
+    return rc;
+  }
+  printf("%s\n", written);
+  pk_host_destroy(h);
+  return 0;
 }
 
 /* ---- inspect ----------------------------------------------------------- */
@@ -554,6 +615,8 @@ int main(int argc, char **argv) {
     return cli_scan(argc - 2, argv + 2);
   if (strcmp(cmd, "pack") == 0)
     return cli_pack(argc - 2, argv + 2);
+  if (strcmp(cmd, "compile") == 0)
+    return cmd_compile(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);
@@ -621,6 +684,10 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     } else if (strcmp(opt, "--fs-root") == 0 && has_val) {
       o.fs_root = argv[++i];
+    } else if (strcmp(opt, "--tier") == 0 && has_val) {
+      o.tier = argv[++i];
+    } else if (strcmp(opt, "--aot") == 0 && has_val) {
+      o.aot_path = argv[++i];
     } else if (strcmp(opt, "--log") == 0) {
       want_log = 1;
     } else if (strcmp(opt, "--") == 0) {

@@ -181,17 +181,7 @@ int pk__manifest_check_sig(pk_host *h, const char *path,
 
 /* ---- SHA-256 (FIPS 180-4) ---------------------------------------------- */
 
-typedef struct pk__sha256 {
-  uint32_t h[8];
-  uint64_t len; /* bytes hashed so far */
-  uint8_t buf[64];
-  size_t nbuf;
-} pk__sha256;
-
-void pk__sha256_init(pk__sha256 *s);
-void pk__sha256_update(pk__sha256 *s, const void *data, size_t n);
-void pk__sha256_final(pk__sha256 *s, uint8_t out[32]);
-void pk__sha256_buf(const void *data, size_t n, uint8_t out[32]);
+/* pk__sha256 and its functions are declared in core.h. */
 /* 64 lowercase hex digits and a NUL into out. */
 void pk__hex(const uint8_t *b, size_t n, char *out);
 

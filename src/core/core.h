@@ -251,6 +251,8 @@ struct pk_plugin {
   pk_plugin *next, *prev;
   const pk__backend *backend;
   void *bstate; /* backend state, shared by every instance */
+  const char *tier;          /* pk_plugin_info's tier (static string)
+                                or NULL: "" */
   const char *backend_label; /* pk_plugin_info's backend, when not
                                 backend->name ("process:wasm"); the
                                 backend owns it */
@@ -487,6 +489,21 @@ int pk__elf_executable(const unsigned char *h, size_t n);
    read. */
 size_t pk__elf_phdrs(const unsigned char *h, size_t n, size_t *out_off,
                      size_t *out_entsize);
+
+/* SHA-256 (src/catalog/sha256.c, FIPS 180-4; the x86 SHA instructions
+   when the CPU has them): init, update any number of times, final; or
+   one buffer at once. Manifests, bundles and the wasm aot tier's
+   artifacts use it. */
+typedef struct pk__sha256 {
+  uint32_t h[8];
+  uint64_t len; /* bytes hashed so far */
+  uint8_t buf[64];
+  size_t nbuf;
+} pk__sha256;
+void pk__sha256_init(pk__sha256 *s);
+void pk__sha256_update(pk__sha256 *s, const void *data, size_t n);
+void pk__sha256_final(pk__sha256 *s, uint8_t out[32]);
+void pk__sha256_buf(const void *data, size_t n, uint8_t out[32]);
 
 /* Describe-only: fill p's name, version, ABI and exports from the
    pk_plugin_descriptor data in p's ELF file (a shared object or an

@@ -229,3 +229,17 @@ int pk__install_path(const char *build, const char *rel, char *buf,
   n = snprintf(buf, cap, "%.*s/%s", (int)(slash - self), self, rel);
   return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
+
+#if !defined(PK_HAVE_WASM)
+/* The aot tier is the wasm backend's (src/wasm/aot.c). */
+int pk_wasm_compile(pk_host *host, const char *path, const char *out_path,
+                    char *written, size_t cap) {
+  (void)out_path;
+  (void)written;
+  (void)cap;
+  if (host == NULL || path == NULL)
+    return PK_EINVAL;
+  return pk__err(host, PK_ENOSYS, path, "compile",
+                 "this build has no wasm backend");
+}
+#endif

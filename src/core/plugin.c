@@ -759,6 +759,7 @@ int pk_plugin_info_get(const pk_plugin *p, pk_plugin_info *info) {
   full.abi_major = p->abi_major;
   full.abi_minor = p->abi_minor;
   full.nexports = p->nfuncs;
+  full.tier = p->tier ? p->tier : "";
   n = info->size < sizeof full ? info->size : sizeof full;
   memcpy(info, &full, n);
   return PK_OK;

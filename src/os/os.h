@@ -75,6 +75,12 @@ int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
 void *pk__os_lib_sym(pk__os_lib *lib, const char *name);
 void pk__os_lib_close(pk__os_lib *lib);
 
+/* The same, from n bytes in memory (already checked by the caller): the
+   library is loaded from a private copy of exactly these bytes, so what
+   was checked is what runs. `name` labels the copy. */
+int pk__os_lib_open_mem(const void *data, size_t n, const char *name,
+                        pk__os_lib *out_lib, char *err, size_t cap);
+
 /* The ELF e_machine, class (1: 32-bit, 2: 64-bit) and data encoding
    (1: little, 2: big endian) of code built for this host. */
 int pk__os_elf_machine(void);
@@ -252,5 +258,46 @@ int pk__os_lstat(const char *path, pk__os_stat *out, int *out_islink,
    components to walk than a full path: a scan stats thousands). */
 int pk__os_lstat_at(int dir, const char *rel, pk__os_stat *out,
                     int *out_islink, int *out_isreg);
+
+/* ---- the wasm aot tier (posix/os_aot.c) ---- */
+
+/* "x86_64-linux-gnu": the machine, OS and C library ABI this code runs
+   on, which a native artifact must have been built for. Static. */
+const char *pk__os_target(void);
+/* The user's cache folder for plugkit: $XDG_CACHE_HOME/plugkit (an
+   absolute value only), else $HOME/.cache/plugkit. 0, or -1 when neither
+   is set or buf is too small. */
+int pk__os_cache_dir(char *buf, size_t cap);
+/* Check that directory `path` is one only this user can change: owned by
+   the effective uid, not writable by group or others, not a symbolic
+   link. With `create`, a missing one (and missing parents) is created
+   0700 first. PK_OK; PK_EUNTRUSTED, PK_ENOENT or PK_EIO with `why`. */
+int pk__os_private_dir(const char *path, int create, char *why, size_t cap);
+/* pk__os_read_file for a file whose content decides what code runs: it
+   must be a regular file (a symbolic link is refused), owned by the
+   effective uid and not writable by group or others (PK_EUNTRUSTED);
+   the checks are made on the open file, which is then read. PK_ENOENT,
+   PK_EFORMAT, PK_ELIMIT, PK_ENOMEM, PK_EIO otherwise, `why` saying. */
+int pk__os_read_trusted(const char *path, size_t max,
+                        void *(*alloc)(void *ud, size_t n), void *ud,
+                        unsigned char **out, size_t *out_n, char *why,
+                        size_t cap);
+/* Replace `path` with n bytes at once (a temporary file beside it,
+   renamed over it), mode 0644. PK_OK, or PK_EIO/PK_EINVAL with `why`. */
+int pk__os_write_atomic(const char *path, const void *data, size_t n,
+                        char *why, size_t cap);
+/* The path of program `name` (searched on $PATH unless it has a '/')
+   into buf: 0, or -1 when there is none. */
+int pk__os_which(const char *name, char *buf, size_t cap);
+/* Run argv (argv[0] a path, see pk__os_which; NULL-terminated) with
+   stdin from /dev/null, collecting its stdout and stderr into out (the
+   first cap - 1 bytes, NUL-terminated), and wait for it: *status is its
+   exit status, -1 if a signal ended it. PK_OK or PK_EIO. */
+int pk__os_run(const char *const argv[], char *out, size_t cap,
+               int *status);
+/* A new private temporary directory into buf (0, or -1); and removing
+   one with the files in it. */
+int pk__os_tmpdir(char *buf, size_t cap);
+void pk__os_rmdir_files(const char *dir);
 
 #endif /* PK_OS_OS_H */

@@ -121,6 +121,14 @@ static void tcc_unlock(void) {
   atomic_flag_clear_explicit(&tcc_busy, memory_order_release);
 }
 
+/* The same lock for the wasm engine's jit tier (src/wasm/engine/jit.c),
+   which compiles with this libtcc too. Its blocks belong to no source
+   plugin (tcc_mem_cur is NULL outside this file's calls): plain ones. */
+void pk__tcc_lock(void);
+void pk__tcc_unlock(void);
+void pk__tcc_lock(void) { tcc_lock(); }
+void pk__tcc_unlock(void) { tcc_unlock(); }
+
 /* ---- libtcc's allocator (see tcc_mem) ------------------------------------ */
 
 /* The compiler state libtcc's allocations belong to: set, under the lock,

@@ -83,7 +83,7 @@ static void *engine_realloc(void *ud, void *ptr, size_t n) {
   return b + PK__WHDR;
 }
 
-static pkw_alloc alloc_of(pk_host *h) {
+pkw_alloc pk__wasm_alloc(pk_host *h) {
   pkw_alloc a;
   a.realloc_fn = engine_realloc;
   a.ud = h;
@@ -579,10 +579,72 @@ static int wasm_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
   return PK_OK;
 }
 
+
+/* The execution tier of pk_open_opts.tier (see there): binds an aot
+   artifact for "aot" (and "auto" when a valid one is there), compiles
+   the module for "jit" (and "auto" otherwise), and records the tier in
+   use. mh: the module's SHA-256 (computed for "aot" and "auto"). The
+   compiled code is the module's, shared by all its instances. */
+static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m,
+                     const uint8_t mh[32]) {
+  const char *t = o->tier != NULL ? o->tier : "interp";
+  char err[256], where[4096];
+  int rc, want_jit = strcmp(t, "jit") == 0, want_aot = strcmp(t, "aot") == 0;
+  p->tier = "interp";
+  if (strcmp(t, "interp") == 0)
+    return PK_OK;
+  if (!want_jit && !want_aot && strcmp(t, "auto") != 0)
+    return pk__perr(p, PK_EINVAL, "unknown tier '%s' (interp, jit, aot, "
+                                  "auto)", t);
+  /* reset_after_call needs the pages each call writes, which only the
+     interpreter's stores mark so far. */
+  if (o->reset_after_call && !p->describe_only) {
+    if (strcmp(t, "auto") == 0)
+      return PK_OK;
+    return pk__perr(p, PK_ENOSYS,
+                    "tier %s cannot be combined with reset_after_call: the "
+                    "compiled tiers do not record the pages a call writes "
+                    "yet (use tier interp or auto)",
+                    t);
+  }
+  if (!want_jit) {
+    rc = pk__wasm_aot_load(p, m, mh, o->aot_path, err, sizeof err, where,
+                           sizeof where);
+    if (rc == PK_OK) {
+      p->tier = pkw_module_tier(m);
+      return PK_OK;
+    }
+    if (want_aot || rc == PK_ENOMEM) {
+      if (rc == PK_ENOENT && where[0] == '\0')
+        return pk__perr(p, rc, "tier aot: no artifact: %s (run plugkit "
+                               "compile --cache)", err);
+      if (rc == PK_ENOENT)
+        return pk__perr(p, rc, "tier aot: no artifact %s (run plugkit "
+                               "compile%s)", where,
+                        o->aot_path != NULL ? " -o" : " --cache");
+      return pk__perr(p, rc, "tier aot: artifact %s refused: %s", where,
+                      err);
+    }
+    /* auto: a missing or refused artifact leaves the jit tier to try. */
+  }
+  rc = pkw_module_jit(m, err, sizeof err);
+  if (rc == PKW_OK) {
+    p->tier = pkw_module_tier(m);
+    return PK_OK;
+  }
+  if (!want_jit && rc != PKW_ENOMEM)  /* auto: the interpreter then */
+    return PK_OK;
+  return pk__perr(p,
+                  rc == PKW_ENOMEM   ? PK_ENOMEM
+                  : rc == PKW_ELIMIT ? PK_ELIMIT
+                                     : PK_ENOSYS,
+                  "tier jit: %s", err);
+}
+
 static int wasm_open(pk_plugin *p) {
   const pk_open_opts *o = p->opts;
   pk_host *h = p->host;
-  pkw_alloc al = alloc_of(h);
+  pkw_alloc al = pk__wasm_alloc(h);
   pk__wmod *m;
   pk__wstate *st;
   uint8_t *bytes = NULL;
@@ -591,6 +653,7 @@ static int wasm_open(pk_plugin *p) {
   unsigned flags = 0;
   pkw_func *fn;
   char err[256];
+  uint8_t mh[32] = {0};
   int rc;
 
   if ((m = pk__alloc(h, sizeof *m)) == NULL)
@@ -618,6 +681,10 @@ static int wasm_open(pk_plugin *p) {
   if (m->reset) /* stores mark the pages they write */
     flags |= PKW_DECODE_DIRTY;
   rc = pkw_module_decode_ex(&al, bytes, n, flags, &m->mod, err, sizeof err);
+  /* The aot tiers find and check an artifact by the module's hash. */
+  if (o->tier != NULL && strcmp(o->tier, "interp") != 0 &&
+      strcmp(o->tier, "jit") != 0)
+    pk__sha256_buf(bytes, n, mh);
   pk__free(h, bytes);
   if (rc == PKW_ELIMIT) /* valid, but more than the engine takes */
     return pk__perr(p, PK_ELIMIT, "module over an engine limit: %s", err);
@@ -625,6 +692,8 @@ static int wasm_open(pk_plugin *p) {
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT,
                     "%s module: %s",
                     rc == PKW_EINVALID ? "invalid" : "malformed", err);
+  if ((rc = pick_tier(p, o, m->mod, mh)) < 0)
+    return rc;
   /* Instances the pool frees (a reset that failed, the close) leave
      their blocks to the next one: a new instance allocates nothing. */
   pkw_module_set_spares(m->mod, PK__WSPARES);

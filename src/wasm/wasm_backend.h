@@ -174,6 +174,23 @@ int pk__wasm_bind_import(pk__wmod *m, const pkw_alloc *al,
                          pkw_func **out);
 
 /* Guest memory [ptr, ptr+len) of `inst`, or NULL when out of bounds. */
+/* The engine's allocator for host h (the host's, see wasm.c). */
+pkw_alloc pk__wasm_alloc(pk_host *h);
+
+/* The aot tier (aot.c). The cache file of the module whose SHA-256 is
+   `hash` into buf (the cache folder checked, created first with
+   `create`); PK_OK, or a code with `why`. */
+int pk__wasm_aot_path(const uint8_t hash[32], char *buf, size_t cap,
+                      char *why, size_t wcap, int create);
+/* Binds m to the artifact at aot_path, or the cache's for hash mh when
+   NULL, after checking all of it; `where` gets the artifact's path.
+   PK_OK; PK_ENOENT (none there); else a refusal (PK_EUNTRUSTED,
+   PK_EFORMAT, PK_EABI, PK_EARCH, ...) with `why`. Nothing is loaded
+   unless every check passed. */
+int pk__wasm_aot_load(pk_plugin *p, pkw_module *m, const uint8_t mh[32],
+                      const char *aot_path, char *why, size_t cap,
+                      char *where, size_t wcap);
+
 uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len);
 /* Fail a host callback: set the message and return PK__WASM_HOSTERR. */
 int pk__wasm_fail(pk__wstate *st, int code, const char *fmt, ...)

@@ -44,17 +44,33 @@ static int reenter(void *ud, pk_plugin *caller, const pk_val *args,
 }
 
 /* The backend argument is a name ("native"), or "process:<inner>": the
-   plugin, read by backend <inner>, isolated in a child process. */
+   plugin, read by backend <inner>, isolated in a child process; either
+   may end in "@<tier>" ("wasm@jit"): pk_open_opts.tier. */
+static char backend_buf[64];
+static const char *tier_arg;
+
+static const char *backend_arg(void) {
+  const char *b = pkt_arg(0), *at = strchr(b, '@');
+  size_t n = at != NULL ? (size_t)(at - b) : strlen(b);
+  if (n >= sizeof backend_buf)
+    n = sizeof backend_buf - 1;
+  memcpy(backend_buf, b, n);
+  backend_buf[n] = '\0';
+  tier_arg = at != NULL ? at + 1 : NULL;
+  return backend_buf;
+}
+
 static void set_backend(pk_open_opts *o) {
-  const char *b = pkt_arg(0), *colon = strchr(b, ':');
+  const char *b = backend_arg(), *colon = strchr(b, ':');
   o->backend = colon != NULL ? colon + 1 : b;
   if (colon != NULL)
     o->isolation = PK_ISOLATE_PROCESS;
+  o->tier = tier_arg;
 }
 
 /* The name pk_plugin_info reports: the backend argument itself
    ("process:wasm" for a .wasm isolated in plugkit-runner). */
-static const char *backend_name(void) { return pkt_arg(0); }
+static const char *backend_name(void) { return backend_arg(); }
 
 /* Open the fixture with the given grants (NULL: none) and config. */
 static int reenter_ok;
@@ -98,6 +114,11 @@ PK_TEST(info) {
   PKT_STR_EQ(info.name, "conformance");
   PKT_STR_EQ(info.version, "1.0.0");
   PKT_STR_EQ(info.backend, backend_name());
+  /* The tier asked for is the tier in use (none asked: the default). */
+  if (tier_arg != NULL)
+    PKT_STR_EQ(info.tier, tier_arg);
+  else if (strcmp(backend_name(), "wasm") == 0)
+    PKT_STR_EQ(info.tier, "interp");
   PKT_EQ_INT(info.abi_major, PK_ABI_MAJOR);
   PKT_ASSERT(info.nexports >= 10);
   for (i = 0; i < info.nexports; i++) {

@@ -113,6 +113,8 @@ static int open_opts(const char *name, const char *grants, uint64_t fuel,
   o.fuel = fuel;
   o.call_timeout_ms = timeout_ms;
   o.fs_root = fs_root;
+  /* An optional second argument: the tier to run on ("jit"). */
+  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
   plug = NULL;
   return pk_plugin_open(host, wasm(name), &o, &plug);
 }

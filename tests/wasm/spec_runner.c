@@ -4,15 +4,24 @@
  * assert_uninstantiable) against the engine, with the "spectest" host
  * module the suite expects.
  *
- * usage: spec_runner [-r report] [-s summary] [-k simd_counts.tsv] X.json...
+ * usage: spec_runner [-r report] [-s summary] [-k simd_counts.tsv] [-q]
+ *                    [-L] [-J | -A AOTDIR] X.json...
+ * -L decodes lazily, -J runs the jit tier, -A the aot tier (each module
+ * built with the system compiler once, cached in AOTDIR).
  * Prints one line per file, appends them to the report, and writes
  * "wasm-spec: P passed, F failed, S skipped" to the summary file.
  * Exit status: 0 if nothing failed, 1 otherwise. */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "wasm.h"
 
@@ -336,6 +345,9 @@ typedef struct runner {
   int verbose;
   pkw_limits limits;
   int lazy;        /* -L: decode with PKW_DECODE_LAZY */
+  int jit;         /* -J: run modules on the jit tier (pkw_module_jit) */
+  const char *aot; /* -A DIR: the aot tier, artifacts cached in DIR */
+  long aot_built, aot_cached;
   int validating;  /* loading for assert_invalid / assert_malformed */
 } runner;
 
@@ -371,6 +383,88 @@ static uint8_t *read_file(const char *path, size_t *out_len) {
   return buf;
 }
 
+/* ---- -A: the aot tier --------------------------------------------------- */
+
+extern char **environ;
+
+static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
+static void aot_close(void *ud) { dlclose(ud); }
+
+/* The module's aot C built with the system compiler and PKW_AOT_CFLAGS
+ * (as plugkit compile builds it), cached in r->aot by the C's hash and
+ * length (the C depends on the module and the engine only), then bound.
+ * Not plugkit's artifact format: this checks the code, src/wasm/aot.c's
+ * tests check the artifacts. */
+static int aot_bind(runner *r, pkw_module *m, const char *filename,
+                    char *err, size_t errlen) {
+  static const char *const flags[] = {
+#define F_(x) x,
+      PKW_AOT_CFLAGS(F_)
+#undef F_
+      NULL};
+  char *c = NULL, so[1024], src[1024], tmp[1100];
+  const char *argv[64];
+  size_t clen = 0, i, k = 0;
+  uint64_t h = 0xcbf29ce484222325ull;
+  void *lib;
+  int rc;
+  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
+      PKW_OK)
+    return rc;
+  for (i = 0; i < clen; i++)
+    h = (h ^ (uint8_t)c[i]) * 0x100000001b3ull;
+  for (i = 0; flags[i] != NULL; i++)
+    for (k = 0; flags[i][k] != '\0'; k++)
+      h = (h ^ (uint8_t)flags[i][k]) * 0x100000001b3ull;
+  snprintf(so, sizeof so, "%.900s/%016" PRIx64 "-%zu.so", r->aot, h, clen);
+  if (access(so, R_OK) != 0) {
+    FILE *f;
+    pid_t pid;
+    int st;
+    snprintf(src, sizeof src, "%.900s/%016" PRIx64 "-%zu.c", r->aot, h,
+             clen);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, (long)getpid());
+    if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
+      if (f != NULL)
+        fclose(f);
+      free(c);
+      snprintf(err, errlen, "cannot write %.200s", src);
+      return PKW_EUNSUPPORTED;
+    }
+    fclose(f);
+    k = 0;
+    argv[k++] = "cc";
+    for (i = 0; flags[i] != NULL; i++)
+      argv[k++] = flags[i];
+    argv[k++] = "-o";
+    argv[k++] = tmp;
+    argv[k++] = src;
+    argv[k] = NULL;
+    if (posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv,
+                     environ) != 0 ||
+        waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0 || rename(tmp, so) != 0) {
+      free(c);
+      snprintf(err, errlen, "cc failed on %.200s", src);
+      return PKW_EUNSUPPORTED;
+    }
+    remove(src);
+    r->aot_built++;
+  } else {
+    r->aot_cached++;
+  }
+  free(c);
+  (void)filename;
+  if ((lib = dlopen(so, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+    snprintf(err, errlen, "dlopen %.200s: %.200s", so, dlerror());
+    return PKW_EUNSUPPORTED;
+  }
+  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
+  if (rc != PKW_OK)
+    dlclose(lib);
+  return rc;
+}
+
 static int load_module(runner *r, const char *filename, pkw_module **out,
                        char *err, size_t errlen) {
   char path[4096];
@@ -390,6 +484,26 @@ static int load_module(runner *r, const char *filename, pkw_module **out,
                             r->lazy && !r->validating ? PKW_DECODE_LAZY : 0,
                             out, err, errlen);
   free(bytes);
+  /* -J: every module that decodes runs compiled; a module the tier
+     cannot take is a failure of the tier, not of the module. */
+  if (rc == PKW_OK && r->aot != NULL && !r->validating) {
+    int arc = aot_bind(r, *out, filename, err, errlen);
+    if (arc != PKW_OK) {
+      fprintf(stderr, "  AOT %s: %s\n", filename, err);
+      pkw_module_destroy(*out);
+      *out = NULL;
+      return -1001;
+    }
+  }
+  if (rc == PKW_OK && r->jit && !r->validating) {
+    int jrc = pkw_module_jit(*out, err, errlen);
+    if (jrc != PKW_OK) {
+      fprintf(stderr, "  JIT %s: %s\n", filename, err);
+      pkw_module_destroy(*out);
+      *out = NULL;
+      return -1001;
+    }
+  }
   return rc;
 }
 
@@ -760,7 +874,7 @@ static int run_file(runner *r, const char *path) {
 
 int main(int argc, char **argv) {
   static runner r;
-  const char *report = NULL, *summary = NULL, *simd = NULL;
+  const char *report = NULL, *summary = NULL, *simd = NULL, *tag;
   long tp = 0, tf = 0, ts = 0, simd_files = 0, simd_cmds = 0;
   FILE *rep = NULL;
   int i;
@@ -779,14 +893,23 @@ int main(int argc, char **argv) {
       r.verbose = 0;
     } else if (strcmp(argv[i], "-L") == 0) {
       r.lazy = 1;
+    } else if (strcmp(argv[i], "-J") == 0) {
+      r.jit = 1;
+    } else if (strcmp(argv[i], "-A") == 0 && i + 1 < argc) {
+      r.aot = argv[++i];
+      mkdir(r.aot, 0755);
     }
   }
+  /* The summary line's name: one per tier. */
+  tag = r.aot != NULL ? "wasm-spec-aot" : r.jit ? "wasm-spec-jit"
+                                                : "wasm-spec";
   if (report != NULL)
     rep = fopen(report, "w");
   for (i = 1; i < argc; i++) {
     const char *base;
     if (argv[i][0] == '-') {
-      if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-L") != 0)
+      if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-L") != 0 &&
+          strcmp(argv[i], "-J") != 0)
         i++;
       continue;
     }
@@ -834,16 +957,19 @@ int main(int argc, char **argv) {
   }
   printf("skipped: %ld text-format (.wat) modules in assert_malformed: "
          "binary-only engine\n", ts - simd_cmds);
-  printf("wasm-spec: %ld passed, %ld failed, %ld skipped\n", tp, tf, ts);
+  if (r.aot != NULL)
+    printf("aot: %ld modules compiled, %ld from the cache (%s)\n",
+           r.aot_built, r.aot_cached, r.aot);
+  printf("%s: %ld passed, %ld failed, %ld skipped\n", tag, tp, tf, ts);
   if (rep != NULL) {
-    fprintf(rep, "wasm-spec: %ld passed, %ld failed, %ld skipped\n", tp, tf,
+    fprintf(rep, "%s: %ld passed, %ld failed, %ld skipped\n", tag, tp, tf,
             ts);
     fclose(rep);
   }
   if (summary != NULL) {
     FILE *f = fopen(summary, "w");
     if (f != NULL) {
-      fprintf(f, "wasm-spec: %ld passed, %ld failed, %ld skipped\n", tp, tf,
+      fprintf(f, "%s: %ld passed, %ld failed, %ld skipped\n", tag, tp, tf,
               ts);
       fclose(f);
     }

@@ -9,6 +9,37 @@
 
 #include "wasm.h"
 
+/* `test_engine NAME jit`: the same test with every module that decodes
+ * compiled by the jit tier (pkw_module_jit), whose semantics must be the
+ * interpreter's. A module the tier fails on with ENOMEM (an allocation
+ * sweep) fails the decode the same way. */
+static int tier_jit;
+
+static int decode_tier(const pkw_alloc *a, const uint8_t *bytes, size_t n,
+                       unsigned flags, pkw_module **out, char *err,
+                       size_t errlen) {
+  char jerr[256];
+  int rc = pkw_module_decode_ex(a, bytes, n, flags, out, err, errlen);
+  if (rc == PKW_OK && tier_jit) {
+    int jrc = pkw_module_jit(*out, jerr, sizeof jerr);
+    if (jrc == PKW_ENOMEM) {
+      pkw_module_destroy(*out);
+      return jrc;
+    }
+    if (jrc != PKW_OK) {
+      fprintf(stderr, "pkw_module_jit: %s: %s\n", pkw_errname(jrc), jerr);
+      exit(1);
+    }
+    if (strcmp(pkw_module_tier(*out), "jit") != 0) {
+      fprintf(stderr, "pkw_module_tier: %s\n", pkw_module_tier(*out));
+      exit(1);
+    }
+  }
+  return rc;
+}
+#define pkw_module_decode(a, b, n, m, e, el) decode_tier(a, b, n, 0, m, e, el)
+#define pkw_module_decode_ex decode_tier
+
 #define CHECK(cond)                                                        \
   do {                                                                     \
     if (!(cond)) {                                                         \
@@ -508,6 +539,62 @@ static void test_alloc_hook(void) {
 /* Regression (found by the fuzzer): a br_table entry other than the first
  * that branches backwards (to a loop) jumped 2^32 words away, because
  * the entry index was added as an unsigned value. */
+/* Compiled code is the module's, state the instance's: two instances
+ * of one compiled module keep their own memories, and the fuel a loop
+ * burns is the interpreter's count exactly. */
+static void test_jit_instances_share_code(void) {
+  /* old = i32.load 0; i32.store 0 (local 0); old */
+  static const uint8_t code[] = {0x41, 0x00, 0x28, 0x02, 0x00, 0x41, 0x00,
+                                 0x20, 0x00, 0x36, 0x02, 0x00, 0x0b};
+  spec sp = {"i", "i", code, sizeof code, 0, 1, 1, 0, 0};
+  fixture a;
+  pkw_instance *b;
+  pkw_func *fb;
+  char err[256];
+  uint64_t v, r;
+  load(&a, &sp, NULL, NULL);
+  CHECK(strcmp(pkw_module_tier(a.m), tier_jit ? "jit" : "interp") == 0);
+  CHECK_RC(pkw_instance_create(a.m, NULL, 0, NULL, &b, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_func(b, "f", &fb), PKW_OK);
+  v = 5;
+  CHECK_RC(pkw_call(a.f, &v, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 0);
+  v = 7;
+  CHECK_RC(pkw_call(a.f, &v, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 5);
+  v = 9;
+  CHECK_RC(pkw_call(fb, &v, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 0);   /* b's memory, not a's */
+  v = 1;
+  CHECK_RC(pkw_call(a.f, &v, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 7);
+  pkw_instance_destroy(b);
+  unload(&a);
+}
+
+static void test_jit_fuel_count(void) {
+  /* (loop $l (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const
+   * 1))))): local 0 iterations, then returns */
+  static const uint8_t code[] = {0x03, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6b,
+                                 0x22, 0x00, 0x0d, 0x00, 0x0b, 0x0b};
+  spec sp = {"i", "", code, sizeof code, 0, -1, -1, 0, 0};
+  fixture fx;
+  uint64_t n = 1000;
+  load(&fx, &sp, NULL, NULL);
+  pkw_instance_set_fuel(fx.inst, 5000);
+  CHECK_RC(pkw_call(fx.f, &n, 1, NULL, 0), PKW_OK);
+  /* 1 for the entry, 999 taken back-edges. */
+  CHECK(pkw_instance_fuel(fx.inst) == 5000 - 1 - 999);
+  pkw_instance_set_fuel(fx.inst, 500);
+  CHECK_RC(pkw_call(fx.f, &n, 1, NULL, 0), PKW_TRAP_OUT_OF_FUEL);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  /* Usable after the trap. */
+  pkw_instance_set_fuel(fx.inst, -1);
+  CHECK_RC(pkw_call(fx.f, &n, 1, NULL, 0), PKW_OK);
+  unload(&fx);
+}
+
 static void test_regress_br_table_back_edge(void) {
   static const uint8_t code[] = {
       0x02, 0x40, 0x03, 0x40,                    /* block loop */
@@ -1493,6 +1580,8 @@ static const struct {
     {"wasm_spare_instance_reused", test_spare_reused},
     {"wasm_spare_dirty_chunks_only", test_spare_dirty_only},
     {"wasm_spare_threads", test_spare_threads},
+    {"wasm_jit_instances_share_code", test_jit_instances_share_code},
+    {"wasm_jit_fuel_count", test_jit_fuel_count},
 };
 
 int main(int argc, char **argv) {
@@ -1502,6 +1591,7 @@ int main(int argc, char **argv) {
       printf("%s\n", tests[i].name);
     return 0;
   }
+  tier_jit = argc > 2 && strcmp(argv[2], "jit") == 0;
   for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     if (strcmp(argv[1], tests[i].name) == 0) {
       tests[i].fn();

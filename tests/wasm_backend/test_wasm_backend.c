@@ -33,6 +33,8 @@ static void open_limits(const char *grants, uint64_t fuel, int timeout_ms,
                         uint64_t max_memory) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   o.fs_root = fs_root;
+  /* The same tests on another tier (CMake sets it, and the cache). */
+  o.tier = getenv("PKT_WASM_TIER");
   host = test_host();
   PKT_RC(host, pk_host_define(host, "triple", "(i32)->i32", triple, NULL),
          PK_OK);
@@ -41,6 +43,11 @@ static void open_limits(const char *grants, uint64_t fuel, int timeout_ms,
   o.call_timeout_ms = timeout_ms;
   o.max_memory = max_memory;
   PKT_RC(host, pk_plugin_open(host, wasm("limits"), &o, &plug), PK_OK);
+  if (o.tier != NULL) {
+    pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+    PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+    PKT_STR_EQ(info.tier, o.tier);
+  }
 }
 
 static int call0(const char *name, pk_val *out) {
@@ -260,6 +267,89 @@ PK_TEST(plain_module) {
   PKT_ASSERT(out.f64 == 6.0);
   PKT_RC(host, pk_plugin_func(plug, "wide", "(i64)->i64", &f), PK_OK);
   done();
+}
+
+/* pk_open_opts.tier: "jit" runs compiled code with the same results,
+   "auto" takes the best tier built, "aot" wants an artifact, and an
+   unknown name is refused. */
+static int open_tier(const char *tier) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.tier = tier;
+  plug = NULL;
+  return pk_plugin_open(host, wasm("plain"), &o, &plug);
+}
+
+PK_TEST(tier_jit_or_auto_reported) {
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  pk_func *f;
+  pk_val in[2] = {PK_F64(1.5), PK_F32(4.0f)}, out;
+  int rc;
+  host = test_host();
+  setenv("XDG_CACHE_HOME", pkt_tmp("cache"), 1); /* auto: no aot there */
+  rc = open_tier("jit");
+  if (rc == PK_ENOSYS) {   /* a build without libtcc */
+    PKT_CONTAINS(pk_host_errmsg(host), "not built");
+    PKT_RC(host, open_tier("auto"), PK_OK);
+    PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+    PKT_STR_EQ(info.tier, "interp");
+    pk_host_destroy(host);
+    pkt_skip("the jit tier is not built");
+  }
+  PKT_RC(host, rc, PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  PKT_RC(host, pk_plugin_func(plug, "scale", "(f64,f32)->f64", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_ASSERT(out.f64 == 6.0);
+  pk_plugin_close(plug);
+  PKT_RC(host, open_tier("auto"), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  pk_plugin_close(plug);
+  PKT_RC(host, open_tier(NULL), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "interp");
+  done();
+}
+
+/* reset_after_call records the pages a call writes, which only the
+   interpreter does: the compiled tiers refuse it, auto falls back. */
+PK_TEST(tier_compiled_refuses_reset_after_call) {
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  host = test_host();
+  setenv("XDG_CACHE_HOME", pkt_tmp("cache"), 1);
+  o.reset_after_call = 1;
+  o.tier = "jit";
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host),
+               "tier jit cannot be combined with reset_after_call");
+  PKT_ASSERT(plug == NULL);
+  o.tier = "auto";
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "interp");
+  done();
+}
+
+PK_TEST(tier_aot_missing_and_unknown_refused) {
+  pk_plugin *sentinel;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  host = test_host();
+  /* An empty cache: no artifact, an error that says what to run. */
+  setenv("XDG_CACHE_HOME", pkt_tmp("cache"), 1);
+  o.tier = "aot";
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_ENOENT);
+  PKT_CONTAINS(pk_host_errmsg(host), "tier aot: no artifact");
+  PKT_CONTAINS(pk_host_errmsg(host), "plugkit compile --cache");
+  PKT_CONTAINS(pk_host_errmsg(host), "plain.wasm");
+  sentinel = plug;
+  PKT_RC(host, open_tier("turbo"), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(host), "unknown tier 'turbo'");
+  PKT_ASSERT(plug == sentinel);
+  pk_host_destroy(host);
 }
 
 /* A plain module's multi-value export is offered with its results; one

@@ -268,6 +268,64 @@ int pk__os_lib_open_fd(const char *where, int fd, pk__os_lib *out_lib,
   return PK_OK;
 }
 
+int pk__os_lib_open_mem(const void *data, size_t n, const char *name,
+                        pk__os_lib *out_lib, char *err, size_t cap) {
+  char where[4096], label[64];
+  const unsigned char *p = data;
+  size_t done = 0;
+  void *h;
+  int fd = -1;
+  snprintf(label, sizeof label, "plugkit:%s", name);
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  fd = memfd_create(label, MFD_CLOEXEC);
+  if (fd >= 0)
+    snprintf(where, sizeof where, "/proc/self/fd/%d", fd);
+#endif
+  if (fd < 0) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(where, sizeof where, "%s/plugkit-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    fd = mkstemp(where);
+  }
+  if (fd < 0) {
+    snprintf(err, cap, "cannot create a private copy: %s", strerror(errno));
+    return PK_EIO;
+  }
+  while (done < n) {
+    ssize_t w = write(fd, p + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      break;
+    done += (size_t)w;
+  }
+  if (done != n) {
+    snprintf(err, cap, "cannot write the private copy: %s", strerror(errno));
+    if (strncmp(where, "/proc/", 6) != 0)
+      unlink(where);
+    close(fd);
+    return PK_EIO;
+  }
+  h = dlopen(where, RTLD_NOW | RTLD_LOCAL);
+  if (strncmp(where, "/proc/", 6) != 0)
+    unlink(where);
+  if (h == NULL) {
+    const char *e = dlerror(), *at = e != NULL ? strstr(e, where) : NULL;
+    if (at != NULL) {
+      e = at + strlen(where);
+      e += *e == ':';
+      while (*e == ' ')
+        e++;
+    }
+    snprintf(err, cap, "%s", e ? e : "dlopen failed");
+    close(fd);
+    return PK_EFORMAT;
+  }
+  out_lib->handle = h;
+  out_lib->fd = fd;
+  return PK_OK;
+}
+
 /*
  * dlsym returns a data pointer; POSIX guarantees that it also carries
  * function addresses, so callers convert it with pk__os_fn (native.c).

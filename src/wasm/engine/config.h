@@ -69,6 +69,12 @@
 #define PKW_MAX_PENDING 64u
 #endif
 
+/* The jit tier: the most C it generates for one module (PKW_ELIMIT
+ * beyond), about 100 bytes per instruction. */
+#ifndef PKW_JIT_MAX_C_BYTES
+#define PKW_JIT_MAX_C_BYTES (256u * 1024u * 1024u)
+#endif
+
 /* Threaded dispatch with computed goto (GNU C) unless disabled; the
  * portable fallback is a switch. */
 #if !defined(PKW_NO_COMPUTED_GOTO) && (defined(__GNUC__) || defined(__clang__))

@@ -930,6 +930,8 @@ void pkw_module_destroy(pkw_module *m) {
     return;
   a = m->alloc;
   pkw__spares_free(m);
+  if (m->jit != NULL)
+    m->jit->release(m->jit);
   pkw__arena_free(&m->arena);
   pkw__realloc(&a, m, 0);
 }

@@ -610,6 +610,15 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       f->code = c->code;
       f->nlocals = c->nlocals;
       f->frame_size = c->frame_size;
+      f->jit = m->jit != NULL ? m->jit->fns[i] : NULL;
+    } else if (m->jit != NULL && m->jit->frames != NULL &&
+               m->jit->fns[i] != NULL) {
+      /* aot code for a body not translated here: it runs natively; an
+         interpreter calling it runs LAZY, which translates it then. */
+      f->code = m->lazy_code;
+      f->nlocals = m->jit->frames[2 * i];
+      f->frame_size = m->jit->frames[2 * i + 1];
+      f->jit = m->jit->fns[i];
     } else {
       /* Lazy: entering runs LAZY, which translates and re-enters. Until
          then its frame is the parameters plus the 4 slots a call zeroes

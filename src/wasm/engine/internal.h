@@ -231,6 +231,39 @@ typedef struct pkw_data_seg {
   uint32_t len;
 } pkw_data_seg;
 
+/* Compiled code of one defined function (cgen.c documents the contract):
+ * x is the call chain's context, ci the function's instance, fp its frame
+ * (arguments in fp[0..], results written there), d the guest frames the
+ * chain has pushed below it. Returns 0, a PKW_TRAP_* / host code, or
+ * PKW_JIT_TAIL after arming x->tail for a tail call. */
+typedef struct pkw_jctx pkw_jctx;
+typedef int (*pkw_jit_fn)(pkw_jctx *x, pkw_instance *ci, uint64_t *fp,
+                          uint32_t d);
+#define PKW_JIT_TAIL 1
+
+/* What a module's compiled code owns (jit.c). */
+typedef struct pkw_jit_fns {
+  pkw_jit_fn *fns;            /* per defined function; NULL: interpreted */
+  void (*release)(struct pkw_jit_fns *j);   /* frees all of it */
+  const char *tier;           /* "jit" or "aot" */
+  /* aot: nlocals, frame_size per defined function (its functions run
+   * without being translated here); NULL: the translation's. */
+  const uint32_t *frames;
+} pkw_jit_fns;
+
+/* The context of one host -> guest entry into compiled code. The fields
+ * the generated code reads come first; cgen.c emits their offsets. */
+struct pkw_jctx {
+  uint64_t *stack_end;        /* of the stack owner's value stack */
+  int64_t fuel;               /* counts down; see exec.c's FUEL_CHECK */
+  atomic_int *interrupt;      /* the stack owner's flag */
+  pkw_func *tail;             /* the callee of a pending tail call */
+  uint32_t maxd;              /* frames the chain may push */
+  int limited;                /* fuel is limited */
+  pkw_instance *inst;         /* stack owner (the entry's instance) */
+  struct pkw_frame *frame0;   /* its first free frame at entry */
+};
+
 typedef struct pkw_limits_decl { uint32_t min, max; uint8_t has_max; } pkw_lims;
 typedef struct pkw_tabletype { uint8_t elem; pkw_lims lim; } pkw_tabletype;
 typedef struct pkw_globaltype { uint8_t type, mut; } pkw_globaltype;
@@ -317,6 +350,10 @@ struct pkw_module {
   atomic_flag spare_lock;
   pkw_instance *spares;
   uint32_t nspares, max_spares;
+  /* The jit tier (jit.c): native code for the defined functions, shared
+   * by every instance (it reads all per-instance state through the
+   * instance pointer it is given). NULL: interpreted. */
+  struct pkw_jit_fns *jit;
 };
 
 struct pkw_func {
@@ -327,6 +364,7 @@ struct pkw_func {
   pkw_host_fn host;
   void *host_ud;
   pkw_alloc alloc;            /* host functions: who frees this */
+  pkw_jit_fn jit;             /* compiled code (jit tier) or NULL */
 };
 
 struct pkw_memory {

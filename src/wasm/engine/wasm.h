@@ -72,6 +72,7 @@ extern "C" {
   X(EUNLINKABLE, -5, "incompatible import")                               \
   X(ENOENT, -6, "no such export")                                         \
   X(ELIMIT, -7, "engine limit exceeded")                                  \
+  X(EUNSUPPORTED, -8, "not supported by this build or tier")             \
   X(TRAP_UNREACHABLE, -20, "unreachable executed")                        \
   X(TRAP_MEMORY_OOB, -21, "out of bounds memory access")                  \
   X(TRAP_TABLE_OOB, -22, "out of bounds table access")                    \
@@ -216,6 +217,71 @@ int pkw_module_decode(const pkw_alloc *alloc, const uint8_t *bytes,
 int pkw_module_decode_ex(const pkw_alloc *alloc, const uint8_t *bytes,
                          size_t len, unsigned flags, pkw_module **out_module,
                          char *errbuf, size_t errlen);
+/* The jit tier: translates every function of m to C (cgen.c) and
+ * compiles it in memory with libtcc (jit.c), so the instances created
+ * from then on run native code; calls keep the interpreter's semantics
+ * (traps, fuel, interrupts, limits: docs/backends/wasm.md). Call it
+ * once, after decoding and before the first pkw_instance_create; not
+ * thread-safe against the module's other uses. A lazy module's bodies
+ * are all validated and translated here; one that fails stays
+ * uncompiled and fails its calls as PKW_DECODE_LAZY says.
+ * Returns PKW_OK, PKW_EUNSUPPORTED (no libtcc in this build, or the
+ * module has something the tier does not compile: errbuf says what),
+ * PKW_ENOMEM or PKW_ELIMIT (the generated C would exceed
+ * PKW_JIT_MAX_C_BYTES). On failure the module stays interpreted and
+ * usable. */
+int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen);
+/* "jit" once pkw_module_jit succeeded, "aot" once pkw_module_bind_aot
+ * did, else "interp". */
+const char *pkw_module_tier(const pkw_module *m);
+/* The aot tier's C: pkw_module_cgen_ex with PKW_CGEN_AOT writes C for a
+ * system compiler, to be built as a shared object with no undefined
+ * symbol (the helpers come through pkw_aot_init's table). It exports
+ * pkw_jit_table, pkw_aot_frames and pkw_aot_init, and depends on the
+ * module and on pkw_cgen_fingerprint, nothing else (no address). */
+#define PKW_CGEN_AOT 1u
+/* The system compiler's flags for that C, as X(flag) items (plugkit's
+ * aot tier and the tests use these): optimized, position-independent,
+ * nothing linked (no libc, no start files, no libgcc), no aliasing
+ * assumptions (the C reads slots through casts), wrapping signed
+ * arithmetic and no contracted floating point (wasm's semantics), no
+ * stack protector or library calls invented by the optimizer (each
+ * would be an undefined symbol), a SysV hash table (the loader counts
+ * the symbols by it) and every relocation bound at load. */
+#define PKW_AOT_CFLAGS(X)                                                   \
+  X("-O2") X("-shared") X("-fPIC") X("-nostdlib") X("-fno-strict-aliasing") \
+  X("-fwrapv") X("-ffp-contract=off") X("-fsignaling-nans")                 \
+  X("-fno-stack-protector")                                                 \
+  X("-fno-builtin") X("-fno-tree-loop-distribute-patterns")                 \
+  X("-fvisibility=hidden") X("-fno-asynchronous-unwind-tables") X("-w")     \
+  X("-Wl,--hash-style=sysv") X("-Wl,-z,now") X("-Wl,--build-id=none")       \
+  X("-Wl,-z,noexecstack")
+int pkw_module_cgen_ex(pkw_module *m, unsigned flags, char **out_c,
+                       size_t *out_len, char *errbuf, size_t errlen);
+/* A string naming what aot code depends on in this engine (offsets,
+ * helpers, instruction set): an artifact built by an engine with another
+ * fingerprint must not be bound. PKW_OK, PKW_ENOMEM, PKW_ELIMIT (cap). */
+int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap);
+/* Binds code built from m's PKW_CGEN_AOT C: sym(ud, name) returns the
+ * address of an exported symbol of the loaded object (NULL if none);
+ * release(ud), if not NULL, is called when m is destroyed (it unloads
+ * the object), and only once binding succeeded. The caller has checked
+ * that the object was built from this module's bytes by an engine of the
+ * same fingerprint; this checks what it can (function count, frames).
+ * Call it once, after decoding (lazily or not) and before the first
+ * pkw_instance_create. PKW_OK, PKW_EMALFORMED (errbuf says why),
+ * PKW_ENOMEM, PKW_EINVAL (m is compiled already). */
+int pkw_module_bind_aot(pkw_module *m, void *(*sym)(void *ud,
+                                                   const char *name),
+                        void (*release)(void *ud), void *ud, char *errbuf,
+                        size_t errlen);
+/* The C the jit tier compiles for m (for tests and `plugkit compile`):
+ * a NUL-terminated string the caller frees with alloc (m's allocator if
+ * NULL); *out_len gets its length. PKW_ENOMEM, PKW_ELIMIT or
+ * PKW_EUNSUPPORTED (errbuf says which function and why). */
+int pkw_module_cgen(pkw_module *m, char **out_c, size_t *out_len,
+                    char *errbuf, size_t errlen);
+
 /* The message of the last body a lazy module failed to translate ("" if
  * none). Valid until the next call into the module's instances; with
  * instances on several threads, use pkw_instance_error. */

@@ -1,0 +1,1143 @@
+/* The wasm -> C translator of the compiled tiers (jit: jit.c compiles the
+ * C with libtcc at open).
+ *
+ * Input: the validated internal code of compile.c, not the wasm bytes.
+ * That code is already checked, its slots allocated and its branches
+ * resolved; each of its instructions is one handler of exec.c, and this
+ * file writes that handler's body as C, instruction by instruction. So
+ * the compiled code inherits the interpreter's semantics by
+ * construction, and what it does differently is only what the C
+ * compiler does with it (no dispatch, constants folded into the code).
+ *
+ * The generated code keeps the interpreter's machine model: the frame
+ * of a function is fp[0 .. frame_size) on the stack owner's value stack
+ * (locals first, then temporaries, the same slot numbers), a call puts
+ * the callee's frame at fp + argbase, results come back in fp[0..]. So
+ * value-stack exhaustion, the frame limit (max_call_depth) and what a
+ * host callback sees happen at exactly the same points. A guest call is
+ * a C call (the C stack grows with guest recursion: each level costs a
+ * small constant C frame, since values live in the value stack, so the
+ * frame limit bounds it), and a tail call returns PKW_JIT_TAIL to the
+ * caller's call site, which runs the callee in its place: tail calls do
+ * not grow the C stack.
+ *
+ * Per-instance state (memory base and size, globals, tables, functions,
+ * fuel, the interrupt flag) is read through the ci and x pointers every
+ * function receives, at offsets emitted below from offsetof(): code for
+ * a module serves all of its instances, and holds no address.
+ *
+ * Traps return their code from every C frame up to the entry (jit.c,
+ * pkw__jit_invoke): no longjmp. Fuel is charged and the interrupt flag
+ * read at guest calls and loop back-edges, as exec.c's FUEL_CHECK.
+ *
+ * What the C relies on: two's complement wrapping of unsigned
+ * arithmetic, arithmetic right shift of signed values, IEEE 754 float
+ * and double with the host's rounding (as the interpreter), and a
+ * little-endian host (the engine checks). Operations whose C form would
+ * need a runtime library (64-bit unsigned <-> float conversions,
+ * rounding, min/max with wasm's NaN and zero rules) call helpers of
+ * jrt.c, which share exec.c's definitions of them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "jrt.h"
+
+/* Bump when the C written for the same module changes in a way the
+ * prelude does not show (aot artifacts built before are then stale). */
+#define PKW_CGEN_VERSION 2
+/* Functions whose frame has at most this many slots keep them in C
+ * locals (see gen_func). */
+#ifndef PKW_CGEN_MAX_REG_SLOTS
+#define PKW_CGEN_MAX_REG_SLOTS 256u
+#endif
+
+/* ---- output buffer -------------------------------------------------------- */
+
+typedef struct cbuf {
+  const pkw_alloc *alloc;
+  char *p;
+  size_t n, cap;
+  int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
+  int slots;                  /* 0: as written; 1: slots are C locals;
+                                 2: slots are fp[k] (see slot_fmt) */
+} cbuf;
+
+/* The formats below name slot k as R(%u), U32(%u), S32(%u), S64(%u),
+ * macros of the prelude. Within a function they are written out here
+ * instead ("s5", "((u32)s5)" or "fp[5]", ...): the C is the same, and a
+ * compiler's preprocessor has thousands of macro expansions less to do
+ * (libtcc spends a good part of an open on them). */
+static const char *slot_fmt(const cbuf *b, const char *fmt, char *tmp,
+                            size_t cap) {
+  static const struct { const char *from, *cast; } views[] = {
+      {"R(%u)", ""}, {"U32(%u)", "(u32)"}, {"S32(%u)", "(i32)"},
+      {"S64(%u)", "(i64)"}};
+  size_t n = 0, i;
+  const char *f = fmt;
+  if (b->slots == 0 || strstr(fmt, "(%u)") == NULL)
+    return fmt;
+  while (*f != '\0') {
+    for (i = 0; i < sizeof views / sizeof views[0]; i++) {
+      size_t len = strlen(views[i].from);
+      if (strncmp(f, views[i].from, len) == 0 &&
+          (f == fmt || !(f[-1] == '_' || (f[-1] >= 'a' && f[-1] <= 'z') ||
+                         (f[-1] >= 'A' && f[-1] <= 'Z') ||
+                         (f[-1] >= '0' && f[-1] <= '9'))))
+        break;
+    }
+    if (i < sizeof views / sizeof views[0]) {
+      int k = snprintf(tmp + n, cap - n, views[i].cast[0] ? "(%s%s)" : "%s%s",
+                       views[i].cast, b->slots == 1 ? "s%u" : "fp[%u]");
+      if (k < 0 || (size_t)k >= cap - n)
+        return fmt;
+      n += (size_t)k;
+      f += strlen(views[i].from);
+    } else {
+      if (n + 1 >= cap)
+        return fmt;
+      tmp[n++] = *f++;
+    }
+  }
+  tmp[n] = '\0';
+  return tmp;
+}
+
+static void cb_reserve(cbuf *b, size_t more) {
+  size_t ncap;
+  char *np;
+  if (b->rc != 0)
+    return;
+  if (more > PKW_JIT_MAX_C_BYTES || b->n + more + 1 > PKW_JIT_MAX_C_BYTES) {
+    b->rc = PKW_ELIMIT;
+    return;
+  }
+  if (b->n + more + 1 <= b->cap)
+    return;
+  ncap = b->cap ? b->cap : 4096;
+  while (ncap < b->n + more + 1)
+    ncap *= 2;
+  np = pkw__realloc(b->alloc, b->p, ncap);
+  if (np == NULL) {
+    b->rc = PKW_ENOMEM;
+    return;
+  }
+  b->p = np;
+  b->cap = ncap;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void out(cbuf *b, const char *fmt, ...) {
+  va_list ap;
+  char tmp[512];
+  int k;
+  if (b->rc != 0)
+    return;
+  fmt = slot_fmt(b, fmt, tmp, sizeof tmp);
+  cb_reserve(b, 256);
+  if (b->rc != 0)
+    return;
+  va_start(ap, fmt);
+  k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  va_end(ap);
+  if (k < 0) {
+    b->rc = PKW_ELIMIT;
+    return;
+  }
+  if ((size_t)k >= b->cap - b->n) {
+    cb_reserve(b, (size_t)k + 1);
+    if (b->rc != 0)
+      return;
+    va_start(ap, fmt);
+    (void)vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+  }
+  b->n += (size_t)k;
+}
+
+/* ---- the instruction set -------------------------------------------------- */
+
+/* Word count of each instruction (BR_TABLE: the fixed part). */
+static uint8_t op_len[PKW_OP_COUNT_];
+
+static void init_lengths(void) {
+#define L5_(name, op, n, a, r) op_len[PKW_OP_##name] = (uint8_t)((n) + 2);
+#define L4_(name, op, n, t) op_len[PKW_OP_##name] = 4;
+  PKW_NUMOPS(L5_)
+  PKW_LOADOPS(L4_)
+  PKW_STOREOPS(L4_)
+#undef L5_
+#undef L4_
+  static const struct { uint16_t op; uint8_t len; } ctl[] = {
+      {PKW_OP_UNREACHABLE, 1}, {PKW_OP_BR, 2}, {PKW_OP_BR_IF, 3},
+      {PKW_OP_BR_UNLESS, 3}, {PKW_OP_BR_TABLE, 3}, {PKW_OP_RETURN, 1},
+      {PKW_OP_RETURN1, 2}, {PKW_OP_CALL, 3}, {PKW_OP_CALL_INDIRECT, 5},
+      {PKW_OP_RETURN_CALL, 3}, {PKW_OP_RETURN_CALL_INDIRECT, 5},
+      {PKW_OP_COPY, 3}, {PKW_OP_CONST32, 3}, {PKW_OP_CONST64, 4},
+      {PKW_OP_SELECT, 5}, {PKW_OP_GLOBAL_GET, 3}, {PKW_OP_GLOBAL_SET, 3},
+      {PKW_OP_MEMORY_SIZE, 2}, {PKW_OP_MEMORY_GROW, 3},
+      {PKW_OP_MEMORY_INIT, 5}, {PKW_OP_DATA_DROP, 2},
+      {PKW_OP_MEMORY_COPY, 4}, {PKW_OP_MEMORY_FILL, 4},
+      {PKW_OP_TABLE_GET, 4}, {PKW_OP_TABLE_SET, 4}, {PKW_OP_TABLE_SIZE, 3},
+      {PKW_OP_TABLE_GROW, 5}, {PKW_OP_TABLE_FILL, 5},
+      {PKW_OP_TABLE_COPY, 6}, {PKW_OP_TABLE_INIT, 6},
+      {PKW_OP_ELEM_DROP, 2}, {PKW_OP_REF_FUNC, 3}, {PKW_OP_LAZY, 1},
+      {PKW_OP_I32_LOAD_ADDI, 5}, {PKW_OP_I32_LOAD8_U_ADDI, 5},
+      {PKW_OP_I32_STORE_ADDI, 5}, {PKW_OP_I32_EQZ_BR_IF, 3},
+      {PKW_OP_I32_EQ_BR_IF, 4}, {PKW_OP_I32_NE_BR_IF, 4},
+      {PKW_OP_I32_LT_S_BR_IF, 4}, {PKW_OP_I32_LT_U_BR_IF, 4},
+      {PKW_OP_I32_GE_S_BR_IF, 4}, {PKW_OP_I32_GE_U_BR_IF, 4}};
+  size_t i;
+  for (i = 0; i < sizeof ctl / sizeof ctl[0]; i++)
+    op_len[ctl[i].op] = ctl[i].len;
+  for (i = PKW_OP_I32_ADD_IMM; i <= PKW_OP_I32_GE_U_IMM; i++)
+    op_len[i] = 4;
+  for (i = PKW_OP_I32_EQ_IMM_BR_IF; i <= PKW_OP_I32_GE_U_IMM_BR_IF; i++)
+    op_len[i] = 4;
+}
+
+/* The code holds the interpreter's instruction words (pkw__exec_opwords);
+ * this maps them back to PKW_OP_*: sorted (word, op) pairs. */
+typedef struct wordop { uint32_t word, op; } wordop;
+static wordop word_ops[PKW_OP_COUNT_];
+static int tables_ready;      /* 1: built, -1: words not unique */
+
+static int cmp_wordop(const void *a, const void *b) {
+  uint32_t x = ((const wordop *)a)->word, y = ((const wordop *)b)->word;
+  return x < y ? -1 : x > y;
+}
+
+/* Built once; the result is the same each time, so a race between two
+ * first calls writes the same bytes (and the engine is not used by
+ * several threads during a module's translation anyway). */
+static int init_tables(void) {
+  const uint32_t *w;
+  uint32_t i;
+  if (tables_ready != 0)
+    return tables_ready;
+  init_lengths();
+  w = pkw__exec_opwords();
+  for (i = 0; i < PKW_OP_COUNT_; i++) {
+    word_ops[i].word = w[i];
+    word_ops[i].op = i;
+  }
+  qsort(word_ops, PKW_OP_COUNT_, sizeof word_ops[0], cmp_wordop);
+  for (i = 1; i < PKW_OP_COUNT_; i++)
+    if (word_ops[i].word == word_ops[i - 1].word) {
+      tables_ready = -1;
+      return -1;
+    }
+  tables_ready = 1;
+  return 1;
+}
+
+/* PKW_OP_* of an instruction word, or PKW_OP_COUNT_ if none. */
+static uint32_t op_of(uint32_t word) {
+  uint32_t lo = 0, hi = PKW_OP_COUNT_;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (word_ops[mid].word == word)
+      return word_ops[mid].op;
+    if (word_ops[mid].word < word)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return PKW_OP_COUNT_;
+}
+
+/* ---- the prelude: types, offsets, helpers ---------------------------------- */
+
+/* The helpers generated code calls, in the order of pkw__jrt_helpers
+ * (jrt.c), with their C prototypes in the engine-free types above. The
+ * jit binds them by name; aot code calls them through the table its
+ * pkw_aot_init receives (R_), so the shared object it is built into
+ * has no undefined symbol at all. */
+static const struct { const char *name, *ret, *params; } helpers[] = {
+    {"pkw__jrt_fuel", "int", "void *"},
+    {"pkw__jrt_call", "int", "void *, void *, void *, u64 *, u32"},
+    {"pkw__jrt_tail", "int", "void *, u64 *, u32"},
+    {"pkw__jrt_call_indirect", "int",
+     "void *, void *, u32, u32, u32, u64 *, u32"},
+    {"pkw__jrt_tail_call", "int", "void *, void *, void *, u64 *, u32, u32"},
+    {"pkw__jrt_tail_call_indirect", "int",
+     "void *, void *, u32, u32, u32, u64 *, u32, u32"},
+    {"pkw__jrt_fun", "u64", "u32, u64, u64"},
+    {"pkw__jrt_trunc", "int", "u32, u64, u64 *"},
+    {"pkw__jrt_op", "int", "void *, u32, u64 *, const u32 *"},
+    {"pkw__jrt_memory_grow", "u32", "void *, u32"},
+};
+
+static void prelude(cbuf *b, int aot) {
+  size_t i;
+  out(b,
+      "typedef unsigned char u8; typedef signed char i8;\n"
+      "typedef unsigned short u16; typedef short i16;\n"
+      "typedef unsigned int u32; typedef int i32;\n"
+      "typedef unsigned long long u64; typedef long long i64;\n"
+      "typedef int (*jfn)(void *, void *, u64 *, u32);\n"
+      "#define AT(p, o, t) (*(t *)((char *)(p) + (o)))\n");
+  out(b, "#define STK_END AT(x, %zu, u64 *)\n",
+      offsetof(pkw_jctx, stack_end));
+  out(b, "#define FUELV AT(x, %zu, i64)\n", offsetof(pkw_jctx, fuel));
+  out(b, "#define INTR (*AT(x, %zu, volatile int *))\n",
+      offsetof(pkw_jctx, interrupt));
+  out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
+  out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
+  out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
+  out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
+  out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
+  out(b, "#define MPAGES(m) AT(m, %zu, u32)\n",
+      offsetof(pkw_memory, pages));
+  out(b, "#define GLOB(k) AT(AT(ci, %zu, void **)[k], %zu, u64)\n",
+      offsetof(pkw_instance, globals), offsetof(pkw_global, val));
+  out(b, "#define FUNC(k) (AT(ci, %zu, void **)[k])\n",
+      offsetof(pkw_instance, funcs));
+  out(b,
+      /* R(k): slot k, a C local (s<k>) or the frame's fp[k] (each
+       * function defines it); the views of a slot's bits: */
+      "#define U32(k) ((u32)R(k))\n"
+      "#define S32(k) ((i32)R(k))\n"
+      "#define S64(k) ((i64)R(k))\n");
+  if (aot)
+    /* Unions: a system compiler keeps them in registers (a cast of the
+     * slot's address would force it to memory). */
+    out(b,
+        "typedef union { u32 i; float f; } uf_;\n"
+        "typedef union { u64 i; double f; } ud_;\n"
+        "static inline float f32_(u64 v) { uf_ u; u.i = (u32)v; "
+        "return u.f; }\n"
+        "static inline double f64_(u64 v) { ud_ u; u.i = v; return u.f; }\n"
+        "static inline u64 bf32_(float f) { uf_ u; u.f = f; return u.i; }\n"
+        "static inline u64 bf64_(double f) { ud_ u; u.f = f; "
+        "return u.i; }\n"
+        "#define F32(k) f32_(R(k))\n"
+        "#define F64(k) f64_(R(k))\n"
+        "#define PUTF32(d, e) { R(d) = bf32_(e); }\n"
+        "#define PUTF64(d, e) { R(d) = bf64_(e); }\n"
+        "#define KEEP(v) __asm__(\"\" : \"+m\"(v))\n");
+  else
+    /* libtcc calls what is not a macro: keep slots addressable. */
+    out(b,
+        "#define F32(k) (*(float *)&R(k))\n"
+        "#define F64(k) (*(double *)&R(k))\n"
+        "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
+        "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
+        "#define KEEP(v)\n");
+  out(b,
+      "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
+      "if (rc) return rc; }\n"
+      "#define TRAP(c) return (c)\n");
+  if (aot)
+    out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
+           "static void *const *R_;\n");
+  for (i = 0; i < sizeof helpers / sizeof helpers[0]; i++) {
+    if (aot)
+      out(b, "#define %s ((%s (*)(%s))R_[%zu])\n", helpers[i].name,
+          helpers[i].ret, helpers[i].params, i);
+    else
+      out(b, "%s %s(%s);\n", helpers[i].ret, helpers[i].name,
+          helpers[i].params);
+  }
+}
+
+const char *pkw__cgen_helper(size_t i) {
+  return i < sizeof helpers / sizeof helpers[0] ? helpers[i].name : NULL;
+}
+
+/* ---- one function ----------------------------------------------------------- */
+
+typedef struct fgen {
+  cbuf *b;
+  pkw_module *m;
+  uint32_t idx;               /* defined function index */
+  const uint32_t *code;
+  uint32_t ncode;
+  uint8_t *label;             /* per code word: a branch targets it */
+  const uint8_t *tails;       /* per defined function: it may tail-call */
+  int uses_mem;
+  int regs;                   /* slots are C locals (R(k) is s<k>) */
+  char *err;
+  size_t errlen;
+} fgen;
+
+/* The code index a branch operand at position p targets. */
+static uint32_t target(const fgen *g, uint32_t p) {
+  return (uint32_t)((int64_t)p + (int32_t)g->code[p]);
+}
+
+static void branch(fgen *g, uint32_t p) {
+  uint32_t t = target(g, p);
+  if ((int32_t)g->code[p] < 0)
+    out(g->b, "{ FUEL(); goto L%u; }", t);
+  else
+    out(g->b, "goto L%u;", t);
+}
+
+/* Reloads the memory registers after anything that may grow memory. */
+static void reload(fgen *g) {
+  if (g->uses_mem)
+    out(g->b, " mb = MDATA(M); ms = MSIZE(M);");
+}
+
+/* First pass: instruction boundaries, branch targets, memory use.
+ * Returns 0, or -1 with a message for code it cannot read. */
+static int scan(fgen *g) {
+  uint32_t pc = 0, k;
+  while (pc < g->ncode) {
+    uint32_t op = op_of(g->code[pc]), len;
+    if (op == PKW_OP_COUNT_) {
+      pkw__errf(g->err, g->errlen, "function %u: unknown instruction word",
+                g->m->nfunc_imports + g->idx);
+      return -1;
+    }
+    len = op_len[op];
+    if (op == PKW_OP_BR_TABLE)
+      len = 3 + g->code[pc + 2] + 1;
+    if (len == 0 || pc + len > g->ncode) {
+      pkw__errf(g->err, g->errlen, "function %u: truncated instruction",
+                g->m->nfunc_imports + g->idx);
+      return -1;
+    }
+    switch (op) {
+    case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
+    case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
+      g->label[target(g, pc + 2)] = 1;
+      break;
+    case PKW_OP_BR_TABLE:
+      for (k = 0; k <= g->code[pc + 2]; k++)
+        g->label[target(g, pc + 3 + k)] = 1;
+      break;
+    case PKW_OP_MEMORY_SIZE: case PKW_OP_MEMORY_GROW:
+    case PKW_OP_MEMORY_INIT: case PKW_OP_MEMORY_COPY:
+    case PKW_OP_MEMORY_FILL: case PKW_OP_I32_LOAD_ADDI:
+    case PKW_OP_I32_LOAD8_U_ADDI: case PKW_OP_I32_STORE_ADDI:
+      g->uses_mem = 1;
+      break;
+    default:
+      if ((op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
+          (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
+        g->label[target(g, pc + 3)] = 1;
+      if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)
+        g->uses_mem = 1;
+      break;
+    }
+    pc += len;
+  }
+  for (k = 0; k < g->ncode; k++)
+    if (g->label[k] > 1)   /* cannot happen: set to 1 only */
+      return -1;
+  return 0;
+}
+
+/* Numeric instructions: the C of exec.c's handlers. a, b are slots. */
+static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
+                    uint32_t b) {
+  cbuf *o = g->b;
+  switch (op) {
+#define CMP_(name, fmt) case PKW_OP_##name: out(o, "R(%u) = " fmt ";", d, a, b); break;
+  case PKW_OP_I32_EQZ: out(o, "R(%u) = U32(%u) == 0;", d, a); break;
+  CMP_(I32_EQ, "U32(%u) == U32(%u)")
+  CMP_(I32_NE, "U32(%u) != U32(%u)")
+  CMP_(I32_LT_S, "S32(%u) < S32(%u)")
+  CMP_(I32_LT_U, "U32(%u) < U32(%u)")
+  CMP_(I32_GT_S, "S32(%u) > S32(%u)")
+  CMP_(I32_GT_U, "U32(%u) > U32(%u)")
+  CMP_(I32_LE_S, "S32(%u) <= S32(%u)")
+  CMP_(I32_LE_U, "U32(%u) <= U32(%u)")
+  CMP_(I32_GE_S, "S32(%u) >= S32(%u)")
+  CMP_(I32_GE_U, "U32(%u) >= U32(%u)")
+  case PKW_OP_I64_EQZ: out(o, "R(%u) = R(%u) == 0;", d, a); break;
+  CMP_(I64_EQ, "R(%u) == R(%u)")
+  CMP_(I64_NE, "R(%u) != R(%u)")
+  CMP_(I64_LT_S, "S64(%u) < S64(%u)")
+  CMP_(I64_LT_U, "R(%u) < R(%u)")
+  CMP_(I64_GT_S, "S64(%u) > S64(%u)")
+  CMP_(I64_GT_U, "R(%u) > R(%u)")
+  CMP_(I64_LE_S, "S64(%u) <= S64(%u)")
+  CMP_(I64_LE_U, "R(%u) <= R(%u)")
+  CMP_(I64_GE_S, "S64(%u) >= S64(%u)")
+  CMP_(I64_GE_U, "R(%u) >= R(%u)")
+  CMP_(F32_EQ, "F32(%u) == F32(%u)")
+  CMP_(F32_NE, "F32(%u) != F32(%u)")
+  CMP_(F32_LT, "F32(%u) < F32(%u)")
+  CMP_(F32_GT, "F32(%u) > F32(%u)")
+  CMP_(F32_LE, "F32(%u) <= F32(%u)")
+  CMP_(F32_GE, "F32(%u) >= F32(%u)")
+  CMP_(F64_EQ, "F64(%u) == F64(%u)")
+  CMP_(F64_NE, "F64(%u) != F64(%u)")
+  CMP_(F64_LT, "F64(%u) < F64(%u)")
+  CMP_(F64_GT, "F64(%u) > F64(%u)")
+  CMP_(F64_LE, "F64(%u) <= F64(%u)")
+  CMP_(F64_GE, "F64(%u) >= F64(%u)")
+  CMP_(I32_ADD, "(u32)(U32(%u) + U32(%u))")
+  CMP_(I32_SUB, "(u32)(U32(%u) - U32(%u))")
+  CMP_(I32_MUL, "(u32)(U32(%u) * U32(%u))")
+  CMP_(I32_AND, "U32(%u) & U32(%u)")
+  CMP_(I32_OR, "U32(%u) | U32(%u)")
+  CMP_(I32_XOR, "U32(%u) ^ U32(%u)")
+  CMP_(I32_SHL, "(u32)(U32(%u) << (U32(%u) & 31))")
+  CMP_(I32_SHR_S, "(u32)(S32(%u) >> (U32(%u) & 31))")
+  CMP_(I32_SHR_U, "U32(%u) >> (U32(%u) & 31)")
+  CMP_(I64_ADD, "R(%u) + R(%u)")
+  CMP_(I64_SUB, "R(%u) - R(%u)")
+  CMP_(I64_MUL, "R(%u) * R(%u)")
+  CMP_(I64_AND, "R(%u) & R(%u)")
+  CMP_(I64_OR, "R(%u) | R(%u)")
+  CMP_(I64_XOR, "R(%u) ^ R(%u)")
+  CMP_(I64_SHL, "R(%u) << (R(%u) & 63)")
+  CMP_(I64_SHR_S, "(u64)(S64(%u) >> (R(%u) & 63))")
+  CMP_(I64_SHR_U, "R(%u) >> (R(%u) & 63)")
+  CMP_(F32_COPYSIGN, "(U32(%u) & 0x7fffffffu) | (U32(%u) & 0x80000000u)")
+  CMP_(F64_COPYSIGN, "(R(%u) & 0x7fffffffffffffffull) | "
+                     "(R(%u) & 0x8000000000000000ull)")
+#undef CMP_
+  case PKW_OP_I32_ROTL:
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ << (k_ & "
+           "31)) | (v_ >> ((32 - k_) & 31))); }", a, b, d);
+    break;
+  case PKW_OP_I32_ROTR:
+    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ >> (k_ & "
+           "31)) | (v_ << ((32 - k_) & 31))); }", a, b, d);
+    break;
+  case PKW_OP_I64_ROTL:
+    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ << (k_ & 63)) | "
+           "(v_ >> ((64 - k_) & 63)); }", a, b, d);
+    break;
+  case PKW_OP_I64_ROTR:
+    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ >> (k_ & 63)) | "
+           "(v_ << ((64 - k_) & 63)); }", a, b, d);
+    break;
+  case PKW_OP_I32_DIV_S:
+    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
+           "if (x_ == (-2147483647 - 1) && y_ == -1) TRAP(%d); "
+           "R(%u) = (u32)(x_ / y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
+    break;
+  case PKW_OP_I32_DIV_U:
+    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I32_REM_S:
+    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = y_ == -1 ? 0 : (u32)(x_ %% y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I32_REM_U:
+    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_DIV_S:
+    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
+           "if (x_ == (-9223372036854775807ll - 1) && y_ == -1) TRAP(%d); "
+           "R(%u) = (u64)(x_ / y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
+    break;
+  case PKW_OP_I64_DIV_U:
+    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_REM_S:
+    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = y_ == -1 ? 0 : (u64)(x_ %% y_); }",
+        a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_I64_REM_U:
+    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
+           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    break;
+  case PKW_OP_F32_ADD: out(o, "PUTF32(%u, F32(%u) + F32(%u))", d, a, b); break;
+  case PKW_OP_F32_SUB: out(o, "PUTF32(%u, F32(%u) - F32(%u))", d, a, b); break;
+  case PKW_OP_F32_MUL: out(o, "PUTF32(%u, F32(%u) * F32(%u))", d, a, b); break;
+  case PKW_OP_F32_DIV: out(o, "PUTF32(%u, F32(%u) / F32(%u))", d, a, b); break;
+  case PKW_OP_F64_ADD: out(o, "PUTF64(%u, F64(%u) + F64(%u))", d, a, b); break;
+  case PKW_OP_F64_SUB: out(o, "PUTF64(%u, F64(%u) - F64(%u))", d, a, b); break;
+  case PKW_OP_F64_MUL: out(o, "PUTF64(%u, F64(%u) * F64(%u))", d, a, b); break;
+  case PKW_OP_F64_DIV: out(o, "PUTF64(%u, F64(%u) / F64(%u))", d, a, b); break;
+  case PKW_OP_F32_ABS: out(o, "R(%u) = U32(%u) & 0x7fffffffu;", d, a); break;
+  case PKW_OP_F32_NEG: out(o, "R(%u) = U32(%u) ^ 0x80000000u;", d, a); break;
+  case PKW_OP_F64_ABS:
+    out(o, "R(%u) = R(%u) & 0x7fffffffffffffffull;", d, a);
+    break;
+  case PKW_OP_F64_NEG:
+    out(o, "R(%u) = R(%u) ^ 0x8000000000000000ull;", d, a);
+    break;
+  case PKW_OP_I32_WRAP_I64: out(o, "R(%u) = U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_S: out(o, "R(%u) = (u64)(i64)S32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND_I32_U: out(o, "R(%u) = (u64)U32(%u);", d, a); break;
+  case PKW_OP_F32_CONVERT_I32_S: out(o, "PUTF32(%u, (float)S32(%u))", d, a); break;
+  case PKW_OP_F32_CONVERT_I32_U:
+    out(o, "PUTF32(%u, (float)(i64)U32(%u))", d, a);
+    break;
+  case PKW_OP_F32_CONVERT_I64_S: out(o, "PUTF32(%u, (float)S64(%u))", d, a); break;
+  case PKW_OP_F32_DEMOTE_F64: out(o, "PUTF32(%u, (float)F64(%u))", d, a); break;
+  case PKW_OP_F64_CONVERT_I32_S: out(o, "PUTF64(%u, (double)S32(%u))", d, a); break;
+  case PKW_OP_F64_CONVERT_I32_U:
+    out(o, "PUTF64(%u, (double)(i64)U32(%u))", d, a);
+    break;
+  case PKW_OP_F64_CONVERT_I64_S: out(o, "PUTF64(%u, (double)S64(%u))", d, a); break;
+  case PKW_OP_F64_PROMOTE_F32:
+    /* KEEP: a demotion of this promotion is not the identity for a
+     * signalling NaN (wasm quiets it), which a compiler would assume. */
+    out(o, "{ double p_ = (double)F32(%u); KEEP(p_); PUTF64(%u, p_) }", a,
+        d);
+    break;
+  case PKW_OP_I32_REINTERPRET_F32: case PKW_OP_F32_REINTERPRET_I32:
+    out(o, "R(%u) = U32(%u);", d, a);
+    break;
+  case PKW_OP_I64_REINTERPRET_F64: case PKW_OP_F64_REINTERPRET_I64:
+    out(o, "R(%u) = R(%u);", d, a);
+    break;
+  case PKW_OP_I32_EXTEND8_S: out(o, "R(%u) = (u32)(i32)(i8)U32(%u);", d, a); break;
+  case PKW_OP_I32_EXTEND16_S: out(o, "R(%u) = (u32)(i32)(i16)U32(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND8_S: out(o, "R(%u) = (u64)(i64)(i8)R(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND16_S: out(o, "R(%u) = (u64)(i64)(i16)R(%u);", d, a); break;
+  case PKW_OP_I64_EXTEND32_S: out(o, "R(%u) = (u64)(i64)(i32)R(%u);", d, a); break;
+  case PKW_OP_I32_TRUNC_F32_S: case PKW_OP_I32_TRUNC_F32_U:
+  case PKW_OP_I32_TRUNC_F64_S: case PKW_OP_I32_TRUNC_F64_U:
+  case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
+  case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
+    out(o, "{ u64 t_; if ((rc = pkw__jrt_trunc(%u, R(%u), &t_)) != 0) "
+           "return rc; R(%u) = t_; }", op, a, d);
+    break;
+  default:
+    /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
+     * conversions, saturating truncations): pure helpers. */
+    out(o, "R(%u) = pkw__jrt_fun(%u, R(%u), R(%u));", d, op, a,
+        b == NONE_SLOT ? a : b);
+    break;
+  }
+}
+
+static const char *load_expr(uint32_t op) {
+  switch (op) {
+  case PKW_OP_I32_LOAD: case PKW_OP_F32_LOAD: case PKW_OP_I64_LOAD32_U:
+    return "(u64)*(u32 *)";
+  case PKW_OP_I64_LOAD: case PKW_OP_F64_LOAD: return "*(u64 *)";
+  case PKW_OP_I32_LOAD8_S: return "(u64)(u32)(i32)*(i8 *)";
+  case PKW_OP_I32_LOAD8_U: case PKW_OP_I64_LOAD8_U: return "(u64)*(u8 *)";
+  case PKW_OP_I32_LOAD16_S: return "(u64)(u32)(i32)*(i16 *)";
+  case PKW_OP_I32_LOAD16_U: case PKW_OP_I64_LOAD16_U: return "(u64)*(u16 *)";
+  case PKW_OP_I64_LOAD8_S: return "(u64)(i64)*(i8 *)";
+  case PKW_OP_I64_LOAD16_S: return "(u64)(i64)*(i16 *)";
+  default: return "(u64)(i64)*(i32 *)";   /* I64_LOAD32_S */
+  }
+}
+
+static unsigned load_size(uint32_t op) {
+  switch (op) {
+#define S_(name, opc, n, t) case PKW_OP_##name: return n;
+    PKW_LOADOPS(S_)
+    PKW_STOREOPS(S_)
+#undef S_
+  default: return 0;
+  }
+}
+
+static const char *store_type(unsigned n) {
+  return n == 1 ? "u8" : n == 2 ? "u16" : n == 4 ? "u32" : "u64";
+}
+
+/* Slots in C locals meet the frame in memory only where something else
+ * reads or writes it: a callee's arguments and results, the results of a
+ * return, the operands of a runtime helper. */
+static void spill(fgen *g, uint32_t from, uint32_t n) {
+  uint32_t i;
+  if (g->regs)
+    for (i = 0; i < n; i++)
+      out(g->b, " fp[%u] = s%u;", from + i, from + i);
+}
+
+static void fill(fgen *g, uint32_t from, uint32_t n) {
+  uint32_t i;
+  if (g->regs)
+    for (i = 0; i < n; i++)
+      out(g->b, " s%u = fp[%u];", from + i, from + i);
+}
+
+static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
+  return &m->types[m->func_type[fidx]];
+}
+
+/* Calls: the interpreter's do_call for a callee known here. */
+static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
+  pkw_module *m = g->m;
+  cbuf *o = g->b;
+  const pkw_functype *t = func_type(m, fidx);
+  uint32_t di;
+  const pkw_code *cd;
+  spill(g, ab, t->nparams);
+  if (fidx < m->nfunc_imports || m->codes[fidx - m->nfunc_imports].code ==
+                                     NULL) {
+    /* Imported (host or another instance's) or not compiled: the
+     * runtime's general call. */
+    out(o, " if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
+           "return rc;", fidx, ab);
+    fill(g, ab, t->nresults);
+    reload(g);
+    return;
+  }
+  di = fidx - m->nfunc_imports;
+  cd = &m->codes[di];
+  if (g->tails[di])
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
+           "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
+        ab);
+  else   /* a callee without tail calls never returns PKW_JIT_TAIL */
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
+           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0) return rc;",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab);
+  fill(g, ab, t->nresults);
+  reload(g);
+}
+
+static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
+  pkw_module *m = g->m;
+  cbuf *o = g->b;
+  const pkw_code *cd;
+  uint32_t i, di;
+  if (fidx < m->nfunc_imports ||
+      m->codes[fidx - m->nfunc_imports].code == NULL) {
+    spill(g, ab, func_type(m, fidx)->nparams);
+    out(o, " return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
+        ab);
+    return;
+  }
+  di = fidx - m->nfunc_imports;
+  cd = &m->codes[di];
+  /* do_tail_call: arguments to the frame base (in increasing order:
+   * ab > 0, so no source is overwritten before it is read), then the
+   * checks. Into the locals for a call of this very function, else into
+   * the frame the callee reads. */
+  for (i = 0; i < cd->nparams; i++)
+    if (g->regs && di != g->idx)
+      out(o, " fp[%u] = s%u;", i, ab + i);
+    else
+      out(o, " R(%u) = R(%u);", i, ab + i);
+  out(o, " if (fp + %u > STK_END) TRAP(%d); FUEL();", cd->frame_size,
+      PKW_TRAP_STACK_EXHAUSTED);
+  if (di == g->idx)
+    out(o, " goto Lentry;");
+  else
+    out(o, " TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+}
+
+/* The operands of a bulk or table instruction that are slots (bit k:
+ * operand word k), as pkw__jrt_op reads them. */
+static uint32_t bulk_slots(uint32_t op) {
+  switch (op) {
+  case PKW_OP_MEMORY_INIT: return 1u << 2 | 1u << 3 | 1u << 4;
+  case PKW_OP_MEMORY_COPY: case PKW_OP_MEMORY_FILL:
+    return 1u << 1 | 1u << 2 | 1u << 3;
+  case PKW_OP_TABLE_GET: return 1u << 1 | 1u << 3;
+  case PKW_OP_TABLE_SET: return 1u << 2 | 1u << 3;
+  case PKW_OP_TABLE_SIZE: return 1u << 1;
+  case PKW_OP_TABLE_GROW: return 1u << 1 | 1u << 3 | 1u << 4;
+  case PKW_OP_TABLE_FILL: return 1u << 2 | 1u << 3 | 1u << 4;
+  case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT:
+    return 1u << 3 | 1u << 4 | 1u << 5;
+  default: return 0;   /* data.drop, elem.drop */
+  }
+}
+
+static int gen_func(fgen *g) {
+  cbuf *o = g->b;
+  const pkw_code *cd = &g->m->codes[g->idx];
+  const uint32_t *c = g->code;
+  uint32_t pc = 0, k;
+  if (scan(g) < 0)
+    return PKW_EUNSUPPORTED;
+  /* Slots as C locals, unless the frame is large: then the C frame would
+   * be too (the value stack bounds the frames' total, not each C frame),
+   * and a compiler would spend long on thousands of variables. */
+  g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
+  out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  o->slots = g->regs ? 1 : 2;
+  out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
+      g->idx);
+  if (g->regs && cd->frame_size > 0) {
+    out(o, " u64 s0");
+    for (k = 1; k < cd->frame_size; k++)
+      out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
+    out(o, ";");
+  }
+  if (g->uses_mem)
+    out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
+  out(o, " (void)rc;");
+  fill(g, 0, cd->nparams);
+  out(o, "\nLentry:");
+  /* zero_locals of exec.c: the non-parameter locals start at zero. */
+  if (g->regs || cd->nlocals - cd->nparams <= 8) {
+    for (k = cd->nparams; k < cd->nlocals; k++)
+      out(o, " R(%u) = 0;", k);
+  } else {
+    out(o, " { u64 *p_ = fp + %u, *e_ = fp + %u; while (p_ < e_) *p_++ = 0; }",
+        cd->nparams, cd->nlocals);
+  }
+  out(o, "\n");
+  while (pc < g->ncode) {
+    uint32_t op = op_of(c[pc]), len = op_len[op];
+    const uint32_t *p = c + pc;
+    if (op == PKW_OP_BR_TABLE)
+      len = 3 + p[2] + 1;
+    if (g->label[pc])
+      out(o, "L%u:", pc);
+    out(o, " ");
+    if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+        op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
+      numeric(g, op, p[1], p[2], op_len[op] == 4 ? p[3] : NONE_SLOT);
+      out(o, "\n");
+      pc += len;
+      continue;
+    }
+    switch (op) {
+    case PKW_OP_UNREACHABLE: out(o, "TRAP(%d);", PKW_TRAP_UNREACHABLE); break;
+    case PKW_OP_BR: branch(g, pc + 1); break;
+    case PKW_OP_BR_IF: out(o, "if (U32(%u)) ", p[1]); branch(g, pc + 2); break;
+    case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
+      out(o, "if (!U32(%u)) ", p[1]);
+      branch(g, pc + 2);
+      break;
+#define BR2_(name, cmp)                                                     \
+  case PKW_OP_##name:                                                     \
+    out(o, "if (" cmp ") ", p[1], p[2]);                                  \
+    branch(g, pc + 3);                                                    \
+    break;
+    BR2_(I32_EQ_BR_IF, "U32(%u) == U32(%u)")
+    BR2_(I32_NE_BR_IF, "U32(%u) != U32(%u)")
+    BR2_(I32_LT_S_BR_IF, "S32(%u) < S32(%u)")
+    BR2_(I32_LT_U_BR_IF, "U32(%u) < U32(%u)")
+    BR2_(I32_GE_S_BR_IF, "S32(%u) >= S32(%u)")
+    BR2_(I32_GE_U_BR_IF, "U32(%u) >= U32(%u)")
+    BR2_(I32_EQ_IMM_BR_IF, "U32(%u) == %uu")
+    BR2_(I32_NE_IMM_BR_IF, "U32(%u) != %uu")
+    BR2_(I32_LT_U_IMM_BR_IF, "U32(%u) < %uu")
+    BR2_(I32_GT_U_IMM_BR_IF, "U32(%u) > %uu")
+    BR2_(I32_LE_U_IMM_BR_IF, "U32(%u) <= %uu")
+    BR2_(I32_GE_U_IMM_BR_IF, "U32(%u) >= %uu")
+#undef BR2_
+#define BR2S_(name, cmp)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "if (S32(%u) " cmp " (i32)%d) ", p[1], (int32_t)p[2]);         \
+    branch(g, pc + 3);                                                    \
+    break;
+    BR2S_(I32_LT_S_IMM_BR_IF, "<")
+    BR2S_(I32_GT_S_IMM_BR_IF, ">")
+    BR2S_(I32_LE_S_IMM_BR_IF, "<=")
+    BR2S_(I32_GE_S_IMM_BR_IF, ">=")
+#undef BR2S_
+    case PKW_OP_BR_TABLE:
+      out(o, "switch (U32(%u)) {", p[1]);
+      for (k = 0; k < p[2]; k++) {
+        out(o, " case %u: ", k);
+        branch(g, pc + 3 + k);
+      }
+      out(o, " default: ");
+      branch(g, pc + 3 + p[2]);
+      out(o, " }");
+      break;
+    case PKW_OP_RETURN:
+      /* The results are in slots 0.. (the translation put them there). */
+      spill(g, 0, g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                                g->idx]].nresults);
+      out(o, " return 0;");
+      break;
+    case PKW_OP_RETURN1: out(o, "fp[0] = R(%u); return 0;", p[1]); break;
+    case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
+    case PKW_OP_CALL_INDIRECT:
+      spill(g, p[4], g->m->types[p[1]].nparams);
+      out(o, " if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
+             "fp + %u, d)) != 0) return rc;", p[1], p[2], p[3], p[4]);
+      fill(g, p[4], g->m->types[p[1]].nresults);
+      reload(g);
+      break;
+    case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
+    case PKW_OP_RETURN_CALL_INDIRECT:
+      spill(g, p[4], g->m->types[p[1]].nparams);
+      out(o, " return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
+             "fp, %u, d);", p[1], p[2], p[3], p[4]);
+      break;
+    case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
+    case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
+    case PKW_OP_CONST64:
+      out(o, "R(%u) = %lluull;", p[1],
+          (unsigned long long)p[2] | ((unsigned long long)p[3] << 32));
+      break;
+    case PKW_OP_SELECT:
+      out(o, "R(%u) = U32(%u) ? R(%u) : R(%u);", p[1], p[4], p[2], p[3]);
+      break;
+    case PKW_OP_GLOBAL_GET: out(o, "R(%u) = GLOB(%u);", p[1], p[2]); break;
+    case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = R(%u);", p[1], p[2]); break;
+    case PKW_OP_MEMORY_SIZE: out(o, "R(%u) = MPAGES(M);", p[1]); break;
+    case PKW_OP_MEMORY_GROW:
+      out(o, "R(%u) = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
+      reload(g);
+      break;
+    case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
+      unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
+      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
+             "ms) TRAP(%d); R(%u) = %s(mb + ea_); }",
+          p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
+          n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+      break;
+    }
+    case PKW_OP_I32_STORE_ADDI:
+      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + 4 > "
+             "ms) TRAP(%d); *(u32 *)(mb + ea_) = U32(%u); }",
+          p[1], p[3], p[4], PKW_TRAP_MEMORY_OOB, p[2]);
+      break;
+#define IMM_(name, expr)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "R(%u) = " expr ";", p[1], p[2], p[3]);                       \
+    break;
+    IMM_(I32_ADD_IMM, "(u32)(U32(%u) + %uu)")
+    IMM_(I32_SUB_IMM, "(u32)(U32(%u) - %uu)")
+    IMM_(I32_MUL_IMM, "(u32)(U32(%u) * %uu)")
+    IMM_(I32_AND_IMM, "U32(%u) & %uu")
+    IMM_(I32_OR_IMM, "U32(%u) | %uu")
+    IMM_(I32_XOR_IMM, "U32(%u) ^ %uu")
+    IMM_(I32_EQ_IMM, "U32(%u) == %uu")
+    IMM_(I32_NE_IMM, "U32(%u) != %uu")
+    IMM_(I32_LT_U_IMM, "U32(%u) < %uu")
+    IMM_(I32_GT_U_IMM, "U32(%u) > %uu")
+    IMM_(I32_LE_U_IMM, "U32(%u) <= %uu")
+    IMM_(I32_GE_U_IMM, "U32(%u) >= %uu")
+#undef IMM_
+    case PKW_OP_I32_SHL_IMM:
+      out(o, "R(%u) = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
+      break;
+    case PKW_OP_I32_SHR_S_IMM:
+      out(o, "R(%u) = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
+      break;
+    case PKW_OP_I32_SHR_U_IMM:
+      out(o, "R(%u) = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
+      break;
+#define IMMS_(name, cmp)                                                    \
+  case PKW_OP_##name:                                                     \
+    out(o, "R(%u) = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
+    break;
+    IMMS_(I32_LT_S_IMM, "<")
+    IMMS_(I32_GT_S_IMM, ">")
+    IMMS_(I32_LE_S_IMM, "<=")
+    IMMS_(I32_GE_S_IMM, ">=")
+#undef IMMS_
+    case PKW_OP_REF_FUNC:
+      out(o, "R(%u) = (u64)FUNC(%u);", p[1], p[2]);
+      break;
+    case PKW_OP_MEMORY_INIT: case PKW_OP_DATA_DROP: case PKW_OP_MEMORY_COPY:
+    case PKW_OP_MEMORY_FILL: case PKW_OP_TABLE_GET: case PKW_OP_TABLE_SET:
+    case PKW_OP_TABLE_SIZE: case PKW_OP_TABLE_GROW: case PKW_OP_TABLE_FILL:
+    case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT: case PKW_OP_ELEM_DROP: {
+      /* Bulk and table instructions: one runtime helper each, given the
+       * instruction's operand words (slot numbers and indexes). */
+      static const char *const nm = "o";
+      uint32_t sl = bulk_slots(op), k2;
+      for (k2 = 1; k2 < len; k2++)
+        if (sl & (1u << k2))
+          spill(g, p[k2], 1);
+      out(o, " { static const u32 %s%u[] = {", nm, pc);
+      for (k = 1; k < len; k++)
+        out(o, "%uu,", p[k]);
+      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) return rc; }",
+          op, nm, pc);
+      /* The results: table.get, table.size, table.grow write slot 1. */
+      if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
+          op == PKW_OP_TABLE_GROW)
+        fill(g, p[1], 1);
+      reload(g);
+      break;
+    }
+    case PKW_OP_LAZY:
+    default:
+      if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
+        unsigned n = load_size(op);
+        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+               "R(%u) = %s(mb + ea_); }",
+            p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
+        break;
+      }
+      if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
+        unsigned n = load_size(op);
+        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+               "*(%s *)(mb + ea_) = (%s)R(%u); }",
+            p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
+            p[2]);
+        break;
+      }
+      pkw__errf(g->err, g->errlen,
+                "function %u: instruction %u not supported by the jit tier",
+                g->m->nfunc_imports + g->idx, op);
+      return PKW_EUNSUPPORTED;
+    }
+    out(o, "\n");
+    pc += len;
+  }
+  /* Every path ends in a return or a branch; this keeps C happy. */
+  out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
+  o->slots = 0;
+  return o->rc;
+}
+
+/* Which defined functions contain a tail call (tails[i] = 1): a call of
+ * one must be ready for PKW_JIT_TAIL. Code that cannot be read is marked
+ * (gen_func reports it). */
+static void find_tails(const pkw_module *m, uint8_t *tails) {
+  uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  for (i = 0; i < ndf; i++) {
+    const pkw_code *cd = &m->codes[i];
+    uint32_t pc = 0;
+    tails[i] = 0;
+    while (cd->code != NULL && pc < cd->ncode) {
+      uint32_t op = op_of(cd->code[pc]), len;
+      if (op == PKW_OP_COUNT_ || op_len[op] == 0) {
+        tails[i] = 1;
+        break;
+      }
+      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT) {
+        tails[i] = 1;
+        break;
+      }
+      len = op == PKW_OP_BR_TABLE && pc + 2 < cd->ncode
+                ? 3 + cd->code[pc + 2] + 1
+                : op_len[op];
+      pc += len;
+    }
+  }
+}
+
+int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
+              char **out_c, size_t *out_len, char *err, size_t errlen) {
+  int aot = (flags & PKW_CGEN_AOT) != 0;
+  cbuf b;
+  uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  uint8_t *labels = NULL, *tails;
+  size_t lcap = 0;
+  int rc = PKW_OK;
+  if (init_tables() < 0) {
+    pkw__errf(err, errlen, "the interpreter's instruction words are not "
+                           "unique (build with -DPKW_NO_COMPUTED_GOTO)");
+    return PKW_EUNSUPPORTED;
+  }
+  if ((tails = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
+    pkw__errf(err, errlen, "out of memory");
+    return PKW_ENOMEM;
+  }
+  find_tails(m, tails);
+  memset(&b, 0, sizeof b);
+  b.alloc = alloc;
+  prelude(&b, aot);
+  /* Prototypes first: functions call each other in any order. */
+  for (i = 0; i < ndf; i++)
+    if (m->codes[i].code != NULL)
+      out(&b, "static int f%u(void *, void *, u64 *, u32);\n", i);
+  for (i = 0; i < ndf && rc == PKW_OK && b.rc == 0; i++) {
+    fgen g;
+    const pkw_code *cd = &m->codes[i];
+    if (cd->code == NULL)
+      continue;
+    if ((size_t)cd->ncode + 1 > lcap) {
+      uint8_t *nl = pkw__realloc(alloc, labels, (size_t)cd->ncode + 1);
+      if (nl == NULL) {
+        rc = PKW_ENOMEM;
+        break;
+      }
+      labels = nl;
+      lcap = (size_t)cd->ncode + 1;
+    }
+    memset(labels, 0, (size_t)cd->ncode + 1);
+    memset(&g, 0, sizeof g);
+    g.b = &b;
+    g.m = m;
+    g.idx = i;
+    g.code = cd->code;
+    g.ncode = cd->ncode;
+    g.label = labels;
+    g.tails = tails;
+    g.err = err;
+    g.errlen = errlen;
+    rc = gen_func(&g);
+    b.slots = 0;
+  }
+  /* The symbol jit.c looks up: every function, by defined index. */
+  out(&b, "%svoid *pkw_jit_table[%u] = {", aot ? "EXPORT " : "", ndf + 1);
+  for (i = 0; i < ndf; i++)
+    out(&b, m->codes[i].code != NULL ? "f%u," : "0,", i);
+  out(&b, "0};\n");
+  if (aot) {
+    /* What the engine cannot know of a function it has not translated
+     * (a lazily decoded module runs aot code without translating it):
+     * nlocals and frame_size per defined function, 0 0 for none. */
+    out(&b, "EXPORT const u32 pkw_aot_frames[%u] = {", 2 * ndf + 1);
+    for (i = 0; i < ndf; i++)
+      out(&b, "%uu,%uu,", m->codes[i].code != NULL ? m->codes[i].nlocals : 0,
+          m->codes[i].code != NULL ? m->codes[i].frame_size : 0);
+    out(&b, "0};\n");
+    /* The runtime's helpers, checked by count: the table must be the one
+     * this C was written for (the engine fingerprint checks the rest). */
+    out(&b,
+        "EXPORT int pkw_aot_init(void *const *rt, u32 n) {\n"
+        " if (n != %zuu) return -1; R_ = rt; return %u;\n}\n",
+        sizeof helpers / sizeof helpers[0], ndf);
+  }
+  if (labels != NULL)
+    pkw__realloc(alloc, labels, 0);
+  pkw__realloc(alloc, tails, 0);
+  if (rc == PKW_OK && b.rc != 0) {
+    rc = b.rc;
+    if (rc == PKW_ELIMIT)
+      pkw__errf(err, errlen, "generated C exceeds %u bytes",
+                (unsigned)PKW_JIT_MAX_C_BYTES);
+    else
+      pkw__errf(err, errlen, "out of memory");
+  }
+  if (rc != PKW_OK) {
+    if (b.p != NULL)
+      pkw__realloc(alloc, b.p, 0);
+    return rc;
+  }
+  *out_c = b.p;
+  *out_len = b.n;
+  return PKW_OK;
+}
+
+/* What aot code depends on besides the module: the prelude (every
+ * offset, the helpers' order and types), the instruction lengths, the
+ * trap codes the C returns and PKW_CGEN_VERSION (bumped when the C
+ * written for the same module changes). FNV-1a over all of it. */
+int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap) {
+  static const pkw_alloc libc = {NULL, NULL};
+  cbuf b;
+  uint64_t h = 0xcbf29ce484222325ull;
+  size_t i;
+  int k;
+  if (init_tables() < 0)
+    return PKW_EUNSUPPORTED;
+  memset(&b, 0, sizeof b);
+  b.alloc = alloc != NULL ? alloc : &libc;
+  prelude(&b, 1);
+  out(&b, "tail %d stack %d oob %d unreach %d div %d ovf %d ops %d\n",
+      PKW_JIT_TAIL, PKW_TRAP_STACK_EXHAUSTED, PKW_TRAP_MEMORY_OOB,
+      PKW_TRAP_UNREACHABLE, PKW_TRAP_DIVIDE_BY_ZERO,
+      PKW_TRAP_INTEGER_OVERFLOW, (int)PKW_OP_COUNT_);
+  if (b.rc != 0) {
+    if (b.p != NULL)
+      pkw__realloc(b.alloc, b.p, 0);
+    return b.rc;
+  }
+  for (i = 0; i < b.n; i++)
+    h = (h ^ (uint8_t)b.p[i]) * 0x100000001b3ull;
+  for (i = 0; i < PKW_OP_COUNT_; i++)
+    h = (h ^ op_len[i]) * 0x100000001b3ull;
+  pkw__realloc(b.alloc, b.p, 0);
+  k = snprintf(buf, cap, "cgen%d-%016llx", PKW_CGEN_VERSION,
+               (unsigned long long)h);
+  return k < 0 || (size_t)k >= cap ? PKW_ELIMIT : PKW_OK;
+}
