@@ -79,6 +79,16 @@ PK_TEST(lists_an_artifact) {
   pk_host_destroy(h);
 }
 
+/* Skip (with the reason) when this build lacks backend `name`: a core-only
+   build reads no wasm artifact and runs no executable. */
+static void need(const char *name) {
+  const char *const *b;
+  for (b = pk_backends(); *b != NULL; b++)
+    if (strcmp(*b, name) == 0)
+      return;
+  pkt_skip("the %s backend is not built", name);
+}
+
 PK_TEST(never_runs_unmarked) {
   /* An ELF executable and a #! script, each leaving a file behind if run,
      even with probing on: neither runs. */
@@ -88,6 +98,7 @@ PK_TEST(never_runs_unmarked) {
   const pk_catalog_entry *e;
   char script[2048];
   struct stat st;
+  need("process");
   mkdirs("root");
   copy_in(pkt_arg(1), "root/ran");
   snprintf(script, sizeof script, "#!/bin/sh\ntouch '%s'\n",
@@ -356,6 +367,7 @@ PK_TEST(cli_json) {
   char cmd[4096], out[4096] = "";
   size_t n;
   FILE *f;
+  need("process");
   mkdirs("root");
   copy_in(fixture("fx_conformance.so"), "root/conformance.so");
   copy_in(pkt_arg(1), "root/ran");
@@ -403,6 +415,7 @@ PK_TEST(deps_version_ranges_met) {
   pk_catalog *c;
   const size_t *order;
   const pk_catalog_entry *e;
+  need("wasm");
   mkdirs("root");
   manifest_v("app", "1.0.0", "base = >=1.2, <2\ntext = ^0.3.1\n");
   manifest_v("base", "1.4.0", NULL);
@@ -425,6 +438,7 @@ PK_TEST(deps_version_mismatch) {
   pk_catalog *c;
   const size_t *order;
   const pk_catalog_entry *e;
+  need("wasm");
   mkdirs("root");
   manifest_v("app", "1.0.0", "base = >=1.2, <2\n");
   manifest_v("base", "2.1.0", NULL);
@@ -455,6 +469,7 @@ PK_TEST(deps_order_and_cycle) {
   pk_catalog *c;
   const size_t *order;
   const pk_catalog_entry *e;
+  need("wasm");
   mkdirs("root");
   manifest("app", "base = >=1.0\n");
   manifest("base", NULL);
@@ -488,6 +503,7 @@ PK_TEST(manifest_bad_hash) {
   pk_host *h = test_host();
   pk_catalog *c;
   const pk_catalog_entry *e;
+  need("wasm");
   mkdirs("root");
   manifest("m", NULL);
   pkt_write_file(pkt_tmp("root/m/a.wasm"), "\0asn", 4);
