@@ -207,6 +207,7 @@ class Case:
         cmds = {
             "pkw": [self.a.pkw_exec, wasm],
             "pkw_lazy": [self.a.pkw_exec, "-L", wasm],
+            "pkw_jit": [self.a.pkw_exec, "-J", wasm],
             "v8": [self.a.node] + NODE_FLAGS + [self.a.v8_exec, wasm],
         }
         for name, cmd in cmds.items():
@@ -238,6 +239,17 @@ class Case:
             prob, _, _ = compare(o["pkw"][1], o["pkw_lazy"][1])
             return ("eager and lazy decoding differ"
                     + (": " + prob if prob else "")), o, 0, False
+        # The jit tier (exit 3: not in this build) must give the
+        # interpreter's output exactly, traps and their kinds included.
+        rc, out, err = o["pkw_jit"]
+        if rc != 3:
+            if rc != 0:
+                return ("pkw_jit exited %d on a valid module: %s"
+                        % (rc, err.strip()[-2000:])), o, 0, False
+            if out != o["pkw"][1]:
+                prob, _, _ = compare(o["pkw"][1], out)
+                return ("the jit tier and the interpreter differ"
+                        + (": " + prob if prob else "")), o, 0, False
         prob, calls, inconc = compare(o["pkw"][1], o["v8"][1])
         return prob, o, calls, inconc
 

@@ -3,7 +3,9 @@
  * sees in the line format that v8_exec.js prints for V8, so that
  * fuzz_diff.py can compare the two outputs line by line.
  *
- * usage: pkw_exec [-L] [-f FUEL] MODULE.wasm
+ * usage: pkw_exec [-L] [-J] [-f FUEL] MODULE.wasm
+ * (-J: the jit tier, pkw_module_jit, which must behave as the interpreter
+ * does; exit 3 when this build has no jit tier.)
  *   -L       decode with PKW_DECODE_LAZY (bodies translated at first call)
  *   -f FUEL  fuel per export call (default 20000000); running out prints
  *            "trap TRAP_OUT_OF_FUEL", which the driver treats as
@@ -133,11 +135,13 @@ int main(int argc, char **argv) {
   uint8_t *bytes;
   size_t len;
   uint32_t nim, i, nhosts = 0;
-  int rc, a, status = 0;
+  int rc, a, status = 0, jit = 0;
 
   for (a = 1; a < argc; a++) {
     if (strcmp(argv[a], "-L") == 0) {
       flags |= PKW_DECODE_LAZY;
+    } else if (strcmp(argv[a], "-J") == 0) {
+      jit = 1;
     } else if (strcmp(argv[a], "-f") == 0 && a + 1 < argc) {
       fuel = strtoll(argv[++a], NULL, 0);
     } else if (argv[a][0] != '-' && !path) {
@@ -148,7 +152,7 @@ int main(int argc, char **argv) {
     }
   }
   if (!path) {
-    fprintf(stderr, "usage: pkw_exec [-L] [-f FUEL] MODULE.wasm\n");
+    fprintf(stderr, "usage: pkw_exec [-L] [-J] [-f FUEL] MODULE.wasm\n");
     return 64;
   }
   bytes = read_file(path, &len);
@@ -162,6 +166,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pkw_exec: %s: decode: %s: %s\n", path, pkw_errname(rc),
             err);
     return 2;
+  }
+  if (jit && (rc = pkw_module_jit(m, err, sizeof err)) != PKW_OK) {
+    fprintf(stderr, "pkw_exec: %s: jit: %s: %s\n", path, pkw_errname(rc),
+            err);
+    pkw_module_destroy(m);
+    return rc == PKW_EUNSUPPORTED && strstr(err, "not built") ? 3 : 2;
   }
 
   /* Only the fuzzing-support loggers are provided, as binaryen does. */
