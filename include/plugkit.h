@@ -87,8 +87,9 @@ typedef void (*pk_log_fn)(void *ud, int level, const char *plugin,
 /*
  * Trust policy for manifests (docs/manifest.md): what opening a
  * NAME.plugkit does about its signature, NAME.plugkit.minisig, checked
- * against the keys given to pk_host_trust_key. Plugins opened without a
- * manifest are not concerned.
+ * against the keys given to pk_host_trust_key. The host's policy does not
+ * concern plugins opened without a manifest; an open's own policy does
+ * (pk_open_opts.trust).
  */
 enum pk_trust {
   PK_TRUST_DEFAULT = 0, /* open options: the host's policy; host: off */
@@ -288,11 +289,14 @@ typedef struct pk_open_opts {
    * Opening a manifest (a NAME.plugkit file, docs/manifest.md): which of
    * its artifacts may be chosen, a pk_artifacts (0: any this host can
    * load). opts.backend, when set, also restricts the choice to that
-   * backend's artifacts.
+   * backend's artifacts. A plugin file opened directly under
+   * PK_ARTIFACTS_SANDBOXED must be wasm or lua, else PK_EUNTRUSTED.
    */
   int artifacts;
   int trust; /* a pk_trust overriding the host's for this open; 0: the
-                host's */
+                host's. A plugin file opened directly carries no
+                signature: PK_TRUST_REQUIRE refuses it (PK_EUNTRUSTED),
+                PK_TRUST_WARN logs that and opens it */
   /*
    * wasm: the execution tier (docs/backends/wasm.md). NULL or "interp":
    * the interpreter (the default). "jit": every function is translated
@@ -308,8 +312,9 @@ typedef struct pk_open_opts {
    * "auto": aot when a valid artifact is there, else jit, else the
    * interpreter. A build without libtcc, or a module the jit tier
    * cannot compile, fails a "jit" open with PK_ENOSYS naming why; an
-   * unknown name is PK_EINVAL. Other backends ignore it; under
-   * PK_ISOLATE_PROCESS the child uses the interpreter.
+   * unknown name is PK_EINVAL. "jit" or "aot" (or an aot_path) for
+   * another backend, or under PK_ISOLATE_PROCESS, is PK_ENOSYS; "auto"
+   * there is what the plugin has.
    * pk_plugin_info.tier reports the tier in use. Read only when
    * opts->size covers it (a caller built before it gets "interp").
    */

@@ -315,6 +315,81 @@ static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
 }
 
 /* pk_plugin_open, and pk__plugin_open_src when src is not NULL. */
+/* The backend that reads the file: be, or under process isolation the
+   child's (opts.backend, else the best probe but the process backend's
+   own; NULL when no backend reads it). */
+static const pk__backend *reader_of(const pk_open_opts *o,
+                                    const pk__backend *be,
+                                    const unsigned char *head, size_t nhead,
+                                    const char *path, int isdir) {
+  const pk__backend *r = NULL;
+  int best = 0, score;
+  size_t i;
+  if (o->isolation != PK_ISOLATE_PROCESS)
+    return be;
+  if (o->backend != NULL)
+    return backend_by_name(o->backend);
+  for (i = 0; pk__backends[i] != NULL; i++)
+    if ((score = pk__backends[i]->probe(head, nhead, path, isdir)) > best) {
+      best = score;
+      r = pk__backends[i];
+    }
+  return r;
+}
+
+/*
+ * Open options that apply to some plugins only, checked once the backend
+ * is known: honoured where they apply, refused where they cannot, never
+ * ignored. `artifact`: this open is a manifest's or bundle's artifact,
+ * whose policy the manifest already applied.
+ */
+static int check_scoped_opts(pk_host *h, const char *path,
+                             const pk_open_opts *o, const pk__backend *be,
+                             const pk__backend *reader, int artifact) {
+  const char *kind = reader != NULL ? reader->name : "unknown";
+  /* "auto" is the best this plugin has, whatever its kind. */
+  if ((o->tier != NULL && strcmp(o->tier, "interp") != 0 &&
+       strcmp(o->tier, "auto") != 0) ||
+      o->aot_path != NULL) {
+    if (strcmp(be->name, "wasm") != 0)
+      return pk__err(h, PK_ENOSYS, path, "open",
+                     "%s applies to wasm plugins run in the host; this is "
+                     "a %s plugin%s",
+                     o->aot_path != NULL ? "aot_path" : "tier", kind,
+                     o->isolation == PK_ISOLATE_PROCESS
+                         ? " under process isolation (the child interprets)"
+                         : "");
+  }
+  if (artifact)
+    return PK_OK;
+  if (o->artifacts != PK_ARTIFACTS_ANY &&
+      o->artifacts != PK_ARTIFACTS_SANDBOXED)
+    return pk__err(h, PK_EINVAL, path, "open",
+                   "unknown artifacts policy %d (a pk_artifacts)",
+                   o->artifacts);
+  if (o->artifacts == PK_ARTIFACTS_SANDBOXED &&
+      (reader == NULL || (strcmp(reader->name, "wasm") != 0 &&
+                          strcmp(reader->name, "lua") != 0)))
+    return pk__err(h, PK_EUNTRUSTED, path, "open",
+                   "artifacts = PK_ARTIFACTS_SANDBOXED loads only wasm and "
+                   "lua plugins, and this is a %s plugin (native code)",
+                   kind);
+  if (o->trust < PK_TRUST_DEFAULT || o->trust > PK_TRUST_REQUIRE)
+    return pk__err(h, PK_EINVAL, path, "open",
+                   "unknown trust policy %d (a pk_trust)", o->trust);
+  if (o->trust == PK_TRUST_REQUIRE)
+    return pk__err(h, PK_EUNTRUSTED, path, "open",
+                   "trust = PK_TRUST_REQUIRE, but a plugin file opened "
+                   "without its manifest or bundle carries no signature");
+  if (o->trust == PK_TRUST_WARN && h->log != NULL) {
+    static const char warn[] =
+        "trust = PK_TRUST_WARN: a plugin file opened without its manifest "
+        "or bundle carries no signature; opening it unchecked";
+    h->log(h->log_ud, PK_LOG_WARN, path, warn, sizeof warn - 1);
+  }
+  return PK_OK;
+}
+
 static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
                        pk__src *src, pk_plugin **out_plugin) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
@@ -404,6 +479,10 @@ static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
     }
   }
 
+  if ((rc = check_scoped_opts(
+           h, path, &o, be,
+           reader_of(&o, be, head, nhead, path, isdir), src != NULL)) < 0)
+    return rc;
   if ((p = pk__alloc(h, sizeof *p)) == NULL)
     return pk__err(h, PK_ENOMEM, path, "open", "out of memory");
   memset(p, 0, sizeof *p);

@@ -272,3 +272,67 @@ PK_TEST(executable_with_interpreter) {
 PK_TEST(limits_refused) {
   pkt_expect_limits_refused(fx("fx_conformance"), "native");
 }
+
+/* ---- open options for other kinds of plugins: refused, never ignored ----- */
+
+static int open_with(pk_host *h, const pk_open_opts *o) {
+  pk_plugin *p = NULL;
+  int rc = pk_plugin_open(h, fx("fx_conformance"), o, &p);
+  PKT_ASSERT((rc == PK_OK) == (p != NULL));
+  pk_plugin_close(p);
+  return rc;
+}
+
+/* A host asking for sandboxed plugins only never gets native code, even
+   from a bare .so opened without a manifest. */
+PK_TEST(sandboxed_policy_refuses_native) {
+  pk_host *h = test_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.artifacts = PK_ARTIFACTS_SANDBOXED;
+  PKT_RC(h, open_with(h, &o), PK_EUNTRUSTED);
+  PKT_CONTAINS(pk_host_errmsg(h), "loads only wasm and lua plugins, and "
+                                  "this is a native plugin");
+  o.isolation = PK_ISOLATE_PROCESS; /* in a child it is native code too */
+  PKT_RC(h, open_with(h, &o), PK_EUNTRUSTED);
+  o.isolation = PK_ISOLATE_NONE;
+  o.artifacts = 7;
+  PKT_RC(h, open_with(h, &o), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h), "unknown artifacts policy 7");
+  pk_host_destroy(h);
+}
+
+/* trust = require on a bare file: nothing signed to check, so refused;
+   warn opens it and says so. */
+PK_TEST(trust_option_on_bare_file) {
+  pk_host *h = test_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.trust = PK_TRUST_REQUIRE;
+  PKT_RC(h, open_with(h, &o), PK_EUNTRUSTED);
+  PKT_CONTAINS(pk_host_errmsg(h), "carries no signature");
+  pkt_log_buf[0] = '\0';
+  o.trust = PK_TRUST_WARN;
+  PKT_RC(h, open_with(h, &o), PK_OK);
+  PKT_CONTAINS(pkt_log_buf, "PK_TRUST_WARN: a plugin file opened without");
+  o.trust = 9;
+  PKT_RC(h, open_with(h, &o), PK_EINVAL);
+  pk_host_destroy(h);
+}
+
+/* The wasm execution tier asked of a native plugin. */
+PK_TEST(tier_refused) {
+  pk_host *h = test_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.tier = "jit";
+  PKT_RC(h, open_with(h, &o), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(h), "tier applies to wasm plugins run in the "
+                                  "host; this is a native plugin");
+  o.tier = "interp"; /* the default, asked for: fine everywhere */
+  PKT_RC(h, open_with(h, &o), PK_OK);
+  o.tier = "auto"; /* the best this plugin has */
+  PKT_RC(h, open_with(h, &o), PK_OK);
+  o.tier = NULL;
+  o.aot_path = "/nonexistent.pkaot";
+  PKT_RC(h, open_with(h, &o), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(h), "aot_path applies to wasm plugins");
+  pk_host_destroy(h);
+}
