@@ -102,10 +102,15 @@ int pk__os_random(void *buf, size_t n);
 int pk__os_self_path(char *buf, size_t cap);
 
 /*
- * A watchdog: a thread that calls fire(ud) once the armed deadline has
- * passed (checked every millisecond). Arming and disarming are two atomic
- * stores, cheap enough for every call. The caller provides the storage
- * (pk__os_watchdog_size() bytes, aligned like max_align_t).
+ * A watchdog: fire(ud) is called once the armed deadline has passed
+ * (checked every millisecond, on one thread that serves every watchdog
+ * of the process and sleeps while none has been armed for a while).
+ * Arming and disarming cost a few atomic operations, no syscall while
+ * the thread is awake: cheap enough for every call. fire() runs on that
+ * thread and must be short and must not call these functions. The
+ * caller provides the storage (pk__os_watchdog_size() bytes, aligned
+ * like max_align_t), which stays in place from start to stop; start
+ * fails (PK_ENOMEM) only when the thread cannot be created.
  */
 typedef struct pk__os_watchdog pk__os_watchdog;
 size_t pk__os_watchdog_size(void);

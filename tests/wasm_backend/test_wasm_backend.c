@@ -4,9 +4,11 @@
  */
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char path_buf[1024];
@@ -218,6 +220,63 @@ PK_TEST(timeout) {
   open_limits("triple", 0, 50, 0);
   PKT_RC(host, call0("spin", &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "did not return within 50 ms");
+  still_usable();
+  done();
+}
+
+/* The threads of this process (/proc/self/task), or -1. */
+static int task_count(void) {
+  char line[256];
+  int n = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "Threads:", 8) == 0)
+      n = atoi(line + 8);
+  fclose(f);
+  return n;
+}
+
+/* Instances with call_timeout_ms share one watchdog thread, which ends
+   with the last of them. */
+PK_TEST(timeout_watchdogs_share_one_thread) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *ps[6];
+  int with_one, i;
+  pk_host *h = test_host();
+  PKT_RC(h, pk_host_define(h, "triple", "(i32)->i32", triple, NULL), PK_OK);
+  o.fs_root = fs_root;
+  o.grants = "triple";
+  o.call_timeout_ms = 1000;
+  /* Counted once the first watchdog runs (a sanitizer starts a thread of
+     its own with the first thread a program creates). */
+  PKT_RC(h, pk_plugin_open(h, wasm("limits"), &o, &ps[0]), PK_OK);
+  if ((with_one = task_count()) < 0)
+    pkt_skip("no /proc/self/status");
+  for (i = 1; i < 6; i++)
+    PKT_RC(h, pk_plugin_open(h, wasm("limits"), &o, &ps[i]), PK_OK);
+  PKT_EQ_INT(task_count(), with_one);
+  for (i = 0; i < 5; i++)
+    pk_plugin_close(ps[i]);
+  PKT_EQ_INT(task_count(), with_one);
+  pk_plugin_close(ps[5]);
+  PKT_EQ_INT(task_count(), with_one - 1);
+  pk_host_destroy(h);
+}
+
+/* The watchdog thread sleeps once no deadline has been armed for a
+   while; the next call's deadline wakes it and still interrupts. */
+PK_TEST(timeout_after_idle) {
+  pk_val out;
+  struct timespec idle = {0, 300 * 1000000L};
+  open_limits("triple", 0, 50, 0);
+  still_usable();
+  nanosleep(&idle, NULL); /* well past the thread's idle ticks */
+  PKT_RC(host, call0("spin", &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "did not return within 50 ms");
+  nanosleep(&idle, NULL);
+  PKT_RC(host, call0("spin", &out), PK_ETIMEOUT);
   still_usable();
   done();
 }

@@ -436,54 +436,158 @@ int pk__os_random(void *buf, size_t n) {
   return PK_OK;
 }
 
+/*
+ * Watchdogs: one thread serves every watchdog of the process, so a pool
+ * of instances with call_timeout_ms costs one thread, not one each. It
+ * scans the armed deadlines every millisecond while any was armed in the
+ * last WD_IDLE_TICKS ticks, then sleeps on a condition variable until an
+ * arm wakes it: an idle process has no wake-ups, and a plugin called in a
+ * loop arms and disarms with two atomic stores and a load, no syscall.
+ *
+ * Lost wake-ups: the thread stores `sleeping` and then reads every
+ * deadline; arm stores its deadline and then reads `sleeping` (all
+ * sequentially consistent), so one of the two sees the other's store.
+ * Under wd_mu: the list, the counts and the generation; a thread runs
+ * while wd_svc.gen is the one it was started for, so a stop that drops the
+ * last watchdog and a start right after never leave two threads scanning.
+ */
+#define WD_IDLE_TICKS 64
+
 struct pk__os_watchdog {
-  pthread_t thread;
-  _Atomic uint64_t deadline; /* 0: disarmed */
-  _Atomic int stop, fired;
+  struct pk__os_watchdog *next, *prev; /* on wd_svc.list, under wd_mu */
+  unsigned epoch;                      /* wd_svc.epoch when started */
+  _Atomic uint64_t deadline;           /* 0: disarmed */
+  _Atomic int fired;
   _Atomic int firing; /* the thread is between reading a deadline and
                          having fired for it: disarm waits it out */
   void (*fire)(void *);
   void *ud;
 };
 
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv = PTHREAD_COND_INITIALIZER;
+static struct {
+  pk__os_watchdog *list;
+  size_t n;          /* watchdogs started and not stopped */
+  unsigned gen;      /* the running thread's generation */
+  unsigned epoch;    /* bumped in a forked child: its list starts empty */
+  int running;
+  pthread_t thread;
+  _Atomic int sleeping;
+} wd_svc; /* under wd_mu, but sleeping */
+
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the child has no service thread and none of the parent's
+   calls in flight; it starts afresh (its inherited watchdogs belong to
+   an older epoch: stopping them touches no list). */
+static void wd_prepare(void) { pthread_mutex_lock(&wd_mu); }
+static void wd_parent(void) { pthread_mutex_unlock(&wd_mu); }
+static void wd_child(void) {
+  pthread_mutex_init(&wd_mu, NULL);
+  pthread_cond_init(&wd_cv, NULL);
+  wd_svc.list = NULL;
+  wd_svc.n = 0;
+  wd_svc.running = 0;
+  wd_svc.gen++;
+  wd_svc.epoch++;
+  atomic_store(&wd_svc.sleeping, 0);
+}
+static void wd_init(void) { pthread_atfork(wd_prepare, wd_parent, wd_child); }
+
 size_t pk__os_watchdog_size(void) { return sizeof(struct pk__os_watchdog); }
 
-static void *watchdog_main(void *arg) {
-  pk__os_watchdog *w = arg;
-  struct timespec tick = {0, 1000000};
-  while (!atomic_load(&w->stop)) {
+/* One pass over the watchdogs (wd_mu held): fires the expired ones;
+   nonzero if any is armed. */
+static int wd_scan(int fire) {
+  uint64_t now = fire ? pk__os_clock_ns(1) : 0;
+  int armed = 0;
+  pk__os_watchdog *w;
+  for (w = wd_svc.list; w != NULL; w = w->next) {
     uint64_t d;
+    if (!fire) {
+      armed |= atomic_load(&w->deadline) != 0;
+      continue;
+    }
     /* Announced before the deadline is read: a disarm that stores 0
-       first makes this read see it; one that comes later waits until the
-       fire below is done, so no fire lands in the next arming. */
+       first makes this read see it; one that comes later waits until
+       the fire below is done, so no fire lands in the next arming. */
     atomic_store(&w->firing, 1);
     d = atomic_load(&w->deadline);
-    if (d != 0 && pk__os_clock_ns(1) >= d &&
-        atomic_compare_exchange_strong(&w->deadline, &d, 0)) {
-      atomic_store(&w->fired, 1);
-      w->fire(w->ud);
+    if (d != 0) {
+      armed = 1;
+      if (now >= d && atomic_compare_exchange_strong(&w->deadline, &d, 0)) {
+        atomic_store(&w->fired, 1);
+        w->fire(w->ud);
+      }
     }
     atomic_store(&w->firing, 0);
-    nanosleep(&tick, NULL);
   }
+  return armed;
+}
+
+static void *watchdog_main(void *arg) {
+  unsigned gen = (unsigned)(uintptr_t)arg, idle = 0;
+  struct timespec tick = {0, 1000000};
+  pthread_mutex_lock(&wd_mu);
+  while (wd_svc.gen == gen) {
+    idle = wd_scan(1) ? 0 : idle + 1;
+    if (idle >= WD_IDLE_TICKS) {
+      atomic_store(&wd_svc.sleeping, 1);
+      if (!wd_scan(0)) /* an arm before the store above saw no sleeper */
+        while (atomic_load(&wd_svc.sleeping) && wd_svc.gen == gen)
+          pthread_cond_wait(&wd_cv, &wd_mu);
+      atomic_store(&wd_svc.sleeping, 0);
+      idle = 0;
+      continue;
+    }
+    pthread_mutex_unlock(&wd_mu);
+    nanosleep(&tick, NULL);
+    pthread_mutex_lock(&wd_mu);
+  }
+  pthread_mutex_unlock(&wd_mu);
   return NULL;
 }
 
 int pk__os_watchdog_start(pk__os_watchdog *w, void (*fire)(void *), void *ud) {
+  int rc = PK_OK;
+  pthread_once(&wd_once, wd_init);
   memset(w, 0, sizeof *w);
   atomic_init(&w->deadline, 0);
-  atomic_init(&w->stop, 0);
   atomic_init(&w->fired, 0);
   atomic_init(&w->firing, 0);
   w->fire = fire;
   w->ud = ud;
-  return pthread_create(&w->thread, NULL, watchdog_main, w) == 0 ? PK_OK
-                                                                : PK_ENOMEM;
+  pthread_mutex_lock(&wd_mu);
+  if (!wd_svc.running) {
+    unsigned gen = ++wd_svc.gen;
+    if (pthread_create(&wd_svc.thread, NULL, watchdog_main,
+                       (void *)(uintptr_t)gen) != 0)
+      rc = PK_ENOMEM;
+    else
+      wd_svc.running = 1;
+  }
+  if (rc == PK_OK) {
+    w->epoch = wd_svc.epoch;
+    w->next = wd_svc.list;
+    if (w->next != NULL)
+      w->next->prev = w;
+    wd_svc.list = w;
+    wd_svc.n++;
+  }
+  pthread_mutex_unlock(&wd_mu);
+  return rc;
 }
 
 void pk__os_watchdog_arm(pk__os_watchdog *w, uint64_t deadline_ns) {
   atomic_store(&w->fired, 0);
   atomic_store(&w->deadline, deadline_ns ? deadline_ns : 1);
+  if (atomic_load(&wd_svc.sleeping)) { /* rare: idle for 64 ms */
+    pthread_mutex_lock(&wd_mu);
+    atomic_store(&wd_svc.sleeping, 0);
+    pthread_cond_broadcast(&wd_cv);
+    pthread_mutex_unlock(&wd_mu);
+  }
 }
 
 void pk__os_watchdog_disarm(pk__os_watchdog *w) {
@@ -495,8 +599,30 @@ void pk__os_watchdog_disarm(pk__os_watchdog *w) {
 int pk__os_watchdog_fired(pk__os_watchdog *w) { return atomic_load(&w->fired); }
 
 void pk__os_watchdog_stop(pk__os_watchdog *w) {
-  atomic_store(&w->stop, 1);
-  pthread_join(w->thread, NULL);
+  pthread_t t;
+  pthread_mutex_lock(&wd_mu);
+  if (w->epoch != wd_svc.epoch) { /* started before a fork: not listed */
+    pthread_mutex_unlock(&wd_mu);
+    return;
+  }
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    wd_svc.list = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  w->next = w->prev = NULL;
+  if (--wd_svc.n > 0 || !wd_svc.running) {
+    pthread_mutex_unlock(&wd_mu);
+    return;
+  }
+  /* The last one: the thread ends (a later start makes another). */
+  wd_svc.gen++;
+  wd_svc.running = 0;
+  t = wd_svc.thread;
+  pthread_cond_broadcast(&wd_cv);
+  pthread_mutex_unlock(&wd_mu);
+  pthread_join(t, NULL);
 }
 
 static int ose(int e) {
