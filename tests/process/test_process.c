@@ -460,6 +460,22 @@ PK_TEST(seccomp_forbids_open) {
   done();
 }
 
+/* The wasm tiers reach plugkit-runner for wasm plugins only: a native
+   plugin under isolation is refused, naming both. */
+PK_TEST(tier_for_isolated_native_refused) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.tier = "jit";
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(2), &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host), "tier applies to wasm plugins; this "
+                                     "is a native plugin under process "
+                                     "isolation");
+  o.tier = "auto"; /* the best it has */
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(2), &o, &plug), PK_OK);
+  done();
+}
+
 PK_TEST(open_missing_runner_backend) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   o.isolation = PK_ISOLATE_PROCESS;
