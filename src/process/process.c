@@ -791,6 +791,11 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       if (!r.bad && tier == NULL)
         return child_failed(p, st, PK_EPROTO,
                             "READY names an unknown execution tier");
+      /* Only plugkit-runner serving a wasm plugin has one. */
+      if (!r.bad && strcmp(st->sh->label, "process:wasm") != 0)
+        return child_failed(p, st, PK_EPROTO,
+                            "READY names an execution tier, but the plugin "
+                            "is not a wasm plugin in plugkit-runner");
       if (first)
         p->tier = tier;
     }

@@ -196,6 +196,12 @@ PK_TEST(init_kill9) { proto_case("kill", "init", PK_ECRASH, "signal 9"); }
 PK_TEST(init_exit) { proto_case("exit", "init", PK_ECRASH, "status 3"); }
 PK_TEST(init_hang) { proto_case("hang", "init", PK_ETIMEOUT, "in time"); }
 PK_TEST(init_garbage) { proto_case("garbage", "init", PK_EPROTO, "type"); }
+PK_TEST(init_tier_of_executable) {
+  proto_case("tier", "init", PK_EPROTO, "not a wasm plugin in plugkit-runner");
+}
+PK_TEST(init_unknown_tier) {
+  proto_case("badtier", "init", PK_EPROTO, "unknown execution tier");
+}
 PK_TEST(init_truncated) {
   proto_case("truncated", "init", PK_EPROTO, "truncated");
 }
