@@ -313,8 +313,10 @@ typedef struct pk_open_opts {
    * interpreter. A build without libtcc, or a module the jit tier
    * cannot compile, fails a "jit" open with PK_ENOSYS naming why; an
    * unknown name is PK_EINVAL. "jit" or "aot" (or an aot_path) for
-   * another backend, or under PK_ISOLATE_PROCESS, is PK_ENOSYS; "auto"
-   * there is what the plugin has.
+   * another backend is PK_ENOSYS; "auto" there is what the plugin has.
+   * Under PK_ISOLATE_PROCESS a wasm plugin gets its tier in
+   * plugkit-runner, which reads and checks the artifact itself (the
+   * host's cache is passed to it), and reports the tier back.
    * pk_plugin_info.tier reports the tier in use. Read only when
    * opts->size covers it (a caller built before it gets "interp").
    */
@@ -406,7 +408,8 @@ typedef struct pk_plugin_info {
                            of the artifact chosen, which the plugin's
                            messages name; NULL otherwise */
   const char *tier;    /* wasm: the execution tier in use, "interp",
-                          "jit" or "aot" (pk_open_opts.tier); "" for the
+                          "jit" or "aot" (pk_open_opts.tier), also under
+                          process isolation (the child's); "" for the
                           other backends */
 } pk_plugin_info;
 

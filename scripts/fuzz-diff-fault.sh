@@ -13,7 +13,13 @@
 #          div-zero  integer division and remainder by zero return 0
 #                    instead of trapping
 #          trap-kind division by zero traps as "integer overflow"
+#          aot-i32-add  i32.add as i32-add, in the C the compiled tiers
+#                    get (cgen.c) instead of the interpreter: the aot tier
+#                    (pkw_exec -A, the system compiler) must differ from
+#                    the interpreter
 #          (default i32-add; N default 100 modules, SEED default 1)
+# The copy is built without the jit tier (no libtcc: pkw_exec -J exits 3
+# and the jit is not compared), so an aot fault is the aot tier's.
 # Exit 0 when the fault was caught, 1 when it was not, 77 without the
 # tools (as fuzz_diff.py).
 set -eu
@@ -24,6 +30,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/pkdiff-fault.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cp -r "$here/src/wasm/engine" "$tmp/engine"
 exec_c=$tmp/engine/exec.c
+file=exec.c
 case $fault in
   i32-add)
     old='BIN_(I32_ADD, (uint32_t)(U32(2) + U32(3)))'
@@ -37,20 +44,27 @@ case $fault in
     old='TRAP(DIVIDE_BY_ZERO);'
     new='TRAP(INTEGER_OVERFLOW);'
     ;;
-  *) echo "fuzz-diff-fault: unknown fault '$fault' (i32-add, div-zero, trap-kind)" >&2
+  aot-i32-add)
+    file=cgen.c
+    exec_c=$tmp/engine/cgen.c
+    old='CMP_(I32_ADD, "(u32)(U32(%u) + U32(%u))")'
+    new='CMP_(I32_ADD, "({ u32 x_ = U32(%u), y_ = U32(%u); (u32)(x_ + y_ + ((x_ \& y_) >> 31)); })")'
+    ;;
+  *) echo "fuzz-diff-fault: unknown fault '$fault' (i32-add, div-zero, trap-kind, aot-i32-add)" >&2
      exit 64 ;;
 esac
 grep -qF "$old" "$exec_c" || {
-  echo "fuzz-diff-fault: '$old' not found in exec.c: update this script" >&2
+  echo "fuzz-diff-fault: '$old' not found in $file: update this script" >&2
   exit 1
 }
 # sed with a fixed-string pattern: escape the regex characters of $old.
 pat=$(printf '%s' "$old" | sed 's/[][\.*^$/]/\\&/g')
 sed -i "s/$pat/$new/g" "$exec_c"
 echo "fault $fault injected:"
-diff -u "$here/src/wasm/engine/exec.c" "$exec_c" | sed -n '3,$p' | grep '^[-+]' || true
+diff -u "$here/src/wasm/engine/$file" "$exec_c" | sed -n '3,$p' | grep '^[-+]' || true
+rm -f "$tmp/engine/jit.c" # jit_none.c instead: no libtcc to link
 "$CC" -std=c11 -O1 -g -I"$tmp/engine" "$tmp"/engine/*.c \
-  "$here/tests/diff/pkw_exec.c" -lm -o "$tmp/pkw_exec"
+  "$here/tests/diff/pkw_exec.c" -lm -ldl -o "$tmp/pkw_exec"
 set +e
 # The fixed module first (wasm_diff_drivers): it has one case of each trap.
 if python3 "$here/tests/diff/fuzz_diff.py" --pkw-exec "$tmp/pkw_exec" \

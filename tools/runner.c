@@ -5,9 +5,14 @@
  *
  *   plugkit-runner <backend|auto> <path> [--max-memory=N] [--fuel=N]
  *                  [--fs-root=DIR] [--validate-all] [--reset-after-call]
+ *                  [--tier=NAME] [--aot=FILE] [--cache-home=DIR]
  *
  * with the protocol's socket on fd 3 (docs/protocol.md). The options are
- * the host's pk_open_opts fields for the inner backend. A client of the
+ * the host's pk_open_opts fields for the inner backend; --cache-home is
+ * the host's cache base (XDG_CACHE_HOME), which an aot or auto open
+ * looks in when no --aot names the artifact (the child's environment may
+ * be cleared). The tier the open chose goes back in READY
+ * (pk_serve_tier), for the host's pk_plugin_info.tier. A client of the
  * public API only: the plugin is opened with pk_plugin_open in this
  * process, the host's granted functions become proxy host functions that
  * forward over the protocol, and log lines go back as LOG frames.
@@ -17,7 +22,9 @@
  * constructors and init run then) read-only opens are allowed, because
  * the loader needs them; then opens are forbidden too. Both stages are
  * synchronised to every thread (TSYNC), so a thread the plugin started
- * cannot escape.
+ * cannot escape. The compiled wasm tiers load while the first stage is
+ * on: the aot artifact is read and checked then, and both tiers map
+ * their code executable with mmap/mprotect, which both stages allow.
  */
 #define _GNU_SOURCE
 #include <plugkit.h>
@@ -41,6 +48,7 @@ typedef struct runner {
   const char *fs_root;
   int validate_all;
   int reset_after_call; /* the inner backend resets after each call */
+  const char *tier, *aot_path; /* wasm: pk_open_opts.tier, aot_path */
   pk_host *host;
   pk_plugin *plug;
   pk_func **funcs;
@@ -111,7 +119,14 @@ static int seccomp_stage(int first, int loading) {
       SCMP_SYS(sched_yield),   SCMP_SYS(fstat),      SCMP_SYS(newfstatat),
       SCMP_SYS(getrandom),     SCMP_SYS(restart_syscall),
       SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(rt_sigaction),
-      SCMP_SYS(sigaltstack),   SCMP_SYS(sched_getaffinity)};
+      SCMP_SYS(sigaltstack),   SCMP_SYS(sched_getaffinity),
+      /* glibc's qsort asks for the physical memory size (sysinfo) before
+         sorting more than a few KB: the wasm compiled tiers sort their
+         tables at open, and plugins may sort too. It only reads totals. */
+      SCMP_SYS(sysinfo),
+      /* pk_plugin_close orders memory on every thread (pk__os_membarrier)
+         before the plugin's fini: without it the runner died at close. */
+      SCMP_SYS(membarrier)};
   static const int loader[] = {
       SCMP_SYS(pread64),   SCMP_SYS(lseek),    SCMP_SYS(stat),
       SCMP_SYS(lstat),     SCMP_SYS(statx),    SCMP_SYS(access),
@@ -261,6 +276,8 @@ static int r_open(pk_serve *s, void *ud) {
   o.fs_root = r->fs_root;
   o.validate_all = r->validate_all;
   o.reset_after_call = r->reset_after_call;
+  o.tier = r->tier;
+  o.aot_path = r->aot_path;
   rc = pk_plugin_open(r->host, r->path, &o, &r->plug);
   for (i = 0; i < 2 * n; i++)
     free((void *)config[i]);
@@ -275,6 +292,11 @@ static int r_open(pk_serve *s, void *ud) {
   pk_plugin_info_get(r->plug, &info);
   pk_serve_describe(s, info.name, info.version, info.abi_major,
                     info.abi_minor);
+  if (info.tier != NULL && info.tier[0] != '\0' &&
+      pk_serve_tier(s, info.tier) < 0) {
+    rc = PK_ENOMEM;
+    goto fail_code;
+  }
   r->nfuncs = info.nexports;
   if ((r->funcs = calloc(r->nfuncs + 1, sizeof *r->funcs)) == NULL) {
     rc = PK_ENOMEM;
@@ -353,6 +375,12 @@ int main(int argc, char **argv) {
       R.validate_all = 1;
     else if (strcmp(a, "--reset-after-call") == 0)
       R.reset_after_call = 1;
+    else if (strncmp(a, "--tier=", 7) == 0)
+      R.tier = a + 7;
+    else if (strncmp(a, "--aot=", 6) == 0)
+      R.aot_path = a + 6;
+    else if (strncmp(a, "--cache-home=", 13) == 0)
+      setenv("XDG_CACHE_HOME", a + 13, 1); /* before any thread */
     else
       break;
   }
@@ -360,7 +388,8 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "usage: plugkit-runner <backend|auto> <plugin> [--max-memory=N] "
             "[--fuel=N] [--fs-root=DIR] [--validate-all] "
-            "[--reset-after-call]\n"
+            "[--reset-after-call] [--tier=NAME] [--aot=FILE] "
+            "[--cache-home=DIR]\n"
             "plugkit-runner is started by plugkit hosts to run a plugin in "
             "its own process.\n");
     return 2;

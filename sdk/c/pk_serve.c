@@ -49,6 +49,7 @@ struct pk_serve {
   size_t ngrants;
   /* For READY. */
   char *name, *version;
+  char *tier; /* NULL: READY carries none */
   uint32_t abi_major, abi_minor;
   char **exports; /* name, sig, ... */
   size_t nexports, capexports;
@@ -292,6 +293,12 @@ int pk_serve_describe(pk_serve *s, const char *name, const char *version,
   return s->name && s->version ? PK_OK : PK_ENOMEM;
 }
 
+int pk_serve_tier(pk_serve *s, const char *tier) {
+  free(s->tier);
+  s->tier = tier != NULL ? dupn(tier, strlen(tier)) : NULL;
+  return tier == NULL || s->tier != NULL ? PK_OK : PK_ENOMEM;
+}
+
 int pk_serve_export(pk_serve *s, const char *name, const char *sig) {
   if (s->nexports + 2 > s->capexports) {
     size_t cap = s->capexports ? s->capexports * 2 : 32;
@@ -395,6 +402,7 @@ static void serve_free(pk_serve *s) {
   free(s->hello);
   free(s->name);
   free(s->version);
+  free(s->tier);
   arena_free(s);
   pk__chan_fini(&s->chan);
   if (s->shm != NULL)
@@ -463,6 +471,8 @@ int pk_serve_run(const pk_serve_ops *ops, void *ud) {
     return 1;
   }
   flags &= s.shm != NULL ? PK__WIRE_F_SHM : 0;
+  if (s.tier != NULL)
+    flags |= PK__WIRE_F_TIER;
   pk__wire_begin(&s.chan.out, PK__F_READY);
   pk__wire_u16(&s.chan.out, PK__WIRE_VERSION);
   pk__wire_u32(&s.chan.out, flags);
@@ -473,6 +483,8 @@ int pk_serve_run(const pk_serve_ops *ops, void *ud) {
   pk__wire_u32(&s.chan.out, (uint32_t)(s.nexports / 2));
   for (i = 0; i < s.nexports; i++)
     pk__wire_cstr(&s.chan.out, s.exports[i]);
+  if (s.tier != NULL)
+    pk__wire_cstr(&s.chan.out, s.tier);
   if (send_out(&s) < 0) {
     serve_free(&s);
     return 3;

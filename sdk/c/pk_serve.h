@@ -42,6 +42,10 @@ int pk_serve_desc(const pk_plugin_desc *d);
 int pk_serve_describe(pk_serve *s, const char *name, const char *version,
                       uint32_t abi_major, uint32_t abi_minor);
 int pk_serve_export(pk_serve *s, const char *name, const char *sig);
+/* plugkit-runner serving a wasm plugin: the execution tier its open chose
+   ("interp", "jit", "aot"), sent in READY (PK__WIRE_F_TIER) for the
+   host's pk_plugin_info.tier. Copied; NULL: none (the default). */
+int pk_serve_tier(pk_serve *s, const char *tier);
 
 /* The host's config (count, and the i-th pair) and grants. Borrowed. */
 size_t pk_serve_nconfig(const pk_serve *s);

@@ -294,9 +294,10 @@ int pk__wire_validate(const uint8_t *body, size_t len) {
         pk__rd_bytes(&r, &z);
       }
     break;
-  case PK__F_READY:
+  case PK__F_READY: {
+    uint32_t flags;
     pk__rd_u16(&r);
-    pk__rd_u32(&r);
+    flags = pk__rd_u32(&r);
     pk__rd_bytes(&r, &z);
     pk__rd_bytes(&r, &z);
     pk__rd_u32(&r);
@@ -305,7 +306,10 @@ int pk__wire_validate(const uint8_t *body, size_t len) {
       pk__rd_bytes(&r, &z);
       pk__rd_bytes(&r, &z);
     }
+    if (flags & PK__WIRE_F_TIER)
+      pk__rd_bytes(&r, &z);
     break;
+  }
   case PK__F_CALL:
   case PK__F_HOSTCALL:
     pk__rd_u32(&r);

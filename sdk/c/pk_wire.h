@@ -46,6 +46,9 @@ enum {
 
 /* HELLO and READY flags. */
 #define PK__WIRE_F_SHM 1u /* shared-memory slot offered / accepted */
+/* READY only: a `str tier` follows the exports (plugkit-runner serving a
+   wasm plugin: the execution tier its open chose). */
+#define PK__WIRE_F_TIER 2u
 
 /* ---- encoding ---------------------------------------------------------- */
 

@@ -347,17 +347,21 @@ static int check_scoped_opts(pk_host *h, const char *path,
                              const pk_open_opts *o, const pk__backend *be,
                              const pk__backend *reader, int artifact) {
   const char *kind = reader != NULL ? reader->name : "unknown";
-  /* "auto" is the best this plugin has, whatever its kind. */
+  /* "auto" is the best this plugin has, whatever its kind. A wasm
+     plugin under process isolation gets the tier in plugkit-runner, which
+     opens it with these options. */
   if ((o->tier != NULL && strcmp(o->tier, "interp") != 0 &&
        strcmp(o->tier, "auto") != 0) ||
       o->aot_path != NULL) {
-    if (strcmp(be->name, "wasm") != 0)
+    if (strcmp(kind, "wasm") != 0 ||
+        (strcmp(be->name, "wasm") != 0 &&
+         !(o->isolation == PK_ISOLATE_PROCESS &&
+           strcmp(be->name, "process") == 0)))
       return pk__err(h, PK_ENOSYS, path, "open",
-                     "%s applies to wasm plugins run in the host; this is "
-                     "a %s plugin%s",
+                     "%s applies to wasm plugins; this is a %s plugin%s",
                      o->aot_path != NULL ? "aot_path" : "tier", kind,
                      o->isolation == PK_ISOLATE_PROCESS
-                         ? " under process isolation (the child interprets)"
+                         ? " under process isolation"
                          : "");
   }
   if (artifact)

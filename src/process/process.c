@@ -282,6 +282,47 @@ static int python_path(pk_plugin *p, int cleared, char **out) {
   return PK_OK;
 }
 
+/* A copy of "<prefix><value>" into argv[(*a)++]. */
+static int add_arg(pk_plugin *p, char **argv, size_t *a, const char *prefix,
+                   const char *value) {
+  size_t n = strlen(prefix) + strlen(value) + 1;
+  if ((argv[*a] = pk__alloc(p->host, n)) == NULL)
+    return PK_ENOMEM;
+  snprintf(argv[(*a)++], n, "%s%s", prefix, value);
+  return PK_OK;
+}
+
+/*
+ * The wasm execution tier, for plugkit-runner: --tier, and the artifact
+ * of the aot tier, which the child reads and checks itself while it
+ * loads the plugin (its seccomp filter still allows read-only opens
+ * then): --aot=FILE, or, for the cache, --cache-home=DIR, this
+ * process's cache base ($XDG_CACHE_HOME, else ~/.cache): a child with
+ * a cleared environment (harden bit 2) has neither variable.
+ */
+static int tier_args(pk_plugin *p, const pk_open_opts *o, char **argv,
+                     size_t *a) {
+  char dir[4096];
+  size_t n, k = sizeof "/plugkit" - 1;
+  int rc;
+  if (o == NULL)
+    return PK_OK;
+  if (o->tier != NULL && (rc = add_arg(p, argv, a, "--tier=", o->tier)) < 0)
+    return rc;
+  if (o->aot_path != NULL)
+    return add_arg(p, argv, a, "--aot=", o->aot_path);
+  if (o->tier == NULL ||
+      (strcmp(o->tier, "aot") != 0 && strcmp(o->tier, "auto") != 0))
+    return PK_OK;
+  /* No cache directory here: none in the child either (its open says
+     so). */
+  if (pk__os_cache_dir(dir, sizeof dir) != 0 || (n = strlen(dir)) <= k ||
+      strcmp(dir + n - k, "/plugkit") != 0)
+    return PK_OK;
+  dir[n - k] = '\0';
+  return add_arg(p, argv, a, "--cache-home=", dir);
+}
+
 /* Build argv and envp once: the child is started again on restarts. */
 static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
   static const char *const keep[] = {"PATH=", "LD_LIBRARY_PATH=",
@@ -292,11 +333,11 @@ static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
   const char *ext = strrchr(p->path, '.');
   const char *inner = p->inner_backend;
   char *pypath = NULL;
-  int py = 0;
+  int py = 0, rc;
 
-  if ((sh->argv = pk__alloc(p->host, 10 * sizeof *sh->argv)) == NULL)
+  if ((sh->argv = pk__alloc(p->host, 16 * sizeof *sh->argv)) == NULL)
     return PK_ENOMEM;
-  memset(sh->argv, 0, 10 * sizeof *sh->argv);
+  memset(sh->argv, 0, 16 * sizeof *sh->argv);
   if (runner != NULL) {
     /* The inner backend's own options travel as arguments (tools/runner.c):
        under isolation a wasm plugin keeps its memory cap, fuel and files. */
@@ -331,6 +372,8 @@ static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
         return PK_ENOMEM;
       snprintf(sh->argv[a++], n2, "--fs-root=%s", o->fs_root);
     }
+    if ((rc = tier_args(p, o, sh->argv, &a)) < 0)
+      return rc;
   } else if (ext != NULL && strcmp(ext, ".py") == 0) {
     sh->use_path = 1;
     sh->argv[0] = pk__strdup(p->host, "python3");
@@ -348,7 +391,7 @@ static int prepare_exec(pk_plugin *p, proc_shared *sh, const char *runner) {
     return PK_ENOMEM;
   memset(sh->envp, 0, (n + 8) * sizeof *sh->envp);
   if (py) {
-    int rc = python_path(p, sh->harden & 2, &pypath);
+    rc = python_path(p, sh->harden & 2, &pypath);
     if (rc < 0)
       return rc;
     if (pypath != NULL)
@@ -735,6 +778,26 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
             !pk__sig_equal(&want, &p->funcs[k].sig))
           return child_failed(p, st, PK_EPROTO, OTHER_EXPORTS);
       }
+    }
+    if (flags & PK__WIRE_F_TIER) {
+      /* plugkit-runner's wasm plugin: the tier its open chose, reported
+         as pk_plugin_info.tier (a static string: only the known names). */
+      static const char *const tiers[] = {"interp", "jit", "aot"};
+      const char *tier = NULL;
+      s = pk__rd_bytes(&r, &n);
+      for (k = 0; s != NULL && k < 3; k++)
+        if (n == strlen(tiers[k]) && memcmp(s, tiers[k], n) == 0)
+          tier = tiers[k];
+      if (!r.bad && tier == NULL)
+        return child_failed(p, st, PK_EPROTO,
+                            "READY names an unknown execution tier");
+      /* Only plugkit-runner serving a wasm plugin has one. */
+      if (!r.bad && strcmp(st->sh->label, "process:wasm") != 0)
+        return child_failed(p, st, PK_EPROTO,
+                            "READY names an execution tier, but the plugin "
+                            "is not a wasm plugin in plugkit-runner");
+      if (first)
+        p->tier = tier;
     }
     if (r.bad)
       return child_failed(p, st, PK_EPROTO, "malformed READY frame");

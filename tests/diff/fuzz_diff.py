@@ -3,13 +3,15 @@
 
 Each case: random bytes -> `wasm-opt -ttf` (binaryen's fuzzer, with the
 engine's feature set, sometimes followed by optimization passes) ->
-`wasm-validate` (wabt) -> run on pkw_exec (eager), pkw_exec -L (lazy) and
-v8_exec.js -> compare the lines (see pkw_exec.c for the format).
+`wasm-validate` (wabt) -> run on pkw_exec (eager), pkw_exec -L (lazy),
+pkw_exec -J (the jit tier), pkw_exec -A (the aot tier) and v8_exec.js ->
+compare the lines (see pkw_exec.c for the format).
 
 Compared: every export call in order, the values logged through
 fuzzing-support.log-*, results bit for bit (a NaN only as "NaN": payloads
 are nondeterministic by the spec), trap or no trap, and the trap kind where
-the two engines' kinds can be matched. Eager and lazy must agree exactly.
+the two engines' kinds can be matched. Eager, lazy, jit and aot must
+agree exactly.
 A mismatch that survives is re-checked on a `wasm-opt --denan` copy: if
 that copy agrees, the case counts as NaN-only (a NaN's bits reached memory
 and then hashMemory), else it is a divergence. A module that wabt rejects
@@ -21,7 +23,7 @@ OUT/fail-<seed>-<index>/ and makes the run fail (exit 1).
 
 usage: fuzz_diff.py --pkw-exec PATH [--out DIR] [--count N] [--seed S]
                     [--budget SECONDS] [--jobs J] [--max-failures K]
-                    [--keep-nan] [--v8-exec PATH]
+                    [--aot-every N] [--keep-nan] [--v8-exec PATH]
        fuzz_diff.py --pkw-exec PATH --module M.wasm|M.wat [--expect FILE]
 Exit: 0 no divergence, 1 divergence(s), 77 a tool is missing (ctest SKIP).
 """
@@ -138,12 +140,23 @@ def compare(pkw, v8):
 
 class Stats:
     KEYS = ["generated", "gen_failed", "valid", "invalid", "v8_refused",
-            "compared", "calls", "inconclusive", "nan_only", "divergences"]
+            "compared", "calls", "inconclusive", "nan_only", "divergences",
+            "jit", "aot"]
 
     def __init__(self):
         self.lock = threading.Lock()
         self.n = dict.fromkeys(self.KEYS, 0)
         self.traps = {}
+        self.missing = {}
+
+    def tier_missing(self, tier, why):
+        """A compiled tier that cannot run here: its reason, printed once."""
+        with self.lock:
+            if tier not in self.missing:
+                self.missing[tier] = why
+                print("fuzz_diff: the %s tier is not compared: %s"
+                      % (tier, why.splitlines()[-1] if why else "?"),
+                      flush=True)
 
     def add(self, key, k=1):
         with self.lock:
@@ -175,6 +188,13 @@ class Case:
         self.rng = random.Random("%d:%d" % (args.seed, index))
         self.log = []
         self.v8_refused = None
+
+    def aot_here(self):
+        """The aot tier runs the system C compiler on every module (about
+        10x the time of the other runs): every --aot-every'th case, all of
+        them with --module."""
+        n = self.a.aot_every
+        return n > 0 and self.index % n == 0
 
     def gen(self, d):
         r = self.rng
@@ -210,6 +230,8 @@ class Case:
             "pkw_jit": [self.a.pkw_exec, "-J", wasm],
             "v8": [self.a.node] + NODE_FLAGS + [self.a.v8_exec, wasm],
         }
+        if self.aot_here():
+            cmds["pkw_aot"] = [self.a.pkw_exec, "-A", wasm]
         for name, cmd in cmds.items():
             self.log.append(" ".join(cmd))
             try:
@@ -239,17 +261,25 @@ class Case:
             prob, _, _ = compare(o["pkw"][1], o["pkw_lazy"][1])
             return ("eager and lazy decoding differ"
                     + (": " + prob if prob else "")), o, 0, False
-        # The jit tier (exit 3: not in this build) must give the
-        # interpreter's output exactly, traps and their kinds included.
-        rc, out, err = o["pkw_jit"]
-        if rc != 3:
+        # The compiled tiers must give the interpreter's output exactly,
+        # traps and their kinds included. Exit 3: the tier cannot run here
+        # (no jit in this build, no C compiler for aot): said once, not a
+        # divergence.
+        for tier in ("jit", "aot"):
+            if "pkw_" + tier not in o:
+                continue
+            rc, out, err = o["pkw_" + tier]
+            if rc == 3:
+                self.stats.tier_missing(tier, err.strip())
+                continue
             if rc != 0:
-                return ("pkw_jit exited %d on a valid module: %s"
-                        % (rc, err.strip()[-2000:])), o, 0, False
+                return ("pkw_%s exited %d on a valid module: %s"
+                        % (tier, rc, err.strip()[-2000:])), o, 0, False
             if out != o["pkw"][1]:
                 prob, _, _ = compare(o["pkw"][1], out)
-                return ("the jit tier and the interpreter differ"
+                return ("the %s tier and the interpreter differ" % tier
                         + (": " + prob if prob else "")), o, 0, False
+            self.stats.add(tier)
         prob, calls, inconc = compare(o["pkw"][1], o["v8"][1])
         return prob, o, calls, inconc
 
@@ -441,6 +471,8 @@ def main():
                     help="print the counts every this many cases")
     ap.add_argument("--verbose", action="store_true",
                     help="say why a case was not compared")
+    ap.add_argument("--aot-every", type=int, default=1,
+                    help="run the aot tier on every N-th case (0: never)")
     ap.add_argument("--keep-nan", action="store_true",
                     help="also save the NaN-only cases (OUT/nan-*)")
     a = ap.parse_args()

@@ -3,9 +3,12 @@
  * sees in the line format that v8_exec.js prints for V8, so that
  * fuzz_diff.py can compare the two outputs line by line.
  *
- * usage: pkw_exec [-L] [-J] [-f FUEL] MODULE.wasm
+ * usage: pkw_exec [-L] [-J] [-A] [-f FUEL] MODULE.wasm
  * (-J: the jit tier, pkw_module_jit, which must behave as the interpreter
- * does; exit 3 when this build has no jit tier.)
+ * does; exit 3 when this build has no jit tier. -A: the aot tier, the
+ * module's PKW_CGEN_AOT C built by the system compiler (cc, with
+ * PKW_AOT_CFLAGS, as plugkit compile builds it) in a temporary folder,
+ * loaded and bound; exit 3 when there is no cc.)
  *   -L       decode with PKW_DECODE_LAZY (bodies translated at first call)
  *   -f FUEL  fuel per export call (default 20000000); running out prints
  *            "trap TRAP_OUT_OF_FUEL", which the driver treats as
@@ -27,11 +30,16 @@
  *   error <CODE> <message>       (not a trap: lazy translation failure)
  * Exit 0 after running; 2 when the module cannot be read, decoded or
  * linked (the message on stderr); 64 on bad usage. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "wasm.h"
 
@@ -64,6 +72,90 @@ static uint8_t *read_file(const char *path, size_t *out_len) {
   fclose(f);
   *out_len = len;
   return buf;
+}
+
+/* ---- -A: the aot tier ---------------------------------------------------- */
+
+extern char **environ;
+
+static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
+static void aot_close(void *ud) { dlclose(ud); }
+
+/* Builds m's aot C with cc in a temporary folder (removed before this
+ * returns: the loaded object stays mapped), loads it and binds it to m.
+ * Not plugkit's artifact (no header, no checks of the file): this tests
+ * the code, tests/wasm_backend/test_wasm_aot.c the artifacts. Returns
+ * PKW_OK, -3 when cc cannot be started, or an engine code (err says). */
+static int aot_bind(pkw_module *m, char *err, size_t errlen) {
+  static const char *const flags[] = {
+#define F_(x) x,
+      PKW_AOT_CFLAGS(F_)
+#undef F_
+      NULL};
+  char dir[512], src[600], so[600];
+  const char *argv[64];
+  char *c = NULL;
+  size_t clen = 0, i, k = 0;
+  FILE *f;
+  pid_t pid;
+  void *lib;
+  int rc, st, sp;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%.400s/pkw_exec_aot.XXXXXX",
+           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
+      PKW_OK)
+    return rc;
+  if (mkdtemp(dir) == NULL) {
+    free(c);
+    snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+    return PKW_EUNSUPPORTED;
+  }
+  snprintf(src, sizeof src, "%s/m.c", dir);
+  snprintf(so, sizeof so, "%s/m.so", dir);
+  if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
+    if (f != NULL)
+      fclose(f);
+    free(c);
+    remove(src);
+    rmdir(dir);
+    snprintf(err, errlen, "cannot write %.400s", src);
+    return PKW_EUNSUPPORTED;
+  }
+  fclose(f);
+  free(c);
+  argv[k++] = "cc";
+  for (i = 0; flags[i] != NULL; i++)
+    argv[k++] = flags[i];
+  argv[k++] = "-o";
+  argv[k++] = so;
+  argv[k++] = src;
+  argv[k] = NULL;
+  sp = posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv, environ);
+  if (sp != 0) {
+    remove(src);
+    rmdir(dir);
+    snprintf(err, errlen, "no C compiler: cannot start cc (%s)",
+             strerror(sp));
+    return -3;
+  }
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    snprintf(err, errlen, "cc failed on the generated C (kept in %.400s)",
+             dir);
+    return PKW_EUNSUPPORTED;
+  }
+  lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  remove(src);
+  remove(so);
+  rmdir(dir);
+  if (lib == NULL) {
+    snprintf(err, errlen, "dlopen: %.300s", dlerror());
+    return PKW_EUNSUPPORTED;
+  }
+  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
+  if (rc != PKW_OK)
+    dlclose(lib);
+  return rc;
 }
 
 /* Prints one value of type t from its 64-bit slot. */
@@ -135,13 +227,15 @@ int main(int argc, char **argv) {
   uint8_t *bytes;
   size_t len;
   uint32_t nim, i, nhosts = 0;
-  int rc, a, status = 0, jit = 0;
+  int rc, a, status = 0, jit = 0, aot = 0;
 
   for (a = 1; a < argc; a++) {
     if (strcmp(argv[a], "-L") == 0) {
       flags |= PKW_DECODE_LAZY;
     } else if (strcmp(argv[a], "-J") == 0) {
       jit = 1;
+    } else if (strcmp(argv[a], "-A") == 0) {
+      aot = 1;
     } else if (strcmp(argv[a], "-f") == 0 && a + 1 < argc) {
       fuel = strtoll(argv[++a], NULL, 0);
     } else if (argv[a][0] != '-' && !path) {
@@ -151,8 +245,9 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (!path) {
-    fprintf(stderr, "usage: pkw_exec [-L] [-J] [-f FUEL] MODULE.wasm\n");
+  if (!path || (jit && aot)) {
+    fprintf(stderr,
+            "usage: pkw_exec [-L] [-J | -A] [-f FUEL] MODULE.wasm\n");
     return 64;
   }
   bytes = read_file(path, &len);
@@ -172,6 +267,12 @@ int main(int argc, char **argv) {
             err);
     pkw_module_destroy(m);
     return rc == PKW_EUNSUPPORTED && strstr(err, "not built") ? 3 : 2;
+  }
+  if (aot && (rc = aot_bind(m, err, sizeof err)) != PKW_OK) {
+    fprintf(stderr, "pkw_exec: %s: aot: %s: %s\n", path,
+            rc == -3 ? "ENOSYS" : pkw_errname(rc), err);
+    pkw_module_destroy(m);
+    return rc == -3 ? 3 : 2;
   }
 
   /* Only the fuzzing-support loggers are provided, as binaryen does. */

@@ -333,8 +333,8 @@ PK_TEST(tier_refused) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   o.tier = "jit";
   PKT_RC(h, open_with(h, &o), PK_ENOSYS);
-  PKT_CONTAINS(pk_host_errmsg(h), "tier applies to wasm plugins run in the "
-                                  "host; this is a native plugin");
+  PKT_CONTAINS(pk_host_errmsg(h), "tier applies to wasm plugins; this is "
+                                  "a native plugin");
   o.tier = "interp"; /* the default, asked for: fine everywhere */
   PKT_RC(h, open_with(h, &o), PK_OK);
   o.tier = "auto"; /* the best this plugin has */

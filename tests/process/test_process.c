@@ -196,6 +196,12 @@ PK_TEST(init_kill9) { proto_case("kill", "init", PK_ECRASH, "signal 9"); }
 PK_TEST(init_exit) { proto_case("exit", "init", PK_ECRASH, "status 3"); }
 PK_TEST(init_hang) { proto_case("hang", "init", PK_ETIMEOUT, "in time"); }
 PK_TEST(init_garbage) { proto_case("garbage", "init", PK_EPROTO, "type"); }
+PK_TEST(init_tier_of_executable) {
+  proto_case("tier", "init", PK_EPROTO, "not a wasm plugin in plugkit-runner");
+}
+PK_TEST(init_unknown_tier) {
+  proto_case("badtier", "init", PK_EPROTO, "unknown execution tier");
+}
 PK_TEST(init_truncated) {
   proto_case("truncated", "init", PK_EPROTO, "truncated");
 }
@@ -457,6 +463,22 @@ PK_TEST(seccomp_forbids_open) {
   PKT_RC(host, pk_plugin_func(plug, "try_open", NULL, &f), PK_OK);
   PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_ECRASH);
   PKT_CONTAINS(pk_host_errmsg(host), "signal 31");
+  done();
+}
+
+/* The wasm tiers reach plugkit-runner for wasm plugins only: a native
+   plugin under isolation is refused, naming both. */
+PK_TEST(tier_for_isolated_native_refused) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.tier = "jit";
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(2), &o, &plug), PK_ENOSYS);
+  PKT_CONTAINS(pk_host_errmsg(host), "tier applies to wasm plugins; this "
+                                     "is a native plugin under process "
+                                     "isolation");
+  o.tier = "auto"; /* the best it has */
+  PKT_RC(host, pk_plugin_open(host, pkt_arg(2), &o, &plug), PK_OK);
   done();
 }
 

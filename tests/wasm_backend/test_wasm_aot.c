@@ -418,3 +418,138 @@ PK_TEST(traps_then_usable_and_reopen) {
   }
   pk_host_destroy(host);
 }
+
+/* ---- under process isolation (plugkit-runner) -------------------------- */
+
+/* limits.wasm's recurse(n) (n nested wasm calls, returns n) and
+   typed(x) (the host's triple(x) + 1, a direct import, forwarded by the
+   runner to this host): compiled code and host calls in the child. */
+static void expect_recurse_typed(int n, int x) {
+  pk_func *f;
+  pk_val in, out;
+  in = PK_I32(n);
+  PKT_RC(host, pk_plugin_func(plug, "recurse", "(i32)->i32", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, n);
+  in = PK_I32(x);
+  PKT_RC(host, pk_plugin_func(plug, "typed", "(i32)->i32", &f), PK_OK);
+  PKT_RC(host, pk_func_call(f, &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3 * x + 1);
+}
+
+/* A test host with the host function limits.wasm imports. */
+static pk_host *iso_host(void) {
+  pk_host *h = test_host();
+  PKT_RC(h, pk_host_define(h, "triple", "(i32)->i32", triple, NULL), PK_OK);
+  return h;
+}
+
+/* Opens fixture `name` in plugkit-runner with `tier` and `aot`; harden:
+   the child options (bit 2: an empty environment, bit 4: seccomp). Skips
+   when this build has no process isolation, or no libseccomp for bit 4
+   (the open says which). */
+static int open_isolated(const char *name, const char *tier, const char *aot,
+                         unsigned harden) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  const char *const *b;
+  int rc, has = 0;
+  for (b = pk_backends(); *b != NULL; b++)
+    has |= strcmp(*b, "process") == 0;
+  if (!has) {
+    pk_host_destroy(host);
+    pkt_skip("process isolation is not built");
+  }
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.grants = "*";
+  o.tier = tier;
+  o.aot_path = aot;
+  o.harden = harden;
+  plug = NULL;
+  rc = pk_plugin_open(host, wasm(name), &o, &plug);
+  if (rc == PK_ENOSYS &&
+      (strstr(pk_host_errmsg(host), "seccomp") != NULL ||
+       strstr(pk_host_errmsg(host), "jit tier is not built") != NULL)) {
+    static char why[512];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(host));
+    pk_host_destroy(host);
+    pkt_skip("%s", why);
+  }
+  return rc;
+}
+
+/* The jit tier in the child, sandboxed (no-new-privileges, an empty
+   environment, seccomp): libtcc compiles and maps the code while the
+   loading stage of the filter is on. */
+PK_TEST(isolated_jit_runs_and_reports_its_tier) {
+  host = iso_host();
+  PKT_RC(host, open_isolated("limits", "jit", NULL, 1 | 2 | 4), PK_OK);
+  expect_tier("jit");
+  expect_recurse_typed(100, 14);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* The aot tier in the child, from an artifact the host names. */
+PK_TEST(isolated_aot_named_artifact) {
+  char p[1024];
+  size_t n;
+  host = iso_host();
+  snprintf(p, sizeof p, "%s", pkt_tmp("iso.pkaot"));
+  free(copy_artifact("limits", p, &n));
+  PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_OK);
+  expect_tier("aot");
+  expect_recurse_typed(50, 7);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* ...and from the host's cache: the child's environment is empty (no
+   XDG_CACHE_HOME, no HOME), so the host tells it where the cache is. */
+PK_TEST(isolated_aot_and_auto_from_host_cache) {
+  host = iso_host();
+  fill_cache("limits");
+  PKT_RC(host, open_isolated("limits", "aot", NULL, 1 | 2 | 4), PK_OK);
+  expect_tier("aot");
+  expect_recurse_typed(10, 2);
+  pk_plugin_close(plug);
+  PKT_RC(host, open_isolated("limits", "auto", NULL, 2), PK_OK);
+  expect_tier("aot");
+  expect_recurse_typed(20, -3);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* Interpreted in the child, the tier says so too (it was "" before the
+   child reported it). */
+PK_TEST(isolated_interp_reports_interp) {
+  host = iso_host();
+  PKT_RC(host, open_isolated("limits", NULL, NULL, 0), PK_OK);
+  expect_tier("interp");
+  expect_recurse_typed(30, 5);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* A tampered artifact is refused in the child, before anything of it is
+   loaded, and the host's message names the file and the cause. */
+PK_TEST(isolated_tampered_artifact_refused) {
+  char p[1024];
+  size_t n;
+  unsigned char *a;
+  host = iso_host();
+  snprintf(p, sizeof p, "%s", pkt_tmp("iso-tampered.pkaot"));
+  a = copy_artifact("limits", p, &n);
+  a[n - 1] ^= 0x55;
+  pkt_write_file(p, a, n);
+  free(a);
+  PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_EFORMAT);
+  PKT_ASSERT(plug == NULL);
+  PKT_CONTAINS(pk_host_errmsg(host), "refused");
+  PKT_CONTAINS(pk_host_errmsg(host), p);
+  PKT_CONTAINS(pk_host_errmsg(host), "tampered");
+  /* A missing one is PK_ENOENT, named too. */
+  snprintf(p, sizeof p, "%s", pkt_tmp("iso-missing.pkaot"));
+  PKT_RC(host, open_isolated("limits", "aot", p, 0), PK_ENOENT);
+  PKT_CONTAINS(pk_host_errmsg(host), p);
+  pk_host_destroy(host);
+}
