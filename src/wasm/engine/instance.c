@@ -535,6 +535,10 @@ uint8_t *pkw_memory_data(pkw_memory *mem, uint64_t *out_size) {
   return mem != NULL ? mem->data : NULL;
 }
 
+int pkw_memory_mapped(const pkw_memory *mem) {
+  return mem != NULL && mem->reserved != 0;
+}
+
 uint32_t pkw_memory_pages(const pkw_memory *mem) {
   return mem != NULL ? mem->pages : 0;
 }

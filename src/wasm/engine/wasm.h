@@ -485,6 +485,11 @@ int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
 /* Base and byte size of a memory. The pointer changes on memory.grow. */
 uint8_t *pkw_memory_data(pkw_memory *mem, uint64_t *out_size);
 uint32_t pkw_memory_pages(const pkw_memory *mem);
+/* 1 when the memory is a copy-on-write mapping of an image's memory
+ * file (an instance made from an image on a system with memory files:
+ * instance.c says how), 0 when its bytes come from the allocator. For
+ * tests and reports: both behave the same. */
+int pkw_memory_mapped(const pkw_memory *mem);
 /* Bounds-checked copies; PKW_TRAP_MEMORY_OOB if [off, off+n) is outside. */
 int pkw_memory_read(pkw_memory *mem, uint64_t off, void *dst, size_t n);
 int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
