@@ -54,8 +54,8 @@ struct pkw_image {
  * maximum size, when the system has memory files (os_mem.h): creating it
  * is one mmap, only the pages the instance touches cost (a read maps the
  * file's page, a write copies that one page), and a spare's memory goes
- * back to the image by dropping its private pages (pk__os_vm_discard)
- * instead of writing every byte again. memory.grow commits pages of the
+ * back to the image without writing every byte again (by the pages
+ * written: image_restore_mapped says how). memory.grow commits pages of the
  * reservation, so the memory never moves. Without memory files, or when
  * a mapping fails, the image is copied into allocator memory as before.
  * No page is ever accessed past the memory's size (every access is
