@@ -72,7 +72,9 @@ PK_API const char *const *pk_backends(void);
  * The allocator hook, shaped like realloc: with size 0 it frees `ptr` and
  * returns NULL; otherwise it returns a block of `size` bytes (moving `ptr`'s
  * contents) or NULL when out of memory, leaving `ptr` untouched. Every
- * allocation the library makes for a host goes through it.
+ * allocation the library makes for a host goes through it, but for the
+ * linear memory of wasm pool instances made from a post-init image,
+ * which is a copy-on-write mapping of it (docs/backends/wasm.md).
  */
 typedef void *(*pk_alloc_fn)(void *ud, void *ptr, size_t size);
 

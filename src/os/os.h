@@ -1,7 +1,8 @@
 /*
  * os.h: the only interface to the operating system. Each platform folder
  * (src/os/posix/, ...) implements all of it; nothing else in the library
- * tests platform macros.
+ * tests platform macros. The wasm engine's memory mappings are in
+ * os_mem.h (the engine, a library of its own, includes only that).
  */
 #ifndef PK_OS_OS_H
 #define PK_OS_OS_H

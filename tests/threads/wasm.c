@@ -214,6 +214,14 @@ PK_TEST(sum_8_threads) { sum_many("pool.wasm"); }
 /* The same where each new instance runs init (it calls a host function). */
 PK_TEST(sum_8_threads_init_per_instance) { sum_many("pool_born.wasm"); }
 
+/* The same where the system has no memory files (the engine's test hook
+   PK_TEST_NO_MEMFD makes memfd_create fail): new instances copy the
+   image's memory instead of mapping it (docs/backends/wasm.md). */
+PK_TEST(sum_8_threads_image_copied) {
+  setenv("PK_TEST_NO_MEMFD", "1", 1);
+  sum_many("pool.wasm");
+}
+
 /* ---- open and close racing with calls -------------------------------------- */
 
 static void *until_closed(void *arg) {

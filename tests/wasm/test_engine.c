@@ -1551,10 +1551,296 @@ static void test_spare_threads(void) {
   spares_unload(&fx);
 }
 
+/* ---- copy-on-write images -------------------------------------------------
+ *
+ * Instances made from an image map its memory file privately where the
+ * system has memory files (pkw_memory_mapped says so); the tests run
+ * twice, mapped and with the copy fallback: `cow_mode` is set by the
+ * test name (PK_TEST_NO_MEMFD is the engine's hook that makes
+ * memfd_create fail, read when an image's file is first wanted). */
+
+/* "mapped": the instances must be mapped (skipped where the system has
+ * no memory files); "copy": they must not be. */
+static int cow_mapped_wanted;
+
+static void cow_mode(int mapped) {
+  cow_mapped_wanted = mapped;
+  if (!mapped)
+    CHECK(setenv("PK_TEST_NO_MEMFD", "1", 1) == 0);
+}
+
+/* inst's memory is mapped as the mode wants (exit 77, skipped, when the
+ * mode wants a mapping and this system has no memory files). */
+static void check_mode(pkw_instance *inst) {
+  int mapped = pkw_memory_mapped(pkw_instance_memory(inst));
+  if (cow_mapped_wanted && !mapped) {
+    printf("SKIP: no copy-on-write mapping on this system\n");
+    exit(77);
+  }
+  CHECK(mapped == cow_mapped_wanted);
+}
+
+/* Nothing one instance wrote (guest stores on several pages, raw writes
+ * through the data pointer, which nothing tracks) is seen by the next
+ * made from its spare, nor by another made while it lives. */
+static void cow_no_leak(int mapped) {
+  pkw_alloc al = {count_realloc, NULL};
+  spares_fx fx;
+  pkw_instance *a, *b;
+  uint8_t *d;
+  int i;
+  cow_mode(mapped);
+  spares_load(&fx, &al, 0, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  for (i = 0; i < 3; i++) {
+    a = from_image(fx.m, fx.img);
+    check_mode(a);
+    check_image_memory(a, "IMG");
+    store(a, 100, 0xdeadbeefu);          /* a zero chunk */
+    store(a, 12288, 0x41414141u);        /* the image's chunk */
+    store(a, 131068, 0x01020304u);       /* the last word */
+    d = pkw_memory_data(pkw_instance_memory(a), NULL);
+    d[70000] = 9;                        /* raw */
+    b = from_image(fx.m, fx.img);        /* a second one meanwhile */
+    check_mode(b);
+    check_image_memory(b, "IMG");
+    pkw_instance_destroy(a);             /* the spare (cap 1) */
+    pkw_instance_destroy(b);             /* freed */
+  }
+  a = from_image(fx.m, fx.img);
+  check_image_memory(a, "IMG");
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+  CHECK(live == 0);
+}
+
+static void test_cow_no_leak(void) { cow_no_leak(1); }
+static void test_cow_no_leak_copy(void) { cow_no_leak(0); }
+
+/* More written than is copied back (PKW_COW_COPY_MAX, 256 KiB): the
+ * memory is dropped whole instead; still the image after. */
+static void cow_many_pages(int mapped) {
+  spares_fx fx;
+  pkw_instance *a;
+  pkw_limits lim;
+  uint8_t *d;
+  uint32_t p;
+  cow_mode(mapped);
+  {
+    spec sp = {"ii", "", store_code, sizeof store_code, 0, 12, -1, 0, 0};
+    buf b;
+    build(&b, &sp);
+    CHECK_RC(pkw_module_decode_ex(NULL, b.b, b.n, 0, &fx.m, NULL, 0), PKW_OK);
+  }
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, NULL, &fx.inst0, NULL, 0),
+           PKW_OK);
+  d = pkw_memory_data(pkw_instance_memory(fx.inst0), NULL);
+  for (p = 0; p < 12; p++)
+    d[p * 65536u + 5] = (uint8_t)(p + 1);
+  CHECK_RC(pkw_image_create(fx.inst0, &fx.img), PKW_OK);
+  pkw_module_set_spares(fx.m, 1);
+  memset(&lim, 0, sizeof lim);
+  lim.image = fx.img;
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_mode(a);
+  d = pkw_memory_data(pkw_instance_memory(a), NULL);
+  memset(d, 0xee, 12u * 65536u); /* every page */
+  pkw_instance_destroy(a);
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  d = pkw_memory_data(pkw_instance_memory(a), NULL);
+  for (p = 0; p < 12u * 65536u; p++)
+    CHECK(d[p] == (p % 65536u == 5 ? (uint8_t)(p / 65536u + 1) : 0));
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+}
+
+static void test_cow_many_pages(void) { cow_many_pages(1); }
+
+/* Pages the last user grew are gone: the next instance has the image's
+ * size, and grows into zero pages; up to its limit, not past it. */
+static void cow_grown(int mapped) {
+  spares_fx fx;
+  pkw_instance *a;
+  pkw_limits lim;
+  pkw_memory *mem;
+  uint8_t *d;
+  uint32_t old, k;
+  cow_mode(mapped);
+  spares_load(&fx, NULL, 0, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  memset(&lim, 0, sizeof lim);
+  lim.image = fx.img;
+  lim.max_memory_pages = 6;
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_mode(a);
+  mem = pkw_instance_memory(a);
+  CHECK_RC(pkw_memory_grow(mem, 3, &old), PKW_OK);
+  CHECK(old == 2 && pkw_memory_pages(mem) == 5);
+  d = pkw_memory_data(mem, NULL);
+  for (k = 2; k < 5; k++)
+    CHECK(d[k * 65536u + 77] == 0); /* grown pages are zero */
+  store(a, 4 * 65536u + 8, 0x11223344u);
+  d[2 * 65536u] = 3;
+  pkw_instance_destroy(a);
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  mem = pkw_instance_memory(a);
+  CHECK(pkw_memory_pages(mem) == 2);
+  check_image_memory(a, "IMG");
+  CHECK_RC(pkw_memory_grow(mem, 4, &old), PKW_OK); /* to the limit: 6 */
+  CHECK_RC(pkw_memory_grow(mem, 1, &old), PKW_ELIMIT);
+  d = pkw_memory_data(mem, NULL);
+  for (k = 2u * 65536u; k < 6u * 65536u; k++)
+    CHECK(d[k] == 0);
+  store(a, 6u * 65536u - 4, 5); /* the last word of the limit */
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+}
+
+static void test_cow_grown(void) { cow_grown(1); }
+static void test_cow_grown_copy(void) { cow_grown(0); }
+
+/* Bulk memory (memory.fill) on a mapped memory, across the image's
+ * chunk: the same bytes as copying would give, and gone in the next. */
+static void test_cow_bulk_fill(void) {
+  /* f(addr, val): memory.fill(addr, val, 8192) */
+  static const uint8_t fill[] = {0x20, 0x00, 0x20, 0x01, 0x41, 0x80, 0xc0,
+                                 0x00, 0xfc, 0x0b, 0x00, 0x0b};
+  spec sp = {"ii", "", fill, sizeof fill, 0, 2, -1, 0, 0};
+  spares_fx fx;
+  pkw_instance *a;
+  const uint8_t *d;
+  uint32_t k;
+  buf b;
+  cow_mode(1);
+  build(&b, &sp);
+  CHECK_RC(pkw_module_decode_ex(NULL, b.b, b.n, 0, &fx.m, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, NULL, &fx.inst0, NULL, 0),
+           PKW_OK);
+  CHECK_RC(pkw_memory_write(pkw_instance_memory(fx.inst0), 12288, "IMG", 3),
+           PKW_OK);
+  CHECK_RC(pkw_image_create(fx.inst0, &fx.img), PKW_OK);
+  pkw_module_set_spares(fx.m, 1);
+  a = from_image(fx.m, fx.img);
+  check_mode(a);
+  store(a, 10000, 0x55);
+  d = pkw_memory_data(pkw_instance_memory(a), NULL);
+  for (k = 9990; k < 18200; k++)
+    CHECK(d[k] == (k >= 10000 && k < 18192 ? 0x55 : 0));
+  pkw_instance_destroy(a);
+  a = from_image(fx.m, fx.img);
+  check_image_memory(a, "IMG");
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+}
+
+/* pkw_instance_reset of a tracked instance with a mapped memory: the
+ * written chunks and the grown pages go back. */
+static void cow_reset(int mapped) {
+  spares_fx fx;
+  pkw_instance *a;
+  pkw_memory *mem;
+  int i;
+  cow_mode(mapped);
+  spares_load(&fx, NULL, PKW_DECODE_DIRTY, "IMG");
+  a = from_image(fx.m, fx.img);
+  check_mode(a);
+  CHECK_RC(pkw_instance_track_dirty(a), PKW_OK);
+  mem = pkw_instance_memory(a);
+  for (i = 0; i < 3; i++) {
+    store(a, 12290, 0x41414141u);
+    store(a, 65536, 7);
+    CHECK_RC(pkw_memory_grow(mem, 2, NULL), PKW_OK);
+    store(a, 3u * 65536u, 9);
+    CHECK_RC(pkw_instance_reset(a, fx.img), PKW_OK);
+    check_image_memory(a, "IMG");
+    CHECK(pkw_instance_dirty_chunks(a) == 0);
+    CHECK_RC(pkw_memory_grow(mem, 2, NULL), PKW_OK);
+    CHECK(pkw_memory_data(mem, NULL)[3u * 65536u] == 0);
+    CHECK_RC(pkw_instance_reset(a, fx.img), PKW_OK);
+  }
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+}
+
+static void test_cow_reset(void) { cow_reset(1); }
+static void test_cow_reset_copy(void) { cow_reset(0); }
+
+/* Hostile shapes: an image of 0 pages and a memory of maximum 0 (never
+ * mapped: nothing to map; grow fails as before), a spare of another
+ * shape (other stack size: not reused; a larger memory limit than its
+ * reservation: mapped again, and grows to the new limit). */
+static void test_cow_shapes(void) {
+  spares_fx fx;
+  pkw_instance *a;
+  pkw_limits lim;
+  pkw_memory *mem;
+  spec sp = {"ii", "", store_code, sizeof store_code, 0, 0, 0, 0, 0};
+  buf b;
+  cow_mode(1);
+  build(&b, &sp);
+  CHECK_RC(pkw_module_decode_ex(NULL, b.b, b.n, 0, &fx.m, NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, NULL, &fx.inst0, NULL, 0),
+           PKW_OK);
+  CHECK_RC(pkw_image_create(fx.inst0, &fx.img), PKW_OK);
+  pkw_module_set_spares(fx.m, 1);
+  a = from_image(fx.m, fx.img);
+  mem = pkw_instance_memory(a);
+  CHECK(pkw_memory_pages(mem) == 0 && !pkw_memory_mapped(mem));
+  CHECK_RC(pkw_memory_grow(mem, 1, NULL), PKW_ELIMIT);
+  pkw_instance_destroy(a);
+  a = from_image(fx.m, fx.img); /* its spare */
+  CHECK(pkw_memory_pages(pkw_instance_memory(a)) == 0);
+  pkw_instance_destroy(a);
+  spares_unload(&fx);
+
+  spares_load(&fx, NULL, 0, "IMG");
+  pkw_module_set_spares(fx.m, 1);
+  memset(&lim, 0, sizeof lim);
+  lim.image = fx.img;
+  lim.max_memory_pages = 3;
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_mode(a);
+  store(a, 12288, 1);
+  pkw_instance_destroy(a);
+  lim.max_memory_pages = 40; /* over the spare's reservation */
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_image_memory(a, "IMG");
+  mem = pkw_instance_memory(a);
+  CHECK_RC(pkw_memory_grow(mem, 38, NULL), PKW_OK);
+  store(a, 40u * 65536u - 4, 3);
+  CHECK(pkw_memory_data(mem, NULL)[40u * 65536u - 4] == 3);
+  store(a, 12288, 1);
+  pkw_instance_destroy(a);
+  lim.stack_slots = 1000; /* another block shape: new blocks */
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_image_memory(a, "IMG");
+  pkw_instance_destroy(a);
+  lim.stack_slots = 0;
+  lim.max_memory_pages = 2; /* the image's size exactly */
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0), PKW_OK);
+  check_image_memory(a, "IMG");
+  CHECK_RC(pkw_memory_grow(pkw_instance_memory(a), 1, NULL), PKW_ELIMIT);
+  pkw_instance_destroy(a);
+  lim.max_memory_pages = 1; /* under the image: refused */
+  a = NULL;
+  CHECK_RC(pkw_instance_create(fx.m, NULL, 0, &lim, &a, NULL, 0),
+           PKW_ELIMIT);
+  spares_unload(&fx);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
 } tests[] = {
+    {"wasm_cow_no_leak", test_cow_no_leak},
+    {"wasm_cow_no_leak_copy", test_cow_no_leak_copy},
+    {"wasm_cow_many_pages", test_cow_many_pages},
+    {"wasm_cow_grown", test_cow_grown},
+    {"wasm_cow_grown_copy", test_cow_grown_copy},
+    {"wasm_cow_bulk_fill", test_cow_bulk_fill},
+    {"wasm_cow_reset", test_cow_reset},
+    {"wasm_cow_reset_copy", test_cow_reset_copy},
+    {"wasm_cow_shapes", test_cow_shapes},
     {"wasm_fuel_traps", test_fuel},
     {"wasm_fuel_bounds_start", test_fuel_start},
     {"wasm_interrupt_from_thread", test_interrupt},

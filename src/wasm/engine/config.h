@@ -7,6 +7,19 @@
 #ifndef PKW_DEFAULT_MAX_MEMORY_PAGES
 #define PKW_DEFAULT_MAX_MEMORY_PAGES 16384u        /* 1 GiB */
 #endif
+/* Images of at least this many memory pages are mapped copy-on-write by
+ * the instances made from them (instance.c: "copy-on-write memory");
+ * smaller ones are copied. 0 would map every image. */
+#ifndef PKW_COW_MIN_PAGES
+#define PKW_COW_MIN_PAGES 1u
+#endif
+/* A spare's mapped memory whose writes were not tracked goes back to its
+ * image by copying the pages the system says were written, up to this
+ * many bytes; past it, by dropping them all (instance.c,
+ * image_restore_mapped). */
+#ifndef PKW_COW_COPY_MAX
+#define PKW_COW_COPY_MAX (256u * 1024u)
+#endif
 /* Wasm call frames per instance before STACK_EXHAUSTED. The interpreter
  * does not recurse in C for guest calls, so this is only a memory bound. */
 #ifndef PKW_DEFAULT_MAX_CALL_DEPTH

@@ -5,6 +5,9 @@
 
 #include "internal.h"
 #include "reader.h"
+#ifdef PKW_HAVE_OS_MEM
+#include "os_mem.h"
+#endif
 
 #define PAGE 65536u
 
@@ -33,8 +36,73 @@ struct pkw_image {
   uint32_t nelems, ndatas;
   uint8_t *elem_dropped, *data_dropped;
   size_t bytes;
+  /* The memory as a file that instances map copy-on-write (image_fd):
+   * COW_UNTRIED until an instance needs it, COW_NONE when there is
+   * none (no memory, under PKW_COW_MIN_PAGES, no memfd), else its fd. */
+  atomic_int cow_fd;
 };
 
+#define COW_UNTRIED (-2)
+#define COW_NONE (-1)
+
+
+/* ---- copy-on-write memory ------------------------------------------------ */
+
+/*
+ * An instance made from an image (pkw_limits.image) gets its memory as a
+ * private mapping of the image's memory file over a reservation of its
+ * maximum size, when the system has memory files (os_mem.h): creating it
+ * is one mmap, only the pages the instance touches cost (a read maps the
+ * file's page, a write copies that one page), and a spare's memory goes
+ * back to the image without writing every byte again (by the pages
+ * written: image_restore_mapped says how). memory.grow commits pages of the
+ * reservation, so the memory never moves. Without memory files, or when
+ * a mapping fails, the image is copied into allocator memory as before.
+ * No page is ever accessed past the memory's size (every access is
+ * bounds-checked), so the inaccessible rest of the reservation never
+ * faults: there is no signal handler.
+ */
+#ifdef PKW_HAVE_OS_MEM
+static int vm_written(const void *at, size_t n,
+                      void (*written)(void *ud, size_t off, size_t len),
+                      void *ud) {
+  return pk__os_vm_written(at, n, written, ud);
+}
+static void vm_release(void *base, size_t n) { pk__os_vm_release(base, n); }
+static int vm_commit(void *at, size_t n) { return pk__os_vm_commit(at, n); }
+static int vm_discard(void *at, size_t n) { return pk__os_vm_discard(at, n); }
+#else
+static int vm_written(const void *at, size_t n,
+                      void (*written)(void *ud, size_t off, size_t len),
+                      void *ud) {
+  return (void)at, (void)n, (void)written, (void)ud, -1;
+}
+static void vm_release(void *base, size_t n) { (void)base, (void)n; }
+static int vm_commit(void *at, size_t n) { return (void)at, (void)n, -1; }
+static int vm_discard(void *at, size_t n) { return (void)at, (void)n, -1; }
+#endif
+
+/* The bytes [off, off + n) of a mapped memory zero again (the pages a
+ * memory grew past its image): dropped, or written if that fails. */
+static void cow_zero(pkw_memory *mem, uint64_t off, uint64_t n) {
+  if (n > 0 && vm_discard(mem->data + off, (size_t)n) != 0)
+    memset(mem->data + off, 0, (size_t)n);
+}
+
+/* Frees mem's bytes (the reservation, or the allocator's block): 0
+ * pages, bytes not those of any image; the dirty map stays. */
+static void memory_drop(pkw_memory *mem) {
+  if (mem->reserved != 0)
+    vm_release(mem->data, mem->reserved);
+  else
+    pkw__realloc(&mem->alloc, mem->data, 0);
+  mem->data = NULL;
+  mem->reserved = 0;
+  mem->cow_id = 0;
+  mem->committed = 0;
+  mem->pages = 0;
+  mem->size = 0;
+}
 
 /* ---- memories, tables, globals ------------------------------------------ */
 
@@ -132,6 +200,131 @@ static int memory_reuse(pkw_memory *mem, uint32_t pages, uint32_t max,
   return PKW_OK;
 }
 
+/* The image's memory file, made by the first instance that needs it
+ * (not by pkw_image_create: a plugin that never has a second instance
+ * pays nothing), whichever thread gets there first; COW_NONE when there
+ * is none. The image is shared read-only but for this once-set field. */
+static int image_fd(const pkw_image *cimg) {
+  pkw_image *img = (pkw_image *)(uintptr_t)cimg;
+  int fd = atomic_load_explicit(&img->cow_fd, memory_order_acquire);
+  int want = COW_UNTRIED;
+#ifdef PKW_HAVE_OS_MEM
+  uint64_t c, e;
+  if (fd != COW_UNTRIED)
+    return fd;
+  fd = pk__os_memfd_create("pkw-image", (uint64_t)img->pages * PAGE);
+  /* The chunks that are not zero, a run at a time (their data is
+   * consecutive); the zero ones stay holes. */
+  for (c = 0; fd >= 0 && c < img->nchunks; c = e) {
+    e = c + 1;
+    if (img->chunk[c] == 0)
+      continue;
+    while (e < img->nchunks && img->chunk[e] == img->chunk[e - 1] + 1)
+      e++;
+    if (pk__os_memfd_write(fd, c * CHUNK,
+                           img->data + (img->chunk[c] - 1) * CHUNK,
+                           (size_t)(e - c) * CHUNK) != 0) {
+      pk__os_memfd_close(fd);
+      fd = COW_NONE;
+    }
+  }
+  if (fd >= 0)
+    pk__os_memfd_seal(fd);
+  else
+    fd = COW_NONE;
+#else
+  if (fd != COW_UNTRIED)
+    return fd;
+  fd = COW_NONE;
+#endif
+  if (!atomic_compare_exchange_strong_explicit(&img->cow_fd, &want, fd,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire)) {
+#ifdef PKW_HAVE_OS_MEM
+    if (fd >= 0)
+      pk__os_memfd_close(fd); /* another thread made it first */
+#endif
+    return want;
+  }
+  return fd;
+}
+
+/* mem (no bytes) as a private mapping of img's memory file fd, in a
+ * reservation of max pages: 1, or 0 when that cannot be (the caller
+ * copies the image instead). */
+static int memory_map(pkw_memory *mem, const pkw_image *img, int fd,
+                      uint32_t max) {
+#ifdef PKW_HAVE_OS_MEM
+  uint64_t bytes = (uint64_t)max * PAGE;
+  uint8_t *base;
+  if (bytes > SIZE_MAX / 2 || max < img->pages ||
+      (base = pk__os_vm_reserve((size_t)bytes)) == NULL)
+    return 0;
+  if (pk__os_vm_map_file(base, (size_t)img->pages * PAGE, fd) != 0) {
+    pk__os_vm_release(base, (size_t)bytes);
+    return 0;
+  }
+  mem->data = base;
+  mem->reserved = (size_t)bytes;
+  mem->cow_id = img->id;
+  mem->committed = img->pages;
+  mem->pages = img->pages;
+  mem->size = (uint64_t)img->pages * PAGE;
+  return 1;
+#else
+  (void)mem, (void)img, (void)fd, (void)max;
+  return 0;
+#endif
+}
+
+/* The memory of a new instance: `pages` pages under `max`, zero (img
+ * NULL) or to be made img's by image_apply. mem is a spare's (spare: its
+ * bytes and dirty map kept when they serve) or new. A mapped spare of
+ * img's file stays mapped, shrunk to the image's size (image_apply
+ * drops what its last user wrote); otherwise img's file is mapped when
+ * it has one, else the memory comes from the allocator. *out_mapped: 1
+ * when the memory was mapped just now (its bytes are img's already). */
+static int memory_setup(pkw_memory *mem, const pkw_alloc *a, uint32_t pages,
+                        uint32_t max, const pkw_image *img, int spare,
+                        int *out_mapped) {
+  int fd = img != NULL && img->pages > 0 ? image_fd(img) : COW_NONE;
+  *out_mapped = 0;
+  if (!spare) {
+    memset(mem, 0, sizeof *mem);
+    mem->alloc = *a;
+  }
+  if (pages > max) {
+    mem->max = max;
+    return PKW_ELIMIT;
+  }
+  if (spare && mem->reserved != 0) {
+    if (fd >= 0 && mem->cow_id == img->id && mem->pages >= pages &&
+        (uint64_t)max * PAGE <= mem->reserved) {
+      /* What the last user grew goes: zero again, still committed. */
+      cow_zero(mem, (uint64_t)pages * PAGE, mem->size - (uint64_t)pages * PAGE);
+      mem->max = max;
+      mem->pages = pages;
+      mem->size = (uint64_t)pages * PAGE;
+      return PKW_OK;
+    }
+    memory_drop(mem);
+    dirty_forget(mem);
+  } else if (spare && fd >= 0) {
+    memory_drop(mem); /* allocator memory: mapped instead */
+    dirty_forget(mem);
+  }
+  if (fd >= 0 && memory_map(mem, img, fd, max)) {
+    mem->max = max;
+    *out_mapped = 1;
+    if (mem->dirty != NULL && dirty_cover(mem, pages) < 0)
+      return PKW_ENOMEM;
+    return PKW_OK;
+  }
+  if (spare)
+    return memory_reuse(mem, pages, max, img);
+  return memory_init(mem, a, pages, max, img == NULL);
+}
+
 int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta) {
   uint32_t old = mem->pages;
   uint64_t npages = (uint64_t)old + delta;
@@ -142,6 +335,19 @@ int64_t pkw__memory_grow(pkw_memory *mem, uint32_t delta) {
     return old;
   if (mem->dirty != NULL && dirty_cover(mem, npages) < 0)
     return -1;
+  if (mem->reserved != 0) {
+    /* A mapped memory: pages past the size are zero (cow_zero); those
+     * never committed are made accessible. The data does not move. */
+    if (npages > mem->committed) {
+      if (vm_commit(mem->data + (size_t)mem->committed * PAGE,
+                    (size_t)(npages - mem->committed) * PAGE) != 0)
+        return -1;
+      mem->committed = (uint32_t)npages;
+    }
+    mem->pages = (uint32_t)npages;
+    mem->size = npages * PAGE;
+    return old;
+  }
   nd = pkw__realloc(&mem->alloc, mem->data, (size_t)npages * PAGE);
   if (nd == NULL)
     return -1;
@@ -327,6 +533,10 @@ uint8_t *pkw_memory_data(pkw_memory *mem, uint64_t *out_size) {
   if (out_size != NULL)
     *out_size = mem != NULL ? mem->size : 0;
   return mem != NULL ? mem->data : NULL;
+}
+
+int pkw_memory_mapped(const pkw_memory *mem) {
+  return mem != NULL && mem->reserved != 0;
 }
 
 uint32_t pkw_memory_pages(const pkw_memory *mem) {
@@ -517,7 +727,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
   pkw_instance *spare;
   uint64_t *stack = NULL;
   pkw_memory *spare_mem = NULL;
-  int rc;
+  int rc, mapped = 0;
 
   if (m == NULL || out_inst == NULL)
     return PKW_EINVAL;
@@ -694,14 +904,9 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
       rc = PKW_ELIMIT;
       goto fail;
     }
-    if (spare_mem != NULL)
-      rc = memory_reuse(inst->mem,
-                        lim.image != NULL ? lim.image->pages : ml->min, max,
-                        lim.image);
-    else
-      rc = memory_init(inst->mem, &m->alloc,
-                       lim.image != NULL ? lim.image->pages : ml->min, max,
-                       lim.image == NULL);
+    rc = memory_setup(inst->mem, &m->alloc,
+                      lim.image != NULL ? lim.image->pages : ml->min, max,
+                      lim.image, spare_mem != NULL, &mapped);
     inst->mem->has_max = ml->has_max;
     inst->mem->decl_max = ml->max;
     if (rc < 0) {
@@ -722,7 +927,7 @@ int pkw_instance_create(pkw_module *m, const pkw_extern *imports,
     inst->own_globals[i].val = eval_cexpr(inst, &m->global_init[i]);
   if (lim.image != NULL) {
     /* From an image: its state replaces segments and start. */
-    if ((rc = image_apply(inst, lim.image, 1)) < 0) {
+    if ((rc = image_apply(inst, lim.image, mapped ? 2 : 1)) < 0) {
       pkw__errf(errbuf, errlen, "cannot apply the image");
       goto fail;
     }
@@ -799,7 +1004,7 @@ static void spare_unlock(pkw_module *m) {
 static void instance_free_blocks(pkw_instance *inst) {
   pkw_alloc a = inst->alloc;
   if (inst->own_mem && inst->mem != NULL) {
-    pkw__realloc(&a, inst->mem->data, 0);
+    memory_drop(inst->mem);
     pkw__realloc(&a, inst->mem->dirty, 0);
     pkw__realloc(&a, inst->mem->dirty_list, 0);
     pkw__realloc(&a, inst->mem, 0);
@@ -1126,6 +1331,10 @@ void pkw_image_destroy(pkw_image *img) {
   if (img == NULL)
     return;
   a = img->alloc;
+#ifdef PKW_HAVE_OS_MEM
+  /* Instances that still map the file keep it alive by themselves. */
+  pk__os_memfd_close(atomic_load_explicit(&img->cow_fd, memory_order_acquire));
+#endif
   pkw__realloc(&a, img->chunk, 0);
   pkw__realloc(&a, img->data, 0);
   pkw__realloc(&a, img->globals, 0);
@@ -1169,6 +1378,7 @@ int pkw_image_create(pkw_instance *inst, pkw_image **out_image) {
   memset(img, 0, sizeof *img);
   img->alloc = a;
   img->id = atomic_fetch_add_explicit(&image_ids, 1, memory_order_relaxed) + 1;
+  atomic_init(&img->cow_fd, COW_NONE);
   /* Imported functions by address, for the function references. */
   nimp = m->nfunc_imports;
   if (nimp > 0) {
@@ -1201,6 +1411,9 @@ int pkw_image_create(pkw_instance *inst, pkw_image **out_image) {
                  mem->data + c * CHUNK, CHUNK);
     }
     img->bytes += nz * CHUNK + img->nchunks * sizeof(uint32_t);
+    /* Instances map it when it is large enough to gain (config.h). */
+    if (img->pages >= PKW_COW_MIN_PAGES)
+      atomic_store_explicit(&img->cow_fd, COW_UNTRIED, memory_order_relaxed);
   }
   rc = PKW_EINVAL;
   ndg = m->nglobals - m->nglobal_imports;
@@ -1280,6 +1493,58 @@ static void chunk_restore(uint8_t *base, const pkw_image *img, uint64_t c) {
     memset(base + c * CHUNK, 0, CHUNK);
 }
 
+/* Restoring a mapped memory (image_restore_mapped): the runs of pages
+ * its last user wrote are copied back from the image until more than
+ * PKW_COW_COPY_MAX bytes were, after which the whole memory is dropped
+ * instead. */
+typedef struct restore_ctx {
+  pkw_memory *mem;
+  const pkw_image *img;
+  size_t copied;
+  int over;
+} restore_ctx;
+
+static void restore_run(void *ud, size_t off, size_t len) {
+  restore_ctx *r = ud;
+  uint64_t c, end;
+  if (r->over || (r->copied += len) > PKW_COW_COPY_MAX) {
+    r->over = 1;
+    return;
+  }
+  end = (off + len + CHUNK - 1) / CHUNK;
+  for (c = off / CHUNK; c < end && c < r->img->nchunks; c++)
+    chunk_restore(r->mem->data, r->img, c);
+}
+
+static void image_write_all(uint8_t *base, const pkw_image *img);
+
+/*
+ * A mapped memory of img's file (pages: img's) back to img, its writes
+ * unknown (not tracked). Two ways: drop its private pages (the file
+ * shows through again), or copy back the pages the system says were
+ * written, which stay private and mapped. On this machine (a VM where a
+ * page fault costs 1.5 to 3 us and an madvise 1.5 us; pk_bench,
+ * WasmInstanceFromPool), dropping made a pool instance of the C fixture
+ * slower than copying its whole 128 KiB (8 to 18 us against 4.4), since
+ * each page its first call touches faults again; reading which pages
+ * were written (about 1.2 us) and copying those few (0.15 us a page)
+ * leaves nothing to fault. So: copy what was written, up to
+ * PKW_COW_COPY_MAX bytes (past it, the next user is unlikely to touch
+ * it all: drop), and drop all when the system cannot tell.
+ */
+static void image_restore_mapped(pkw_memory *mem, const pkw_image *img) {
+  restore_ctx r;
+  size_t n = (size_t)img->pages * PAGE;
+  r.mem = mem;
+  r.img = img;
+  r.copied = 0;
+  r.over = 0;
+  if (vm_written(mem->data, n, restore_run, &r) == 0 && !r.over)
+    return;
+  if (vm_discard(mem->data, n) != 0)
+    image_write_all(mem->data, img);
+}
+
 /* Every chunk of img into memory at base, a run of zero chunks with one
  * memset and a run of stored ones with one memcpy (their data is
  * consecutive): far faster than chunk by chunk. */
@@ -1302,7 +1567,8 @@ static void image_write_all(uint8_t *base, const pkw_image *img) {
 }
 
 /* Sets inst's state from img: every chunk of memory (fresh: memory of
- * img->pages pages, not initialized), or only the dirty ones. */
+ * img->pages pages, not initialized; 2: mapped from img's file just
+ * now, so img's already), or only the dirty ones. */
 static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
   const pkw_module *m = inst->mod;
   pkw_alloc a = inst->alloc;
@@ -1318,9 +1584,14 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
       return PKW_EINVAL;
     if (fresh && (mem->base_id != img->id || mem->dirty == NULL)) {
       /* A new memory, or a spare's whose bytes are not known: all of
-       * it. */
+       * it. A mapping of img's file drops its private pages instead,
+       * which is the whole point of mapping (memory_setup kept it only
+       * if it maps this image). */
       dirty_forget(mem);
-      image_write_all(mem->data, img);
+      if (mem->reserved == 0)
+        image_write_all(mem->data, img);
+      else if (fresh == 1)
+        image_restore_mapped(mem, img);
     } else {
       /* A reset, or a spare's memory that is img but for its dirty
        * chunks. */
@@ -1330,7 +1601,10 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
       if (mem->pages > img->pages) {
         /* Grown in the call: back to the image's size (the pages past
          * it are zeroed again if the guest grows it anew). */
-        if (img->pages == 0) {
+        if (mem->reserved != 0) {
+          cow_zero(mem, (uint64_t)img->pages * PAGE,
+                   mem->size - (uint64_t)img->pages * PAGE);
+        } else if (img->pages == 0) {
           pkw__realloc(&a, mem->data, 0);
           mem->data = NULL;
         } else {

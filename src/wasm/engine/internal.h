@@ -384,6 +384,14 @@ struct pkw_memory {
    * (pkw_image.id) but for the chunks in dirty_list; 0: not known. Lets
    * a spare instance's memory be restored by its dirty chunks only. */
   uint64_t base_id;
+  /* Copy-on-write (instance.c, image_map): data is a reservation of
+   * `reserved` bytes (0: data comes from the allocator) whose first
+   * pages map privately the memory file of the image with id cow_id;
+   * the pages up to `committed` are accessible, those past `pages`
+   * zero. memory.grow commits; the pointer never moves. */
+  size_t reserved;
+  uint64_t cow_id;
+  uint32_t committed;
 };
 
 #define PKW_CHUNK_SHIFT 12u  /* dirty tracking and images: 4 KiB chunks */

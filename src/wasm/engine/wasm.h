@@ -26,8 +26,11 @@
  * fill a caller-provided message buffer.
  *
  * Memory: every allocation goes through the pkw_alloc hook the caller
- * passes (realloc-shaped: size 0 frees). Calls (pkw_call and guest to
- * guest calls) never allocate; memory.grow and table.grow do.
+ * passes (realloc-shaped: size 0 frees), but for the linear memory of
+ * an instance made from an image where the system has memory files: a
+ * copy-on-write mapping of the image (pkw_memory_mapped). Calls
+ * (pkw_call and guest to guest calls) never allocate; memory.grow and
+ * table.grow do.
  *
  * Threads: an instance is used by one thread at a time; the only function
  * that may be called from another thread is pkw_instance_interrupt().
@@ -293,8 +296,10 @@ void pkw_module_destroy(pkw_module *m);   /* accepts NULL */
  * for the next instance with the same limits, so that making an
  * instance allocates and faults in nothing. The memory of a spare is
  * brought to the new instance's image by its dirty chunks when it was
- * tracked since that image was applied (pkw_instance_track_dirty),
- * else whole. Default 0 (none kept); a smaller n frees the extra
+ * tracked since that image was applied (pkw_instance_track_dirty);
+ * else, when it maps that image (pkw_memory_mapped), by the pages the
+ * system says were written (or by dropping its private pages); else
+ * whole. Default 0 (none kept); a smaller n frees the extra
  * spares, pkw_module_destroy all of them. Thread-safe. */
 void pkw_module_set_spares(pkw_module *m, uint32_t n);
 /* The index (for pkw_instance_export) of the export called name
@@ -410,7 +415,11 @@ const char *pkw_instance_error(const pkw_instance *inst);
  * memory (the chunks of 4 KiB that are not all zero), its own globals
  * and tables (function references as function indices, so that the
  * image fits any instance of the module) and its dropped segments. It
- * is read-only once made: instances on several threads may use one. */
+ * is read-only once made: instances on several threads may use one.
+ * The first instance made from it writes its memory into a memory file
+ * (a sealed memfd, closed with the image; none on systems without them,
+ * or for an image under PKW_COW_MIN_PAGES) that instances map
+ * copy-on-write: instance.c, "copy-on-write memory". */
 typedef struct pkw_image pkw_image;
 /* Snapshot inst (no call running in it). PKW_ENOMEM, or PKW_EINVAL when
  * a table or global holds a function of another instance. */
@@ -482,9 +491,16 @@ int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
 
 /* ---- memories, globals, tables ----------------------------------------- */
 
-/* Base and byte size of a memory. The pointer changes on memory.grow. */
+/* Base and byte size of a memory. The pointer changes on memory.grow
+ * (not that of a mapped memory, pkw_memory_mapped: it grows in place;
+ * rely on neither). */
 uint8_t *pkw_memory_data(pkw_memory *mem, uint64_t *out_size);
 uint32_t pkw_memory_pages(const pkw_memory *mem);
+/* 1 when the memory is a copy-on-write mapping of an image's memory
+ * file (an instance made from an image on a system with memory files:
+ * instance.c says how), 0 when its bytes come from the allocator. For
+ * tests and reports: both behave the same. */
+int pkw_memory_mapped(const pkw_memory *mem);
 /* Bounds-checked copies; PKW_TRAP_MEMORY_OOB if [off, off+n) is outside. */
 int pkw_memory_read(pkw_memory *mem, uint64_t off, void *dst, size_t n);
 int pkw_memory_write(pkw_memory *mem, uint64_t off, const void *src,
