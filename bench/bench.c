@@ -48,7 +48,8 @@ static int nmem;
 static char skip_why[160];
 static volatile uint64_t sink;
 static uint64_t n_allocs, n_bytes;
-static row *cur_row; /* the row being measured */
+/* Time a run spent between pkb_untimed_begin and _end: not counted. */
+static double untimed_ns, untimed_t0;
 
 void pkb_register(const char *name, pkb_setup_fn setup, pkb_run_fn run,
                   pkb_teardown_fn teardown) {
@@ -297,6 +298,18 @@ static double now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+void pkb_untimed_begin(void) { untimed_t0 = now_ns(); }
+void pkb_untimed_end(void) { untimed_ns += now_ns() - untimed_t0; }
+
+/* One run of r, n operations: its time, less what it left untimed. */
+static double timed_run(row *r, void *state, uint64_t n) {
+  double t0;
+  untimed_ns = 0;
+  t0 = now_ns();
+  r->run(state, n);
+  return now_ns() - t0 - untimed_ns;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -304,7 +317,7 @@ static int cmp_double(const void *a, const void *b) {
 
 static void measure(row *r, int runs, double target_ms) {
   void *state = NULL;
-  double t0, dt, samples[64];
+  double dt, samples[64];
   uint64_t n = 1, allocs0, bytes0, total_ops = 0;
   int i;
 
@@ -317,9 +330,7 @@ static void measure(row *r, int runs, double target_ms) {
   }
   /* Calibrate: grow n until a run takes a tenth of the target. */
   for (;;) {
-    t0 = now_ns();
-    r->run(state, n);
-    dt = now_ns() - t0;
+    dt = timed_run(r, state, n);
     if (dt >= target_ms * 1e5 || n >= (UINT64_C(1) << 40))
       break;
     n *= dt < target_ms * 1e4 ? 10 : 2;
@@ -333,9 +344,7 @@ static void measure(row *r, int runs, double target_ms) {
   if (runs > 64)
     runs = 64;
   for (i = 0; i < runs; i++) {
-    t0 = now_ns();
-    r->run(state, n);
-    samples[i] = (now_ns() - t0) / (double)n;
+    samples[i] = timed_run(r, state, n) / (double)n;
     total_ops += n;
   }
   r->allocs_op = (double)(n_allocs - allocs0) / (double)total_ops;

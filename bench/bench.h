@@ -104,6 +104,12 @@ pk_host *pkb_host(void);
 void *pkb_realloc(void *ud, void *p, size_t n);
 /* Consume a value so the compiler cannot drop the work producing it. */
 void pkb_sink(uint64_t v);
+/* Inside a run: the time between these two (one pair at a time) is left
+   out of the row's figure, e.g. the clean-up after each operation when
+   the row measures only the operation. Each pair costs two clock reads,
+   so use it only for operations of a microsecond or more. */
+void pkb_untimed_begin(void);
+void pkb_untimed_end(void);
 /* Say why a row is skipped (printed with the row); returns 1. */
 int pkb_skip(const char *fmt, ...);
 /* Directory of the build's bench artifacts (fixture plugins, modules). */
