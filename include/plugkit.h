@@ -124,7 +124,8 @@ typedef struct pk_host_opts {
  */
 PK_API int pk_host_create(const pk_host_opts *opts, pk_host **out_host);
 
-/* Close every plugin still open on the host, then free the host. */
+/* Close every plugin still open on the host, then free the host. Not
+   from inside a plugin's call. */
 PK_API void pk_host_destroy(pk_host *host);
 
 /*
@@ -378,8 +379,13 @@ PK_API int pk_plugin_open(pk_host *host, const char *path,
  * waits for the calls in flight to return; calls that start later fail
  * with PK_ECLOSED. For that, the plugin's handles (the pk_plugin and its
  * pk_func, about 100 bytes per export) stay allocated until
- * pk_host_destroy or pk_host_reclaim. Do not close a plugin from inside
- * one of its own calls (a host function it called).
+ * pk_host_destroy or pk_host_reclaim.
+ * Closed from inside one of its own calls (by a host function it called,
+ * on that thread), the plugin is marked closed at once: the call in
+ * progress runs to its end, later calls (nested ones too) fail with
+ * PK_ECLOSED, and what the plugin holds is freed once that call has
+ * returned, by the next pk_plugin_close of it, pk_host_reclaim or
+ * pk_host_destroy.
  */
 PK_API void pk_plugin_close(pk_plugin *plugin);
 

@@ -297,6 +297,9 @@ struct pk_plugin {
   pk__os_mutex mu;
   pk__os_cond cv;    /* an instance came back; the plugin closed */
   int closed;        /* atomic: calls fail with PK_ECLOSED */
+  int close_pending; /* atomic: closed from inside one of its own calls;
+                        the rest of the close is left to the next close,
+                        reclaim or destroy after that call returned */
   unsigned owner;    /* PK__PF_SERIAL: the thread calling it, while only
                         one does (0: none yet) */
   int shared;        /* PK__PF_SERIAL: a second thread called; calls now

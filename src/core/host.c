@@ -43,6 +43,8 @@ void pk_host_destroy(pk_host *h) {
   size_t i;
   if (h == NULL)
     return;
+  /* A plugin closed from inside its own call is still listed, closed:
+     its second close finishes it. */
   while (h->plugins != NULL)
     pk_plugin_close(h->plugins);
   pk_host_reclaim(h);

@@ -599,31 +599,24 @@ int pk__plugin_open_src(pk_host *h, const char *path,
   return plugin_open(h, path, opts, src, out_plugin);
 }
 
-void pk_plugin_close(pk_plugin *p) {
-  pk_host *h;
-  pk__lane *l, *self;
-  if (p == NULL)
-    return;
-  h = p->host;
-  pk__os_mutex_lock(&p->mu);
-  if (p->closed) { /* closed already: a second close is harmless */
-    pk__os_mutex_unlock(&p->mu);
-    return;
-  }
-  __atomic_store_n(&p->closed, 1, __ATOMIC_RELAXED);
-  for (l = p->all_lanes; l != NULL; l = l->next)
-    __atomic_store_n(&l->slow, 1, PK__ORD_LANE);
-  pk__os_cond_broadcast(&p->cv); /* threads waiting for an instance */
-  pk__os_mutex_unlock(&p->mu);
+/* Is this thread inside one of p's calls (in a host function it
+   called)? */
+static int inside_own_call(pk_plugin *p) {
+  pk__lane *self = pk__lane_find(p);
+  return self != NULL && __atomic_load_n(&self->busy, __ATOMIC_RELAXED) != 0;
+}
+
+/* The rest of a close, once p is marked closed and no call of p is on
+   this thread's stack: wait for the calls in flight on other threads,
+   unlink p and free what it holds. */
+static void close_finish(pk_plugin *p) {
+  pk_host *h = p->host;
+  pk__lane *l;
   /* Every call that started before the flags were seen is in flight on
-     its lane: wait for it. Later calls see `slow`, then `closed`. The
-     calling thread's own lane is not waited for: closing a plugin from
-     inside its own call is not allowed (plugkit.h). */
+     its lane: wait for it. Later calls see `slow`, then `closed`. */
   pk__os_membarrier();
-  self = pk__lane_find(p);
   for (l = p->all_lanes; l != NULL; l = l->next)
-    if (l != self)
-      lane_revoke(l, 1);
+    lane_revoke(l, 1);
   pk__os_mutex_lock(&h->mu);
   if (p->prev != NULL)
     p->prev->next = p->next;
@@ -638,10 +631,62 @@ void pk_plugin_close(pk_plugin *p) {
   plugin_release(p);
 }
 
+void pk_plugin_close(pk_plugin *p) {
+  pk__lane *l;
+  int finish;
+  if (p == NULL)
+    return;
+  pk__os_mutex_lock(&p->mu);
+  if (p->closed) {
+    /* Closed already: harmless, unless that close was made from inside
+       one of p's calls and left the rest to whoever comes next once the
+       call has returned (one of them only: the flag is taken). */
+    finish = !inside_own_call(p) &&
+             __atomic_exchange_n(&p->close_pending, 0, __ATOMIC_ACQ_REL);
+    pk__os_mutex_unlock(&p->mu);
+    if (finish)
+      close_finish(p);
+    return;
+  }
+  __atomic_store_n(&p->closed, 1, __ATOMIC_RELAXED);
+  for (l = p->all_lanes; l != NULL; l = l->next)
+    __atomic_store_n(&l->slow, 1, PK__ORD_LANE);
+  pk__os_cond_broadcast(&p->cv); /* threads waiting for an instance */
+  /* From inside one of p's own calls (a host function it called closes
+     it): the call is still on this thread's stack, running p's code on
+     p's instance, so nothing can be freed now. Calls fail with
+     PK_ECLOSED from here on; the rest happens at the next
+     pk_plugin_close of p, pk_host_reclaim or pk_host_destroy. */
+  finish = !inside_own_call(p);
+  __atomic_store_n(&p->close_pending, !finish, __ATOMIC_RELEASE);
+  pk__os_mutex_unlock(&p->mu);
+  if (finish)
+    close_finish(p);
+}
+
+/* Finishes the closes made from inside a call whose call has returned
+   (pk_host_reclaim and pk_host_destroy). */
+static void finish_pending_closes(pk_host *h) {
+  for (;;) {
+    pk_plugin *p, *todo = NULL;
+    pk__os_mutex_lock(&h->mu); /* p stays listed until close_finish */
+    for (p = h->plugins; p != NULL && todo == NULL; p = p->next)
+      if (__atomic_load_n(&p->close_pending, __ATOMIC_ACQUIRE) &&
+          !inside_own_call(p) &&
+          __atomic_exchange_n(&p->close_pending, 0, __ATOMIC_ACQ_REL))
+        todo = p;
+    pk__os_mutex_unlock(&h->mu);
+    if (todo == NULL)
+      return;
+    close_finish(todo);
+  }
+}
+
 void pk_host_reclaim(pk_host *h) {
   pk_plugin *p;
   if (h == NULL)
     return;
+  finish_pending_closes(h);
   pk__os_mutex_lock(&h->mu);
   p = h->closed;
   h->closed = NULL;

@@ -346,6 +346,54 @@ PK_TEST(call_host_nesting_capped) {
   done();
 }
 
+/* A host function that closes the plugin calling it, then tries a
+   nested call, before answering. */
+static int close_nested_rc;
+static int close_caller(void *ud, pk_plugin *caller, const pk_val *args,
+                        pk_val *results) {
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  (void)ud;
+  if (pk_plugin_func(caller, "sum", NULL, &f) != PK_OK)
+    return PK_EINVAL;
+  pk_plugin_close(caller);
+  pk_plugin_close(caller); /* still inside: harmless, finishes nothing */
+  close_nested_rc = pk_func_call(f, in, 2, &out, 1);
+  results[0].i32 = args[0].i32 * 3;
+  return PK_OK;
+}
+
+/* Closed from inside its own call: that call runs to its end and
+   answers, nested and later calls fail with PK_ECLOSED, fini waits, and
+   the next close frees everything (the harness counts allocations). */
+PK_TEST(close_from_inside_own_call) {
+  pk_val in = PK_I32(7), out, two[2] = {PK_I32(2), PK_I32(3)};
+  pk_func *sum;
+  open_with("triple", close_caller);
+  sum = fn("sum", NULL);
+  PKT_RC(host, pk_func_call(fn("call_host", NULL), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 21);
+  PKT_EQ_INT(close_nested_rc, PK_ECLOSED);
+  PKT_ASSERT(strstr(pkt_log_buf, "fini ran") == NULL);
+  PKT_RC(host, pk_func_call(sum, two, 2, &out, 1), PK_ECLOSED);
+  PKT_CONTAINS(pk_host_errmsg(host), "closed");
+  pk_plugin_close(plug); /* finishes it */
+  PKT_CONTAINS(pkt_log_buf, "fini ran");
+  pk_host_destroy(host);
+}
+
+/* The same, finished by pk_host_reclaim instead of a second close. */
+PK_TEST(close_from_inside_own_call_reclaimed) {
+  pk_val in = PK_I32(5), out;
+  open_with("triple", close_caller);
+  PKT_RC(host, pk_func_call(fn("call_host", NULL), &in, 1, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 15);
+  PKT_ASSERT(strstr(pkt_log_buf, "fini ran") == NULL);
+  pk_host_reclaim(host); /* plug is gone from here on */
+  PKT_CONTAINS(pkt_log_buf, "fini ran");
+  pk_host_destroy(host);
+}
+
 PK_TEST(config) {
   pk_val in = PK_STR("greeting", 8), out;
   open_fixture();
