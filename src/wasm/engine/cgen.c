@@ -49,7 +49,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 2
+#define PKW_CGEN_VERSION 3
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -65,6 +65,9 @@ typedef struct cbuf {
   int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
   int slots;                  /* 0: as written; 1: slots are C locals;
                                  2: slots are fp[k] (see slot_fmt) */
+  int slots_def;              /* R(k) defined: 0 no, 1 fp[k], 2 s<k> */
+  int conv;                   /* the TRAP macros defined: 0 none, 1 for
+                                 the frame convention, 2 the register one */
 } cbuf;
 
 /* The formats below name slot k as R(%u), U32(%u), S32(%u), S64(%u),
@@ -282,13 +285,18 @@ static void prelude(cbuf *b, int aot) {
       "typedef unsigned int u32; typedef int i32;\n"
       "typedef unsigned long long u64; typedef long long i64;\n"
       "typedef int (*jfn)(void *, void *, u64 *, u32);\n"
+      /* What a function of the register convention returns (see
+       * gen_func): its first result and the fuel left (f >= 0), or a
+       * failure (f < 0) with its code in v. Two words: registers. */
+      "typedef struct { u64 v; i64 f; } rv_;\n"
       "#define AT(p, o, t) (*(t *)((char *)(p) + (o)))\n");
   out(b, "#define STK_END AT(x, %zu, u64 *)\n",
       offsetof(pkw_jctx, stack_end));
   out(b, "#define FUELV AT(x, %zu, i64)\n", offsetof(pkw_jctx, fuel));
-  out(b, "#define INTR (*AT(x, %zu, volatile int *))\n",
+  out(b, "#define INTRP AT(x, %zu, volatile int *)\n",
       offsetof(pkw_jctx, interrupt));
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
+  out(b, "#define ERRV AT(x, %zu, int)\n", offsetof(pkw_jctx, err));
   out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
   out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
   out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
@@ -330,10 +338,18 @@ static void prelude(cbuf *b, int aot) {
         "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
         "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
         "#define KEEP(v)\n");
+  /* Fuel lives in the local fl (a register), the interrupt flag's
+   * address in ip_; x holds the fuel only where something else reads or
+   * writes it (FSAVE before, FLOAD after). TRAP, ERR and PROP are each
+   * function's (see gen_func). */
+  if (aot)
+    out(b, "#define FSAVE FUELV = fl\n"
+           "#define FLOAD fl = FUELV\n");
+  else   /* libtcc keeps locals in memory anyway: fl is x's */
+    out(b, "#define fl FUELV\n#define FSAVE\n#define FLOAD\n");
   out(b,
-      "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
-      "if (rc) return rc; }\n"
-      "#define TRAP(c) return (c)\n");
+      "#define FUEL() if (--fl < 0 || *ip_) { FSAVE; rc = pkw__jrt_fuel(x); "
+      "FLOAD; if (rc) ERR(rc); }\n");
   if (aot)
     out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
            "static void *const *R_;\n");
@@ -360,8 +376,12 @@ typedef struct fgen {
   const uint32_t *code;
   uint32_t ncode;
   uint8_t *label;             /* per code word: a branch targets it */
-  const uint8_t *tails;       /* per defined function: it may tail-call */
+  const uint8_t *tails;       /* per defined function: it may tail-call,
+                                 so it keeps the frame convention */
+  int fast;                   /* this one has the register convention */
+  int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
+  int uses_fuel;              /* it has calls or branches (FUEL points) */
   int regs;                   /* slots are C locals (R(k) is s<k>) */
   char *err;
   size_t errlen;
@@ -405,6 +425,12 @@ static int scan(fgen *g) {
                 g->m->nfunc_imports + g->idx);
       return -1;
     }
+    if (op == PKW_OP_CALL || op == PKW_OP_RETURN_CALL ||
+        op == PKW_OP_BR || op == PKW_OP_BR_IF || op == PKW_OP_BR_UNLESS ||
+        op == PKW_OP_BR_TABLE || op == PKW_OP_I32_EQZ_BR_IF ||
+        (op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
+        (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
+      g->uses_fuel = 1;
     switch (op) {
     case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
     case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
@@ -604,7 +630,7 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
   case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
     out(o, "{ u64 t_; if ((rc = pkw__jrt_trunc(%u, R(%u), &t_)) != 0) "
-           "return rc; R(%u) = t_; }", op, a, d);
+           "TRAP(rc); R(%u) = t_; }", op, a, d);
     break;
   default:
     /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
@@ -670,32 +696,48 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   pkw_module *m = g->m;
   cbuf *o = g->b;
   const pkw_functype *t = func_type(m, fidx);
-  uint32_t di;
+  uint32_t di, i;
   const pkw_code *cd;
-  spill(g, ab, t->nparams);
   if (fidx < m->nfunc_imports || m->codes[fidx - m->nfunc_imports].code ==
                                      NULL) {
     /* Imported (host or another instance's) or not compiled: the
      * runtime's general call. */
-    out(o, " if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
-           "return rc;", fidx, ab);
+    spill(g, ab, t->nparams);
+    out(o, " FSAVE; if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) "
+           "!= 0) ERR(rc); FLOAD;", fidx, ab);
     fill(g, ab, t->nresults);
     reload(g);
     return;
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  if (g->tails[di])
-    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
-           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
-           "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
-        ab);
-  else   /* a callee without tail calls never returns PKW_JIT_TAIL */
-    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
-           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0) return rc;",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab);
-  fill(g, ab, t->nresults);
+  out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
+      ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  if (g->tails[di]) {
+    /* The frame convention: arguments, results and fuel through memory;
+     * PKW_JIT_TAIL runs the tail calls it armed. */
+    spill(g, ab, t->nparams);
+    out(o, " FSAVE; if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d "
+           "|| (rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) ERR(rc); "
+           "FLOAD;", di, ab, PKW_JIT_TAIL, ab);
+    fill(g, ab, t->nresults);
+  } else {
+    /* The register convention: arguments and fuel in, the first result
+     * and fuel out; further results in the callee's frame. */
+    out(o, " { %s r_ = g%u(x, ci, fp + %u, d + 1%s", g->aot ? "rv_" : "u64",
+        di, ab, g->aot ? ", fl" : "");
+    for (i = 0; i < t->nparams; i++)
+      out(o, ", R(%u)", ab + i);
+    if (g->aot)
+      out(o, "); if (r_.f < 0) PROP(r_); fl = r_.f;");
+    else
+      out(o, "); if (ERRV) PROP(r_);");
+    if (t->nresults > 0)
+      out(o, g->aot ? " R(%u) = r_.v;" : " R(%u) = r_;", ab);
+    out(o, " }");
+    if (t->nresults > 1)
+      fill(g, ab + 1, t->nresults - 1);
+  }
   reload(g);
 }
 
@@ -707,8 +749,8 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (fidx < m->nfunc_imports ||
       m->codes[fidx - m->nfunc_imports].code == NULL) {
     spill(g, ab, func_type(m, fidx)->nparams);
-    out(o, " return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
-        ab);
+    out(o, " FSAVE; return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);",
+        fidx, ab);
     return;
   }
   di = fidx - m->nfunc_imports;
@@ -727,7 +769,7 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (di == g->idx)
     out(o, " goto Lentry;");
   else
-    out(o, " TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+    out(o, " FSAVE; TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
 }
 
 /* The operands of a bulk or table instruction that are slots (bit k:
@@ -759,20 +801,73 @@ static int gen_func(fgen *g) {
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
   g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
-  out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  g->fast = !g->tails[g->idx];
+  if (o->slots_def != 1 + g->regs) {
+    o->slots_def = 1 + g->regs;
+    out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  }
+  /* How this function leaves: TRAP(c) for its own traps (the fuel is
+   * its fl), ERR(c) for a failure a runtime helper returned (the fuel is
+   * in x already), PROP(r) for a failure a callee of the register
+   * convention returned (ditto). */
+  if (o->conv != 1 + g->fast) {
+    o->conv = 1 + g->fast;
+    if (g->fast && !g->aot)
+      /* The jit's variant: the result is the C return value, a failure
+       * waits in x's err for the caller to see (fl is x's fuel). */
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { ERRV = (c); return 0; }\n"
+             "#define TRAP(c) ERR(c)\n"
+             "#define PROP(r) return 0\n"
+             "#define RET(e) return (e)\n");
+    else if (g->fast)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rv_ t_; t_.v = (u64)(i64)(c); t_.f = -1; "
+             "return t_; }\n"
+             "#define TRAP(c) { FSAVE; ERR(c) }\n"
+             "#define PROP(r) return (r)\n"
+             "#define RET(e) { rv_ t_; t_.v = (e); t_.f = fl; return t_; }\n");
+    else if (g->aot)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) return (c)\n"
+             "#define TRAP(c) { FSAVE; return (c); }\n"
+             "#define PROP(r) return (int)(i64)(r).v\n");
+    else
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) return (c)\n"
+             "#define TRAP(c) return (c)\n"
+             "#define PROP(r) { rc = ERRV; ERRV = 0; return rc; }\n");
+  }
   o->slots = g->regs ? 1 : 2;
-  out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
-      g->idx);
-  if (g->regs && cd->frame_size > 0) {
-    out(o, " u64 s0");
-    for (k = 1; k < cd->frame_size; k++)
+  if (g->fast) {
+    /* The register convention: the fuel and the parameters come in as
+     * C arguments (the slots themselves, when they are C locals). */
+    out(o, "static %s g%u(void *x, void *ci, u64 *fp, u32 d%s",
+        g->aot ? "rv_" : "u64", g->idx, g->aot ? ", i64 fl" : "");
+    for (k = 0; k < cd->nparams; k++)
+      out(o, g->regs ? ", u64 s%u" : ", u64 a%u_", k);
+    out(o, ") {\n int rc;");
+  } else {
+    out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;%s",
+        g->idx, g->aot ? " i64 fl = FUELV;" : "");
+  }
+  if (g->regs && cd->frame_size > (g->fast ? cd->nparams : 0)) {
+    k = g->fast ? cd->nparams : 0;
+    out(o, " u64 s%u", k);
+    for (k++; k < cd->frame_size; k++)
       out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
     out(o, ";");
   }
+  if (g->uses_fuel)
+    out(o, " volatile int *ip_ = INTRP;");
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
   out(o, " (void)rc;");
-  fill(g, 0, cd->nparams);
+  if (!g->fast)
+    fill(g, 0, cd->nparams);
+  else if (!g->regs)
+    for (k = 0; k < cd->nparams; k++)
+      out(o, " fp[%u] = a%u_;", k, k);
   out(o, "\nLentry:");
   /* zero_locals of exec.c: the non-parameter locals start at zero. */
   if (g->regs || cd->nlocals - cd->nparams <= 8) {
@@ -844,26 +939,43 @@ static int gen_func(fgen *g) {
       branch(g, pc + 3 + p[2]);
       out(o, " }");
       break;
-    case PKW_OP_RETURN:
+    case PKW_OP_RETURN: {
       /* The results are in slots 0.. (the translation put them there). */
-      spill(g, 0, g->m->types[g->m->func_type[g->m->nfunc_imports +
-                                                g->idx]].nresults);
-      out(o, " return 0;");
+      uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                                 g->idx]].nresults;
+      if (g->fast) {
+        if (nr > 1)
+          spill(g, 1, nr - 1);
+        if (nr > 0)
+          out(o, " RET(R(%u));", 0u);
+        else
+          out(o, " RET(0);");
+      } else {
+        spill(g, 0, nr);
+        out(o, " FSAVE; return 0;");
+      }
       break;
-    case PKW_OP_RETURN1: out(o, "fp[0] = R(%u); return 0;", p[1]); break;
+    }
+    case PKW_OP_RETURN1:
+      if (g->fast)
+        out(o, "RET(R(%u));", p[1]);
+      else
+        out(o, "fp[0] = R(%u); FSAVE; return 0;", p[1]);
+      break;
     case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
     case PKW_OP_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
-             "fp + %u, d)) != 0) return rc;", p[1], p[2], p[3], p[4]);
+      out(o, " FSAVE; if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp + %u, d)) != 0) ERR(rc); FLOAD;", p[1], p[2], p[3],
+          p[4]);
       fill(g, p[4], g->m->types[p[1]].nresults);
       reload(g);
       break;
     case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
     case PKW_OP_RETURN_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
-             "fp, %u, d);", p[1], p[2], p[3], p[4]);
+      out(o, " FSAVE; return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp, %u, d);", p[1], p[2], p[3], p[4]);
       break;
     case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
     case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
@@ -946,7 +1058,7 @@ static int gen_func(fgen *g) {
       out(o, " { static const u32 %s%u[] = {", nm, pc);
       for (k = 1; k < len; k++)
         out(o, "%uu,", p[k]);
-      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) return rc; }",
+      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) TRAP(rc); }",
           op, nm, pc);
       /* The results: table.get, table.size, table.grow write slot 1. */
       if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
@@ -983,6 +1095,27 @@ static int gen_func(fgen *g) {
   /* Every path ends in a return or a branch; this keeps C happy. */
   out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
   o->slots = 0;
+  if (g->fast) {
+    /* The entry the runtime calls (pkw_jit_fn): the frame convention. */
+    const pkw_functype *t = func_type(g->m, g->m->nfunc_imports + g->idx);
+    out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n", g->idx);
+    if (g->aot) {
+      out(o, " rv_ r_ = g%u(x, ci, fp, d, FUELV", g->idx);
+      for (k = 0; k < cd->nparams; k++)
+        out(o, ", fp[%u]", k);
+      out(o, "); if (r_.f < 0) return (int)(i64)r_.v; FUELV = r_.f;");
+      if (t->nresults > 0)
+        out(o, " fp[0] = r_.v;");
+    } else {
+      out(o, " int rc; u64 r_ = g%u(x, ci, fp, d", g->idx);
+      for (k = 0; k < cd->nparams; k++)
+        out(o, ", fp[%u]", k);
+      out(o, "); if ((rc = ERRV) != 0) { ERRV = 0; return rc; }");
+      if (t->nresults > 0)
+        out(o, " fp[0] = r_;");
+    }
+    out(o, " return 0;\n}\n");
+  }
   return o->rc;
 }
 
@@ -1038,6 +1171,16 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   for (i = 0; i < ndf; i++)
     if (m->codes[i].code != NULL)
       out(&b, "static int f%u(void *, void *, u64 *, u32);\n", i);
+  /* The register convention's (see gen_func): fuel and parameters in. */
+  for (i = 0; i < ndf; i++)
+    if (m->codes[i].code != NULL && !tails[i]) {
+      uint32_t k, np = func_type(m, m->nfunc_imports + i)->nparams;
+      out(&b, "static %s g%u(void *, void *, u64 *, u32%s", aot ? "rv_" : "u64",
+          i, aot ? ", i64" : "");
+      for (k = 0; k < np; k++)
+        out(&b, ", u64");
+      out(&b, ");\n");
+    }
   for (i = 0; i < ndf && rc == PKW_OK && b.rc == 0; i++) {
     fgen g;
     const pkw_code *cd = &m->codes[i];
@@ -1061,6 +1204,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     g.ncode = cd->ncode;
     g.label = labels;
     g.tails = tails;
+    g.aot = aot;
     g.err = err;
     g.errlen = errlen;
     rc = gen_func(&g);

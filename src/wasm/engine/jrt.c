@@ -45,6 +45,7 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
   x.inst = inst;
   x.frame0 = inst->frame_free;
   x.maxd = (uint32_t)(inst->frames_end - inst->frame_free);
+  x.err = 0;
   rc = func->jit(&x, inst, fp, 0);
   if (PKW_UNLIKELY(rc == PKW_JIT_TAIL))
     rc = pkw__jrt_tail(&x, fp, 0);
