@@ -367,6 +367,9 @@ const char *pkw__cgen_helper(size_t i) {
   return i < sizeof helpers / sizeof helpers[0] ? helpers[i].name : NULL;
 }
 
+/* find_convs: called directly, no tail call. */
+#define CONV_REG 2u
+
 /* ---- one function ----------------------------------------------------------- */
 
 typedef struct fgen {
@@ -376,8 +379,7 @@ typedef struct fgen {
   const uint32_t *code;
   uint32_t ncode;
   uint8_t *label;             /* per code word: a branch targets it */
-  const uint8_t *tails;       /* per defined function: it may tail-call,
-                                 so it keeps the frame convention */
+  const uint8_t *conv;        /* per defined function (find_convs) */
   int fast;                   /* this one has the register convention */
   int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
@@ -713,7 +715,7 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   cd = &m->codes[di];
   out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
       ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
-  if (g->tails[di]) {
+  if (g->conv[di] != CONV_REG) {
     /* The frame convention: arguments, results and fuel through memory;
      * PKW_JIT_TAIL runs the tail calls it armed. */
     spill(g, ab, t->nparams);
@@ -801,7 +803,7 @@ static int gen_func(fgen *g) {
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
   g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
-  g->fast = !g->tails[g->idx];
+  g->fast = g->conv[g->idx] == CONV_REG;
   if (o->slots_def != 1 + g->regs) {
     o->slots_def = 1 + g->regs;
     out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
@@ -1119,28 +1121,37 @@ static int gen_func(fgen *g) {
   return o->rc;
 }
 
-/* Which defined functions contain a tail call (tails[i] = 1): a call of
- * one must be ready for PKW_JIT_TAIL. Code that cannot be read is marked
- * (gen_func reports it). */
-static void find_tails(const pkw_module *m, uint8_t *tails) {
+/* Per defined function, which calling convention it gets (conv[i]):
+ * bit 0: it contains a tail call, so a call of it must be ready for
+ * PKW_JIT_TAIL (code that cannot be read is marked too: gen_func reports
+ * it); bit 1: a body calls it directly. The register convention (see
+ * gen_func) is for CONV_REG: called directly, no tail call. The others
+ * have only the frame convention's entry: the runtime calls them (as an
+ * export, through a table), so a wrapper would only add a call. */
+static void find_convs(const pkw_module *m, uint8_t *conv) {
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  memset(conv, 0, ndf);
   for (i = 0; i < ndf; i++) {
     const pkw_code *cd = &m->codes[i];
     uint32_t pc = 0;
-    tails[i] = 0;
     while (cd->code != NULL && pc < cd->ncode) {
       uint32_t op = op_of(cd->code[pc]), len;
       if (op == PKW_OP_COUNT_ || op_len[op] == 0) {
-        tails[i] = 1;
-        break;
-      }
-      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT) {
-        tails[i] = 1;
+        conv[i] |= 1;
         break;
       }
       len = op == PKW_OP_BR_TABLE && pc + 2 < cd->ncode
                 ? 3 + cd->code[pc + 2] + 1
                 : op_len[op];
+      if (len > cd->ncode - pc) {
+        conv[i] |= 1;
+        break;
+      }
+      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT)
+        conv[i] |= 1;
+      if (op == PKW_OP_CALL && cd->code[pc + 1] >= m->nfunc_imports &&
+          cd->code[pc + 1] < m->nfuncs)
+        conv[cd->code[pc + 1] - m->nfunc_imports] |= 2;
       pc += len;
     }
   }
@@ -1151,7 +1162,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   int aot = (flags & PKW_CGEN_AOT) != 0;
   cbuf b;
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
-  uint8_t *labels = NULL, *tails;
+  uint8_t *labels = NULL, *conv;
   size_t lcap = 0;
   int rc = PKW_OK;
   if (init_tables() < 0) {
@@ -1159,11 +1170,11 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
                            "unique (build with -DPKW_NO_COMPUTED_GOTO)");
     return PKW_EUNSUPPORTED;
   }
-  if ((tails = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
+  if ((conv = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
     pkw__errf(err, errlen, "out of memory");
     return PKW_ENOMEM;
   }
-  find_tails(m, tails);
+  find_convs(m, conv);
   memset(&b, 0, sizeof b);
   b.alloc = alloc;
   prelude(&b, aot);
@@ -1173,7 +1184,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
       out(&b, "static int f%u(void *, void *, u64 *, u32);\n", i);
   /* The register convention's (see gen_func): fuel and parameters in. */
   for (i = 0; i < ndf; i++)
-    if (m->codes[i].code != NULL && !tails[i]) {
+    if (m->codes[i].code != NULL && conv[i] == CONV_REG) {
       uint32_t k, np = func_type(m, m->nfunc_imports + i)->nparams;
       out(&b, "static %s g%u(void *, void *, u64 *, u32%s", aot ? "rv_" : "u64",
           i, aot ? ", i64" : "");
@@ -1203,7 +1214,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     g.code = cd->code;
     g.ncode = cd->ncode;
     g.label = labels;
-    g.tails = tails;
+    g.conv = conv;
     g.aot = aot;
     g.err = err;
     g.errlen = errlen;
@@ -1233,7 +1244,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   }
   if (labels != NULL)
     pkw__realloc(alloc, labels, 0);
-  pkw__realloc(alloc, tails, 0);
+  pkw__realloc(alloc, conv, 0);
   if (rc == PKW_OK && b.rc != 0) {
     rc = b.rc;
     if (rc == PKW_ELIMIT)
