@@ -298,6 +298,9 @@ static void prelude(cbuf *b, int aot) {
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
   out(b, "#define ERRV AT(x, %zu, int)\n", offsetof(pkw_jctx, err));
   out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
+  /* The register convention's b for a frame at depth d, at p. */
+  out(b, "#define BUDGET(d, p) ((u64)(MAXD - (d)) << 32 | "
+         "(u64)(STK_END - (p)))\n");
   out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
   out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
   out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
@@ -338,17 +341,19 @@ static void prelude(cbuf *b, int aot) {
         "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
         "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
         "#define KEEP(v)\n");
-  /* Fuel lives in the local fl (a register), the interrupt flag's
-   * address in ip_; x holds the fuel only where something else reads or
-   * writes it (FSAVE before, FLOAD after). TRAP, ERR and PROP are each
-   * function's (see gen_func). */
+  /* Fuel lives in the local fl (a register); x holds it only where
+   * something else reads or writes it (FSAVE before, FLOAD after). The
+   * interrupt flag's address is read from x at each check, not kept in a
+   * local: one register less live across calls lets the C compiler
+   * inline a callee's early return into its caller. TRAP, ERR and PROP
+   * are each function's (see gen_func). */
   if (aot)
     out(b, "#define FSAVE FUELV = fl\n"
            "#define FLOAD fl = FUELV\n");
   else   /* libtcc keeps locals in memory anyway: fl is x's */
     out(b, "#define fl FUELV\n#define FSAVE\n#define FLOAD\n");
   out(b,
-      "#define FUEL() if (--fl < 0 || *ip_) { FSAVE; rc = pkw__jrt_fuel(x); "
+      "#define FUEL() if (--fl < 0 || *INTRP) { FSAVE; rc = pkw__jrt_fuel(x); "
       "FLOAD; if (rc) ERR(rc); }\n");
   if (aot)
     out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
@@ -383,7 +388,6 @@ typedef struct fgen {
   int fast;                   /* this one has the register convention */
   int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
-  int uses_fuel;              /* it has calls or branches (FUEL points) */
   int regs;                   /* slots are C locals (R(k) is s<k>) */
   char *err;
   size_t errlen;
@@ -427,12 +431,6 @@ static int scan(fgen *g) {
                 g->m->nfunc_imports + g->idx);
       return -1;
     }
-    if (op == PKW_OP_CALL || op == PKW_OP_RETURN_CALL ||
-        op == PKW_OP_BR || op == PKW_OP_BR_IF || op == PKW_OP_BR_UNLESS ||
-        op == PKW_OP_BR_TABLE || op == PKW_OP_I32_EQZ_BR_IF ||
-        (op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
-        (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
-      g->uses_fuel = 1;
     switch (op) {
     case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
     case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
@@ -693,6 +691,10 @@ static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
   return &m->types[m->func_type[fidx]];
 }
 
+/* The frame depth d of the function: the frame convention has it as a
+ * parameter, the register one has the frames left in b's high half. */
+#define DEPTH(g) ((g)->fast ? "(MAXD - (u32)(b >> 32))" : "d")
+
 /* Calls: the interpreter's do_call for a callee known here. */
 static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   pkw_module *m = g->m;
@@ -705,29 +707,40 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
     /* Imported (host or another instance's) or not compiled: the
      * runtime's general call. */
     spill(g, ab, t->nparams);
-    out(o, " FSAVE; if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) "
-           "!= 0) ERR(rc); FLOAD;", fidx, ab);
+    out(o, " FSAVE; if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, %s)) "
+           "!= 0) ERR(rc); FLOAD;", fidx, ab, DEPTH(g));
     fill(g, ab, t->nresults);
     reload(g);
     return;
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
-      ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  /* The frame limit and the value stack: the register convention has
+   * both in b, the frames left in its high half, the slots from fp to
+   * the stack's end in the low half (uint32_t limits: they fit). */
+  if (g->fast)
+    out(o, " if (b < 0x100000000ull || (u32)b < %uu) TRAP(%d); FUEL();",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  else
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
   if (g->conv[di] != CONV_REG) {
     /* The frame convention: arguments, results and fuel through memory;
      * PKW_JIT_TAIL runs the tail calls it armed. */
     spill(g, ab, t->nparams);
-    out(o, " FSAVE; if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d "
-           "|| (rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) ERR(rc); "
-           "FLOAD;", di, ab, PKW_JIT_TAIL, ab);
+    out(o, " FSAVE; if ((rc = f%u(x, ci, fp + %u, %s + 1)) != 0 && (rc != %d "
+           "|| (rc = pkw__jrt_tail(x, fp + %u, %s + 1)) != 0)) ERR(rc); "
+           "FLOAD;", di, ab, DEPTH(g), PKW_JIT_TAIL, ab, DEPTH(g));
     fill(g, ab, t->nresults);
   } else {
     /* The register convention: arguments and fuel in, the first result
      * and fuel out; further results in the callee's frame. */
-    out(o, " { %s r_ = g%u(x, ci, fp + %u, d + 1%s", g->aot ? "rv_" : "u64",
-        di, ab, g->aot ? ", fl" : "");
+    out(o, " { %s r_ = g%u(x, ci, fp + %u, ", g->aot ? "rv_" : "u64", di, ab);
+    if (g->fast)
+      out(o, "b - 0x%llxull", (1ull << 32) + ab);
+    else
+      out(o, "BUDGET(d + 1, fp + %u)", ab);
+    out(o, "%s", g->aot ? ", fl" : "");
     for (i = 0; i < t->nparams; i++)
       out(o, ", R(%u)", ab + i);
     if (g->aot)
@@ -844,7 +857,7 @@ static int gen_func(fgen *g) {
   if (g->fast) {
     /* The register convention: the fuel and the parameters come in as
      * C arguments (the slots themselves, when they are C locals). */
-    out(o, "static %s g%u(void *x, void *ci, u64 *fp, u32 d%s",
+    out(o, "static %s g%u(void *x, void *ci, u64 *fp, u64 b%s",
         g->aot ? "rv_" : "u64", g->idx, g->aot ? ", i64 fl" : "");
     for (k = 0; k < cd->nparams; k++)
       out(o, g->regs ? ", u64 s%u" : ", u64 a%u_", k);
@@ -860,8 +873,6 @@ static int gen_func(fgen *g) {
       out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
     out(o, ";");
   }
-  if (g->uses_fuel)
-    out(o, " volatile int *ip_ = INTRP;");
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
   out(o, " (void)rc;");
@@ -968,8 +979,8 @@ static int gen_func(fgen *g) {
     case PKW_OP_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
       out(o, " FSAVE; if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
-             "U32(%u), fp + %u, d)) != 0) ERR(rc); FLOAD;", p[1], p[2], p[3],
-          p[4]);
+             "U32(%u), fp + %u, %s)) != 0) ERR(rc); FLOAD;", p[1], p[2], p[3],
+          p[4], DEPTH(g));
       fill(g, p[4], g->m->types[p[1]].nresults);
       reload(g);
       break;
@@ -1102,14 +1113,14 @@ static int gen_func(fgen *g) {
     const pkw_functype *t = func_type(g->m, g->m->nfunc_imports + g->idx);
     out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n", g->idx);
     if (g->aot) {
-      out(o, " rv_ r_ = g%u(x, ci, fp, d, FUELV", g->idx);
+      out(o, " rv_ r_ = g%u(x, ci, fp, BUDGET(d, fp), FUELV", g->idx);
       for (k = 0; k < cd->nparams; k++)
         out(o, ", fp[%u]", k);
       out(o, "); if (r_.f < 0) return (int)(i64)r_.v; FUELV = r_.f;");
       if (t->nresults > 0)
         out(o, " fp[0] = r_.v;");
     } else {
-      out(o, " int rc; u64 r_ = g%u(x, ci, fp, d", g->idx);
+      out(o, " int rc; u64 r_ = g%u(x, ci, fp, BUDGET(d, fp)", g->idx);
       for (k = 0; k < cd->nparams; k++)
         out(o, ", fp[%u]", k);
       out(o, "); if ((rc = ERRV) != 0) { ERRV = 0; return rc; }");
@@ -1186,7 +1197,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   for (i = 0; i < ndf; i++)
     if (m->codes[i].code != NULL && conv[i] == CONV_REG) {
       uint32_t k, np = func_type(m, m->nfunc_imports + i)->nparams;
-      out(&b, "static %s g%u(void *, void *, u64 *, u32%s", aot ? "rv_" : "u64",
+      out(&b, "static %s g%u(void *, void *, u64 *, u64%s", aot ? "rv_" : "u64",
           i, aot ? ", i64" : "");
       for (k = 0; k < np; k++)
         out(&b, ", u64");
