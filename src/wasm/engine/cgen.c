@@ -26,9 +26,23 @@
  * function receives, at offsets emitted below from offsetof(): code for
  * a module serves all of its instances, and holds no address.
  *
- * Traps return their code from every C frame up to the entry (jit.c,
+ * Traps return their code from every C frame up to the entry (jrt.c,
  * pkw__jit_invoke): no longjmp. Fuel is charged and the interrupt flag
  * read at guest calls and loop back-edges, as exec.c's FUEL_CHECK.
+ *
+ * Two calling conventions. Every function has the frame convention's
+ * entry f<i> (pkw_jit_fn: arguments and results in fp[], the fuel in x),
+ * which the runtime calls. A function that bodies call directly and that
+ * makes no tail call also has g<i>, the register convention, for those
+ * calls: the arguments as C arguments, the first result as the C return
+ * value, and in b the frames left (high half) and the value-stack slots
+ * from fp to the end (low half), so a call's depth and stack checks read
+ * no memory. The aot variant also passes the fuel in and returns it with
+ * the result (rv_: two words, returned in registers); the jit variant
+ * keeps the fuel in x (libtcc keeps locals in memory anyway, and would
+ * copy a returned struct with memmove) and leaves a failure in x->err.
+ * The fuel local fl is written back to x (FSAVE) before anything that
+ * reads it: runtime helpers, host calls, traps, returns to the host.
  *
  * What the C relies on: two's complement wrapping of unsigned
  * arithmetic, arithmetic right shift of signed values, IEEE 754 float
