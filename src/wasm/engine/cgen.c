@@ -363,12 +363,15 @@ static void prelude(cbuf *b, int aot) {
    * are each function's (see gen_func). */
   if (aot)
     out(b, "#define FSAVE FUELV = fl\n"
-           "#define FLOAD fl = FUELV\n");
-  else   /* libtcc keeps locals in memory anyway: fl is x's */
-    out(b, "#define fl FUELV\n#define FSAVE\n#define FLOAD\n");
-  out(b,
-      "#define FUEL() if (--fl < 0 || *INTRP) { FSAVE; rc = pkw__jrt_fuel(x); "
-      "FLOAD; if (rc) ERR(rc); }\n");
+           "#define FLOAD fl = FUELV\n"
+           "#define FUEL() if (--fl < 0 || *INTRP) { FSAVE; "
+           "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n");
+  else   /* libtcc keeps locals in memory anyway: the fuel is x's. Flat:
+          * libtcc's preprocessor costs a good part of an open. */
+    out(b, "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
+           "**(volatile int **)((char *)x + %zu)) { rc = pkw__jrt_fuel(x); "
+           "if (rc) ERR(rc); }\n",
+        offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt));
   if (aot)
     out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
            "static void *const *R_;\n");
@@ -403,6 +406,7 @@ typedef struct fgen {
   int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
   int regs;                   /* slots are C locals (R(k) is s<k>) */
+  int props;                  /* it has a PROP (jit: Lprop_ is needed) */
   char *err;
   size_t errlen;
 } fgen;
@@ -705,6 +709,11 @@ static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
   return &m->types[m->func_type[fidx]];
 }
 
+/* Writing the fuel local back to x, and reading it: aot only (the jit's
+ * fuel is x's). */
+#define FSAVE_(g) ((g)->aot ? " FSAVE;" : "")
+#define FLOAD_(g) ((g)->aot ? " FLOAD;" : "")
+
 /* The frame depth d of the function: the frame convention has it as a
  * parameter, the register one has the frames left in b's high half. */
 #define DEPTH(g) ((g)->fast ? "(MAXD - (u32)(b >> 32))" : "d")
@@ -721,8 +730,8 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
     /* Imported (host or another instance's) or not compiled: the
      * runtime's general call. */
     spill(g, ab, t->nparams);
-    out(o, " FSAVE; if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, %s)) "
-           "!= 0) ERR(rc); FLOAD;", fidx, ab, DEPTH(g));
+    out(o, "%s if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, %s)) "
+           "!= 0) ERR(rc);%s", FSAVE_(g), fidx, ab, DEPTH(g), FLOAD_(g));
     fill(g, ab, t->nresults);
     reload(g);
     return;
@@ -742,9 +751,9 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
     /* The frame convention: arguments, results and fuel through memory;
      * PKW_JIT_TAIL runs the tail calls it armed. */
     spill(g, ab, t->nparams);
-    out(o, " FSAVE; if ((rc = f%u(x, ci, fp + %u, %s + 1)) != 0 && (rc != %d "
-           "|| (rc = pkw__jrt_tail(x, fp + %u, %s + 1)) != 0)) ERR(rc); "
-           "FLOAD;", di, ab, DEPTH(g), PKW_JIT_TAIL, ab, DEPTH(g));
+    out(o, "%s if ((rc = f%u(x, ci, fp + %u, %s + 1)) != 0 && (rc != %d "
+           "|| (rc = pkw__jrt_tail(x, fp + %u, %s + 1)) != 0)) ERR(rc);%s",
+        FSAVE_(g), di, ab, DEPTH(g), PKW_JIT_TAIL, ab, DEPTH(g), FLOAD_(g));
     fill(g, ab, t->nresults);
   } else {
     /* The register convention: arguments and fuel in, the first result
@@ -761,6 +770,7 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
       out(o, "); if (r_.f < 0) PROP(r_); fl = r_.f;");
     else
       out(o, "); if (ERRV) PROP(r_);");
+    g->props = 1;
     if (t->nresults > 0)
       out(o, g->aot ? " R(%u) = r_.v;" : " R(%u) = r_;", ab);
     out(o, " }");
@@ -778,8 +788,8 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (fidx < m->nfunc_imports ||
       m->codes[fidx - m->nfunc_imports].code == NULL) {
     spill(g, ab, func_type(m, fidx)->nparams);
-    out(o, " FSAVE; return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);",
-        fidx, ab);
+    out(o, "%s return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);",
+        FSAVE_(g), fidx, ab);
     return;
   }
   di = fidx - m->nfunc_imports;
@@ -798,7 +808,7 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (di == g->idx)
     out(o, " goto Lentry;");
   else
-    out(o, " FSAVE; TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+    out(o, "%s TAILF = FUNC(%u); return %d;", FSAVE_(g), fidx, PKW_JIT_TAIL);
 }
 
 /* The operands of a bulk or table instruction that are slots (bit k:
@@ -844,9 +854,11 @@ static int gen_func(fgen *g) {
     if (g->fast && !g->aot)
       /* The jit's variant: the result is the C return value, a failure
        * waits in x's err for the caller to see (fl is x's fuel). */
+      /* Few tokens: libtcc copies a macro's body at each use (every
+       * memory access has a TRAP). Ltrap_ ends the function. */
       out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
-             "#define ERR(c) { ERRV = (c); return 0; }\n"
-             "#define TRAP(c) ERR(c)\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
              "#define PROP(r) return 0\n"
              "#define RET(e) return (e)\n");
     else if (g->fast)
@@ -865,7 +877,7 @@ static int gen_func(fgen *g) {
       out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
              "#define ERR(c) return (c)\n"
              "#define TRAP(c) return (c)\n"
-             "#define PROP(r) { rc = ERRV; ERRV = 0; return rc; }\n");
+             "#define PROP(r) goto Lprop_\n");
   }
   o->slots = g->regs ? 1 : 2;
   if (g->fast) {
@@ -979,7 +991,7 @@ static int gen_func(fgen *g) {
           out(o, " RET(0);");
       } else {
         spill(g, 0, nr);
-        out(o, " FSAVE; return 0;");
+        out(o, "%s return 0;", FSAVE_(g));
       }
       break;
     }
@@ -987,22 +999,22 @@ static int gen_func(fgen *g) {
       if (g->fast)
         out(o, "RET(R(%u));", p[1]);
       else
-        out(o, "fp[0] = R(%u); FSAVE; return 0;", p[1]);
+        out(o, "fp[0] = R(%u);%s return 0;", p[1], FSAVE_(g));
       break;
     case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
     case PKW_OP_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " FSAVE; if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
-             "U32(%u), fp + %u, %s)) != 0) ERR(rc); FLOAD;", p[1], p[2], p[3],
-          p[4], DEPTH(g));
+      out(o, "%s if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp + %u, %s)) != 0) ERR(rc);%s", FSAVE_(g), p[1], p[2],
+          p[3], p[4], DEPTH(g), FLOAD_(g));
       fill(g, p[4], g->m->types[p[1]].nresults);
       reload(g);
       break;
     case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
     case PKW_OP_RETURN_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " FSAVE; return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
-             "U32(%u), fp, %u, d);", p[1], p[2], p[3], p[4]);
+      out(o, "%s return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp, %u, d);", FSAVE_(g), p[1], p[2], p[3], p[4]);
       break;
     case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
     case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
@@ -1120,7 +1132,12 @@ static int gen_func(fgen *g) {
     pc += len;
   }
   /* Every path ends in a return or a branch; this keeps C happy. */
-  out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
+  out(o, " TRAP(%d);\n", PKW_TRAP_UNREACHABLE);
+  if (g->fast && !g->aot)
+    out(o, "Ltrap_: ERRV = rc; return 0;\n");
+  else if (!g->aot && g->props)   /* a callee's failure, waiting in x */
+    out(o, "Lprop_: rc = ERRV; ERRV = 0; return rc;\n");
+  out(o, "}\n");
   o->slots = 0;
   if (g->fast) {
     /* The entry the runtime calls (pkw_jit_fn): the frame convention. */
