@@ -310,6 +310,12 @@ static void prelude(cbuf *b, int aot) {
   out(b, "#define INTRP AT(x, %zu, volatile int *)\n",
       offsetof(pkw_jctx, interrupt));
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
+  /* The back-edges of a function that calls nothing: fl a local on both
+   * tiers there, the flag's address in ip_ (see gen_func). */
+  out(b, "#define FUELL() if (--fl < 0 || *ip_) { *(i64 *)((char *)x + %zu) "
+         "= fl; rc = pkw__jrt_fuel(x); fl = *(i64 *)((char *)x + %zu); "
+         "if (rc) ERR(rc); }\n",
+      offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, fuel));
   out(b, "#define ERRV AT(x, %zu, int)\n", offsetof(pkw_jctx, err));
   out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
   /* The register convention's b for a frame at depth d, at p. */
@@ -368,7 +374,8 @@ static void prelude(cbuf *b, int aot) {
            "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n");
   else   /* libtcc keeps locals in memory anyway: the fuel is x's. Flat:
           * libtcc's preprocessor costs a good part of an open. */
-    out(b, "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
+    out(b, "#define FSAVE FUELV = fl\n#define FLOAD fl = FUELV\n"
+           "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
            "**(volatile int **)((char *)x + %zu)) { rc = pkw__jrt_fuel(x); "
            "if (rc) ERR(rc); }\n",
         offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt));
@@ -407,6 +414,10 @@ typedef struct fgen {
   int uses_mem;
   int regs;                   /* slots are C locals (R(k) is s<k>) */
   int props;                  /* it has a PROP (jit: Lprop_ is needed) */
+  int leaf;                   /* it calls nothing and has loops, which
+                                 keep the flag's address in ip_ */
+  int floc;                   /* jit: and the fuel in the local fl */
+  int loops;                  /* it has a backward branch */
   char *err;
   size_t errlen;
 } fgen;
@@ -419,7 +430,7 @@ static uint32_t target(const fgen *g, uint32_t p) {
 static void branch(fgen *g, uint32_t p) {
   uint32_t t = target(g, p);
   if ((int32_t)g->code[p] < 0)
-    out(g->b, "{ FUEL(); goto L%u; }", t);
+    out(g->b, g->leaf ? "{ FUELL(); goto L%u; }" : "{ FUEL(); goto L%u; }", t);
   else
     out(g->b, "goto L%u;", t);
 }
@@ -430,10 +441,18 @@ static void reload(fgen *g) {
     out(g->b, " mb = MDATA(M); ms = MSIZE(M);");
 }
 
+/* A branch target (the operand at p): a label, and a loop if backwards. */
+static void mark(fgen *g, uint32_t p) {
+  g->label[target(g, p)] = 1;
+  if ((int32_t)g->code[p] < 0)
+    g->loops = 1;
+}
+
 /* First pass: instruction boundaries, branch targets, memory use.
  * Returns 0, or -1 with a message for code it cannot read. */
 static int scan(fgen *g) {
   uint32_t pc = 0, k;
+  g->leaf = 1;
   while (pc < g->ncode) {
     uint32_t op = op_of(g->code[pc]), len;
     if (op == PKW_OP_COUNT_) {
@@ -449,14 +468,17 @@ static int scan(fgen *g) {
                 g->m->nfunc_imports + g->idx);
       return -1;
     }
+    if (op == PKW_OP_CALL || op == PKW_OP_CALL_INDIRECT ||
+        op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT)
+      g->leaf = 0;
     switch (op) {
-    case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
+    case PKW_OP_BR: mark(g, pc + 1); break;
     case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
-      g->label[target(g, pc + 2)] = 1;
+      mark(g, pc + 2);
       break;
     case PKW_OP_BR_TABLE:
       for (k = 0; k <= g->code[pc + 2]; k++)
-        g->label[target(g, pc + 3 + k)] = 1;
+        mark(g, pc + 3 + k);
       break;
     case PKW_OP_MEMORY_SIZE: case PKW_OP_MEMORY_GROW:
     case PKW_OP_MEMORY_INIT: case PKW_OP_MEMORY_COPY:
@@ -467,7 +489,7 @@ static int scan(fgen *g) {
     default:
       if ((op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
           (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
-        g->label[target(g, pc + 3)] = 1;
+        mark(g, pc + 3);
       if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)
         g->uses_mem = 1;
       break;
@@ -711,8 +733,8 @@ static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
 
 /* Writing the fuel local back to x, and reading it: aot only (the jit's
  * fuel is x's). */
-#define FSAVE_(g) ((g)->aot ? " FSAVE;" : "")
-#define FLOAD_(g) ((g)->aot ? " FLOAD;" : "")
+#define FSAVE_(g) ((g)->aot || (g)->floc ? " FSAVE;" : "")
+#define FLOAD_(g) ((g)->aot || (g)->floc ? " FLOAD;" : "")
 
 /* The frame depth d of the function: the frame convention has it as a
  * parameter, the register one has the frames left in b's high half. */
@@ -849,9 +871,23 @@ static int gen_func(fgen *g) {
    * its fl), ERR(c) for a failure a runtime helper returned (the fuel is
    * in x already), PROP(r) for a failure a callee of the register
    * convention returned (ditto). */
-  if (o->conv != 1 + g->fast) {
-    o->conv = 1 + g->fast;
-    if (g->fast && !g->aot)
+  g->leaf = g->leaf && g->loops;   /* ip_ and fl only for loops */
+  g->floc = !g->aot && g->leaf;
+  if (o->conv != 1 + g->fast + 2 * g->floc) {
+    o->conv = 1 + g->fast + 2 * g->floc;
+    if (g->floc && g->fast)
+      /* A jit leaf's fuel is its fl: saved before it leaves. */
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
+             "#define PROP(r) return 0\n"
+             "#define RET(e) { FSAVE; return (e); }\n");
+    else if (g->floc)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
+             "#define PROP(r) goto Lprop_\n");
+    else if (g->fast && !g->aot)
       /* The jit's variant: the result is the C return value, a failure
        * waits in x's err for the caller to see (fl is x's fuel). */
       /* Few tokens: libtcc copies a macro's body at each use (every
@@ -899,6 +935,10 @@ static int gen_func(fgen *g) {
       out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
     out(o, ";");
   }
+  if (g->floc)
+    out(o, " i64 fl = FUELV;");
+  if (g->leaf)
+    out(o, " volatile int *ip_ = INTRP;");
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
   out(o, " (void)rc;");
@@ -1134,7 +1174,9 @@ static int gen_func(fgen *g) {
   /* Every path ends in a return or a branch; this keeps C happy. */
   out(o, " TRAP(%d);\n", PKW_TRAP_UNREACHABLE);
   if (g->fast && !g->aot)
-    out(o, "Ltrap_: ERRV = rc; return 0;\n");
+    out(o, "Ltrap_:%s ERRV = rc; return 0;\n", g->floc ? " FSAVE;" : "");
+  else if (g->floc)
+    out(o, "Ltrap_: FSAVE; return rc;\n");
   else if (!g->aot && g->props)   /* a callee's failure, waiting in x */
     out(o, "Lprop_: rc = ERRV; ERRV = 0; return rc;\n");
   out(o, "}\n");
