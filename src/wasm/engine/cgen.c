@@ -42,7 +42,10 @@
  * keeps the fuel in x (libtcc keeps locals in memory anyway, and would
  * copy a returned struct with memmove) and leaves a failure in x->err.
  * The fuel local fl is written back to x (FSAVE) before anything that
- * reads it: runtime helpers, host calls, traps, returns to the host.
+ * reads it: runtime helpers, host calls, traps, returns to the host. A
+ * function that calls nothing and has loops reads the interrupt flag
+ * through the local ip_ at its back-edges (FUELL), and on the jit keeps
+ * its fuel in fl too.
  *
  * What the C relies on: two's complement wrapping of unsigned
  * arithmetic, arithmetic right shift of signed values, IEEE 754 float
