@@ -4,6 +4,10 @@
 # the cache the rows open from (XDG_CACHE_HOME, set by pkb_open_tier).
 # No system C compiler, or a module missing: those rows skip.
 find_program(PKB_SYSTEM_CC NAMES cc gcc)
+# wasm_engine.cmake finds these too, but is included after this file: a
+# first configure would skip the fib, mix and sort artifacts.
+find_program(PKW_CLANG NAMES clang clang-14)
+find_program(PKW_WASM_LD NAMES wasm-ld wasm-ld-14)
 if(PKB_SYSTEM_CC AND "wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
   set(_aotc ${CMAKE_CURRENT_BINARY_DIR}/aot-cache)
   set(_mods ${CMAKE_CURRENT_BINARY_DIR}/conformance.wasm

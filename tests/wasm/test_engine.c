@@ -1,11 +1,18 @@
 /* Unit tests of the engine's limits, traps and allocator use.
  * usage: test_engine <name>   (one test per process; ctest runs each) */
 #define _POSIX_C_SOURCE 200809L   /* nanosleep */
+#include <dlfcn.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #include "wasm.h"
 
@@ -14,23 +21,94 @@
  * interpreter's. A module the tier fails on with ENOMEM (an allocation
  * sweep) fails the decode the same way. */
 static int tier_jit;
+/* `test_engine NAME aot DIR`: the same with the aot tier's code, the
+ * module's PKW_CGEN_AOT C built by cc with the aot flags, cached in DIR
+ * by the C's hash (an allocation sweep decodes a module many times). Its
+ * calling convention differs from the jit's (the fuel in a register). */
+static const char *tier_aot;
+
+static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
+static void aot_close(void *ud) { dlclose(ud); }
+
+static int aot_bind(const pkw_alloc *a, pkw_module *m, char *err,
+                    size_t errlen) {
+  static const char *const flags[] = {
+#define F_(x) x,
+      PKW_AOT_CFLAGS(F_)
+#undef F_
+      NULL};
+  char *c = NULL, so[1024], src[1100];
+  const char *argv[64];
+  size_t clen = 0, i, k = 0;
+  uint64_t h = 0xcbf29ce484222325ull;
+  void *lib;
+  int rc;
+  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
+      PKW_OK)
+    return rc;
+  for (i = 0; i < clen; i++)
+    h = (h ^ (uint8_t)c[i]) * 0x100000001b3ull;
+  snprintf(so, sizeof so, "%.900s/%016" PRIx64 "-%zu.so", tier_aot, h, clen);
+  if (access(so, R_OK) != 0) {
+    FILE *f;
+    pid_t pid;
+    int st;
+    char tmp[1100];
+    snprintf(src, sizeof src, "%s.%ld.c", so, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, (long)getpid());
+    if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
+      fprintf(stderr, "cannot write %s\n", src);
+      exit(1);
+    }
+    fclose(f);
+    argv[k++] = "cc";
+    for (i = 0; flags[i] != NULL; i++)
+      argv[k++] = flags[i];
+    argv[k++] = "-o";
+    argv[k++] = tmp;
+    argv[k++] = src;
+    argv[k] = NULL;
+    if (posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv,
+                     environ) != 0 ||
+        waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0 || rename(tmp, so) != 0) {
+      fprintf(stderr, "cc failed on %s\n", src);
+      exit(1);
+    }
+    remove(src);
+  }
+  if (a != NULL && a->realloc_fn != NULL)   /* the module's allocator */
+    a->realloc_fn(a->ud, c, 0);
+  else
+    free(c);
+  if ((lib = dlopen(so, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+    fprintf(stderr, "dlopen %s: %s\n", so, dlerror());
+    exit(1);
+  }
+  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
+  if (rc != PKW_OK)
+    dlclose(lib);
+  return rc;
+}
 
 static int decode_tier(const pkw_alloc *a, const uint8_t *bytes, size_t n,
                        unsigned flags, pkw_module **out, char *err,
                        size_t errlen) {
   char jerr[256];
   int rc = pkw_module_decode_ex(a, bytes, n, flags, out, err, errlen);
-  if (rc == PKW_OK && tier_jit) {
-    int jrc = pkw_module_jit(*out, jerr, sizeof jerr);
+  if (rc == PKW_OK && (tier_jit || tier_aot != NULL)) {
+    int jrc = tier_aot != NULL ? aot_bind(a, *out, jerr, sizeof jerr)
+                               : pkw_module_jit(*out, jerr, sizeof jerr);
     if (jrc == PKW_ENOMEM) {
       pkw_module_destroy(*out);
       return jrc;
     }
     if (jrc != PKW_OK) {
-      fprintf(stderr, "pkw_module_jit: %s: %s\n", pkw_errname(jrc), jerr);
+      fprintf(stderr, "pkw_module_%s: %s: %s\n", tier_aot ? "bind_aot" : "jit",
+              pkw_errname(jrc), jerr);
       exit(1);
     }
-    if (strcmp(pkw_module_tier(*out), "jit") != 0) {
+    if (strcmp(pkw_module_tier(*out), tier_aot ? "aot" : "jit") != 0) {
       fprintf(stderr, "pkw_module_tier: %s\n", pkw_module_tier(*out));
       exit(1);
     }
@@ -553,7 +631,8 @@ static void test_jit_instances_share_code(void) {
   char err[256];
   uint64_t v, r;
   load(&a, &sp, NULL, NULL);
-  CHECK(strcmp(pkw_module_tier(a.m), tier_jit ? "jit" : "interp") == 0);
+  CHECK(strcmp(pkw_module_tier(a.m), tier_aot ? "aot"
+                                     : tier_jit ? "jit" : "interp") == 0);
   CHECK_RC(pkw_instance_create(a.m, NULL, 0, NULL, &b, err, sizeof err),
            PKW_OK);
   CHECK_RC(pkw_instance_func(b, "f", &fb), PKW_OK);
@@ -593,6 +672,97 @@ static void test_jit_fuel_count(void) {
   pkw_instance_set_fuel(fx.inst, -1);
   CHECK_RC(pkw_call(fx.f, &n, 1, NULL, 0), PKW_OK);
   unload(&fx);
+}
+
+/* Guest -> guest calls, which the compiled tiers make with the fuel in a
+ * register: f(n) = n == 0 ? h(0) : f(n - 1) + 1, h a host function that
+ * returns the fuel it sees. Each call costs a unit, the host's entry one
+ * more, the host call none: h sees F - 1 - n, and that is left. */
+static int host_fuel(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  (void)ud;
+  (void)args;
+  results[0] = (uint32_t)pkw_instance_fuel(inst);
+  return 0;
+}
+
+static const uint8_t count_calls[] = {
+    0x20, 0x00, 0x45, 0x04, 0x7f,              /* n == 0: if (result i32) */
+    0x20, 0x00, 0x10, 0x00,                    /* h(n) */
+    0x05,                                      /* else */
+    0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01,  /* f(n - 1) */
+    0x41, 0x01, 0x6a,                          /* + 1 */
+    0x0b, 0x0b};
+
+static void test_fuel_count_calls(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  spec sp = {"i", "i", count_calls, sizeof count_calls, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  fixture fx;
+  uint64_t n = 100, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_fuel, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  load(&fx, &sp, NULL, &ex);
+  pkw_instance_set_fuel(fx.inst, 1000);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 899 + 100);   /* h saw 1000 - 1 - 100 */
+  CHECK(pkw_instance_fuel(fx.inst) == 899);
+  /* Exactly enough, then one unit short: the trap at the last call. */
+  pkw_instance_set_fuel(fx.inst, 101);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 0 + 100);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  pkw_instance_set_fuel(fx.inst, 100);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_TRAP_OUT_OF_FUEL);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  unload(&fx);
+  pkw_func_destroy_host(h);
+}
+
+/* The frame limit and the value stack at their exact edges, for calls
+ * the compiled tiers make with both limits in one register. f(n) nests n
+ * calls; the k-th is made at depth k - 1 (the host's entry pushes no
+ * frame) and needs depth < D, so max_call_depth D allows n = D. */
+static void test_call_limits_exact(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  spec sp = {"i", "i", count_calls, sizeof count_calls, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  pkw_limits lim;
+  fixture fx;
+  uint64_t n, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_fuel, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  memset(&lim, 0, sizeof lim);
+  lim.max_call_depth = 50;
+  load(&fx, &sp, &lim, &ex);
+  n = 50;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 50u + (uint32_t)-1);   /* unlimited fuel: -1 */
+  n = 51;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_TRAP_STACK_EXHAUSTED);
+  n = 50;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  unload(&fx);
+  /* The value stack: f's frame is 7 slots (its local, temporaries) and
+   * a callee's starts 1 slot above its caller's (at its argument), so
+   * f(n)'s deepest frame ends at n + 7: 400 slots fit n = 393. */
+  memset(&lim, 0, sizeof lim);
+  lim.stack_slots = 400;
+  load(&fx, &sp, &lim, &ex);
+  n = 393;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  n = 394;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_TRAP_STACK_EXHAUSTED);
+  n = 393;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  unload(&fx);
+  pkw_func_destroy_host(h);
 }
 
 static void test_regress_br_table_back_edge(void) {
@@ -1868,6 +2038,8 @@ static const struct {
     {"wasm_spare_threads", test_spare_threads},
     {"wasm_jit_instances_share_code", test_jit_instances_share_code},
     {"wasm_jit_fuel_count", test_jit_fuel_count},
+    {"wasm_fuel_count_calls", test_fuel_count_calls},
+    {"wasm_call_limits_exact", test_call_limits_exact},
 };
 
 int main(int argc, char **argv) {
@@ -1878,6 +2050,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   tier_jit = argc > 2 && strcmp(argv[2], "jit") == 0;
+  if (argc > 3 && strcmp(argv[2], "aot") == 0)
+    tier_aot = argv[3];
   for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     if (strcmp(argv[1], tests[i].name) == 0) {
       tests[i].fn();

@@ -26,9 +26,26 @@
  * function receives, at offsets emitted below from offsetof(): code for
  * a module serves all of its instances, and holds no address.
  *
- * Traps return their code from every C frame up to the entry (jit.c,
+ * Traps return their code from every C frame up to the entry (jrt.c,
  * pkw__jit_invoke): no longjmp. Fuel is charged and the interrupt flag
  * read at guest calls and loop back-edges, as exec.c's FUEL_CHECK.
+ *
+ * Two calling conventions. Every function has the frame convention's
+ * entry f<i> (pkw_jit_fn: arguments and results in fp[], the fuel in x),
+ * which the runtime calls. A function that bodies call directly and that
+ * makes no tail call also has g<i>, the register convention, for those
+ * calls: the arguments as C arguments, the first result as the C return
+ * value, and in b the frames left (high half) and the value-stack slots
+ * from fp to the end (low half), so a call's depth and stack checks read
+ * no memory. The aot variant also passes the fuel in and returns it with
+ * the result (rv_: two words, returned in registers); the jit variant
+ * keeps the fuel in x (libtcc keeps locals in memory anyway, and would
+ * copy a returned struct with memmove) and leaves a failure in x->err.
+ * The fuel local fl is written back to x (FSAVE) before anything that
+ * reads it: runtime helpers, host calls, traps, returns to the host. A
+ * function that calls nothing and has loops reads the interrupt flag
+ * through the local ip_ at its back-edges (FUELL), and on the jit keeps
+ * its fuel in fl too.
  *
  * What the C relies on: two's complement wrapping of unsigned
  * arithmetic, arithmetic right shift of signed values, IEEE 754 float
@@ -49,7 +66,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 2
+#define PKW_CGEN_VERSION 3
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -65,6 +82,9 @@ typedef struct cbuf {
   int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
   int slots;                  /* 0: as written; 1: slots are C locals;
                                  2: slots are fp[k] (see slot_fmt) */
+  int slots_def;              /* R(k) defined: 0 no, 1 fp[k], 2 s<k> */
+  int conv;                   /* the TRAP macros defined: 0 none, 1 for
+                                 the frame convention, 2 the register one */
 } cbuf;
 
 /* The formats below name slot k as R(%u), U32(%u), S32(%u), S64(%u),
@@ -282,14 +302,28 @@ static void prelude(cbuf *b, int aot) {
       "typedef unsigned int u32; typedef int i32;\n"
       "typedef unsigned long long u64; typedef long long i64;\n"
       "typedef int (*jfn)(void *, void *, u64 *, u32);\n"
+      /* What a function of the register convention returns (see
+       * gen_func): its first result and the fuel left (f >= 0), or a
+       * failure (f < 0) with its code in v. Two words: registers. */
+      "typedef struct { u64 v; i64 f; } rv_;\n"
       "#define AT(p, o, t) (*(t *)((char *)(p) + (o)))\n");
   out(b, "#define STK_END AT(x, %zu, u64 *)\n",
       offsetof(pkw_jctx, stack_end));
   out(b, "#define FUELV AT(x, %zu, i64)\n", offsetof(pkw_jctx, fuel));
-  out(b, "#define INTR (*AT(x, %zu, volatile int *))\n",
+  out(b, "#define INTRP AT(x, %zu, volatile int *)\n",
       offsetof(pkw_jctx, interrupt));
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
+  /* The back-edges of a function that calls nothing: fl a local on both
+   * tiers there, the flag's address in ip_ (see gen_func). */
+  out(b, "#define FUELL() if (--fl < 0 || *ip_) { *(i64 *)((char *)x + %zu) "
+         "= fl; rc = pkw__jrt_fuel(x); fl = *(i64 *)((char *)x + %zu); "
+         "if (rc) ERR(rc); }\n",
+      offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, fuel));
+  out(b, "#define ERRV AT(x, %zu, int)\n", offsetof(pkw_jctx, err));
   out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
+  /* The register convention's b for a frame at depth d, at p. */
+  out(b, "#define BUDGET(d, p) ((u64)(MAXD - (d)) << 32 | "
+         "(u64)(STK_END - (p)))\n");
   out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
   out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
   out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
@@ -330,10 +364,24 @@ static void prelude(cbuf *b, int aot) {
         "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
         "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
         "#define KEEP(v)\n");
-  out(b,
-      "#define FUEL() if (--FUELV < 0 || INTR) { rc = pkw__jrt_fuel(x); "
-      "if (rc) return rc; }\n"
-      "#define TRAP(c) return (c)\n");
+  /* Fuel lives in the local fl (a register); x holds it only where
+   * something else reads or writes it (FSAVE before, FLOAD after). The
+   * interrupt flag's address is read from x at each check, not kept in a
+   * local: one register less live across calls lets the C compiler
+   * inline a callee's early return into its caller. TRAP, ERR and PROP
+   * are each function's (see gen_func). */
+  if (aot)
+    out(b, "#define FSAVE FUELV = fl\n"
+           "#define FLOAD fl = FUELV\n"
+           "#define FUEL() if (--fl < 0 || *INTRP) { FSAVE; "
+           "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n");
+  else   /* libtcc keeps locals in memory anyway: the fuel is x's. Flat:
+          * libtcc's preprocessor costs a good part of an open. */
+    out(b, "#define FSAVE FUELV = fl\n#define FLOAD fl = FUELV\n"
+           "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
+           "**(volatile int **)((char *)x + %zu)) { rc = pkw__jrt_fuel(x); "
+           "if (rc) ERR(rc); }\n",
+        offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt));
   if (aot)
     out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
            "static void *const *R_;\n");
@@ -351,6 +399,9 @@ const char *pkw__cgen_helper(size_t i) {
   return i < sizeof helpers / sizeof helpers[0] ? helpers[i].name : NULL;
 }
 
+/* find_convs: called directly, no tail call. */
+#define CONV_REG 2u
+
 /* ---- one function ----------------------------------------------------------- */
 
 typedef struct fgen {
@@ -360,9 +411,16 @@ typedef struct fgen {
   const uint32_t *code;
   uint32_t ncode;
   uint8_t *label;             /* per code word: a branch targets it */
-  const uint8_t *tails;       /* per defined function: it may tail-call */
+  const uint8_t *conv;        /* per defined function (find_convs) */
+  int fast;                   /* this one has the register convention */
+  int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
   int regs;                   /* slots are C locals (R(k) is s<k>) */
+  int props;                  /* it has a PROP (jit: Lprop_ is needed) */
+  int leaf;                   /* it calls nothing and has loops, which
+                                 keep the flag's address in ip_ */
+  int floc;                   /* jit: and the fuel in the local fl */
+  int loops;                  /* it has a backward branch */
   char *err;
   size_t errlen;
 } fgen;
@@ -375,7 +433,7 @@ static uint32_t target(const fgen *g, uint32_t p) {
 static void branch(fgen *g, uint32_t p) {
   uint32_t t = target(g, p);
   if ((int32_t)g->code[p] < 0)
-    out(g->b, "{ FUEL(); goto L%u; }", t);
+    out(g->b, g->leaf ? "{ FUELL(); goto L%u; }" : "{ FUEL(); goto L%u; }", t);
   else
     out(g->b, "goto L%u;", t);
 }
@@ -386,10 +444,18 @@ static void reload(fgen *g) {
     out(g->b, " mb = MDATA(M); ms = MSIZE(M);");
 }
 
+/* A branch target (the operand at p): a label, and a loop if backwards. */
+static void mark(fgen *g, uint32_t p) {
+  g->label[target(g, p)] = 1;
+  if ((int32_t)g->code[p] < 0)
+    g->loops = 1;
+}
+
 /* First pass: instruction boundaries, branch targets, memory use.
  * Returns 0, or -1 with a message for code it cannot read. */
 static int scan(fgen *g) {
   uint32_t pc = 0, k;
+  g->leaf = 1;
   while (pc < g->ncode) {
     uint32_t op = op_of(g->code[pc]), len;
     if (op == PKW_OP_COUNT_) {
@@ -405,14 +471,17 @@ static int scan(fgen *g) {
                 g->m->nfunc_imports + g->idx);
       return -1;
     }
+    if (op == PKW_OP_CALL || op == PKW_OP_CALL_INDIRECT ||
+        op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT)
+      g->leaf = 0;
     switch (op) {
-    case PKW_OP_BR: g->label[target(g, pc + 1)] = 1; break;
+    case PKW_OP_BR: mark(g, pc + 1); break;
     case PKW_OP_BR_IF: case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
-      g->label[target(g, pc + 2)] = 1;
+      mark(g, pc + 2);
       break;
     case PKW_OP_BR_TABLE:
       for (k = 0; k <= g->code[pc + 2]; k++)
-        g->label[target(g, pc + 3 + k)] = 1;
+        mark(g, pc + 3 + k);
       break;
     case PKW_OP_MEMORY_SIZE: case PKW_OP_MEMORY_GROW:
     case PKW_OP_MEMORY_INIT: case PKW_OP_MEMORY_COPY:
@@ -423,7 +492,7 @@ static int scan(fgen *g) {
     default:
       if ((op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) ||
           (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF))
-        g->label[target(g, pc + 3)] = 1;
+        mark(g, pc + 3);
       if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)
         g->uses_mem = 1;
       break;
@@ -604,7 +673,7 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
   case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
     out(o, "{ u64 t_; if ((rc = pkw__jrt_trunc(%u, R(%u), &t_)) != 0) "
-           "return rc; R(%u) = t_; }", op, a, d);
+           "TRAP(rc); R(%u) = t_; }", op, a, d);
     break;
   default:
     /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
@@ -665,37 +734,74 @@ static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
   return &m->types[m->func_type[fidx]];
 }
 
+/* Writing the fuel local back to x, and reading it: aot only (the jit's
+ * fuel is x's). */
+#define FSAVE_(g) ((g)->aot || (g)->floc ? " FSAVE;" : "")
+#define FLOAD_(g) ((g)->aot || (g)->floc ? " FLOAD;" : "")
+
+/* The frame depth d of the function: the frame convention has it as a
+ * parameter, the register one has the frames left in b's high half. */
+#define DEPTH(g) ((g)->fast ? "(MAXD - (u32)(b >> 32))" : "d")
+
 /* Calls: the interpreter's do_call for a callee known here. */
 static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   pkw_module *m = g->m;
   cbuf *o = g->b;
   const pkw_functype *t = func_type(m, fidx);
-  uint32_t di;
+  uint32_t di, i;
   const pkw_code *cd;
-  spill(g, ab, t->nparams);
   if (fidx < m->nfunc_imports || m->codes[fidx - m->nfunc_imports].code ==
                                      NULL) {
     /* Imported (host or another instance's) or not compiled: the
      * runtime's general call. */
-    out(o, " if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, d)) != 0) "
-           "return rc;", fidx, ab);
+    spill(g, ab, t->nparams);
+    out(o, "%s if ((rc = pkw__jrt_call(x, ci, FUNC(%u), fp + %u, %s)) "
+           "!= 0) ERR(rc);%s", FSAVE_(g), fidx, ab, DEPTH(g), FLOAD_(g));
     fill(g, ab, t->nresults);
     reload(g);
     return;
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  if (g->tails[di])
-    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
-           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0 && (rc != %d || "
-           "(rc = pkw__jrt_tail(x, fp + %u, d + 1)) != 0)) return rc;",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab, PKW_JIT_TAIL,
-        ab);
-  else   /* a callee without tail calls never returns PKW_JIT_TAIL */
-    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL(); "
-           "if ((rc = f%u(x, ci, fp + %u, d + 1)) != 0) return rc;",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED, di, ab);
-  fill(g, ab, t->nresults);
+  /* The frame limit and the value stack: the register convention has
+   * both in b, the frames left in its high half, the slots from fp to
+   * the stack's end in the low half (uint32_t limits: they fit). */
+  if (g->fast)
+    out(o, " if (b < 0x100000000ull || (u32)b < %uu) TRAP(%d); FUEL();",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  else
+    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
+        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  if (g->conv[di] != CONV_REG) {
+    /* The frame convention: arguments, results and fuel through memory;
+     * PKW_JIT_TAIL runs the tail calls it armed. */
+    spill(g, ab, t->nparams);
+    out(o, "%s if ((rc = f%u(x, ci, fp + %u, %s + 1)) != 0 && (rc != %d "
+           "|| (rc = pkw__jrt_tail(x, fp + %u, %s + 1)) != 0)) ERR(rc);%s",
+        FSAVE_(g), di, ab, DEPTH(g), PKW_JIT_TAIL, ab, DEPTH(g), FLOAD_(g));
+    fill(g, ab, t->nresults);
+  } else {
+    /* The register convention: arguments and fuel in, the first result
+     * and fuel out; further results in the callee's frame. */
+    out(o, " { %s r_ = g%u(x, ci, fp + %u, ", g->aot ? "rv_" : "u64", di, ab);
+    if (g->fast)
+      out(o, "b - 0x%llxull", (1ull << 32) + ab);
+    else
+      out(o, "BUDGET(d + 1, fp + %u)", ab);
+    out(o, "%s", g->aot ? ", fl" : "");
+    for (i = 0; i < t->nparams; i++)
+      out(o, ", R(%u)", ab + i);
+    if (g->aot)
+      out(o, "); if (r_.f < 0) PROP(r_); fl = r_.f;");
+    else
+      out(o, "); if (ERRV) PROP(r_);");
+    g->props = 1;
+    if (t->nresults > 0)
+      out(o, g->aot ? " R(%u) = r_.v;" : " R(%u) = r_;", ab);
+    out(o, " }");
+    if (t->nresults > 1)
+      fill(g, ab + 1, t->nresults - 1);
+  }
   reload(g);
 }
 
@@ -707,8 +813,8 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (fidx < m->nfunc_imports ||
       m->codes[fidx - m->nfunc_imports].code == NULL) {
     spill(g, ab, func_type(m, fidx)->nparams);
-    out(o, " return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);", fidx,
-        ab);
+    out(o, "%s return pkw__jrt_tail_call(x, ci, FUNC(%u), fp, %u, d);",
+        FSAVE_(g), fidx, ab);
     return;
   }
   di = fidx - m->nfunc_imports;
@@ -727,7 +833,7 @@ static void tail_call(fgen *g, uint32_t fidx, uint32_t ab) {
   if (di == g->idx)
     out(o, " goto Lentry;");
   else
-    out(o, " TAILF = FUNC(%u); return %d;", fidx, PKW_JIT_TAIL);
+    out(o, "%s TAILF = FUNC(%u); return %d;", FSAVE_(g), fidx, PKW_JIT_TAIL);
 }
 
 /* The operands of a bulk or table instruction that are slots (bit k:
@@ -759,20 +865,91 @@ static int gen_func(fgen *g) {
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
   g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
-  out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  g->fast = g->conv[g->idx] == CONV_REG;
+  if (o->slots_def != 1 + g->regs) {
+    o->slots_def = 1 + g->regs;
+    out(o, "#undef R\n#define R(k) %s\n", g->regs ? "s##k" : "fp[k]");
+  }
+  /* How this function leaves: TRAP(c) for its own traps (the fuel is
+   * its fl), ERR(c) for a failure a runtime helper returned (the fuel is
+   * in x already), PROP(r) for a failure a callee of the register
+   * convention returned (ditto). */
+  g->leaf = g->leaf && g->loops;   /* ip_ and fl only for loops */
+  g->floc = !g->aot && g->leaf;
+  if (o->conv != 1 + g->fast + 2 * g->floc) {
+    o->conv = 1 + g->fast + 2 * g->floc;
+    if (g->floc && g->fast)
+      /* A jit leaf's fuel is its fl: saved before it leaves. */
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
+             "#define PROP(r) return 0\n"
+             "#define RET(e) { FSAVE; return (e); }\n");
+    else if (g->floc)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
+             "#define PROP(r) goto Lprop_\n");
+    else if (g->fast && !g->aot)
+      /* The jit's variant: the result is the C return value, a failure
+       * waits in x's err for the caller to see (fl is x's fuel). */
+      /* Few tokens: libtcc copies a macro's body at each use (every
+       * memory access has a TRAP). Ltrap_ ends the function. */
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rc = (c); goto Ltrap_; }\n"
+             "#define TRAP(c) { rc = (c); goto Ltrap_; }\n"
+             "#define PROP(r) return 0\n"
+             "#define RET(e) return (e)\n");
+    else if (g->fast)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) { rv_ t_; t_.v = (u64)(i64)(c); t_.f = -1; "
+             "return t_; }\n"
+             "#define TRAP(c) { FSAVE; ERR(c) }\n"
+             "#define PROP(r) return (r)\n"
+             "#define RET(e) { rv_ t_; t_.v = (e); t_.f = fl; return t_; }\n");
+    else if (g->aot)
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) return (c)\n"
+             "#define TRAP(c) { FSAVE; return (c); }\n"
+             "#define PROP(r) return (int)(i64)(r).v\n");
+    else
+      out(o, "#undef TRAP\n#undef ERR\n#undef PROP\n"
+             "#define ERR(c) return (c)\n"
+             "#define TRAP(c) return (c)\n"
+             "#define PROP(r) goto Lprop_\n");
+  }
   o->slots = g->regs ? 1 : 2;
-  out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;",
-      g->idx);
-  if (g->regs && cd->frame_size > 0) {
-    out(o, " u64 s0");
-    for (k = 1; k < cd->frame_size; k++)
+  if (g->fast) {
+    /* The register convention: the fuel and the parameters come in as
+     * C arguments (the slots themselves, when they are C locals). */
+    out(o, "static %s g%u(void *x, void *ci, u64 *fp, u64 b%s",
+        g->aot ? "rv_" : "u64", g->idx, g->aot ? ", i64 fl" : "");
+    for (k = 0; k < cd->nparams; k++)
+      out(o, g->regs ? ", u64 s%u" : ", u64 a%u_", k);
+    out(o, ") {\n int rc;");
+  } else {
+    out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;%s",
+        g->idx, g->aot ? " i64 fl = FUELV;" : "");
+  }
+  if (g->regs && cd->frame_size > (g->fast ? cd->nparams : 0)) {
+    k = g->fast ? cd->nparams : 0;
+    out(o, " u64 s%u", k);
+    for (k++; k < cd->frame_size; k++)
       out(o, k % 16 ? ", s%u" : ",\n  s%u", k);
     out(o, ";");
   }
+  if (g->floc)
+    out(o, " i64 fl = FUELV;");
+  if (g->leaf)
+    out(o, " volatile int *ip_ = INTRP;");
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
   out(o, " (void)rc;");
-  fill(g, 0, cd->nparams);
+  if (!g->fast)
+    fill(g, 0, cd->nparams);
+  else if (!g->regs)
+    for (k = 0; k < cd->nparams; k++)
+      out(o, " fp[%u] = a%u_;", k, k);
   out(o, "\nLentry:");
   /* zero_locals of exec.c: the non-parameter locals start at zero. */
   if (g->regs || cd->nlocals - cd->nparams <= 8) {
@@ -844,26 +1021,43 @@ static int gen_func(fgen *g) {
       branch(g, pc + 3 + p[2]);
       out(o, " }");
       break;
-    case PKW_OP_RETURN:
+    case PKW_OP_RETURN: {
       /* The results are in slots 0.. (the translation put them there). */
-      spill(g, 0, g->m->types[g->m->func_type[g->m->nfunc_imports +
-                                                g->idx]].nresults);
-      out(o, " return 0;");
+      uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                                 g->idx]].nresults;
+      if (g->fast) {
+        if (nr > 1)
+          spill(g, 1, nr - 1);
+        if (nr > 0)
+          out(o, " RET(R(%u));", 0u);
+        else
+          out(o, " RET(0);");
+      } else {
+        spill(g, 0, nr);
+        out(o, "%s return 0;", FSAVE_(g));
+      }
       break;
-    case PKW_OP_RETURN1: out(o, "fp[0] = R(%u); return 0;", p[1]); break;
+    }
+    case PKW_OP_RETURN1:
+      if (g->fast)
+        out(o, "RET(R(%u));", p[1]);
+      else
+        out(o, "fp[0] = R(%u);%s return 0;", p[1], FSAVE_(g));
+      break;
     case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
     case PKW_OP_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, U32(%u), "
-             "fp + %u, d)) != 0) return rc;", p[1], p[2], p[3], p[4]);
+      out(o, "%s if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp + %u, %s)) != 0) ERR(rc);%s", FSAVE_(g), p[1], p[2],
+          p[3], p[4], DEPTH(g), FLOAD_(g));
       fill(g, p[4], g->m->types[p[1]].nresults);
       reload(g);
       break;
     case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
     case PKW_OP_RETURN_CALL_INDIRECT:
       spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, " return pkw__jrt_tail_call_indirect(x, ci, %u, %u, U32(%u), "
-             "fp, %u, d);", p[1], p[2], p[3], p[4]);
+      out(o, "%s return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
+             "U32(%u), fp, %u, d);", FSAVE_(g), p[1], p[2], p[3], p[4]);
       break;
     case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
     case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
@@ -946,7 +1140,7 @@ static int gen_func(fgen *g) {
       out(o, " { static const u32 %s%u[] = {", nm, pc);
       for (k = 1; k < len; k++)
         out(o, "%uu,", p[k]);
-      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) return rc; }",
+      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) TRAP(rc); }",
           op, nm, pc);
       /* The results: table.get, table.size, table.grow write slot 1. */
       if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
@@ -981,33 +1175,70 @@ static int gen_func(fgen *g) {
     pc += len;
   }
   /* Every path ends in a return or a branch; this keeps C happy. */
-  out(o, " TRAP(%d);\n}\n", PKW_TRAP_UNREACHABLE);
+  out(o, " TRAP(%d);\n", PKW_TRAP_UNREACHABLE);
+  if (g->fast && !g->aot)
+    out(o, "Ltrap_:%s ERRV = rc; return 0;\n", g->floc ? " FSAVE;" : "");
+  else if (g->floc)
+    out(o, "Ltrap_: FSAVE; return rc;\n");
+  else if (!g->aot && g->props)   /* a callee's failure, waiting in x */
+    out(o, "Lprop_: rc = ERRV; ERRV = 0; return rc;\n");
+  out(o, "}\n");
   o->slots = 0;
+  if (g->fast) {
+    /* The entry the runtime calls (pkw_jit_fn): the frame convention. */
+    const pkw_functype *t = func_type(g->m, g->m->nfunc_imports + g->idx);
+    out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n", g->idx);
+    if (g->aot) {
+      out(o, " rv_ r_ = g%u(x, ci, fp, BUDGET(d, fp), FUELV", g->idx);
+      for (k = 0; k < cd->nparams; k++)
+        out(o, ", fp[%u]", k);
+      out(o, "); if (r_.f < 0) return (int)(i64)r_.v; FUELV = r_.f;");
+      if (t->nresults > 0)
+        out(o, " fp[0] = r_.v;");
+    } else {
+      out(o, " int rc; u64 r_ = g%u(x, ci, fp, BUDGET(d, fp)", g->idx);
+      for (k = 0; k < cd->nparams; k++)
+        out(o, ", fp[%u]", k);
+      out(o, "); if ((rc = ERRV) != 0) { ERRV = 0; return rc; }");
+      if (t->nresults > 0)
+        out(o, " fp[0] = r_;");
+    }
+    out(o, " return 0;\n}\n");
+  }
   return o->rc;
 }
 
-/* Which defined functions contain a tail call (tails[i] = 1): a call of
- * one must be ready for PKW_JIT_TAIL. Code that cannot be read is marked
- * (gen_func reports it). */
-static void find_tails(const pkw_module *m, uint8_t *tails) {
+/* Per defined function, which calling convention it gets (conv[i]):
+ * bit 0: it contains a tail call, so a call of it must be ready for
+ * PKW_JIT_TAIL (code that cannot be read is marked too: gen_func reports
+ * it); bit 1: a body calls it directly. The register convention (see
+ * gen_func) is for CONV_REG: called directly, no tail call. The others
+ * have only the frame convention's entry: the runtime calls them (as an
+ * export, through a table), so a wrapper would only add a call. */
+static void find_convs(const pkw_module *m, uint8_t *conv) {
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
+  memset(conv, 0, ndf);
   for (i = 0; i < ndf; i++) {
     const pkw_code *cd = &m->codes[i];
     uint32_t pc = 0;
-    tails[i] = 0;
     while (cd->code != NULL && pc < cd->ncode) {
       uint32_t op = op_of(cd->code[pc]), len;
       if (op == PKW_OP_COUNT_ || op_len[op] == 0) {
-        tails[i] = 1;
-        break;
-      }
-      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT) {
-        tails[i] = 1;
+        conv[i] |= 1;
         break;
       }
       len = op == PKW_OP_BR_TABLE && pc + 2 < cd->ncode
                 ? 3 + cd->code[pc + 2] + 1
                 : op_len[op];
+      if (len > cd->ncode - pc) {
+        conv[i] |= 1;
+        break;
+      }
+      if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT)
+        conv[i] |= 1;
+      if (op == PKW_OP_CALL && cd->code[pc + 1] >= m->nfunc_imports &&
+          cd->code[pc + 1] < m->nfuncs)
+        conv[cd->code[pc + 1] - m->nfunc_imports] |= 2;
       pc += len;
     }
   }
@@ -1018,7 +1249,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   int aot = (flags & PKW_CGEN_AOT) != 0;
   cbuf b;
   uint32_t i, ndf = m->nfuncs - m->nfunc_imports;
-  uint8_t *labels = NULL, *tails;
+  uint8_t *labels = NULL, *conv;
   size_t lcap = 0;
   int rc = PKW_OK;
   if (init_tables() < 0) {
@@ -1026,11 +1257,11 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
                            "unique (build with -DPKW_NO_COMPUTED_GOTO)");
     return PKW_EUNSUPPORTED;
   }
-  if ((tails = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
+  if ((conv = pkw__realloc(alloc, NULL, (size_t)ndf + 1)) == NULL) {
     pkw__errf(err, errlen, "out of memory");
     return PKW_ENOMEM;
   }
-  find_tails(m, tails);
+  find_convs(m, conv);
   memset(&b, 0, sizeof b);
   b.alloc = alloc;
   prelude(&b, aot);
@@ -1038,6 +1269,16 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   for (i = 0; i < ndf; i++)
     if (m->codes[i].code != NULL)
       out(&b, "static int f%u(void *, void *, u64 *, u32);\n", i);
+  /* The register convention's (see gen_func): fuel and parameters in. */
+  for (i = 0; i < ndf; i++)
+    if (m->codes[i].code != NULL && conv[i] == CONV_REG) {
+      uint32_t k, np = func_type(m, m->nfunc_imports + i)->nparams;
+      out(&b, "static %s g%u(void *, void *, u64 *, u64%s", aot ? "rv_" : "u64",
+          i, aot ? ", i64" : "");
+      for (k = 0; k < np; k++)
+        out(&b, ", u64");
+      out(&b, ");\n");
+    }
   for (i = 0; i < ndf && rc == PKW_OK && b.rc == 0; i++) {
     fgen g;
     const pkw_code *cd = &m->codes[i];
@@ -1060,7 +1301,8 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     g.code = cd->code;
     g.ncode = cd->ncode;
     g.label = labels;
-    g.tails = tails;
+    g.conv = conv;
+    g.aot = aot;
     g.err = err;
     g.errlen = errlen;
     rc = gen_func(&g);
@@ -1089,7 +1331,7 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
   }
   if (labels != NULL)
     pkw__realloc(alloc, labels, 0);
-  pkw__realloc(alloc, tails, 0);
+  pkw__realloc(alloc, conv, 0);
   if (rc == PKW_OK && b.rc != 0) {
     rc = b.rc;
     if (rc == PKW_ELIMIT)

@@ -259,6 +259,7 @@ struct pkw_jctx {
   atomic_int *interrupt;      /* the stack owner's flag */
   pkw_func *tail;             /* the callee of a pending tail call */
   uint32_t maxd;              /* frames the chain may push */
+  int err;                    /* jit: a failure on its way up (cgen.c) */
   int limited;                /* fuel is limited */
   pkw_instance *inst;         /* stack owner (the entry's instance) */
   struct pkw_frame *frame0;   /* its first free frame at entry */

@@ -25,9 +25,16 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
   int rc;
   if (PKW_UNLIKELY(func->frame_size > (size_t)(inst->stack_end - fp)))
     return PKW_TRAP_STACK_EXHAUSTED;
+  /* As exec.c's entry: one or two arguments with no taken branch (the
+   * host's call is branch-bound). */
   n = func->type.nparams;
-  for (i = 0; i < n; i++)
-    memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
+  if (PKW_LIKELY(n > 0))
+    memcpy(&fp[0], in, sizeof *fp);
+  if (PKW_LIKELY(n > 1))
+    memcpy(&fp[1], (const char *)in + stride, sizeof *fp);
+  if (PKW_UNLIKELY(n > 2))
+    for (i = 2; i < n; i++)
+      memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
   /* As exec.c: the host's call costs a unit of fuel; the interrupt flag
    * waits for the first call or loop iteration. */
   x.limited = inst->fuel >= 0;
@@ -45,6 +52,7 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
   x.inst = inst;
   x.frame0 = inst->frame_free;
   x.maxd = (uint32_t)(inst->frames_end - inst->frame_free);
+  x.err = 0;
   rc = func->jit(&x, inst, fp, 0);
   if (PKW_UNLIKELY(rc == PKW_JIT_TAIL))
     rc = pkw__jrt_tail(&x, fp, 0);
@@ -56,6 +64,10 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
   if (x.limited)
     inst->fuel = x.fuel;
   n = func->type.nresults;
+  if (PKW_LIKELY(n == 1)) {
+    memcpy(out, &fp[0], sizeof *fp);
+    return PKW_OK;
+  }
   for (i = 0; i < n; i++)
     memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
   return PKW_OK;
