@@ -63,8 +63,9 @@ sed -i "s/$pat/$new/g" "$exec_c"
 echo "fault $fault injected:"
 diff -u "$here/src/wasm/engine/$file" "$exec_c" | sed -n '3,$p' | grep '^[-+]' || true
 rm -f "$tmp/engine/jit.c" # jit_none.c instead: no libtcc to link
-"$CC" -std=c11 -O1 -g -I"$tmp/engine" "$tmp"/engine/*.c \
-  "$here/tests/diff/pkw_exec.c" -lm -ldl -o "$tmp/pkw_exec"
+"$CC" -std=c11 -O1 -g -I"$tmp/engine" -I"$here/tests/wasm" "$tmp"/engine/*.c \
+  "$here/tests/diff/pkw_exec.c" "$here/tests/wasm/aot_cc.c" -lm -ldl \
+  -o "$tmp/pkw_exec"
 set +e
 # The fixed module first (wasm_diff_drivers): it has one case of each trap.
 if python3 "$here/tests/diff/fuzz_diff.py" --pkw-exec "$tmp/pkw_exec" \

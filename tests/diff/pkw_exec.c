@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aot_cc.h"
 #include "wasm.h"
 
 #define MAX_IMPORTS 64
@@ -76,86 +77,14 @@ static uint8_t *read_file(const char *path, size_t *out_len) {
 
 /* ---- -A: the aot tier ---------------------------------------------------- */
 
-extern char **environ;
-
-static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
-static void aot_close(void *ud) { dlclose(ud); }
-
 /* Builds m's aot C with cc in a temporary folder (removed before this
- * returns: the loaded object stays mapped), loads it and binds it to m.
- * Not plugkit's artifact (no header, no checks of the file): this tests
- * the code, tests/wasm_backend/test_wasm_aot.c the artifacts. Returns
- * PKW_OK, -3 when cc cannot be started, or an engine code (err says). */
+ * returns: the loaded object stays mapped), loads it and binds it to m
+ * (aot_cc.h). Returns PKW_OK, PKWT_AOT_NO_CC (-3) when cc cannot be
+ * started, or an engine code (err says). */
 static int aot_bind(pkw_module *m, char *err, size_t errlen) {
-  static const char *const flags[] = {
-#define F_(x) x,
-      PKW_AOT_CFLAGS(F_)
-#undef F_
-      NULL};
-  char dir[512], src[600], so[600];
-  const char *argv[64];
-  char *c = NULL;
-  size_t clen = 0, i, k = 0;
-  FILE *f;
-  pid_t pid;
-  void *lib;
-  int rc, st, sp;
   const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%.400s/pkw_exec_aot.XXXXXX",
-           tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
-      PKW_OK)
-    return rc;
-  if (mkdtemp(dir) == NULL) {
-    free(c);
-    snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
-    return PKW_EUNSUPPORTED;
-  }
-  snprintf(src, sizeof src, "%s/m.c", dir);
-  snprintf(so, sizeof so, "%s/m.so", dir);
-  if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
-    if (f != NULL)
-      fclose(f);
-    free(c);
-    remove(src);
-    rmdir(dir);
-    snprintf(err, errlen, "cannot write %.400s", src);
-    return PKW_EUNSUPPORTED;
-  }
-  fclose(f);
-  free(c);
-  argv[k++] = "cc";
-  for (i = 0; flags[i] != NULL; i++)
-    argv[k++] = flags[i];
-  argv[k++] = "-o";
-  argv[k++] = so;
-  argv[k++] = src;
-  argv[k] = NULL;
-  sp = posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv, environ);
-  if (sp != 0) {
-    remove(src);
-    rmdir(dir);
-    snprintf(err, errlen, "no C compiler: cannot start cc (%s)",
-             strerror(sp));
-    return -3;
-  }
-  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    snprintf(err, errlen, "cc failed on the generated C (kept in %.400s)",
-             dir);
-    return PKW_EUNSUPPORTED;
-  }
-  lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  remove(src);
-  remove(so);
-  rmdir(dir);
-  if (lib == NULL) {
-    snprintf(err, errlen, "dlopen: %.300s", dlerror());
-    return PKW_EUNSUPPORTED;
-  }
-  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
-  if (rc != PKW_OK)
-    dlclose(lib);
-  return rc;
+  return pkwt_aot_bind(m, NULL, tmp != NULL && tmp[0] == '/' ? tmp : "/tmp",
+                       0, NULL, err, errlen);
 }
 
 /* Prints one value of type t from its 64-bit slot. */
@@ -270,9 +199,9 @@ int main(int argc, char **argv) {
   }
   if (aot && (rc = aot_bind(m, err, sizeof err)) != PKW_OK) {
     fprintf(stderr, "pkw_exec: %s: aot: %s: %s\n", path,
-            rc == -3 ? "ENOSYS" : pkw_errname(rc), err);
+            rc == PKWT_AOT_NO_CC ? "ENOSYS" : pkw_errname(rc), err);
     pkw_module_destroy(m);
-    return rc == -3 ? 3 : 2;
+    return rc == PKWT_AOT_NO_CC ? 3 : 2;
   }
 
   /* Only the fuzzing-support loggers are provided, as binaryen does. */

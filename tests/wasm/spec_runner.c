@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aot_cc.h"
 #include "wasm.h"
 
 /* ---- a small JSON reader --------------------------------------------------- */
@@ -385,83 +386,18 @@ static uint8_t *read_file(const char *path, size_t *out_len) {
 
 /* ---- -A: the aot tier --------------------------------------------------- */
 
-extern char **environ;
-
-static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
-static void aot_close(void *ud) { dlclose(ud); }
-
-/* The module's aot C built with the system compiler and PKW_AOT_CFLAGS
- * (as plugkit compile builds it), cached in r->aot by the C's hash and
- * length (the C depends on the module and the engine only), then bound.
- * Not plugkit's artifact format: this checks the code, src/wasm/aot.c's
- * tests check the artifacts. */
-static int aot_bind(runner *r, pkw_module *m, const char *filename,
-                    char *err, size_t errlen) {
-  static const char *const flags[] = {
-#define F_(x) x,
-      PKW_AOT_CFLAGS(F_)
-#undef F_
-      NULL};
-  char *c = NULL, so[1024], src[1024], tmp[1100];
-  const char *argv[64];
-  size_t clen = 0, i, k = 0;
-  uint64_t h = 0xcbf29ce484222325ull;
-  void *lib;
-  int rc;
-  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
-      PKW_OK)
-    return rc;
-  for (i = 0; i < clen; i++)
-    h = (h ^ (uint8_t)c[i]) * 0x100000001b3ull;
-  for (i = 0; flags[i] != NULL; i++)
-    for (k = 0; flags[i][k] != '\0'; k++)
-      h = (h ^ (uint8_t)flags[i][k]) * 0x100000001b3ull;
-  snprintf(so, sizeof so, "%.900s/%016" PRIx64 "-%zu.so", r->aot, h, clen);
-  if (access(so, R_OK) != 0) {
-    FILE *f;
-    pid_t pid;
-    int st;
-    snprintf(src, sizeof src, "%.900s/%016" PRIx64 "-%zu.c", r->aot, h,
-             clen);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, (long)getpid());
-    if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
-      if (f != NULL)
-        fclose(f);
-      free(c);
-      snprintf(err, errlen, "cannot write %.200s", src);
-      return PKW_EUNSUPPORTED;
-    }
-    fclose(f);
-    k = 0;
-    argv[k++] = "cc";
-    for (i = 0; flags[i] != NULL; i++)
-      argv[k++] = flags[i];
-    argv[k++] = "-o";
-    argv[k++] = tmp;
-    argv[k++] = src;
-    argv[k] = NULL;
-    if (posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv,
-                     environ) != 0 ||
-        waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
-        WEXITSTATUS(st) != 0 || rename(tmp, so) != 0) {
-      free(c);
-      snprintf(err, errlen, "cc failed on %.200s", src);
-      return PKW_EUNSUPPORTED;
-    }
-    remove(src);
-    r->aot_built++;
-  } else {
-    r->aot_cached++;
+/* The module's aot C built with the system compiler, cached in r->aot
+ * by the C's hash (the C depends on the module and the engine only),
+ * then bound (aot_cc.h). */
+static int aot_bind(runner *r, pkw_module *m, char *err, size_t errlen) {
+  int built = 0;
+  int rc = pkwt_aot_bind(m, NULL, r->aot, 1, &built, err, errlen);
+  if (rc == PKW_OK) {
+    if (built)
+      r->aot_built++;
+    else
+      r->aot_cached++;
   }
-  free(c);
-  (void)filename;
-  if ((lib = dlopen(so, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-    snprintf(err, errlen, "dlopen %.200s: %.200s", so, dlerror());
-    return PKW_EUNSUPPORTED;
-  }
-  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
-  if (rc != PKW_OK)
-    dlclose(lib);
   return rc;
 }
 
@@ -487,7 +423,7 @@ static int load_module(runner *r, const char *filename, pkw_module **out,
   /* -J: every module that decodes runs compiled; a module the tier
      cannot take is a failure of the tier, not of the module. */
   if (rc == PKW_OK && r->aot != NULL && !r->validating) {
-    int arc = aot_bind(r, *out, filename, err, errlen);
+    int arc = aot_bind(r, *out, err, errlen);
     if (arc != PKW_OK) {
       fprintf(stderr, "  AOT %s: %s\n", filename, err);
       pkw_module_destroy(*out);

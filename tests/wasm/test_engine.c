@@ -12,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
+#include "aot_cc.h"
 #include "wasm.h"
 
 /* `test_engine NAME jit`: the same test with every module that decodes
@@ -27,78 +26,16 @@ static int tier_jit;
  * calling convention differs from the jit's (the fuel in a register). */
 static const char *tier_aot;
 
-static void *aot_sym(void *ud, const char *name) { return dlsym(ud, name); }
-static void aot_close(void *ud) { dlclose(ud); }
-
-static int aot_bind(const pkw_alloc *a, pkw_module *m, char *err,
-                    size_t errlen) {
-  static const char *const flags[] = {
-#define F_(x) x,
-      PKW_AOT_CFLAGS(F_)
-#undef F_
-      NULL};
-  char *c = NULL, so[1024], src[1100];
-  const char *argv[64];
-  size_t clen = 0, i, k = 0;
-  uint64_t h = 0xcbf29ce484222325ull;
-  void *lib;
-  int rc;
-  if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, err, errlen)) !=
-      PKW_OK)
-    return rc;
-  for (i = 0; i < clen; i++)
-    h = (h ^ (uint8_t)c[i]) * 0x100000001b3ull;
-  snprintf(so, sizeof so, "%.900s/%016" PRIx64 "-%zu.so", tier_aot, h, clen);
-  if (access(so, R_OK) != 0) {
-    FILE *f;
-    pid_t pid;
-    int st;
-    char tmp[1100];
-    snprintf(src, sizeof src, "%s.%ld.c", so, (long)getpid());
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", so, (long)getpid());
-    if ((f = fopen(src, "w")) == NULL || fwrite(c, 1, clen, f) != clen) {
-      fprintf(stderr, "cannot write %s\n", src);
-      exit(1);
-    }
-    fclose(f);
-    argv[k++] = "cc";
-    for (i = 0; flags[i] != NULL; i++)
-      argv[k++] = flags[i];
-    argv[k++] = "-o";
-    argv[k++] = tmp;
-    argv[k++] = src;
-    argv[k] = NULL;
-    if (posix_spawnp(&pid, "cc", NULL, NULL, (char *const *)argv,
-                     environ) != 0 ||
-        waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
-        WEXITSTATUS(st) != 0 || rename(tmp, so) != 0) {
-      fprintf(stderr, "cc failed on %s\n", src);
-      exit(1);
-    }
-    remove(src);
-  }
-  if (a != NULL && a->realloc_fn != NULL)   /* the module's allocator */
-    a->realloc_fn(a->ud, c, 0);
-  else
-    free(c);
-  if ((lib = dlopen(so, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-    fprintf(stderr, "dlopen %s: %s\n", so, dlerror());
-    exit(1);
-  }
-  rc = pkw_module_bind_aot(m, aot_sym, aot_close, lib, err, errlen);
-  if (rc != PKW_OK)
-    dlclose(lib);
-  return rc;
-}
-
 static int decode_tier(const pkw_alloc *a, const uint8_t *bytes, size_t n,
                        unsigned flags, pkw_module **out, char *err,
                        size_t errlen) {
   char jerr[256];
   int rc = pkw_module_decode_ex(a, bytes, n, flags, out, err, errlen);
   if (rc == PKW_OK && (tier_jit || tier_aot != NULL)) {
-    int jrc = tier_aot != NULL ? aot_bind(a, *out, jerr, sizeof jerr)
-                               : pkw_module_jit(*out, jerr, sizeof jerr);
+    int jrc = tier_aot != NULL
+                  ? pkwt_aot_bind(*out, a, tier_aot, 1, NULL, jerr,
+                                  sizeof jerr)
+                  : pkw_module_jit(*out, jerr, sizeof jerr);
     if (jrc == PKW_ENOMEM) {
       pkw_module_destroy(*out);
       return jrc;
