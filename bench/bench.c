@@ -211,6 +211,14 @@ int pkb_open_tier(pkb_plugin *b, const char *file, const char *fn,
   return 0;
 }
 
+int pkb_backend_built(const char *name) {
+  const char *const *b;
+  for (b = pk_backends(); *b != NULL; b++)
+    if (strcmp(*b, name) == 0)
+      return 1;
+  return 0;
+}
+
 void pkb_close(void *st) {
   pkb_plugin *b = st;
   pk_host_destroy(b->host); /* closes the plugin */

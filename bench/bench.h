@@ -91,6 +91,8 @@ int pkb_open(pkb_plugin *b, const char *file, const char *fn, const char *sig,
 int pkb_open_tier(pkb_plugin *b, const char *file, const char *fn,
                   const char *sig, int isolation, const char *tier);
 void pkb_close(void *b); /* a teardown: closes b's host and plugin */
+/* Is the backend `name` built into this library (pk_backends)? */
+int pkb_backend_built(const char *name);
 /* Loops over b->fn shared by every backend's rows. */
 void pkb_run_sum(void *b, uint64_t n);   /* (i32,i32)->i32, one arg varies */
 void pkb_run_greet(void *b, uint64_t n); /* (str)->str, a 16-byte string */

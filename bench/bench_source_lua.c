@@ -30,19 +30,11 @@ typedef struct sl_bench {
   const char *load_path; /* for the load rows */
 } sl_bench;
 
-static int backend_built(const char *name) {
-  const char *const *b;
-  for (b = pk_backends(); *b != NULL; b++)
-    if (strcmp(*b, name) == 0)
-      return 1;
-  return 0;
-}
-
 /* Open `path` with `backend` and resolve sum and greet. */
 static int sl_setup(void **out, const char *backend, const char *path,
                     const char *load_path) {
   static sl_bench b;
-  if (!backend_built(backend))
+  if (!pkb_backend_built(backend))
     return pkb_skip("the %s backend is not built", backend);
   memset(&b, 0, sizeof b);
   b.load_path = load_path;

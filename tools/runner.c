@@ -161,6 +161,13 @@ static int seccomp_stage(int first, int loading) {
                                   CLONE_THREAD));
   if (rc == 0)
     rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+  /* After the load, memfd_create fails instead of killing: the wasm
+     engine then copies a pool instance's memory image rather than
+     mapping it (src/os/os_mem.h), and with no image mapped it never reads
+     the page tables either. */
+  if (!loading && rc == 0)
+    rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(memfd_create),
+                          0);
   if (loading && rc == 0)
     rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
                           SCMP_A2(SCMP_CMP_MASKED_EQ, wflags, 0));

@@ -19,10 +19,9 @@
    (a memfd on Linux, close-on-exec): its fd, or -1 where the system has
    none. Also -1 when the environment variable PK_TEST_NO_MEMFD is set to
    anything but "" or "0": a test hook, so that the tests can run the
-   fallback (memfd_create failing) on a system that has memfds; and
-   when PLUGKIT_SECCOMP is set: plugkit-runner's syscall filter kills
-   the process at a memfd_create or pread64 after the plugin loaded,
-   which is when pool instances are made. */
+   fallback (memfd_create failing) on a system that has memfds. (In
+   plugkit-runner's sandbox memfd_create fails after the load, so its
+   pool instances copy.) */
 int pk__os_memfd_create(const char *name, uint64_t size);
 /* Writes n bytes at offset off of such a file: 0 or -1. */
 int pk__os_memfd_write(int fd, uint64_t off, const void *data, size_t n);
