@@ -103,6 +103,17 @@ PK_TEST(seccomp_init_runs_filtered) {
   no_children();
 }
 
+/* After the load, memfd_create fails with EPERM rather than killing
+   the runner: the engine copies wasm pool images then (os_mem.h); a
+   plugin gets no memory file either way. */
+PK_TEST(seccomp_memfd_after_load_refused) {
+  pk_val out;
+  PKT_RC(host, open_seccomp(NULL), PK_OK);
+  PKT_RC(host, call("memfd", NULL, 0, &out), PK_OK);
+  PKT_EQ_INT(out.i32, -EPERM);
+  done();
+}
+
 /* ---- BUG 21: seccomp asked for an executable -------------------------- */
 
 PK_TEST(seccomp_on_executable_is_enosys) {
