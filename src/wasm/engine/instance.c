@@ -17,6 +17,7 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh);
 static pkw_instance *spare_take(pkw_module *m);
 static void instance_free_blocks(pkw_instance *inst);
 static void instance_release(pkw_instance *inst, int keep);
+static void spare_clean(pkw_instance *inst);
 
 #define CHUNK ((size_t)1 << PKW_CHUNK_SHIFT)
 
@@ -99,6 +100,7 @@ static void memory_drop(pkw_memory *mem) {
   mem->data = NULL;
   mem->reserved = 0;
   mem->cow_id = 0;
+  mem->clean_id = 0;
   mem->committed = 0;
   mem->pages = 0;
   mem->size = 0;
@@ -188,12 +190,14 @@ static int memory_reuse(pkw_memory *mem, uint32_t pages, uint32_t max,
     }
     mem->pages = pages;
     mem->size = (uint64_t)pages * PAGE;
+    mem->clean_id = 0;
     dirty_forget(mem);
     if (mem->dirty != NULL && dirty_cover(mem, pages) < 0)
       return PKW_ENOMEM;
   }
   if (img == NULL) {
     dirty_forget(mem);
+    mem->clean_id = 0;
     if (mem->size > 0)
       memset(mem->data, 0, (size_t)mem->size);
   }
@@ -1063,6 +1067,8 @@ static void instance_release(pkw_instance *inst, int keep) {
     int kept = 0;
     if (m->nmems == m->nmem_imports) /* not its own: nothing to keep */
       inst->mem = NULL, inst->own_mem = 0;
+    else
+      spare_clean(inst);
     spare_lock(m);
     if (m->nspares < m->max_spares) {
       inst->next_spare = m->spares;
@@ -1545,6 +1551,39 @@ static void image_restore_mapped(pkw_memory *mem, const pkw_image *img) {
     image_write_all(mem->data, img);
 }
 
+/*
+ * A destroyed instance's memory, about to be a spare, back to the image
+ * it was made from (untracked memories only: a tracked one is restored
+ * by its dirty chunks when it is taken, which costs less than this):
+ * the pages it grew dropped, the pages it wrote brought back. Done here
+ * rather than when the spare is taken, so that taking one (the start of
+ * a request, for a pool) costs no page-table read or copy; the same
+ * work, moved to the return. The image outlives the instances made from
+ * it (wasm.h), so it is still there.
+ */
+static void spare_clean(pkw_instance *inst) {
+  pkw_memory *mem = inst->mem;
+  const pkw_image *img = inst->limits.image;
+  if (img == NULL || !inst->own_mem || mem == NULL || mem->dirty != NULL ||
+      mem->pages < img->pages)
+    return;
+  mem->clean_id = 0;
+  if (mem->reserved != 0) {
+    if (mem->cow_id != img->id)
+      return;
+    cow_zero(mem, (uint64_t)img->pages * PAGE,
+             mem->size - (uint64_t)img->pages * PAGE);
+    mem->pages = img->pages;
+    mem->size = (uint64_t)img->pages * PAGE;
+    image_restore_mapped(mem, img);
+  } else {
+    if (mem->pages != img->pages)
+      return; /* memory_reuse resizes it; image_apply writes it */
+    image_write_all(mem->data, img);
+  }
+  mem->clean_id = img->id;
+}
+
 /* Every chunk of img into memory at base, a run of zero chunks with one
  * memset and a run of stored ones with one memcpy (their data is
  * consecutive): far faster than chunk by chunk. */
@@ -1588,7 +1627,9 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
        * which is the whole point of mapping (memory_setup kept it only
        * if it maps this image). */
       dirty_forget(mem);
-      if (mem->reserved == 0)
+      if (fresh == 1 && mem->clean_id == img->id && mem->pages == img->pages)
+        ; /* brought back when its last user went (spare_clean) */
+      else if (mem->reserved == 0)
         image_write_all(mem->data, img);
       else if (fresh == 1)
         image_restore_mapped(mem, img);
@@ -1625,6 +1666,7 @@ static int image_apply(pkw_instance *inst, const pkw_image *img, int fresh) {
     }
     /* Tracked from here on: img but for the chunks written later. */
     mem->base_id = mem->dirty != NULL ? img->id : 0;
+    mem->clean_id = 0; /* in use */
   }
   for (i = 0; i < ndg; i++) {
     pkw_global *g = &inst->own_globals[i];

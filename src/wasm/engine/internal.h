@@ -393,6 +393,11 @@ struct pkw_memory {
   size_t reserved;
   uint64_t cow_id;
   uint32_t committed;
+  /* A spare's memory brought back to the image with this id when its
+   * instance was destroyed (spare_clean in instance.c): the next
+   * instance made from that image takes the bytes as they are. 0 while
+   * an instance uses it, or when not known. */
+  uint64_t clean_id;
 };
 
 #define PKW_CHUNK_SHIFT 12u  /* dirty tracking and images: 4 KiB chunks */

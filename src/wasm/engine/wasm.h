@@ -175,7 +175,9 @@ typedef struct pkw_limits {
                                   segments from this image (of an instance
                                   of the same module, pkw_image_create)
                                   instead of running the segments and the
-                                  start function */
+                                  start function; it must outlive the
+                                  instance (destroying the instance reads
+                                  it: a spare is brought back to it) */
 } pkw_limits;
 
 /* ---- modules ---------------------------------------------------------- */
