@@ -363,10 +363,15 @@ static void measure(row *r, int runs, double target_ms) {
   r->iters = n;
   r->runs = runs;
   if (r->par != NULL) {
-    /* Two threads at once, as many runs; the median of their ops/s. */
+    /* Two threads at once, as many runs, each against a one-thread run
+       made just before it (the machine's speed drifts: a ratio of runs
+       minutes apart would measure the drift); the median of the
+       ratios of their ops/s. */
     par_two(r, state, n); /* warm-up: the second thread's first calls */
-    for (i = 0; i < runs; i++)
-      samples[i] = 2.0 * (double)n / par_two(r, state, n) * r->ns_med;
+    for (i = 0; i < runs; i++) {
+      double one = timed_run(r, state, n);
+      samples[i] = 2.0 * one / par_two(r, state, n);
+    }
     qsort(samples, (size_t)runs, sizeof samples[0], cmp_double);
     r->scaling = samples[runs / 2];
   }

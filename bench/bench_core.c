@@ -53,6 +53,27 @@ static void run_noinline(void *st, uint64_t n) {
 PKB_ROW(CFuncInline, NULL, run_inline, NULL)
 PKB_ROW(CFuncNoInline, NULL, run_noinline, NULL)
 
+/* The machine's own ceiling for the Parallel* rows: the reference call
+   from 1 and 2 threads, no plugkit code; each result checked as
+   pkb_par_sum checks a plugin's. On a VM whose two CPUs are shared,
+   this is what two threads can gain at best. */
+static void par_noinline(void *st, int thread, uint64_t n) {
+  uint64_t i, bad = 0;
+  (void)st;
+  for (i = 0; i < n; i++)
+    if (pkb_add_noinline(thread, (int32_t)(i & 0xffffff)) !=
+        thread + (int32_t)(i & 0xffffff))
+      bad++;
+  if (bad != 0)
+    abort();
+}
+static int par_ref_setup(void **out) {
+  static int dummy;
+  *out = &dummy;
+  return 0;
+}
+PKB_PAR_ROW(ParallelCFunc, par_ref_setup, par_noinline, NULL)
+
 /* ---- native plugin ----------------------------------------------------- */
 
 static pkb_plugin nb;
