@@ -162,6 +162,7 @@ static int host_call(pkw_jctx *x, pkw_instance *ci, pkw_func *f,
   inst->stack_free = args + top;
   inst->frame_free = x->frame0 + d;
   inst->depth++;
+  inst->host_calls++;   /* as exec.c: the backend's image rule reads it */
   if (limited)
     inst->fuel = fuel;
   rc = f->host(f->host_ud, ci, args, args);
