@@ -22,6 +22,7 @@ PKW_NOINLINE static void jctx_setup(pkw_instance *inst) {
   pkw_jctx *x = &inst->jx;
   x->stack_end = inst->stack_end;
   x->interrupt = &inst->interrupt;
+  x->fuel = INT64_MAX;   /* unlimited entries leave it as they find it */
   x->tail = NULL;
   x->maxd = (uint32_t)(inst->frames_end - inst->frames);
   x->err = 0;
@@ -40,8 +41,10 @@ PKW_NOINLINE static int jit_leave(pkw_func *func, int rc, uint64_t *out,
   uint32_t i, n;
   if (rc == PKW_JIT_TAIL)
     rc = pkw__jrt_tail(x, fp, (uint32_t)(inst->frame_free - inst->frames));
+  if (x->fuel < 0)   /* never negative between calls (host_call) */
+    x->fuel = 0;
   if (x->limited)
-    inst->fuel = x->fuel < 0 ? 0 : x->fuel;
+    inst->fuel = x->fuel;
   if (rc != 0)
     return rc;
   n = func->type.nresults;
@@ -94,15 +97,17 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
     for (i = 2; i < n; i++)
       memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
   /* As exec.c: the host's call costs a unit of fuel; the interrupt flag
-   * waits for the first call or loop iteration. A nested entry
-   * overwrites x's fuel and limited; the host call around it restores
-   * them (host_call). */
+   * waits for the first call or loop iteration. Unlimited, x's count is
+   * left as it is: when it runs out, pkw__jrt_fuel starts it again. A
+   * nested entry overwrites x's fuel and limited; the host call around
+   * it restores them (host_call). */
   fuel = inst->fuel;
-  x->limited = fuel >= 0;
-  x->fuel = INT64_MAX;
-  if (PKW_UNLIKELY(fuel >= 0)) {
+  if (PKW_LIKELY(fuel < 0)) {
+    x->limited = 0;
+  } else {
     if (fuel == 0)
       return PKW_TRAP_OUT_OF_FUEL;
+    x->limited = 1;
     x->fuel = fuel - 1;
   }
   /* The frame depth is absolute: a nested entry starts above the outer
@@ -170,9 +175,12 @@ static int host_call(pkw_jctx *x, pkw_instance *ci, pkw_func *f,
   inst->stack_free = sf;
   inst->frame_free = ff;
   /* x is the instance's: an entry nested in the host function (into
-   * this instance) set its own fuel and limited there. */
+   * this instance) set its own fuel and limited there. x's fuel is never
+   * negative between checks (aot code reads a negative count as a
+   * failure): a host function that made a limited call's fuel unlimited
+   * leaves it none, so its next check traps as the interpreter's. */
   x->limited = limited;
-  x->fuel = limited ? inst->fuel : fuel;
+  x->fuel = !limited ? fuel : inst->fuel < 0 ? 0 : inst->fuel;
   return rc;
 }
 
@@ -209,7 +217,7 @@ static int interp_call(pkw_jctx *x, pkw_func *f, uint64_t *nfp,
   /* As host_call: the interpreted code may call a host function that
    * enters this instance's compiled code again. */
   x->limited = limited;
-  x->fuel = limited ? inst->fuel : fuel;
+  x->fuel = !limited ? fuel : inst->fuel < 0 ? 0 : inst->fuel;
   return rc;
 }
 
