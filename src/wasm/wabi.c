@@ -147,18 +147,27 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
   return invoke_scalar(l, f, args, results);
 }
 
+/* The same for a module with compiled code. */
+static int wasm_invoke_scalar_compiled(pk__lane *l, pk_func *f,
+                                       const pk_val *args, pk_val *results) {
+  if (PK__UNLIKELY(((pk__wstate *)l->inst)->pending_post != NULL) &&
+      l->in_host == 0)
+    return invoke_scalar_post(l, f, args, results);
+  return invoke_scalar_with(l, f, args, results, 1);
+}
+
 /* Prepare the scalar fast path of export w, when it applies. */
 void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w) {
+  /* The tier is the module's, chosen at open (before the exports). */
+  int compiled = strcmp(pkw_module_tier(m->mod), "interp") != 0;
   /* reset_after_call: results in guest memory are copied before the
      reset (pk__wasm_invoke), and scalars need nothing, but the general
      path keeps this rare mode out of the fast one. */
   if (w->lowered || w->direct || m->limited || f->sig.nresults > 1)
     return;
   if (m->auto_post)
-    f->thunk = strcmp(pkw_module_tier(m->mod), "interp") != 0
-                   ? wasm_thunk_auto_compiled
-                   : wasm_thunk_auto;
-  f->invoke = wasm_invoke_scalar;
+    f->thunk = compiled ? wasm_thunk_auto_compiled : wasm_thunk_auto;
+  f->invoke = compiled ? wasm_invoke_scalar_compiled : wasm_invoke_scalar;
   f->invoke_tags = 1;
 }
 

@@ -83,8 +83,10 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
   int64_t fuel;
   uint32_t i, n;
   int rc;
-  /* x->stack_end is NULL before the set-up: the same test. */
-  if (PKW_UNLIKELY(fp + func->frame_size > x->stack_end))
+  /* x->stack_end is NULL before the set-up: the same test (as integers:
+   * a pointer past the stack, or compared with NULL, would be UB). */
+  if (PKW_UNLIKELY((uintptr_t)fp + (uintptr_t)func->frame_size * sizeof *fp >
+                   (uintptr_t)x->stack_end))
     return jit_no_room(func, in, out, stride);
   /* As exec.c's entry: one or two arguments with no taken branch (the
    * host's call is branch-bound). */
