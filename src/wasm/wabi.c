@@ -85,8 +85,9 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
 
 /* The scalar path, with the SDK's auto post-return (no call left to run
    before this one) or after running the pending one. */
-static inline int invoke_scalar(pk__lane *l, const pk_func *f,
-                                const pk_val *args, pk_val *results) {
+static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
+                                     const pk_val *args, pk_val *results,
+                                     int compiled) {
   /* The lane's instance: no other thread uses it during this call. */
   pk__wstate *st = l->inst;
   int rc;
@@ -95,11 +96,20 @@ static inline int invoke_scalar(pk__lane *l, const pk_func *f,
      The tag goes first: the engine writes only the payload. */
   if (f->sig.nresults == 1)
     results[0].type = f->sig.results[0];
-  rc = pkw_invoke(st->fns[2 * f->bindex], PAYLOADS(args), PAYLOADS(results),
-                  sizeof(pk_val));
+  if (compiled) /* the engine's dispatch skipped (a constant here) */
+    rc = pkw_invoke_compiled(st->fns[2 * f->bindex], PAYLOADS(args),
+                             PAYLOADS(results), sizeof(pk_val));
+  else
+    rc = pkw_invoke(st->fns[2 * f->bindex], PAYLOADS(args),
+                    PAYLOADS(results), sizeof(pk_val));
   if (PK__LIKELY(rc == PKW_OK))
     return l->ctx.status; /* a host import may have failed the call */
   return pk__wasm_map_rc(st, rc);
+}
+
+static inline int invoke_scalar(pk__lane *l, const pk_func *f,
+                                const pk_val *args, pk_val *results) {
+  return invoke_scalar_with(l, f, args, results, 0);
 }
 
 /* A thunk, which pk_func_call tail-calls first: the function is the
@@ -107,6 +117,14 @@ static inline int invoke_scalar(pk__lane *l, const pk_func *f,
 static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
   pk__lane *l = (pk__lane *)(void *)c;
   return invoke_scalar(l, l->cur, args, results);
+}
+
+/* The same for a module with compiled code (tier jit or aot): straight
+   to the compiled entry. */
+static int wasm_thunk_auto_compiled(pk_ctx *c, const pk_val *args,
+                                    pk_val *results) {
+  pk__lane *l = (pk__lane *)(void *)c;
+  return invoke_scalar_with(l, l->cur, args, results, 1);
 }
 
 /* The same for a module whose post-return the host runs: the previous
@@ -129,16 +147,27 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
   return invoke_scalar(l, f, args, results);
 }
 
+/* The same for a module with compiled code. */
+static int wasm_invoke_scalar_compiled(pk__lane *l, pk_func *f,
+                                       const pk_val *args, pk_val *results) {
+  if (PK__UNLIKELY(((pk__wstate *)l->inst)->pending_post != NULL) &&
+      l->in_host == 0)
+    return invoke_scalar_post(l, f, args, results);
+  return invoke_scalar_with(l, f, args, results, 1);
+}
+
 /* Prepare the scalar fast path of export w, when it applies. */
 void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w) {
+  /* The tier is the module's, chosen at open (before the exports). */
+  int compiled = strcmp(pkw_module_tier(m->mod), "interp") != 0;
   /* reset_after_call: results in guest memory are copied before the
      reset (pk__wasm_invoke), and scalars need nothing, but the general
      path keeps this rare mode out of the fast one. */
   if (w->lowered || w->direct || m->limited || f->sig.nresults > 1)
     return;
   if (m->auto_post)
-    f->thunk = wasm_thunk_auto;
-  f->invoke = wasm_invoke_scalar;
+    f->thunk = compiled ? wasm_thunk_auto_compiled : wasm_thunk_auto;
+  f->invoke = compiled ? wasm_invoke_scalar_compiled : wasm_invoke_scalar;
   f->invoke_tags = 1;
 }
 

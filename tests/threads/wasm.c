@@ -388,6 +388,78 @@ static void call_on_thread(call_job *c) {
   pthread_join(t, NULL);
 }
 
+/* ---- the jit tier ------------------------------------------------------------ */
+
+/* open_pool on the jit tier, or the test skips (a build without it). */
+static pk_plugin *open_pool_jit(pk_host *h, const char *file,
+                                pk_open_opts *o) {
+  pk_plugin *p = NULL;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  int rc;
+  o->grants = "*";
+  o->tier = "jit";
+  rc = pk_plugin_open(h, fixture(file), o, &p);
+  if (rc == PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("the jit tier is not built");
+  }
+  PKT_RC(h, rc, PK_OK);
+  PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  return p;
+}
+
+/* sum_8_threads on the jit tier: one module's code, an instance (and
+   its compiled code's context) per thread. */
+PK_TEST(sum_8_threads_jit) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p = open_pool_jit(h, "pool_born.wasm", &o);
+  pk_func *f = func(h, p, "sum", "(i32,i32)->i32");
+  job jobs[THREADS];
+  int i;
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < THREADS; i++) {
+    jobs[i].f = f;
+    jobs[i].id = i + 1;
+    jobs[i].calls = CALLS;
+  }
+  run_threads(sum_thread, jobs, THREADS);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* A compiled init that calls a host function runs again in each new
+   instance (no image of the first one), as on the interpreter: the
+   engine counts the host calls compiled code makes. */
+PK_TEST(init_per_instance_jit) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  call_job c;
+  atomic_store(&borns, 0);
+  o.max_instances = 2;
+  p = open_pool_jit(h, "pool_born.wasm", &o);
+  PKT_EQ_INT(atomic_load(&borns), 1); /* the open's instance */
+  f = func(h, p, "sum", "(i32,i32)->i32");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds instance 1 */
+  PKT_EQ_INT(out.i32, 3);
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = f;
+  c.in[0] = PK_I32(4);
+  c.in[1] = PK_I32(5);
+  c.nin = 2;
+  call_on_thread(&c); /* a second instance, which runs init */
+  PKT_EQ_INT(c.rc, PK_OK);
+  PKT_EQ_INT(c.out.i32, 9);
+  PKT_EQ_INT(atomic_load(&borns), 2);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
 /* The init of a new pool instance fails (born refuses every instance
    after the first): the call that needed it fails with PK_EINIT and a
    message in the "init" phase; the first instance still serves. */

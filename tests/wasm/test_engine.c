@@ -702,6 +702,239 @@ static void test_call_limits_exact(void) {
   pkw_func_destroy_host(h);
 }
 
+/* Nested entries: a host function the guest calls enters the same
+ * instance again (pkw_call from inside the call), which the compiled
+ * tiers run on the instance's one context. h(v) returns the fuel it sees
+ * (as host_fuel); the first time it is called with v == nest.at outside
+ * a nested entry, it first sets the fuel (nest.fuel >= 0) or raises the
+ * interrupt (nest.intr) if asked, and calls f(nest.m), keeping the
+ * inner call's code, result and the fuel left after it. */
+static struct {
+  pkw_func *f;
+  int level;       /* nested entries active */
+  int done;        /* the nested call was made */
+  uint32_t at, m;
+  int64_t fuel;
+  int intr;
+  int rc;
+  uint64_t r;
+  int64_t fuel_after;
+} nest;
+
+static void nest_arm(pkw_func *f, uint32_t at, uint32_t m) {
+  memset(&nest, 0, sizeof nest);
+  nest.f = f;
+  nest.at = at;
+  nest.m = m;
+  nest.fuel = -1;
+  nest.rc = 12345;
+}
+
+static int host_nest(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  uint32_t v = (uint32_t)args[0];
+  (void)ud;
+  if (nest.level == 0 && !nest.done && v == nest.at) {
+    uint64_t a = nest.m;
+    nest.done = 1;
+    nest.level++;
+    if (nest.fuel >= 0)
+      pkw_instance_set_fuel(inst, nest.fuel);
+    if (nest.intr)
+      pkw_instance_interrupt(inst);
+    nest.rc = pkw_call(nest.f, &a, 1, &nest.r, 1);
+    nest.fuel_after = pkw_instance_fuel(inst);
+    nest.level--;
+  }
+  results[0] = (uint32_t)pkw_instance_fuel(inst);
+  return 0;
+}
+
+/* The limits of a nested entry are what its outer call left: with f =
+ * count_calls, the outer f(n) reaches h at f(0), n frames deep, its
+ * argument 1 slot above f(0)'s frame, which starts n slots above the
+ * stack's base; the inner entry's frame starts past h's argument. So
+ * max_call_depth D leaves the inner call D - n frames (f(m) needs m),
+ * and S stack slots leave it f(m) with n + 2 + m + 7 <= S. A trap of the
+ * inner call leaves the outer one running, and the instance usable. */
+static void test_reentry_limits(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  spec sp = {"i", "i", count_calls, sizeof count_calls, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  pkw_limits lim;
+  fixture fx;
+  uint64_t n, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_nest, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  /* Frames: D = 50, the outer 20 deep, so the inner f(30) fits, f(31)
+   * does not. */
+  memset(&lim, 0, sizeof lim);
+  lim.max_call_depth = 50;
+  load(&fx, &sp, &lim, &ex);
+  n = 20;
+  nest_arm(fx.f, 0, 30);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.done && nest.rc == PKW_OK);
+  CHECK((uint32_t)nest.r == 30u + (uint32_t)-1);   /* unlimited: -1 */
+  CHECK((uint32_t)r == 20u + (uint32_t)-1);
+  nest_arm(fx.f, 0, 31);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.done && nest.rc == PKW_TRAP_STACK_EXHAUSTED);
+  CHECK((uint32_t)r == 20u + (uint32_t)-1);   /* the outer call went on */
+  /* The outer call 21 deep leaves 29. */
+  n = 21;
+  nest_arm(fx.f, 0, 29);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_OK);
+  nest_arm(fx.f, 0, 30);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_TRAP_STACK_EXHAUSTED);
+  /* A top-level call still has all 50 frames. */
+  n = 50;
+  nest_arm(fx.f, 12345, 0);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(!nest.done);
+  n = 51;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_TRAP_STACK_EXHAUSTED);
+  unload(&fx);
+  /* The value stack: S = 400, the outer f(100): the inner f(291) fits,
+   * f(292) does not. */
+  memset(&lim, 0, sizeof lim);
+  lim.stack_slots = 400;
+  load(&fx, &sp, &lim, &ex);
+  n = 100;
+  nest_arm(fx.f, 0, 291);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_OK);
+  nest_arm(fx.f, 0, 292);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_TRAP_STACK_EXHAUSTED);
+  n = 393;   /* and a top-level call all 400 slots */
+  nest_arm(fx.f, 12345, 0);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  unload(&fx);
+  /* Fuel: F = 1000, the outer f(10) has spent 1 + 10 at h; the inner
+   * f(20) costs 1 + 20 and its h sees 1000 - 11 - 21; the rest of the
+   * outer call costs nothing (returns), so that is what is left. */
+  load(&fx, &sp, NULL, &ex);
+  pkw_instance_set_fuel(fx.inst, 1000);
+  n = 10;
+  nest_arm(fx.f, 0, 20);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_OK);
+  CHECK((uint32_t)nest.r == 968u + 20u);
+  CHECK(nest.fuel_after == 968);
+  CHECK((uint32_t)r == 968u + 10u);
+  CHECK(pkw_instance_fuel(fx.inst) == 968);
+  /* One unit short for the inner call: it traps, with 0 left, which the
+   * outer call then has (its returns cost nothing). */
+  pkw_instance_set_fuel(fx.inst, 1 + 10 + 1 + 20 - 1);
+  nest_arm(fx.f, 0, 20);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_TRAP_OUT_OF_FUEL);
+  CHECK(nest.fuel_after == 0);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  /* The interrupt raised for the inner call stops it at its first call
+   * and is taken by it: the outer call goes on. */
+  pkw_instance_set_fuel(fx.inst, -1);
+  nest_arm(fx.f, 0, 5);
+  nest.intr = 1;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_TRAP_INTERRUPTED);
+  CHECK((uint32_t)r == 10u + (uint32_t)-1);
+  /* Usable afterwards: the same call with nothing nested. */
+  nest_arm(fx.f, 12345, 0);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 10u + (uint32_t)-1);
+  unload(&fx);
+  pkw_func_destroy_host(h);
+}
+
+/* h(n) + (n ? f(n - 1) : 0): the host function first at every level, so
+ * the outer call goes on calling after a nested entry returns. */
+static const uint8_t host_first[] = {
+    0x20, 0x00, 0x10, 0x00,                    /* h(n) */
+    0x20, 0x00, 0x04, 0x7f,                    /* n: if (result i32) */
+    0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01,  /* f(n - 1) */
+    0x05, 0x41, 0x00,                          /* else 0 */
+    0x0b, 0x6a, 0x0b};                         /* end + */
+
+/* A nested entry with limited fuel (h sets it) inside an unlimited
+ * call: the fuel is the nested entry's alone; the outer call stays
+ * unlimited (100 more calls after the inner one spent all of its 11
+ * units) and its end leaves the instance's fuel as the inner call left
+ * it. Then a nested entry inside a limited call, on the outer's fuel. */
+static void test_reentry_fuel_kinds(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  spec sp = {"i", "i", host_first, sizeof host_first, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  fixture fx;
+  uint64_t n = 100, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_nest, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  load(&fx, &sp, NULL, &ex);
+  /* h(100) first, at the outer call's top: the inner f(10) costs 1 + 10
+   * of 11 units; then the outer call makes its 100 calls, unlimited. */
+  nest_arm(fx.f, 100, 10);
+  nest.fuel = 11;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_OK);
+  CHECK(nest.fuel_after == 0);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  /* One unit short: the inner call traps, the outer one does not. */
+  pkw_instance_set_fuel(fx.inst, -1);
+  nest_arm(fx.f, 100, 10);
+  nest.fuel = 10;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_TRAP_OUT_OF_FUEL);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  /* A limited outer call: F = 500; the inner f(10) at the top costs 11
+   * and the outer 1 + 100, so 500 - 112 are left. */
+  pkw_instance_set_fuel(fx.inst, 500);
+  nest_arm(fx.f, 100, 10);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(nest.rc == PKW_OK);
+  CHECK(nest.fuel_after == 500 - 1 - 11);
+  CHECK(pkw_instance_fuel(fx.inst) == 500 - 112);
+  unload(&fx);
+  pkw_func_destroy_host(h);
+}
+
+/* pkw_instance_host_calls counts the host functions guest code called,
+ * on every tier (the wasm backend images an instance whose init called
+ * none): count_calls calls h once per call, host_first n + 1 times. */
+static void test_host_calls_counted(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  spec sp = {"i", "i", count_calls, sizeof count_calls, 0, -1, -1, 1, 0};
+  spec sp2 = {"i", "i", host_first, sizeof host_first, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  fixture fx;
+  uint64_t n = 7, r = 0;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_fuel, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  load(&fx, &sp, NULL, &ex);
+  CHECK(pkw_instance_host_calls(fx.inst) == 0);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(pkw_instance_host_calls(fx.inst) == 1);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(pkw_instance_host_calls(fx.inst) == 2);
+  unload(&fx);
+  load(&fx, &sp2, NULL, &ex);
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(pkw_instance_host_calls(fx.inst) == 8);
+  unload(&fx);
+  pkw_func_destroy_host(h);
+}
+
 static void test_regress_br_table_back_edge(void) {
   static const uint8_t code[] = {
       0x02, 0x40, 0x03, 0x40,                    /* block loop */
@@ -1958,6 +2191,9 @@ static const struct {
     {"wasm_trap_kinds", test_trap_kinds},
     {"wasm_host_import", test_host_import},
     {"wasm_host_reentry", test_host_reentry},
+    {"wasm_reentry_limits", test_reentry_limits},
+    {"wasm_reentry_fuel_kinds", test_reentry_fuel_kinds},
+    {"wasm_host_calls_counted", test_host_calls_counted},
     {"wasm_alloc_hook_and_failures", test_alloc_hook},
     {"wasm_malformed_rejected", test_malformed},
     {"wasm_regress_br_table_back_edge", test_regress_br_table_back_edge},

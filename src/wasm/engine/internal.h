@@ -251,18 +251,26 @@ typedef struct pkw_jit_fns {
   const uint32_t *frames;
 } pkw_jit_fns;
 
-/* The context of one host -> guest entry into compiled code. The fields
+/* The context of compiled code running on an instance's stack (the
+ * stack owner's): one per instance (pkw_instance.jx), set up at its first
+ * compiled entry and kept, so an entry from the host writes only what
+ * changes per call (fuel, limited, err). Frame depths are absolute (d is
+ * the frame's index in the owner's frames[]), so a nested entry (a host
+ * function calling the same instance again) starts above its caller's
+ * frames under the same maxd. What a nested entry overwrites (fuel,
+ * limited) the runtime restores around host calls (jrt.c). The fields
  * the generated code reads come first; cgen.c emits their offsets. */
 struct pkw_jctx {
   uint64_t *stack_end;        /* of the stack owner's value stack */
   int64_t fuel;               /* counts down; see exec.c's FUEL_CHECK */
   atomic_int *interrupt;      /* the stack owner's flag */
   pkw_func *tail;             /* the callee of a pending tail call */
-  uint32_t maxd;              /* frames the chain may push */
-  int err;                    /* jit: a failure on its way up (cgen.c) */
-  int limited;                /* fuel is limited */
-  pkw_instance *inst;         /* stack owner (the entry's instance) */
-  struct pkw_frame *frame0;   /* its first free frame at entry */
+  uint32_t maxd;              /* the owner's frame count: d < maxd */
+  int err;                    /* jit: a failure on its way up (cgen.c);
+                                 0 whenever no compiled code runs */
+  int limited;                /* fuel is limited (this entry's) */
+  pkw_instance *inst;         /* stack owner; NULL: not set up yet */
+  struct pkw_frame *frame0;   /* its frames[]: frame d is frame0 + d */
 };
 
 typedef struct pkw_limits_decl { uint32_t min, max; uint8_t has_max; } pkw_lims;
@@ -467,6 +475,7 @@ struct pkw_instance {
   int depth;                  /* host callbacks active on this stack */
   int64_t fuel;               /* < 0: unlimited */
   atomic_int interrupt;
+  pkw_jctx jx;                /* compiled code's context (jrt.c) */
   void *user;                 /* pkw_instance_set_user */
   uint64_t host_calls;        /* host functions called by guest code */
   const char *lazy_msg;       /* pkw_instance_error */

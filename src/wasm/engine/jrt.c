@@ -16,15 +16,78 @@ int64_t pkw__table_grow(pkw_table *t, uint32_t delta, uint64_t init);
 
 /* ---- entry ---------------------------------------------------------------- */
 
+/* The instance's context, on its first compiled entry: what stays the
+ * same for every call on its stack. */
+PKW_NOINLINE static void jctx_setup(pkw_instance *inst) {
+  pkw_jctx *x = &inst->jx;
+  x->stack_end = inst->stack_end;
+  x->interrupt = &inst->interrupt;
+  x->fuel = INT64_MAX;   /* unlimited entries leave it as they find it */
+  x->tail = NULL;
+  x->maxd = (uint32_t)(inst->frames_end - inst->frames);
+  x->err = 0;
+  x->frame0 = inst->frames;
+  x->inst = inst;
+}
+
+/* The entry's way out other than a plain return: the tail calls the
+ * function armed, then a failure (the fuel left written back) or the
+ * results. */
+PKW_NOINLINE static int jit_leave(pkw_func *func, int rc, uint64_t *out,
+                                  size_t stride) {
+  pkw_instance *inst = func->inst;
+  pkw_jctx *x = &inst->jx;
+  uint64_t *fp = inst->stack_free;
+  uint32_t i, n;
+  if (rc == PKW_JIT_TAIL)
+    rc = pkw__jrt_tail(x, fp, (uint32_t)(inst->frame_free - inst->frames));
+  if (x->fuel < 0)   /* never negative between calls (host_call) */
+    x->fuel = 0;
+  if (x->limited)
+    inst->fuel = x->fuel;
+  if (rc != 0)
+    return rc;
+  n = func->type.nresults;
+  for (i = 0; i < n; i++)
+    memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
+  return PKW_OK;
+}
+
+/* The stack check failed: the instance's context not set up yet (its
+ * stack_end is NULL), or the stack is full. */
+PKW_NOINLINE static int jit_no_room(pkw_func *func, const uint64_t *in,
+                                    uint64_t *out, size_t stride) {
+  pkw_instance *inst = func->inst;
+  if (inst->jx.inst != NULL)
+    return PKW_TRAP_STACK_EXHAUSTED;
+  jctx_setup(inst);
+  return pkw__jit_invoke(func, in, out, stride);
+}
+
+int pkw_invoke_compiled(pkw_func *func, const uint64_t *in, uint64_t *out,
+                        size_t stride) {
+  if (PKW_UNLIKELY(func->jit == NULL))
+    return pkw_invoke(func, in, out, stride);
+  return pkw__jit_invoke(func, in, out, stride);
+}
+
+/* Kept lean: the host's call of a small function is mostly this. The
+ * context is the instance's (set up on the first entry); after the call
+ * the frame is read again (the stack's free mark is back where it was)
+ * rather than kept in a register across it. */
 int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
                     size_t stride) {
   pkw_instance *inst = func->inst;
+  pkw_jctx *x = &inst->jx;
   uint64_t *fp = inst->stack_free;
-  pkw_jctx x;
+  int64_t fuel;
   uint32_t i, n;
   int rc;
-  if (PKW_UNLIKELY(func->frame_size > (size_t)(inst->stack_end - fp)))
-    return PKW_TRAP_STACK_EXHAUSTED;
+  /* x->stack_end is NULL before the set-up: the same test (as integers:
+   * a pointer past the stack, or compared with NULL, would be UB). */
+  if (PKW_UNLIKELY((uintptr_t)fp + (uintptr_t)func->frame_size * sizeof *fp >
+                   (uintptr_t)x->stack_end))
+    return jit_no_room(func, in, out, stride);
   /* As exec.c's entry: one or two arguments with no taken branch (the
    * host's call is branch-bound). */
   n = func->type.nparams;
@@ -36,40 +99,28 @@ int pkw__jit_invoke(pkw_func *func, const uint64_t *in, uint64_t *out,
     for (i = 2; i < n; i++)
       memcpy(&fp[i], (const char *)in + i * stride, sizeof *fp);
   /* As exec.c: the host's call costs a unit of fuel; the interrupt flag
-   * waits for the first call or loop iteration. */
-  x.limited = inst->fuel >= 0;
-  x.fuel = INT64_MAX;
-  if (PKW_UNLIKELY(x.limited)) {
-    x.fuel = inst->fuel - 1;
-    if (x.fuel < 0) {
-      inst->fuel = 0;
+   * waits for the first call or loop iteration. Unlimited, x's count is
+   * left as it is: when it runs out, pkw__jrt_fuel starts it again. A
+   * nested entry overwrites x's fuel and limited; the host call around
+   * it restores them (host_call). */
+  fuel = inst->fuel;
+  if (PKW_LIKELY(fuel < 0)) {
+    x->limited = 0;
+  } else {
+    if (fuel == 0)
       return PKW_TRAP_OUT_OF_FUEL;
-    }
+    x->limited = 1;
+    x->fuel = fuel - 1;
   }
-  x.stack_end = inst->stack_end;
-  x.interrupt = &inst->interrupt;
-  x.tail = NULL;
-  x.inst = inst;
-  x.frame0 = inst->frame_free;
-  x.maxd = (uint32_t)(inst->frames_end - inst->frame_free);
-  x.err = 0;
-  rc = func->jit(&x, inst, fp, 0);
-  if (PKW_UNLIKELY(rc == PKW_JIT_TAIL))
-    rc = pkw__jrt_tail(&x, fp, 0);
-  if (PKW_UNLIKELY(rc != 0)) {
-    if (x.limited)
-      inst->fuel = x.fuel < 0 ? 0 : x.fuel;
-    return rc;
-  }
-  if (x.limited)
-    inst->fuel = x.fuel;
-  n = func->type.nresults;
-  if (PKW_LIKELY(n == 1)) {
-    memcpy(out, &fp[0], sizeof *fp);
-    return PKW_OK;
-  }
-  for (i = 0; i < n; i++)
-    memcpy((char *)out + i * stride, &fp[i], sizeof *fp);
+  /* The frame depth is absolute: a nested entry starts above the outer
+   * calls' frames. */
+  rc = func->jit(x, inst, fp, (uint32_t)(inst->frame_free - inst->frames));
+  if (PKW_UNLIKELY(rc != 0 || func->type.nresults != 1))
+    return jit_leave(func, rc, out, stride);
+  inst = func->inst;
+  if (PKW_UNLIKELY(inst->jx.limited))
+    inst->fuel = inst->jx.fuel;
+  memcpy(out, inst->stack_free, sizeof *fp);
   return PKW_OK;
 }
 
@@ -110,20 +161,28 @@ static int host_call(pkw_jctx *x, pkw_instance *ci, pkw_func *f,
   pkw_frame *ff = inst->frame_free;
   uint32_t top = f->type.nparams > f->type.nresults ? f->type.nparams
                                                     : f->type.nresults;
+  int limited = x->limited;
+  int64_t fuel = x->fuel;
   int rc;
   if (PKW_UNLIKELY(inst->depth >= PKW_MAX_REENTRY))
     return PKW_TRAP_STACK_EXHAUSTED;
   inst->stack_free = args + top;
   inst->frame_free = x->frame0 + d;
   inst->depth++;
-  if (x->limited)
-    inst->fuel = x->fuel;
+  inst->host_calls++;   /* as exec.c: the backend's image rule reads it */
+  if (limited)
+    inst->fuel = fuel;
   rc = f->host(f->host_ud, ci, args, args);
   inst->depth--;
   inst->stack_free = sf;
   inst->frame_free = ff;
-  if (x->limited)
-    x->fuel = inst->fuel;
+  /* x is the instance's: an entry nested in the host function (into
+   * this instance) set its own fuel and limited there. x's fuel is never
+   * negative between checks (aot code reads a negative count as a
+   * failure): a host function that made a limited call's fuel unlimited
+   * leaves it none, so its next check traps as the interpreter's. */
+  x->limited = limited;
+  x->fuel = !limited ? fuel : inst->fuel < 0 ? 0 : inst->fuel;
   return rc;
 }
 
@@ -136,6 +195,8 @@ static int interp_call(pkw_jctx *x, pkw_func *f, uint64_t *nfp,
   pkw_instance *inst = x->inst;
   uint64_t *sf = inst->stack_free;
   pkw_frame *ff = inst->frame_free;
+  int limited = x->limited;
+  int64_t fuel = x->fuel;
   int rc;
   if (f->code == f->inst->mod->lazy_code) {
     if ((rc = pkw__compile_lazy(f)) != PKW_OK)
@@ -149,14 +210,16 @@ static int interp_call(pkw_jctx *x, pkw_func *f, uint64_t *nfp,
   inst->frame_free = x->frame0 + frames;
   inst->depth++;
   /* The entry charges a unit the call above already did. */
-  if (x->limited)
-    inst->fuel = x->fuel + 1;
+  if (limited)
+    inst->fuel = fuel + 1;
   rc = pkw_invoke(f, nfp, nfp, sizeof *nfp);
   inst->depth--;
   inst->stack_free = sf;
   inst->frame_free = ff;
-  if (x->limited)
-    x->fuel = inst->fuel;
+  /* As host_call: the interpreted code may call a host function that
+   * enters this instance's compiled code again. */
+  x->limited = limited;
+  x->fuel = !limited ? fuel : inst->fuel < 0 ? 0 : inst->fuel;
   return rc;
 }
 

@@ -490,6 +490,13 @@ int pkw_call(pkw_func *f, const uint64_t *args, uint32_t nargs,
 #define PKW_INVOKE_MAX 32
 int pkw_invoke(pkw_func *f, const uint64_t *in, uint64_t *out,
                size_t stride);
+/* pkw_invoke for a caller that expects compiled code (the module's tier,
+ * pkw_module_tier, is "jit" or "aot"): a function with compiled code
+ * enters it without pkw_invoke's dispatch; any other function (a body
+ * left to the interpreter, a host function) is passed on to pkw_invoke.
+ * Same contract. */
+int pkw_invoke_compiled(pkw_func *f, const uint64_t *in, uint64_t *out,
+                        size_t stride);
 
 /* ---- memories, globals, tables ----------------------------------------- */
 
