@@ -558,6 +558,9 @@ static pk_host *iso_host(void) {
   return h;
 }
 
+/* The open_isolated calls of a test ask for reset_after_call. */
+static int iso_reset;
+
 /* Opens fixture `name` in plugkit-runner with `tier` and `aot`; harden:
    the child options (bit 2: an empty environment, bit 4: seccomp). Skips
    when this build has no process isolation, or no libseccomp for bit 4
@@ -578,6 +581,7 @@ static int open_isolated(const char *name, const char *tier, const char *aot,
   o.tier = tier;
   o.aot_path = aot;
   o.harden = harden;
+  o.reset_after_call = iso_reset;
   plug = NULL;
   rc = pk_plugin_open(host, wasm(name), &o, &plug);
   if (rc == PK_ENOSYS &&
@@ -613,6 +617,23 @@ PK_TEST(isolated_aot_named_artifact) {
   PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_OK);
   expect_tier("aot");
   expect_recurse_typed(50, 7);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* reset_after_call in the child: the runner loads the artifact's code
+   that marks written pages (the plain code would be refused). */
+PK_TEST(isolated_aot_reset_after_call) {
+  char p[1024];
+  size_t n;
+  host = iso_host();
+  snprintf(p, sizeof p, "%s", pkt_tmp("iso-reset.pkaot"));
+  free(copy_artifact("limits", p, &n));
+  iso_reset = 1;
+  PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_OK);
+  expect_tier("aot");
+  expect_recurse_typed(50, 7);
+  expect_recurse_typed(20, 3);
   pk_plugin_close(plug);
   pk_host_destroy(host);
 }
