@@ -1967,14 +1967,52 @@ typedef struct dirty_fx {
   pkw_func *f;
 } dirty_fx;
 
-static void dirty_load(dirty_fx *d, const spec *sp, const pkw_extern *imp,
-                       const uint8_t *data, size_t data_len) {
+/* An allocator that never hands a freed block back: it fills it with
+ * 0xff and keeps it until poison_release. Code that still reads a dirty
+ * map after it moved then sees every chunk marked, deterministically. */
+typedef struct poisoned {
+  size_t n;
+  struct poisoned *next;
+} poisoned;
+static poisoned *poison_kept;
+
+static void *poison_realloc(void *ud, void *p, size_t n) {
+  poisoned *old = p != NULL ? (poisoned *)p - 1 : NULL, *nb = NULL;
+  (void)ud;
+  if (n > 0) {
+    if ((nb = malloc(sizeof *nb + n)) == NULL)
+      return NULL;
+    nb->n = n;
+    if (old != NULL)
+      memcpy(nb + 1, old + 1, old->n < n ? old->n : n);
+  }
+  if (old != NULL) {
+    memset(old + 1, 0xff, old->n);
+    old->next = poison_kept;
+    poison_kept = old;
+  }
+  return nb != NULL ? nb + 1 : NULL;
+}
+
+static void poison_release(void) {
+  while (poison_kept != NULL) {
+    poisoned *b = poison_kept;
+    poison_kept = b->next;
+    free(b);
+  }
+}
+
+static const pkw_alloc poison_alloc = {poison_realloc, NULL};
+
+static void dirty_load_al(dirty_fx *d, const spec *sp, const pkw_extern *imp,
+                          const uint8_t *data, size_t data_len,
+                          const pkw_alloc *al) {
   buf b;
   char err[256];
   pkw_limits lim;
   int rc;
   build_ex(&b, sp, data, data_len);
-  rc = pkw_module_decode_ex(NULL, b.b, b.n, PKW_DECODE_DIRTY, &d->fx.m, err,
+  rc = pkw_module_decode_ex(al, b.b, b.n, PKW_DECODE_DIRTY, &d->fx.m, err,
                             sizeof err);
   if (rc != PKW_OK) {
     fprintf(stderr, "decode: %s\n", err);
@@ -1989,6 +2027,11 @@ static void dirty_load(dirty_fx *d, const spec *sp, const pkw_extern *imp,
                                NULL, 0), PKW_OK);
   CHECK_RC(pkw_instance_track_dirty(d->inst), PKW_OK);
   CHECK_RC(pkw_instance_func(d->inst, "f", &d->f), PKW_OK);
+}
+
+static void dirty_load(dirty_fx *d, const spec *sp, const pkw_extern *imp,
+                       const uint8_t *data, size_t data_len) {
+  dirty_load_al(d, sp, imp, data, data_len, NULL);
 }
 
 /* f(a, b) on the tracked instance: its result code. */
@@ -2114,21 +2157,23 @@ static void test_dirty_init(void) {
   dirty_unload(&d);
 }
 
-/* memory.grow(200) then i32.store(a, b): the dirty map grows (and may
- * move), the store after it in the same body marks the new map. */
+/* memory.grow(200) then i32.store(a, b): the dirty map grows and moves
+ * (poison_alloc: the old one reads all marked), the store after it in
+ * the same body marks the new map. */
 static void test_dirty_after_grow(void) {
   static const uint8_t code[] = {0x41, 0xc8, 0x01, 0x40, 0x00, 0x1a, 0x20,
                                  0x00, 0x20, 0x01, 0x36, 0x02, 0x00, 0x0b};
   spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 0, 0};
   dirty_fx d;
-  dirty_load(&d, &sp, NULL, NULL, 0);
-  CHECK_RC(dirty_call(&d, 150u * 65536u + 8, 3), PKW_OK);
+  dirty_load_al(&d, &sp, NULL, NULL, 0, &poison_alloc);
+  CHECK_RC(dirty_call(&d, 5u * 4096u + 8, 3), PKW_OK); /* chunk 5 */
   CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 202);
   CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
   CHECK_RC(dirty_call(&d, 400u * 65536u + 8, 3), PKW_OK);
   CHECK(pkw_instance_dirty_chunks(d.inst) == 2);
   dirty_reset(&d);
   dirty_unload(&d);
+  poison_release();
 }
 
 /* A host import that grows the caller's memory by 200 pages. */
@@ -2142,8 +2187,9 @@ static int host_grow(void *ud, pkw_instance *inst, const uint64_t *args,
              : -1;
 }
 
-/* h(a, b) (host: grows the memory), then i32.store(a, b): the store
- * after a call marks the map as the callee left it. */
+/* h(a, b) (host: grows the memory, the dirty map moves), then
+ * i32.store(a, b): the store after a call marks the map as the callee
+ * left it. */
 static void test_dirty_after_call(void) {
   static const uint8_t code[] = {0x20, 0x00, 0x20, 0x01, 0x10, 0x00, 0x20,
                                  0x00, 0x20, 0x01, 0x36, 0x02, 0x00, 0x0b};
@@ -2156,13 +2202,17 @@ static void test_dirty_after_call(void) {
   CHECK_RC(pkw_func_create_host(NULL, &ft, host_grow, NULL, &h), PKW_OK);
   ex.kind = PKW_EXTERN_FUNC;
   ex.u.func = h;
-  dirty_load(&d, &sp, &ex, NULL, 0);
+  dirty_load_al(&d, &sp, &ex, NULL, 0, &poison_alloc);
   CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 2);
-  CHECK_RC(dirty_call(&d, 150u * 65536u + 8, 3), PKW_OK);
+  CHECK_RC(dirty_call(&d, 5u * 4096u + 8, 3), PKW_OK); /* chunk 5 */
   CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 202);
   CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+  CHECK_RC(dirty_call(&d, 150u * 65536u + 8, 3), PKW_OK);
+  CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 402);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 2);
   dirty_reset(&d);
   dirty_unload(&d);
+  poison_release();
   pkw_func_destroy_host(h);
 }
 
