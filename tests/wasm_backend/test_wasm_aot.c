@@ -298,10 +298,26 @@ PK_TEST(refuses_tampered_code) {
   host = test_host();
   p = pkt_tmp("tampered.pkaot");
   a = copy_artifact("plain", p, &n);
-  a[n - 1] ^= 0x55;
+  a[HDR + 100] ^= 0x55; /* the plain code */
+  pkt_write_file(p, a, n);
+  expect_refused("plain", p, PK_EFORMAT,
+                 "tampered: the code's SHA-256 differs");
+  a[HDR + 100] ^= 0x55;
+  a[n - 1] ^= 0x55; /* the reset_after_call code */
   pkt_write_file(p, a, n);
   free(a);
-  expect_refused("plain", p, PK_EFORMAT, "tampered");
+  {
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    o.tier = "aot";
+    o.aot_path = p;
+    o.reset_after_call = 1;
+    plug = NULL;
+    PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_EFORMAT);
+    PKT_ASSERT(plug == NULL);
+    PKT_CONTAINS(pk_host_errmsg(host), p);
+    PKT_CONTAINS(pk_host_errmsg(host), "tampered: the reset_after_call "
+                                       "code's SHA-256 differs");
+  }
   pk_host_destroy(host);
 }
 
@@ -674,7 +690,7 @@ PK_TEST(isolated_tampered_artifact_refused) {
   host = iso_host();
   snprintf(p, sizeof p, "%s", pkt_tmp("iso-tampered.pkaot"));
   a = copy_artifact("limits", p, &n);
-  a[n - 1] ^= 0x55;
+  a[HDR + 100] ^= 0x55; /* the plain code, which this open loads */
   pkt_write_file(p, a, n);
   free(a);
   PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_EFORMAT);
