@@ -2216,10 +2216,93 @@ static void test_dirty_after_call(void) {
   pkw_func_destroy_host(h);
 }
 
+/* pkw_module_bind_aot binds code that marks written chunks only to a
+ * module decoded with PKW_DECODE_DIRTY, and code that does not only to
+ * one decoded without: the symbols of a fake object (its function not
+ * compiled: NULL in the table) say which it is, or nothing. Run on the
+ * interpreter only (the module must not be compiled already). */
+static uint32_t fake_marks;
+static int fake_has_marks;
+static void *fake_table[2];
+static const uint32_t fake_frames[3] = {0, 0, 0};
+
+static int fake_init(const void *const *rt, uint32_t n) {
+  (void)rt;
+  (void)n;
+  return 1; /* one defined function */
+}
+
+static void *fake_sym(void *ud, const char *name) {
+  int (*init)(const void *const *, uint32_t) = fake_init;
+  void *p = NULL;
+  (void)ud;
+  if (strcmp(name, "pkw_aot_init") == 0)
+    memcpy(&p, &init, sizeof p);
+  else if (strcmp(name, "pkw_jit_table") == 0)
+    p = fake_table;
+  else if (strcmp(name, "pkw_aot_frames") == 0)
+    p = (void *)(uintptr_t)fake_frames;
+  else if (strcmp(name, "pkw_aot_marks") == 0 && fake_has_marks)
+    p = &fake_marks;
+  return p;
+}
+
+static void test_aot_marks_checked(void) {
+  static const struct {
+    unsigned flags;
+    int has;
+    uint32_t marks;
+    int want;
+    const char *why;
+  } cases[] = {
+      {PKW_DECODE_DIRTY, 1, 0, PKW_EMALFORMED,
+       "artifact does not record the pages a call writes, the module "
+       "needs them"},
+      {0, 1, 1, PKW_EMALFORMED,
+       "artifact records the pages a call writes, the module does not"},
+      {PKW_DECODE_DIRTY, 0, 0, PKW_EMALFORMED,
+       "does not say whether it records"},
+      {0, 0, 0, PKW_EMALFORMED, "does not say whether it records"},
+      {PKW_DECODE_DIRTY, 1, 1, PKW_OK, ""},
+      {0, 1, 0, PKW_OK, ""},
+  };
+  spec sp = {"ii", "", store_code, sizeof store_code, 0, 2, -1, 0, 0};
+  size_t k;
+  buf b;
+  build(&b, &sp);
+  for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    pkw_module *m;
+    char err[256] = "";
+    /* (the engine's decode: not this file's tier wrapper) */
+    CHECK_RC((pkw_module_decode_ex)(NULL, b.b, b.n, cases[k].flags, &m,
+                                    NULL, 0),
+             PKW_OK);
+    fake_has_marks = cases[k].has;
+    fake_marks = cases[k].marks;
+    CHECK_RC(pkw_module_bind_aot(m, fake_sym, NULL, NULL, err, sizeof err),
+             cases[k].want);
+    if (strstr(err, cases[k].why) == NULL) {
+      fprintf(stderr, "case %zu: '%s' lacks '%s'\n", k, err, cases[k].why);
+      exit(1);
+    }
+    CHECK(strcmp(pkw_module_tier(m),
+                 cases[k].want == PKW_OK ? "aot" : "interp") == 0);
+    if (cases[k].want == PKW_OK) {
+      pkw_instance *inst;
+      CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0),
+               PKW_OK);
+      store(inst, 100, 7); /* interpreted: no code for it */
+      pkw_instance_destroy(inst);
+    }
+    pkw_module_destroy(m);
+  }
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
 } tests[] = {
+    {"wasm_aot_marks_checked", test_aot_marks_checked},
     {"wasm_dirty_stores", test_dirty_stores},
     {"wasm_dirty_fill", test_dirty_fill},
     {"wasm_dirty_copy", test_dirty_copy},
