@@ -42,7 +42,7 @@ test: all
 	@cd $(BUILD) && { ctest --output-on-failure -j$(JOBS) $(if $(TESTS),-R '$(TESTS)'); echo $$? > ctest.status; } \
 	  | tee ctest.out; status=$$(cat ctest.status); \
 	  sh $(CURDIR)/scripts/skipped.sh . ctest.out; \
-	  for f in wasm-spec.txt wasm-spec-lazy.txt wasm-spec-jit.txt wasm-spec-jit-lazy.txt wasm-spec-aot.txt; do \
+	  for f in wasm-spec.txt wasm-spec-lazy.txt wasm-spec-jit.txt wasm-spec-jit-lazy.txt wasm-spec-aot.txt wasm-spec-dirty.txt wasm-spec-jit-dirty.txt wasm-spec-aot-dirty.txt; do \
 	    if [ -f $$f ]; then printf '%s (%s)\n' "$$(tail -n 1 $$f)" $$f; fi; \
 	  done; exit $$status
 

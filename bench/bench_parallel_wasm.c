@@ -23,7 +23,10 @@
  * creation would be most of the time measured.
  * WasmResetAfterCall: bump (which writes a counter in linear memory: one
  * dirty page) with reset_after_call, the reset included; compare with
- * WasmCSum, a plain call.
+ * WasmCSum, a plain call. WasmResetAfterCallJit and WasmResetAfterCallAot:
+ * the same on the compiled tiers (their code marks the page), to compare
+ * with WasmCSumJit and WasmCSumAot (the aot artifact from the cache the
+ * build filled, as those rows).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
@@ -223,7 +226,7 @@ PKB_ROW(WasmInstanceFromPoolTracked, setup_from_pool_tracked, run_from_pool,
 
 static pkb_plugin rw;
 
-static int setup_reset(void **out) {
+static int setup_reset_tier(void **out, const char *tier) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_plugin *p = NULL;
   pk_func *f = NULL;
@@ -233,6 +236,12 @@ static int setup_reset(void **out) {
     return pkb_skip("out of memory");
   snprintf(rw.path, sizeof rw.path, "%s/conformance.wasm", pkb_dir());
   o.reset_after_call = 1;
+  o.tier = tier;
+  if (tier != NULL && strcmp(tier, "aot") == 0) { /* as pkb_open_tier */
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/aot-cache", pkb_dir());
+    setenv("XDG_CACHE_HOME", cache, 1);
+  }
   if (pk_plugin_open(rw.host, rw.path, &o, &p) != PK_OK ||
       pk_plugin_func(p, "bump", "()->i32", &f) != PK_OK) {
     int r = pkb_skip("%s", pk_host_errmsg(rw.host));
@@ -255,4 +264,14 @@ static void run_reset(void *st, uint64_t n) {
   }
 }
 
+static int setup_reset(void **out) { return setup_reset_tier(out, NULL); }
+static int setup_reset_jit(void **out) {
+  return setup_reset_tier(out, "jit");
+}
+static int setup_reset_aot(void **out) {
+  return setup_reset_tier(out, "aot");
+}
+
 PKB_ROW(WasmResetAfterCall, setup_reset, run_reset, pkb_close)
+PKB_ROW(WasmResetAfterCallJit, setup_reset_jit, run_reset, pkb_close)
+PKB_ROW(WasmResetAfterCallAot, setup_reset_aot, run_reset, pkb_close)

@@ -1,5 +1,7 @@
 # Rows of the wasm backend: WasmCSum, WasmRustSum, WasmGreet, WasmHostCall,
-# LoadWasm, ParallelWasm, WasmInstanceFromPool(Tracked), WasmResetAfterCall. The modules are built here (the bench build has no tests).
+# LoadWasm, ParallelWasm, WasmInstanceFromPool(Tracked), WasmResetAfterCall
+# (and its Jit and Aot rows). The modules are built here (the bench build
+# has no tests).
 if("wasm" IN_LIST PK_BACKENDS_BUILT AND PK_WASM_CC)
   set(_fx ${PROJECT_SOURCE_DIR}/tests/fixtures)
   pk_wasm_module(benchw_conformance ${CMAKE_CURRENT_BINARY_DIR}/conformance.wasm

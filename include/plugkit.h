@@ -741,7 +741,9 @@ PK_API const char *pk_type_name(int type);
  * 0700 and refused if others may write it), where an open with tier
  * "aot" or "auto" finds it. The artifact records the module's SHA-256,
  * this library's engine version, the target and the compiler, all
- * checked when it is loaded. The path written is copied to `written`
+ * checked when it is loaded. It holds the module's code twice, plain
+ * and marking the pages a call writes (for reset_after_call): the
+ * compiler runs twice, and one artifact serves every open. The path written is copied to `written`
  * (cap bytes) when not NULL. Slow (a C compiler run): do it ahead of
  * time. Returns PK_OK, PK_ENOSYS (no C compiler, or no wasm backend in
  * this build), PK_ENOENT/PK_EIO (the file), PK_EFORMAT (not a valid

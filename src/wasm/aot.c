@@ -10,18 +10,29 @@
  * checks all of it in memory, and loads a private copy of exactly the
  * bytes it checked.
  *
- * Artifact: a 512-byte header, then the shared object.
+ * Two variants of the code: the module's, and the module's decoded with
+ * PKW_DECODE_DIRTY, whose stores and bulk writes also mark the chunks
+ * they write (reset_after_call restores only those). The C differs, so
+ * both are built, each its own shared object, and an open loads the one
+ * its decoding needs: one artifact (and one cache file) serves every
+ * open, at twice the compile time.
+ *
+ * Artifact: a 512-byte header, then the plain shared object, then the
+ * marking one.
  *   0   magic "PKWAOT\r\n"
- *   8   u32 format (1), u32 header size (512)      little-endian
+ *   8   u32 format (2), u32 header size (512)      little-endian
  *   16  SHA-256 of the .wasm bytes
- *   48  SHA-256 of the shared object
- *   80  u64 size of the shared object
+ *   48  SHA-256 of the plain shared object
+ *   80  u64 size of the plain shared object
  *   88  engine[96]: "plugkit V cgenN-FINGERPRINT flags-H" (NUL-padded)
  *   184 target[64]: pk__os_target() of the builder
  *   248 compiler[128]: the first line of `cc --version`
- *   376 reserved, zero
- * Every field is checked before anything is loaded; a mismatch names
- * the artifact and the field. The shared object is then read as ELF
+ *   376 SHA-256 of the marking shared object
+ *   408 u64 size of the marking shared object
+ *   416 reserved, zero
+ * Every field is checked before anything is loaded (of the two objects,
+ * the hash of the one loaded); a mismatch names the artifact and the
+ * field. The shared object to load is then read as ELF
  * (aot_elf_check): no needed library, no interpreter, no code run at
  * load (init/fini), no TLS, no undefined symbol, only relocations that
  * run nothing. The cache is the user's: its folder and files must be
@@ -34,13 +45,14 @@
 #include <string.h>
 
 #define AOT_MAGIC "PKWAOT\r\n"
-#define AOT_FORMAT 1u
+#define AOT_FORMAT 2u
 #define AOT_HDR 512u
 #define AOT_MAX_FILE (512u * 1024u * 1024u)
 enum {
   OFF_FORMAT = 8, OFF_HDRSIZE = 12, OFF_MODHASH = 16, OFF_CODEHASH = 48,
   OFF_CODESIZE = 80, OFF_ENGINE = 88, LEN_ENGINE = 96, OFF_TARGET = 184,
-  LEN_TARGET = 64, OFF_COMPILER = 248, LEN_COMPILER = 128, OFF_RESERVED = 376
+  LEN_TARGET = 64, OFF_COMPILER = 248, LEN_COMPILER = 128,
+  OFF_MCODEHASH = 376, OFF_MCODESIZE = 408, OFF_RESERVED = 416
 };
 
 static const char *const cflags[] = {
@@ -318,39 +330,18 @@ int pk__wasm_aot_path(const uint8_t hash[32], char *buf, size_t cap,
   return PK_OK;
 }
 
-/* Builds the artifact of module m (decoded from wasm, n bytes) into
-   *out (host-allocated, *out_n bytes). Messages go to the host as
-   "<path>: compile: ...". */
-static int build(pk_host *h, const char *path, pkw_module *m,
-                 const uint8_t *wasm, size_t n, uint8_t **out,
-                 size_t *out_n) {
-  char ccpath[1024], dir[512], src[600], so[600], msg[2048], errb[256];
-  char compiler[LEN_COMPILER], engine[LEN_ENGINE];
+/* Builds module m's shared object with the compiler at ccpath into *out
+   (host-allocated, *out_n bytes). Messages go to the host as
+   "<path>: compile: ..." (`what` names the variant). */
+static int build_so(pk_host *h, const char *path, const char *ccpath,
+                    pkw_module *m, const char *what, uint8_t **out,
+                    size_t *out_n) {
+  char dir[512], src[600], so[600], msg[2048], errb[256];
   const char *argv[64];
   char *c = NULL;
   size_t clen = 0, son = 0, i, k = 0;
-  uint8_t *sob = NULL, *art;
+  uint8_t *sob = NULL;
   int rc, status;
-  if (find_cc(ccpath, sizeof ccpath) != 0)
-    return pk__err(h, PK_ENOSYS, path, "compile",
-                   "no C compiler: neither cc nor gcc is on PATH (the aot "
-                   "tier needs one, e.g. Debian's gcc; the jit tier does "
-                   "not)");
-  if (engine_id(h, engine, sizeof engine) != 0)
-    return pk__err(h, PK_ENOMEM, path, "compile", "out of memory");
-  /* The compiler's identity: the first line of --version. */
-  argv[0] = ccpath;
-  argv[1] = "--version";
-  argv[2] = NULL;
-  if (pk__os_run(argv, msg, sizeof msg, &status) != PK_OK || status != 0)
-    return pk__err(h, PK_ENOSYS, path, "compile",
-                   "%s --version failed: not a usable C compiler", ccpath);
-  msg[strcspn(msg, "\n")] = '\0';
-  msg[sizeof compiler - 1] = '\0';
-  memcpy(compiler, msg, sizeof compiler);
-  for (i = 0; compiler[i] != '\0'; i++)
-    if (compiler[i] < 0x20 || compiler[i] > 0x7e)
-      compiler[i] = '?';
   if ((rc = pkw_module_cgen_ex(m, PKW_CGEN_AOT, &c, &clen, errb,
                                sizeof errb)) != PKW_OK)
     return pk__err(h, rc == PKW_ENOMEM ? PK_ENOMEM
@@ -380,10 +371,10 @@ static int build(pk_host *h, const char *path, pkw_module *m,
     pk__os_rmdir_files(dir);
     msg[strcspn(msg, "\n")] = '\0';
     return pk__err(h, PK_ENOSYS, path, "compile",
-                   "%s failed on the generated C (status %d): %s", ccpath,
-                   status, msg[0] ? msg : "no output");
+                   "%s failed on the generated C%s (status %d): %s", ccpath,
+                   what, status, msg[0] ? msg : "no output");
   }
-  rc = pk__os_read_file(so, AOT_MAX_FILE - AOT_HDR, host_alloc, h, &sob,
+  rc = pk__os_read_file(so, AOT_MAX_FILE / 2 - AOT_HDR, host_alloc, h, &sob,
                         &son);
   pk__os_rmdir_files(dir);
   if (rc != PK_OK)
@@ -391,11 +382,56 @@ static int build(pk_host *h, const char *path, pkw_module *m,
                                            "output");
   if ((rc = aot_elf_check(sob, son, msg, sizeof msg)) != PK_OK) {
     pk__free(h, sob);
-    return pk__err(h, rc, path, "compile", "%s built unusable code: %s",
-                   ccpath, msg);
+    return pk__err(h, rc, path, "compile", "%s built unusable code%s: %s",
+                   ccpath, what, msg);
   }
-  if ((art = pk__alloc(h, AOT_HDR + son)) == NULL) {
+  *out = sob;
+  *out_n = son;
+  return PK_OK;
+}
+
+/* Builds the artifact of the module decoded from wasm (n bytes), as m
+   and, PKW_DECODE_DIRTY, as md, into *out (host-allocated, *out_n
+   bytes). Messages go to the host as "<path>: compile: ...". */
+static int build(pk_host *h, const char *path, pkw_module *m,
+                 pkw_module *md, const uint8_t *wasm, size_t n,
+                 uint8_t **out, size_t *out_n) {
+  char ccpath[1024], msg[2048];
+  char compiler[LEN_COMPILER], engine[LEN_ENGINE];
+  const char *argv[4];
+  size_t son = 0, mon = 0, i;
+  uint8_t *sob = NULL, *mob = NULL, *art;
+  int rc, status;
+  if (find_cc(ccpath, sizeof ccpath) != 0)
+    return pk__err(h, PK_ENOSYS, path, "compile",
+                   "no C compiler: neither cc nor gcc is on PATH (the aot "
+                   "tier needs one, e.g. Debian's gcc; the jit tier does "
+                   "not)");
+  if (engine_id(h, engine, sizeof engine) != 0)
+    return pk__err(h, PK_ENOMEM, path, "compile", "out of memory");
+  /* The compiler's identity: the first line of --version. */
+  argv[0] = ccpath;
+  argv[1] = "--version";
+  argv[2] = NULL;
+  if (pk__os_run(argv, msg, sizeof msg, &status) != PK_OK || status != 0)
+    return pk__err(h, PK_ENOSYS, path, "compile",
+                   "%s --version failed: not a usable C compiler", ccpath);
+  msg[strcspn(msg, "\n")] = '\0';
+  msg[sizeof compiler - 1] = '\0';
+  memcpy(compiler, msg, sizeof compiler);
+  for (i = 0; compiler[i] != '\0'; i++)
+    if (compiler[i] < 0x20 || compiler[i] > 0x7e)
+      compiler[i] = '?';
+  if ((rc = build_so(h, path, ccpath, m, "", &sob, &son)) != PK_OK)
+    return rc;
+  if ((rc = build_so(h, path, ccpath, md, " (reset_after_call variant)",
+                     &mob, &mon)) != PK_OK) {
     pk__free(h, sob);
+    return rc;
+  }
+  if ((art = pk__alloc(h, AOT_HDR + son + mon)) == NULL) {
+    pk__free(h, sob);
+    pk__free(h, mob);
     return pk__err(h, PK_ENOMEM, path, "compile", "out of memory");
   }
   memset(art, 0, AOT_HDR);
@@ -405,20 +441,24 @@ static int build(pk_host *h, const char *path, pkw_module *m,
   pk__sha256_buf(wasm, n, art + OFF_MODHASH);
   pk__sha256_buf(sob, son, art + OFF_CODEHASH);
   wr64(art + OFF_CODESIZE, son);
+  pk__sha256_buf(mob, mon, art + OFF_MCODEHASH);
+  wr64(art + OFF_MCODESIZE, mon);
   memcpy(art + OFF_ENGINE, engine, strlen(engine));
   snprintf((char *)art + OFF_TARGET, LEN_TARGET, "%s", pk__os_target());
   memcpy(art + OFF_COMPILER, compiler, strlen(compiler));
   memcpy(art + AOT_HDR, sob, son);
+  memcpy(art + AOT_HDR + son, mob, mon);
   pk__free(h, sob);
+  pk__free(h, mob);
   *out = art;
-  *out_n = AOT_HDR + son;
+  *out_n = AOT_HDR + son + mon;
   return PK_OK;
 }
 
 int pk_wasm_compile(pk_host *h, const char *path, const char *out_path,
                     char *written, size_t cap) {
   pkw_alloc al;
-  pkw_module *m = NULL;
+  pkw_module *m = NULL, *md = NULL;
   uint8_t *bytes = NULL, *art = NULL;
   size_t n = 0, an = 0;
   char err[256], dest[4096];
@@ -431,13 +471,18 @@ int pk_wasm_compile(pk_host *h, const char *path, const char *out_path,
     return pk__err(h, rc, path, "read",
                    rc == PK_ENOENT ? "no such file" : "cannot read the file");
   rc = pkw_module_decode_ex(&al, bytes, n, 0, &m, err, sizeof err);
+  if (rc == PKW_OK &&
+      (rc = pkw_module_decode_ex(&al, bytes, n, PKW_DECODE_DIRTY, &md, err,
+                                 sizeof err)) != PKW_OK)
+    pkw_module_destroy(m);
   if (rc != PKW_OK) {
     pk__free(h, bytes);
     return pk__err(h, rc == PKW_ENOMEM ? PK_ENOMEM : PK_EFORMAT, path,
                    "decode", "%s", err);
   }
-  rc = build(h, path, m, bytes, n, &art, &an);
+  rc = build(h, path, m, md, bytes, n, &art, &an);
   pkw_module_destroy(m);
+  pkw_module_destroy(md);
   if (rc == PK_OK && out_path == NULL) {
     uint8_t hash[32];
     pk__sha256_buf(bytes, n, hash);
@@ -477,13 +522,14 @@ static void aot_unload(void *ud) {
   pk__free(l->h, l);
 }
 
-/* Checks the artifact in a (n bytes) against module hash `mh`; PK_OK or
-   a code with `why`. */
+/* Checks the artifact in a (n bytes) against module hash `mh`: PK_OK
+   with the offset and size of the variant to load (marks: the one that
+   marks written chunks) in *off, *len, or a code with `why`. */
 static int check(pk_host *h, const uint8_t *a, size_t n, const uint8_t mh[32],
-                 char *why, size_t cap) {
+                 int marks, size_t *off, size_t *len, char *why, size_t cap) {
   char engine[LEN_ENGINE];
   uint8_t d[32];
-  uint64_t size;
+  uint64_t size, msize;
   size_t i;
   if (n < AOT_HDR || memcmp(a, AOT_MAGIC, 8) != 0) {
     snprintf(why, cap, n < AOT_HDR && n >= 8 && memcmp(a, AOT_MAGIC, 8) == 0
@@ -493,7 +539,8 @@ static int check(pk_host *h, const uint8_t *a, size_t n, const uint8_t mh[32],
     return PK_EFORMAT;
   }
   if (rd32(a + OFF_FORMAT) != AOT_FORMAT || rd32(a + OFF_HDRSIZE) != AOT_HDR) {
-    snprintf(why, cap, "artifact format %u, this library reads %u",
+    snprintf(why, cap, "artifact format %u, this library reads %u (run "
+                       "plugkit compile again)",
              (unsigned)rd32(a + OFF_FORMAT), AOT_FORMAT);
     return PK_EABI;
   }
@@ -529,28 +576,40 @@ static int check(pk_host *h, const uint8_t *a, size_t n, const uint8_t mh[32],
     return PK_EABI;
   }
   size = rd64(a + OFF_CODESIZE);
-  if (size != n - AOT_HDR) {
+  msize = rd64(a + OFF_MCODESIZE);
+  if (size > AOT_MAX_FILE || msize > AOT_MAX_FILE) {
+    snprintf(why, cap, "malformed header (code sizes %llu and %llu)",
+             (unsigned long long)size, (unsigned long long)msize);
+    return PK_EFORMAT;
+  }
+  if (size + msize != n - AOT_HDR) {
     snprintf(why, cap, "%s: %zu bytes of code, the header says %llu",
-             size > n - AOT_HDR ? "truncated" : "trailing bytes",
-             n - AOT_HDR, (unsigned long long)size);
+             size + msize > n - AOT_HDR ? "truncated" : "trailing bytes",
+             n - AOT_HDR, (unsigned long long)(size + msize));
     return PK_EFORMAT;
   }
-  pk__sha256_buf(a + AOT_HDR, n - AOT_HDR, d);
-  if (memcmp(d, a + OFF_CODEHASH, 32) != 0) {
-    snprintf(why, cap, "tampered: the code's SHA-256 differs from the "
-                       "header's");
+  /* The variant this open loads: only its bytes are ever mapped, and
+     hashing the other too would double the cost of a load. */
+  *off = AOT_HDR + (marks ? (size_t)size : 0);
+  *len = marks ? (size_t)msize : (size_t)size;
+  pk__sha256_buf(a + *off, *len, d);
+  if (memcmp(d, a + (marks ? OFF_MCODEHASH : OFF_CODEHASH), 32) != 0) {
+    snprintf(why, cap, "tampered: the %scode's SHA-256 differs from the "
+                       "header's",
+             marks ? "reset_after_call " : "");
     return PK_EFORMAT;
   }
-  return aot_elf_check(a + AOT_HDR, n - AOT_HDR, why, cap);
+  return aot_elf_check(a + *off, *len, why, cap);
 }
 
 int pk__wasm_aot_load(pk_plugin *p, pkw_module *m, const uint8_t mh[32],
-                      const char *aot_path, char *why, size_t cap,
+                      int marks, const char *aot_path, char *why, size_t cap,
                       char *where, size_t wcap) {
   pk_host *h = p->host;
   char path[4096], errb[256];
   uint8_t *a = NULL;
-  size_t n = 0;
+  size_t n = 0, off = 0, len = 0;
+  const uint32_t *mk;
   aot_lib *l;
   int rc;
   where[0] = '\0';
@@ -565,7 +624,7 @@ int pk__wasm_aot_load(pk_plugin *p, pkw_module *m, const uint8_t mh[32],
                            cap);
   if (rc != PK_OK)
     return rc;
-  if ((rc = check(h, a, n, mh, why, cap)) != PK_OK) {
+  if ((rc = check(h, a, n, mh, marks, &off, &len, why, cap)) != PK_OK) {
     pk__free(h, a);
     return rc;
   }
@@ -575,12 +634,22 @@ int pk__wasm_aot_load(pk_plugin *p, pkw_module *m, const uint8_t mh[32],
     return PK_ENOMEM;
   }
   l->h = h;
-  rc = pk__os_lib_open_mem(a + AOT_HDR, n - AOT_HDR, "aot", &l->lib, why,
-                           cap);
+  rc = pk__os_lib_open_mem(a + off, len, "aot", &l->lib, why, cap);
   pk__free(h, a);
   if (rc != PK_OK) {
     pk__free(h, l);
     return rc;
+  }
+  /* The variant is the one this open needs (the engine checks it too,
+     in words of its own). */
+  mk = aot_sym(l, "pkw_aot_marks");
+  if (mk == NULL || *mk != (marks ? 1u : 0u)) {
+    snprintf(why, cap, "its %s code %s the pages a call writes (run "
+                       "plugkit compile again)",
+             marks ? "reset_after_call" : "plain",
+             marks ? "does not record" : "records");
+    aot_unload(l);
+    return PK_EFORMAT;
   }
   rc = pkw_module_bind_aot(m, aot_sym, aot_unload, l, errb, sizeof errb);
   if (rc != PKW_OK) {

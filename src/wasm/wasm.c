@@ -596,19 +596,13 @@ static int pick_tier(pk_plugin *p, const pk_open_opts *o, pkw_module *m,
   if (!want_jit && !want_aot && strcmp(t, "auto") != 0)
     return pk__perr(p, PK_EINVAL, "unknown tier '%s' (interp, jit, aot, "
                                   "auto)", t);
-  /* reset_after_call needs the pages each call writes, which only the
-     interpreter's stores mark so far. */
-  if (o->reset_after_call && !p->describe_only) {
-    if (strcmp(t, "auto") == 0)
-      return PK_OK;
-    return pk__perr(p, PK_ENOSYS,
-                    "tier %s cannot be combined with reset_after_call: the "
-                    "compiled tiers do not record the pages a call writes "
-                    "yet (use tier interp or auto)",
-                    t);
-  }
+  /* reset_after_call: m was decoded PKW_DECODE_DIRTY, and every tier
+     marks the pages a call writes (the aot artifact's variant that
+     does). */
   if (!want_jit) {
-    rc = pk__wasm_aot_load(p, m, mh, o->aot_path, err, sizeof err, where,
+    rc = pk__wasm_aot_load(p, m, mh,
+                           o->reset_after_call && !p->describe_only,
+                           o->aot_path, err, sizeof err, where,
                            sizeof where);
     if (rc == PK_OK) {
       p->tier = pkw_module_tier(m);

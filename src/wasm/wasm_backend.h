@@ -184,11 +184,13 @@ int pk__wasm_aot_path(const uint8_t hash[32], char *buf, size_t cap,
                       char *why, size_t wcap, int create);
 /* Binds m to the artifact at aot_path, or the cache's for hash mh when
    NULL, after checking all of it; `where` gets the artifact's path.
+   marks: m was decoded with PKW_DECODE_DIRTY (reset_after_call), so
+   the artifact's variant that marks written chunks is the one loaded.
    PK_OK; PK_ENOENT (none there); else a refusal (PK_EUNTRUSTED,
    PK_EFORMAT, PK_EABI, PK_EARCH, ...) with `why`. Nothing is loaded
    unless every check passed. */
 int pk__wasm_aot_load(pk_plugin *p, pkw_module *m, const uint8_t mh[32],
-                      const char *aot_path, char *why, size_t cap,
+                      int marks, const char *aot_path, char *why, size_t cap,
                       char *where, size_t wcap);
 
 uint8_t *pk__wasm_mem(pkw_instance *inst, uint32_t ptr, uint32_t len);

@@ -118,13 +118,21 @@ static void ts_host_done(pk_host *h) {
   PKT_EQ_INT(atomic_load(&live), 0);
 }
 
+/* PKT_WASM_TIER=jit or aot (tests/threads/wasm.cmake): the plugin runs
+   on that tier, or the test fails. */
 static pk_plugin *open_pool(pk_host *h, const char *file, pk_open_opts *o) {
   pk_open_opts d = PK_OPEN_OPTS_INIT;
   pk_plugin *p = NULL;
   if (o == NULL)
     o = &d;
   o->grants = "*";
+  o->tier = getenv("PKT_WASM_TIER");
   PKT_RC(h, pk_plugin_open(h, fixture(file), o, &p), PK_OK);
+  if (o->tier != NULL) {
+    pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+    PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
+    PKT_STR_EQ(info.tier, o->tier);
+  }
   return p;
 }
 

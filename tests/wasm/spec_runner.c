@@ -346,6 +346,9 @@ typedef struct runner {
   int verbose;
   pkw_limits limits;
   int lazy;        /* -L: decode with PKW_DECODE_LAZY */
+  int dirty;       /* -D: decode with PKW_DECODE_DIRTY, every instance
+                      tracks the chunks it writes (reset_after_call's
+                      marking, which must change no result) */
   int jit;         /* -J: run modules on the jit tier (pkw_module_jit) */
   const char *aot; /* -A DIR: the aot tier, artifacts cached in DIR */
   long aot_built, aot_cached;
@@ -416,9 +419,11 @@ static int load_module(runner *r, const char *filename, pkw_module **out,
   /* -L: lazy translation for modules that are run; the validation
      commands (invalid, malformed) still decode eagerly, since a lazy
      module checks its bodies only when they run. */
-  rc = pkw_module_decode_ex(NULL, bytes, len,
-                            r->lazy && !r->validating ? PKW_DECODE_LAZY : 0,
-                            out, err, errlen);
+  rc = pkw_module_decode_ex(
+      NULL, bytes, len,
+      (r->lazy && !r->validating ? PKW_DECODE_LAZY : 0) |
+          (r->dirty && !r->validating ? PKW_DECODE_DIRTY : 0),
+      out, err, errlen);
   free(bytes);
   /* -J: every module that decodes runs compiled; a module the tier
      cannot take is a failure of the tier, not of the module. */
@@ -492,6 +497,9 @@ static int instantiate(runner *r, pkw_module *m, pkw_instance **out_inst,
   }
   rc = pkw_instance_create(m, ims, n, &r->limits, out_inst, err, errlen);
   free(ims);
+  if (rc == PKW_OK && r->dirty &&
+      (rc = pkw_instance_track_dirty(*out_inst)) != PKW_OK)
+    snprintf(err, errlen, "pkw_instance_track_dirty: %s", pkw_errname(rc));
   return rc;
 }
 
@@ -831,21 +839,25 @@ int main(int argc, char **argv) {
       r.lazy = 1;
     } else if (strcmp(argv[i], "-J") == 0) {
       r.jit = 1;
+    } else if (strcmp(argv[i], "-D") == 0) {
+      r.dirty = 1;
     } else if (strcmp(argv[i], "-A") == 0 && i + 1 < argc) {
       r.aot = argv[++i];
       mkdir(r.aot, 0755);
     }
   }
-  /* The summary line's name: one per tier. */
-  tag = r.aot != NULL ? "wasm-spec-aot" : r.jit ? "wasm-spec-jit"
-                                                : "wasm-spec";
+  /* The summary line's name: one per tier (and for -D). */
+  tag = r.aot != NULL ? (r.dirty ? "wasm-spec-aot-dirty" : "wasm-spec-aot")
+        : r.jit       ? (r.dirty ? "wasm-spec-jit-dirty" : "wasm-spec-jit")
+        : r.dirty     ? "wasm-spec-dirty"
+                      : "wasm-spec";
   if (report != NULL)
     rep = fopen(report, "w");
   for (i = 1; i < argc; i++) {
     const char *base;
     if (argv[i][0] == '-') {
       if (strcmp(argv[i], "-q") != 0 && strcmp(argv[i], "-L") != 0 &&
-          strcmp(argv[i], "-J") != 0)
+          strcmp(argv[i], "-J") != 0 && strcmp(argv[i], "-D") != 0)
         i++;
       continue;
     }

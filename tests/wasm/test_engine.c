@@ -118,8 +118,10 @@ static void types(buf *o, const char *s) {
     put(o, *s == 'i' ? 0x7f : *s == 'I' ? 0x7e : *s == 'f' ? 0x7d : 0x7c);
 }
 
-/* One function "f" (index 0, or 1 after the import). */
-static void build(buf *o, const spec *sp) {
+/* One function "f" (index 0, or 1 after the import), and a passive data
+ * segment of data_len bytes when data is not NULL. */
+static void build_ex(buf *o, const spec *sp, const uint8_t *data,
+                     size_t data_len) {
   buf c;
   static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
   o->n = 0;
@@ -163,6 +165,11 @@ static void build(buf *o, const spec *sp) {
     uleb(&c, sp->import_host ? 1 : 0);
     section(o, 8, &c);
   }
+  if (data != NULL) { /* data count */
+    c.n = 0;
+    uleb(&c, 1);
+    section(o, 12, &c);
+  }
   c.n = 0; /* code */
   {
     buf body;
@@ -180,7 +187,17 @@ static void build(buf *o, const spec *sp) {
     putn(&c, body.b, body.n);
   }
   section(o, 10, &c);
+  if (data != NULL) {
+    c.n = 0;
+    uleb(&c, 1);
+    put(&c, 1); /* passive */
+    uleb(&c, (uint32_t)data_len);
+    putn(&c, data, data_len);
+    section(o, 11, &c);
+  }
 }
+
+static void build(buf *o, const spec *sp) { build_ex(o, sp, NULL, 0); }
 
 typedef struct fixture {
   pkw_module *m;
@@ -2168,10 +2185,363 @@ static void test_cow_shapes(void) {
   spares_unload(&fx);
 }
 
+/* ---- dirty tracking, one test per path that writes memory -------------
+ *
+ * PKW_DECODE_DIRTY modules, run on each tier: a tracked instance made
+ * from an image of its zeroed 2-page memory counts the 4 KiB chunks each
+ * call wrote (pkw_instance_dirty_chunks), and pkw_instance_reset brings
+ * back exactly those. A path whose marking is missing leaves a count
+ * short and, after the reset, bytes that are not the image's. */
+
+typedef struct dirty_fx {
+  fixture fx;
+  pkw_image *img;
+  pkw_instance *inst;
+  pkw_func *f;
+} dirty_fx;
+
+/* An allocator that never hands a freed block back: it fills it with
+ * 0xff and keeps it until poison_release. Code that still reads a dirty
+ * map after it moved then sees every chunk marked, deterministically. */
+typedef struct poisoned {
+  size_t n;
+  struct poisoned *next;
+} poisoned;
+static poisoned *poison_kept;
+
+static void *poison_realloc(void *ud, void *p, size_t n) {
+  poisoned *old = p != NULL ? (poisoned *)p - 1 : NULL, *nb = NULL;
+  (void)ud;
+  if (n > 0) {
+    if ((nb = malloc(sizeof *nb + n)) == NULL)
+      return NULL;
+    nb->n = n;
+    if (old != NULL)
+      memcpy(nb + 1, old + 1, old->n < n ? old->n : n);
+  }
+  if (old != NULL) {
+    memset(old + 1, 0xff, old->n);
+    old->next = poison_kept;
+    poison_kept = old;
+  }
+  return nb != NULL ? nb + 1 : NULL;
+}
+
+static void poison_release(void) {
+  while (poison_kept != NULL) {
+    poisoned *b = poison_kept;
+    poison_kept = b->next;
+    free(b);
+  }
+}
+
+static const pkw_alloc poison_alloc = {poison_realloc, NULL};
+
+static void dirty_load_al(dirty_fx *d, const spec *sp, const pkw_extern *imp,
+                          const uint8_t *data, size_t data_len,
+                          const pkw_alloc *al) {
+  buf b;
+  char err[256];
+  pkw_limits lim;
+  int rc;
+  build_ex(&b, sp, data, data_len);
+  rc = pkw_module_decode_ex(al, b.b, b.n, PKW_DECODE_DIRTY, &d->fx.m, err,
+                            sizeof err);
+  if (rc != PKW_OK) {
+    fprintf(stderr, "decode: %s\n", err);
+    exit(1);
+  }
+  CHECK_RC(pkw_instance_create(d->fx.m, imp, imp != NULL, NULL, &d->fx.inst,
+                               NULL, 0), PKW_OK);
+  CHECK_RC(pkw_image_create(d->fx.inst, &d->img), PKW_OK);
+  memset(&lim, 0, sizeof lim);
+  lim.image = d->img;
+  CHECK_RC(pkw_instance_create(d->fx.m, imp, imp != NULL, &lim, &d->inst,
+                               NULL, 0), PKW_OK);
+  CHECK_RC(pkw_instance_track_dirty(d->inst), PKW_OK);
+  CHECK_RC(pkw_instance_func(d->inst, "f", &d->f), PKW_OK);
+}
+
+static void dirty_load(dirty_fx *d, const spec *sp, const pkw_extern *imp,
+                       const uint8_t *data, size_t data_len) {
+  dirty_load_al(d, sp, imp, data, data_len, NULL);
+}
+
+/* f(a, b) on the tracked instance: its result code. */
+static int dirty_call(dirty_fx *d, uint64_t a, uint64_t b) {
+  uint64_t in[2];
+  in[0] = a;
+  in[1] = b;
+  return pkw_call(d->f, in, 2, NULL, 0);
+}
+
+/* Reset: nothing dirty, and the memory is the image's again (all zero,
+ * 2 pages). */
+static void dirty_reset(dirty_fx *d) {
+  uint64_t size, i;
+  const uint8_t *m;
+  CHECK_RC(pkw_instance_reset(d->inst, d->img), PKW_OK);
+  CHECK(pkw_instance_dirty_chunks(d->inst) == 0);
+  m = pkw_memory_data(pkw_instance_memory(d->inst), &size);
+  CHECK(size == 2u * 65536u);
+  for (i = 0; i < size; i++)
+    CHECK(m[i] == 0);
+}
+
+static void dirty_unload(dirty_fx *d) {
+  pkw_instance_destroy(d->inst);
+  pkw_image_destroy(d->img);
+  unload(&d->fx);
+}
+
+/* Every store instruction: a first store marks its chunk, a second in
+ * the same chunk nothing more, one across a chunk border both chunks,
+ * one out of bounds nothing (it traps). */
+static void test_dirty_stores(void) {
+  static const char *const ptypes[9] = {"ii", "iI", "if", "iF", "ii",
+                                        "ii", "iI", "iI", "iI"};
+  static const unsigned size[9] = {4, 8, 4, 8, 1, 2, 1, 2, 4};
+  unsigned k;
+  for (k = 0; k < 9; k++) {
+    uint8_t code[8] = {0x20, 0x00, 0x20, 0x01, 0, 0x00, 0x00, 0x0b};
+    spec sp = {ptypes[k], "", code, sizeof code, 0, 2, -1, 0, 0};
+    dirty_fx d;
+    uint32_t n = size[k];
+    code[4] = (uint8_t)(0x36 + k);
+    dirty_load(&d, &sp, NULL, NULL, 0);
+    CHECK(pkw_instance_dirty_chunks(d.inst) == 0);
+    CHECK_RC(dirty_call(&d, 100, 0xffffffffffffffffull), PKW_OK);
+    CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+    CHECK_RC(dirty_call(&d, 4000, 0xffffffffffffffffull), PKW_OK);
+    CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+    /* The first byte in chunk 4 (n > 1: the rest in chunk 5). */
+    CHECK_RC(dirty_call(&d, 5u * 4096u - 1, 0xffffffffffffffffull), PKW_OK);
+    CHECK(pkw_instance_dirty_chunks(d.inst) == (n > 1 ? 3u : 2u));
+    if (n > 1) {
+      /* Across a border whose first chunk is marked already. */
+      CHECK_RC(dirty_call(&d, 8u * 4096u, 1), PKW_OK);
+      CHECK(pkw_instance_dirty_chunks(d.inst) == 4);
+      CHECK_RC(dirty_call(&d, 9u * 4096u - 1, 0xffffffffffffffffull),
+               PKW_OK);
+      CHECK(pkw_instance_dirty_chunks(d.inst) == 5);
+    }
+    CHECK_RC(dirty_call(&d, 2u * 65536u - n + 1, 1), PKW_TRAP_MEMORY_OOB);
+    CHECK(pkw_instance_dirty_chunks(d.inst) == (n > 1 ? 5u : 2u));
+    dirty_reset(&d);
+    dirty_unload(&d);
+  }
+}
+
+/* memory.fill(a, 0x55, b) */
+static void test_dirty_fill(void) {
+  static const uint8_t code[] = {0x20, 0x00, 0x41, 0xd5, 0x00, 0x20, 0x01,
+                                 0xfc, 0x0b, 0x00, 0x0b};
+  spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 0, 0};
+  dirty_fx d;
+  dirty_load(&d, &sp, NULL, NULL, 0);
+  CHECK_RC(dirty_call(&d, 4000, 8200), PKW_OK); /* chunks 0, 1, 2 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  CHECK_RC(dirty_call(&d, 65536, 0), PKW_OK); /* nothing */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  CHECK_RC(dirty_call(&d, 65530, 7), PKW_OK); /* chunks 15, 16 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 5);
+  CHECK_RC(dirty_call(&d, 131000, 1000), PKW_TRAP_MEMORY_OOB);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 5);
+  dirty_reset(&d);
+  dirty_unload(&d);
+}
+
+/* memory.fill(0, 0x55, 8), then memory.copy(a, 0, b) */
+static void test_dirty_copy(void) {
+  static const uint8_t code[] = {0x41, 0x00, 0x41, 0xd5, 0x00, 0x41, 0x08,
+                                 0xfc, 0x0b, 0x00, 0x20, 0x00, 0x41, 0x00,
+                                 0x20, 0x01, 0xfc, 0x0a, 0x00, 0x00, 0x0b};
+  spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 0, 0};
+  dirty_fx d;
+  dirty_load(&d, &sp, NULL, NULL, 0);
+  CHECK_RC(dirty_call(&d, 8192 - 4, 8), PKW_OK); /* chunks 0 (fill), 1, 2 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  CHECK_RC(dirty_call(&d, 40000, 4), PKW_OK); /* chunk 9 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 4);
+  dirty_reset(&d);
+  /* Out of bounds: the fill's chunk only, then the trap. */
+  CHECK_RC(dirty_call(&d, 131070, 8), PKW_TRAP_MEMORY_OOB);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+  dirty_reset(&d);
+  dirty_unload(&d);
+}
+
+/* memory.init(a, 0, b) from a passive segment of 5000 bytes of 0x77 */
+static void test_dirty_init(void) {
+  static const uint8_t code[] = {0x20, 0x00, 0x41, 0x00, 0x20, 0x01,
+                                 0xfc, 0x08, 0x00, 0x00, 0x0b};
+  static uint8_t seg[5000];
+  spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 0, 0};
+  dirty_fx d;
+  memset(seg, 0x77, sizeof seg);
+  dirty_load(&d, &sp, NULL, seg, sizeof seg);
+  CHECK_RC(dirty_call(&d, 3 * 4096 + 100, 5000), PKW_OK); /* chunks 3, 4 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 2);
+  CHECK_RC(dirty_call(&d, 50000, 1), PKW_OK); /* chunk 12 */
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  CHECK_RC(dirty_call(&d, 131000, 5000), PKW_TRAP_MEMORY_OOB);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  dirty_reset(&d);
+  dirty_unload(&d);
+}
+
+/* memory.grow(200) then i32.store(a, b): the dirty map grows and moves
+ * (poison_alloc: the old one reads all marked), the store after it in
+ * the same body marks the new map. */
+static void test_dirty_after_grow(void) {
+  static const uint8_t code[] = {0x41, 0xc8, 0x01, 0x40, 0x00, 0x1a, 0x20,
+                                 0x00, 0x20, 0x01, 0x36, 0x02, 0x00, 0x0b};
+  spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 0, 0};
+  dirty_fx d;
+  dirty_load_al(&d, &sp, NULL, NULL, 0, &poison_alloc);
+  CHECK_RC(dirty_call(&d, 5u * 4096u + 8, 3), PKW_OK); /* chunk 5 */
+  CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 202);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+  CHECK_RC(dirty_call(&d, 400u * 65536u + 8, 3), PKW_OK);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 2);
+  dirty_reset(&d);
+  dirty_unload(&d);
+  poison_release();
+}
+
+/* A host import that grows the caller's memory by 200 pages. */
+static int host_grow(void *ud, pkw_instance *inst, const uint64_t *args,
+                     uint64_t *results) {
+  (void)ud;
+  (void)args;
+  (void)results;
+  return pkw_memory_grow(pkw_instance_memory(inst), 200, NULL) == PKW_OK
+             ? 0
+             : -1;
+}
+
+/* h(a, b) (host: grows the memory, the dirty map moves), then
+ * i32.store(a, b): the store after a call marks the map as the callee
+ * left it. */
+static void test_dirty_after_call(void) {
+  static const uint8_t code[] = {0x20, 0x00, 0x20, 0x01, 0x10, 0x00, 0x20,
+                                 0x00, 0x20, 0x01, 0x36, 0x02, 0x00, 0x0b};
+  static const uint8_t ii[2] = {PKW_I32, PKW_I32};
+  spec sp = {"ii", "", code, sizeof code, 0, 2, -1, 1, 0};
+  pkw_functype ft = {2, 0, ii, NULL};
+  pkw_extern ex;
+  pkw_func *h;
+  dirty_fx d;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_grow, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  dirty_load_al(&d, &sp, &ex, NULL, 0, &poison_alloc);
+  CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 2);
+  CHECK_RC(dirty_call(&d, 5u * 4096u + 8, 3), PKW_OK); /* chunk 5 */
+  CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 202);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+  CHECK_RC(dirty_call(&d, 150u * 65536u + 8, 3), PKW_OK);
+  CHECK(pkw_memory_pages(pkw_instance_memory(d.inst)) == 402);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 2);
+  dirty_reset(&d);
+  dirty_unload(&d);
+  poison_release();
+  pkw_func_destroy_host(h);
+}
+
+/* pkw_module_bind_aot binds code that marks written chunks only to a
+ * module decoded with PKW_DECODE_DIRTY, and code that does not only to
+ * one decoded without: the symbols of a fake object (its function not
+ * compiled: NULL in the table) say which it is, or nothing. Run on the
+ * interpreter only (the module must not be compiled already). */
+static uint32_t fake_marks;
+static int fake_has_marks;
+static void *fake_table[2];
+static const uint32_t fake_frames[3] = {0, 0, 0};
+
+static int fake_init(const void *const *rt, uint32_t n) {
+  (void)rt;
+  (void)n;
+  return 1; /* one defined function */
+}
+
+static void *fake_sym(void *ud, const char *name) {
+  int (*init)(const void *const *, uint32_t) = fake_init;
+  void *p = NULL;
+  (void)ud;
+  if (strcmp(name, "pkw_aot_init") == 0)
+    memcpy(&p, &init, sizeof p);
+  else if (strcmp(name, "pkw_jit_table") == 0)
+    p = fake_table;
+  else if (strcmp(name, "pkw_aot_frames") == 0)
+    p = (void *)(uintptr_t)fake_frames;
+  else if (strcmp(name, "pkw_aot_marks") == 0 && fake_has_marks)
+    p = &fake_marks;
+  return p;
+}
+
+static void test_aot_marks_checked(void) {
+  static const struct {
+    unsigned flags;
+    int has;
+    uint32_t marks;
+    int want;
+    const char *why;
+  } cases[] = {
+      {PKW_DECODE_DIRTY, 1, 0, PKW_EMALFORMED,
+       "artifact does not record the pages a call writes, the module "
+       "needs them"},
+      {0, 1, 1, PKW_EMALFORMED,
+       "artifact records the pages a call writes, the module does not"},
+      {PKW_DECODE_DIRTY, 0, 0, PKW_EMALFORMED,
+       "does not say whether it records"},
+      {0, 0, 0, PKW_EMALFORMED, "does not say whether it records"},
+      {PKW_DECODE_DIRTY, 1, 1, PKW_OK, ""},
+      {0, 1, 0, PKW_OK, ""},
+  };
+  spec sp = {"ii", "", store_code, sizeof store_code, 0, 2, -1, 0, 0};
+  size_t k;
+  buf b;
+  build(&b, &sp);
+  for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    pkw_module *m;
+    char err[256] = "";
+    /* (the engine's decode: not this file's tier wrapper) */
+    CHECK_RC((pkw_module_decode_ex)(NULL, b.b, b.n, cases[k].flags, &m,
+                                    NULL, 0),
+             PKW_OK);
+    fake_has_marks = cases[k].has;
+    fake_marks = cases[k].marks;
+    CHECK_RC(pkw_module_bind_aot(m, fake_sym, NULL, NULL, err, sizeof err),
+             cases[k].want);
+    if (strstr(err, cases[k].why) == NULL) {
+      fprintf(stderr, "case %zu: '%s' lacks '%s'\n", k, err, cases[k].why);
+      exit(1);
+    }
+    CHECK(strcmp(pkw_module_tier(m),
+                 cases[k].want == PKW_OK ? "aot" : "interp") == 0);
+    if (cases[k].want == PKW_OK) {
+      pkw_instance *inst;
+      CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, NULL, 0),
+               PKW_OK);
+      store(inst, 100, 7); /* interpreted: no code for it */
+      pkw_instance_destroy(inst);
+    }
+    pkw_module_destroy(m);
+  }
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
 } tests[] = {
+    {"wasm_aot_marks_checked", test_aot_marks_checked},
+    {"wasm_dirty_stores", test_dirty_stores},
+    {"wasm_dirty_fill", test_dirty_fill},
+    {"wasm_dirty_copy", test_dirty_copy},
+    {"wasm_dirty_init", test_dirty_init},
+    {"wasm_dirty_after_grow", test_dirty_after_grow},
+    {"wasm_dirty_after_call", test_dirty_after_call},
     {"wasm_cow_no_leak", test_cow_no_leak},
     {"wasm_cow_no_leak_copy", test_cow_no_leak_copy},
     {"wasm_cow_many_pages", test_cow_many_pages},

@@ -17,8 +17,9 @@
 #include "core/core.h"
 
 /* The artifact layout (src/wasm/aot.c). */
-enum { HDR = 512, OFF_CODEHASH = 48, OFF_CODESIZE = 80, OFF_ENGINE = 88,
-       OFF_TARGET = 184 };
+enum { HDR = 512, OFF_FORMAT = 8, OFF_CODEHASH = 48, OFF_CODESIZE = 80,
+       OFF_ENGINE = 88, OFF_TARGET = 184, OFF_MCODEHASH = 376,
+       OFF_MCODESIZE = 408 };
 
 static char buf_wasm[1024], buf_art[2048];
 
@@ -57,6 +58,35 @@ static unsigned char *copy_artifact(const char *name, const char *to,
 
 static pk_host *host;
 static pk_plugin *plug;
+
+static uint64_t rd64(const unsigned char *p) {
+  uint64_t v = 0;
+  int i;
+  for (i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* An artifact with a's header and the code c0 (plain variant, n0 bytes)
+   then c1 (the reset_after_call variant), its sizes and hashes right,
+   as someone able to write the file would make it; written to `to`. */
+static void forge(const unsigned char *a, const unsigned char *c0, size_t n0,
+                  const unsigned char *c1, size_t n1, const char *to) {
+  unsigned char *f = malloc(HDR + n0 + n1);
+  int i;
+  PKT_ASSERT(f != NULL);
+  memcpy(f, a, HDR);
+  memcpy(f + HDR, c0, n0);
+  memcpy(f + HDR + n0, c1, n1);
+  for (i = 0; i < 8; i++) {
+    f[OFF_CODESIZE + i] = (unsigned char)((uint64_t)n0 >> (8 * i));
+    f[OFF_MCODESIZE + i] = (unsigned char)((uint64_t)n1 >> (8 * i));
+  }
+  pk__sha256_buf(c0, n0, f + OFF_CODEHASH);
+  pk__sha256_buf(c1, n1, f + OFF_MCODEHASH);
+  pkt_write_file(to, f, HDR + n0 + n1);
+  free(f);
+}
 
 static int triple(void *ud, pk_plugin *caller, const pk_val *args,
                   pk_val *results) {
@@ -268,10 +298,26 @@ PK_TEST(refuses_tampered_code) {
   host = test_host();
   p = pkt_tmp("tampered.pkaot");
   a = copy_artifact("plain", p, &n);
-  a[n - 1] ^= 0x55;
+  a[HDR + 100] ^= 0x55; /* the plain code */
+  pkt_write_file(p, a, n);
+  expect_refused("plain", p, PK_EFORMAT,
+                 "tampered: the code's SHA-256 differs");
+  a[HDR + 100] ^= 0x55;
+  a[n - 1] ^= 0x55; /* the reset_after_call code */
   pkt_write_file(p, a, n);
   free(a);
-  expect_refused("plain", p, PK_EFORMAT, "tampered");
+  {
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    o.tier = "aot";
+    o.aot_path = p;
+    o.reset_after_call = 1;
+    plug = NULL;
+    PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_EFORMAT);
+    PKT_ASSERT(plug == NULL);
+    PKT_CONTAINS(pk_host_errmsg(host), p);
+    PKT_CONTAINS(pk_host_errmsg(host), "tampered: the reset_after_call "
+                                       "code's SHA-256 differs");
+  }
   pk_host_destroy(host);
 }
 
@@ -284,9 +330,8 @@ PK_TEST(refuses_code_with_undefined_symbol) {
       "int pkw_aot_init(void) { return puts(\"loaded\"); }\n";
   char cmd[4096], c[1024], so[1024];
   size_t n, sn;
-  unsigned char *a, *code, *forged;
+  unsigned char *a, *code;
   const char *p;
-  int i;
   host = test_host();
   snprintf(c, sizeof c, "%s", pkt_tmp("evil.c"));
   snprintf(so, sizeof so, "%s", pkt_tmp("evil.so"));
@@ -298,17 +343,102 @@ PK_TEST(refuses_code_with_undefined_symbol) {
   code = pkt_read_file(so, &sn);
   p = pkt_tmp("evil.pkaot");
   a = copy_artifact("plain", p, &n);
-  forged = malloc(HDR + sn);
-  memcpy(forged, a, HDR);
-  memcpy(forged + HDR, code, sn);
-  for (i = 0; i < 8; i++)
-    forged[OFF_CODESIZE + i] = (unsigned char)((uint64_t)sn >> (8 * i));
-  pk__sha256_buf(code, sn, forged + OFF_CODEHASH);
-  pkt_write_file(p, forged, HDR + sn);
+  forge(a, code, sn, code, sn, p);
   free(a);
   free(code);
-  free(forged);
   expect_refused("plain", p, PK_EFORMAT, "references 'puts'");
+  pk_host_destroy(host);
+}
+
+/* An artifact holds the module's code twice: plain, and marking the
+   pages its stores and bulk writes change, which reset_after_call
+   needs. An open with reset_after_call loads the marking one. */
+PK_TEST(reset_after_call_uses_marking_code) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  unsigned char *a;
+  size_t n;
+  const char *p;
+  host = test_host();
+  p = pkt_tmp("both.pkaot");
+  a = copy_artifact("plain", p, &n);
+  PKT_ASSERT(rd64(a + OFF_CODESIZE) > 0 && rd64(a + OFF_MCODESIZE) > 0);
+  PKT_ASSERT(HDR + rd64(a + OFF_CODESIZE) + rd64(a + OFF_MCODESIZE) == n);
+  free(a);
+  o.tier = "aot";
+  o.aot_path = p;
+  o.reset_after_call = 1;
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_OK);
+  expect_tier("aot");
+  expect_add(40, 2);
+  expect_add(-7, 3);
+  pk_plugin_close(plug);
+  o.tier = "auto";
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_OK);
+  expect_tier("aot");
+  expect_add(1, 2);
+  pk_host_destroy(host);
+}
+
+/* The variants swapped (each hash right): the code that does not mark
+   is refused for reset_after_call, the marking code for a plain open;
+   neither is used. */
+PK_TEST(refuses_code_of_the_other_variant) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  unsigned char *a;
+  size_t n, n0, n1;
+  const char *p;
+  host = test_host();
+  p = pkt_tmp("swapped.pkaot");
+  a = copy_artifact("plain", p, &n);
+  n0 = (size_t)rd64(a + OFF_CODESIZE);
+  n1 = (size_t)rd64(a + OFF_MCODESIZE);
+  forge(a, a + HDR, n0, a + HDR, n0, p); /* plain twice */
+  o.tier = "aot";
+  o.aot_path = p;
+  o.reset_after_call = 1;
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_EFORMAT);
+  PKT_ASSERT(plug == NULL);
+  PKT_CONTAINS(pk_host_errmsg(host), p);
+  PKT_CONTAINS(pk_host_errmsg(host), "its reset_after_call code does not "
+                                     "record the pages a call writes");
+  PKT_CONTAINS(pk_host_errmsg(host), "run plugkit compile again");
+  /* auto: refused, so the next tier. */
+  o.tier = "auto";
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_OK);
+  {
+    pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+    PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+    PKT_ASSERT(strcmp(info.tier, "aot") != 0);
+  }
+  pk_plugin_close(plug);
+  forge(a, a + HDR + n0, n1, a + HDR + n0, n1, p); /* marking twice */
+  expect_refused("plain", p, PK_EFORMAT, "its plain code records the pages "
+                                         "a call writes");
+  o.tier = "aot";
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, wasm("plain"), &o, &plug), PK_OK);
+  expect_tier("aot");
+  expect_add(2, 3);
+  free(a);
+  pk_host_destroy(host);
+}
+
+/* An artifact of the format before the marking variant: refused, with
+   what to do. */
+PK_TEST(refuses_old_format) {
+  size_t n;
+  unsigned char *a;
+  const char *p;
+  host = test_host();
+  p = pkt_tmp("old.pkaot");
+  a = copy_artifact("plain", p, &n);
+  a[OFF_FORMAT] = 1;
+  pkt_write_file(p, a, n);
+  free(a);
+  expect_refused("plain", p, PK_EABI, "format 1, this library reads 2 (run "
+                                      "plugkit compile again)");
   pk_host_destroy(host);
 }
 
@@ -444,6 +574,9 @@ static pk_host *iso_host(void) {
   return h;
 }
 
+/* The open_isolated calls of a test ask for reset_after_call. */
+static int iso_reset;
+
 /* Opens fixture `name` in plugkit-runner with `tier` and `aot`; harden:
    the child options (bit 2: an empty environment, bit 4: seccomp). Skips
    when this build has no process isolation, or no libseccomp for bit 4
@@ -464,6 +597,7 @@ static int open_isolated(const char *name, const char *tier, const char *aot,
   o.tier = tier;
   o.aot_path = aot;
   o.harden = harden;
+  o.reset_after_call = iso_reset;
   plug = NULL;
   rc = pk_plugin_open(host, wasm(name), &o, &plug);
   if (rc == PK_ENOSYS &&
@@ -499,6 +633,23 @@ PK_TEST(isolated_aot_named_artifact) {
   PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_OK);
   expect_tier("aot");
   expect_recurse_typed(50, 7);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+
+/* reset_after_call in the child: the runner loads the artifact's code
+   that marks written pages (the plain code would be refused). */
+PK_TEST(isolated_aot_reset_after_call) {
+  char p[1024];
+  size_t n;
+  host = iso_host();
+  snprintf(p, sizeof p, "%s", pkt_tmp("iso-reset.pkaot"));
+  free(copy_artifact("limits", p, &n));
+  iso_reset = 1;
+  PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_OK);
+  expect_tier("aot");
+  expect_recurse_typed(50, 7);
+  expect_recurse_typed(20, 3);
   pk_plugin_close(plug);
   pk_host_destroy(host);
 }
@@ -539,7 +690,7 @@ PK_TEST(isolated_tampered_artifact_refused) {
   host = iso_host();
   snprintf(p, sizeof p, "%s", pkt_tmp("iso-tampered.pkaot"));
   a = copy_artifact("limits", p, &n);
-  a[n - 1] ^= 0x55;
+  a[HDR + 100] ^= 0x55; /* the plain code, which this open loads */
   pkt_write_file(p, a, n);
   free(a);
   PKT_RC(host, open_isolated("limits", "aot", p, 1 | 2 | 4), PK_EFORMAT);

@@ -66,7 +66,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 3
+#define PKW_CGEN_VERSION 4
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -208,6 +208,7 @@ static void init_lengths(void) {
       {PKW_OP_TABLE_GROW, 5}, {PKW_OP_TABLE_FILL, 5},
       {PKW_OP_TABLE_COPY, 6}, {PKW_OP_TABLE_INIT, 6},
       {PKW_OP_ELEM_DROP, 2}, {PKW_OP_REF_FUNC, 3}, {PKW_OP_LAZY, 1},
+      {PKW_OP_MARK, 4},
       {PKW_OP_I32_LOAD_ADDI, 5}, {PKW_OP_I32_LOAD8_U_ADDI, 5},
       {PKW_OP_I32_STORE_ADDI, 5}, {PKW_OP_I32_EQZ_BR_IF, 3},
       {PKW_OP_I32_EQ_BR_IF, 4}, {PKW_OP_I32_NE_BR_IF, 4},
@@ -292,6 +293,7 @@ static const struct { const char *name, *ret, *params; } helpers[] = {
     {"pkw__jrt_trunc", "int", "u32, u64, u64 *"},
     {"pkw__jrt_op", "int", "void *, u32, u64 *, const u32 *"},
     {"pkw__jrt_memory_grow", "u32", "void *, u32"},
+    {"pkw__jrt_mark", "void", "void *, u64, u64"},
 };
 
 static void prelude(cbuf *b, int aot) {
@@ -329,6 +331,10 @@ static void prelude(cbuf *b, int aot) {
   out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
   out(b, "#define MPAGES(m) AT(m, %zu, u32)\n",
       offsetof(pkw_memory, pages));
+  /* The dirty map (PKW_DECODE_DIRTY): a byte per chunk, NULL when the
+   * instance does not track. */
+  out(b, "#define MDIRTY(m) AT(m, %zu, u8 *)\n",
+      offsetof(pkw_memory, dirty));
   out(b, "#define GLOB(k) AT(AT(ci, %zu, void **)[k], %zu, u64)\n",
       offsetof(pkw_instance, globals), offsetof(pkw_global, val));
   out(b, "#define FUNC(k) (AT(ci, %zu, void **)[k])\n",
@@ -415,6 +421,8 @@ typedef struct fgen {
   int fast;                   /* this one has the register convention */
   int aot;                    /* the aot variant of it (see gen_func) */
   int uses_mem;
+  int dirty;                  /* PKW_DECODE_DIRTY and uses_mem: the dirty
+                                 map's pointer in the local dm */
   int regs;                   /* slots are C locals (R(k) is s<k>) */
   int props;                  /* it has a PROP (jit: Lprop_ is needed) */
   int leaf;                   /* it calls nothing and has loops, which
@@ -441,7 +449,8 @@ static void branch(fgen *g, uint32_t p) {
 /* Reloads the memory registers after anything that may grow memory. */
 static void reload(fgen *g) {
   if (g->uses_mem)
-    out(g->b, " mb = MDATA(M); ms = MSIZE(M);");
+    out(g->b, g->dirty ? " mb = MDATA(M); ms = MSIZE(M); dm = MDIRTY(M);"
+                       : " mb = MDATA(M); ms = MSIZE(M);");
 }
 
 /* A branch target (the operand at p): a label, and a loop if backwards. */
@@ -487,6 +496,7 @@ static int scan(fgen *g) {
     case PKW_OP_MEMORY_INIT: case PKW_OP_MEMORY_COPY:
     case PKW_OP_MEMORY_FILL: case PKW_OP_I32_LOAD_ADDI:
     case PKW_OP_I32_LOAD8_U_ADDI: case PKW_OP_I32_STORE_ADDI:
+    case PKW_OP_MARK:
       g->uses_mem = 1;
       break;
     default:
@@ -942,8 +952,10 @@ static int gen_func(fgen *g) {
     out(o, " i64 fl = FUELV;");
   if (g->leaf)
     out(o, " volatile int *ip_ = INTRP;");
+  g->dirty = g->uses_mem && g->m->track_dirty;
   if (g->uses_mem)
-    out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);");
+    out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);%s",
+        g->dirty ? " u8 *dm = MDIRTY(M);" : "");
   out(o, " (void)rc;");
   if (!g->fast)
     fill(g, 0, cd->nparams);
@@ -1149,6 +1161,30 @@ static int gen_func(fgen *g) {
       reload(g);
       break;
     }
+    case PKW_OP_MARK: {
+      /* PKW_DECODE_DIRTY: the store that follows writes [ea, ea + n).
+       * Written with it (its bounds check first, so an out-of-bounds
+       * store marks nothing): a tracked memory's chunks are tested in
+       * the map, and only a chunk not marked yet calls the runtime. */
+      uint32_t q = pc + 4, qop = q < g->ncode ? op_of(c[q]) : PKW_OP_COUNT_;
+      unsigned n = p[3];
+      if (qop >= PKW_OP_I32_STORE && qop <= PKW_OP_I64_STORE32 &&
+          q + 4 <= g->ncode && !g->label[q] && c[q + 1] == p[1] &&
+          c[q + 3] == p[2] && load_size(qop) == n) {
+        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+               "if (dm && (!dm[ea_ >> %u]",
+            p[1], p[2], n, PKW_TRAP_MEMORY_OOB, PKW_CHUNK_SHIFT);
+        if (n > 1)   /* the last byte's chunk: the next, across a border */
+          out(o, " || !dm[(ea_ + %u) >> %u]", n - 1, PKW_CHUNK_SHIFT);
+        out(o, ")) pkw__jrt_mark(M, ea_, %u); *(%s *)(mb + ea_) = (%s)R(%u); }",
+            n, store_type(n), store_type(n), c[q + 2]);
+        len = 8;
+        break;
+      }
+      pkw__errf(g->err, g->errlen, "function %u: a MARK not before its "
+                "store", g->m->nfunc_imports + g->idx);
+      return PKW_EUNSUPPORTED;
+    }
     case PKW_OP_LAZY:
     default:
       if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
@@ -1322,6 +1358,10 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
       out(&b, "%uu,%uu,", m->codes[i].code != NULL ? m->codes[i].nlocals : 0,
           m->codes[i].code != NULL ? m->codes[i].frame_size : 0);
     out(&b, "0};\n");
+    /* Whether the code marks the chunks its stores write (a module
+     * decoded PKW_DECODE_DIRTY): pkw_module_bind_aot binds it only to a
+     * module decoded the same way. */
+    out(&b, "EXPORT const u32 pkw_aot_marks = %uu;\n", m->track_dirty ? 1u : 0u);
     /* The runtime's helpers, checked by count: the table must be the one
      * this C was written for (the engine fingerprint checks the rest). */
     out(&b,
@@ -1352,7 +1392,8 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
 
 /* What aot code depends on besides the module: the prelude (every
  * offset, the helpers' order and types), the instruction lengths, the
- * trap codes the C returns and PKW_CGEN_VERSION (bumped when the C
+ * trap codes the C returns, the dirty map's chunk size and
+ * PKW_CGEN_VERSION (bumped when the C
  * written for the same module changes). FNV-1a over all of it. */
 int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap) {
   static const pkw_alloc libc = {NULL, NULL};
@@ -1365,10 +1406,11 @@ int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap) {
   memset(&b, 0, sizeof b);
   b.alloc = alloc != NULL ? alloc : &libc;
   prelude(&b, 1);
-  out(&b, "tail %d stack %d oob %d unreach %d div %d ovf %d ops %d\n",
+  out(&b, "tail %d stack %d oob %d unreach %d div %d ovf %d ops %d "
+      "chunk %u\n",
       PKW_JIT_TAIL, PKW_TRAP_STACK_EXHAUSTED, PKW_TRAP_MEMORY_OOB,
       PKW_TRAP_UNREACHABLE, PKW_TRAP_DIVIDE_BY_ZERO,
-      PKW_TRAP_INTEGER_OVERFLOW, (int)PKW_OP_COUNT_);
+      PKW_TRAP_INTEGER_OVERFLOW, (int)PKW_OP_COUNT_, PKW_CHUNK_SHIFT);
   if (b.rc != 0) {
     if (b.p != NULL)
       pkw__realloc(b.alloc, b.p, 0);

@@ -411,6 +411,14 @@ uint32_t pkw__jrt_memory_grow(pkw_instance *ci, uint32_t delta) {
   return (uint32_t)(int32_t)pkw__memory_grow(ci->mem, delta);
 }
 
+/* The slow path of a store's marking (cgen.c, PKW_OP_MARK): a chunk of
+ * [off, off + n), which the store's bounds check passed, not marked yet
+ * (checked again: a helper trusts no caller). */
+void pkw__jrt_mark(pkw_memory *mem, uint64_t off, uint64_t n) {
+  if (mem->dirty != NULL && pkw__in_bounds(off, n, mem->size))
+    pkw__mark(mem, off, n);
+}
+
 static uint64_t elem_value(pkw_instance *ci, const pkw_elem_item *it) {
   switch (it->kind) {
   case PKW_ELEM_FUNC: return (uint64_t)(uintptr_t)ci->funcs[it->idx];
@@ -435,6 +443,8 @@ int pkw__jrt_op(pkw_instance *ci, uint32_t op, uint64_t *fp,
     uint64_t len = ci->data_dropped[o[0]] ? 0 : s->len;
     if (!pkw__in_bounds(src, n, len) || !pkw__in_bounds(d, n, memsize))
       return PKW_TRAP_MEMORY_OOB;
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memcpy(membase + d, s->bytes + src, n);
     return 0;
@@ -444,6 +454,8 @@ int pkw__jrt_op(pkw_instance *ci, uint32_t op, uint64_t *fp,
     uint64_t d = U(1), src = U(2), n = U(3);
     if (!pkw__in_bounds(src, n, memsize) || !pkw__in_bounds(d, n, memsize))
       return PKW_TRAP_MEMORY_OOB;
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memmove(membase + d, membase + src, n);
     return 0;
@@ -452,6 +464,8 @@ int pkw__jrt_op(pkw_instance *ci, uint32_t op, uint64_t *fp,
     uint64_t d = U(1), n = U(3);
     if (!pkw__in_bounds(d, n, memsize))
       return PKW_TRAP_MEMORY_OOB;
+    if (PKW_UNLIKELY(mem->dirty != NULL))
+      pkw__mark(mem, d, n);
     if (n)
       memset(membase + d, (int)(uint8_t)S(2), n);
     return 0;
@@ -572,6 +586,7 @@ const void *const pkw__jrt_helpers[] = {
     (const void *)pkw__jrt_trunc,
     (const void *)pkw__jrt_op,
     (const void *)pkw__jrt_memory_grow,
+    (const void *)pkw__jrt_mark,
 };
 const size_t pkw__jrt_nhelpers =
     sizeof pkw__jrt_helpers / sizeof pkw__jrt_helpers[0];
@@ -599,7 +614,7 @@ int pkw_module_bind_aot(pkw_module *m, void *(*sym)(void *ud,
                         void (*release)(void *ud), void *ud, char *errbuf,
                         size_t errlen) {
   typedef int (*init_fn)(const void *const *rt, uint32_t n);
-  void *init_p, *table_p, *frames_p;
+  void *init_p, *table_p, *frames_p, *marks_p;
   init_fn init;
   void **table;
   const uint32_t *frames;
@@ -619,6 +634,19 @@ int pkw_module_bind_aot(pkw_module *m, void *(*sym)(void *ud,
   if (init_p == NULL || table_p == NULL || frames_p == NULL) {
     pkw__errf(errbuf, errlen, "not an aot artifact: pkw_aot_init, "
                               "pkw_jit_table or pkw_aot_frames missing");
+    return PKW_EMALFORMED;
+  }
+  /* Code written for a module decoded with PKW_DECODE_DIRTY marks the
+   * chunks its stores write; code without it does not, and would leave
+   * reset_after_call restoring too little. Either way round: refused. */
+  marks_p = sym(ud, "pkw_aot_marks");
+  if (marks_p == NULL ||
+      *(const uint32_t *)marks_p != (m->track_dirty ? 1u : 0u)) {
+    pkw__errf(errbuf, errlen, "artifact %s the pages a call writes, the "
+              "module %s (PKW_DECODE_DIRTY)",
+              marks_p == NULL ? "does not say whether it records"
+              : *(const uint32_t *)marks_p ? "records" : "does not record",
+              m->track_dirty ? "needs them" : "does not");
     return PKW_EMALFORMED;
   }
   memcpy(&init, &init_p, sizeof init);

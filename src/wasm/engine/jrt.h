@@ -39,6 +39,9 @@ int pkw__jrt_trunc(uint32_t op, uint64_t a, uint64_t *out);
 int pkw__jrt_op(pkw_instance *ci, uint32_t op, uint64_t *fp,
                 const uint32_t *ops);
 uint32_t pkw__jrt_memory_grow(pkw_instance *ci, uint32_t delta);
+/* Marks the chunks of [off, off + n) of a tracked memory (the slow path
+ * of a store's marking: PKW_DECODE_DIRTY). */
+void pkw__jrt_mark(pkw_memory *mem, uint64_t off, uint64_t n);
 
 /* The C of a module (cgen.c); see pkw_module_cgen_ex. */
 int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,

@@ -242,8 +242,10 @@ const char *pkw_module_tier(const pkw_module *m);
 /* The aot tier's C: pkw_module_cgen_ex with PKW_CGEN_AOT writes C for a
  * system compiler, to be built as a shared object with no undefined
  * symbol (the helpers come through pkw_aot_init's table). It exports
- * pkw_jit_table, pkw_aot_frames and pkw_aot_init, and depends on the
- * module and on pkw_cgen_fingerprint, nothing else (no address). */
+ * pkw_jit_table, pkw_aot_frames, pkw_aot_init and pkw_aot_marks, and
+ * depends on the module (and whether it was decoded with
+ * PKW_DECODE_DIRTY, whose stores the code marks: pkw_aot_marks 1) and
+ * on pkw_cgen_fingerprint, nothing else (no address). */
 #define PKW_CGEN_AOT 1u
 /* The system compiler's flags for that C, as X(flag) items (plugkit's
  * aot tier and the tests use these): optimized, position-independent,
@@ -272,7 +274,8 @@ int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap);
  * release(ud), if not NULL, is called when m is destroyed (it unloads
  * the object), and only once binding succeeded. The caller has checked
  * that the object was built from this module's bytes by an engine of the
- * same fingerprint; this checks what it can (function count, frames).
+ * same fingerprint; this checks what it can (function count, frames,
+ * pkw_aot_marks against PKW_DECODE_DIRTY).
  * Call it once, after decoding (lazily or not) and before the first
  * pkw_instance_create. PKW_OK, PKW_EMALFORMED (errbuf says why),
  * PKW_ENOMEM, PKW_EINVAL (m is compiled already). */
