@@ -1177,13 +1177,204 @@ case PKW_OP_##name:                                                     \
   return 0;
 }
 
+/* ---- folding (jit) ------------------------------------------------------------ */
+
+/* libtcc gives every C variable a place in memory and every statement a
+ * store: a temporary that one instruction computes and the next one
+ * reads once costs a store and a load. On the jit the producer's
+ * expression is written into its consumer instead, when nothing can see
+ * the difference: the producer is a pure one-expression instruction
+ * whose result is an operand-stack slot, the consumer is the very next
+ * instruction (no branch lands on it), and the slot is dead after it (it
+ * overwrites it, or the straight code after it writes it before any
+ * read). */
+
+#define USE_READ 1u
+#define USE_WRITE 2u
+#define USE_UNKNOWN 4u
+
+/* Numeric instructions on integers only (operands and result), whose C
+ * reads slots as R, U32, S32, S64 only (the float views F32, F64 are
+ * macros of a slot number, which fold_text cannot see). */
+static int int_numeric(uint32_t op) {
+  static uint8_t t[PKW_OP_COUNT_ + 1];
+  static int ready;
+  if (!ready) {
+#define INT_(name, opc, n, a, r)                                            \
+  t[PKW_OP_##name] = (uint8_t)((PKW_##a == PKW_I32 || PKW_##a == PKW_I64) && \
+                               (PKW_##r == PKW_I32 || PKW_##r == PKW_I64));
+    PKW_NUMOPS(INT_)
+#undef INT_
+    ready = 1;
+  }
+  return op < PKW_OP_COUNT_ && t[op];
+}
+
+/* What the instruction at pc does with slot k (USE_* bits), as far as
+ * is known without following branches. */
+static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
+  const uint32_t *p = g->code + pc;
+  uint32_t op = op_of(p[0]);
+  uint32_t r[3] = {NONE_SLOT, NONE_SLOT, NONE_SLOT}, w = NONE_SLOT;
+  if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+      op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
+    w = p[1];
+    r[0] = p[2];
+    if (op_len[op] == 4)
+      r[1] = p[3];
+  } else if ((op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+             op == PKW_OP_COPY || op == PKW_OP_I32_LOAD_ADDI ||
+             op == PKW_OP_I32_LOAD8_U_ADDI ||
+             (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U)) {
+    w = p[1];
+    r[0] = p[2];
+  } else if (op == PKW_OP_CONST32 || op == PKW_OP_CONST64 ||
+             op == PKW_OP_GLOBAL_GET) {
+    w = p[1];
+  } else if (op == PKW_OP_SELECT) {
+    w = p[1];
+    r[0] = p[2];
+    r[1] = p[3];
+    r[2] = p[4];
+  } else if (op == PKW_OP_GLOBAL_SET) {
+    r[0] = p[2];
+  } else if (op == PKW_OP_I32_STORE_ADDI ||
+             (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32)) {
+    r[0] = p[1];
+    r[1] = p[2];
+  } else {
+    return USE_UNKNOWN;
+  }
+  return (r[0] == k || r[1] == k || r[2] == k ? USE_READ : 0u) |
+         (w == k ? USE_WRITE : 0u);
+}
+
+/* Slot k holds nothing anyone reads once the instruction at pc is done. */
+static int dead_after(const fgen *g, uint32_t pc, uint32_t k) {
+  uint32_t n;
+  pc += insn_len(g, pc);
+  for (n = 0; n < 64 && pc < g->ncode; n++, pc += insn_len(g, pc)) {
+    unsigned u = slot_use(g, pc, k);
+    if (u != 0)
+      return u == USE_WRITE;
+  }
+  return 0;
+}
+
+static int is_ident(char ch) {
+  return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9');
+}
+
+/* The instruction at pc may hand its expression to the next one: it is
+ * pure, writes an operand-stack slot, and the next reads it. */
+static int fold_source(const fgen *g, uint32_t pc) {
+  uint32_t op = op_of(g->code[pc]), next = pc + insn_len(g, pc), d;
+  unsigned u;
+  if (!(op == PKW_OP_CONST32 || op == PKW_OP_CONST64 || op == PKW_OP_COPY ||
+        (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+        (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+         op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U)))
+    return 0;
+  d = g->code[pc + 1];
+  if (d < g->m->codes[g->idx].nlocals || next >= g->ncode ||
+      (g->label[next] & LBL_TARGET))
+    return 0;
+  /* The next one: its C names slots only as R, U32, S32, S64. */
+  op = op_of(g->code[next]);
+  if (!(int_numeric(op) || (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+        op == PKW_OP_COPY || op == PKW_OP_SELECT || op == PKW_OP_GLOBAL_SET ||
+        op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI ||
+        op == PKW_OP_I32_STORE_ADDI ||
+        (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)))
+    return 0;
+  u = slot_use(g, next, d);
+  /* Read by the next one, which overwrites it or leaves it dead. */
+  return (u & USE_UNKNOWN) == 0 && (u & USE_READ) != 0 &&
+         ((u & USE_WRITE) != 0 || dead_after(g, next, d));
+}
+
+/* The text of an instruction just written at b->p + from: for a fold
+ * source, its expression goes to *pend (returns 1, the text removed);
+ * with a pending expression for slot *ps, that slot's reads in it are
+ * replaced by the expression first. */
+static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
+                     size_t cap, uint32_t *ps) {
+  cbuf *o = g->b;
+  char name[16], *t;
+  size_t nl, len, i;
+  if (o->rc != 0)
+    return 0;
+  if (pend[0] != '\0') {
+    /* Rewrite: copy the text out, put it back with the replacements. */
+    len = o->n - from;
+    t = pkw__realloc(o->alloc, NULL, len + 1);
+    if (t == NULL) {
+      o->rc = PKW_ENOMEM;
+      return 0;
+    }
+    memcpy(t, o->p + from, len);
+    t[len] = '\0';
+    o->n = from;
+    nl = (size_t)snprintf(name, sizeof name, "s%u", *ps);
+    /* A use of its address (the jit's float views): write it out. */
+    for (i = 0; i + nl < len; i++)
+      if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
+          !is_ident(t[i + 1 + nl]))
+        break;
+    if (i + nl < len) {
+      out(o, " %s = %s;", name, pend);
+      out(o, "%.*s", (int)len, t);
+      i = len;
+    } else {
+      i = 0;
+    }
+    while (i < len) {
+      if (strncmp(t + i, name, nl) == 0 && (i == 0 || !is_ident(t[i - 1])) &&
+          !is_ident(t[i + nl]) && strncmp(t + i + nl, " = ", 3) != 0) {
+        out(o, "(%s)", pend);
+        i += nl;
+      } else {
+        size_t j = i + 1;
+        while (j < len && t[j] != 's')
+          j++;
+        out(o, "%.*s", (int)(j - i), t + i);
+        i = j;
+      }
+    }
+    pkw__realloc(o->alloc, t, 0);
+    pend[0] = '\0';
+  }
+  if (o->rc != 0 || !fold_source(g, pc))
+    return 0;
+  /* " s<d> = EXPR;": one expression, nothing after it. */
+  t = o->p + from;
+  len = o->n - from;
+  nl = (size_t)snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
+  if (len <= nl + 1 || strncmp(t, name, nl) != 0 || t[len - 1] != ';' ||
+      len - nl >= cap)
+    return 0;
+  for (i = nl; i < len - 1; i++)
+    if (t[i] == ';' || t[i] == '{' || t[i] == '}' ||
+        (t[i] == '&' && t[i + 1] == 's'))
+      return 0;
+  memcpy(pend, t + nl, len - nl - 1);
+  pend[len - nl - 1] = '\0';
+  *ps = g->code[pc + 1];
+  o->n = from;
+  return 1;
+}
+
 static int gen_func(fgen *g) {
   cbuf *o = g->b;
+  char pend[400];             /* a folded expression (fold_text) */
+  uint32_t pend_slot = 0;
   const pkw_code *cd = &g->m->codes[g->idx];
   uint32_t pc = 0, k;
   if (scan(g) < 0)
     return PKW_EUNSUPPORTED;
   find_merges(g);
+  pend[0] = '\0';
   /* Slots as C locals, unless the frame is large: then the C frame would
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
@@ -1285,11 +1476,18 @@ static int gen_func(fgen *g) {
   out(o, "\n");
   while (pc < g->ncode) {
     uint32_t len = insn_len(g, pc);
+    size_t from;
     int r;
     if (g->label[pc] & LBL_TARGET)
       out(o, "L%u:", pc);
+    from = o->n;
     if ((r = gen_insn(g, pc)) != 0)
       return r;
+    if (!g->aot && g->regs &&
+        fold_text(g, from, pc, pend, sizeof pend, &pend_slot)) {
+      pc += len;
+      continue;
+    }
     out(o, "\n");
     pc += len;
   }
