@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 4
+#define PKW_CGEN_VERSION 5
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -864,7 +864,7 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab, uint32_t pc) {
   if (g->fast) {
     int64_t k = (int64_t)ab + cd->frame_size - (int64_t)g->m->codes[g->idx]
                                                       .frame_size;
-    out(o, " nb_ = b - 0x%llxull; if (UNL(nb_ & 0x8000000080000000ull))",
+    out(o, " if (UNL((nb_ = b - 0x%llxull) & 0x8000000080000000ull))",
         (unsigned long long)((1ll << 32) + k));
   } else {
     out(o, " if (UNL(d >= MAXD || fp + %u > STK_END))", ab + cd->frame_size);
