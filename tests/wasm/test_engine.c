@@ -952,6 +952,103 @@ static void test_host_calls_counted(void) {
   pkw_func_destroy_host(h);
 }
 
+/* Both limits at once: the compiled tiers test the frames left and the
+ * slots left with one subtraction (the borrow out of either half shows
+ * in its top bit). f(n)'s deepest call is at depth n - 1 and its frame
+ * ends at n + 7 (test_call_limits_exact): with max_call_depth D and S
+ * slots, n runs when n <= D and n + 7 <= S, whichever is short first. */
+static void test_call_limits_both(void) {
+  static const uint8_t i1[1] = {PKW_I32};
+  static const struct { uint32_t depth, slots, ok, bad; } cases[] = {
+      {50, 57, 50, 51},   /* both exactly at the limit */
+      {50, 56, 49, 50},   /* the slots one short: the low half borrows */
+      {49, 57, 49, 50},   /* the frames one short: the high half */
+      {1000, 57, 50, 51}, /* the slots alone (frames to spare) */
+      {50, 1000, 50, 51}, /* the frames alone (slots to spare) */
+      {2, 9, 2, 3},       /* the smallest: two frames, no slot spare */
+  };
+  spec sp = {"i", "i", count_calls, sizeof count_calls, 0, -1, -1, 1, 0};
+  pkw_functype ft = {1, 1, i1, i1};
+  pkw_func *h;
+  pkw_extern ex;
+  pkw_limits lim;
+  fixture fx;
+  uint64_t n, r = 0;
+  size_t i;
+  CHECK_RC(pkw_func_create_host(NULL, &ft, host_fuel, NULL, &h), PKW_OK);
+  ex.kind = PKW_EXTERN_FUNC;
+  ex.u.func = h;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memset(&lim, 0, sizeof lim);
+    lim.max_call_depth = cases[i].depth;
+    lim.stack_slots = cases[i].slots;
+    load(&fx, &sp, &lim, &ex);
+    n = cases[i].ok;
+    CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+    CHECK((uint32_t)r == cases[i].ok + (uint32_t)-1);
+    n = cases[i].bad;
+    CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_TRAP_STACK_EXHAUSTED);
+    n = cases[i].ok;   /* and the instance still runs to the edge */
+    CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+    unload(&fx);
+  }
+  pkw_func_destroy_host(h);
+}
+
+/* f(n), n < 1000: a loop whose header runs straight into a call (of
+ * f(1000), which returns 7), then counts the call in memory[0]; f(2000)
+ * returns the count. The compiled tiers charge such a back-edge's unit
+ * and the call's with one check (cgen.c, find_merges); the units must
+ * still run out at the same instruction: the host's call (1 unit), then
+ * call 1, back-edge 1, call 2, ..., call n (2n units). */
+static const uint8_t loop_calls[] = {
+    0x20, 0x00, 0x41, 0xd0, 0x0f, 0x46, 0x04, 0x7f,  /* n == 2000: */
+    0x41, 0x00, 0x28, 0x02, 0x00,                    /*   mem[0] */
+    0x05, 0x20, 0x00, 0x41, 0xe8, 0x07, 0x4f, 0x04, 0x7f,  /* n >= 1000: */
+    0x41, 0x07,                                      /*   7 */
+    0x05, 0x41, 0x00, 0x41, 0x00, 0x36, 0x02, 0x00,  /* mem[0] = 0 */
+    0x03, 0x40,                                      /* loop */
+    0x41, 0xe8, 0x07, 0x10, 0x00, 0x1a,              /*   f(1000) */
+    0x41, 0x00, 0x41, 0x00, 0x28, 0x02, 0x00,        /*   mem[0] += 1 */
+    0x41, 0x01, 0x6a, 0x36, 0x02, 0x00,
+    0x20, 0x00, 0x41, 0x01, 0x6b, 0x22, 0x00,        /*   --n */
+    0x0d, 0x00,                                      /*   while n */
+    0x0b, 0x41, 0x00, 0x0b, 0x0b, 0x0b};
+
+static void test_fuel_loop_calls(void) {
+  spec sp = {"i", "i", loop_calls, sizeof loop_calls, 0, 1, 1, 0, 0};
+  fixture fx;
+  uint64_t n, r = 0;
+  load(&fx, &sp, NULL, NULL);
+  /* Enough: 100 - 20 left, ten calls counted. */
+  pkw_instance_set_fuel(fx.inst, 100);
+  n = 10;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(pkw_instance_fuel(fx.inst) == 80);
+  n = 2000;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK((uint32_t)r == 10);
+  /* Exactly enough. */
+  pkw_instance_set_fuel(fx.inst, 20);
+  n = 10;
+  CHECK_RC(pkw_call(fx.f, &n, 1, &r, 1), PKW_OK);
+  CHECK(pkw_instance_fuel(fx.inst) == 0);
+  /* Then the unit that fails: 20 is call 10, 19 back-edge 9, 18 call 9
+   * (the calls counted before it: 9, 9, 8). */
+  for (n = 0; n < 3; n++) {
+    static const uint32_t counted[3] = {9, 9, 8};
+    uint64_t a = 10;
+    pkw_instance_set_fuel(fx.inst, 19 - (int64_t)n);
+    CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_TRAP_OUT_OF_FUEL);
+    CHECK(pkw_instance_fuel(fx.inst) == 0);
+    pkw_instance_set_fuel(fx.inst, 100);
+    a = 2000;
+    CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+    CHECK((uint32_t)r == counted[n]);
+  }
+  unload(&fx);
+}
+
 static void test_regress_br_table_back_edge(void) {
   static const uint8_t code[] = {
       0x02, 0x40, 0x03, 0x40,                    /* block loop */
@@ -2583,6 +2680,8 @@ static const struct {
     {"wasm_jit_fuel_count", test_jit_fuel_count},
     {"wasm_fuel_count_calls", test_fuel_count_calls},
     {"wasm_call_limits_exact", test_call_limits_exact},
+    {"wasm_call_limits_both", test_call_limits_both},
+    {"wasm_fuel_loop_calls", test_fuel_loop_calls},
 };
 
 int main(int argc, char **argv) {

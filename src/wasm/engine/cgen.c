@@ -36,8 +36,9 @@
  * makes no tail call also has g<i>, the register convention, for those
  * calls: the arguments as C arguments, the first result as the C return
  * value, and in b the frames left (high half) and the value-stack slots
- * from fp to the end (low half), so a call's depth and stack checks read
- * no memory. The aot variant also passes the fuel in and returns it with
+ * past its frame to the end (low half), so a call's depth and stack
+ * checks read no memory and take one subtraction and one test (see
+ * direct_call). The aot variant also passes the fuel in and returns it with
  * the result (rv_: two words, returned in registers); the jit variant
  * keeps the fuel in x (libtcc keeps locals in memory anyway, and would
  * copy a returned struct with memmove) and leaves a failure in x->err.
@@ -66,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 4
+#define PKW_CGEN_VERSION 6
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -317,15 +318,22 @@ static void prelude(cbuf *b, int aot) {
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
   /* The back-edges of a function that calls nothing: fl a local on both
    * tiers there, the flag's address in ip_ (see gen_func). */
-  out(b, "#define FUELL() if (--fl < 0 || *ip_) { *(i64 *)((char *)x + %zu) "
+  out(b, "#define FUELL() if (UNL(--fl < 0 || *ip_)) { *(i64 *)((char *)x + %zu) "
          "= fl; rc = pkw__jrt_fuel(x); fl = *(i64 *)((char *)x + %zu); "
          "if (rc) ERR(rc); }\n",
       offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, fuel));
   out(b, "#define ERRV AT(x, %zu, int)\n", offsetof(pkw_jctx, err));
   out(b, "#define MAXD AT(x, %zu, u32)\n", offsetof(pkw_jctx, maxd));
-  /* The register convention's b for a frame at depth d, at p. */
-  out(b, "#define BUDGET(d, p) ((u64)(MAXD - (d)) << 32 | "
-         "(u64)(STK_END - (p)))\n");
+  /* The register convention's b for a frame at depth d whose frame ends
+   * at p (see direct_call): each half clamped below 2^31, so that a
+   * borrow out of either shows in its top bit. */
+  out(b, "#define CL_(v) ((v) > 0x7fffffffull ? 0x7fffffffull : (v))\n"
+         "#define BUDGET(d, p) (CL_((u64)(MAXD - (d))) << 32 | "
+         "CL_((u64)(STK_END - (p))))\n");
+  /* A check that fails only on bad input or at a limit: the system
+   * compiler moves its code out of the hot path (libtcc ignores it). */
+  out(b, aot ? "#define UNL(c) __builtin_expect(!!(c), 0)\n"
+             : "#define UNL(c) (c)\n");
   out(b, "#define MEMP AT(ci, %zu, void *)\n", offsetof(pkw_instance, mem));
   out(b, "#define MDATA(m) AT(m, %zu, u8 *)\n", offsetof(pkw_memory, data));
   out(b, "#define MSIZE(m) AT(m, %zu, u64)\n", offsetof(pkw_memory, size));
@@ -379,15 +387,23 @@ static void prelude(cbuf *b, int aot) {
   if (aot)
     out(b, "#define FSAVE FUELV = fl\n"
            "#define FLOAD fl = FUELV\n"
-           "#define FUEL() if (--fl < 0 || *INTRP) { FSAVE; "
-           "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n");
+           "#define FUEL() if (UNL(--fl < 0 || *INTRP)) { FSAVE; "
+           "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n"
+           /* A back-edge's unit and the next call's (find_merges): */
+           "#define FUEL2() if (UNL((fl -= 2) < 0 || *INTRP)) { fl += 2; "
+           "FUEL(); FUEL(); }\n");
   else   /* libtcc keeps locals in memory anyway: the fuel is x's. Flat:
           * libtcc's preprocessor costs a good part of an open. */
     out(b, "#define FSAVE FUELV = fl\n#define FLOAD fl = FUELV\n"
            "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
            "**(volatile int **)((char *)x + %zu)) { rc = pkw__jrt_fuel(x); "
-           "if (rc) ERR(rc); }\n",
-        offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt));
+           "if (rc) ERR(rc); }\n"
+           "#define FUEL2() if ((*(i64 *)((char *)x + %zu) -= 2) < 0 || "
+           "**(volatile int **)((char *)x + %zu)) { *(i64 *)((char *)x + "
+           "%zu) += 2; FUEL(); FUEL(); }\n",
+        offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt),
+        offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, interrupt),
+        offsetof(pkw_jctx, fuel));
   if (aot)
     out(b, "#define EXPORT __attribute__((visibility(\"default\")))\n"
            "static void *const *R_;\n");
@@ -429,9 +445,17 @@ typedef struct fgen {
                                  keep the flag's address in ip_ */
   int floc;                   /* jit: and the fuel in the local fl */
   int loops;                  /* it has a backward branch */
+  int merged;                 /* writing a loop's merged entry (see
+                                 find_merges): its call's checks */
   char *err;
   size_t errlen;
 } fgen;
+
+/* What label[] holds per code word. */
+#define LBL_TARGET 1u         /* a branch targets it: L<pc> */
+#define LBL_BACK 2u           /* a backward branch does: a loop */
+#define LBL_MERGE 4u          /* a loop whose back-edges enter Lm<pc> */
+#define LBL_MCALL 8u          /* the call a merged entry ends at */
 
 /* The code index a branch operand at position p targets. */
 static uint32_t target(const fgen *g, uint32_t p) {
@@ -440,10 +464,12 @@ static uint32_t target(const fgen *g, uint32_t p) {
 
 static void branch(fgen *g, uint32_t p) {
   uint32_t t = target(g, p);
-  if ((int32_t)g->code[p] < 0)
-    out(g->b, g->leaf ? "{ FUELL(); goto L%u; }" : "{ FUEL(); goto L%u; }", t);
-  else
+  if ((int32_t)g->code[p] >= 0)
     out(g->b, "goto L%u;", t);
+  else if (g->label[t] & LBL_MERGE)   /* the call there charges for both */
+    out(g->b, "goto Lm%u;", t);
+  else
+    out(g->b, g->leaf ? "{ FUELL(); goto L%u; }" : "{ FUEL(); goto L%u; }", t);
 }
 
 /* Reloads the memory registers after anything that may grow memory. */
@@ -455,9 +481,17 @@ static void reload(fgen *g) {
 
 /* A branch target (the operand at p): a label, and a loop if backwards. */
 static void mark(fgen *g, uint32_t p) {
-  g->label[target(g, p)] = 1;
-  if ((int32_t)g->code[p] < 0)
+  g->label[target(g, p)] |= LBL_TARGET;
+  if ((int32_t)g->code[p] < 0) {
+    g->label[target(g, p)] |= LBL_BACK;
     g->loops = 1;
+  }
+}
+
+/* The length of the (scanned) instruction at pc. */
+static uint32_t insn_len(const fgen *g, uint32_t pc) {
+  uint32_t op = op_of(g->code[pc]);
+  return op == PKW_OP_BR_TABLE ? 3 + g->code[pc + 2] + 1 : op_len[op];
 }
 
 /* First pass: instruction boundaries, branch targets, memory use.
@@ -509,10 +543,64 @@ static int scan(fgen *g) {
     }
     pc += len;
   }
-  for (k = 0; k < g->ncode; k++)
-    if (g->label[k] > 1)   /* cannot happen: set to 1 only */
-      return -1;
   return 0;
+}
+
+/* An instruction that cannot trap, call or touch memory: moving a fuel
+ * check across it changes nothing anyone can see. */
+static int pure_op(uint32_t op) {
+  switch (op) {
+  case PKW_OP_I32_DIV_S: case PKW_OP_I32_DIV_U: case PKW_OP_I32_REM_S:
+  case PKW_OP_I32_REM_U: case PKW_OP_I64_DIV_S: case PKW_OP_I64_DIV_U:
+  case PKW_OP_I64_REM_S: case PKW_OP_I64_REM_U:
+  case PKW_OP_I32_TRUNC_F32_S: case PKW_OP_I32_TRUNC_F32_U:
+  case PKW_OP_I32_TRUNC_F64_S: case PKW_OP_I32_TRUNC_F64_U:
+  case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
+  case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
+    return 0;
+  case PKW_OP_COPY: case PKW_OP_CONST32: case PKW_OP_CONST64:
+  case PKW_OP_SELECT: case PKW_OP_GLOBAL_GET:
+    return 1;
+  default:
+    return (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+           (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+            op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U);
+  }
+}
+
+/* Loops whose header runs straight into a direct call of compiled code:
+ * only pure instructions between, nothing else branching in. There the
+ * back-edge's fuel unit and the call's are charged with one check (the
+ * interrupt flag read once), on a copy of that straight stretch and of
+ * the call's checks (Lm<header>, written after the body) that the
+ * back-edges enter and that joins the call at Lc<call>; when the check
+ * fails, or the call's frame check does, the copy charges the units one
+ * by one as the interpreter does, so every trap and every fuel count is
+ * the same. */
+static void find_merges(fgen *g) {
+  uint32_t h, pc;
+  for (h = 0; h < g->ncode; h++) {
+    if (!(g->label[h] & LBL_BACK))
+      continue;
+    for (pc = h; pc < g->ncode; pc += insn_len(g, pc)) {
+      uint32_t op = op_of(g->code[pc]);
+      if (pc != h && (g->label[pc] & (LBL_TARGET | LBL_MCALL)))
+        break;
+      if (op == PKW_OP_CALL) {
+        uint32_t f = g->code[pc + 1];
+        if (f >= g->m->nfunc_imports && f < g->m->nfuncs &&
+            g->m->codes[f - g->m->nfunc_imports].code != NULL &&
+            !(g->label[pc] & LBL_MCALL) &&
+            pc + insn_len(g, pc) < g->ncode) {
+          g->label[h] |= LBL_MERGE;
+          g->label[pc] |= LBL_MCALL;
+        }
+        break;
+      }
+      if (!pure_op(op))
+        break;
+    }
+  }
 }
 
 /* Numeric instructions: the C of exec.c's handlers. a, b are slots. */
@@ -754,7 +842,7 @@ static const pkw_functype *func_type(const pkw_module *m, uint32_t fidx) {
 #define DEPTH(g) ((g)->fast ? "(MAXD - (u32)(b >> 32))" : "d")
 
 /* Calls: the interpreter's do_call for a callee known here. */
-static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
+static void direct_call(fgen *g, uint32_t fidx, uint32_t ab, uint32_t pc) {
   pkw_module *m = g->m;
   cbuf *o = g->b;
   const pkw_functype *t = func_type(m, fidx);
@@ -773,15 +861,35 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
   }
   di = fidx - m->nfunc_imports;
   cd = &m->codes[di];
-  /* The frame limit and the value stack: the register convention has
-   * both in b, the frames left in its high half, the slots from fp to
-   * the stack's end in the low half (uint32_t limits: they fit). */
-  if (g->fast)
-    out(o, " if (b < 0x100000000ull || (u32)b < %uu) TRAP(%d); FUEL();",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
-  else
-    out(o, " if (d >= MAXD || fp + %u > STK_END) TRAP(%d); FUEL();",
-        ab + cd->frame_size, PKW_TRAP_STACK_EXHAUSTED);
+  /* The frame limit and the value stack. The register convention has
+   * both in b: the frames this function may still push in the high
+   * half, the slots past its frame (fp + frame_size) to the stack's end
+   * in the low half, each below 2^31 (BUDGET). The callee's b is then
+   * b - (2^32 + K), K = ab + its frame - this frame (K < 0 when it ends
+   * inside this one): the frames go down by one, the slots by K. Either
+   * going below zero borrows into the top bit of its half (the other
+   * half's value is < 2^31, so a borrow out of the low half sets bit 31
+   * and one out of the high half bit 63), so one subtraction and one
+   * test make both checks, and the difference is the callee's b. */
+  if (g->fast) {
+    int64_t k = (int64_t)ab + cd->frame_size - (int64_t)g->m->codes[g->idx]
+                                                      .frame_size;
+    out(o, " if (UNL((nb_ = b - 0x%llxull) & 0x8000000080000000ull))",
+        (unsigned long long)((1ll << 32) + k));
+  } else {
+    out(o, " if (UNL(d >= MAXD || fp + %u > STK_END))", ab + cd->frame_size);
+  }
+  /* A merged loop entry (find_merges): the back-edge's unit comes before
+   * the frame check's trap; both units are charged by FUEL2, which does
+   * them one by one when either fails. Then on to the call itself. */
+  if (g->merged) {
+    out(o, " { FUEL(); TRAP(%d); } FUEL2(); goto Lc%u;",
+        PKW_TRAP_STACK_EXHAUSTED, pc);
+    return;
+  }
+  out(o, " TRAP(%d); FUEL();", PKW_TRAP_STACK_EXHAUSTED);
+  if (g->label[pc] & LBL_MCALL)
+    out(o, "\nLc%u:", pc);
   if (g->conv[di] != CONV_REG) {
     /* The frame convention: arguments, results and fuel through memory;
      * PKW_JIT_TAIL runs the tail calls it armed. */
@@ -795,14 +903,14 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab) {
      * and fuel out; further results in the callee's frame. */
     out(o, " { %s r_ = g%u(x, ci, fp + %u, ", g->aot ? "rv_" : "u64", di, ab);
     if (g->fast)
-      out(o, "b - 0x%llxull", (1ull << 32) + ab);
+      out(o, "nb_");
     else
-      out(o, "BUDGET(d + 1, fp + %u)", ab);
+      out(o, "BUDGET(d + 1, fp + %u)", ab + cd->frame_size);
     out(o, "%s", g->aot ? ", fl" : "");
     for (i = 0; i < t->nparams; i++)
       out(o, ", R(%u)", ab + i);
     if (g->aot)
-      out(o, "); if (r_.f < 0) PROP(r_); fl = r_.f;");
+      out(o, "); if (UNL(r_.f < 0)) PROP(r_); fl = r_.f;");
     else
       out(o, "); if (ERRV) PROP(r_);");
     g->props = 1;
@@ -864,13 +972,433 @@ static uint32_t bulk_slots(uint32_t op) {
   }
 }
 
+/* One instruction, the one at pc: its C (no label, no newline). Returns
+ * 0, or PKW_EUNSUPPORTED with a message. */
+static int gen_insn(fgen *g, uint32_t pc) {
+  cbuf *o = g->b;
+  const uint32_t *c = g->code;
+  uint32_t k;
+  uint32_t op = op_of(c[pc]), len = op_len[op];
+  const uint32_t *p = c + pc;
+  if (op == PKW_OP_BR_TABLE)
+    len = 3 + p[2] + 1;
+  out(o, " ");
+  if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+      op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
+    numeric(g, op, p[1], p[2], op_len[op] == 4 ? p[3] : NONE_SLOT);
+    return 0;
+  }
+  switch (op) {
+  case PKW_OP_UNREACHABLE: out(o, "TRAP(%d);", PKW_TRAP_UNREACHABLE); break;
+  case PKW_OP_BR: branch(g, pc + 1); break;
+  case PKW_OP_BR_IF: out(o, "if (U32(%u)) ", p[1]); branch(g, pc + 2); break;
+  case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
+    out(o, "if (!U32(%u)) ", p[1]);
+    branch(g, pc + 2);
+    break;
+#define BR2_(name, cmp)                                                     \
+case PKW_OP_##name:                                                     \
+  out(o, "if (" cmp ") ", p[1], p[2]);                                  \
+  branch(g, pc + 3);                                                    \
+  break;
+  BR2_(I32_EQ_BR_IF, "U32(%u) == U32(%u)")
+  BR2_(I32_NE_BR_IF, "U32(%u) != U32(%u)")
+  BR2_(I32_LT_S_BR_IF, "S32(%u) < S32(%u)")
+  BR2_(I32_LT_U_BR_IF, "U32(%u) < U32(%u)")
+  BR2_(I32_GE_S_BR_IF, "S32(%u) >= S32(%u)")
+  BR2_(I32_GE_U_BR_IF, "U32(%u) >= U32(%u)")
+  BR2_(I32_EQ_IMM_BR_IF, "U32(%u) == %uu")
+  BR2_(I32_NE_IMM_BR_IF, "U32(%u) != %uu")
+  BR2_(I32_LT_U_IMM_BR_IF, "U32(%u) < %uu")
+  BR2_(I32_GT_U_IMM_BR_IF, "U32(%u) > %uu")
+  BR2_(I32_LE_U_IMM_BR_IF, "U32(%u) <= %uu")
+  BR2_(I32_GE_U_IMM_BR_IF, "U32(%u) >= %uu")
+#undef BR2_
+#define BR2S_(name, cmp)                                                    \
+case PKW_OP_##name:                                                     \
+  out(o, "if (S32(%u) " cmp " (i32)%d) ", p[1], (int32_t)p[2]);         \
+  branch(g, pc + 3);                                                    \
+  break;
+  BR2S_(I32_LT_S_IMM_BR_IF, "<")
+  BR2S_(I32_GT_S_IMM_BR_IF, ">")
+  BR2S_(I32_LE_S_IMM_BR_IF, "<=")
+  BR2S_(I32_GE_S_IMM_BR_IF, ">=")
+#undef BR2S_
+  case PKW_OP_BR_TABLE:
+    out(o, "switch (U32(%u)) {", p[1]);
+    for (k = 0; k < p[2]; k++) {
+      out(o, " case %u: ", k);
+      branch(g, pc + 3 + k);
+    }
+    out(o, " default: ");
+    branch(g, pc + 3 + p[2]);
+    out(o, " }");
+    break;
+  case PKW_OP_RETURN: {
+    /* The results are in slots 0.. (the translation put them there). */
+    uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                               g->idx]].nresults;
+    if (g->fast) {
+      if (nr > 1)
+        spill(g, 1, nr - 1);
+      if (nr > 0)
+        out(o, " RET(R(%u));", 0u);
+      else
+        out(o, " RET(0);");
+    } else {
+      spill(g, 0, nr);
+      out(o, "%s return 0;", FSAVE_(g));
+    }
+    break;
+  }
+  case PKW_OP_RETURN1:
+    if (g->fast)
+      out(o, "RET(R(%u));", p[1]);
+    else
+      out(o, "fp[0] = R(%u);%s return 0;", p[1], FSAVE_(g));
+    break;
+  case PKW_OP_CALL: direct_call(g, p[1], p[2], pc); break;
+  case PKW_OP_CALL_INDIRECT:
+    spill(g, p[4], g->m->types[p[1]].nparams);
+    out(o, "%s if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
+           "U32(%u), fp + %u, %s)) != 0) ERR(rc);%s", FSAVE_(g), p[1], p[2],
+        p[3], p[4], DEPTH(g), FLOAD_(g));
+    fill(g, p[4], g->m->types[p[1]].nresults);
+    reload(g);
+    break;
+  case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
+  case PKW_OP_RETURN_CALL_INDIRECT:
+    spill(g, p[4], g->m->types[p[1]].nparams);
+    out(o, "%s return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
+           "U32(%u), fp, %u, d);", FSAVE_(g), p[1], p[2], p[3], p[4]);
+    break;
+  case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
+  case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
+  case PKW_OP_CONST64:
+    out(o, "R(%u) = %lluull;", p[1],
+        (unsigned long long)p[2] | ((unsigned long long)p[3] << 32));
+    break;
+  case PKW_OP_SELECT:
+    out(o, "R(%u) = U32(%u) ? R(%u) : R(%u);", p[1], p[4], p[2], p[3]);
+    break;
+  case PKW_OP_GLOBAL_GET: out(o, "R(%u) = GLOB(%u);", p[1], p[2]); break;
+  case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = R(%u);", p[1], p[2]); break;
+  case PKW_OP_MEMORY_SIZE: out(o, "R(%u) = MPAGES(M);", p[1]); break;
+  case PKW_OP_MEMORY_GROW:
+    out(o, "R(%u) = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
+    reload(g);
+    break;
+  case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
+    unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
+    out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
+           "ms) TRAP(%d); R(%u) = %s(mb + ea_); }",
+        p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
+        n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+    break;
+  }
+  case PKW_OP_I32_STORE_ADDI:
+    out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + 4 > "
+           "ms) TRAP(%d); *(u32 *)(mb + ea_) = U32(%u); }",
+        p[1], p[3], p[4], PKW_TRAP_MEMORY_OOB, p[2]);
+    break;
+#define IMM_(name, expr)                                                    \
+case PKW_OP_##name:                                                     \
+  out(o, "R(%u) = " expr ";", p[1], p[2], p[3]);                       \
+  break;
+  IMM_(I32_ADD_IMM, "(u32)(U32(%u) + %uu)")
+  IMM_(I32_SUB_IMM, "(u32)(U32(%u) - %uu)")
+  IMM_(I32_MUL_IMM, "(u32)(U32(%u) * %uu)")
+  IMM_(I32_AND_IMM, "U32(%u) & %uu")
+  IMM_(I32_OR_IMM, "U32(%u) | %uu")
+  IMM_(I32_XOR_IMM, "U32(%u) ^ %uu")
+  IMM_(I32_EQ_IMM, "U32(%u) == %uu")
+  IMM_(I32_NE_IMM, "U32(%u) != %uu")
+  IMM_(I32_LT_U_IMM, "U32(%u) < %uu")
+  IMM_(I32_GT_U_IMM, "U32(%u) > %uu")
+  IMM_(I32_LE_U_IMM, "U32(%u) <= %uu")
+  IMM_(I32_GE_U_IMM, "U32(%u) >= %uu")
+#undef IMM_
+  case PKW_OP_I32_SHL_IMM:
+    out(o, "R(%u) = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
+    break;
+  case PKW_OP_I32_SHR_S_IMM:
+    out(o, "R(%u) = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
+    break;
+  case PKW_OP_I32_SHR_U_IMM:
+    out(o, "R(%u) = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
+    break;
+#define IMMS_(name, cmp)                                                    \
+case PKW_OP_##name:                                                     \
+  out(o, "R(%u) = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
+  break;
+  IMMS_(I32_LT_S_IMM, "<")
+  IMMS_(I32_GT_S_IMM, ">")
+  IMMS_(I32_LE_S_IMM, "<=")
+  IMMS_(I32_GE_S_IMM, ">=")
+#undef IMMS_
+  case PKW_OP_REF_FUNC:
+    out(o, "R(%u) = (u64)FUNC(%u);", p[1], p[2]);
+    break;
+  case PKW_OP_MEMORY_INIT: case PKW_OP_DATA_DROP: case PKW_OP_MEMORY_COPY:
+  case PKW_OP_MEMORY_FILL: case PKW_OP_TABLE_GET: case PKW_OP_TABLE_SET:
+  case PKW_OP_TABLE_SIZE: case PKW_OP_TABLE_GROW: case PKW_OP_TABLE_FILL:
+  case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT: case PKW_OP_ELEM_DROP: {
+    /* Bulk and table instructions: one runtime helper each, given the
+     * instruction's operand words (slot numbers and indexes). */
+    static const char *const nm = "o";
+    uint32_t sl = bulk_slots(op), k2;
+    for (k2 = 1; k2 < len; k2++)
+      if (sl & (1u << k2))
+        spill(g, p[k2], 1);
+    out(o, " { static const u32 %s%u[] = {", nm, pc);
+    for (k = 1; k < len; k++)
+      out(o, "%uu,", p[k]);
+    out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) TRAP(rc); }",
+        op, nm, pc);
+    /* The results: table.get, table.size, table.grow write slot 1. */
+    if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
+        op == PKW_OP_TABLE_GROW)
+      fill(g, p[1], 1);
+    reload(g);
+    break;
+  }
+  case PKW_OP_MARK: {
+    /* PKW_DECODE_DIRTY: the store that follows writes [ea, ea + n), if
+     * in bounds (an out-of-bounds store traps and marks nothing; the
+     * store checks again). A tracked memory's chunks are tested in the
+     * map, and only a chunk not marked yet calls the runtime. */
+    unsigned n = p[3];
+    out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u <= ms && dm && "
+           "(!dm[ea_ >> %u]",
+        p[1], p[2], n, PKW_CHUNK_SHIFT);
+    if (n > 1)   /* the last byte's chunk: the next, across a border */
+      out(o, " || !dm[(ea_ + %u) >> %u]", n - 1, PKW_CHUNK_SHIFT);
+    out(o, ")) pkw__jrt_mark(M, ea_, %u); }", n);
+    break;
+  }
+  case PKW_OP_LAZY:
+  default:
+    if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
+      unsigned n = load_size(op);
+      out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+             "R(%u) = %s(mb + ea_); }",
+          p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
+      break;
+    }
+    if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
+      unsigned n = load_size(op);
+      out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
+             "*(%s *)(mb + ea_) = (%s)R(%u); }",
+          p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
+          p[2]);
+      break;
+    }
+    pkw__errf(g->err, g->errlen,
+              "function %u: instruction %u not supported by the jit tier",
+              g->m->nfunc_imports + g->idx, op);
+    return PKW_EUNSUPPORTED;
+  }
+  return 0;
+}
+
+/* ---- folding (jit) ------------------------------------------------------------ */
+
+/* libtcc gives every C variable a place in memory and every statement a
+ * store: a temporary that one instruction computes and the next one
+ * reads once costs a store and a load. On the jit the producer's
+ * expression is written into its consumer instead, when nothing can see
+ * the difference: the producer is a pure one-expression instruction
+ * whose result is an operand-stack slot, the consumer is the very next
+ * instruction (no branch lands on it), and the slot is dead after it (it
+ * overwrites it, or the straight code after it writes it before any
+ * read). */
+
+#define USE_READ 1u
+#define USE_WRITE 2u
+#define USE_UNKNOWN 4u
+
+/* Numeric instructions on integers only (operands and result), whose C
+ * reads slots as R, U32, S32, S64 only (the float views F32, F64 are
+ * macros of a slot number, which fold_text cannot see). */
+static int int_numeric(uint32_t op) {
+  static uint8_t t[PKW_OP_COUNT_ + 1];
+  static int ready;
+  if (!ready) {
+#define INT_(name, opc, n, a, r)                                            \
+  t[PKW_OP_##name] = (uint8_t)((PKW_##a == PKW_I32 || PKW_##a == PKW_I64) && \
+                               (PKW_##r == PKW_I32 || PKW_##r == PKW_I64));
+    PKW_NUMOPS(INT_)
+#undef INT_
+    ready = 1;
+  }
+  return op < PKW_OP_COUNT_ && t[op];
+}
+
+/* What the instruction at pc does with slot k (USE_* bits), as far as
+ * is known without following branches. */
+static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
+  const uint32_t *p = g->code + pc;
+  uint32_t op = op_of(p[0]);
+  uint32_t r[3] = {NONE_SLOT, NONE_SLOT, NONE_SLOT}, w = NONE_SLOT;
+  if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+      op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
+    w = p[1];
+    r[0] = p[2];
+    if (op_len[op] == 4)
+      r[1] = p[3];
+  } else if ((op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+             op == PKW_OP_COPY || op == PKW_OP_I32_LOAD_ADDI ||
+             op == PKW_OP_I32_LOAD8_U_ADDI ||
+             (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U)) {
+    w = p[1];
+    r[0] = p[2];
+  } else if (op == PKW_OP_CONST32 || op == PKW_OP_CONST64 ||
+             op == PKW_OP_GLOBAL_GET) {
+    w = p[1];
+  } else if (op == PKW_OP_SELECT) {
+    w = p[1];
+    r[0] = p[2];
+    r[1] = p[3];
+    r[2] = p[4];
+  } else if (op == PKW_OP_GLOBAL_SET) {
+    r[0] = p[2];
+  } else if (op == PKW_OP_I32_STORE_ADDI ||
+             (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32)) {
+    r[0] = p[1];
+    r[1] = p[2];
+  } else {
+    return USE_UNKNOWN;
+  }
+  return (r[0] == k || r[1] == k || r[2] == k ? USE_READ : 0u) |
+         (w == k ? USE_WRITE : 0u);
+}
+
+/* Slot k holds nothing anyone reads once the instruction at pc is done. */
+static int dead_after(const fgen *g, uint32_t pc, uint32_t k) {
+  uint32_t n;
+  pc += insn_len(g, pc);
+  for (n = 0; n < 64 && pc < g->ncode; n++, pc += insn_len(g, pc)) {
+    unsigned u = slot_use(g, pc, k);
+    if (u != 0)
+      return u == USE_WRITE;
+  }
+  return 0;
+}
+
+static int is_ident(char ch) {
+  return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9');
+}
+
+/* The instruction at pc may hand its expression to the next one: it is
+ * pure, writes an operand-stack slot, and the next reads it. */
+static int fold_source(const fgen *g, uint32_t pc) {
+  uint32_t op = op_of(g->code[pc]), next = pc + insn_len(g, pc), d;
+  unsigned u;
+  if (!(op == PKW_OP_CONST32 || op == PKW_OP_CONST64 || op == PKW_OP_COPY ||
+        (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+        (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
+         op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U)))
+    return 0;
+  d = g->code[pc + 1];
+  if (d < g->m->codes[g->idx].nlocals || next >= g->ncode ||
+      (g->label[next] & LBL_TARGET))
+    return 0;
+  /* The next one: its C names slots only as R, U32, S32, S64. */
+  op = op_of(g->code[next]);
+  if (!(int_numeric(op) || (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+        op == PKW_OP_COPY || op == PKW_OP_SELECT || op == PKW_OP_GLOBAL_SET ||
+        op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI ||
+        op == PKW_OP_I32_STORE_ADDI ||
+        (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)))
+    return 0;
+  u = slot_use(g, next, d);
+  /* Read by the next one, which overwrites it or leaves it dead. */
+  return (u & USE_UNKNOWN) == 0 && (u & USE_READ) != 0 &&
+         ((u & USE_WRITE) != 0 || dead_after(g, next, d));
+}
+
+/* The text of an instruction just written at b->p + from: for a fold
+ * source, its expression goes to *pend (returns 1, the text removed);
+ * with a pending expression for slot *ps, that slot's reads in it are
+ * replaced by the expression first. */
+static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
+                     size_t cap, uint32_t *ps) {
+  cbuf *o = g->b;
+  char name[16], *t;
+  size_t nl, len, i;
+  if (o->rc != 0)
+    return 0;
+  if (pend[0] != '\0') {
+    /* Rewrite: copy the text out, put it back with the replacements. */
+    len = o->n - from;
+    t = pkw__realloc(o->alloc, NULL, len + 1);
+    if (t == NULL) {
+      o->rc = PKW_ENOMEM;
+      return 0;
+    }
+    memcpy(t, o->p + from, len);
+    t[len] = '\0';
+    o->n = from;
+    nl = (size_t)snprintf(name, sizeof name, "s%u", *ps);
+    /* A use of its address (the jit's float views): write it out. */
+    for (i = 0; i + nl < len; i++)
+      if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
+          !is_ident(t[i + 1 + nl]))
+        break;
+    if (i + nl < len) {
+      out(o, " %s = %s;", name, pend);
+      out(o, "%.*s", (int)len, t);
+      i = len;
+    } else {
+      i = 0;
+    }
+    while (i < len) {
+      if (strncmp(t + i, name, nl) == 0 && (i == 0 || !is_ident(t[i - 1])) &&
+          !is_ident(t[i + nl]) && strncmp(t + i + nl, " = ", 3) != 0) {
+        out(o, "(%s)", pend);
+        i += nl;
+      } else {
+        size_t j = i + 1;
+        while (j < len && t[j] != 's')
+          j++;
+        out(o, "%.*s", (int)(j - i), t + i);
+        i = j;
+      }
+    }
+    pkw__realloc(o->alloc, t, 0);
+    pend[0] = '\0';
+  }
+  if (o->rc != 0 || !fold_source(g, pc))
+    return 0;
+  /* " s<d> = EXPR;": one expression, nothing after it. */
+  t = o->p + from;
+  len = o->n - from;
+  nl = (size_t)snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
+  if (len <= nl + 1 || strncmp(t, name, nl) != 0 || t[len - 1] != ';' ||
+      len - nl >= cap)
+    return 0;
+  for (i = nl; i < len - 1; i++)
+    if (t[i] == ';' || t[i] == '{' || t[i] == '}' ||
+        (t[i] == '&' && t[i + 1] == 's'))
+      return 0;
+  memcpy(pend, t + nl, len - nl - 1);
+  pend[len - nl - 1] = '\0';
+  *ps = g->code[pc + 1];
+  o->n = from;
+  return 1;
+}
+
 static int gen_func(fgen *g) {
   cbuf *o = g->b;
+  char pend[400];             /* a folded expression (fold_text) */
+  uint32_t pend_slot = 0;
   const pkw_code *cd = &g->m->codes[g->idx];
-  const uint32_t *c = g->code;
   uint32_t pc = 0, k;
   if (scan(g) < 0)
     return PKW_EUNSUPPORTED;
+  find_merges(g);
+  pend[0] = '\0';
   /* Slots as C locals, unless the frame is large: then the C frame would
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
@@ -936,7 +1464,7 @@ static int gen_func(fgen *g) {
         g->aot ? "rv_" : "u64", g->idx, g->aot ? ", i64 fl" : "");
     for (k = 0; k < cd->nparams; k++)
       out(o, g->regs ? ", u64 s%u" : ", u64 a%u_", k);
-    out(o, ") {\n int rc;");
+    out(o, ") {\n int rc; u64 nb_;");
   } else {
     out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n int rc;%s",
         g->idx, g->aot ? " i64 fl = FUELV;" : "");
@@ -956,7 +1484,7 @@ static int gen_func(fgen *g) {
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);%s",
         g->dirty ? " u8 *dm = MDIRTY(M);" : "");
-  out(o, " (void)rc;");
+  out(o, g->fast ? " (void)rc; (void)nb_;" : " (void)rc;");
   if (!g->fast)
     fill(g, 0, cd->nparams);
   else if (!g->regs)
@@ -973,245 +1501,44 @@ static int gen_func(fgen *g) {
   }
   out(o, "\n");
   while (pc < g->ncode) {
-    uint32_t op = op_of(c[pc]), len = op_len[op];
-    const uint32_t *p = c + pc;
-    if (op == PKW_OP_BR_TABLE)
-      len = 3 + p[2] + 1;
-    if (g->label[pc])
+    uint32_t len = insn_len(g, pc);
+    size_t from;
+    int r;
+    if (g->label[pc] & LBL_TARGET)
       out(o, "L%u:", pc);
-    out(o, " ");
-    if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
-        op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
-      numeric(g, op, p[1], p[2], op_len[op] == 4 ? p[3] : NONE_SLOT);
-      out(o, "\n");
+    from = o->n;
+    if ((r = gen_insn(g, pc)) != 0)
+      return r;
+    if (!g->aot && g->regs &&
+        fold_text(g, from, pc, pend, sizeof pend, &pend_slot)) {
       pc += len;
       continue;
-    }
-    switch (op) {
-    case PKW_OP_UNREACHABLE: out(o, "TRAP(%d);", PKW_TRAP_UNREACHABLE); break;
-    case PKW_OP_BR: branch(g, pc + 1); break;
-    case PKW_OP_BR_IF: out(o, "if (U32(%u)) ", p[1]); branch(g, pc + 2); break;
-    case PKW_OP_BR_UNLESS: case PKW_OP_I32_EQZ_BR_IF:
-      out(o, "if (!U32(%u)) ", p[1]);
-      branch(g, pc + 2);
-      break;
-#define BR2_(name, cmp)                                                     \
-  case PKW_OP_##name:                                                     \
-    out(o, "if (" cmp ") ", p[1], p[2]);                                  \
-    branch(g, pc + 3);                                                    \
-    break;
-    BR2_(I32_EQ_BR_IF, "U32(%u) == U32(%u)")
-    BR2_(I32_NE_BR_IF, "U32(%u) != U32(%u)")
-    BR2_(I32_LT_S_BR_IF, "S32(%u) < S32(%u)")
-    BR2_(I32_LT_U_BR_IF, "U32(%u) < U32(%u)")
-    BR2_(I32_GE_S_BR_IF, "S32(%u) >= S32(%u)")
-    BR2_(I32_GE_U_BR_IF, "U32(%u) >= U32(%u)")
-    BR2_(I32_EQ_IMM_BR_IF, "U32(%u) == %uu")
-    BR2_(I32_NE_IMM_BR_IF, "U32(%u) != %uu")
-    BR2_(I32_LT_U_IMM_BR_IF, "U32(%u) < %uu")
-    BR2_(I32_GT_U_IMM_BR_IF, "U32(%u) > %uu")
-    BR2_(I32_LE_U_IMM_BR_IF, "U32(%u) <= %uu")
-    BR2_(I32_GE_U_IMM_BR_IF, "U32(%u) >= %uu")
-#undef BR2_
-#define BR2S_(name, cmp)                                                    \
-  case PKW_OP_##name:                                                     \
-    out(o, "if (S32(%u) " cmp " (i32)%d) ", p[1], (int32_t)p[2]);         \
-    branch(g, pc + 3);                                                    \
-    break;
-    BR2S_(I32_LT_S_IMM_BR_IF, "<")
-    BR2S_(I32_GT_S_IMM_BR_IF, ">")
-    BR2S_(I32_LE_S_IMM_BR_IF, "<=")
-    BR2S_(I32_GE_S_IMM_BR_IF, ">=")
-#undef BR2S_
-    case PKW_OP_BR_TABLE:
-      out(o, "switch (U32(%u)) {", p[1]);
-      for (k = 0; k < p[2]; k++) {
-        out(o, " case %u: ", k);
-        branch(g, pc + 3 + k);
-      }
-      out(o, " default: ");
-      branch(g, pc + 3 + p[2]);
-      out(o, " }");
-      break;
-    case PKW_OP_RETURN: {
-      /* The results are in slots 0.. (the translation put them there). */
-      uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
-                                                 g->idx]].nresults;
-      if (g->fast) {
-        if (nr > 1)
-          spill(g, 1, nr - 1);
-        if (nr > 0)
-          out(o, " RET(R(%u));", 0u);
-        else
-          out(o, " RET(0);");
-      } else {
-        spill(g, 0, nr);
-        out(o, "%s return 0;", FSAVE_(g));
-      }
-      break;
-    }
-    case PKW_OP_RETURN1:
-      if (g->fast)
-        out(o, "RET(R(%u));", p[1]);
-      else
-        out(o, "fp[0] = R(%u);%s return 0;", p[1], FSAVE_(g));
-      break;
-    case PKW_OP_CALL: direct_call(g, p[1], p[2]); break;
-    case PKW_OP_CALL_INDIRECT:
-      spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, "%s if ((rc = pkw__jrt_call_indirect(x, ci, %u, %u, "
-             "U32(%u), fp + %u, %s)) != 0) ERR(rc);%s", FSAVE_(g), p[1], p[2],
-          p[3], p[4], DEPTH(g), FLOAD_(g));
-      fill(g, p[4], g->m->types[p[1]].nresults);
-      reload(g);
-      break;
-    case PKW_OP_RETURN_CALL: tail_call(g, p[1], p[2]); break;
-    case PKW_OP_RETURN_CALL_INDIRECT:
-      spill(g, p[4], g->m->types[p[1]].nparams);
-      out(o, "%s return pkw__jrt_tail_call_indirect(x, ci, %u, %u, "
-             "U32(%u), fp, %u, d);", FSAVE_(g), p[1], p[2], p[3], p[4]);
-      break;
-    case PKW_OP_COPY: out(o, "R(%u) = R(%u);", p[1], p[2]); break;
-    case PKW_OP_CONST32: out(o, "R(%u) = %uu;", p[1], p[2]); break;
-    case PKW_OP_CONST64:
-      out(o, "R(%u) = %lluull;", p[1],
-          (unsigned long long)p[2] | ((unsigned long long)p[3] << 32));
-      break;
-    case PKW_OP_SELECT:
-      out(o, "R(%u) = U32(%u) ? R(%u) : R(%u);", p[1], p[4], p[2], p[3]);
-      break;
-    case PKW_OP_GLOBAL_GET: out(o, "R(%u) = GLOB(%u);", p[1], p[2]); break;
-    case PKW_OP_GLOBAL_SET: out(o, "GLOB(%u) = R(%u);", p[1], p[2]); break;
-    case PKW_OP_MEMORY_SIZE: out(o, "R(%u) = MPAGES(M);", p[1]); break;
-    case PKW_OP_MEMORY_GROW:
-      out(o, "R(%u) = pkw__jrt_memory_grow(ci, U32(%u));", p[1], p[2]);
-      reload(g);
-      break;
-    case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
-      unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
-      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
-             "ms) TRAP(%d); R(%u) = %s(mb + ea_); }",
-          p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
-          n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
-      break;
-    }
-    case PKW_OP_I32_STORE_ADDI:
-      out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + 4 > "
-             "ms) TRAP(%d); *(u32 *)(mb + ea_) = U32(%u); }",
-          p[1], p[3], p[4], PKW_TRAP_MEMORY_OOB, p[2]);
-      break;
-#define IMM_(name, expr)                                                    \
-  case PKW_OP_##name:                                                     \
-    out(o, "R(%u) = " expr ";", p[1], p[2], p[3]);                       \
-    break;
-    IMM_(I32_ADD_IMM, "(u32)(U32(%u) + %uu)")
-    IMM_(I32_SUB_IMM, "(u32)(U32(%u) - %uu)")
-    IMM_(I32_MUL_IMM, "(u32)(U32(%u) * %uu)")
-    IMM_(I32_AND_IMM, "U32(%u) & %uu")
-    IMM_(I32_OR_IMM, "U32(%u) | %uu")
-    IMM_(I32_XOR_IMM, "U32(%u) ^ %uu")
-    IMM_(I32_EQ_IMM, "U32(%u) == %uu")
-    IMM_(I32_NE_IMM, "U32(%u) != %uu")
-    IMM_(I32_LT_U_IMM, "U32(%u) < %uu")
-    IMM_(I32_GT_U_IMM, "U32(%u) > %uu")
-    IMM_(I32_LE_U_IMM, "U32(%u) <= %uu")
-    IMM_(I32_GE_U_IMM, "U32(%u) >= %uu")
-#undef IMM_
-    case PKW_OP_I32_SHL_IMM:
-      out(o, "R(%u) = (u32)(U32(%u) << %u);", p[1], p[2], p[3] & 31);
-      break;
-    case PKW_OP_I32_SHR_S_IMM:
-      out(o, "R(%u) = (u32)(S32(%u) >> %u);", p[1], p[2], p[3] & 31);
-      break;
-    case PKW_OP_I32_SHR_U_IMM:
-      out(o, "R(%u) = U32(%u) >> %u;", p[1], p[2], p[3] & 31);
-      break;
-#define IMMS_(name, cmp)                                                    \
-  case PKW_OP_##name:                                                     \
-    out(o, "R(%u) = S32(%u) " cmp " (i32)%d;", p[1], p[2], (int32_t)p[3]); \
-    break;
-    IMMS_(I32_LT_S_IMM, "<")
-    IMMS_(I32_GT_S_IMM, ">")
-    IMMS_(I32_LE_S_IMM, "<=")
-    IMMS_(I32_GE_S_IMM, ">=")
-#undef IMMS_
-    case PKW_OP_REF_FUNC:
-      out(o, "R(%u) = (u64)FUNC(%u);", p[1], p[2]);
-      break;
-    case PKW_OP_MEMORY_INIT: case PKW_OP_DATA_DROP: case PKW_OP_MEMORY_COPY:
-    case PKW_OP_MEMORY_FILL: case PKW_OP_TABLE_GET: case PKW_OP_TABLE_SET:
-    case PKW_OP_TABLE_SIZE: case PKW_OP_TABLE_GROW: case PKW_OP_TABLE_FILL:
-    case PKW_OP_TABLE_COPY: case PKW_OP_TABLE_INIT: case PKW_OP_ELEM_DROP: {
-      /* Bulk and table instructions: one runtime helper each, given the
-       * instruction's operand words (slot numbers and indexes). */
-      static const char *const nm = "o";
-      uint32_t sl = bulk_slots(op), k2;
-      for (k2 = 1; k2 < len; k2++)
-        if (sl & (1u << k2))
-          spill(g, p[k2], 1);
-      out(o, " { static const u32 %s%u[] = {", nm, pc);
-      for (k = 1; k < len; k++)
-        out(o, "%uu,", p[k]);
-      out(o, "0}; if ((rc = pkw__jrt_op(ci, %u, fp, %s%u)) != 0) TRAP(rc); }",
-          op, nm, pc);
-      /* The results: table.get, table.size, table.grow write slot 1. */
-      if (op == PKW_OP_TABLE_GET || op == PKW_OP_TABLE_SIZE ||
-          op == PKW_OP_TABLE_GROW)
-        fill(g, p[1], 1);
-      reload(g);
-      break;
-    }
-    case PKW_OP_MARK: {
-      /* PKW_DECODE_DIRTY: the store that follows writes [ea, ea + n).
-       * Written with it (its bounds check first, so an out-of-bounds
-       * store marks nothing): a tracked memory's chunks are tested in
-       * the map, and only a chunk not marked yet calls the runtime. */
-      uint32_t q = pc + 4, qop = q < g->ncode ? op_of(c[q]) : PKW_OP_COUNT_;
-      unsigned n = p[3];
-      if (qop >= PKW_OP_I32_STORE && qop <= PKW_OP_I64_STORE32 &&
-          q + 4 <= g->ncode && !g->label[q] && c[q + 1] == p[1] &&
-          c[q + 3] == p[2] && load_size(qop) == n) {
-        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-               "if (dm && (!dm[ea_ >> %u]",
-            p[1], p[2], n, PKW_TRAP_MEMORY_OOB, PKW_CHUNK_SHIFT);
-        if (n > 1)   /* the last byte's chunk: the next, across a border */
-          out(o, " || !dm[(ea_ + %u) >> %u]", n - 1, PKW_CHUNK_SHIFT);
-        out(o, ")) pkw__jrt_mark(M, ea_, %u); *(%s *)(mb + ea_) = (%s)R(%u); }",
-            n, store_type(n), store_type(n), c[q + 2]);
-        len = 8;
-        break;
-      }
-      pkw__errf(g->err, g->errlen, "function %u: a MARK not before its "
-                "store", g->m->nfunc_imports + g->idx);
-      return PKW_EUNSUPPORTED;
-    }
-    case PKW_OP_LAZY:
-    default:
-      if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
-        unsigned n = load_size(op);
-        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-               "R(%u) = %s(mb + ea_); }",
-            p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
-        break;
-      }
-      if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
-        unsigned n = load_size(op);
-        out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-               "*(%s *)(mb + ea_) = (%s)R(%u); }",
-            p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
-            p[2]);
-        break;
-      }
-      pkw__errf(g->err, g->errlen,
-                "function %u: instruction %u not supported by the jit tier",
-                g->m->nfunc_imports + g->idx, op);
-      return PKW_EUNSUPPORTED;
     }
     out(o, "\n");
     pc += len;
   }
   /* Every path ends in a return or a branch; this keeps C happy. */
   out(o, " TRAP(%d);\n", PKW_TRAP_UNREACHABLE);
+  /* The merged loop entries (find_merges): the stretch from the header
+   * to its call again, then back to the instruction after the call. */
+  for (pc = 0; pc < g->ncode; pc += insn_len(g, pc)) {
+    uint32_t q;
+    int r;
+    if (!(g->label[pc] & LBL_MERGE))
+      continue;
+    out(o, "Lm%u:", pc);
+    for (q = pc;; q += insn_len(g, q)) {
+      g->merged = (g->label[q] & LBL_MCALL) != 0;
+      r = gen_insn(g, q);
+      out(o, "\n");
+      if (r != 0 || g->merged) {
+        g->merged = 0;
+        if (r != 0)
+          return r;
+        break;
+      }
+    }
+  }
   if (g->fast && !g->aot)
     out(o, "Ltrap_:%s ERRV = rc; return 0;\n", g->floc ? " FSAVE;" : "");
   else if (g->floc)
@@ -1225,14 +1552,16 @@ static int gen_func(fgen *g) {
     const pkw_functype *t = func_type(g->m, g->m->nfunc_imports + g->idx);
     out(o, "static int f%u(void *x, void *ci, u64 *fp, u32 d) {\n", g->idx);
     if (g->aot) {
-      out(o, " rv_ r_ = g%u(x, ci, fp, BUDGET(d, fp), FUELV", g->idx);
+      out(o, " rv_ r_ = g%u(x, ci, fp, BUDGET(d, fp + %u), FUELV", g->idx,
+          cd->frame_size);
       for (k = 0; k < cd->nparams; k++)
         out(o, ", fp[%u]", k);
       out(o, "); if (r_.f < 0) return (int)(i64)r_.v; FUELV = r_.f;");
       if (t->nresults > 0)
         out(o, " fp[0] = r_.v;");
     } else {
-      out(o, " int rc; u64 r_ = g%u(x, ci, fp, BUDGET(d, fp)", g->idx);
+      out(o, " int rc; u64 r_ = g%u(x, ci, fp, BUDGET(d, fp + %u)", g->idx,
+          cd->frame_size);
       for (k = 0; k < cd->nparams; k++)
         out(o, ", fp[%u]", k);
       out(o, "); if ((rc = ERRV) != 0) { ERRV = 0; return rc; }");
@@ -1393,8 +1722,8 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
 /* What aot code depends on besides the module: the prelude (every
  * offset, the helpers' order and types), the instruction lengths, the
  * trap codes the C returns, the dirty map's chunk size and
- * PKW_CGEN_VERSION (bumped when the C
- * written for the same module changes). FNV-1a over all of it. */
+ * PKW_CGEN_VERSION (bumped when the C written for the same module
+ * changes). FNV-1a over all of it. */
 int pkw_cgen_fingerprint(const pkw_alloc *alloc, char *buf, size_t cap) {
   static const pkw_alloc libc = {NULL, NULL};
   cbuf b;
