@@ -259,7 +259,9 @@ typedef struct pkw_jit_fns {
  * function calling the same instance again) starts above its caller's
  * frames under the same maxd. What a nested entry overwrites (fuel,
  * limited) the runtime restores around host calls (jrt.c). The fields
- * the generated code reads come first; cgen.c emits their offsets. */
+ * the generated code reads come first; cgen.c emits their offsets. A
+ * pkw_jctx is only ever an instance's jx: compiled code reads the
+ * owner's interrupt flag at its fixed distance from x (cgen.c, INTR). */
 struct pkw_jctx {
   uint64_t *stack_end;        /* of the stack owner's value stack */
   int64_t fuel;               /* counts down; see exec.c's FUEL_CHECK */
