@@ -82,51 +82,11 @@ typedef struct cbuf {
   size_t n, cap;
   int rc;                     /* sticky: PKW_ENOMEM or PKW_ELIMIT */
   int slots;                  /* 0: as written; 1: slots are C locals;
-                                 2: slots are fp[k] (see slot_fmt) */
+                                 2: slots are fp[k] (see out_v) */
   int slots_def;              /* R(k) defined: 0 no, 1 fp[k], 2 s<k> */
   int conv;                   /* the TRAP macros defined: 0 none, 1 for
                                  the frame convention, 2 the register one */
 } cbuf;
-
-/* The formats below name slot k as R(%u), U32(%u), S32(%u), S64(%u),
- * macros of the prelude. Within a function they are written out here
- * instead ("s5", "((u32)s5)" or "fp[5]", ...): the C is the same, and a
- * compiler's preprocessor has thousands of macro expansions less to do
- * (libtcc spends a good part of an open on them). */
-static const char *slot_fmt(const cbuf *b, const char *fmt, char *tmp,
-                            size_t cap) {
-  static const struct { const char *from, *cast; } views[] = {
-      {"R(%u)", ""}, {"U32(%u)", "(u32)"}, {"S32(%u)", "(i32)"},
-      {"S64(%u)", "(i64)"}};
-  size_t n = 0, i;
-  const char *f = fmt;
-  if (b->slots == 0 || strstr(fmt, "(%u)") == NULL)
-    return fmt;
-  while (*f != '\0') {
-    for (i = 0; i < sizeof views / sizeof views[0]; i++) {
-      size_t len = strlen(views[i].from);
-      if (strncmp(f, views[i].from, len) == 0 &&
-          (f == fmt || !(f[-1] == '_' || (f[-1] >= 'a' && f[-1] <= 'z') ||
-                         (f[-1] >= 'A' && f[-1] <= 'Z') ||
-                         (f[-1] >= '0' && f[-1] <= '9'))))
-        break;
-    }
-    if (i < sizeof views / sizeof views[0]) {
-      int k = snprintf(tmp + n, cap - n, views[i].cast[0] ? "(%s%s)" : "%s%s",
-                       views[i].cast, b->slots == 1 ? "s%u" : "fp[%u]");
-      if (k < 0 || (size_t)k >= cap - n)
-        return fmt;
-      n += (size_t)k;
-      f += strlen(views[i].from);
-    } else {
-      if (n + 1 >= cap)
-        return fmt;
-      tmp[n++] = *f++;
-    }
-  }
-  tmp[n] = '\0';
-  return tmp;
-}
 
 static void cb_reserve(cbuf *b, size_t more) {
   size_t ncap;
@@ -151,35 +111,149 @@ static void cb_reserve(cbuf *b, size_t more) {
   b->cap = ncap;
 }
 
+static void put(cbuf *b, const char *s, size_t n) {
+  cb_reserve(b, n);
+  if (b->rc != 0)
+    return;
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+
+/* v in base 10 or 16, at least `width` digits (zero-padded). */
+static void put_num(cbuf *b, unsigned long long v, int neg, unsigned base,
+                    unsigned width) {
+  char d[32];
+  size_t i = sizeof d;
+  do {
+    d[--i] = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v != 0 && i > 1);
+  while (sizeof d - i < width && i > 1)
+    d[--i] = '0';
+  if (neg)
+    d[--i] = '-';
+  put(b, d + i, sizeof d - i);
+}
+
+static int is_ident_ch(char ch) {
+  return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9');
+}
+
+/*
+ * The C of every function goes through here, a few statements per wasm
+ * instruction, so it is written directly rather than by vsnprintf (which
+ * was most of the translator's time, and the translator a third of a jit
+ * open). It reads the directives cgen.c uses: %u %d %s %.*s %zu %td
+ * %llu %llx and a zero-padded width (%016llx); another fails the
+ * translation (PKW_EUNSUPPORTED).
+ *
+ * Slot k is named in the formats as R(%u), U32(%u), S32(%u), S64(%u),
+ * macros of the prelude. Within a function (b->slots) they are written
+ * out instead ("s5", "((u32)s5)" or "fp[5]", ...): the same C, and a
+ * compiler's preprocessor has thousands of macro expansions less to do
+ * (libtcc spends a good part of an open on them).
+ */
+static void out_v(cbuf *b, const char *fmt, va_list ap) {
+  static const struct { const char *from, *cast; size_t len; } views[] = {
+      {"R(%u)", "", 5}, {"U32(%u)", "(u32)", 7}, {"S32(%u)", "(i32)", 7},
+      {"S64(%u)", "(i64)", 7}};
+  const char *f = fmt, *lit = fmt;
+  while (*f != '\0' && b->rc == 0) {
+    size_t i = sizeof views / sizeof views[0];
+    if (b->slots != 0 && (*f == 'R' || *f == 'U' || *f == 'S') &&
+        (f == fmt || !is_ident_ch(f[-1])))
+      for (i = 0; i < sizeof views / sizeof views[0]; i++)
+        if (strncmp(f, views[i].from, views[i].len) == 0)
+          break;
+    if (i < sizeof views / sizeof views[0]) {
+      unsigned k = va_arg(ap, unsigned);
+      put(b, lit, (size_t)(f - lit));
+      if (views[i].cast[0] != '\0') {
+        put(b, "(", 1);
+        put(b, views[i].cast, 5);
+      }
+      if (b->slots == 1) {
+        put(b, "s", 1);
+        put_num(b, k, 0, 10, 0);
+      } else {
+        put(b, "fp[", 3);
+        put_num(b, k, 0, 10, 0);
+        put(b, "]", 1);
+      }
+      if (views[i].cast[0] != '\0')
+        put(b, ")", 1);
+      f += views[i].len;
+      lit = f;
+      continue;
+    }
+    if (*f != '%') {
+      f++;
+      continue;
+    }
+    put(b, lit, (size_t)(f - lit));
+    {
+      const char *d = f + 1;
+      unsigned width = 0;
+      int ll = 0, z = 0, t = 0;
+      if (*d == '%') {
+        put(b, "%", 1);
+        f = lit = d + 1;
+        continue;
+      }
+      if (d[0] == '.' && d[1] == '*' && d[2] == 's') {
+        int n = va_arg(ap, int);
+        const char *sv = va_arg(ap, const char *);
+        put(b, sv, n > 0 ? (size_t)n : 0);
+        f = lit = d + 3;
+        continue;
+      }
+      while (*d >= '0' && *d <= '9')
+        width = width * 10 + (unsigned)(*d++ - '0');
+      if (d[0] == 'l' && d[1] == 'l')
+        ll = 1, d += 2;
+      else if (*d == 'z')
+        z = 1, d++;
+      else if (*d == 't')
+        t = 1, d++;
+      if (*d == 'u' && !t) {
+        unsigned long long v = ll  ? va_arg(ap, unsigned long long)
+                               : z ? (unsigned long long)va_arg(ap, size_t)
+                                   : va_arg(ap, unsigned);
+        put_num(b, v, 0, 10, width);
+      } else if (*d == 'x' && ll) {
+        put_num(b, va_arg(ap, unsigned long long), 0, 16, width);
+      } else if (*d == 'd' && !ll && !z) {
+        long long v = t ? (long long)va_arg(ap, ptrdiff_t) : va_arg(ap, int);
+        put_num(b, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v,
+                v < 0, 10, width);
+      } else if (*d == 's' && !ll && !z && !t && width == 0) {
+        const char *sv = va_arg(ap, const char *);
+        put(b, sv, strlen(sv));
+      } else {
+        /* Not one of ours: a bug here, which the translation reports
+         * (no C is compiled from a half-written format). */
+        b->rc = PKW_EUNSUPPORTED;
+        return;
+      }
+      f = lit = d + 1;
+    }
+  }
+  put(b, lit, (size_t)(f - lit));
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 2, 3)))
 #endif
 static void out(cbuf *b, const char *fmt, ...) {
   va_list ap;
-  char tmp[512];
-  int k;
-  if (b->rc != 0)
-    return;
-  fmt = slot_fmt(b, fmt, tmp, sizeof tmp);
-  cb_reserve(b, 256);
   if (b->rc != 0)
     return;
   va_start(ap, fmt);
-  k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  out_v(b, fmt, ap);
   va_end(ap);
-  if (k < 0) {
-    b->rc = PKW_ELIMIT;
-    return;
-  }
-  if ((size_t)k >= b->cap - b->n) {
-    cb_reserve(b, (size_t)k + 1);
-    if (b->rc != 0)
-      return;
-    va_start(ap, fmt);
-    (void)vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-  }
-  b->n += (size_t)k;
+  if (b->rc == 0 && b->n < b->cap)
+    b->p[b->n] = '\0';
 }
 
 /* ---- the instruction set -------------------------------------------------- */
@@ -1356,7 +1430,7 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
         break;
     if (i + nl < len) {
       out(o, " %s = %s;", name, pend);
-      out(o, "%.*s", (int)len, t);
+      put(o, t, len);
       i = len;
     } else {
       i = 0;
@@ -1370,7 +1444,7 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
         size_t j = i + 1;
         while (j < len && t[j] != 's')
           j++;
-        out(o, "%.*s", (int)(j - i), t + i);
+        put(o, t + i, j - i);
         i = j;
       }
     }
@@ -1714,6 +1788,8 @@ int pkw__cgen(pkw_module *m, const pkw_alloc *alloc, unsigned flags,
     if (rc == PKW_ELIMIT)
       pkw__errf(err, errlen, "generated C exceeds %u bytes",
                 (unsigned)PKW_JIT_MAX_C_BYTES);
+    else if (rc == PKW_EUNSUPPORTED)
+      pkw__errf(err, errlen, "internal: a format the C writer cannot read");
     else
       pkw__errf(err, errlen, "out of memory");
   }
