@@ -462,9 +462,10 @@ static void prelude(cbuf *b, int aot) {
         "#define KEEP(v)\n");
   /* Fuel lives in the local fl (a register); x holds it only where
    * something else reads or writes it (FSAVE before, FLOAD after). The
-   * interrupt flag's address is read from x at each check, not kept in a
-   * local: one register less live across calls lets the C compiler
-   * inline a callee's early return into its caller. TRAP, ERR and PROP
+   * interrupt flag is read at its distance from x (INTR) at each check,
+   * its address not kept in a local: one register less live across calls
+   * lets the C compiler inline a callee's early return into its caller.
+   * TRAP, ERR and PROP
    * are each function's (see gen_func). */
   if (aot)
     out(b, "#define FSAVE FUELV = fl\n"
