@@ -120,14 +120,26 @@ static void ts_host_done(pk_host *h) {
 
 /* PKT_WASM_TIER=jit or aot (tests/threads/wasm.cmake): the plugin runs
    on that tier, or the test fails. */
+/* The plugin on the tier o names (a test of that tier: skipped where
+   this build lacks it), else on PKT_WASM_TIER's (the tier CMake runs the
+   test on: it must be there), else the default; a tier asked for is the
+   one in use. */
 static pk_plugin *open_pool(pk_host *h, const char *file, pk_open_opts *o) {
   pk_open_opts d = PK_OPEN_OPTS_INIT;
   pk_plugin *p = NULL;
+  int rc, own_tier;
   if (o == NULL)
     o = &d;
   o->grants = "*";
-  o->tier = getenv("PKT_WASM_TIER");
-  PKT_RC(h, pk_plugin_open(h, fixture(file), o, &p), PK_OK);
+  own_tier = o->tier != NULL;
+  if (!own_tier)
+    o->tier = getenv("PKT_WASM_TIER");
+  rc = pk_plugin_open(h, fixture(file), o, &p);
+  if (rc == PK_ENOSYS && own_tier) {
+    pk_host_destroy(h);
+    pkt_skip("the %s tier is not built", o->tier);
+  }
+  PKT_RC(h, rc, PK_OK);
   if (o->tier != NULL) {
     pk_plugin_info info = PK_PLUGIN_INFO_INIT;
     PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
@@ -198,9 +210,12 @@ static void *sum_thread(void *arg) {
   return NULL;
 }
 
-static void sum_many(const char *file) {
+static void sum_many_on(const char *file, const char *tier) {
   pk_host *h = ts_host();
-  pk_plugin *p = open_pool(h, file, NULL);
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  o.tier = tier;
+  p = open_pool(h, file, &o);
   pk_func *f = func(h, p, "sum", "(i32,i32)->i32");
   job jobs[THREADS];
   int i;
@@ -214,6 +229,8 @@ static void sum_many(const char *file) {
   pk_plugin_close(p);
   ts_host_done(h);
 }
+
+static void sum_many(const char *file) { sum_many_on(file, NULL); }
 
 /* 8 threads x CALLS calls of sum on one plugin, every result checked:
    new instances from the first one's image. */
@@ -398,44 +415,9 @@ static void call_on_thread(call_job *c) {
 
 /* ---- the jit tier ------------------------------------------------------------ */
 
-/* open_pool on the jit tier, or the test skips (a build without it). */
-static pk_plugin *open_pool_jit(pk_host *h, const char *file,
-                                pk_open_opts *o) {
-  pk_plugin *p = NULL;
-  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
-  int rc;
-  o->grants = "*";
-  o->tier = "jit";
-  rc = pk_plugin_open(h, fixture(file), o, &p);
-  if (rc == PK_ENOSYS) {
-    pk_host_destroy(h);
-    pkt_skip("the jit tier is not built");
-  }
-  PKT_RC(h, rc, PK_OK);
-  PKT_RC(h, pk_plugin_info_get(p, &info), PK_OK);
-  PKT_STR_EQ(info.tier, "jit");
-  return p;
-}
-
 /* sum_8_threads on the jit tier: one module's code, an instance (and
    its compiled code's context) per thread. */
-PK_TEST(sum_8_threads_jit) {
-  pk_host *h = ts_host();
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
-  pk_plugin *p = open_pool_jit(h, "pool_born.wasm", &o);
-  pk_func *f = func(h, p, "sum", "(i32,i32)->i32");
-  job jobs[THREADS];
-  int i;
-  memset(jobs, 0, sizeof jobs);
-  for (i = 0; i < THREADS; i++) {
-    jobs[i].f = f;
-    jobs[i].id = i + 1;
-    jobs[i].calls = CALLS;
-  }
-  run_threads(sum_thread, jobs, THREADS);
-  pk_plugin_close(p);
-  ts_host_done(h);
-}
+PK_TEST(sum_8_threads_jit) { sum_many_on("pool_born.wasm", "jit"); }
 
 /* A compiled init that calls a host function runs again in each new
    instance (no image of the first one), as on the interpreter: the
@@ -449,7 +431,8 @@ PK_TEST(init_per_instance_jit) {
   call_job c;
   atomic_store(&borns, 0);
   o.max_instances = 2;
-  p = open_pool_jit(h, "pool_born.wasm", &o);
+  o.tier = "jit";
+  p = open_pool(h, "pool_born.wasm", &o);
   PKT_EQ_INT(atomic_load(&borns), 1); /* the open's instance */
   f = func(h, p, "sum", "(i32,i32)->i32");
   PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds instance 1 */
