@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 7
+#define PKW_CGEN_VERSION 8
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -396,11 +396,11 @@ static void prelude(cbuf *b, int aot) {
   /* The interrupt flag itself: x is always an instance's jx (jrt.c), so
    * the flag of the instance that owns the stack sits at a fixed distance
    * from x: one load, not two (x's pointer to it, then the flag). */
-  out(b, "#define INTR AT(x, %td, volatile int)\n", intr_off());
+  out(b, "#define INTR AT(x, %td, volatile i64)\n", intr_off());
   out(b, "#define TAILF AT(x, %zu, void *)\n", offsetof(pkw_jctx, tail));
   /* The back-edges of a function that calls nothing: fl a local on both
    * tiers there, the flag's address in ip_ (see gen_func). */
-  out(b, "#define FUELL() if (UNL(--fl < 0 || *ip_)) { *(i64 *)((char *)x + %zu) "
+  out(b, "#define FUELL() if (UNL(--fl < *ip_)) { *(i64 *)((char *)x + %zu) "
          "= fl; rc = pkw__jrt_fuel(x); fl = *(i64 *)((char *)x + %zu); "
          "if (rc) ERR(rc); }\n",
       offsetof(pkw_jctx, fuel), offsetof(pkw_jctx, fuel));
@@ -470,19 +470,19 @@ static void prelude(cbuf *b, int aot) {
   if (aot)
     out(b, "#define FSAVE FUELV = fl\n"
            "#define FLOAD fl = FUELV\n"
-           "#define FUEL() if (UNL(--fl < 0 || INTR)) { FSAVE; "
+           "#define FUEL() if (UNL(--fl < INTR)) { FSAVE; "
            "rc = pkw__jrt_fuel(x); FLOAD; if (rc) ERR(rc); }\n"
            /* A back-edge's unit and the next call's (find_merges): */
-           "#define FUEL2() if (UNL((fl -= 2) < 0 || INTR)) { fl += 2; "
+           "#define FUEL2() if (UNL((fl -= 2) < INTR)) { fl += 2; "
            "FUEL(); FUEL(); }\n");
   else   /* libtcc keeps locals in memory anyway: the fuel is x's. Flat:
           * libtcc's preprocessor costs a good part of an open. */
     out(b, "#define FSAVE FUELV = fl\n#define FLOAD fl = FUELV\n"
-           "#define FUEL() if (--*(i64 *)((char *)x + %zu) < 0 || "
-           "*(volatile int *)((char *)x + %td)) { rc = pkw__jrt_fuel(x); "
+           "#define FUEL() if (--*(i64 *)((char *)x + %zu) < "
+           "*(volatile i64 *)((char *)x + %td)) { rc = pkw__jrt_fuel(x); "
            "if (rc) ERR(rc); }\n"
-           "#define FUEL2() if ((*(i64 *)((char *)x + %zu) -= 2) < 0 || "
-           "*(volatile int *)((char *)x + %td)) { *(i64 *)((char *)x + "
+           "#define FUEL2() if ((*(i64 *)((char *)x + %zu) -= 2) < "
+           "*(volatile i64 *)((char *)x + %td)) { *(i64 *)((char *)x + "
            "%zu) += 2; FUEL(); FUEL(); }\n",
         offsetof(pkw_jctx, fuel), intr_off(),
         offsetof(pkw_jctx, fuel), intr_off(),
@@ -1562,7 +1562,7 @@ static int gen_func(fgen *g) {
   if (g->floc)
     out(o, " i64 fl = FUELV;");
   if (g->leaf)
-    out(o, " volatile int *ip_ = &INTR;");
+    out(o, " volatile i64 *ip_ = &INTR;");
   g->dirty = g->uses_mem && g->m->track_dirty;
   if (g->uses_mem)
     out(o, " void *M = MEMP; u8 *mb = MDATA(M); u64 ms = MSIZE(M);%s",

@@ -43,7 +43,10 @@ static uint64_t elem_value(pkw_instance *ci, const pkw_elem_item *it) {
   }
 }
 
-/* Decides what an exhausted fuel counter or a raised interrupt means. */
+/* Decides what an exhausted fuel counter or a raised interrupt means.
+ * The interpreter tests the two apart (--fuel < 0 || interrupt): here
+ * that runs fewer instructions than the compiled tiers' one comparison
+ * (--fl < interrupt), fib(25) 15.67 M against 15.84 M (callgrind). */
 static int fuel_or_interrupt(pkw_instance *inst, int64_t *fuel, int limited) {
   if (atomic_load_explicit(&inst->interrupt, memory_order_relaxed)) {
     atomic_store_explicit(&inst->interrupt, 0, memory_order_relaxed);

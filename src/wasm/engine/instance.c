@@ -1169,7 +1169,8 @@ void pkw_instance_set_fuel(pkw_instance *inst, int64_t fuel) {
 int64_t pkw_instance_fuel(const pkw_instance *inst) { return inst->fuel; }
 
 void pkw_instance_interrupt(pkw_instance *inst) {
-  atomic_store_explicit(&inst->interrupt, 1, memory_order_relaxed);
+  atomic_store_explicit(&inst->interrupt, PKW_INTERRUPTED,
+                        memory_order_relaxed);
 }
 
 void pkw_instance_clear_interrupt(pkw_instance *inst) {

@@ -262,10 +262,13 @@ typedef struct pkw_jit_fns {
  * the generated code reads come first; cgen.c emits their offsets. A
  * pkw_jctx is only ever an instance's jx: compiled code reads the
  * owner's interrupt flag at its fixed distance from x (cgen.c, INTR). */
+/* The interrupt flag's raised value (pkw_instance.interrupt). */
+#define PKW_INTERRUPTED INT64_MAX
+
 struct pkw_jctx {
   uint64_t *stack_end;        /* of the stack owner's value stack */
   int64_t fuel;               /* counts down; see exec.c's FUEL_CHECK */
-  atomic_int *interrupt;      /* the stack owner's flag */
+  atomic_int_least64_t *interrupt; /* the stack owner's flag */
   pkw_func *tail;             /* the callee of a pending tail call */
   uint32_t maxd;              /* the owner's frame count: d < maxd */
   int err;                    /* jit: a failure on its way up (cgen.c);
@@ -476,7 +479,12 @@ struct pkw_instance {
   pkw_frame *frames, *frames_end, *frame_free;
   int depth;                  /* host callbacks active on this stack */
   int64_t fuel;               /* < 0: unlimited */
-  atomic_int interrupt;
+  /* 0, or PKW_INTERRUPTED once pkw_instance_interrupt raised it. Every
+   * fuel check is one comparison of the decremented counter with it
+   * (--fuel < interrupt): below 0 means out of fuel, and a raised flag
+   * is above any count, so one test catches both; the slow path tells
+   * them apart (exec.c's fuel_or_interrupt). */
+  atomic_int_least64_t interrupt;
   pkw_jctx jx;                /* compiled code's context (jrt.c) */
   void *user;                 /* pkw_instance_set_user */
   uint64_t host_calls;        /* host functions called by guest code */

@@ -146,7 +146,7 @@ int pkw__jrt_fuel(pkw_jctx *x) {
 }
 
 static int fuel_check(pkw_jctx *x) {
-  if (PKW_UNLIKELY(--x->fuel < 0 ||
+  if (PKW_UNLIKELY(--x->fuel <
                    atomic_load_explicit(x->interrupt, memory_order_relaxed)))
     return pkw__jrt_fuel(x);
   return 0;
