@@ -57,6 +57,11 @@ int pk__os_vm_discard(void *at, size_t n);
 int pk__os_vm_written(const void *at, size_t n,
                      void (*written)(void *ud, size_t off, size_t len),
                      void *ud);
+/* Makes [at, at + n) of a reservation readable and executable, no
+   longer writable (compiled code, once written): 0, or -1. */
+int pk__os_vm_seal_exec(void *at, size_t n);
+/* The size of a page (what reservations and protections round to). */
+size_t pk__os_vm_page(void);
 /* Releases a reservation of n bytes (and every mapping in it). */
 void pk__os_vm_release(void *base, size_t n);
 

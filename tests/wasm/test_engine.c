@@ -291,6 +291,39 @@ static void test_interrupt(void) {
   unload(&fx);
 }
 
+/* The jit tier's code: once compiled, no page of the process is both
+ * writable and executable (the code sealed read-and-execute in pages of
+ * its own, not left in a writable, executable block of the heap). */
+static void test_jit_code_sealed(void) {
+  spec sp = {"", "", forever, sizeof forever, 0, -1, -1, 0, 0};
+  fixture fx;
+  char line[512];
+  int wx = 0;
+  FILE *maps;
+  if (!tier_jit) {
+    printf("SKIP: a test of the jit tier (pkw_test_engine NAME jit)\n");
+    exit(77);
+  }
+  load(&fx, &sp, NULL, NULL);
+  CHECK(strcmp(pkw_module_tier(fx.m), "jit") == 0);
+  pkw_instance_set_fuel(fx.inst, 1000);
+  CHECK_RC(pkw_call(fx.f, NULL, 0, NULL, 0), PKW_TRAP_OUT_OF_FUEL);
+  if ((maps = fopen("/proc/self/maps", "r")) == NULL) {
+    printf("SKIP: no /proc/self/maps\n");
+    exit(77);
+  }
+  while (fgets(line, sizeof line, maps) != NULL) {
+    const char *perm = strchr(line, ' ');
+    if (perm != NULL && perm[2] == 'w' && perm[3] == 'x') {
+      fprintf(stderr, "writable and executable: %s", line);
+      wx++;
+    }
+  }
+  fclose(maps);
+  CHECK(wx == 0);
+  unload(&fx);
+}
+
 static void test_call_depth(void) {
   /* Default limits: infinite recursion with big frames traps cleanly;
    * the interpreter never recurses in C, so this cannot overflow the C
@@ -2651,6 +2684,7 @@ static const struct {
     {"wasm_fuel_traps", test_fuel},
     {"wasm_fuel_bounds_start", test_fuel_start},
     {"wasm_interrupt_from_thread", test_interrupt},
+    {"wasm_jit_code_sealed", test_jit_code_sealed},
     {"wasm_call_depth_traps", test_call_depth},
     {"wasm_call_depth_bounded", test_call_depth_bounded},
     {"wasm_memory_limit", test_memory_limit},

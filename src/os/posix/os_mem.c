@@ -91,6 +91,15 @@ int pk__os_vm_discard(void *at, size_t n) {
   return madvise(at, n, MADV_DONTNEED) == 0 ? 0 : -1;
 }
 
+int pk__os_vm_seal_exec(void *at, size_t n) {
+  return mprotect(at, n, PROT_READ | PROT_EXEC) == 0 ? 0 : -1;
+}
+
+size_t pk__os_vm_page(void) {
+  long n = sysconf(_SC_PAGESIZE);
+  return n > 0 ? (size_t)n : 4096;
+}
+
 void pk__os_vm_release(void *base, size_t n) {
   if (base != NULL)
     (void)munmap(base, n);

@@ -5,6 +5,13 @@
  * backend, which uses libtcc too, or a test's own). The generated code
  * links against nothing but the runtime helpers bound here by name
  * (-nostdlib: no libc, no libtcc1), so it cannot reach anything else.
+ *
+ * The code goes to pages of its own (with the OS layer, os_mem.h),
+ * sealed read-and-execute once written: no page is ever writable and
+ * executable after the compile. libtcc's own choice (TCC_RELOCATE_AUTO)
+ * is a block of the heap that it leaves writable and executable, pages
+ * shared with whatever else the heap holds: the host's data executable,
+ * the code writable by any stray write.
  */
 #include <libtcc.h>
 #include <stdio.h>
@@ -12,6 +19,9 @@
 
 #include "internal.h"
 #include "jrt.h"
+#ifdef PKW_HAVE_OS_MEM
+#include "os_mem.h"
+#endif
 
 void pk__tcc_lock(void);
 void pk__tcc_unlock(void);
@@ -19,7 +29,9 @@ void pk__tcc_unlock(void);
 typedef struct jit_state {
   pkw_jit_fns fns;            /* first: m->jit points here */
   pkw_alloc alloc;
-  TCCState *tcc;              /* owns the code */
+  TCCState *tcc;              /* owns the code (or its symbols) */
+  void *code;                 /* the code's own pages, or NULL: tcc's */
+  size_t code_size;
 } jit_state;
 
 typedef struct diag {
@@ -39,8 +51,36 @@ static void release(pkw_jit_fns *j) {
   pk__tcc_lock();
   tcc_delete(st->tcc);
   pk__tcc_unlock();
+#ifdef PKW_HAVE_OS_MEM
+  pk__os_vm_release(st->code, st->code_size);
+#endif
   pkw__realloc(&a, st->fns.fns, 0);
   pkw__realloc(&a, st, 0);
+}
+
+/* Links the compiled code into memory (the lock held): its own pages,
+   sealed read-and-execute, where the OS layer is built in; else where
+   libtcc puts it. 0 or -1. */
+static int relocate(jit_state *st) {
+#ifdef PKW_HAVE_OS_MEM
+  size_t page = pk__os_vm_page();
+  int n = tcc_relocate(st->tcc, NULL);
+  if (n <= 0)
+    return -1;
+  st->code_size = ((size_t)n + page - 1) / page * page;
+  if ((st->code = pk__os_vm_reserve(st->code_size)) == NULL)
+    return -1;
+  if (pk__os_vm_commit(st->code, st->code_size) < 0 ||
+      tcc_relocate(st->tcc, st->code) < 0 ||
+      pk__os_vm_seal_exec(st->code, st->code_size) < 0) {
+    pk__os_vm_release(st->code, st->code_size);
+    st->code = NULL;
+    return -1;
+  }
+  return 0;
+#else
+  return tcc_relocate(st->tcc, TCC_RELOCATE_AUTO);
+#endif
 }
 
 int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
@@ -89,8 +129,7 @@ int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
      * declares. */
     for (i = 0; i < pkw__jrt_nhelpers; i++)
       tcc_add_symbol(st->tcc, pkw__cgen_helper(i), pkw__jrt_helpers[i]);
-    if (tcc_compile_string(st->tcc, src) < 0 ||
-        tcc_relocate(st->tcc, TCC_RELOCATE_AUTO) < 0 ||
+    if (tcc_compile_string(st->tcc, src) < 0 || relocate(st) < 0 ||
         (table = tcc_get_symbol(st->tcc, "pkw_jit_table")) == NULL) {
       /* Cannot happen for C this engine wrote, unless memory ran out. */
       rc = PKW_EUNSUPPORTED;
@@ -109,6 +148,9 @@ int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
       tcc_delete(st->tcc);
       pk__tcc_unlock();
     }
+#ifdef PKW_HAVE_OS_MEM
+    pk__os_vm_release(st->code, st->code_size);
+#endif
     pkw__realloc(&m->alloc, st->fns.fns, 0);
     pkw__realloc(&m->alloc, st, 0);
     return rc;
