@@ -439,6 +439,34 @@ PK_TEST(runner_with_seccomp) {
   sum_and_greet(&o, pkt_arg(2));
 }
 
+/* A wasm plugin on the jit tier in a runner under the allow-list: the
+   compile maps its code pages and seals them read-and-execute (mmap,
+   mprotect) while the first stage is on, and the calls work. */
+PK_TEST(wasm_jit_with_seccomp) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin_info info = PK_PLUGIN_INFO_INIT;
+  int rc;
+  if (strcmp(pkt_arg(5), "none") == 0)
+    pkt_skip("no wasm backend in this build");
+  o.isolation = PK_ISOLATE_PROCESS;
+  o.harden = 1 | 4;
+  o.tier = "jit";
+  host = test_host();
+  rc = pk_plugin_open(host, pkt_arg(5), &o, &plug);
+  if (rc == PK_ENOSYS) { /* no libseccomp, or no jit tier */
+    static char why[512];
+    snprintf(why, sizeof why, "%s", pk_host_errmsg(host));
+    pk_host_destroy(host);
+    pkt_skip("%s", why);
+  }
+  PKT_RC(host, rc, PK_OK);
+  PKT_RC(host, pk_plugin_info_get(plug, &info), PK_OK);
+  PKT_STR_EQ(info.tier, "jit");
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+  sum_and_greet(&o, pkt_arg(5));
+}
+
 /* The allow-list is enforced: a plugin's open() kills the runner. */
 PK_TEST(seccomp_forbids_open) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
