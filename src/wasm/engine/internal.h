@@ -251,6 +251,9 @@ typedef struct pkw_jit_fns {
   const uint32_t *frames;
 } pkw_jit_fns;
 
+/* The interrupt flag's raised value (pkw_instance.interrupt). */
+#define PKW_INTERRUPTED INT64_MAX
+
 /* The context of compiled code running on an instance's stack (the
  * stack owner's): one per instance (pkw_instance.jx), set up at its first
  * compiled entry and kept, so an entry from the host writes only what
@@ -262,9 +265,6 @@ typedef struct pkw_jit_fns {
  * the generated code reads come first; cgen.c emits their offsets. A
  * pkw_jctx is only ever an instance's jx: compiled code reads the
  * owner's interrupt flag at its fixed distance from x (cgen.c, INTR). */
-/* The interrupt flag's raised value (pkw_instance.interrupt). */
-#define PKW_INTERRUPTED INT64_MAX
-
 struct pkw_jctx {
   uint64_t *stack_end;        /* of the stack owner's value stack */
   int64_t fuel;               /* counts down; see exec.c's FUEL_CHECK */
