@@ -149,6 +149,34 @@ PK_TEST(host_result_aliases_guest_memory) {
   done();
 }
 
+/* What a plugin could overwrite if it reached native memory: no page
+   of the host process is writable and executable once a plugin was
+   opened and called, on any tier (the jit's code is sealed
+   read-and-execute; libtcc's default left a heap block writable and
+   executable). Linux's /proc/self/maps; skipped elsewhere. */
+PK_TEST(no_page_writable_and_executable) {
+  char line[512];
+  pk_val out;
+  int wx = 0;
+  FILE *maps;
+  open_ok("guest_ptr", "echo,cbecho", 0, 0);
+  PKT_RC(host, call("go", NULL, 0, &out), PK_OK);
+  if ((maps = fopen("/proc/self/maps", "r")) == NULL) {
+    done();
+    pkt_skip("no /proc/self/maps");
+  }
+  while (fgets(line, sizeof line, maps) != NULL) {
+    const char *perm = strchr(line, ' ');
+    if (perm != NULL && perm[2] == 'w' && perm[3] == 'x') {
+      fprintf(stderr, "writable and executable: %s", line);
+      wx++;
+    }
+  }
+  fclose(maps);
+  PKT_EQ_INT(wx, 0);
+  done();
+}
+
 /* The host function calls back into the plugin, which grows its memory,
    then reads its argument. */
 PK_TEST(host_arg_survives_nested_growth) {

@@ -7,8 +7,8 @@
  * (-nostdlib: no libc, no libtcc1), so it cannot reach anything else.
  *
  * The code goes to pages of its own (with the OS layer, os_mem.h),
- * sealed read-and-execute once written: no page is ever writable and
- * executable after the compile. libtcc's own choice (TCC_RELOCATE_AUTO)
+ * sealed read-and-execute once written: none of them stays writable
+ * after the compile. libtcc's own choice (TCC_RELOCATE_AUTO)
  * is a block of the heap that it leaves writable and executable, pages
  * shared with whatever else the heap holds: the host's data executable,
  * the code writable by any stray write.
@@ -45,12 +45,15 @@ static void on_error(void *ud, const char *msg) {
     snprintf(d->msg, sizeof d->msg, "%s", msg);
 }
 
+/* Frees st and all it holds (a failed compile's part too). */
 static void release(pkw_jit_fns *j) {
   jit_state *st = (jit_state *)j;
   pkw_alloc a = st->alloc;
-  pk__tcc_lock();
-  tcc_delete(st->tcc);
-  pk__tcc_unlock();
+  if (st->tcc != NULL) {
+    pk__tcc_lock();
+    tcc_delete(st->tcc);
+    pk__tcc_unlock();
+  }
 #ifdef PKW_HAVE_OS_MEM
   pk__os_vm_release(st->code, st->code_size);
 #endif
@@ -143,16 +146,7 @@ int pkw_module_jit(pkw_module *m, char *errbuf, size_t errlen) {
   pk__tcc_unlock();
   pkw__realloc(&m->alloc, src, 0);
   if (rc != PKW_OK) {
-    if (st->tcc != NULL) {
-      pk__tcc_lock();
-      tcc_delete(st->tcc);
-      pk__tcc_unlock();
-    }
-#ifdef PKW_HAVE_OS_MEM
-    pk__os_vm_release(st->code, st->code_size);
-#endif
-    pkw__realloc(&m->alloc, st->fns.fns, 0);
-    pkw__realloc(&m->alloc, st, 0);
+    release(&st->fns);
     return rc;
   }
   m->jit = &st->fns;
