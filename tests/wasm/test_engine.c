@@ -2661,6 +2661,288 @@ static void test_aot_marks_checked(void) {
   }
 }
 
+/* ---- simple loops (cgen.c: the unchecked copy of a loop) ---------------- */
+
+/* Kernels f(d, s, n, i) of four i32 parameters on 8 pages, each a loop
+ * the compiled tiers run in chunks without per-access checks when the
+ * header's checks pass. Every test runs them on each tier against the
+ * reference in C below (sequential, wrapping, checked), which is the
+ * interpreter's semantics written out. */
+#define LOOP_PAGES 8
+#define LOOP_BYTES (LOOP_PAGES * 65536u)
+/* XOR: do { m[d + i] = m[s + i] ^ 0x5a; i++ } while (i != n); return i */
+static const uint8_t k_xor[] = {
+    0x03, 0x40, 0x20, 0x00, 0x20, 0x03, 0x6a, 0x20, 0x01, 0x20, 0x03, 0x6a,
+    0x2d, 0x00, 0x00, 0x41, 0xda, 0x00, 0x73, 0x3a, 0x00, 0x00, 0x20, 0x03,
+    0x41, 0x01, 0x6a, 0x22, 0x03, 0x20, 0x02, 0x47, 0x0d, 0x00, 0x0b, 0x20,
+    0x03, 0x0b};
+/* DOWN: do { n--; m[d + n] = m[s + n] ^ 0x5a } while (n); return n */
+static const uint8_t k_down[] = {
+    0x03, 0x40, 0x20, 0x02, 0x41, 0x01, 0x6b, 0x21, 0x02, 0x20, 0x00, 0x20,
+    0x02, 0x6a, 0x20, 0x01, 0x20, 0x02, 0x6a, 0x2d, 0x00, 0x00, 0x41, 0xda,
+    0x00, 0x73, 0x3a, 0x00, 0x00, 0x20, 0x02, 0x0d, 0x00, 0x0b, 0x20, 0x02,
+    0x0b};
+/* WORDS: do { m32[d + 4i] = m32[s + 4i] + 1; i++ } while (i <u n); return i */
+static const uint8_t k_words[] = {
+    0x03, 0x40, 0x20, 0x00, 0x20, 0x03, 0x41, 0x02, 0x74, 0x6a, 0x20, 0x01,
+    0x20, 0x03, 0x41, 0x02, 0x74, 0x6a, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a,
+    0x36, 0x02, 0x00, 0x20, 0x03, 0x41, 0x01, 0x6a, 0x22, 0x03, 0x20, 0x02,
+    0x49, 0x0d, 0x00, 0x0b, 0x20, 0x03, 0x0b};
+/* BUMP: do { m32[d] = m32[d] * 3 + 1; i++ } while (i != n); return i
+ * (no closed form a C compiler could put in the loop's place) */
+static const uint8_t k_bump[] = {
+    0x03, 0x40, 0x20, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x41, 0x03, 0x6c,
+    0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x20, 0x03, 0x41, 0x01, 0x6a, 0x22,
+    0x03, 0x20, 0x02, 0x47, 0x0d, 0x00, 0x0b, 0x20, 0x03, 0x0b};
+
+/* BUMP4: BUMP with i += 4 and i <u n (a counter that can step past 2^32) */
+static const uint8_t k_bump4[] = {
+    0x03, 0x40, 0x20, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x41, 0x03, 0x6c,
+    0x41, 0x01, 0x6a, 0x36, 0x02, 0x00, 0x20, 0x03, 0x41, 0x04, 0x6a, 0x22,
+    0x03, 0x20, 0x02, 0x49, 0x0d, 0x00, 0x0b, 0x20, 0x03, 0x0b};
+
+enum { K_XOR, K_DOWN, K_WORDS, K_BUMP, K_BUMP4 };
+static const struct {
+  const uint8_t *code;
+  size_t len;
+} kernels[] = {{k_xor, sizeof k_xor}, {k_down, sizeof k_down},
+               {k_words, sizeof k_words}, {k_bump, sizeof k_bump},
+               {k_bump4, sizeof k_bump4}};
+
+/* One access of the reference: 0, or -1 when [a, a + n) is out of
+ * bounds (the trap). */
+static int ref_in(uint32_t a, unsigned n) {
+  return (uint64_t)a + n <= LOOP_BYTES ? 0 : -1;
+}
+
+/* The reference: runs kernel k on m with fuel *fuel (the entry's unit,
+ * then one per taken back-edge; < 0: unlimited). Returns the trap or
+ * PKW_OK, the result in *res. */
+static int ref_run(int k, uint8_t *m, uint32_t d, uint32_t s, uint32_t n,
+                   uint32_t i, int64_t *fuel, uint32_t *res) {
+  for (;;) {
+    if (*fuel >= 0 && --*fuel < 0) {
+      *fuel = 0;
+      return PKW_TRAP_OUT_OF_FUEL;
+    }
+    break;
+  }
+  for (;;) {
+    uint32_t v;
+    int more;
+    switch (k) {
+    case K_XOR:
+      if (ref_in(s + i, 1) || ref_in(d + i, 1))
+        return PKW_TRAP_MEMORY_OOB;
+      m[(uint32_t)(d + i)] = m[(uint32_t)(s + i)] ^ 0x5a;
+      i++;
+      more = i != n;
+      break;
+    case K_DOWN:
+      n--;
+      if (ref_in(s + n, 1) || ref_in(d + n, 1))
+        return PKW_TRAP_MEMORY_OOB;
+      m[(uint32_t)(d + n)] = m[(uint32_t)(s + n)] ^ 0x5a;
+      i = n;
+      more = n != 0;
+      break;
+    case K_WORDS:
+      if (ref_in(s + 4 * i, 4))
+        return PKW_TRAP_MEMORY_OOB;
+      memcpy(&v, m + (uint32_t)(s + 4 * i), 4);
+      v++;
+      if (ref_in(d + 4 * i, 4))
+        return PKW_TRAP_MEMORY_OOB;
+      memcpy(m + (uint32_t)(d + 4 * i), &v, 4);
+      i++;
+      more = i < n;
+      break;
+    default:
+      if (ref_in(d, 4))
+        return PKW_TRAP_MEMORY_OOB;
+      memcpy(&v, m + d, 4);
+      v = v * 3 + 1;
+      memcpy(m + d, &v, 4);
+      i += k == K_BUMP ? 1 : 4;
+      more = k == K_BUMP ? i != n : i < n;
+      break;
+    }
+    *res = i;
+    if (!more)
+      return PKW_OK;
+    if (*fuel >= 0 && --*fuel < 0) {
+      *fuel = 0;
+      return PKW_TRAP_OUT_OF_FUEL;
+    }
+  }
+}
+
+static uint8_t loop_ref_mem[LOOP_BYTES];
+
+/* Kernel k on the tier under test and on the reference, from the same
+ * memory: the same code, the same bytes, the same fuel left. */
+static void loop_case(int k, uint32_t d, uint32_t s, uint32_t n, uint32_t i,
+                      int64_t fuel) {
+  spec sp = {"iiii", "i", NULL, 0, 0, LOOP_PAGES, LOOP_PAGES, 0, 0};
+  fixture fx;
+  uint64_t args[4], r = 0, size = 0;
+  uint8_t *mem;
+  uint32_t want = 0, j;
+  int64_t fl = fuel;
+  int wrc;
+  sp.code = kernels[k].code;
+  sp.code_len = kernels[k].len;
+  load(&fx, &sp, NULL, NULL);
+  mem = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  CHECK(mem != NULL && size == LOOP_BYTES);
+  for (j = 0; j < LOOP_BYTES; j++)   /* every byte distinct from its xor */
+    mem[j] = (uint8_t)(j * 7u + (j >> 8));
+  memcpy(loop_ref_mem, mem, LOOP_BYTES);
+  wrc = ref_run(k, loop_ref_mem, d, s, n, i, &fl, &want);
+  args[0] = d;
+  args[1] = s;
+  args[2] = n;
+  args[3] = i;
+  pkw_instance_set_fuel(fx.inst, fuel);
+  {
+    int rc = pkw_call(fx.f, args, 4, &r, 1);
+    if (rc != wrc || (rc == PKW_OK && (uint32_t)r != want) ||
+        memcmp(mem, loop_ref_mem, LOOP_BYTES) != 0 ||
+        pkw_instance_fuel(fx.inst) != (fuel < 0 ? -1 : fl)) {
+      size_t at = 0;
+      while (at < LOOP_BYTES && mem[at] == loop_ref_mem[at])
+        at++;
+      fprintf(stderr,
+              "kernel %d (d %u s %u n %u i %u fuel %lld): rc %s want %s, "
+              "result %u want %u, fuel %lld want %lld, first byte apart "
+              "%zu\n",
+              k, d, s, n, i, (long long)fuel, pkw_errname(rc),
+              pkw_errname(wrc), (unsigned)r, want,
+              (long long)pkw_instance_fuel(fx.inst), (long long)fl, at);
+      exit(1);
+    }
+  }
+  unload(&fx);
+}
+
+/* In bounds: lengths around the chunk (65536 iterations), overlapping
+ * source and destination either way (a loop-carried dependency the C
+ * compiler must not vectorize away), counting up, down and by words. */
+static void test_loop_results(void) {
+  static const uint32_t lens[] = {1, 2, 3, 7, 64, 1000, 65535, 65536, 65537,
+                                  200000};
+  size_t j;
+  for (j = 0; j < sizeof lens / sizeof lens[0]; j++) {
+    uint32_t n = lens[j];
+    loop_case(K_XOR, 262144, 0, n, 0, -1);
+    loop_case(K_XOR, 1, 0, n, 0, -1);        /* d = s + 1 */
+    loop_case(K_XOR, 0, 1, n, 0, -1);        /* d = s - 1 */
+    loop_case(K_XOR, 4096, 4096, n, 0, -1);  /* in place */
+    loop_case(K_DOWN, 262144, 0, n, 0, -1);
+    loop_case(K_DOWN, 1, 0, n, 0, -1);
+    loop_case(K_DOWN, 0, 1, n, 0, -1);
+    if (n <= 100000) {
+      loop_case(K_WORDS, 131072, 0, n, 0, -1);
+      loop_case(K_WORDS, 4, 0, n, 0, -1);    /* one word ahead */
+      loop_case(K_WORDS, 0, 4, n, 0, -1);
+    }
+    loop_case(K_BUMP, 100, 0, n, 0, -1);
+    loop_case(K_BUMP4, 100, 0, n, 0, -1);
+  }
+  /* A start past the end of the count: `<` stops after one iteration. */
+  loop_case(K_WORDS, 131072, 0, 5, 9, -1);
+}
+
+/* Out of bounds within the loop: the trap at the same iteration, every
+ * byte before it written, none after; addresses near 2^32; an index that
+ * wraps around 2^32 with every access in bounds. */
+static void test_loop_bounds(void) {
+  loop_case(K_XOR, LOOP_BYTES - 100, 0, 1000, 0, -1);      /* store */
+  loop_case(K_XOR, 0, LOOP_BYTES - 100, 1000, 0, -1);      /* load */
+  loop_case(K_XOR, LOOP_BYTES - 70000, 0, 200000, 0, -1);  /* 2nd chunk */
+  loop_case(K_XOR, 0xfffffff0u, 0, 32, 0, -1);
+  loop_case(K_XOR, 0, 0xffffffffu, 2, 0, -1);
+  loop_case(K_XOR, 16, 0x8000, 8, 0xfffffff8u, -1);        /* i wraps */
+  loop_case(K_XOR, 0xfffffff0u, 0x8000, 0x20, 0x10, -1);   /* d + i wraps */
+  loop_case(K_XOR, 0x8000, 0xfffffff0u, 0x20, 0x10, -1);   /* s + i wraps */
+  loop_case(K_DOWN, LOOP_BYTES - 100, 0, 1000, 0, -1);
+  loop_case(K_DOWN, 0, 0xfffffff0u, 0x20, 0, -1);
+  loop_case(K_WORDS, LOOP_BYTES - 402, 0, 1000, 0, -1);    /* straddles */
+  loop_case(K_WORDS, 0, 0x40000000u, 10, 0, -1);
+  loop_case(K_WORDS, 0x100, 0x200, 0x40000002u, 0x3ffffffeu, -1); /* 4i wraps */
+  loop_case(K_WORDS, 0x7ffffffcu, 0, 0x20000002u, 0x1fffffffu, -1);
+  loop_case(K_BUMP, LOOP_BYTES - 3, 0, 10, 0, -1);
+  /* A counter that steps past 2^32 and on (`<` still holds): the loop
+   * goes on until the fuel ends it. */
+  loop_case(K_BUMP4, 64, 0, 0xffffffffu, 0xffffffe0u, 100);
+  loop_case(K_BUMP4, 64, 0, 0xfffffffcu, 0xfffff000u, -1);  /* up to it */
+}
+
+/* Fuel: the units left after a loop that ends, across chunks, and the
+ * iteration at which it runs out (the memory as far as it got). */
+static void test_loop_fuel(void) {
+  loop_case(K_XOR, 262144, 0, 1000, 0, 5000);
+  loop_case(K_XOR, 262144, 0, 1000, 0, 1000);   /* exactly enough */
+  loop_case(K_XOR, 262144, 0, 1000, 0, 999);    /* one short */
+  loop_case(K_XOR, 262144, 0, 1000, 0, 500);
+  loop_case(K_XOR, 262144, 0, 200000, 0, 70000);  /* in the 2nd chunk */
+  loop_case(K_XOR, 262144, 0, 200000, 0, 65537);
+  loop_case(K_XOR, 262144, 0, 200000, 0, (int64_t)1 << 40);
+  loop_case(K_DOWN, 262144, 0, 1000, 0, 300);
+  loop_case(K_WORDS, 131072, 0, 1000, 0, 10);
+  loop_case(K_BUMP, 100, 0, 100000, 0, 65536);
+  loop_case(K_BUMP, 100, 0, 1, 0, 0);           /* the entry's unit */
+}
+
+/* A loop of 2^32 - 1 iterations on one word stops when another thread
+ * interrupts it (the unchecked copy reads the flag between chunks). */
+static void test_loop_interrupt(void) {
+  spec sp = {"iiii", "i", k_bump, sizeof k_bump, 0, LOOP_PAGES, LOOP_PAGES,
+             0, 0};
+  fixture fx;
+  pthread_t th;
+  uint64_t args[4] = {64, 0, 0xffffffffu, 0}, r;
+  load(&fx, &sp, NULL, NULL);
+  CHECK(pthread_create(&th, NULL, interrupter, fx.inst) == 0);
+  CHECK_RC(pkw_call(fx.f, args, 4, &r, 1), PKW_TRAP_INTERRUPTED);
+  pthread_join(th, NULL);
+  /* Usable after: a short call runs to its end. */
+  args[2] = 10;
+  CHECK_RC(pkw_call(fx.f, args, 4, &r, 1), PKW_OK);
+  CHECK(r == 10);
+  unload(&fx);
+}
+
+/* The compiled tiers' C of each kernel has the unchecked copy (else the
+ * tests above would pass on the checked one alone). */
+static void test_loop_versioned(void) {
+  size_t k;
+  unsigned fl;
+  for (k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
+    for (fl = 0; fl < 2; fl++) {
+      spec sp = {"iiii", "i", NULL, 0, 0, LOOP_PAGES, LOOP_PAGES, 0, 0};
+      buf b;
+      pkw_module *m;
+      char *c = NULL, err[256];
+      size_t len = 0;
+      sp.code = kernels[k].code;
+      sp.code_len = kernels[k].len;
+      build(&b, &sp);
+      CHECK_RC(pkw_module_decode_ex(NULL, b.b, b.n, 0, &m, err, sizeof err),
+               PKW_OK);
+      CHECK_RC(pkw_module_cgen_ex(m, fl ? PKW_CGEN_AOT : 0, &c, &len, err,
+                                  sizeof err),
+               PKW_OK);
+      if (strstr(c, "for (k_ = 0; k_ < m_; k_++)") == NULL) {
+        fprintf(stderr, "kernel %zu (%s): no unchecked copy\n", k,
+                fl ? "aot" : "jit");
+        exit(1);
+      }
+      free(c);
+      pkw_module_destroy(m);
+    }
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -2716,6 +2998,11 @@ static const struct {
     {"wasm_call_limits_exact", test_call_limits_exact},
     {"wasm_call_limits_both", test_call_limits_both},
     {"wasm_fuel_loop_calls", test_fuel_loop_calls},
+    {"wasm_loop_results", test_loop_results},
+    {"wasm_loop_bounds", test_loop_bounds},
+    {"wasm_loop_fuel", test_loop_fuel},
+    {"wasm_loop_interrupt", test_loop_interrupt},
+    {"wasm_loop_versioned", test_loop_versioned},
 };
 
 int main(int argc, char **argv) {

@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 8
+#define PKW_CGEN_VERSION 9
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -530,6 +530,10 @@ typedef struct fgen {
   int loops;                  /* it has a backward branch */
   int merged;                 /* writing a loop's merged entry (see
                                  find_merges): its call's checks */
+  struct vloop *vl;           /* the simple loop being written, or NULL
+                                 (see "simple loops") */
+  struct vloop *vlbuf;        /* room for the analysis (NULL: none) */
+  uint32_t vlh;               /* vl's header */
   char *err;
   size_t errlen;
 } fgen;
@@ -551,6 +555,9 @@ static void branch(fgen *g, uint32_t p) {
     out(g->b, "goto L%u;", t);
   else if (g->label[t] & LBL_MERGE)   /* the call there charges for both */
     out(g->b, "goto Lm%u;", t);
+  else if (g->vl != NULL && t == g->vlh)   /* its checked copy */
+    out(g->b, g->leaf ? "{ FUELL(); goto Lv%u; }" : "{ FUEL(); goto Lv%u; }",
+        t);
   else
     out(g->b, g->leaf ? "{ FUELL(); goto L%u; }" : "{ FUEL(); goto L%u; }", t);
 }
@@ -684,6 +691,423 @@ static void find_merges(fgen *g) {
         break;
     }
   }
+}
+
+/* ---- simple loops ----------------------------------------------------------
+ *
+ * A loop whose body is straight code (no branch in, none out but its one
+ * back-edge at the end, no call, nothing that can trap but memory
+ * accesses) and whose addresses move by a constant step per iteration
+ * gets a second copy without checks. At the header, the C counts the
+ * iterations left (the back-edge compares a counter of constant step with
+ * a constant or a slot the loop does not write) and checks once, for a
+ * chunk of them, that every access of every iteration is in bounds, that
+ * no address or counter wraps around 2^32, and that the fuel lasts the
+ * chunk without one of its checks failing. If so, the chunk runs with no
+ * check, its address arithmetic in 64 bits (affine in the iteration, so
+ * that the C compiler may vectorize it), and its back-edges are charged
+ * at once; if not, the checked copy runs the loop to its end, as before.
+ * The same iterations run either way, so memory, slots and fuel end the
+ * same, and every trap happens in the checked copy, where it always did.
+ * The interrupt flag is read between chunks, at most VL_CHUNK iterations
+ * apart, as the checked copy reads it at its back-edges.
+ *
+ * The analysis is a walk of the body with, per slot, an affine value:
+ * the sum of a few slots' values at the header (each times a small
+ * constant) plus a constant, exact as long as nothing wraps (which the
+ * header checks for every affine value the body computes). At the
+ * header, a slot the loop does not write has its own value there, an
+ * induction slot too (one that the walk ends at its value at the header
+ * plus a constant, its step: the walk is repeated until that set is
+ * stable), any other slot no affine value. The unchecked copy computes
+ * every affine value in 64 bits ("wide": exact, below 2^32 by the
+ * checks), and reads a slot as wide where its value there is.
+ */
+
+static unsigned load_size(uint32_t op);
+
+#define VL_TERMS 4             /* slots in one affine value */
+#define VL_GROUPS 24           /* ranges checked at a header */
+#define VL_MAX_WORDS 2048u     /* code words of a body */
+#define VL_CHUNK 65536         /* iterations between interrupt reads */
+#define VL_KMAX ((int64_t)1 << 40)
+#define VL_CMAX ((int64_t)1 << 16)   /* |coefficient| */
+#define VL_SMAX ((int64_t)1 << 24)   /* |step| */
+
+typedef struct aff {
+  uint8_t ok, n;               /* ok 0: not affine */
+  uint32_t slot[VL_TERMS];     /* increasing */
+  int32_t coef[VL_TERMS];
+  int64_t k;
+} aff;
+
+typedef struct vgroup {
+  aff a;                       /* the terms (a.k unused) */
+  int64_t step;
+  int64_t kmin, kmax;          /* of the values: in [0, 2^32) */
+  int64_t kend;                /* of accesses: k + offset + size <= ms */
+  int mem;
+} vgroup;
+
+enum { VL_NE, VL_LT, VL_GT };
+
+typedef struct vloop {
+  uint32_t h, be, next;        /* header, back-edge, the word after it */
+  uint32_t nslots;
+  uint8_t *written, *iv;
+  uint8_t *cw;                 /* per slot, writing the copy: holds its
+                                  wide value */
+  uint8_t wpc[VL_MAX_WORDS];   /* per word of the body: the instruction
+                                  there writes an affine value */
+  int64_t *step;               /* of induction slots */
+  aff *st;                     /* per slot, during a walk */
+  vgroup grp[VL_GROUPS];
+  uint32_t ngrp;
+  int fail;                    /* the walk met something it cannot check */
+  aff cnt;                     /* the counter at the back-edge */
+  uint32_t cslot;              /* its slot */
+  int cmp;                     /* VL_NE, VL_LT, VL_GT */
+  int bimm;                    /* the bound is the constant bound */
+  uint32_t bound;              /* or the slot bound */
+} vloop;
+
+static aff aff_none(void) {
+  aff a;
+  memset(&a, 0, sizeof a);
+  return a;
+}
+
+static aff aff_const(int64_t k) {
+  aff a = aff_none();
+  a.ok = 1;
+  a.k = k;
+  return a;
+}
+
+/* a + c * b: terms merged by slot, limits kept. */
+static aff aff_madd(aff a, aff b, int64_t c) {
+  aff r = aff_none();
+  uint32_t i = 0, j = 0;
+  if (!a.ok || !b.ok)
+    return r;
+  while (i < a.n || j < b.n) {
+    uint32_t s;
+    int64_t cf;
+    if (j >= b.n || (i < a.n && a.slot[i] < b.slot[j])) {
+      s = a.slot[i];
+      cf = a.coef[i++];
+    } else if (i >= a.n || b.slot[j] < a.slot[i]) {
+      s = b.slot[j];
+      cf = c * b.coef[j++];
+    } else {
+      s = a.slot[i];
+      cf = a.coef[i++] + c * b.coef[j++];
+    }
+    if (cf == 0)
+      continue;
+    if (r.n == VL_TERMS || cf > VL_CMAX || cf < -VL_CMAX)
+      return aff_none();
+    r.slot[r.n] = s;
+    r.coef[r.n++] = (int32_t)cf;
+  }
+  r.k = a.k + c * b.k;
+  if (r.k > VL_KMAX || r.k < -VL_KMAX)
+    return aff_none();
+  r.ok = 1;
+  return r;
+}
+
+static aff aff_scale(aff a, int64_t c) {
+  return aff_madd(aff_const(0), a, c);
+}
+
+static aff aff_addk(aff a, int64_t k) {
+  return aff_madd(a, aff_const(k), 1);
+}
+
+/* Slot s as an operand: its value at the header if the loop does not
+ * write it, else its current value in the walk. */
+static aff vl_read(const vloop *L, uint32_t s) {
+  if (s >= L->nslots)
+    return aff_none();
+  if (!L->written[s]) {
+    aff a = aff_const(0);
+    a.n = 1;
+    a.slot[0] = s;
+    a.coef[0] = 1;
+    return a;
+  }
+  return L->st[s];
+}
+
+static int64_t aff_step(const vloop *L, const aff *a) {
+  int64_t st = 0;
+  uint32_t i;
+  for (i = 0; i < a->n; i++)
+    if (L->written[a->slot[i]] && L->iv[a->slot[i]])
+      st += a->coef[i] * L->step[a->slot[i]];
+  return st;
+}
+
+/* A value that must stay in [0, 2^32) for every iteration of a chunk;
+ * with mem, an access of size bytes at offset off that must be in
+ * bounds. */
+static void vl_range(vloop *L, const aff *a, int mem, uint64_t off,
+                     unsigned size) {
+  int64_t step;
+  uint32_t i;
+  vgroup *gp;
+  if (!a->ok) {
+    L->fail = 1;
+    return;
+  }
+  step = aff_step(L, a);
+  if (step > VL_SMAX || step < -VL_SMAX) {
+    L->fail = 1;
+    return;
+  }
+  for (i = 0; i < L->ngrp; i++) {
+    gp = &L->grp[i];
+    if (gp->step == step && gp->a.n == a->n &&
+        memcmp(gp->a.slot, a->slot, a->n * sizeof a->slot[0]) == 0 &&
+        memcmp(gp->a.coef, a->coef, a->n * sizeof a->coef[0]) == 0)
+      break;
+  }
+  if (i == L->ngrp) {
+    if (L->ngrp == VL_GROUPS) {
+      L->fail = 1;
+      return;
+    }
+    gp = &L->grp[L->ngrp++];
+    gp->a = *a;
+    gp->step = step;
+    gp->kmin = gp->kmax = a->k;
+    gp->kend = 0;
+    gp->mem = 0;
+  }
+  gp = &L->grp[i];
+  if (a->k < gp->kmin)
+    gp->kmin = a->k;
+  if (a->k > gp->kmax)
+    gp->kmax = a->k;
+  if (mem) {
+    int64_t e = a->k + (int64_t)off + (int64_t)size;
+    if (!gp->mem || e > gp->kend)
+      gp->kend = e;
+    gp->mem = 1;
+  }
+}
+
+/* The slot an instruction of a body writes (NONE_SLOT: none). */
+static uint32_t vl_dest(uint32_t op, const uint32_t *p) {
+  if (op == PKW_OP_GLOBAL_SET || op == PKW_OP_MARK ||
+      op == PKW_OP_I32_STORE_ADDI ||
+      (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32))
+    return NONE_SLOT;
+  return p[1];
+}
+
+/* Instructions a body may hold: nothing that branches, calls, grows
+ * memory or traps, but loads and stores. */
+static int vl_op_ok(uint32_t op) {
+  return pure_op(op) || op == PKW_OP_GLOBAL_SET ||
+         op == PKW_OP_MARK || op == PKW_OP_I32_LOAD_ADDI ||
+         op == PKW_OP_I32_LOAD8_U_ADDI || op == PKW_OP_I32_STORE_ADDI ||
+         (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32);
+}
+
+/* One walk of the body: the values, and the ranges the header checks. */
+static void vl_walk(const fgen *g, vloop *L) {
+  uint32_t pc, s;
+  L->ngrp = 0;
+  L->fail = 0;
+  for (s = 0; s < L->nslots; s++) {
+    L->st[s] = aff_none();
+    if (L->iv[s]) {   /* its value at the header */
+      L->st[s] = aff_const(0);
+      L->st[s].n = 1;
+      L->st[s].slot[0] = s;
+      L->st[s].coef[0] = 1;
+    }
+  }
+  for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
+    const uint32_t *p = g->code + pc;
+    uint32_t op = op_of(p[0]), d = vl_dest(op, p);
+    aff v = aff_none(), a;
+    if (op == PKW_OP_I32_ADD || op == PKW_OP_I32_SUB)
+      v = aff_madd(vl_read(L, p[2]), vl_read(L, p[3]),
+                   op == PKW_OP_I32_ADD ? 1 : -1);
+    else if (op == PKW_OP_I32_ADD_IMM)
+      v = aff_addk(vl_read(L, p[2]), (int32_t)p[3]);
+    else if (op == PKW_OP_I32_SUB_IMM)
+      v = aff_addk(vl_read(L, p[2]), -(int64_t)(int32_t)p[3]);
+    else if (op == PKW_OP_I32_MUL_IMM && p[3] <= VL_CMAX)
+      v = aff_scale(vl_read(L, p[2]), p[3]);
+    else if (op == PKW_OP_I32_SHL_IMM && (p[3] & 31) <= 16)
+      v = aff_scale(vl_read(L, p[2]), (int64_t)1 << (p[3] & 31));
+    else if (op == PKW_OP_COPY)
+      v = vl_read(L, p[2]);
+    else if (op == PKW_OP_CONST32)
+      v = aff_const(p[2]);
+    if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
+      a = vl_read(L, p[2]);
+      vl_range(L, &a, 1, p[3], load_size(op));
+    } else if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
+      a = vl_read(L, p[1]);
+      vl_range(L, &a, 1, p[3], load_size(op));
+    } else if (op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI ||
+               op == PKW_OP_I32_STORE_ADDI) {
+      a = aff_addk(vl_read(L, p[2 - (op == PKW_OP_I32_STORE_ADDI)]),
+                   (int32_t)p[3]);
+      vl_range(L, &a, 1, p[4],
+               op == PKW_OP_I32_LOAD8_U_ADDI ? 1u : 4u);
+    }
+    if (d == NONE_SLOT)
+      continue;
+    if (d >= L->nslots) {
+      L->fail = 1;
+      return;
+    }
+    L->wpc[pc - L->h] = v.ok;
+    if (v.ok)
+      vl_range(L, &v, 0, 0, 0);
+    L->st[d] = v;
+  }
+}
+
+/* The back-edge at be: its form, counter and bound. 0, or -1. */
+static int vl_edge(const fgen *g, vloop *L) {
+  const uint32_t *p = g->code + L->be;
+  uint32_t op = op_of(p[0]), a = p[1], b = p[2];
+  L->bimm = 1;
+  switch (op) {
+  case PKW_OP_BR_IF: L->cmp = VL_NE; L->bound = 0; break;
+  case PKW_OP_I32_NE_IMM_BR_IF: L->cmp = VL_NE; L->bound = b; break;
+  case PKW_OP_I32_LT_U_IMM_BR_IF: L->cmp = VL_LT; L->bound = b; break;
+  case PKW_OP_I32_GT_U_IMM_BR_IF: L->cmp = VL_GT; L->bound = b; break;
+  case PKW_OP_I32_NE_BR_IF: case PKW_OP_I32_LT_U_BR_IF:
+    L->bimm = 0;
+    L->cmp = op == PKW_OP_I32_NE_BR_IF ? VL_NE : VL_LT;
+    if (b < L->nslots && !L->written[b]) {
+      L->bound = b;
+    } else if (a < L->nslots && !L->written[a]) {
+      /* inv != c, or inv < c: c > inv */
+      L->bound = a;
+      a = b;
+      if (L->cmp == VL_LT)
+        L->cmp = VL_GT;
+    } else {
+      return -1;
+    }
+    break;
+  default: return -1;
+  }
+  L->cslot = a;
+  return 0;
+}
+
+/* Whether the loop at header h is simple; fills L. 0, or -1. */
+static int vl_find(const fgen *g, vloop *L, uint32_t h) {
+  uint32_t pc, s, round, op = 0, bpos = 0;
+  int64_t st;
+  for (pc = h; pc < g->ncode; pc += insn_len(g, pc)) {
+    op = op_of(g->code[pc]);
+    if (pc != h && (g->label[pc] & LBL_TARGET))
+      return -1;
+    if (pc - h > VL_MAX_WORDS)
+      return -1;
+    if (op == PKW_OP_BR_IF)
+      bpos = 2;
+    else if (op == PKW_OP_I32_NE_IMM_BR_IF || op == PKW_OP_I32_LT_U_IMM_BR_IF ||
+             op == PKW_OP_I32_GT_U_IMM_BR_IF || op == PKW_OP_I32_NE_BR_IF ||
+             op == PKW_OP_I32_LT_U_BR_IF)
+      bpos = 3;
+    else if (vl_op_ok(op))
+      continue;
+    else
+      return -1;
+    if (target(g, pc + bpos) != h)
+      return -1;
+    break;
+  }
+  if (pc >= g->ncode || pc == h)
+    return -1;
+  L->h = h;
+  L->be = pc;
+  L->next = pc + insn_len(g, pc);
+  if (L->next >= g->ncode)
+    return -1;
+  memset(L->written, 0, L->nslots);
+  for (pc = h; pc < L->be; pc += insn_len(g, pc)) {
+    uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
+    if (d != NONE_SLOT) {
+      if (d >= L->nslots)
+        return -1;
+      L->written[d] = 1;
+    }
+  }
+  if (vl_edge(g, L) < 0)
+    return -1;
+  for (s = 0; s < L->nslots; s++) {
+    L->iv[s] = L->written[s];
+    L->step[s] = 0;
+  }
+  /* Shrink the induction set (and settle the steps) until a walk leaves
+   * it as it was: that walk's ranges are the checks. */
+  for (round = 0;; round++) {
+    int changed = 0;
+    if (round == 8)
+      return -1;
+    vl_walk(g, L);
+    for (s = 0; s < L->nslots; s++) {
+      const aff *v = &L->st[s];
+      int iv = L->iv[s] && v->ok && v->n == 1 && v->slot[0] == s &&
+               v->coef[0] == 1;
+      if (iv != L->iv[s] || (iv && L->step[s] != v->k))
+        changed = 1;
+      L->iv[s] = (uint8_t)iv;
+      L->step[s] = iv ? v->k : 0;
+    }
+    if (!changed)
+      break;
+  }
+  if (L->fail)
+    return -1;
+  /* The counter: affine, moving the way the comparison ends. */
+  L->cnt = vl_read(L, L->cslot);
+  if (!L->cnt.ok)
+    return -1;
+  st = aff_step(L, &L->cnt);
+  if (st == 0 || (L->cmp == VL_LT && st < 0) || (L->cmp == VL_GT && st > 0))
+    return -1;
+  vl_range(L, &L->cnt, 0, 0, 0);
+  if (L->fail)
+    return -1;
+  for (s = 0; s < L->ngrp; s++)
+    if (L->grp[s].mem)
+      return 0;
+  return -1;   /* no access: nothing to gain */
+}
+
+/* The analysis' room for a frame of n slots: one block (NULL: no room,
+ * and no loop gets the unchecked copy). */
+static vloop *vl_alloc(const pkw_alloc *alloc, uint32_t n) {
+  size_t sz = sizeof(vloop) + (size_t)n * (sizeof(aff) + sizeof(int64_t) + 4);
+  vloop *L = pkw__realloc(alloc, NULL, sz);
+  char *q;
+  if (L == NULL)
+    return NULL;
+  memset(L, 0, sz);
+  q = (char *)(L + 1);
+  L->st = (aff *)(void *)q;
+  q += (size_t)n * sizeof(aff);
+  L->step = (int64_t *)(void *)q;
+  q += (size_t)n * sizeof(int64_t);
+  L->written = (uint8_t *)q;
+  L->iv = L->written + n;
+  L->cw = L->iv + n;
+  L->nslots = n;
+  return L;
 }
 
 /* Numeric instructions: the C of exec.c's handlers. a, b are slots. */
@@ -1284,6 +1708,185 @@ case PKW_OP_##name:                                                     \
   return 0;
 }
 
+/* ---- simple loops: the unchecked copy ------------------------------------ */
+
+/* A signed constant added in C (u64 arithmetic: wraps as it must). */
+static void vl_addk(cbuf *o, int64_t k) {
+  if (k < 0)
+    out(o, " - %lluull", (unsigned long long)-k);
+  else if (k > 0)
+    out(o, " + %lluull", (unsigned long long)k);
+}
+
+/* Slot s as a 64-bit operand of the copy: a wide slot holds its exact
+ * value (below 2^32, the header checked), another its low half. */
+static void vl_opnd(fgen *g, uint32_t s) {
+  if (g->vl->cw[s])
+    out(g->b, "R(%u)", s);
+  else
+    out(g->b, "(u64)U32(%u)", s);
+}
+
+/* An instruction of the unchecked copy that differs from the checked
+ * one: accesses without their check, writes of wide slots in 64 bits.
+ * Returns 1 when it wrote the instruction. */
+static int vl_insn(fgen *g, uint32_t pc) {
+  cbuf *o = g->b;
+  const uint32_t *p = g->code + pc;
+  uint32_t op = op_of(p[0]);
+  const vloop *L = g->vl;
+  if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
+    out(o, "{ u64 ea_ = ");
+    vl_opnd(g, p[2]);
+    out(o, " + %uu; R(%u) = %s(mb + ea_); }", p[3], p[1], load_expr(op));
+    return 1;
+  }
+  if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
+    unsigned n = load_size(op);
+    out(o, "{ u64 ea_ = ");
+    vl_opnd(g, p[1]);
+    out(o, " + %uu; *(%s *)(mb + ea_) = (%s)R(%u); }", p[3], store_type(n),
+        store_type(n), p[2]);
+    return 1;
+  }
+  if (op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI) {
+    out(o, "{ u64 ea_ = ");
+    vl_opnd(g, p[2]);
+    vl_addk(o, (int32_t)p[3]);
+    out(o, " + %uu; R(%u) = %s(mb + ea_); }", p[4], p[1],
+        op == PKW_OP_I32_LOAD_ADDI ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+    return 1;
+  }
+  if (op == PKW_OP_I32_STORE_ADDI) {
+    out(o, "{ u64 ea_ = ");
+    vl_opnd(g, p[1]);
+    vl_addk(o, (int32_t)p[3]);
+    out(o, " + %uu; *(u32 *)(mb + ea_) = U32(%u); }", p[4], p[2]);
+    return 1;
+  }
+  if (vl_dest(op, p) == NONE_SLOT || !L->wpc[pc - L->h] ||
+      op == PKW_OP_CONST32)
+    return 0;
+  /* An affine value: one of the affine instructions (vl_walk). */
+  out(o, "R(%u) = ", p[1]);
+  vl_opnd(g, p[2]);
+  switch (op) {
+  case PKW_OP_I32_ADD: out(o, " + "); vl_opnd(g, p[3]); break;
+  case PKW_OP_I32_SUB: out(o, " - "); vl_opnd(g, p[3]); break;
+  case PKW_OP_I32_ADD_IMM: vl_addk(o, (int32_t)p[3]); break;
+  case PKW_OP_I32_SUB_IMM: vl_addk(o, -(int64_t)(int32_t)p[3]); break;
+  case PKW_OP_I32_MUL_IMM: out(o, " * %uu", p[3]); break;
+  case PKW_OP_I32_SHL_IMM: out(o, " << %u", p[3] & 31); break;
+  case PKW_OP_COPY: break;
+  default:   /* cannot be: vl_walk makes no other write wide */
+    o->rc = PKW_EUNSUPPORTED;
+    break;
+  }
+  out(o, ";");
+  return 1;
+}
+
+/* The sum of an affine value's terms at the header, as an i64. */
+static void vl_terms(fgen *g, const aff *a) {
+  uint32_t i;
+  out(g->b, "(0");
+  for (i = 0; i < a->n; i++)
+    out(g->b, " %s %d * (i64)U32(%u)", a->coef[i] < 0 ? "-" : "+",
+        a->coef[i] < 0 ? -a->coef[i] : a->coef[i], a->slot[i]);
+  out(g->b, ")");
+}
+
+/* "(i64)v" for a signed constant. */
+static void vl_num(cbuf *o, int64_t v) {
+  out(o, v < 0 ? "(-(i64)%llu)" : "((i64)%llu)",
+      (unsigned long long)(v < 0 ? -v : v));
+}
+
+/* At the header of the simple loop L: the count, the checks, the
+ * unchecked chunk. Falls to Lv<h> (the checked copy) when a check fails. */
+static int vl_emit(fgen *g) {
+  cbuf *o = g->b;
+  vloop *L = g->vl;
+  const char *fv = g->aot || g->floc ? "fl" : "FUELV";
+  int64_t st = aff_step(L, &L->cnt), as = st < 0 ? -st : st;
+  uint32_t i, pc;
+  int r;
+  out(o, "\n { i64 e_ = ");
+  vl_terms(g, &L->cnt);
+  out(o, " + ");
+  vl_num(o, L->cnt.k);
+  out(o, ", b_ = ");
+  if (L->bimm)
+    out(o, "(i64)%uu", L->bound);
+  else
+    out(o, "(i64)U32(%u)", L->bound);
+  /* n_: the iterations left, the last one's back-edge not taken. */
+  out(o, ", n_ = 0, m_;\n  if (e_ >= 0 && e_ <= 0xffffffffll) ");
+  if (L->cmp == VL_NE)
+    out(o, "{ i64 d_ = %s; if (d_ >= 0 && d_ %% %llu == 0) "
+           "n_ = d_ / %llu + 1; }\n",
+        st > 0 ? "b_ - e_" : "e_ - b_", (unsigned long long)as,
+        (unsigned long long)as);
+  else
+    out(o, "n_ = %s ? 1 : (%s + %llu) / %llu + 1;\n",
+        L->cmp == VL_LT ? "e_ >= b_" : "e_ <= b_",
+        L->cmp == VL_LT ? "b_ - e_" : "e_ - b_", (unsigned long long)(as - 1),
+        (unsigned long long)as);
+  out(o, "  m_ = n_ < %d ? n_ : %d;\n  if (m_ > 0 && %s - (m_ - 1) >= %s",
+      VL_CHUNK, VL_CHUNK, fv, g->leaf ? "*ip_" : "INTR");
+  for (i = 0; i < L->ngrp; i++) {
+    const vgroup *gp = &L->grp[i];
+    out(o, "\n   && ");
+    vl_terms(g, &gp->a);
+    out(o, " + ");
+    vl_num(o, gp->kmin);
+    if (gp->step < 0) {
+      out(o, " + (m_ - 1) * ");
+      vl_num(o, gp->step);
+    }
+    out(o, " >= 0 && ");
+    vl_terms(g, &gp->a);
+    out(o, " + ");
+    vl_num(o, gp->kmax);
+    if (gp->step > 0) {
+      out(o, " + (m_ - 1) * ");
+      vl_num(o, gp->step);
+    }
+    out(o, " <= 0xffffffffll");
+    if (gp->mem) {
+      out(o, " && ");
+      vl_terms(g, &gp->a);
+      out(o, " + ");
+      vl_num(o, gp->kend);
+      if (gp->step > 0) {
+        out(o, " + (m_ - 1) * ");
+        vl_num(o, gp->step);
+      }
+      out(o, " <= (i64)ms");
+    }
+  }
+  out(o, ") {\n  i64 k_;");
+  /* Induction slots start wide (as the iterations leave them). */
+  for (i = 0; i < L->nslots; i++) {
+    L->cw[i] = L->written[i] && L->iv[i];
+    if (L->cw[i])
+      out(o, " R(%u) = U32(%u);", i, i);
+  }
+  out(o, "\n  for (k_ = 0; k_ < m_; k_++) {\n");
+  for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
+    uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
+    if (!vl_insn(g, pc) && (r = gen_insn(g, pc)) != 0)
+      return r;
+    if (d != NONE_SLOT)
+      L->cw[d] = L->wpc[pc - L->h];
+    out(o, "\n");
+  }
+  out(o, "  }\n  %s -= m_ - 1; if (m_ < n_) { %s; goto L%u; } goto L%u;\n"
+         " } }\nLv%u:",
+      fv, g->leaf ? "FUELL()" : "FUEL()", L->h, L->next, L->h);
+  return 0;
+}
+
 /* ---- folding (jit) ------------------------------------------------------------ */
 
 /* libtcc gives every C variable a place in memory and every statement a
@@ -1472,7 +2075,7 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
   return 1;
 }
 
-static int gen_func(fgen *g) {
+static int gen_body(fgen *g) {
   cbuf *o = g->b;
   char pend[400];             /* a folded expression (fold_text) */
   uint32_t pend_slot = 0;
@@ -1486,6 +2089,8 @@ static int gen_func(fgen *g) {
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
   g->regs = cd->frame_size <= PKW_CGEN_MAX_REG_SLOTS;
+  if (g->regs && g->loops && g->uses_mem)
+    g->vlbuf = vl_alloc(g->b->alloc, cd->frame_size);
   g->fast = g->conv[g->idx] == CONV_REG;
   if (o->slots_def != 1 + g->regs) {
     o->slots_def = 1 + g->regs;
@@ -1589,9 +2194,19 @@ static int gen_func(fgen *g) {
     int r;
     if (g->label[pc] & LBL_TARGET)
       out(o, "L%u:", pc);
+    if ((g->label[pc] & (LBL_BACK | LBL_MERGE)) == LBL_BACK &&
+        g->vlbuf != NULL && vl_find(g, g->vlbuf, pc) == 0) {
+      g->vl = g->vlbuf;
+      g->vlh = pc;
+      g->label[g->vl->next] |= LBL_TARGET;
+      if ((r = vl_emit(g)) != 0)
+        return r;
+    }
     from = o->n;
     if ((r = gen_insn(g, pc)) != 0)
       return r;
+    if (g->vl != NULL && pc == g->vl->be)
+      g->vl = NULL;
     if (!g->aot && g->regs &&
         fold_text(g, from, pc, pend, sizeof pend, &pend_slot)) {
       pc += len;
@@ -1654,6 +2269,15 @@ static int gen_func(fgen *g) {
     out(o, " return 0;\n}\n");
   }
   return o->rc;
+}
+
+/* One function's C (gen_body), and the room its loops' analysis took. */
+static int gen_func(fgen *g) {
+  int r = gen_body(g);
+  if (g->vlbuf != NULL)
+    pkw__realloc(g->b->alloc, g->vlbuf, 0);
+  g->vlbuf = g->vl = NULL;
+  return r;
 }
 
 /* Per defined function, which calling convention it gets (conv[i]):

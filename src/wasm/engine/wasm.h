@@ -260,6 +260,7 @@ const char *pkw_module_tier(const pkw_module *m);
   X("-fwrapv") X("-ffp-contract=off") X("-fsignaling-nans")                 \
   X("-fno-stack-protector")                                                 \
   X("-fno-builtin") X("-fno-tree-loop-distribute-patterns")                 \
+  X("-fvect-cost-model=cheap")                                              \
   X("-fvisibility=hidden") X("-fno-asynchronous-unwind-tables") X("-w")     \
   X("-Wl,--hash-style=sysv") X("-Wl,-z,now") X("-Wl,--build-id=none")       \
   X("-Wl,-z,noexecstack")
