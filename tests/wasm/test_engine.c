@@ -2943,6 +2943,30 @@ static void test_loop_versioned(void) {
     }
 }
 
+/* A simple loop's stores on a tracked instance (its unchecked copy
+ * keeps the marks): the chunks it wrote are dirty, and reset restores
+ * them; a loop that traps part way marks what it wrote. */
+static void test_loop_dirty(void) {
+  spec sp = {"iiii", "i", k_xor, sizeof k_xor, 0, 2, -1, 0, 0};
+  dirty_fx d;
+  uint64_t a[4] = {4000, 0, 8200, 0}, r = 0;
+  const uint8_t *m;
+  uint64_t size;
+  dirty_load(&d, &sp, NULL, NULL, 0);
+  CHECK_RC(pkw_call(d.f, a, 4, &r, 1), PKW_OK);   /* chunks 0, 1, 2 */
+  CHECK(r == 8200);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 3);
+  m = pkw_memory_data(pkw_instance_memory(d.inst), &size);
+  CHECK(m[3999] == 0 && m[4000] == 0x5a && m[12199] == 0x5a && m[12200] == 0);
+  dirty_reset(&d);
+  a[0] = 2u * 65536u - 100;
+  a[2] = 1000;
+  CHECK_RC(pkw_call(d.f, a, 4, &r, 1), PKW_TRAP_MEMORY_OOB);
+  CHECK(pkw_instance_dirty_chunks(d.inst) == 1);
+  dirty_reset(&d);
+  dirty_unload(&d);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -3003,6 +3027,7 @@ static const struct {
     {"wasm_loop_fuel", test_loop_fuel},
     {"wasm_loop_interrupt", test_loop_interrupt},
     {"wasm_loop_versioned", test_loop_versioned},
+    {"wasm_loop_dirty", test_loop_dirty},
 };
 
 int main(int argc, char **argv) {
