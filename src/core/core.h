@@ -57,6 +57,14 @@ void *pk__alloc(pk_host *h, size_t n);
 void *pk__realloc(pk_host *h, void *p, size_t n);
 void pk__free(pk_host *h, void *p);
 /*
+ * n bytes on cache lines of their own, for state that one thread writes
+ * on every call (a lane, an instance's backend state): a line shared with
+ * another thread's data makes each such store wait for the other core.
+ * *base gets the block to pk__free. NULL when out of memory.
+ */
+#define PK__CACHE_LINE 64
+void *pk__alloc_lines(pk_host *h, size_t n, void **base);
+/*
  * Spare large blocks. A closed plugin's big, mostly untouched buffers
  * (a wasm instance's value stack, frames and memory: about 1 MiB) wait
  * here for the next open rather than going back to the C library, whose
@@ -203,9 +211,7 @@ struct pk__lane {
   void *mem;            /* the block holding the lane (lane_get) */
 };
 
-/* Lanes start on a cache line of their own: two threads' lanes sharing
-   one would make each call's busy store wait for the other core. */
-#define PK__CACHE_LINE 64
+/* Lanes start on a cache line of their own (pk__alloc_lines). */
 
 /* The order of the lane flags' "busy" store and "slow" load (and of the
    other side's). Relaxed, with pk__os_membarrier on the rare side; under

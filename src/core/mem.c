@@ -24,6 +24,16 @@ void pk__free(pk_host *h, void *p) {
     pk__realloc(h, p, 0);
 }
 
+void *pk__alloc_lines(pk_host *h, size_t n, void **base) {
+  size_t size = (n + PK__CACHE_LINE - 1) & ~(size_t)(PK__CACHE_LINE - 1);
+  void *mem = size >= n ? pk__alloc(h, size + PK__CACHE_LINE) : NULL;
+  *base = mem;
+  if (mem == NULL)
+    return NULL;
+  return (void *)(((uintptr_t)mem + PK__CACHE_LINE - 1) &
+                  ~(uintptr_t)(PK__CACHE_LINE - 1));
+}
+
 int pk__spare_put(pk_host *h, void *p, size_t n) {
   size_t i;
   int kept = 0;

@@ -258,13 +258,10 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
   pk__lanetab *t = p->lanes, *nt;
   pk__lane *l;
   void *mem;
-  size_t size = (sizeof *l + PK__CACHE_LINE - 1) & ~(size_t)(PK__CACHE_LINE - 1);
   if (tid < t->n && t->lane[tid] != NULL)
     return t->lane[tid];
-  if ((mem = pk__alloc(h, size + PK__CACHE_LINE)) == NULL)
+  if ((l = pk__alloc_lines(h, sizeof *l, &mem)) == NULL)
     return NULL;
-  l = (pk__lane *)(((uintptr_t)mem + PK__CACHE_LINE - 1) &
-                   ~(uintptr_t)(PK__CACHE_LINE - 1));
   lane_init(p, l, tid);
   l->mem = mem;
   l->slow = 1; /* its first call sets it up */

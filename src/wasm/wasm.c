@@ -385,7 +385,7 @@ static void inst_destroy(pk__wstate *st) {
     pk__os_close(st->files[i]);
   pkw_image_destroy(st->own_image);
   pk__free(h, st->fns);
-  pk__free(h, st);
+  pk__free(h, st->mem);
 }
 
 /* A new engine instance of m's module for lane l (from m->image when
@@ -396,13 +396,16 @@ static int inst_create(pk__wmod *m, pk__lane *l, pk__wstate **out) {
   pk_host *h = p->host;
   pkw_limits lim = m->lim;
   pk__wstate *st;
+  void *mem;
   char err[256];
   uint32_t i;
   int rc;
 
-  if ((st = pk__alloc(h, sizeof *st)) == NULL)
+  /* Written on each call, by the thread the instance serves. */
+  if ((st = pk__alloc_lines(h, sizeof *st, &mem)) == NULL)
     return pk__perr(p, PK_ENOMEM, "out of memory for an instance");
   memset(st, 0, sizeof *st);
+  st->mem = mem;
   st->m = m;
   st->p = p;
   st->lane = l;
@@ -420,7 +423,7 @@ static int inst_create(pk__wmod *m, pk__lane *l, pk__wstate **out) {
                            sizeof err);
   if (rc != PKW_OK) {
     pkw_instance_destroy(st->inst); /* a trapped segment leaves one */
-    pk__free(h, st);
+    pk__free(h, st->mem);
     return pk__perr(p,
                     rc == PKW_ENOMEM   ? PK_ENOMEM
                     : rc == PKW_ELIMIT ? PK_ELIMIT

@@ -127,6 +127,7 @@ typedef struct pk__wstate {
   const pkw_image *image; /* reset_after_call: the state to return to */
   pkw_image *own_image;   /* ... when it is this instance's own */
   pk__os_watchdog *wd;
+  void *mem; /* the block holding it (pk__alloc_lines) */
 } pk__wstate;
 
 /* A host function imported by name, with its wasm type. */
