@@ -152,6 +152,9 @@ typedef struct pk__lane pk__lane;
 
 struct pk_func {
   pk_plugin *plugin;
+  /* p->lanes, kept here too (lane_get keeps them equal): the call path
+     finds the thread's lane in two loads from f (pk__lane_of). */
+  struct pk__lanetab *lanes;
   const char *name; /* owned by the plugin (names block) */
   char sigtext[PK__SIG_MAX];
   pk__sig sig;
@@ -330,6 +333,14 @@ struct pk_plugin {
 
 static inline pk__lane *pk__lane_find(pk_plugin *p) {
   const pk__lanetab *t = __atomic_load_n(&p->lanes, __ATOMIC_ACQUIRE);
+  unsigned tid = pk__tls_tid;
+  return tid < t->n ? t->lane[tid] : NULL;
+}
+
+/* The same for a function of the plugin, through f's copy of the table:
+   one dependent load less on the call path. */
+static inline pk__lane *pk__lane_of(const pk_func *f) {
+  const pk__lanetab *t = __atomic_load_n(&f->lanes, __ATOMIC_ACQUIRE);
   unsigned tid = pk__tls_tid;
   return tid < t->n ? t->lane[tid] : NULL;
 }

@@ -278,8 +278,11 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
     for (i = 0; i < n; i++)
       nt->lane[i] = i < t->n ? t->lane[i] : NULL;
     nt->lane[tid] = l;
-    /* Readers load the table without the lock: publish it whole. */
+    /* Readers load the table without the lock: publish it whole (the
+       tables it replaces stay until the plugin is freed). */
     __atomic_store_n(&p->lanes, nt, __ATOMIC_RELEASE);
+    for (i = 0; i < p->nfuncs; i++)
+      __atomic_store_n(&p->funcs[i].lanes, nt, __ATOMIC_RELEASE);
   } else {
     __atomic_store_n(&t->lane[tid], l, __ATOMIC_RELEASE);
   }
@@ -777,6 +780,8 @@ int pk__plugin_exports(pk_plugin *p, size_t n) {
   memset(p->funcs, 0, n * sizeof *p->funcs);
   p->nfuncs = n;
   p->nnamed = 0;
+  for (; n > 0; n--)
+    p->funcs[n - 1].lanes = p->lanes;
   return PK_OK;
 }
 
@@ -1307,7 +1312,7 @@ PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
 __attribute__((always_inline))
 #endif
 static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
-  pk__lane *l = pk__lane_find(f->plugin);
+  pk__lane *l = pk__lane_of(f);
   unsigned sl;
   int rc;
   if (PK__UNLIKELY(l == NULL))

@@ -84,12 +84,14 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
 #define PAYLOADS(v) ((uint64_t *)((uintptr_t)(v) + offsetof(pk_val, i64)))
 
 /* The scalar path, with the SDK's auto post-return (no call left to run
-   before this one) or after running the pending one. */
+   before this one) or after running the pending one. inl (a constant):
+   the module's functions are the instance's inline ones (fnv). */
 static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
                                      const pk_val *args, pk_val *results,
-                                     int compiled) {
+                                     int compiled, int inl) {
   /* The lane's instance: no other thread uses it during this call. */
   pk__wstate *st = l->inst;
+  pkw_func *fn = inl ? st->fnv[2 * f->bindex] : st->fns[2 * f->bindex];
   int rc;
   st->lane = l;
   /* pk_func_call cleared ctx.status and checked the counts and types.
@@ -97,11 +99,10 @@ static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
   if (f->sig.nresults == 1)
     results[0].type = f->sig.results[0];
   if (compiled) /* the engine's dispatch skipped (a constant here) */
-    rc = pkw_invoke_compiled(st->fns[2 * f->bindex], PAYLOADS(args),
-                             PAYLOADS(results), sizeof(pk_val));
+    rc = pkw_invoke_compiled(fn, PAYLOADS(args), PAYLOADS(results),
+                             sizeof(pk_val));
   else
-    rc = pkw_invoke(st->fns[2 * f->bindex], PAYLOADS(args),
-                    PAYLOADS(results), sizeof(pk_val));
+    rc = pkw_invoke(fn, PAYLOADS(args), PAYLOADS(results), sizeof(pk_val));
   if (PK__LIKELY(rc == PKW_OK))
     return l->ctx.status; /* a host import may have failed the call */
   return pk__wasm_map_rc(st, rc);
@@ -109,14 +110,15 @@ static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
 
 static inline int invoke_scalar(pk__lane *l, const pk_func *f,
                                 const pk_val *args, pk_val *results) {
-  return invoke_scalar_with(l, f, args, results, 0);
+  return invoke_scalar_with(l, f, args, results, 0, 0);
 }
 
 /* A thunk, which pk_func_call tail-calls first: the function is the
-   plugin's cur (the context is the plugin). */
+   lane's cur (the context is the lane). For a module whose functions fit
+   in the instance (PK__WFNS_INLINE). */
 static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
   pk__lane *l = (pk__lane *)(void *)c;
-  return invoke_scalar(l, l->cur, args, results);
+  return invoke_scalar_with(l, l->cur, args, results, 0, 1);
 }
 
 /* The same for a module with compiled code (tier jit or aot): straight
@@ -124,7 +126,7 @@ static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
 static int wasm_thunk_auto_compiled(pk_ctx *c, const pk_val *args,
                                     pk_val *results) {
   pk__lane *l = (pk__lane *)(void *)c;
-  return invoke_scalar_with(l, l->cur, args, results, 1);
+  return invoke_scalar_with(l, l->cur, args, results, 1, 1);
 }
 
 /* The same for a module whose post-return the host runs: the previous
@@ -153,7 +155,7 @@ static int wasm_invoke_scalar_compiled(pk__lane *l, pk_func *f,
   if (PK__UNLIKELY(((pk__wstate *)l->inst)->pending_post != NULL) &&
       l->in_host == 0)
     return invoke_scalar_post(l, f, args, results);
-  return invoke_scalar_with(l, f, args, results, 1);
+  return invoke_scalar_with(l, f, args, results, 1, 0);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
@@ -165,7 +167,7 @@ void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w) {
      path keeps this rare mode out of the fast one. */
   if (w->lowered || w->direct || m->limited || f->sig.nresults > 1)
     return;
-  if (m->auto_post)
+  if (m->auto_post && m->nexports <= PK__WFNS_INLINE)
     f->thunk = compiled ? wasm_thunk_auto_compiled : wasm_thunk_auto;
   f->invoke = compiled ? wasm_invoke_scalar_compiled : wasm_invoke_scalar;
   f->invoke_tags = 1;

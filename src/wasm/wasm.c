@@ -384,7 +384,8 @@ static void inst_destroy(pk__wstate *st) {
   for (i = 0; i < PK__WASI_MAX_FILES; i++)
     pk__os_close(st->files[i]);
   pkw_image_destroy(st->own_image);
-  pk__free(h, st->fns);
+  if (st->fns != st->fnv)
+    pk__free(h, st->fns);
   pk__free(h, st->mem);
 }
 
@@ -453,9 +454,10 @@ static int inst_bind(pk__wstate *st) {
   pk__wmod *m = st->m;
   uint32_t i;
   if (m->nexports > 0) {
-    if ((st->fns = pk__alloc(st->p->host,
-                             2 * (size_t)m->nexports * sizeof *st->fns)) ==
-        NULL)
+    if (m->nexports <= PK__WFNS_INLINE)
+      st->fns = st->fnv;
+    else if ((st->fns = pk__alloc(st->p->host, 2 * (size_t)m->nexports *
+                                                   sizeof *st->fns)) == NULL)
       return pk__perr(st->p, PK_ENOMEM, "out of memory for an instance");
     for (i = 0; i < m->nexports; i++) {
       st->fns[2 * i] = export_func(st, m->exports[i].fn);

@@ -97,6 +97,10 @@ typedef struct pk__wmod {
 } pk__wmod;
 
 /* One instance. */
+/* Exports whose functions an instance keeps inline (fnv): the scalar
+   path reaches them in one load from the instance state. */
+#define PK__WFNS_INLINE 16
+
 typedef struct pk__wstate {
   pk__wmod *m;
   pk_plugin *p;
@@ -104,7 +108,8 @@ typedef struct pk__wstate {
                      close): its status, arena and host-call state */
   pkw_module *mod;
   pkw_instance *inst;
-  pkw_func **fns;      /* per export: its function, then its post-return */
+  pkw_func **fns;      /* per export: its function, then its post-return
+                          (fnv when they fit) */
   pkw_func *realloc_fn;
   pkw_func *fini;
   pkw_func *unwind;       /* plugkit_unwind (SDK modules), or NULL */
@@ -128,6 +133,7 @@ typedef struct pk__wstate {
   pkw_image *own_image;   /* ... when it is this instance's own */
   pk__os_watchdog *wd;
   void *mem; /* the block holding it (pk__alloc_lines) */
+  pkw_func *fnv[2 * PK__WFNS_INLINE];
 } pk__wstate;
 
 /* A host function imported by name, with its wasm type. */
