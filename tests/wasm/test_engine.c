@@ -2943,6 +2943,34 @@ static void test_loop_versioned(void) {
     }
 }
 
+/* A copy of an i64 in a simple loop stays whole in its unchecked copy:
+ * do { y = x; m64[d + 8i] = y; i++ } while (i != n), x an i64 the loop
+ * does not write (a copy has no type: only i32 values it computes may be
+ * widened). */
+static void test_loop_copy_i64(void) {
+  static const uint8_t code[] = {
+      0x03, 0x40, 0x20, 0x04, 0x21, 0x05, 0x20, 0x00, 0x20, 0x03, 0x41,
+      0x03, 0x74, 0x6a, 0x20, 0x05, 0x37, 0x03, 0x00, 0x20, 0x03, 0x41,
+      0x01, 0x6a, 0x22, 0x03, 0x20, 0x02, 0x47, 0x0d, 0x00, 0x0b, 0x20,
+      0x03, 0x0b};
+  spec sp = {"iiiiII", "i", code, sizeof code, 0, 1, 1, 0, 0};
+  fixture fx;
+  uint64_t a[6] = {1024, 0, 100, 0, 0x1122334455667788ull, 0}, r = 0, size;
+  uint8_t *m;
+  uint32_t i;
+  load(&fx, &sp, NULL, NULL);
+  CHECK_RC(pkw_call(fx.f, a, 6, &r, 1), PKW_OK);
+  CHECK(r == 100);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  for (i = 0; i < 100; i++) {
+    uint64_t v;
+    memcpy(&v, m + 1024 + 8 * i, 8);
+    CHECK(v == 0x1122334455667788ull);
+  }
+  CHECK(m[1023] == 0 && m[1024 + 800] == 0);
+  unload(&fx);
+}
+
 /* A simple loop's stores on a tracked instance (its unchecked copy
  * keeps the marks): the chunks it wrote are dirty, and reset restores
  * them; a loop that traps part way marks what it wrote. */
@@ -3028,6 +3056,7 @@ static const struct {
     {"wasm_loop_interrupt", test_loop_interrupt},
     {"wasm_loop_versioned", test_loop_versioned},
     {"wasm_loop_dirty", test_loop_dirty},
+    {"wasm_loop_copy_i64", test_loop_copy_i64},
 };
 
 int main(int argc, char **argv) {

@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 9
+#define PKW_CGEN_VERSION 10
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -945,7 +945,9 @@ static void vl_walk(const fgen *g, vloop *L) {
       v = aff_scale(vl_read(L, p[2]), p[3]);
     else if (op == PKW_OP_I32_SHL_IMM && (p[3] & 31) <= 16)
       v = aff_scale(vl_read(L, p[2]), (int64_t)1 << (p[3] & 31));
-    else if (op == PKW_OP_COPY)
+    else if (op == PKW_OP_COPY && L->written[p[2]])
+      /* Only a value this loop computes (an i32): a copy has no type,
+       * and a slot it does not write may hold an i64. */
       v = vl_read(L, p[2]);
     else if (op == PKW_OP_CONST32)
       v = aff_const(p[2]);
@@ -1014,7 +1016,7 @@ static int vl_find(const fgen *g, vloop *L, uint32_t h) {
     op = op_of(g->code[pc]);
     if (pc != h && (g->label[pc] & LBL_TARGET))
       return -1;
-    if (pc - h > VL_MAX_WORDS)
+    if (pc - h >= VL_MAX_WORDS)   /* wpc[] holds the body's words */
       return -1;
     if (op == PKW_OP_BR_IF)
       bpos = 2;
