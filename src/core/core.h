@@ -155,7 +155,6 @@ struct pk_func {
   /* p->lanes, kept here too (lane_get keeps them equal): the call path
      finds the thread's lane in two loads from f (pk__lane_of). */
   struct pk__lanetab *lanes;
-  uint64_t id; /* unique in the process, never reused (pk__lane_of) */
   const char *name; /* owned by the plugin (names block) */
   char sigtext[PK__SIG_MAX];
   pk__sig sig;
@@ -245,18 +244,6 @@ typedef struct pk__lanetab {
 #define PK__TLS_IE
 #endif
 extern PK__TLS_IE _Thread_local unsigned pk__tls_tid;
-/* Per thread, the lanes it found last, by function: a direct-mapped
-   cache of PK__LANEHINTS entries (f, f->id, its lane). An entry counts
-   only when f's id matches, and ids are never reused, so a function
-   freed and another made at its address never meet; a lane lives as
-   long as its plugin's functions. Cleared when the thread exits. */
-typedef struct pk__lanehint {
-  const pk_func *f;
-  uint64_t id;
-  pk__lane *l;
-} pk__lanehint;
-#define PK__LANEHINTS 4
-extern PK__TLS_IE _Thread_local pk__lanehint pk__tls_hint[PK__LANEHINTS];
 /* The calling thread's number, assigned on first use; 0 when out of
    memory. */
 unsigned pk__thread_id(void);
@@ -350,25 +337,12 @@ static inline pk__lane *pk__lane_find(pk_plugin *p) {
   return tid < t->n ? t->lane[tid] : NULL;
 }
 
-/* The same for a function of the plugin: from the thread's hints (one
-   load from the thread pointer, checked against f), else through f's
-   copy of the table. */
+/* The same for a function of the plugin, through f's copy of the table:
+   one dependent load less on the call path. */
 static inline pk__lane *pk__lane_of(const pk_func *f) {
-  pk__lanehint *e = &pk__tls_hint[((uintptr_t)f >> 8) % PK__LANEHINTS];
-  const pk__lanetab *t;
-  unsigned tid;
-  pk__lane *l;
-  if (PK__LIKELY(e->f == f && e->id == f->id))
-    return e->l;
-  t = __atomic_load_n(&f->lanes, __ATOMIC_ACQUIRE);
-  tid = pk__tls_tid;
-  l = tid < t->n ? __atomic_load_n(&t->lane[tid], __ATOMIC_ACQUIRE) : NULL;
-  if (l != NULL) {
-    e->f = f;
-    e->id = f->id;
-    e->l = l;
-  }
-  return l;
+  const pk__lanetab *t = __atomic_load_n(&f->lanes, __ATOMIC_ACQUIRE);
+  unsigned tid = pk__tls_tid;
+  return tid < t->n ? t->lane[tid] : NULL;
 }
 
 /*

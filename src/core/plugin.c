@@ -780,14 +780,8 @@ int pk__plugin_exports(pk_plugin *p, size_t n) {
   memset(p->funcs, 0, n * sizeof *p->funcs);
   p->nfuncs = n;
   p->nnamed = 0;
-  {
-    static uint64_t next_id; /* 2^64 functions: never reused */
-    uint64_t id = __atomic_fetch_add(&next_id, n, __ATOMIC_RELAXED) + 1;
-    for (; n > 0; n--) {
-      p->funcs[n - 1].lanes = p->lanes;
-      p->funcs[n - 1].id = id + n - 1;
-    }
-  }
+  for (; n > 0; n--)
+    p->funcs[n - 1].lanes = p->lanes;
   return PK_OK;
 }
 

@@ -30,7 +30,6 @@ typedef struct pk__thr {
 } pk__thr;
 
 PK__TLS_IE _Thread_local unsigned pk__tls_tid;
-PK__TLS_IE _Thread_local pk__lanehint pk__tls_hint[PK__LANEHINTS];
 static PK__TLS_IE _Thread_local pk__thr *tls_thr;
 
 /* Thread numbers: the next never used, and those freed by exited
@@ -53,10 +52,6 @@ static void thr_exit(void *v) {
   size_t i;
   if (t == NULL)
     return;
-  /* Before the number goes back: a thread that takes it takes the lanes
-     (and must be the only one to reach them). */
-  memset(pk__tls_hint, 0, sizeof pk__tls_hint);
-  pk__tls_tid = 0;
   ids_acquire();
   if (ids_nfree == ids_cap) {
     size_t cap = ids_cap ? ids_cap * 2 : 64;
