@@ -755,6 +755,8 @@ typedef struct vloop {
   uint32_t h, be, next;        /* header, back-edge, the word after it */
   uint32_t nslots;
   uint8_t *written, *iv;
+  uint32_t *wl, nwl;           /* the slots written (the work per loop is
+                                  its body's and these, not the frame's) */
   uint8_t *cw;                 /* per slot, writing the copy: holds its
                                   wide value */
   uint8_t wpc[VL_MAX_WORDS];   /* per word of the body: the instruction
@@ -918,10 +920,11 @@ static int vl_op_ok(uint32_t op) {
 
 /* One walk of the body: the values, and the ranges the header checks. */
 static void vl_walk(const fgen *g, vloop *L) {
-  uint32_t pc, s;
+  uint32_t pc, s, i;
   L->ngrp = 0;
   L->fail = 0;
-  for (s = 0; s < L->nslots; s++) {
+  for (i = 0; i < L->nwl; i++) {   /* st of the others is not read */
+    s = L->wl[i];
     L->st[s] = aff_none();
     if (L->iv[s]) {   /* its value at the header */
       L->st[s] = aff_const(0);
@@ -1010,7 +1013,7 @@ static int vl_edge(const fgen *g, vloop *L) {
 
 /* Whether the loop at header h is simple; fills L. 0, or -1. */
 static int vl_find(const fgen *g, vloop *L, uint32_t h) {
-  uint32_t pc, s, round, op = 0, bpos = 0;
+  uint32_t pc, s, i, round, op = 0, bpos = 0;
   int64_t st;
   for (pc = h; pc < g->ncode; pc += insn_len(g, pc)) {
     op = op_of(g->code[pc]);
@@ -1039,20 +1042,26 @@ static int vl_find(const fgen *g, vloop *L, uint32_t h) {
   L->next = pc + insn_len(g, pc);
   if (L->next >= g->ncode)
     return -1;
-  memset(L->written, 0, L->nslots);
+  /* The last loop's marks off (the others are zero). */
+  for (i = 0; i < L->nwl; i++)
+    L->written[L->wl[i]] = L->iv[L->wl[i]] = L->cw[L->wl[i]] = 0;
+  L->nwl = 0;
   for (pc = h; pc < L->be; pc += insn_len(g, pc)) {
     uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
     if (d != NONE_SLOT) {
       if (d >= L->nslots)
         return -1;
-      L->written[d] = 1;
+      if (!L->written[d]) {
+        L->written[d] = 1;
+        L->wl[L->nwl++] = d;
+      }
     }
   }
   if (vl_edge(g, L) < 0)
     return -1;
-  for (s = 0; s < L->nslots; s++) {
-    L->iv[s] = L->written[s];
-    L->step[s] = 0;
+  for (i = 0; i < L->nwl; i++) {
+    L->iv[L->wl[i]] = 1;
+    L->step[L->wl[i]] = 0;
   }
   /* Shrink the induction set (and settle the steps) until a walk leaves
    * it as it was: that walk's ranges are the checks. */
@@ -1061,8 +1070,8 @@ static int vl_find(const fgen *g, vloop *L, uint32_t h) {
     if (round == 8)
       return -1;
     vl_walk(g, L);
-    for (s = 0; s < L->nslots; s++) {
-      const aff *v = &L->st[s];
+    for (i = 0; i < L->nwl; i++) {
+      const aff *v = &L->st[s = L->wl[i]];
       int iv = L->iv[s] && v->ok && v->n == 1 && v->slot[0] == s &&
                v->coef[0] == 1;
       if (iv != L->iv[s] || (iv && L->step[s] != v->k))
@@ -1094,7 +1103,8 @@ static int vl_find(const fgen *g, vloop *L, uint32_t h) {
 /* The analysis' room for a frame of n slots: one block (NULL: no room,
  * and no loop gets the unchecked copy). */
 static vloop *vl_alloc(const pkw_alloc *alloc, uint32_t n) {
-  size_t sz = sizeof(vloop) + (size_t)n * (sizeof(aff) + sizeof(int64_t) + 4);
+  size_t sz = sizeof(vloop) +
+              (size_t)n * (sizeof(aff) + sizeof(int64_t) + 4 + 3);
   vloop *L = pkw__realloc(alloc, NULL, sz);
   char *q;
   if (L == NULL)
@@ -1105,6 +1115,8 @@ static vloop *vl_alloc(const pkw_alloc *alloc, uint32_t n) {
   q += (size_t)n * sizeof(aff);
   L->step = (int64_t *)(void *)q;
   q += (size_t)n * sizeof(int64_t);
+  L->wl = (uint32_t *)(void *)q;
+  q += (size_t)n * sizeof(uint32_t);
   L->written = (uint8_t *)q;
   L->iv = L->written + n;
   L->cw = L->iv + n;
@@ -1868,11 +1880,13 @@ static int vl_emit(fgen *g) {
     }
   }
   out(o, ") {\n  i64 k_;");
-  /* Induction slots start wide (as the iterations leave them). */
-  for (i = 0; i < L->nslots; i++) {
-    L->cw[i] = L->written[i] && L->iv[i];
-    if (L->cw[i])
-      out(o, " R(%u) = U32(%u);", i, i);
+  /* Induction slots start wide (as the iterations leave them); no
+   * other slot is (vl_find cleared the last loop's). */
+  for (i = 0; i < L->nwl; i++) {
+    uint32_t s = L->wl[i];
+    L->cw[s] = L->iv[s];
+    if (L->cw[s])
+      out(o, " R(%u) = U32(%u);", s, s);
   }
   out(o, "\n  for (k_ = 0; k_ < m_; k_++) {\n");
   for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
