@@ -2995,6 +2995,75 @@ static void test_loop_dirty(void) {
   dirty_unload(&d);
 }
 
+/* Loads whose value the next instruction reads: the jit writes the
+ * load into that instruction's expression and its bounds check before
+ * it, so a load that traps must still trap before anything after it
+ * runs. (a) m[b] = m[a]: a out of bounds traps with m[b] untouched;
+ * (b) 1000 / m[a]: the load's trap, not the division's; (c)
+ * 1000 / m[m[a]]: the first load, then the second, then the division,
+ * each trap in its turn. */
+static void test_fold_load_traps(void) {
+  static const uint8_t copy_code[] = {0x20, 0x01, 0x20, 0x00, 0x28,
+                                      0x02, 0x00, 0x36, 0x02, 0x00,
+                                      0x41, 0x07, 0x0b};
+  static const uint8_t div_code[] = {0x41, 0xe8, 0x07, 0x20, 0x00,
+                                     0x28, 0x02, 0x00, 0x6e, 0x0b};
+  static const uint8_t chase_code[] = {0x41, 0xe8, 0x07, 0x20, 0x00,
+                                       0x28, 0x02, 0x00, 0x28, 0x02,
+                                       0x00, 0x6e, 0x0b};
+  spec sp1 = {"ii", "i", copy_code, sizeof copy_code, 0, 1, 1, 0, 0};
+  spec sp2 = {"i", "i", div_code, sizeof div_code, 0, 1, 1, 0, 0};
+  spec sp3 = {"i", "i", chase_code, sizeof chase_code, 0, 1, 1, 0, 0};
+  fixture fx;
+  uint64_t a[2], r, size;
+  uint8_t *m;
+  uint32_t v;
+
+  load(&fx, &sp1, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  CHECK(size == 65536);
+  v = 41;
+  memcpy(m + 200, &v, 4);
+  v = 0xdeadbeef;
+  memcpy(m + 100, &v, 4);
+  a[0] = 65534, a[1] = 100, r = 0;   /* the load runs off the end */
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  memcpy(&v, m + 100, 4);
+  CHECK(v == 0xdeadbeef);
+  a[0] = 200, a[1] = 65533;          /* the store does */
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  a[0] = 200, a[1] = 100;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  memcpy(&v, m + 100, 4);
+  CHECK(r == 7 && v == 41);
+  unload(&fx);
+
+  load(&fx, &sp2, NULL, NULL);
+  a[0] = 65534;                      /* m[65534..65535] = 0 */
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_TRAP_MEMORY_OOB);
+  a[0] = 0;
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_TRAP_DIVIDE_BY_ZERO);
+  unload(&fx);
+
+  load(&fx, &sp3, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  a[0] = 65535;                      /* the first load traps */
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_TRAP_MEMORY_OOB);
+  v = 70000;                         /* the second */
+  memcpy(m + 16, &v, 4);
+  a[0] = 16;
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_TRAP_MEMORY_OOB);
+  v = 32;                            /* m[32] = 0: the division */
+  memcpy(m + 16, &v, 4);
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_TRAP_DIVIDE_BY_ZERO);
+  v = 8;
+  memcpy(m + 32, &v, 4);
+  r = 0;
+  CHECK_RC(pkw_call(fx.f, a, 1, &r, 1), PKW_OK);
+  CHECK(r == 125);
+  unload(&fx);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -3057,6 +3126,7 @@ static const struct {
     {"wasm_loop_versioned", test_loop_versioned},
     {"wasm_loop_dirty", test_loop_dirty},
     {"wasm_loop_copy_i64", test_loop_copy_i64},
+    {"wasm_fold_load_traps", test_fold_load_traps},
 };
 
 int main(int argc, char **argv) {

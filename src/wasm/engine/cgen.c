@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 10
+#define PKW_CGEN_VERSION 11
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -537,6 +537,14 @@ typedef struct fgen {
   char *err;
   size_t errlen;
 } fgen;
+
+/* A folded expression waiting for the instruction that reads it (the
+ * jit: see "folding"), and the checks that must run before it. */
+typedef struct fold {
+  char e[400];
+  char pre[400];
+  uint32_t slot;
+} fold;
 
 /* What label[] holds per code word. */
 #define LBL_TARGET 1u         /* a branch targets it: L<pc> */
@@ -1611,16 +1619,17 @@ case PKW_OP_##name:                                                     \
     break;
   case PKW_OP_I32_LOAD_ADDI: case PKW_OP_I32_LOAD8_U_ADDI: {
     unsigned n = op == PKW_OP_I32_LOAD_ADDI ? 4 : 1;
-    out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + %u > "
-           "ms) TRAP(%d); R(%u) = %s(mb + ea_); }",
-        p[2], p[3], p[4], n, PKW_TRAP_MEMORY_OOB, p[1],
-        n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+    out(o, "{ if ((u64)(u32)(U32(%u) + %uu) + %lluull > ms) TRAP(%d); "
+           "R(%u) = %s(mb + ((u64)(u32)(U32(%u) + %uu) + %uu)); }",
+        p[2], p[3], (unsigned long long)p[4] + n, PKW_TRAP_MEMORY_OOB, p[1],
+        n == 4 ? "(u64)*(u32 *)" : "(u64)*(u8 *)", p[2], p[3], p[4]);
     break;
   }
   case PKW_OP_I32_STORE_ADDI:
-    out(o, "{ u64 ea_ = (u64)(u32)(U32(%u) + %uu) + %uu; if (ea_ + 4 > "
-           "ms) TRAP(%d); *(u32 *)(mb + ea_) = U32(%u); }",
-        p[1], p[3], p[4], PKW_TRAP_MEMORY_OOB, p[2]);
+    out(o, "{ if ((u64)(u32)(U32(%u) + %uu) + %lluull > ms) TRAP(%d); "
+           "*(u32 *)(mb + ((u64)(u32)(U32(%u) + %uu) + %uu)) = U32(%u); }",
+        p[1], p[3], (unsigned long long)p[4] + 4, PKW_TRAP_MEMORY_OOB, p[1],
+        p[3], p[4], p[2]);
     break;
 #define IMM_(name, expr)                                                    \
 case PKW_OP_##name:                                                     \
@@ -1701,17 +1710,18 @@ case PKW_OP_##name:                                                     \
   default:
     if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
       unsigned n = load_size(op);
-      out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-             "R(%u) = %s(mb + ea_); }",
-          p[2], p[3], n, PKW_TRAP_MEMORY_OOB, p[1], load_expr(op));
+      out(o, "{ if ((u64)U32(%u) + %lluull > ms) TRAP(%d); "
+             "R(%u) = %s(mb + ((u64)U32(%u) + %uu)); }",
+          p[2], (unsigned long long)p[3] + n, PKW_TRAP_MEMORY_OOB, p[1],
+          load_expr(op), p[2], p[3]);
       break;
     }
     if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
       unsigned n = load_size(op);
-      out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u > ms) TRAP(%d); "
-             "*(%s *)(mb + ea_) = (%s)R(%u); }",
-          p[1], p[3], n, PKW_TRAP_MEMORY_OOB, store_type(n), store_type(n),
-          p[2]);
+      out(o, "{ if ((u64)U32(%u) + %lluull > ms) TRAP(%d); "
+             "*(%s *)(mb + ((u64)U32(%u) + %uu)) = (%s)R(%u); }",
+          p[1], (unsigned long long)p[3] + n, PKW_TRAP_MEMORY_OOB,
+          store_type(n), p[1], p[3], store_type(n), p[2]);
       break;
     }
     pkw__errf(g->err, g->errlen,
@@ -1749,40 +1759,41 @@ static int vl_insn(fgen *g, uint32_t pc) {
   const uint32_t *p = g->code + pc;
   uint32_t op = op_of(p[0]);
   const vloop *L = g->vl;
+  /* The address in u64 (it cannot wrap: the header checked), the
+   * access one expression, which the jit may fold into its consumer. */
   if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
-    out(o, "{ u64 ea_ = ");
+    out(o, " R(%u) = %s(mb + (", p[1], load_expr(op));
     vl_opnd(g, p[2]);
-    out(o, " + %uu; R(%u) = %s(mb + ea_); }", p[3], p[1], load_expr(op));
+    out(o, " + %uu));", p[3]);
     return 1;
   }
   if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
     unsigned n = load_size(op);
-    out(o, "{ u64 ea_ = ");
+    out(o, " *(%s *)(mb + (", store_type(n));
     vl_opnd(g, p[1]);
-    out(o, " + %uu; *(%s *)(mb + ea_) = (%s)R(%u); }", p[3], store_type(n),
-        store_type(n), p[2]);
+    out(o, " + %uu)) = (%s)R(%u);", p[3], store_type(n), p[2]);
     return 1;
   }
   if (op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI) {
-    out(o, "{ u64 ea_ = ");
+    out(o, " R(%u) = %s(mb + (", p[1],
+        op == PKW_OP_I32_LOAD_ADDI ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
     vl_opnd(g, p[2]);
     vl_addk(o, (int32_t)p[3]);
-    out(o, " + %uu; R(%u) = %s(mb + ea_); }", p[4], p[1],
-        op == PKW_OP_I32_LOAD_ADDI ? "(u64)*(u32 *)" : "(u64)*(u8 *)");
+    out(o, " + %uu));", p[4]);
     return 1;
   }
   if (op == PKW_OP_I32_STORE_ADDI) {
-    out(o, "{ u64 ea_ = ");
+    out(o, " *(u32 *)(mb + (");
     vl_opnd(g, p[1]);
     vl_addk(o, (int32_t)p[3]);
-    out(o, " + %uu; *(u32 *)(mb + ea_) = U32(%u); }", p[4], p[2]);
+    out(o, " + %uu)) = U32(%u);", p[4], p[2]);
     return 1;
   }
   if (vl_dest(op, p) == NONE_SLOT || !L->wpc[pc - L->h] ||
       op == PKW_OP_CONST32)
     return 0;
   /* An affine value: one of the affine instructions (vl_walk). */
-  out(o, "R(%u) = ", p[1]);
+  out(o, " R(%u) = ", p[1]);
   vl_opnd(g, p[2]);
   switch (op) {
   case PKW_OP_I32_ADD: out(o, " + "); vl_opnd(g, p[3]); break;
@@ -1816,6 +1827,9 @@ static void vl_num(cbuf *o, int64_t v) {
       (unsigned long long)(v < 0 ? -v : v));
 }
 
+static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f);
+static void fold_end(fgen *g, fold *f);
+
 /* At the header of the simple loop L: the count, the checks, the
  * unchecked chunk. Falls to Lv<h> (the checked copy) when a check fails. */
 static int vl_emit(fgen *g) {
@@ -1823,6 +1837,7 @@ static int vl_emit(fgen *g) {
   vloop *L = g->vl;
   const char *fv = g->aot || g->floc ? "fl" : "FUELV";
   int64_t st = aff_step(L, &L->cnt), as = st < 0 ? -st : st;
+  fold fd;
   uint32_t i, pc;
   int r;
   out(o, "\n { i64 e_ = ");
@@ -1889,14 +1904,19 @@ static int vl_emit(fgen *g) {
       out(o, " R(%u) = U32(%u);", s, s);
   }
   out(o, "\n  for (k_ = 0; k_ < m_; k_++) {\n");
+  fd.e[0] = fd.pre[0] = '\0';
   for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
     uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
+    size_t from = o->n;
     if (!vl_insn(g, pc) && (r = gen_insn(g, pc)) != 0)
       return r;
     if (d != NONE_SLOT)
       L->cw[d] = L->wpc[pc - L->h];
+    if (!g->aot && fold_text(g, from, pc, &fd))
+      continue;
     out(o, "\n");
   }
+  fold_end(g, &fd);
   out(o, "  }\n  %s -= m_ - 1; if (m_ < n_) { %s; goto L%u; } goto L%u;\n"
          " } }\nLv%u:",
       fv, g->leaf ? "FUELL()" : "FUEL()", L->h, L->next, L->h);
@@ -1913,7 +1933,12 @@ static int vl_emit(fgen *g) {
  * whose result is an operand-stack slot, the consumer is the very next
  * instruction (no branch lands on it), and the slot is dead after it (it
  * overwrites it, or the straight code after it writes it before any
- * read). */
+ * read). A load is such a producer too: its bounds check (a statement:
+ * it may trap) goes before the consumer's statement, which nothing
+ * between can have changed, and its read into the consumer. A chain of
+ * them keeps the values in registers, where libtcc would send each
+ * through the stack: on a pointer chase or an accumulation that store
+ * and load are the loop's critical path. */
 
 #define USE_READ 1u
 #define USE_WRITE 2u
@@ -1964,6 +1989,14 @@ static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
     r[2] = p[4];
   } else if (op == PKW_OP_GLOBAL_SET) {
     r[0] = p[2];
+  } else if (op == PKW_OP_RETURN1 || op == PKW_OP_RETURN) {
+    /* The function ends: it reads its results (slots 0.. for RETURN),
+     * and no other slot is read again (USE_WRITE: dead). */
+    uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
+                                               g->idx]].nresults;
+    if (op == PKW_OP_RETURN1 ? k == p[1] : k < nr)
+      return USE_READ;
+    return USE_WRITE;
   } else if (op == PKW_OP_I32_STORE_ADDI ||
              (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32)) {
     r[0] = p[1];
@@ -1999,6 +2032,8 @@ static int fold_source(const fgen *g, uint32_t pc) {
   unsigned u;
   if (!(op == PKW_OP_CONST32 || op == PKW_OP_CONST64 || op == PKW_OP_COPY ||
         (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+        (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) ||
+        op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI ||
         (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
          op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U)))
     return 0;
@@ -2020,18 +2055,78 @@ static int fold_source(const fgen *g, uint32_t pc) {
          ((u & USE_WRITE) != 0 || dead_after(g, next, d));
 }
 
+/* Inserts z at b->p + at (before the text written since). */
+static void insert_text(cbuf *o, size_t at, const char *z) {
+  size_t len = o->n - at, zl = strlen(z);
+  cb_reserve(o, zl);
+  if (o->rc != 0)
+    return;
+  memmove(o->p + at + zl, o->p + at, len);
+  memcpy(o->p + at, z, zl);
+  o->n += zl;
+}
+
+/* The checks of folded checked loads, which run before the statement
+ * their expressions went into (nothing between writes a slot: every
+ * instruction in between was folded), so a trap comes first, as it
+ * would. Written out before the text from `from` on. */
+static void fold_flush(fgen *g, size_t from, fold *f) {
+  if (f->pre[0] != '\0') {
+    insert_text(g->b, from, f->pre);
+    f->pre[0] = '\0';
+  }
+}
+
+/* Splits a producer's text t (len bytes, its destination `name`, as
+ * " s<d> = ") into its checks (appended to f->pre) and its expression
+ * (to f->e): " s<d> = EXPR;" or a checked load's
+ * " { if (CHECK) TRAP(c); s<d> = EXPR; }". 0: not one of these, or too
+ * long. */
+static int fold_split(const char *t, size_t len, const char *name,
+                      fold *f) {
+  size_t nl = strlen(name), i, e0, e1, pl = strlen(f->pre), c1 = 0;
+  if (len > nl + 1 && strncmp(t, name, nl) == 0 && t[len - 1] == ';') {
+    e0 = nl;
+    e1 = len - 1;
+  } else if (len > 8 && strncmp(t, " { if (", 7) == 0 &&
+             strncmp(t + len - 3, "; }", 3) == 0) {
+    /* The checks end at the first ';' (the TRAP's), then the store. */
+    for (c1 = 7; c1 < len && t[c1] != ';'; c1++)
+      ;
+    if (c1 + nl >= len || strncmp(t + c1 + 1, name, nl) != 0)
+      return 0;
+    e0 = c1 + 1 + nl;
+    e1 = len - 3;
+  } else {
+    return 0;
+  }
+  if (e1 <= e0 || e1 - e0 >= sizeof f->e ||
+      (c1 && pl + c1 - 1 >= sizeof f->pre))
+    return 0;
+  for (i = e0; i < e1; i++)
+    if (t[i] == ';' || t[i] == '{' || t[i] == '}' ||
+        (t[i] == '&' && t[i + 1] == 's'))
+      return 0;
+  if (c1) {   /* " if (CHECK) TRAP(c);" */
+    memcpy(f->pre + pl, t + 2, c1 - 1);
+    f->pre[pl + c1 - 1] = '\0';
+  }
+  memcpy(f->e, t + e0, e1 - e0);
+  f->e[e1 - e0] = '\0';
+  return 1;
+}
+
 /* The text of an instruction just written at b->p + from: for a fold
- * source, its expression goes to *pend (returns 1, the text removed);
- * with a pending expression for slot *ps, that slot's reads in it are
+ * source, its expression goes to f (returns 1, the text removed); with
+ * a pending expression for slot f->slot, that slot's reads in it are
  * replaced by the expression first. */
-static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
-                     size_t cap, uint32_t *ps) {
+static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   cbuf *o = g->b;
   char name[16], *t;
   size_t nl, len, i;
   if (o->rc != 0)
     return 0;
-  if (pend[0] != '\0') {
+  if (f->e[0] != '\0') {
     /* Rewrite: copy the text out, put it back with the replacements. */
     len = o->n - from;
     t = pkw__realloc(o->alloc, NULL, len + 1);
@@ -2042,14 +2137,14 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
     memcpy(t, o->p + from, len);
     t[len] = '\0';
     o->n = from;
-    nl = (size_t)snprintf(name, sizeof name, "s%u", *ps);
+    nl = (size_t)snprintf(name, sizeof name, "s%u", f->slot);
     /* A use of its address (the jit's float views): write it out. */
     for (i = 0; i + nl < len; i++)
       if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
           !is_ident(t[i + 1 + nl]))
         break;
     if (i + nl < len) {
-      out(o, " %s = %s;", name, pend);
+      out(o, " %s = %s;", name, f->e);
       put(o, t, len);
       i = len;
     } else {
@@ -2058,7 +2153,7 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
     while (i < len) {
       if (strncmp(t + i, name, nl) == 0 && (i == 0 || !is_ident(t[i - 1])) &&
           !is_ident(t[i + nl]) && strncmp(t + i + nl, " = ", 3) != 0) {
-        out(o, "(%s)", pend);
+        out(o, "(%s)", f->e);
         i += nl;
       } else {
         size_t j = i + 1;
@@ -2069,38 +2164,38 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, char *pend,
       }
     }
     pkw__realloc(o->alloc, t, 0);
-    pend[0] = '\0';
+    f->e[0] = '\0';
   }
-  if (o->rc != 0 || !fold_source(g, pc))
+  if (o->rc != 0)
     return 0;
-  /* " s<d> = EXPR;": one expression, nothing after it. */
-  t = o->p + from;
-  len = o->n - from;
-  nl = (size_t)snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
-  if (len <= nl + 1 || strncmp(t, name, nl) != 0 || t[len - 1] != ';' ||
-      len - nl >= cap)
+  snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
+  if (!fold_source(g, pc) ||
+      !fold_split(o->p + from, o->n - from, name, f)) {
+    fold_flush(g, from, f);
     return 0;
-  for (i = nl; i < len - 1; i++)
-    if (t[i] == ';' || t[i] == '{' || t[i] == '}' ||
-        (t[i] == '&' && t[i + 1] == 's'))
-      return 0;
-  memcpy(pend, t + nl, len - nl - 1);
-  pend[len - nl - 1] = '\0';
-  *ps = g->code[pc + 1];
+  }
+  f->slot = g->code[pc + 1];
   o->n = from;
   return 1;
 }
 
+/* What is left pending at the end of straight code that cannot have
+ * any (fold_source saw its reader): written out all the same. */
+static void fold_end(fgen *g, fold *f) {
+  if (f->e[0] != '\0')
+    out(g->b, "%s s%u = %s;\n", f->pre, f->slot, f->e);
+  f->e[0] = f->pre[0] = '\0';
+}
+
 static int gen_body(fgen *g) {
   cbuf *o = g->b;
-  char pend[400];             /* a folded expression (fold_text) */
-  uint32_t pend_slot = 0;
+  fold fd;                    /* a folded expression (fold_text) */
   const pkw_code *cd = &g->m->codes[g->idx];
   uint32_t pc = 0, k;
   if (scan(g) < 0)
     return PKW_EUNSUPPORTED;
   find_merges(g);
-  pend[0] = '\0';
+  fd.e[0] = fd.pre[0] = '\0';
   /* Slots as C locals, unless the frame is large: then the C frame would
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
@@ -2224,13 +2319,14 @@ static int gen_body(fgen *g) {
     if (g->vl != NULL && pc == g->vl->be)
       g->vl = NULL;
     if (!g->aot && g->regs &&
-        fold_text(g, from, pc, pend, sizeof pend, &pend_slot)) {
+        fold_text(g, from, pc, &fd)) {
       pc += len;
       continue;
     }
     out(o, "\n");
     pc += len;
   }
+  fold_end(g, &fd);
   /* Every path ends in a return or a branch; this keeps C happy. */
   out(o, " TRAP(%d);\n", PKW_TRAP_UNREACHABLE);
   /* The merged loop entries (find_merges): the stretch from the header
