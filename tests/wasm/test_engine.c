@@ -3064,6 +3064,75 @@ static void test_fold_load_traps(void) {
   unload(&fx);
 }
 
+/* A bounds check proved earlier in straight code may stand for a later
+ * access of the same slot within it, not after the slot changed or
+ * where a branch joins: (a) m[a + 8] + m[a] + m[a + 100] (a rewritten
+ * before the last); (b) b = a, then a changes, then m[b + 4] (b's
+ * bound is still a's old one) and m[a]; (c) m[a + 8] skipped by a
+ * branch, then m[a]. Each case traps where the interpreter does. */
+static void test_bounds_proved(void) {
+  static const uint8_t code_a[] = {
+      0x20, 0x00, 0x28, 0x02, 0x08, 0x20, 0x00, 0x28, 0x02, 0x00, 0x6a,
+      0x20, 0x00, 0x41, 0xe4, 0x00, 0x6a, 0x21, 0x00, 0x20, 0x00, 0x28,
+      0x02, 0x00, 0x6a, 0x0b};
+  static const uint8_t code_b[] = {
+      0x20, 0x00, 0x28, 0x02, 0x08, 0x20, 0x00, 0x21, 0x01, 0x20, 0x00,
+      0x41, 0xe4, 0x00, 0x6a, 0x21, 0x00, 0x20, 0x01, 0x28, 0x02, 0x04,
+      0x6a, 0x20, 0x00, 0x28, 0x02, 0x00, 0x6a, 0x0b};
+  static const uint8_t code_c[] = {
+      0x02, 0x40, 0x20, 0x01, 0x0d, 0x00, 0x20, 0x00, 0x28, 0x02,
+      0x08, 0x1a, 0x0b, 0x20, 0x00, 0x28, 0x02, 0x00, 0x0b};
+  spec sa = {"ii", "i", code_a, sizeof code_a, 0, 1, 1, 0, 0};
+  spec sb = {"ii", "i", code_b, sizeof code_b, 0, 1, 1, 0, 0};
+  spec sc = {"ii", "i", code_c, sizeof code_c, 0, 1, 1, 0, 0};
+  fixture fx;
+  uint64_t a[2], r;
+  uint8_t *m;
+  uint64_t size;
+  uint32_t i, v;
+
+  load(&fx, &sa, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  for (i = 0; i < 128; i += 4) {
+    v = i;
+    memcpy(m + i, &v, 4);
+  }
+  a[0] = 0, a[1] = 0, r = 0;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 8 + 0 + 100);
+  a[0] = 65524;   /* a + 12 = the size; a + 100 + 4 beyond */
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  a[0] = 65528;   /* the first access */
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  unload(&fx);
+
+  load(&fx, &sb, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  for (i = 0; i < 128; i += 4) {
+    v = i;
+    memcpy(m + i, &v, 4);
+  }
+  a[0] = 0, a[1] = 0, r = 0;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 8 + 4 + 100);
+  a[0] = 65524;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  unload(&fx);
+
+  load(&fx, &sc, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  v = 77;
+  memcpy(m + 100, &v, 4);
+  a[0] = 100, a[1] = 1, r = 0;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_OK);
+  CHECK(r == 77);
+  a[0] = 65534, a[1] = 1;   /* the checked access skipped */
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  a[1] = 0;
+  CHECK_RC(pkw_call(fx.f, a, 2, &r, 1), PKW_TRAP_MEMORY_OOB);
+  unload(&fx);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -3127,6 +3196,7 @@ static const struct {
     {"wasm_loop_dirty", test_loop_dirty},
     {"wasm_loop_copy_i64", test_loop_copy_i64},
     {"wasm_fold_load_traps", test_fold_load_traps},
+    {"wasm_bounds_proved", test_bounds_proved},
 };
 
 int main(int argc, char **argv) {

@@ -534,6 +534,11 @@ typedef struct fgen {
                                  (see "simple loops") */
   struct vloop *vlbuf;        /* room for the analysis (NULL: none) */
   uint32_t vlh;               /* vl's header */
+  /* Bounds proved on this stretch of straight code: slot ck[i].slot
+   * (unchanged since) plus ck[i].end is at most the memory's size,
+   * which only grows. An access within such a bound needs no check. */
+  struct { uint32_t slot; uint64_t end; } ck[8];
+  unsigned nck;
   char *err;
   size_t errlen;
 } fgen;
@@ -544,6 +549,10 @@ typedef struct fold {
   char e[400];
   char pre[400];
   uint32_t slot;
+  /* A copy "s<ra> = s<rb>;" just written: the next instruction reads
+   * s<rb> for s<ra> (ren set), off the copy's store and load. */
+  int ren;
+  uint32_t ra, rb;
 } fold;
 
 /* What label[] holds per code word. */
@@ -1503,6 +1512,62 @@ static uint32_t bulk_slots(uint32_t op) {
 
 /* One instruction, the one at pc: its C (no label, no newline). Returns
  * 0, or PKW_EUNSUPPORTED with a message. */
+/* ---- bounds already proved ---------------------------------------------- */
+
+/* What an instruction does with a slot (slot_use). */
+#define USE_READ 1u
+#define USE_WRITE 2u
+#define USE_UNKNOWN 4u
+
+/* [U32(slot), U32(slot) + end) was checked on this stretch. */
+static int ck_covered(const fgen *g, uint32_t slot, uint64_t end) {
+  unsigned i;
+  for (i = 0; i < g->nck; i++)
+    if (g->ck[i].slot == slot && g->ck[i].end >= end)
+      return 1;
+  return 0;
+}
+
+static void ck_add(fgen *g, uint32_t slot, uint64_t end) {
+  unsigned i;
+  for (i = 0; i < g->nck; i++)
+    if (g->ck[i].slot == slot) {
+      if (g->ck[i].end < end)
+        g->ck[i].end = end;
+      return;
+    }
+  if (g->nck == sizeof g->ck / sizeof g->ck[0])
+    g->nck--;   /* forget the oldest */
+  memmove(g->ck + 1, g->ck, g->nck * sizeof g->ck[0]);
+  g->ck[0].slot = slot;
+  g->ck[0].end = end;
+  g->nck++;
+}
+
+static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k);
+
+/* After the instruction at pc: the bounds of the slots it wrote are
+ * forgotten (all of them for one whose writes are not known); a copy
+ * hands its source's bound to its destination. A conditional branch
+ * writes nothing: the straight code goes on after it. */
+static void ck_after(fgen *g, uint32_t pc) {
+  uint32_t op = op_of(g->code[pc]);
+  unsigned i, n = 0;
+  if (op == PKW_OP_BR_IF || op == PKW_OP_BR_UNLESS ||
+      (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF))
+    return;
+  for (i = 0; i < g->nck; i++)
+    if (!(slot_use(g, pc, g->ck[i].slot) & (USE_WRITE | USE_UNKNOWN)))
+      g->ck[n++] = g->ck[i];
+  g->nck = n;
+  if (op == PKW_OP_COPY)
+    for (i = 0; i < g->nck; i++)
+      if (g->ck[i].slot == g->code[pc + 2]) {
+        ck_add(g, g->code[pc + 1], g->ck[i].end);
+        break;
+      }
+}
+
 static int gen_insn(fgen *g, uint32_t pc) {
   cbuf *o = g->b;
   const uint32_t *c = g->code;
@@ -1708,8 +1773,22 @@ case PKW_OP_##name:                                                     \
   }
   case PKW_OP_LAZY:
   default:
+    if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U &&
+        ck_covered(g, p[2], (uint64_t)p[3] + load_size(op))) {
+      out(o, "R(%u) = %s(mb + ((u64)U32(%u) + %uu));", p[1], load_expr(op),
+          p[2], p[3]);
+      break;
+    }
+    if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32 &&
+        ck_covered(g, p[1], (uint64_t)p[3] + load_size(op))) {
+      unsigned n = load_size(op);
+      out(o, "*(%s *)(mb + ((u64)U32(%u) + %uu)) = (%s)R(%u);",
+          store_type(n), p[1], p[3], store_type(n), p[2]);
+      break;
+    }
     if (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) {
       unsigned n = load_size(op);
+      ck_add(g, p[2], (uint64_t)p[3] + n);
       out(o, "{ if ((u64)U32(%u) + %lluull > ms) TRAP(%d); "
              "R(%u) = %s(mb + ((u64)U32(%u) + %uu)); }",
           p[2], (unsigned long long)p[3] + n, PKW_TRAP_MEMORY_OOB, p[1],
@@ -1718,6 +1797,7 @@ case PKW_OP_##name:                                                     \
     }
     if (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32) {
       unsigned n = load_size(op);
+      ck_add(g, p[1], (uint64_t)p[3] + n);
       out(o, "{ if ((u64)U32(%u) + %lluull > ms) TRAP(%d); "
              "*(%s *)(mb + ((u64)U32(%u) + %uu)) = (%s)R(%u); }",
           p[1], (unsigned long long)p[3] + n, PKW_TRAP_MEMORY_OOB,
@@ -1904,7 +1984,9 @@ static int vl_emit(fgen *g) {
       out(o, " R(%u) = U32(%u);", s, s);
   }
   out(o, "\n  for (k_ = 0; k_ < m_; k_++) {\n");
+  g->nck = 0;   /* the accesses here have no check; Lv follows */
   fd.e[0] = fd.pre[0] = '\0';
+  fd.ren = 0;
   for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
     uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
     size_t from = o->n;
@@ -1917,6 +1999,7 @@ static int vl_emit(fgen *g) {
     out(o, "\n");
   }
   fold_end(g, &fd);
+  g->nck = 0;
   out(o, "  }\n  %s -= m_ - 1; if (m_ < n_) { %s; goto L%u; } goto L%u;\n"
          " } }\nLv%u:",
       fv, g->leaf ? "FUELL()" : "FUEL()", L->h, L->next, L->h);
@@ -1940,9 +2023,6 @@ static int vl_emit(fgen *g) {
  * through the stack: on a pointer chase or an accumulation that store
  * and load are the loop's critical path. */
 
-#define USE_READ 1u
-#define USE_WRITE 2u
-#define USE_UNKNOWN 4u
 
 /* Numeric instructions on integers only (operands and result), whose C
  * reads slots as R, U32, S32, S64 only (the float views F32, F64 are
@@ -2025,6 +2105,18 @@ static int is_ident(char ch) {
          (ch >= '0' && ch <= '9');
 }
 
+/* An instruction whose C names slots only as R, U32, S32, S64, all of
+ * them read before any is written: a slot's reads in it may be
+ * replaced by an expression of the same value. */
+static int fold_reader(uint32_t op) {
+  return int_numeric(op) ||
+         (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
+         op == PKW_OP_COPY || op == PKW_OP_SELECT ||
+         op == PKW_OP_GLOBAL_SET || op == PKW_OP_I32_LOAD_ADDI ||
+         op == PKW_OP_I32_LOAD8_U_ADDI || op == PKW_OP_I32_STORE_ADDI ||
+         (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32);
+}
+
 /* The instruction at pc may hand its expression to the next one: it is
  * pure, writes an operand-stack slot, and the next reads it. */
 static int fold_source(const fgen *g, uint32_t pc) {
@@ -2041,13 +2133,7 @@ static int fold_source(const fgen *g, uint32_t pc) {
   if (d < g->m->codes[g->idx].nlocals || next >= g->ncode ||
       (g->label[next] & LBL_TARGET))
     return 0;
-  /* The next one: its C names slots only as R, U32, S32, S64. */
-  op = op_of(g->code[next]);
-  if (!(int_numeric(op) || (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
-        op == PKW_OP_COPY || op == PKW_OP_SELECT || op == PKW_OP_GLOBAL_SET ||
-        op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI ||
-        op == PKW_OP_I32_STORE_ADDI ||
-        (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32)))
+  if (!fold_reader(op_of(g->code[next])))
     return 0;
   u = slot_use(g, next, d);
   /* Read by the next one, which overwrites it or leaves it dead. */
@@ -2116,54 +2202,70 @@ static int fold_split(const char *t, size_t len, const char *name,
   return 1;
 }
 
+/* In the text written at b->p + from, each read of slot k becomes
+ * `repl`, in parentheses if paren (a write "s<k> = " stays). */
+static void subst(cbuf *o, size_t from, uint32_t k, const char *repl,
+                  int paren) {
+  char name[16], *t;
+  size_t nl, len = o->n - from, i;
+  t = pkw__realloc(o->alloc, NULL, len + 1);
+  if (t == NULL) {
+    o->rc = PKW_ENOMEM;
+    return;
+  }
+  memcpy(t, o->p + from, len);
+  t[len] = '\0';
+  o->n = from;
+  nl = (size_t)snprintf(name, sizeof name, "s%u", k);
+  /* A use of its address (the jit's float views): write it out. */
+  for (i = 0; i + nl < len; i++)
+    if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
+        !is_ident(t[i + 1 + nl]))
+      break;
+  if (i + nl < len) {
+    out(o, " %s = %s;", name, repl);
+    put(o, t, len);
+    i = len;
+  } else {
+    i = 0;
+  }
+  while (i < len) {
+    if (strncmp(t + i, name, nl) == 0 && (i == 0 || !is_ident(t[i - 1])) &&
+        !is_ident(t[i + nl]) && strncmp(t + i + nl, " = ", 3) != 0) {
+      if (paren)
+        out(o, "(%s)", repl);
+      else
+        put(o, repl, strlen(repl));
+      i += nl;
+    } else {
+      size_t j = i + 1;
+      while (j < len && t[j] != 's')
+        j++;
+      put(o, t + i, j - i);
+      i = j;
+    }
+  }
+  pkw__realloc(o->alloc, t, 0);
+}
+
 /* The text of an instruction just written at b->p + from: for a fold
  * source, its expression goes to f (returns 1, the text removed); with
  * a pending expression for slot f->slot, that slot's reads in it are
- * replaced by the expression first. */
+ * replaced by the expression first (and after a copy, its destination's
+ * reads by its source). */
 static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   cbuf *o = g->b;
-  char name[16], *t;
-  size_t nl, len, i;
+  char name[32];
+  uint32_t op = op_of(g->code[pc]), next = pc + insn_len(g, pc);
   if (o->rc != 0)
     return 0;
+  if (f->ren) {
+    snprintf(name, sizeof name, "s%u", f->rb);
+    subst(o, from, f->ra, name, 0);
+    f->ren = 0;
+  }
   if (f->e[0] != '\0') {
-    /* Rewrite: copy the text out, put it back with the replacements. */
-    len = o->n - from;
-    t = pkw__realloc(o->alloc, NULL, len + 1);
-    if (t == NULL) {
-      o->rc = PKW_ENOMEM;
-      return 0;
-    }
-    memcpy(t, o->p + from, len);
-    t[len] = '\0';
-    o->n = from;
-    nl = (size_t)snprintf(name, sizeof name, "s%u", f->slot);
-    /* A use of its address (the jit's float views): write it out. */
-    for (i = 0; i + nl < len; i++)
-      if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
-          !is_ident(t[i + 1 + nl]))
-        break;
-    if (i + nl < len) {
-      out(o, " %s = %s;", name, f->e);
-      put(o, t, len);
-      i = len;
-    } else {
-      i = 0;
-    }
-    while (i < len) {
-      if (strncmp(t + i, name, nl) == 0 && (i == 0 || !is_ident(t[i - 1])) &&
-          !is_ident(t[i + nl]) && strncmp(t + i + nl, " = ", 3) != 0) {
-        out(o, "(%s)", f->e);
-        i += nl;
-      } else {
-        size_t j = i + 1;
-        while (j < len && t[j] != 's')
-          j++;
-        put(o, t + i, j - i);
-        i = j;
-      }
-    }
-    pkw__realloc(o->alloc, t, 0);
+    subst(o, from, f->slot, f->e, 1);
     f->e[0] = '\0';
   }
   if (o->rc != 0)
@@ -2171,6 +2273,19 @@ static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
   if (!fold_source(g, pc) ||
       !fold_split(o->p + from, o->n - from, name, f)) {
+    /* A copy of one slot to another, read by the next instruction. */
+    if (op == PKW_OP_COPY && g->code[pc + 1] != g->code[pc + 2] &&
+        next < g->ncode && !(g->label[next] & LBL_TARGET) &&
+        fold_reader(op_of(g->code[next]))) {
+      snprintf(name, sizeof name, " s%u = s%u;", g->code[pc + 1],
+               g->code[pc + 2]);
+      if (o->n - from == strlen(name) &&
+          memcmp(o->p + from, name, o->n - from) == 0) {
+        f->ren = 1;
+        f->ra = g->code[pc + 1];
+        f->rb = g->code[pc + 2];
+      }
+    }
     fold_flush(g, from, f);
     return 0;
   }
@@ -2196,6 +2311,8 @@ static int gen_body(fgen *g) {
     return PKW_EUNSUPPORTED;
   find_merges(g);
   fd.e[0] = fd.pre[0] = '\0';
+  fd.ren = 0;
+  g->nck = 0;
   /* Slots as C locals, unless the frame is large: then the C frame would
    * be too (the value stack bounds the frames' total, not each C frame),
    * and a compiler would spend long on thousands of variables. */
@@ -2303,8 +2420,10 @@ static int gen_body(fgen *g) {
     uint32_t len = insn_len(g, pc);
     size_t from;
     int r;
-    if (g->label[pc] & LBL_TARGET)
+    if (g->label[pc] & LBL_TARGET) {
       out(o, "L%u:", pc);
+      g->nck = 0;
+    }
     if ((g->label[pc] & (LBL_BACK | LBL_MERGE)) == LBL_BACK &&
         g->vlbuf != NULL && vl_find(g, g->vlbuf, pc) == 0) {
       g->vl = g->vlbuf;
@@ -2316,6 +2435,7 @@ static int gen_body(fgen *g) {
     from = o->n;
     if ((r = gen_insn(g, pc)) != 0)
       return r;
+    ck_after(g, pc);
     if (g->vl != NULL && pc == g->vl->be)
       g->vl = NULL;
     if (!g->aot && g->regs &&
@@ -2337,9 +2457,11 @@ static int gen_body(fgen *g) {
     if (!(g->label[pc] & LBL_MERGE))
       continue;
     out(o, "Lm%u:", pc);
+    g->nck = 0;
     for (q = pc;; q += insn_len(g, q)) {
       g->merged = (g->label[q] & LBL_MCALL) != 0;
       r = gen_insn(g, q);
+      ck_after(g, q);
       out(o, "\n");
       if (r != 0 || g->merged) {
         g->merged = 0;
