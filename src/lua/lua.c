@@ -696,6 +696,47 @@ static void meter_libs(lua_State *L) {
     lua_register(L, "collectgarbage", l_collect);
 }
 
+/*
+ * setmetatable (and debug.setmetatable, when the host opens debug)
+ * without finalizers. Lua runs a __gc metamethod with the debug hooks
+ * off, so neither the instruction budget nor the deadline could stop
+ * one: a finalizer that loops would hang the host at the next
+ * collection, or at close. A metatable that has a __gc field when it is
+ * set is refused (any value: the field's presence then is what marks the
+ * object for finalization; one added later marks nothing). The
+ * original function, upvalue 1, does the rest.
+ */
+static int sb_setmetatable(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "setmetatable: a metatable with __gc is not "
+                           "allowed (finalizers run where the plugin's "
+                           "limits cannot stop them)");
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Replaces t.name (t at index idx, or the globals if idx is 0) by
+   sb_setmetatable over it. */
+static void guard_setmetatable(lua_State *L, int idx, const char *name) {
+  if (idx == 0)
+    lua_pushglobaltable(L);
+  else
+    lua_pushvalue(L, idx);
+  if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+    lua_pushcclosure(L, sb_setmetatable, 1);
+    lua_setfield(L, -2, name);
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 /* Is `name` listed in the comma-separated config value `libs`? */
 static int lib_wanted(const pk_str *libs, const char *name) {
   size_t k = strlen(name), i = 0;
@@ -749,6 +790,10 @@ static int setup(lua_State *L) {
     lua_pop(L, 1);
   }
   meter_libs(L);
+  guard_setmetatable(L, 0, "setmetatable");
+  if (lua_getglobal(L, LUA_DBLIBNAME) == LUA_TTABLE)
+    guard_setmetatable(L, -1, "setmetatable");
+  lua_pop(L, 1);
   /* Base functions that reach the file system or load code. */
   if (!lib_wanted(&want, "load")) {
     lua_pushnil(L);
