@@ -3133,6 +3133,40 @@ static void test_bounds_proved(void) {
   unload(&fx);
 }
 
+/* Values waiting as expressions for their readers (the jit) are
+ * written first where they cannot wait: (a) x = m[a]; m[a] = 7;
+ * x + m[a] (the store changes what x's load would read); (b) t = a + 1;
+ * a = 100; t + a (t's slot read is overwritten). */
+static void test_fold_wait(void) {
+  static const uint8_t code_a[] = {0x20, 0x00, 0x28, 0x02, 0x00, 0x20,
+                                   0x00, 0x41, 0x07, 0x36, 0x02, 0x00,
+                                   0x20, 0x00, 0x28, 0x02, 0x00, 0x6a,
+                                   0x0b};
+  static const uint8_t code_b[] = {0x20, 0x00, 0x41, 0x01, 0x6a, 0x41,
+                                   0xe4, 0x00, 0x21, 0x00, 0x20, 0x00,
+                                   0x6a, 0x0b};
+  spec sa = {"i", "i", code_a, sizeof code_a, 0, 1, 1, 0, 0};
+  spec sb = {"i", "i", code_b, sizeof code_b, 0, -1, -1, 0, 0};
+  fixture fx;
+  uint64_t a, r, size;
+  uint8_t *m;
+  uint32_t v = 5;
+
+  load(&fx, &sa, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  memcpy(m + 40, &v, 4);
+  a = 40, r = 0;
+  CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 5 + 7);
+  unload(&fx);
+
+  load(&fx, &sb, NULL, NULL);
+  a = 5, r = 0;
+  CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 6 + 100);
+  unload(&fx);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -3197,6 +3231,7 @@ static const struct {
     {"wasm_loop_copy_i64", test_loop_copy_i64},
     {"wasm_fold_load_traps", test_fold_load_traps},
     {"wasm_bounds_proved", test_bounds_proved},
+    {"wasm_fold_wait", test_fold_wait},
 };
 
 int main(int argc, char **argv) {

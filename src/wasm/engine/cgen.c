@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 11
+#define PKW_CGEN_VERSION 12
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -543,12 +543,17 @@ typedef struct fgen {
   size_t errlen;
 } fgen;
 
-/* A folded expression waiting for the instruction that reads it (the
- * jit: see "folding"), and the checks that must run before it. */
+/* The values waiting as C expressions for the instructions that read
+ * them (the jit: see "folding"). */
 typedef struct fold {
-  char e[400];
-  char pre[400];
-  uint32_t slot;
+  struct {
+    uint32_t slot;   /* the operand-stack slot it is the value of */
+    int mem;         /* it reads memory */
+    unsigned nrd;    /* the slots it reads (> 16: too many to list) */
+    uint32_t rd[16];
+    char e[1024];
+  } w[4];
+  unsigned n;
   /* A copy "s<ra> = s<rb>;" just written: the next instruction reads
    * s<rb> for s<ra> (ren set), off the copy's store and load. */
   int ren;
@@ -1907,7 +1912,7 @@ static void vl_num(cbuf *o, int64_t v) {
       (unsigned long long)(v < 0 ? -v : v));
 }
 
-static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f);
+static void fold_text(fgen *g, size_t from, uint32_t pc, fold *f);
 static void fold_end(fgen *g, fold *f);
 
 /* At the header of the simple loop L: the count, the checks, the
@@ -1985,7 +1990,7 @@ static int vl_emit(fgen *g) {
   }
   out(o, "\n  for (k_ = 0; k_ < m_; k_++) {\n");
   g->nck = 0;   /* the accesses here have no check; Lv follows */
-  fd.e[0] = fd.pre[0] = '\0';
+  fd.n = 0;
   fd.ren = 0;
   for (pc = L->h; pc < L->be; pc += insn_len(g, pc)) {
     uint32_t d = vl_dest(op_of(g->code[pc]), g->code + pc);
@@ -1994,9 +1999,10 @@ static int vl_emit(fgen *g) {
       return r;
     if (d != NONE_SLOT)
       L->cw[d] = L->wpc[pc - L->h];
-    if (!g->aot && fold_text(g, from, pc, &fd))
-      continue;
-    out(o, "\n");
+    if (!g->aot)
+      fold_text(g, from, pc, &fd);
+    if (o->n > from)
+      out(o, "\n");
   }
   fold_end(g, &fd);
   g->nck = 0;
@@ -2009,24 +2015,28 @@ static int vl_emit(fgen *g) {
 /* ---- folding (jit) ------------------------------------------------------------ */
 
 /* libtcc gives every C variable a place in memory and every statement a
- * store: a temporary that one instruction computes and the next one
- * reads once costs a store and a load. On the jit the producer's
- * expression is written into its consumer instead, when nothing can see
- * the difference: the producer is a pure one-expression instruction
- * whose result is an operand-stack slot, the consumer is the very next
- * instruction (no branch lands on it), and the slot is dead after it (it
- * overwrites it, or the straight code after it writes it before any
- * read). A load is such a producer too: its bounds check (a statement:
- * it may trap) goes before the consumer's statement, which nothing
- * between can have changed, and its read into the consumer. A chain of
- * them keeps the values in registers, where libtcc would send each
- * through the stack: on a pointer chase or an accumulation that store
- * and load are the loop's critical path. */
+ * store: a value that one instruction computes and a later one reads
+ * costs a store and a load, and on a pointer chase or an accumulation
+ * that store and load are the loop's critical path. On the jit an
+ * operand-stack value a pure one-expression instruction computes waits
+ * instead, as a C expression, for the instruction that reads it, and
+ * goes into that instruction's expression when the slot is dead after
+ * it (overwritten there, or by the straight code after it before any
+ * read); libtcc then keeps it in a register. A load is such a value: its
+ * bounds check (a statement: it may trap) stays where the load was, its
+ * read waits. A waiting value is written to its slot first ("flushed")
+ * before anything it cannot wait past: an instruction that writes a slot
+ * it reads, a store or call when it reads memory, a branch, a label, or
+ * an instruction whose C this does not know. So every read sees what it
+ * would have, and every trap comes where it did. Several values may wait
+ * at once (an accumulation: the loaded operands and the sum). */
 
+#define FOLD_RD 16u   /* slots a waiting expression may read */
+#define FOLD_MAX 4u   /* values waiting at once */
 
 /* Numeric instructions on integers only (operands and result), whose C
  * reads slots as R, U32, S32, S64 only (the float views F32, F64 are
- * macros of a slot number, which fold_text cannot see). */
+ * macros of a slot number, which the substitution cannot see). */
 static int int_numeric(uint32_t op) {
   static uint8_t t[PKW_OP_COUNT_ + 1];
   static int ready;
@@ -2041,15 +2051,15 @@ static int int_numeric(uint32_t op) {
   return op < PKW_OP_COUNT_ && t[op];
 }
 
-/* What the instruction at pc does with slot k (USE_* bits), as far as
- * is known without following branches. */
-static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
+/* The slots a straight-code instruction reads (r, NONE_SLOT padded) and
+ * writes (*w, or NONE_SLOT): 1, or 0 when not known this way. */
+static int insn_rw(const fgen *g, uint32_t pc, uint32_t r[3], uint32_t *w) {
   const uint32_t *p = g->code + pc;
   uint32_t op = op_of(p[0]);
-  uint32_t r[3] = {NONE_SLOT, NONE_SLOT, NONE_SLOT}, w = NONE_SLOT;
+  r[0] = r[1] = r[2] = *w = NONE_SLOT;
   if (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
       op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U) {
-    w = p[1];
+    *w = p[1];
     r[0] = p[2];
     if (op_len[op] == 4)
       r[1] = p[3];
@@ -2057,19 +2067,35 @@ static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
              op == PKW_OP_COPY || op == PKW_OP_I32_LOAD_ADDI ||
              op == PKW_OP_I32_LOAD8_U_ADDI ||
              (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U)) {
-    w = p[1];
+    *w = p[1];
     r[0] = p[2];
   } else if (op == PKW_OP_CONST32 || op == PKW_OP_CONST64 ||
              op == PKW_OP_GLOBAL_GET) {
-    w = p[1];
+    *w = p[1];
   } else if (op == PKW_OP_SELECT) {
-    w = p[1];
+    *w = p[1];
     r[0] = p[2];
     r[1] = p[3];
     r[2] = p[4];
   } else if (op == PKW_OP_GLOBAL_SET) {
     r[0] = p[2];
-  } else if (op == PKW_OP_RETURN1 || op == PKW_OP_RETURN) {
+  } else if (op == PKW_OP_I32_STORE_ADDI ||
+             (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32)) {
+    r[0] = p[1];
+    r[1] = p[2];
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* What the instruction at pc does with slot k (USE_* bits), as far as
+ * is known without following branches. */
+static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
+  const uint32_t *p = g->code + pc;
+  uint32_t op = op_of(p[0]);
+  uint32_t r[3], w;
+  if (op == PKW_OP_RETURN1 || op == PKW_OP_RETURN) {
     /* The function ends: it reads its results (slots 0.. for RETURN),
      * and no other slot is read again (USE_WRITE: dead). */
     uint32_t nr = g->m->types[g->m->func_type[g->m->nfunc_imports +
@@ -2077,13 +2103,9 @@ static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
     if (op == PKW_OP_RETURN1 ? k == p[1] : k < nr)
       return USE_READ;
     return USE_WRITE;
-  } else if (op == PKW_OP_I32_STORE_ADDI ||
-             (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32)) {
-    r[0] = p[1];
-    r[1] = p[2];
-  } else {
-    return USE_UNKNOWN;
   }
+  if (!insn_rw(g, pc, r, &w))
+    return USE_UNKNOWN;
   return (r[0] == k || r[1] == k || r[2] == k ? USE_READ : 0u) |
          (w == k ? USE_WRITE : 0u);
 }
@@ -2109,7 +2131,8 @@ static int is_ident(char ch) {
  * them read before any is written: a slot's reads in it may be
  * replaced by an expression of the same value. */
 static int fold_reader(uint32_t op) {
-  return int_numeric(op) ||
+  return int_numeric(op) || op == PKW_OP_CONST32 || op == PKW_OP_CONST64 ||
+         op == PKW_OP_GLOBAL_GET ||
          (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
          op == PKW_OP_COPY || op == PKW_OP_SELECT ||
          op == PKW_OP_GLOBAL_SET || op == PKW_OP_I32_LOAD_ADDI ||
@@ -2117,11 +2140,10 @@ static int fold_reader(uint32_t op) {
          (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_STORE32);
 }
 
-/* The instruction at pc may hand its expression to the next one: it is
- * pure, writes an operand-stack slot, and the next reads it. */
+/* An instruction that may wait as an expression: pure, one expression
+ * (loads: their check apart), its result an operand-stack slot. */
 static int fold_source(const fgen *g, uint32_t pc) {
-  uint32_t op = op_of(g->code[pc]), next = pc + insn_len(g, pc), d;
-  unsigned u;
+  uint32_t op = op_of(g->code[pc]);
   if (!(op == PKW_OP_CONST32 || op == PKW_OP_CONST64 || op == PKW_OP_COPY ||
         (op >= PKW_OP_I32_ADD_IMM && op <= PKW_OP_I32_GE_U_IMM) ||
         (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) ||
@@ -2129,95 +2151,32 @@ static int fold_source(const fgen *g, uint32_t pc) {
         (op < PKW_OP_COUNT_ && (op_len[op] == 3 || op_len[op] == 4) &&
          op >= PKW_OP_I32_EQZ && op <= PKW_OP_I64_TRUNC_SAT_F64_U)))
     return 0;
-  d = g->code[pc + 1];
-  if (d < g->m->codes[g->idx].nlocals || next >= g->ncode ||
-      (g->label[next] & LBL_TARGET))
-    return 0;
-  if (!fold_reader(op_of(g->code[next])))
-    return 0;
-  u = slot_use(g, next, d);
-  /* Read by the next one, which overwrites it or leaves it dead. */
-  return (u & USE_UNKNOWN) == 0 && (u & USE_READ) != 0 &&
-         ((u & USE_WRITE) != 0 || dead_after(g, next, d));
+  return g->code[pc + 1] >= g->m->codes[g->idx].nlocals;
 }
 
-/* Inserts z at b->p + at (before the text written since). */
-static void insert_text(cbuf *o, size_t at, const char *z) {
-  size_t len = o->n - at, zl = strlen(z);
-  cb_reserve(o, zl);
-  if (o->rc != 0)
-    return;
-  memmove(o->p + at + zl, o->p + at, len);
-  memcpy(o->p + at, z, zl);
-  o->n += zl;
-}
-
-/* The checks of folded checked loads, which run before the statement
- * their expressions went into (nothing between writes a slot: every
- * instruction in between was folded), so a trap comes first, as it
- * would. Written out before the text from `from` on. */
-static void fold_flush(fgen *g, size_t from, fold *f) {
-  if (f->pre[0] != '\0') {
-    insert_text(g->b, from, f->pre);
-    f->pre[0] = '\0';
-  }
-}
-
-/* Splits a producer's text t (len bytes, its destination `name`, as
- * " s<d> = ") into its checks (appended to f->pre) and its expression
- * (to f->e): " s<d> = EXPR;" or a checked load's
- * " { if (CHECK) TRAP(c); s<d> = EXPR; }". 0: not one of these, or too
- * long. */
-static int fold_split(const char *t, size_t len, const char *name,
-                      fold *f) {
-  size_t nl = strlen(name), i, e0, e1, pl = strlen(f->pre), c1 = 0;
-  if (len > nl + 1 && strncmp(t, name, nl) == 0 && t[len - 1] == ';') {
-    e0 = nl;
-    e1 = len - 1;
-  } else if (len > 8 && strncmp(t, " { if (", 7) == 0 &&
-             strncmp(t + len - 3, "; }", 3) == 0) {
-    /* The checks end at the first ';' (the TRAP's), then the store. */
-    for (c1 = 7; c1 < len && t[c1] != ';'; c1++)
-      ;
-    if (c1 + nl >= len || strncmp(t + c1 + 1, name, nl) != 0)
-      return 0;
-    e0 = c1 + 1 + nl;
-    e1 = len - 3;
-  } else {
-    return 0;
-  }
-  if (e1 <= e0 || e1 - e0 >= sizeof f->e ||
-      (c1 && pl + c1 - 1 >= sizeof f->pre))
-    return 0;
-  for (i = e0; i < e1; i++)
-    if (t[i] == ';' || t[i] == '{' || t[i] == '}' ||
-        (t[i] == '&' && t[i + 1] == 's'))
-      return 0;
-  if (c1) {   /* " if (CHECK) TRAP(c);" */
-    memcpy(f->pre + pl, t + 2, c1 - 1);
-    f->pre[pl + c1 - 1] = '\0';
-  }
-  memcpy(f->e, t + e0, e1 - e0);
-  f->e[e1 - e0] = '\0';
-  return 1;
+static int is_load(uint32_t op) {
+  return (op >= PKW_OP_I32_LOAD && op <= PKW_OP_I64_LOAD32_U) ||
+         op == PKW_OP_I32_LOAD_ADDI || op == PKW_OP_I32_LOAD8_U_ADDI;
 }
 
 /* In the text written at b->p + from, each read of slot k becomes
- * `repl`, in parentheses if paren (a write "s<k> = " stays). */
-static void subst(cbuf *o, size_t from, uint32_t k, const char *repl,
-                  int paren) {
+ * `repl`, in parentheses if paren (a write "s<k> = " stays). A use of
+ * the slot's address (the jit's float views) cannot take an expression:
+ * the slot is written first, and then 1 is returned (else 0). */
+static int subst(cbuf *o, size_t from, uint32_t k, const char *repl,
+                 int paren) {
   char name[16], *t;
   size_t nl, len = o->n - from, i;
+  int wrote = 0;
   t = pkw__realloc(o->alloc, NULL, len + 1);
   if (t == NULL) {
     o->rc = PKW_ENOMEM;
-    return;
+    return 1;
   }
   memcpy(t, o->p + from, len);
   t[len] = '\0';
   o->n = from;
   nl = (size_t)snprintf(name, sizeof name, "s%u", k);
-  /* A use of its address (the jit's float views): write it out. */
   for (i = 0; i + nl < len; i++)
     if (t[i] == '&' && strncmp(t + i + 1, name, nl) == 0 &&
         !is_ident(t[i + 1 + nl]))
@@ -2226,6 +2185,7 @@ static void subst(cbuf *o, size_t from, uint32_t k, const char *repl,
     out(o, " %s = %s;", name, repl);
     put(o, t, len);
     i = len;
+    wrote = 1;
   } else {
     i = 0;
   }
@@ -2246,71 +2206,186 @@ static void subst(cbuf *o, size_t from, uint32_t k, const char *repl,
     }
   }
   pkw__realloc(o->alloc, t, 0);
+  return wrote;
 }
 
-/* The text of an instruction just written at b->p + from: for a fold
- * source, its expression goes to f (returns 1, the text removed); with
- * a pending expression for slot f->slot, that slot's reads in it are
- * replaced by the expression first (and after a copy, its destination's
- * reads by its source). */
-static int fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
+/* Writes waiting value i to its slot at `at` (before the text written
+ * since), and forgets it. Returns the length written. */
+static size_t fold_flush(fgen *g, fold *f, unsigned i, size_t at) {
+  size_t n0 = g->b->n;
+  char head[24];
+  size_t hl = (size_t)snprintf(head, sizeof head, " s%u = ", f->w[i].slot);
+  size_t el = strlen(f->w[i].e);
+  cb_reserve(g->b, hl + el + 1);
+  if (g->b->rc == 0) {
+    memmove(g->b->p + at + hl + el + 1, g->b->p + at, g->b->n - at);
+    memcpy(g->b->p + at, head, hl);
+    memcpy(g->b->p + at + hl, f->w[i].e, el);
+    g->b->p[at + hl + el] = ';';
+    g->b->n += hl + el + 1;
+  }
+  f->w[i] = f->w[--f->n];
+  return g->b->n - n0;
+}
+
+/* Every waiting value to its slot, at the end of the text (before a
+ * label, at the end of straight code). */
+static void fold_end(fgen *g, fold *f) {
+  while (f->n > 0)
+    fold_flush(g, f, f->n - 1, g->b->n);
+  f->ren = 0;
+}
+
+/* Adds slot k to a read set (nrd > FOLD_RD: too many to keep). */
+static void rd_add(uint32_t *rd, unsigned *nrd, uint32_t k) {
+  unsigned j;
+  if (k == NONE_SLOT || *nrd > FOLD_RD)
+    return;
+  for (j = 0; j < *nrd; j++)
+    if (rd[j] == k)
+      return;
+  if (*nrd == FOLD_RD)
+    *nrd = FOLD_RD + 1;
+  else
+    rd[(*nrd)++] = k;
+}
+
+/* The text of the instruction at pc, just written at b->p + from (the
+ * jit, slots in C locals): waiting values it reads go into it, those it
+ * cannot be written past are written first, and it may become a waiting
+ * value itself (its text then removed, a load's check left). */
+static void fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   cbuf *o = g->b;
   char name[32];
-  uint32_t op = op_of(g->code[pc]), next = pc + insn_len(g, pc);
+  uint32_t op = op_of(g->code[pc]), r[3], w;
+  uint32_t rd[FOLD_RD];
+  unsigned nrd = 0, i, j, u;
+  int known, mem = is_load(op), wmem, ren = f->ren;
+  size_t own = from;   /* where the instruction's own text starts */
   if (o->rc != 0)
-    return 0;
-  if (f->ren) {
+    return;
+  known = insn_rw(g, pc, r, &w) && fold_reader(op);
+  /* Stores, and whatever this does not know, may write memory. */
+  wmem = !known || op == PKW_OP_I32_STORE_ADDI ||
+         (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32);
+  for (i = 0; i < 3 && known; i++)
+    rd_add(rd, &nrd, r[i]);
+  f->ren = 0;
+  if (ren) {   /* after a copy: its source for its destination */
     snprintf(name, sizeof name, "s%u", f->rb);
-    subst(o, from, f->ra, name, 0);
-    f->ren = 0;
+    subst(o, own, f->ra, name, 0);
+    rd_add(rd, &nrd, f->rb);
   }
-  if (f->e[0] != '\0') {
-    subst(o, from, f->slot, f->e, 1);
-    f->e[0] = '\0';
+  /* The waiting values: into this one, written before it, or dropped. */
+  for (i = 0; i < f->n && o->rc == 0;) {
+    uint32_t k = f->w[i].slot;
+    int clash = f->w[i].nrd > FOLD_RD;
+    u = known ? slot_use(g, pc, k) : USE_UNKNOWN;
+    for (j = 0; j < f->w[i].nrd && !clash && known; j++)
+      clash = f->w[i].rd[j] == w;
+    if (known && (u & USE_READ) &&
+        ((u & USE_WRITE) || dead_after(g, pc, k))) {
+      /* Read here, dead after: the expression goes in (read before
+       * this one writes anything: fold_reader). The slot is no longer
+       * read, its expression's slots are. */
+      if (subst(o, own, k, f->w[i].e, 0) == 0)
+        for (j = 0; j < nrd; j++)
+          if (rd[j] == k) {
+            rd[j] = rd[--nrd];
+            break;
+          }
+      for (j = 0; j < f->w[i].nrd; j++)
+        rd_add(rd, &nrd, f->w[i].rd[j]);
+      if (f->w[i].nrd > FOLD_RD)
+        nrd = FOLD_RD + 1;
+      mem |= f->w[i].mem;
+      f->w[i] = f->w[--f->n];
+    } else if (known && u == USE_WRITE) {
+      f->w[i] = f->w[--f->n];   /* overwritten unread: never needed */
+    } else if (!known || u != 0 || clash || (wmem && f->w[i].mem)) {
+      /* Read here but needed after, or this one may change what it
+       * reads: written first. */
+      own += fold_flush(g, f, i, own);
+    } else {
+      i++;   /* it waits past this one */
+    }
   }
   if (o->rc != 0)
-    return 0;
-  snprintf(name, sizeof name, " s%u = ", g->code[pc + 1]);
-  if (!fold_source(g, pc) ||
-      !fold_split(o->p + from, o->n - from, name, f)) {
-    /* A copy of one slot to another, read by the next instruction. */
-    if (op == PKW_OP_COPY && g->code[pc + 1] != g->code[pc + 2] &&
-        next < g->ncode && !(g->label[next] & LBL_TARGET) &&
-        fold_reader(op_of(g->code[next]))) {
-      snprintf(name, sizeof name, " s%u = s%u;", g->code[pc + 1],
-               g->code[pc + 2]);
-      if (o->n - from == strlen(name) &&
-          memcmp(o->p + from, name, o->n - from) == 0) {
-        f->ren = 1;
-        f->ra = g->code[pc + 1];
-        f->rb = g->code[pc + 2];
+    return;
+  /* This one waits if it can: " s<d> = EXPR;" or a checked load's
+   * " { if (CHECK) TRAP(c); s<d> = EXPR; }" (the check stays). */
+  if (known && fold_source(g, pc) && f->n < FOLD_MAX && nrd <= FOLD_RD) {
+    const char *t = o->p + own;
+    size_t len = o->n - own, nl, e0 = 0, e1 = 0, c1 = 0;
+    int ok = 0;
+    nl = (size_t)snprintf(name, sizeof name, " s%u = ", w);
+    if (len > nl + 1 && strncmp(t, name, nl) == 0 && t[len - 1] == ';') {
+      e0 = nl;
+      e1 = len - 1;
+      ok = 1;
+    } else if (len > 8 && strncmp(t, " { if (", 7) == 0 &&
+               strncmp(t + len - 3, "; }", 3) == 0) {
+      /* The check ends at the first ';' (the TRAP's). */
+      for (c1 = 7; c1 < len && t[c1] != ';'; c1++)
+        ;
+      if (c1 + nl < len && strncmp(t + c1 + 1, name, nl) == 0) {
+        e0 = c1 + 1 + nl;
+        e1 = len - 3;
+        ok = 1;
       }
     }
-    fold_flush(g, from, f);
-    return 0;
+    if (ok && e1 > e0 && e1 - e0 + 2 < sizeof f->w[0].e) {
+      for (j = (unsigned)e0; j < e1 && ok; j++)
+        if (t[j] == ';' || t[j] == '{' || t[j] == '}' ||
+            (t[j] == '&' && t[j + 1] == 's'))
+          ok = 0;
+    } else {
+      ok = 0;
+    }
+    if (ok) {
+      unsigned n = f->n++;
+      f->w[n].slot = w;
+      f->w[n].mem = mem;
+      f->w[n].nrd = nrd;
+      memcpy(f->w[n].rd, rd, nrd * sizeof rd[0]);
+      f->w[n].e[0] = '(';
+      memcpy(f->w[n].e + 1, t + e0, e1 - e0);
+      f->w[n].e[e1 - e0 + 1] = ')';
+      f->w[n].e[e1 - e0 + 2] = '\0';
+      if (c1) {   /* the check, " if (CHECK) TRAP(c);", stays */
+        memmove(o->p + own, o->p + own + 2, c1 - 1);
+        o->n = own + c1 - 1;
+      } else {
+        o->n = own;
+      }
+      return;
+    }
   }
-  f->slot = g->code[pc + 1];
-  o->n = from;
-  return 1;
-}
-
-/* What is left pending at the end of straight code that cannot have
- * any (fold_source saw its reader): written out all the same. */
-static void fold_end(fgen *g, fold *f) {
-  if (f->e[0] != '\0')
-    out(g->b, "%s s%u = %s;\n", f->pre, f->slot, f->e);
-  f->e[0] = f->pre[0] = '\0';
+  /* A copy of one slot to another: the next instruction, if it can,
+   * reads the source (off the copy's store and load). */
+  if (op == PKW_OP_COPY && g->code[pc + 1] != g->code[pc + 2]) {
+    uint32_t next = pc + insn_len(g, pc);
+    snprintf(name, sizeof name, " s%u = s%u;", g->code[pc + 1],
+             g->code[pc + 2]);
+    if (next < g->ncode && !(g->label[next] & LBL_TARGET) &&
+        fold_reader(op_of(g->code[next])) && o->n - own == strlen(name) &&
+        memcmp(o->p + own, name, o->n - own) == 0) {
+      f->ren = 1;
+      f->ra = g->code[pc + 1];
+      f->rb = g->code[pc + 2];
+    }
+  }
 }
 
 static int gen_body(fgen *g) {
   cbuf *o = g->b;
-  fold fd;                    /* a folded expression (fold_text) */
+  fold fd;                    /* values waiting (fold_text) */
   const pkw_code *cd = &g->m->codes[g->idx];
   uint32_t pc = 0, k;
   if (scan(g) < 0)
     return PKW_EUNSUPPORTED;
   find_merges(g);
-  fd.e[0] = fd.pre[0] = '\0';
+  fd.n = 0;
   fd.ren = 0;
   g->nck = 0;
   /* Slots as C locals, unless the frame is large: then the C frame would
@@ -2421,6 +2496,7 @@ static int gen_body(fgen *g) {
     size_t from;
     int r;
     if (g->label[pc] & LBL_TARGET) {
+      fold_end(g, &fd);
       out(o, "L%u:", pc);
       g->nck = 0;
     }
@@ -2438,12 +2514,10 @@ static int gen_body(fgen *g) {
     ck_after(g, pc);
     if (g->vl != NULL && pc == g->vl->be)
       g->vl = NULL;
-    if (!g->aot && g->regs &&
-        fold_text(g, from, pc, &fd)) {
-      pc += len;
-      continue;
-    }
-    out(o, "\n");
+    if (!g->aot && g->regs)
+      fold_text(g, from, pc, &fd);
+    if (o->n > from)
+      out(o, "\n");
     pc += len;
   }
   fold_end(g, &fd);
