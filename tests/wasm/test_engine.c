@@ -3136,7 +3136,9 @@ static void test_bounds_proved(void) {
 /* Values waiting as expressions for their readers (the jit) are
  * written first where they cannot wait: (a) x = m[a]; m[a] = 7;
  * x + m[a] (the store changes what x's load would read); (b) t = a + 1;
- * a = 100; t + a (t's slot read is overwritten). */
+ * a = 100; t + a (t's slot read is overwritten); (c) a block whose
+ * br_if carries m[a] out when m[a] != 0 (the branch's condition takes
+ * its value in, the carried one must be written before it). */
 static void test_fold_wait(void) {
   static const uint8_t code_a[] = {0x20, 0x00, 0x28, 0x02, 0x00, 0x20,
                                    0x00, 0x41, 0x07, 0x36, 0x02, 0x00,
@@ -3146,7 +3148,12 @@ static void test_fold_wait(void) {
                                    0xe4, 0x00, 0x21, 0x00, 0x20, 0x00,
                                    0x6a, 0x0b};
   spec sa = {"i", "i", code_a, sizeof code_a, 0, 1, 1, 0, 0};
+  static const uint8_t code_c[] = {0x02, 0x7f, 0x20, 0x00, 0x28, 0x02,
+                                   0x00, 0x20, 0x00, 0x28, 0x02, 0x00,
+                                   0x0d, 0x00, 0x1a, 0x41, 0xe3, 0x00,
+                                   0x0b, 0x0b};
   spec sb = {"i", "i", code_b, sizeof code_b, 0, -1, -1, 0, 0};
+  spec sc = {"i", "i", code_c, sizeof code_c, 0, 1, 1, 0, 0};
   fixture fx;
   uint64_t a, r, size;
   uint8_t *m;
@@ -3164,6 +3171,17 @@ static void test_fold_wait(void) {
   a = 5, r = 0;
   CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
   CHECK(r == 6 + 100);
+  unload(&fx);
+
+  load(&fx, &sc, NULL, NULL);
+  m = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
+  memcpy(m + 40, &v, 4);
+  a = 40, r = 0;
+  CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 5);
+  a = 44;
+  CHECK_RC(pkw_call(fx.f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 99);
   unload(&fx);
 }
 

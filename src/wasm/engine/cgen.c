@@ -2110,16 +2110,87 @@ static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
          (w == k ? USE_WRITE : 0u);
 }
 
-/* Slot k holds nothing anyone reads once the instruction at pc is done. */
-static int dead_after(const fgen *g, uint32_t pc, uint32_t k) {
-  uint32_t n;
-  pc += insn_len(g, pc);
-  for (n = 0; n < 64 && pc < g->ncode; n++, pc += insn_len(g, pc)) {
-    unsigned u = slot_use(g, pc, k);
-    if (u != 0)
+/* A conditional branch whose condition reads only slots: how many
+ * (*nr, in r) and where its target operand is (*tp), or 0. */
+static int cond_branch(const fgen *g, uint32_t pc, uint32_t r[3],
+                       uint32_t *tp) {
+  const uint32_t *p = g->code + pc;
+  uint32_t op = op_of(p[0]);
+  r[0] = r[1] = r[2] = NONE_SLOT;
+  if (op == PKW_OP_BR_IF || op == PKW_OP_BR_UNLESS ||
+      op == PKW_OP_I32_EQZ_BR_IF) {
+    r[0] = p[1];
+    *tp = pc + 2;
+  } else if (op >= PKW_OP_I32_EQ_IMM_BR_IF && op <= PKW_OP_I32_GE_U_IMM_BR_IF) {
+    r[0] = p[1];
+    *tp = pc + 3;
+  } else if (op >= PKW_OP_I32_EQ_BR_IF && op <= PKW_OP_I32_GE_U_BR_IF) {
+    r[0] = p[1];
+    r[1] = p[2];
+    *tp = pc + 3;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+/* Slot k holds nothing anyone reads from the instruction at pc on: on
+ * every path it is written before it is read (a conditional branch's
+ * two ways, an unconditional one's target; a path coming back to a
+ * branch target it went through reads nothing new). A call, anything
+ * not known, or more than the walk's budget ends the search: not dead. */
+typedef struct dwalk {
+  unsigned budget, nseen;
+  uint32_t seen[16];   /* the branch targets walked from */
+} dwalk;
+
+static int dead_walk(const fgen *g, uint32_t pc, uint32_t k, dwalk *dw) {
+  uint32_t r[3], tp, t, i;
+  unsigned u;
+  while (pc < g->ncode) {
+    if (dw->budget == 0)
+      return 0;
+    dw->budget--;
+    if (cond_branch(g, pc, r, &tp) || op_of(g->code[pc]) == PKW_OP_BR) {
+      int cond = op_of(g->code[pc]) != PKW_OP_BR;
+      if (cond && (r[0] == k || r[1] == k))
+        return 0;
+      t = target(g, cond ? tp : pc + 1);
+      for (i = 0; i < dw->nseen && dw->seen[i] != t; i++)
+        ;
+      if (i == dw->nseen) {   /* a new target: walk it */
+        if (dw->nseen == sizeof dw->seen / sizeof dw->seen[0])
+          return 0;
+        dw->seen[dw->nseen++] = t;
+        if (!cond) {
+          pc = t;
+          continue;
+        }
+        if (!dead_walk(g, t, k, dw))
+          return 0;
+      } else if (!cond) {
+        return 1;   /* back where it was: nothing read on the way */
+      }
+      pc += insn_len(g, pc);
+      continue;
+    }
+    if ((u = slot_use(g, pc, k)) != 0)
       return u == USE_WRITE;
+    pc += insn_len(g, pc);
   }
   return 0;
+}
+
+static int dead_from(const fgen *g, uint32_t pc, uint32_t k) {
+  dwalk dw;
+  dw.budget = 96;
+  dw.nseen = 0;
+  return dead_walk(g, pc, k, &dw);
+}
+
+/* Slot k holds nothing anyone reads once the instruction at pc is done. */
+static int dead_after(const fgen *g, uint32_t pc, uint32_t k) {
+  return dead_from(g, pc + insn_len(g, pc), k);
 }
 
 static int is_ident(char ch) {
@@ -2265,6 +2336,24 @@ static void fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   if (o->rc != 0)
     return;
   known = insn_rw(g, pc, r, &w) && fold_reader(op);
+  /* A conditional branch: a value its condition reads goes in if the
+   * slot is dead both after it and at its target; the rest is written
+   * first (the target may read it). */
+  if (!known && cond_branch(g, pc, r, &w)) {
+    uint32_t t = target(g, w);
+    for (i = 0; i < f->n && o->rc == 0;) {
+      uint32_t k = f->w[i].slot;
+      if ((k == r[0] || k == r[1]) && f->w[i].nrd <= FOLD_RD &&
+          dead_after(g, pc, k) && dead_from(g, t, k)) {
+        subst(o, own, k, f->w[i].e, 0);
+        f->w[i] = f->w[--f->n];
+      } else {
+        own += fold_flush(g, f, i, own);
+      }
+    }
+    f->ren = 0;
+    return;
+  }
   /* Stores, and whatever this does not know, may write memory. */
   wmem = !known || op == PKW_OP_I32_STORE_ADDI ||
          (op >= PKW_OP_I32_STORE && op <= PKW_OP_I64_STORE32);
