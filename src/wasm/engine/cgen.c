@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 12
+#define PKW_CGEN_VERSION 13
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -2104,6 +2104,22 @@ static unsigned slot_use(const fgen *g, uint32_t pc, uint32_t k) {
       return USE_READ;
     return USE_WRITE;
   }
+  if ((op == PKW_OP_CALL || op == PKW_OP_CALL_INDIRECT ||
+       op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT) &&
+      g->regs) {
+    /* Slots in C locals: a call reads its arguments and writes its
+     * results (at its argument base) and nothing else; after a tail
+     * call nothing is read. (With the slots in the frame the callee's
+     * frame overlaps those above the base: not known.) */
+    int ind = op == PKW_OP_CALL_INDIRECT || op == PKW_OP_RETURN_CALL_INDIRECT;
+    const pkw_functype *t = ind ? &g->m->types[p[1]] : func_type(g->m, p[1]);
+    uint32_t ab = ind ? p[4] : p[2];
+    if ((ind && k == p[3]) || (k >= ab && k - ab < t->nparams))
+      return USE_READ;
+    if (op == PKW_OP_RETURN_CALL || op == PKW_OP_RETURN_CALL_INDIRECT)
+      return USE_WRITE;
+    return k >= ab && k - ab < t->nresults ? USE_WRITE : 0u;
+  }
   if (!insn_rw(g, pc, r, &w))
     return USE_UNKNOWN;
   return (r[0] == k || r[1] == k || r[2] == k ? USE_READ : 0u) |
@@ -2571,10 +2587,13 @@ static int gen_body(fgen *g) {
     for (k = 0; k < cd->nparams; k++)
       out(o, " fp[%u] = a%u_;", k, k);
   out(o, "\nLentry:");
-  /* zero_locals of exec.c: the non-parameter locals start at zero. */
+  /* zero_locals of exec.c: the non-parameter locals start at zero
+   * (on the jit, not those every path writes before it reads: libtcc
+   * would store each zero, at every call). */
   if (g->regs || cd->nlocals - cd->nparams <= 8) {
     for (k = cd->nparams; k < cd->nlocals; k++)
-      out(o, " R(%u) = 0;", k);
+      if (g->aot || !g->regs || !dead_from(g, 0, k))
+        out(o, " R(%u) = 0;", k);
   } else {
     out(o, " { u64 *p_ = fp + %u, *e_ = fp + %u; while (p_ < e_) *p_++ = 0; }",
         cd->nparams, cd->nlocals);
