@@ -3257,6 +3257,49 @@ static void test_locals_zeroed(void) {
   pkw_module_destroy(m);
 }
 
+/* Waiting values and calls (the jit, slots in C locals): an argument
+ * read from memory is read before the callee runs; a value read from
+ * memory that waits is written before a call, which may store there.
+ * f(a) = m[a] + g(a) + m[a], g storing 9 at a and returning 1;
+ * k(a) = h(m[a]), h storing 9 at 40 and returning its argument. */
+static void test_fold_call(void) {
+  static const uint8_t mod[] = {
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01,
+      0x60, 0x01, 0x7f, 0x01, 0x7f, 0x03, 0x05, 0x04, 0x00, 0x00, 0x00,
+      0x00, 0x05, 0x04, 0x01, 0x01, 0x01, 0x01, 0x07, 0x09, 0x02, 0x01,
+      0x66, 0x00, 0x02, 0x01, 0x6b, 0x00, 0x03, 0x0a, 0x36, 0x04, 0x0b,
+      0x00, 0x20, 0x00, 0x41, 0x09, 0x36, 0x02, 0x00, 0x41, 0x01, 0x0b,
+      0x0b, 0x00, 0x41, 0x28, 0x41, 0x09, 0x36, 0x02, 0x00, 0x20, 0x00,
+      0x0b, 0x12, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x20, 0x00, 0x10,
+      0x00, 0x6a, 0x20, 0x00, 0x28, 0x02, 0x00, 0x6a, 0x0b, 0x09, 0x00,
+      0x20, 0x00, 0x28, 0x02, 0x00, 0x10, 0x01, 0x0b,
+  };
+  pkw_module *m;
+  pkw_instance *inst;
+  pkw_func *f, *k;
+  char err[256];
+  uint64_t a, r, size;
+  uint8_t *mem;
+  uint32_t v = 5;
+  CHECK_RC(pkw_module_decode(NULL, mod, sizeof mod, &m, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, err, sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  CHECK_RC(pkw_instance_func(inst, "k", &k), PKW_OK);
+  mem = pkw_memory_data(pkw_instance_memory(inst), &size);
+  memcpy(mem + 40, &v, 4);
+  a = 40, r = 0;
+  CHECK_RC(pkw_call(f, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 5 + 1 + 9);
+  memcpy(mem + 40, &v, 4);
+  r = 0;
+  CHECK_RC(pkw_call(k, &a, 1, &r, 1), PKW_OK);
+  CHECK(r == 5);
+  pkw_instance_destroy(inst);
+  pkw_module_destroy(m);
+}
+
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -3323,6 +3366,7 @@ static const struct {
     {"wasm_bounds_proved", test_bounds_proved},
     {"wasm_fold_wait", test_fold_wait},
     {"wasm_locals_zeroed", test_locals_zeroed},
+    {"wasm_fold_call", test_fold_call},
 };
 
 int main(int argc, char **argv) {
