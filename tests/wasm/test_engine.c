@@ -3257,9 +3257,9 @@ static void test_locals_zeroed(void) {
   pkw_module_destroy(m);
 }
 
-/* Waiting values and calls (the jit, slots in C locals): an argument
- * read from memory is read before the callee runs; a value read from
- * memory that waits is written before a call, which may store there.
+/* Waiting values and calls (the jit): an argument read from memory is
+ * read before the callee runs; a value read from memory that waits is
+ * written before a call, which may store there.
  * f(a) = m[a] + g(a) + m[a], g storing 9 at a and returning 1;
  * k(a) = h(m[a]), h storing 9 at 40 and returning its argument. */
 static void test_fold_call(void) {

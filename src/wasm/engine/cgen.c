@@ -67,7 +67,7 @@
 
 /* Bump when the C written for the same module changes in a way the
  * prelude does not show (aot artifacts built before are then stale). */
-#define PKW_CGEN_VERSION 14
+#define PKW_CGEN_VERSION 15
 /* Functions whose frame has at most this many slots keep them in C
  * locals (see gen_func). */
 #ifndef PKW_CGEN_MAX_REG_SLOTS
@@ -2352,35 +2352,6 @@ static void fold_text(fgen *g, size_t from, uint32_t pc, fold *f) {
   if (o->rc != 0)
     return;
   known = insn_rw(g, pc, r, &w) && fold_reader(op);
-  /* A direct call, slots in C locals: a value it passes as an argument
-   * goes in (the arguments are read before the call writes anything) if
-   * dead after; one that reads memory or a result slot is written first
-   * (the callee may write memory); the others wait across it (it sees
-   * none of this function's locals). */
-  if (op == PKW_OP_CALL && g->regs) {
-    const pkw_functype *t = func_type(g->m, g->code[pc + 1]);
-    uint32_t ab = g->code[pc + 2];
-    for (i = 0; i < f->n && o->rc == 0;) {
-      uint32_t k = f->w[i].slot;
-      int clash = f->w[i].nrd > FOLD_RD;
-      u = slot_use(g, pc, k);
-      for (j = 0; j < f->w[i].nrd && !clash; j++)
-        clash = f->w[i].rd[j] >= ab && f->w[i].rd[j] - ab < t->nresults;
-      if ((u & USE_READ) && !clash &&
-          ((u & USE_WRITE) || dead_after(g, pc, k))) {
-        subst(o, own, k, f->w[i].e, 0);
-        f->w[i] = f->w[--f->n];
-      } else if (u == USE_WRITE) {
-        f->w[i] = f->w[--f->n];
-      } else if (u != 0 || clash || f->w[i].mem) {
-        own += fold_flush(g, f, i, own);
-      } else {
-        i++;
-      }
-    }
-    f->ren = 0;
-    return;
-  }
   /* A conditional branch: a value its condition reads goes in if the
    * slot is dead both after it and at its target; the rest is written
    * first (the target may read it). */
