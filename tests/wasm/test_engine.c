@@ -230,6 +230,18 @@ static void unload(fixture *fx) {
   pkw_module_destroy(fx->m);
 }
 
+/* A whole module's bytes (several functions), instantiated; fx->f is
+   its export `name`. unload() frees it. */
+static void load_bytes(fixture *fx, const uint8_t *b, size_t n,
+                       const char *name) {
+  char err[256];
+  CHECK_RC(pkw_module_decode(NULL, b, n, &fx->m, err, sizeof err), PKW_OK);
+  CHECK_RC(pkw_instance_create(fx->m, NULL, 0, NULL, &fx->inst, err,
+                               sizeof err),
+           PKW_OK);
+  CHECK_RC(pkw_instance_func(fx->inst, name, &fx->f), PKW_OK);
+}
+
 /* (loop (br 0)) */
 static const uint8_t forever[] = {0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b};
 /* (call 0) : infinite recursion, with 300 locals per frame */
@@ -3230,18 +3242,13 @@ static void test_locals_zeroed(void) {
       0x21, 0x01, 0x0b, 0x20, 0x02, 0x10, 0x00, 0x21, 0x03, 0x20, 0x01,
       0x20, 0x03, 0x6a, 0x0b,
   };
-  pkw_module *m;
-  pkw_instance *inst;
+  fixture fx;
   pkw_func *dirty, *f;
-  char err[256];
   uint64_t a, r;
   int i;
-  CHECK_RC(pkw_module_decode(NULL, mod, sizeof mod, &m, err, sizeof err),
-           PKW_OK);
-  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, err, sizeof err),
-           PKW_OK);
-  CHECK_RC(pkw_instance_func(inst, "dirty", &dirty), PKW_OK);
-  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
+  load_bytes(&fx, mod, sizeof mod, "f");
+  f = fx.f;
+  CHECK_RC(pkw_instance_func(fx.inst, "dirty", &dirty), PKW_OK);
   for (i = 0; i < 3; i++) {
     r = 0;
     CHECK_RC(pkw_call(dirty, NULL, 0, &r, 1), PKW_OK);
@@ -3253,8 +3260,7 @@ static void test_locals_zeroed(void) {
     CHECK_RC(pkw_call(f, &a, 1, &r, 1), PKW_OK);
     CHECK(r == 5);
   }
-  pkw_instance_destroy(inst);
-  pkw_module_destroy(m);
+  unload(&fx);
 }
 
 /* Waiting values and calls (the jit): an argument read from memory is
@@ -3274,20 +3280,15 @@ static void test_fold_call(void) {
       0x00, 0x6a, 0x20, 0x00, 0x28, 0x02, 0x00, 0x6a, 0x0b, 0x09, 0x00,
       0x20, 0x00, 0x28, 0x02, 0x00, 0x10, 0x01, 0x0b,
   };
-  pkw_module *m;
-  pkw_instance *inst;
+  fixture fx;
   pkw_func *f, *k;
-  char err[256];
   uint64_t a, r, size;
   uint8_t *mem;
   uint32_t v = 5;
-  CHECK_RC(pkw_module_decode(NULL, mod, sizeof mod, &m, err, sizeof err),
-           PKW_OK);
-  CHECK_RC(pkw_instance_create(m, NULL, 0, NULL, &inst, err, sizeof err),
-           PKW_OK);
-  CHECK_RC(pkw_instance_func(inst, "f", &f), PKW_OK);
-  CHECK_RC(pkw_instance_func(inst, "k", &k), PKW_OK);
-  mem = pkw_memory_data(pkw_instance_memory(inst), &size);
+  load_bytes(&fx, mod, sizeof mod, "f");
+  f = fx.f;
+  CHECK_RC(pkw_instance_func(fx.inst, "k", &k), PKW_OK);
+  mem = pkw_memory_data(pkw_instance_memory(fx.inst), &size);
   memcpy(mem + 40, &v, 4);
   a = 40, r = 0;
   CHECK_RC(pkw_call(f, &a, 1, &r, 1), PKW_OK);
@@ -3296,8 +3297,7 @@ static void test_fold_call(void) {
   r = 0;
   CHECK_RC(pkw_call(k, &a, 1, &r, 1), PKW_OK);
   CHECK(r == 5);
-  pkw_instance_destroy(inst);
-  pkw_module_destroy(m);
+  unload(&fx);
 }
 
 static const struct {

@@ -545,14 +545,16 @@ typedef struct fgen {
 
 /* The values waiting as C expressions for the instructions that read
  * them (the jit: see "folding"). */
+#define FOLD_RD 16u   /* slots a waiting expression may read */
+#define FOLD_MAX 4u   /* values waiting at once */
 typedef struct fold {
   struct {
     uint32_t slot;   /* the operand-stack slot it is the value of */
     int mem;         /* it reads memory */
-    unsigned nrd;    /* the slots it reads (> 16: too many to list) */
-    uint32_t rd[16];
+    unsigned nrd;    /* the slots it reads (> FOLD_RD: too many to list) */
+    uint32_t rd[FOLD_RD];
     char e[1024];
-  } w[4];
+  } w[FOLD_MAX];
   unsigned n;
   /* A copy "s<ra> = s<rb>;" just written: the next instruction reads
    * s<rb> for s<ra> (ren set), off the copy's store and load. */
@@ -2030,9 +2032,6 @@ static int vl_emit(fgen *g) {
  * an instruction whose C this does not know. So every read sees what it
  * would have, and every trap comes where it did. Several values may wait
  * at once (an accumulation: the loaded operands and the sum). */
-
-#define FOLD_RD 16u   /* slots a waiting expression may read */
-#define FOLD_MAX 4u   /* values waiting at once */
 
 /* Numeric instructions on integers only (operands and result), whose C
  * reads slots as R, U32, S32, S64 only (the float views F32, F64 are
