@@ -150,8 +150,30 @@ struct pk_host {
 typedef struct pk__backend pk__backend;
 typedef struct pk__lane pk__lane;
 
+/* Threads that call a function with no lane lookup (pk_func.solo), and
+   the thread number of a free slot: no thread's, not even that of a
+   thread still without one (0), which could read a slot being taken. */
+#define PK__SOLO 4
+#define PK__SOLO_FREE (~0u)
+
 struct pk_func {
   pk_plugin *plugin;
+  /*
+   * The first PK__SOLO threads to call f find their lane here: loads from
+   * f itself, where the lane table costs two dependent ones, and a wasm
+   * call's whole entry waits on them (pk_func_call). A slot is taken
+   * once, under p->mu (tid stored atomically), and kept for the plugin's
+   * life; only the thread with that number reads or writes the rest (a
+   * number goes to a new thread only after the old one exited, with its
+   * lanes). `fast` is pk__backend.fast for f and the instance the lane
+   * holds: a change of that instance sends the lane down the slow path,
+   * which brings the slots up to date first (solo_sync).
+   */
+  struct pk__solo {
+    unsigned tid; /* PK__SOLO_FREE: free */
+    pk__lane *l;
+    void *fast;
+  } solo[PK__SOLO];
   /* p->lanes, kept here too (lane_get keeps them equal): the call path
      finds the thread's lane in two loads from f (pk__lane_of). */
   struct pk__lanetab *lanes;
@@ -160,16 +182,27 @@ struct pk_func {
   pk__sig sig;
   /*
    * How to call it: in-process machine code sets `thunk` (called with the
-   * plugin's context, the fastest path: pk_func_call tail-calls it, with
-   * the plugin's `cur` set to this function, so a backend's own thunk can
-   * find it); other backends set `invoke`.
+   * lane as the plugin's context, and the lane's `cur` set to this
+   * function, so a backend's own thunk can find it); other backends set
+   * `invoke`.
    */
   pk_thunk thunk;
   int (*invoke)(pk__lane *l, pk_func *f, const pk_val *args,
                 pk_val *results);
-  /* invoke sets the results' type tags itself (else pk_func_call does),
-     which lets pk_func_call tail-call it. */
+  /* invoke sets the results' type tags itself (else the caller does). */
   uint8_t invoke_tags;
+  /*
+   * What pk_func_call's common case tail-calls: the call as thunk or
+   * invoke would make it, results tagged, and its end. Its last access to
+   * anything of the plugin's is pk__lane_leave(l) (close waits for that,
+   * then may unload the plugin's code), so it is code of the library,
+   * never the plugin's. A backend's own (wasm, lua, source) saves a call
+   * and a return: it returns straight to the host; plugin_open gives the
+   * others tail_thunk or tail_invoke. `fast` is the solo slot's (see
+   * above), or NULL: the tail finds what it needs itself.
+   */
+  int (*tail)(pk__lane *l, pk_func *f, const pk_val *args, pk_val *results,
+              void *fast);
   pk_raw_fn raw;   /* typed entry point, or NULL */
   void *bdata;     /* the backend's per-function data */
   uint32_t bindex; /* the backend's per-function index */
@@ -181,7 +214,8 @@ struct pk_func {
  * backends with instances) the instance it runs in. A plugin finds the
  * calling thread's lane in one indexed load: pk__tls_tid is a small number
  * per live thread (recycled when a thread exits, together with its lanes)
- * and p->lanes maps it to the lane.
+ * and p->lanes maps it to the lane. A function finds it quicker still for
+ * its first few threads (pk_func.solo).
  *
  * The call path takes no lock and no atomic read-modify-write: a lane is
  * written by its own thread only, except `slow`, which others set to send
@@ -209,12 +243,21 @@ struct pk__lane {
   unsigned busy;
   /* Set by other threads (atomic): take the slow path next call. */
   unsigned slow;
+  /* Changes of `inst` (p->mu held), and the last one the thread's solo
+     slots were brought up to (solo_sync). */
+  unsigned igen, solo_gen;
   uint64_t deadline_ns; /* the outermost call's deadline (pool waits) */
   pk__lane *next;       /* all the plugin's lanes */
   void *mem;            /* the block holding the lane (lane_get) */
 };
 
 /* Lanes start on a cache line of their own (pk__alloc_lines). */
+
+/* Ends the call a tail (pk_func.tail) made: the lane is idle again, and
+   close, which waits for that, may free everything of the plugin's. */
+static inline void pk__lane_leave(pk__lane *l) {
+  __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+}
 
 /* The order of the lane flags' "busy" store and "slow" load (and of the
    other side's). Relaxed, with pk__os_membarrier on the rare side; under
@@ -382,6 +425,9 @@ struct pk__backend {
   int (*inst_new)(pk_plugin *p, pk__lane *l, void **out);
   void (*inst_free)(pk_plugin *p, void *inst);
   int (*inst_reset)(pk_plugin *p, pk__lane *l, void *inst);
+  /* For f's tail (pk_func.tail): what it needs of instance inst, found
+     once per lane and instance (pk_func.solo). NULL: nothing. */
+  void *(*fast)(pk_plugin *p, void *inst, const pk_func *f);
 };
 
 /*

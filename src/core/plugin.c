@@ -249,6 +249,7 @@ static void lane_init(pk_plugin *p, pk__lane *l, unsigned tid) {
   l->ctx.api = &pk__host_api;
   l->plugin = p;
   l->tid = tid;
+  l->igen = 1; /* solo_gen 0: the solo slots wait for a first sync */
 }
 
 /* The calling thread's lane on p, made if it has none (p->mu held).
@@ -302,6 +303,11 @@ static int lane_revoke(pk__lane *l, int wait) {
     pk__os_yield();
   return 1;
 }
+
+static int tail_thunk(pk__lane *l, pk_func *f, const pk_val *args,
+                      pk_val *results, void *fast);
+static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                       pk_val *results, void *fast);
 
 static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                                 pk_val *results) {
@@ -566,10 +572,14 @@ static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
       /* No code of the plugin is loaded (or it must not run): every call
          takes the slow path to an error. */
       p->funcs[i].thunk = NULL;
+      p->funcs[i].tail = NULL;
       p->funcs[i].raw = NULL;
       p->funcs[i].invoke = describe_only_invoke;
       p->funcs[i].invoke_tags = 1;
     }
+  for (i = 0; i < p->nfuncs; i++)
+    if (p->funcs[i].tail == NULL)
+      p->funcs[i].tail = p->funcs[i].thunk != NULL ? tail_thunk : tail_invoke;
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->opts = NULL;
@@ -780,8 +790,13 @@ int pk__plugin_exports(pk_plugin *p, size_t n) {
   memset(p->funcs, 0, n * sizeof *p->funcs);
   p->nfuncs = n;
   p->nnamed = 0;
-  for (; n > 0; n--)
-    p->funcs[n - 1].lanes = p->lanes;
+  for (; n > 0; n--) {
+    pk_func *f = &p->funcs[n - 1];
+    size_t k;
+    f->lanes = p->lanes;
+    for (k = 0; k < PK__SOLO; k++)
+      f->solo[k].tid = PK__SOLO_FREE;
+  }
   return PK_OK;
 }
 
@@ -1084,6 +1099,7 @@ static int checkout(pk_plugin *p, pk__lane *l) {
       return PK_ECLOSED;
     if (p->nidle > 0) {
       l->inst = p->idle[--p->nidle];
+      l->igen++;
       return PK_OK;
     }
     if (p->ninst < p->max_inst) {
@@ -1099,6 +1115,7 @@ static int checkout(pk_plugin *p, pk__lane *l) {
         return rc;
       }
       l->inst = inst; /* a close meanwhile frees it with the lane's */
+      l->igen++;
       return p->closed ? PK_ECLOSED : PK_OK;
     }
     for (m = p->all_lanes; m != NULL; m = m->next) {
@@ -1107,7 +1124,9 @@ static int checkout(pk_plugin *p, pk__lane *l) {
         continue;
       if (lane_revoke(m, 0)) {
         l->inst = m->inst;
+        l->igen++;
         m->inst = NULL;
+        m->igen++;
         return PK_OK;
       }
     }
@@ -1136,6 +1155,7 @@ static int reset_instance(pk_plugin *p, pk__lane *l, int rc) {
     void *inst = l->inst;
     pk__os_mutex_lock(&p->mu);
     l->inst = NULL;
+    l->igen++;
     p->ninst--;
     __atomic_store_n(&l->slow, LANE_SLOW, __ATOMIC_RELAXED);
     pk__os_mutex_unlock(&p->mu);
@@ -1199,6 +1219,8 @@ static int serial_handoff(pk_plugin *p, pk__lane *l) {
   return PK_OK;
 }
 
+static void solo_sync(pk_plugin *p, pk__lane *l);
+
 /*
  * Everything but the common case: the thread's first call of the plugin
  * (no lane yet), a closed plugin, a serialized plugin a second thread
@@ -1248,6 +1270,8 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   }
   /* Ready: the next call takes the fast path, or for reset_after_call the
      short one of call_reset (no lock either). */
+  if (lane_ready(p, l) && l->solo_gen != l->igen)
+    solo_sync(p, l);
   __atomic_store_n(&l->slow,
                    !lane_ready(p, l) ? LANE_SLOW
                    : (p->flags & PK__PF_RESET) ? LANE_RESET : 0u,
@@ -1305,16 +1329,76 @@ PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
   return rc;
 }
 
-/* The call, once checked: the thread's lane in one indexed load, a store
-   marking it busy, one flag test, the call, a store. Only the lane lives
-   across the call (one saved register); the rare cases are tail calls. */
+/* Lane l is ready and holds another instance than when its thread last
+   synced, or it never did (p->mu held, on that thread): in every
+   function of p, the thread's solo slot, taken if it has none and one is
+   free, points at the lane and the instance it holds now. */
+static void solo_sync(pk_plugin *p, pk__lane *l) {
+  size_t i, k;
+  l->solo_gen = l->igen;
+  for (i = 0; i < p->nfuncs; i++) {
+    pk_func *f = &p->funcs[i];
+    struct pk__solo *free = NULL, *mine = NULL;
+    for (k = 0; k < PK__SOLO; k++) {
+      unsigned t = __atomic_load_n(&f->solo[k].tid, __ATOMIC_RELAXED);
+      if (t == l->tid)
+        mine = &f->solo[k];
+      else if (t == PK__SOLO_FREE && free == NULL)
+        free = &f->solo[k];
+    }
+    if (mine == NULL && (mine = free) == NULL)
+      continue;
+    mine->l = l;
+    mine->fast = p->backend->fast != NULL && l->inst != NULL
+                     ? p->backend->fast(p, l->inst, f)
+                     : NULL;
+    __atomic_store_n(&mine->tid, l->tid, __ATOMIC_RELAXED);
+  }
+}
+
+/* pk_func.tail for functions whose backend has none: the call, then its
+   end (the plugin's thunk is its code, which close may unload). */
+static int tail_thunk(pk__lane *l, pk_func *f, const pk_val *args,
+                      pk_val *results, void *fast) {
+  int rc = f->thunk(&l->ctx, args, results);
+  (void)fast;
+  pk__lane_leave(l);
+  return rc;
+}
+static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+                       pk_val *results, void *fast) {
+  int rc = f->invoke_tags ? f->invoke(l, f, args, results)
+                          : invoke_and_tag(l, f, args, results);
+  (void)fast;
+  pk__lane_leave(l);
+  return rc;
+}
+
+/* The call, once checked: the thread's lane from f's solo slots (else
+   the lane table), a store marking it busy, one flag test, a tail call
+   of f's tail, which ends the call. The rare cases are tail calls too. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))
 #endif
 static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
-  pk__lane *l = pk__lane_of(f);
-  unsigned sl;
-  int rc;
+  unsigned tid = pk__tls_tid, sl;
+  pk__lane *l;
+  void *fast = NULL;
+  if (__atomic_load_n(&f->solo[0].tid, __ATOMIC_RELAXED) == tid) {
+    l = f->solo[0].l;
+    fast = f->solo[0].fast;
+  } else if (__atomic_load_n(&f->solo[1].tid, __ATOMIC_RELAXED) == tid) {
+    l = f->solo[1].l;
+    fast = f->solo[1].fast;
+  } else if (__atomic_load_n(&f->solo[2].tid, __ATOMIC_RELAXED) == tid) {
+    l = f->solo[2].l;
+    fast = f->solo[2].fast;
+  } else if (__atomic_load_n(&f->solo[3].tid, __ATOMIC_RELAXED) == tid) {
+    l = f->solo[3].l;
+    fast = f->solo[3].fast;
+  } else {
+    l = pk__lane_of(f);
+  }
   if (PK__UNLIKELY(l == NULL))
     return call_slow(f, NULL, 0, args, results);
   if (PK__UNLIKELY(l->busy != 0)) /* nested in a host function */
@@ -1327,14 +1411,14 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
   /* The results of the thread's previous call die here. */
   if (PK__UNLIKELY(l->arena.dirty))
     return call_after_reset(f, l, args, results);
-  rc = dispatch(f, l, args, results);
-  __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
-  return rc;
+  l->cur = f;
+  l->ctx.status = 0;
+  return f->tail(l, f, args, results, fast);
 }
 
 /*
- * The hot path: checks, the thread's lane in one indexed load, a store
- * marking it busy, one flag test, the call, a store. No lock and no
+ * The hot path: checks, the thread's lane (call_fast), a store marking
+ * it busy, one flag test, the call, a store ending it. No lock and no
  * atomic read-modify-write: the order of "busy, then slow" against
  * another thread's "slow, then busy" is kept by pk__os_membarrier on that
  * thread's side (lane_revoke). Nesting state is the host function path's

@@ -976,6 +976,19 @@ static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
   return rc;
 }
 
+/* pk_func.tail: the call, its results tagged, then its end. */
+static int script_tail(pk__lane *l, pk_func *f, const pk_val *args,
+                       pk_val *results, void *fast) {
+  int rc = script_invoke(l, f, args, results);
+  size_t i;
+  (void)fast;
+  if (rc == PK_OK)
+    for (i = 0; i < f->sig.nresults; i++)
+      results[i].type = f->sig.results[i];
+  pk__lane_leave(l);
+  return rc;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* luaL_loadfilex, protected (it pushes the chunk name unprotected).
@@ -1127,6 +1140,7 @@ static int read_table(lua_State *L) {
         return 0;
       f->bindex = (uint32_t)(SLOT_EXPORTS + i);
       f->invoke = script_invoke;
+      f->tail = script_tail;
     } else {
       pk__sig sig;
       char why[160];
@@ -1494,4 +1508,5 @@ const pk__backend pk__backend_lua = {
         PK__LIM_POOL | PK__LIM_RESET,
     script_inst_new,
     script_inst_free,
-    script_inst_reset};
+    script_inst_reset,
+    NULL};

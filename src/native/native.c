@@ -89,5 +89,6 @@ static void native_close(pk_plugin *p) {
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_native = {"native", native_probe, native_open,
-                                        native_close, PK__LIM_DESCRIBE, NULL, NULL, NULL};
+const pk__backend pk__backend_native = {
+    "native", native_probe, native_open,      native_close,
+    PK__LIM_DESCRIBE, NULL,  NULL,  NULL, NULL};

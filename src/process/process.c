@@ -1349,4 +1349,5 @@ static void proc_close(pk_plugin *p) {
 const pk__backend pk__backend_process = {
     "process",      proc_probe,     proc_open,
     proc_close,     PK__LIM_SELF | PK__LIM_DESCRIBE | PK__LIM_POOL,
-    proc_inst_new,  proc_inst_free, proc_inst_reset};
+    proc_inst_new,  proc_inst_free, proc_inst_reset,
+    NULL};

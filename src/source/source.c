@@ -401,56 +401,58 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
  * round-trips every value through the stack, which doubles the cost of a
  * small call. For exports of the common scalar shapes without a context,
  * the library swaps in a thunk compiled with the library. It learns the
- * function from the plugin (pk_func_call sets p->cur before it calls a
- * thunk; a plugin's pk_ctx * is its pk_plugin *) and calls the export's
+ * function from the lane (pk_func_call sets its cur before it calls a
+ * thunk; the pk_ctx * a thunk gets is the lane) and calls the export's
  * typed entry point, whose C type PK_PLUGIN checked at compile time
- * against the signature: the cast restores that type.
+ * against the signature: the cast restores that type. Each shape has a
+ * thunk and its tail form (pk_func.tail), which ends the call once the
+ * plugin's code has returned.
  */
-#define RAW(c, type) ((type)((pk__lane *)(c))->cur->raw)
+#define RAW(type) ((type)f->raw)
+#define SHAPE(name, call)                                                   \
+  static int th_##name(pk_ctx *c, const pk_val *a, pk_val *r) {            \
+    const pk_func *f = ((pk__lane *)(void *)c)->cur;                        \
+    (void)a;                                                                \
+    (void)r;                                                                \
+    call;                                                                   \
+    return PK_OK;                                                           \
+  }                                                                         \
+  static int tl_##name(pk__lane *l, pk_func *f, const pk_val *a,          \
+                       pk_val *r, void *fast) {                             \
+    (void)fast;                                                             \
+    (void)a;                                                                \
+    (void)r;                                                                \
+    call;                                                                   \
+    pk__lane_leave(l);                                                      \
+    return PK_OK;                                                           \
+  }
 
-static int th_i32_i32__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
-  r[0].type = PK_T_I32;
-  r[0].i32 = RAW(c, int32_t(*)(int32_t, int32_t))(a[0].i32, a[1].i32);
-  return PK_OK;
-}
-static int th_i32__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
-  r[0].type = PK_T_I32;
-  r[0].i32 = RAW(c, int32_t(*)(int32_t))(a[0].i32);
-  return PK_OK;
-}
-static int th__i32(pk_ctx *c, const pk_val *a, pk_val *r) {
-  (void)a;
-  r[0].type = PK_T_I32;
-  r[0].i32 = RAW(c, int32_t(*)(void))();
-  return PK_OK;
-}
-static int th_i64_i64__i64(pk_ctx *c, const pk_val *a, pk_val *r) {
-  r[0].type = PK_T_I64;
-  r[0].i64 = RAW(c, int64_t(*)(int64_t, int64_t))(a[0].i64, a[1].i64);
-  return PK_OK;
-}
-static int th_f64_f64__f64(pk_ctx *c, const pk_val *a, pk_val *r) {
-  r[0].type = PK_T_F64;
-  r[0].f64 = RAW(c, double (*)(double, double))(a[0].f64, a[1].f64);
-  return PK_OK;
-}
-static int th__(pk_ctx *c, const pk_val *a, pk_val *r) {
-  (void)a;
-  (void)r;
-  RAW(c, void (*)(void))();
-  return PK_OK;
-}
+SHAPE(i32_i32__i32,
+      (r[0].type = PK_T_I32,
+       r[0].i32 = RAW(int32_t(*)(int32_t, int32_t))(a[0].i32, a[1].i32)))
+SHAPE(i32__i32,
+      (r[0].type = PK_T_I32, r[0].i32 = RAW(int32_t(*)(int32_t))(a[0].i32)))
+SHAPE(_i32, (r[0].type = PK_T_I32, r[0].i32 = RAW(int32_t(*)(void))()))
+SHAPE(i64_i64__i64,
+      (r[0].type = PK_T_I64,
+       r[0].i64 = RAW(int64_t(*)(int64_t, int64_t))(a[0].i64, a[1].i64)))
+SHAPE(f64_f64__f64,
+      (r[0].type = PK_T_F64,
+       r[0].f64 = RAW(double (*)(double, double))(a[0].f64, a[1].f64)))
+SHAPE(_, RAW(void (*)(void))())
 
 static const struct {
   const char *sig; /* canonical */
   pk_thunk thunk;
+  int (*tail)(pk__lane *l, pk_func *f, const pk_val *a, pk_val *r,
+              void *fast);
 } thunks[] = {
-    {"(i32,i32)->i32", th_i32_i32__i32},
-    {"(i32)->i32", th_i32__i32},
-    {"()->i32", th__i32},
-    {"(i64,i64)->i64", th_i64_i64__i64},
-    {"(f64,f64)->f64", th_f64_f64__f64},
-    {"()->()", th__},
+    {"(i32,i32)->i32", th_i32_i32__i32, tl_i32_i32__i32},
+    {"(i32)->i32", th_i32__i32, tl_i32__i32},
+    {"()->i32", th__i32, tl__i32},
+    {"(i64,i64)->i64", th_i64_i64__i64, tl_i64_i64__i64},
+    {"(f64,f64)->f64", th_f64_f64__f64, tl_f64_f64__f64},
+    {"()->()", th__, tl__},
 };
 
 /* Give the exports of a known scalar shape the library's thunk. */
@@ -463,6 +465,7 @@ static void use_fast_thunks(pk_plugin *p) {
     for (k = 0; k < sizeof thunks / sizeof thunks[0]; k++)
       if (strcmp(f->sigtext, thunks[k].sig) == 0) {
         f->thunk = thunks[k].thunk;
+        f->tail = thunks[k].tail;
         break;
       }
   }
@@ -525,5 +528,6 @@ static void source_close(pk_plugin *p) {
   p->bstate = NULL;
 }
 
-const pk__backend pk__backend_source = {"source", source_probe, source_open,
-                                        source_close, PK__LIM_DESCRIBE, NULL, NULL, NULL};
+const pk__backend pk__backend_source = {
+    "source", source_probe, source_open,      source_close,
+    PK__LIM_DESCRIBE, NULL,  NULL,  NULL, NULL};

@@ -84,14 +84,14 @@ static int wasm_invoke_scalar(pk__lane *l, pk_func *f, const pk_val *args,
 #define PAYLOADS(v) ((uint64_t *)((uintptr_t)(v) + offsetof(pk_val, i64)))
 
 /* The scalar path, with the SDK's auto post-return (no call left to run
-   before this one) or after running the pending one. inl (a constant):
-   the module's functions are the instance's inline ones (fnv). */
+   before this one) or after running the pending one: fn is export f's
+   engine function in the lane's instance (fn_of); compiled (a constant):
+   the module's code is compiled. */
 static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
                                      const pk_val *args, pk_val *results,
-                                     int compiled, int inl) {
+                                     pkw_func *fn, int compiled) {
   /* The lane's instance: no other thread uses it during this call. */
   pk__wstate *st = l->inst;
-  pkw_func *fn = inl ? st->fnv[2 * f->bindex] : st->fns[2 * f->bindex];
   int rc;
   st->lane = l;
   /* pk_func_call cleared ctx.status and checked the counts and types.
@@ -108,9 +108,17 @@ static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
   return pk__wasm_map_rc(st, rc);
 }
 
+/* The engine function of export f in the lane's instance. inl (a
+   constant): the module's functions are the instance's inline ones
+   (fnv, PK__WFNS_INLINE). */
+static inline pkw_func *fn_of(const pk__lane *l, const pk_func *f, int inl) {
+  const pk__wstate *st = l->inst;
+  return inl ? st->fnv[2 * f->bindex] : st->fns[2 * f->bindex];
+}
+
 static inline int invoke_scalar(pk__lane *l, const pk_func *f,
                                 const pk_val *args, pk_val *results) {
-  return invoke_scalar_with(l, f, args, results, 0, 0);
+  return invoke_scalar_with(l, f, args, results, fn_of(l, f, 0), 0);
 }
 
 /* A thunk, which pk_func_call tail-calls first: the function is the
@@ -118,7 +126,8 @@ static inline int invoke_scalar(pk__lane *l, const pk_func *f,
    in the instance (PK__WFNS_INLINE). */
 static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
   pk__lane *l = (pk__lane *)(void *)c;
-  return invoke_scalar_with(l, l->cur, args, results, 0, 1);
+  return invoke_scalar_with(l, l->cur, args, results, fn_of(l, l->cur, 1),
+                            0);
 }
 
 /* The same for a module with compiled code (tier jit or aot): straight
@@ -126,7 +135,35 @@ static int wasm_thunk_auto(pk_ctx *c, const pk_val *args, pk_val *results) {
 static int wasm_thunk_auto_compiled(pk_ctx *c, const pk_val *args,
                                     pk_val *results) {
   pk__lane *l = (pk__lane *)(void *)c;
-  return invoke_scalar_with(l, l->cur, args, results, 1, 1);
+  return invoke_scalar_with(l, l->cur, args, results, fn_of(l, l->cur, 1),
+                            1);
+}
+
+/* The two above as tail thunks (pk_func.tail): they end the call. */
+static int wasm_tail_auto(pk__lane *l, pk_func *f, const pk_val *args,
+                          pk_val *results, void *fast) {
+  pkw_func *fn = fast != NULL ? (pkw_func *)fast : fn_of(l, f, 1);
+  int rc = invoke_scalar_with(l, f, args, results, fn, 0);
+  pk__lane_leave(l);
+  return rc;
+}
+static int wasm_tail_auto_compiled(pk__lane *l, pk_func *f,
+                                   const pk_val *args, pk_val *results,
+                                   void *fast) {
+  pkw_func *fn = fast != NULL ? (pkw_func *)fast : fn_of(l, f, 1);
+  int rc = invoke_scalar_with(l, f, args, results, fn, 1);
+  pk__lane_leave(l);
+  return rc;
+}
+
+/* pk__backend.fast: for the two tails above, the instance's engine
+   function of export f; nothing for the others. */
+void *pk__wasm_fast(pk_plugin *p, void *inst, const pk_func *f) {
+  const pk__wstate *st = inst;
+  (void)p;
+  if (f->tail != wasm_tail_auto && f->tail != wasm_tail_auto_compiled)
+    return NULL;
+  return st->fnv[2 * f->bindex];
 }
 
 /* The same for a module whose post-return the host runs: the previous
@@ -155,7 +192,7 @@ static int wasm_invoke_scalar_compiled(pk__lane *l, pk_func *f,
   if (PK__UNLIKELY(((pk__wstate *)l->inst)->pending_post != NULL) &&
       l->in_host == 0)
     return invoke_scalar_post(l, f, args, results);
-  return invoke_scalar_with(l, f, args, results, 1, 0);
+  return invoke_scalar_with(l, f, args, results, fn_of(l, f, 0), 1);
 }
 
 /* Prepare the scalar fast path of export w, when it applies. */
@@ -167,8 +204,10 @@ void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w) {
      path keeps this rare mode out of the fast one. */
   if (w->lowered || w->direct || m->limited || f->sig.nresults > 1)
     return;
-  if (m->auto_post && m->nexports <= PK__WFNS_INLINE)
+  if (m->auto_post && m->nexports <= PK__WFNS_INLINE) {
     f->thunk = compiled ? wasm_thunk_auto_compiled : wasm_thunk_auto;
+    f->tail = compiled ? wasm_tail_auto_compiled : wasm_tail_auto;
+  }
   f->invoke = compiled ? wasm_invoke_scalar_compiled : wasm_invoke_scalar;
   f->invoke_tags = 1;
 }

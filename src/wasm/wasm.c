@@ -826,4 +826,5 @@ const pk__backend pk__backend_wasm = {
         PK__LIM_DESCRIBE | PK__LIM_POOL | PK__LIM_RESET,
     wasm_inst_new,
     wasm_inst_free,
-    wasm_inst_reset};
+    wasm_inst_reset,
+    pk__wasm_fast};

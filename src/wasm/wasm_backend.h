@@ -174,6 +174,8 @@ void pk__wasm_type_text(const pkw_functype *t, char *buf, size_t cap);
 int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                     pk_val *results);
 void pk__wasm_scalar_path(pk__wmod *m, pk_func *f, pk__wexport *w);
+/* pk__backend.fast: the engine function of export f in instance inst. */
+void *pk__wasm_fast(pk_plugin *p, void *inst, const pk_func *f);
 
 /* wimports.c: bind import d (`ti` is its slot of m->himps). */
 int pk__wasm_bind_import(pk__wmod *m, const pkw_alloc *al,

@@ -84,15 +84,18 @@ static int host_born(void *ud, pk_plugin *caller, const pk_val *args,
   return PK_OK;
 }
 
-/* Blocks the calling instance until the test lets it go (10 s at most). */
+/* Blocks the calling instance until the test lets it go (10 s at most):
+   the n-th call to hold since `holding` was 0 returns once release_hold
+   is n or more. */
 static int host_hold(void *ud, pk_plugin *caller, const pk_val *args,
                      pk_val *results) {
   int i;
+  long ticket;
   (void)ud;
   (void)caller;
   (void)args;
-  atomic_fetch_add(&holding, 1);
-  for (i = 0; i < 10000 && !atomic_load(&release_hold); i++) {
+  ticket = atomic_fetch_add(&holding, 1);
+  for (i = 0; i < 10000 && atomic_load(&release_hold) <= ticket; i++) {
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
@@ -530,6 +533,65 @@ PK_TEST(wait_for_instance_times_out) {
   PKT_ASSERT(c.rc == PK_OK || c.rc == PK_ETIMEOUT);
   PKT_RC(h, pk_func_call(fsum, in, 2, &out, 1), PK_OK);
   PKT_EQ_INT(out.i32, 3);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* Until n calls are in hold (10 s at most). */
+static void wait_holding(long n) {
+  int i;
+  for (i = 0; i < 10000 && atomic_load(&holding) < n; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  PKT_EQ_INT(atomic_load(&holding), n);
+}
+
+/* A lane gives its instance to another thread and gets another one: its
+   thread's next call runs in the instance the lane holds now, not the
+   one it had (which the other thread is in): what a function keeps per
+   thread to skip the lane lookup (pk_func.solo) follows the instance.
+   max_instances = 2: this thread bumps twice in the open's instance X;
+   B holds a new one, Y; C, with none free, takes X from this thread's
+   idle lane and holds it; B returns; this thread's next bumps take Y from
+   B's idle lane and count 1, 2 there (X would count 3). */
+PK_TEST(instance_moves_between_lanes) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *fbump, *fhold;
+  pk_val out;
+  call_job b, c;
+  pthread_t tb, tc;
+  o.max_instances = 2;
+  p = open_pool(h, "pool.wasm", &o);
+  fbump = func(h, p, "bump", "()->i32");
+  fhold = func(h, p, "hold", "()->i32");
+  PKT_RC(h, pk_func_call(fbump, NULL, 0, &out, 1), PK_OK);
+  PKT_RC(h, pk_func_call(fbump, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 2); /* X */
+  memset(&b, 0, sizeof b);
+  b.h = h;
+  b.f = fhold;
+  c = b;
+  atomic_store(&holding, 0);
+  atomic_store(&release_hold, 0);
+  PKT_ASSERT(pthread_create(&tb, NULL, hold_thread, &b) == 0);
+  wait_holding(1); /* B in Y */
+  PKT_ASSERT(pthread_create(&tc, NULL, hold_thread, &c) == 0);
+  wait_holding(2); /* C in X */
+  atomic_store(&release_hold, 1);
+  pthread_join(tb, NULL);
+  PKT_EQ_INT(b.rc, PK_OK);
+  /* The first call takes Y (the slow path), the next ones run where the
+     first left the function's per-thread state: in Y (X would say 3). */
+  PKT_RC(h, pk_func_call(fbump, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 1);
+  PKT_RC(h, pk_func_call(fbump, NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 2);
+  atomic_store(&release_hold, 2);
+  pthread_join(tc, NULL);
+  PKT_EQ_INT(c.rc, PK_OK);
   pk_plugin_close(p);
   ts_host_done(h);
 }

@@ -22,9 +22,11 @@ pk_add_tests(test_threads_wasm threads_wasm
 # reset_after_call on the compiled tiers (PKT_WASM_TIER: the tests fail
 # unless the plugin runs on it): jit, and aot from a cache filled at
 # build time (plugkit compile --cache), with the test without reset that
-# shows the checks can fail.
+# shows the checks can fail; and an instance moving between lanes (the
+# compiled tiers' call path has its own entry).
 set(_tw_reset reset_after_call_one_thread reset_after_call_threads
-    reset_after_call_init_per_instance no_reset_keeps_state)
+    reset_after_call_init_per_instance no_reset_keeps_state
+    instance_moves_between_lanes)
 if(PK_WASM_JIT_BUILT)
   foreach(t ${_tw_reset})
     add_test(NAME threads_wasm_jit_${t} COMMAND test_threads_wasm ${t} ${_tw})
