@@ -155,11 +155,17 @@ typedef struct pk__lane pk__lane;
    thread still without one (0), which could read a slot being taken. */
 #define PK__SOLO 4
 #define PK__SOLO_FREE (~0u)
+/* Only a plugin's first exports get solo slots: bringing a thread's
+   slots up to date visits each (solo_sync), which would otherwise cost
+   a large plugin's contended pool a loop over every export per move of
+   an instance. */
+#define PK__SOLO_FUNCS 256
 
 struct pk_func {
   pk_plugin *plugin;
   /*
-   * The first PK__SOLO threads to call f find their lane here: loads from
+   * The first PK__SOLO threads to call f (one of its plugin's first
+   * PK__SOLO_FUNCS exports) find their lane here: loads from
    * f itself, where the lane table costs two dependent ones, and a wasm
    * call's whole entry waits on them (pk_func_call). A slot is taken
    * once, under p->mu (tid stored atomically), and kept for the plugin's

@@ -1330,13 +1330,14 @@ PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
 }
 
 /* Lane l is ready and holds another instance than when its thread last
-   synced, or it never did (p->mu held, on that thread): in every
-   function of p, the thread's solo slot, taken if it has none and one is
-   free, points at the lane and the instance it holds now. */
+   synced, or it never did (p->mu held, on that thread): in each of p's
+   first PK__SOLO_FUNCS functions, the thread's solo slot, taken if it
+   has none and one is free, points at the lane and the instance it holds
+   now. */
 static void solo_sync(pk_plugin *p, pk__lane *l) {
   size_t i, k;
   l->solo_gen = l->igen;
-  for (i = 0; i < p->nfuncs; i++) {
+  for (i = 0; i < p->nfuncs && i < PK__SOLO_FUNCS; i++) {
     pk_func *f = &p->funcs[i];
     struct pk__solo *free = NULL, *mine = NULL;
     for (k = 0; k < PK__SOLO; k++) {
