@@ -1377,7 +1377,9 @@ static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
 
 /* The call, once checked: the thread's lane from f's solo slots (else
    the lane table), a store marking it busy, one flag test, a tail call
-   of f's tail, which ends the call. The rare cases are tail calls too. */
+   of f's tail, which ends the call. The rare cases are tail calls too.
+   The slots are tested one by one, written out: a loop stays a loop. */
+_Static_assert(PK__SOLO == 4, "call_fast tests each solo slot by hand");
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))
 #endif

@@ -408,6 +408,7 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
  * thunk and its tail form (pk_func.tail), which ends the call once the
  * plugin's code has returned.
  */
+/* The export's typed entry point, as `type` (f: the export). */
 #define RAW(type) ((type)f->raw)
 #define SHAPE(name, call)                                                   \
   static int th_##name(pk_ctx *c, const pk_val *a, pk_val *r) {            \
