@@ -577,9 +577,11 @@ static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
       p->funcs[i].invoke = describe_only_invoke;
       p->funcs[i].invoke_tags = 1;
     }
-  for (i = 0; i < p->nfuncs; i++)
+  for (i = 0; i < p->nfuncs; i++) {
     if (p->funcs[i].tail == NULL)
       p->funcs[i].tail = p->funcs[i].thunk != NULL ? tail_thunk : tail_invoke;
+    p->funcs[i].solo_on = p->backend->fast != NULL && i < PK__SOLO_FUNCS;
+  }
   p->phase = NULL;
   p->inner_backend = NULL; /* borrowed from opts: only valid during open */
   p->opts = NULL;
@@ -1331,15 +1333,16 @@ PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
 
 /* Lane l is ready and holds another instance than when its thread last
    synced, or it never did (p->mu held, on that thread): in each of p's
-   first PK__SOLO_FUNCS functions, the thread's solo slot, taken if it
-   has none and one is free, points at the lane and the instance it holds
-   now. */
+   functions that use solo slots, the thread's slot, taken if it has none
+   and one is free, points at the lane and the instance it holds now. */
 static void solo_sync(pk_plugin *p, pk__lane *l) {
   size_t i, k;
   l->solo_gen = l->igen;
   for (i = 0; i < p->nfuncs && i < PK__SOLO_FUNCS; i++) {
     pk_func *f = &p->funcs[i];
     struct pk__solo *free = NULL, *mine = NULL;
+    if (!f->solo_on)
+      continue;
     for (k = 0; k < PK__SOLO; k++) {
       unsigned t = __atomic_load_n(&f->solo[k].tid, __ATOMIC_RELAXED);
       if (t == l->tid)
@@ -1387,7 +1390,9 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
   unsigned tid = pk__tls_tid, sl;
   pk__lane *l;
   void *fast = NULL;
-  if (__atomic_load_n(&f->solo[0].tid, __ATOMIC_RELAXED) == tid) {
+  if (!f->solo_on) {
+    l = pk__lane_of(f);
+  } else if (__atomic_load_n(&f->solo[0].tid, __ATOMIC_RELAXED) == tid) {
     l = f->solo[0].l;
     fast = f->solo[0].fast;
   } else if (__atomic_load_n(&f->solo[1].tid, __ATOMIC_RELAXED) == tid) {
