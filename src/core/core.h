@@ -208,7 +208,8 @@ struct pk_func {
    * then may unload the plugin's code), so it is code of the library,
    * never the plugin's. A backend's own (wasm, lua, source) saves a call
    * and a return: it returns straight to the host; plugin_open gives the
-   * others tail_thunk or tail_invoke. `fast` is the solo slot's (see
+   * others tail_thunk or tail_invoke (tail_dispatch until then: a host
+   * function init calls may call the plugin). `fast` is the solo slot's (see
    * above), or NULL: the tail finds what it needs itself.
    */
   int (*tail)(pk__lane *l, pk_func *f, const pk_val *args, pk_val *results,

@@ -308,6 +308,8 @@ static int tail_thunk(pk__lane *l, pk_func *f, const pk_val *args,
                       pk_val *results, void *fast);
 static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                        pk_val *results, void *fast);
+static int tail_dispatch(pk__lane *l, pk_func *f, const pk_val *args,
+                         pk_val *results, void *fast);
 
 static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                                 pk_val *results) {
@@ -572,13 +574,13 @@ static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
       /* No code of the plugin is loaded (or it must not run): every call
          takes the slow path to an error. */
       p->funcs[i].thunk = NULL;
-      p->funcs[i].tail = NULL;
+      p->funcs[i].tail = tail_dispatch;
       p->funcs[i].raw = NULL;
       p->funcs[i].invoke = describe_only_invoke;
       p->funcs[i].invoke_tags = 1;
     }
   for (i = 0; i < p->nfuncs; i++) {
-    if (p->funcs[i].tail == NULL)
+    if (p->funcs[i].tail == tail_dispatch) /* the backend has none */
       p->funcs[i].tail = p->funcs[i].thunk != NULL ? tail_thunk : tail_invoke;
     p->funcs[i].solo_on = p->backend->fast != NULL && i < PK__SOLO_FUNCS;
   }
@@ -796,6 +798,7 @@ int pk__plugin_exports(pk_plugin *p, size_t n) {
     pk_func *f = &p->funcs[n - 1];
     size_t k;
     f->lanes = p->lanes;
+    f->tail = tail_dispatch;
     for (k = 0; k < PK__SOLO; k++)
       f->solo[k].tid = PK__SOLO_FREE;
   }
@@ -1358,6 +1361,16 @@ static void solo_sync(pk_plugin *p, pk__lane *l) {
                      : NULL;
     __atomic_store_n(&mine->tid, l->tid, __ATOMIC_RELAXED);
   }
+}
+
+/* pk_func.tail until open chose one (a host function that init calls
+   can call the plugin): the thunk or invoke the backend set by then. */
+static int tail_dispatch(pk__lane *l, pk_func *f, const pk_val *args,
+                         pk_val *results, void *fast) {
+  int rc = dispatch(f, l, args, results);
+  (void)fast;
+  pk__lane_leave(l);
+  return rc;
 }
 
 /* pk_func.tail for functions whose backend has none: the call, then its
