@@ -176,7 +176,7 @@ struct pk_func {
    * holds: a change of that instance sends the lane down the slow path,
    * which brings the slots up to date first (solo_sync). Other
    * functions use the lane table: their calls gain nothing from a slot
-   * and paid for testing it (a native call 0.6-0.9 ns more, pinned).
+   * and only pay for testing one.
    */
   uint8_t solo_on;
   struct pk__solo {
