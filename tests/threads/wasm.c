@@ -490,6 +490,16 @@ PK_TEST(pool_instance_init_fails) {
 
 /* ---- waiting for an instance ------------------------------------------------ */
 
+/* Until n calls are in hold (10 s at most). */
+static void wait_holding(long n) {
+  int i;
+  for (i = 0; i < 10000 && atomic_load(&holding) < n; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  PKT_EQ_INT(atomic_load(&holding), n);
+}
+
 static void *hold_thread(void *arg) {
   call_job *c = arg;
   c->rc = pk_func_call(c->f, NULL, 0, &c->out, 1);
@@ -507,7 +517,6 @@ PK_TEST(wait_for_instance_times_out) {
   pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
   call_job c;
   pthread_t t;
-  int i;
   o.max_instances = 1;
   o.call_timeout_ms = 200;
   p = open_pool(h, "pool.wasm", &o);
@@ -519,11 +528,7 @@ PK_TEST(wait_for_instance_times_out) {
   atomic_store(&holding, 0);
   atomic_store(&release_hold, 0);
   PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
-  for (i = 0; i < 10000 && atomic_load(&holding) == 0; i++) {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-  PKT_EQ_INT(atomic_load(&holding), 1);
+  wait_holding(1);
   PKT_RC(h, pk_func_call(fsum, in, 2, &out, 1), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(h), "max_instances");
   atomic_store(&release_hold, 1);
@@ -535,16 +540,6 @@ PK_TEST(wait_for_instance_times_out) {
   PKT_EQ_INT(out.i32, 3);
   pk_plugin_close(p);
   ts_host_done(h);
-}
-
-/* Until n calls are in hold (10 s at most). */
-static void wait_holding(long n) {
-  int i;
-  for (i = 0; i < 10000 && atomic_load(&holding) < n; i++) {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-  PKT_EQ_INT(atomic_load(&holding), n);
 }
 
 /* A lane gives its instance to another thread and gets another one: its
