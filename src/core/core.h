@@ -240,20 +240,22 @@ struct pk__lane {
      status is 0, or the code the current call fails with (pk_fail:
      PK_EPLUGIN; a result allocation failed: PK_ENOMEM). */
   pk_ctx ctx;
-  pk_plugin *plugin;
-  pk__arena arena; /* results and scratch of this thread's calls */
-  void *inst;      /* the backend instance this lane holds, or NULL */
-  const char *phase;  /* "init" while a pool instance is made, else NULL */
-  const pk_func *cur; /* function last called: names the call phase */
-  const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
-  int in_host;                  /* host functions running for this lane */
-  int hostfn_msg;               /* pk_plugin_fail set the message */
-  unsigned tid;                 /* pk__tls_tid of the owning thread */
   /* Calls of the owning thread running on this lane (nested ones
      included): written by that thread, read by others (atomic). */
   unsigned busy;
   /* Set by other threads (atomic): take the slow path next call. */
   unsigned slow;
+  pk_plugin *plugin;
+  pk__arena arena; /* results and scratch of this thread's calls */
+  void *inst;      /* the backend instance this lane holds, or NULL */
+  const pk_func *cur; /* function last called: names the call phase */
+  /* (What a call reads and writes of the lane lies above: one cache
+     line.) */
+  const char *phase;  /* "init" while a pool instance is made, else NULL */
+  const pk__hostfn *cur_hostfn; /* host function being called, or NULL */
+  int in_host;                  /* host functions running for this lane */
+  int hostfn_msg;               /* pk_plugin_fail set the message */
+  unsigned tid;                 /* pk__tls_tid of the owning thread */
   /* Changes of `inst` (p->mu held), and the last one the thread's solo
      slots were brought up to (solo_sync). */
   unsigned igen, solo_gen;
@@ -385,18 +387,25 @@ struct pk_plugin {
 /* The most instances a plugin may have (pk_open_opts.max_instances). */
 #define PK__MAX_INSTANCES 4096
 
+/* What a lane table holds for a thread without a lane: a lane that looks
+   busy, so that the call path's one test of `busy` sends the call to the
+   rare path, which knows it (pk__lane_find and pk__lane_of return NULL for
+   it). Never written. */
+extern pk__lane pk__lane_none;
+
 static inline pk__lane *pk__lane_find(pk_plugin *p) {
   const pk__lanetab *t = __atomic_load_n(&p->lanes, __ATOMIC_ACQUIRE);
   unsigned tid = pk__tls_tid;
-  return tid < t->n ? t->lane[tid] : NULL;
+  pk__lane *l = tid < t->n ? t->lane[tid] : NULL;
+  return l != &pk__lane_none ? l : NULL;
 }
 
-/* The same for a function of the plugin, through f's copy of the table:
-   one dependent load less on the call path. */
-static inline pk__lane *pk__lane_of(const pk_func *f) {
+/* Thread tid's lane for a function of the plugin, through f's copy of the
+   table (one dependent load less on the call path): &pk__lane_none if it
+   has none. */
+static inline pk__lane *pk__lane_of(const pk_func *f, unsigned tid) {
   const pk__lanetab *t = __atomic_load_n(&f->lanes, __ATOMIC_ACQUIRE);
-  unsigned tid = pk__tls_tid;
-  return tid < t->n ? t->lane[tid] : NULL;
+  return PK__LIKELY(tid < t->n) ? t->lane[tid] : &pk__lane_none;
 }
 
 /*

@@ -148,5 +148,8 @@ void pk__arena_free(pk_host *h, pk__arena *a) {
     pk__free(h, c);
   }
   a->head = NULL;
-  a->dirty = 0;
+  /* Atomic: a lane's thread reads it before its call is marked busy, and
+     so may read it while close frees the lane's arena (the call then goes
+     down the slow path, whatever it read). */
+  __atomic_store_n(&a->dirty, 0, __ATOMIC_RELAXED);
 }

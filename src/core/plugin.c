@@ -145,6 +145,11 @@ unknown:
 /* The table of a plugin no thread called yet. */
 static pk__lanetab lanes_none = {0, NULL};
 
+pk__lane pk__lane_none = {.busy = 1};
+
+_Static_assert(offsetof(pk__lane, cur) + sizeof(void *) <= 64,
+               "a call's fields of the lane fit its first cache line");
+
 static void lane_free_parts(pk_host *h, pk__lane *l) {
   pk__arena_free(h, &l->arena);
 }
@@ -259,7 +264,7 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
   pk__lanetab *t = p->lanes, *nt;
   pk__lane *l;
   void *mem;
-  if (tid < t->n && t->lane[tid] != NULL)
+  if (tid < t->n && t->lane[tid] != &pk__lane_none)
     return t->lane[tid];
   if ((l = pk__alloc_lines(h, sizeof *l, &mem)) == NULL)
     return NULL;
@@ -277,7 +282,7 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
     nt->n = n;
     nt->old = t;
     for (i = 0; i < n; i++)
-      nt->lane[i] = i < t->n ? t->lane[i] : NULL;
+      nt->lane[i] = i < t->n ? t->lane[i] : &pk__lane_none;
     nt->lane[tid] = l;
     /* Readers load the table without the lock: publish it whole (the
        tables it replaces stay until the plugin is freed). */
@@ -1203,6 +1208,8 @@ static int serial_handoff(pk_plugin *p, pk__lane *l) {
     return PK_OK;
   }
   o = p->lanes->n > p->owner ? p->lanes->lane[p->owner] : NULL;
+  if (o == &pk__lane_none)
+    o = NULL;
   if (p->owner != l->tid && !p->shared) {
     p->shared = 1;
     p->handing = o != NULL;
@@ -1324,10 +1331,22 @@ PK__NOINLINE static int call_nested(pk_func *f, pk__lane *l,
   return rc;
 }
 
-PK__NOINLINE static int call_after_reset(pk_func *f, pk__lane *l,
-                                         const pk_val *args,
-                                         pk_val *results) {
+/* What call_fast's one test of the lane found: no lane (call_slow makes
+   one), a nested call, or an outermost one whose thread's previous results
+   die now. */
+PK__NOINLINE static int call_rare(pk_func *f, pk__lane *l, const pk_val *args,
+                                  pk_val *results) {
+  unsigned sl;
   int rc;
+  if (l == &pk__lane_none)
+    return call_slow(f, NULL, 0, args, results);
+  if (l->busy != 0)
+    return call_nested(f, l, args, results);
+  __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if ((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0)
+    return sl == LANE_RESET ? call_reset(f, l, 0, args, results)
+                            : call_slow(f, l, 0, args, results);
   pk__arena_reset(f->plugin->host, &l->arena);
   rc = dispatch(f, l, args, results);
   __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
@@ -1404,7 +1423,7 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
   pk__lane *l;
   void *fast = NULL;
   if (!f->solo_on) {
-    l = pk__lane_of(f);
+    l = pk__lane_of(f, tid);
   } else if (__atomic_load_n(&f->solo[0].tid, __ATOMIC_RELAXED) == tid) {
     l = f->solo[0].l;
     fast = f->solo[0].fast;
@@ -1418,20 +1437,19 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
     l = f->solo[3].l;
     fast = f->solo[3].fast;
   } else {
-    l = pk__lane_of(f);
+    l = pk__lane_of(f, tid);
   }
-  if (PK__UNLIKELY(l == NULL))
-    return call_slow(f, NULL, 0, args, results);
-  if (PK__UNLIKELY(l->busy != 0)) /* nested in a host function */
-    return call_nested(f, l, args, results);
+  /* No lane yet, nested in a host function, or the results of the
+     thread's previous call to free first: one test for the three. */
+  if (PK__UNLIKELY((l->busy | (unsigned)__atomic_load_n(&l->arena.dirty,
+                                                       __ATOMIC_RELAXED)) !=
+                   0))
+    return call_rare(f, l, args, results);
   __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   if (PK__UNLIKELY((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0))
     return sl == LANE_RESET ? call_reset(f, l, 0, args, results)
                             : call_slow(f, l, 0, args, results);
-  /* The results of the thread's previous call die here. */
-  if (PK__UNLIKELY(l->arena.dirty))
-    return call_after_reset(f, l, args, results);
   l->cur = f;
   l->ctx.status = 0;
   return f->tail(l, f, args, results, fast);

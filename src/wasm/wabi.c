@@ -105,7 +105,9 @@ static inline int invoke_scalar_with(pk__lane *l, const pk_func *f,
     rc = pkw_invoke(fn, PAYLOADS(args), PAYLOADS(results), sizeof(pk_val));
   if (PK__LIKELY(rc == PKW_OK))
     return l->ctx.status; /* a host import may have failed the call */
-  return pk__wasm_map_rc(st, rc);
+  /* st again from l: only l is live across the call, one register the
+     tails save (pk__wasm_map_rc is the rare path). */
+  return pk__wasm_map_rc(l->inst, rc);
 }
 
 /* The engine function of export f in the lane's instance. inl (a
