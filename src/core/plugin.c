@@ -1411,8 +1411,9 @@ static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
 }
 
 /* The call, once checked: the thread's lane from f's solo slots (else
-   the lane table), a store marking it busy, one flag test, a tail call
-   of f's tail, which ends the call. The rare cases are tail calls too.
+   the lane table), one test of the lane, a store marking it busy, one
+   flag test, a tail call of f's tail, which ends the call. The rare
+   cases are tail calls too.
    The slots are tested one by one, written out: a loop stays a loop. */
 _Static_assert(PK__SOLO == 4, "call_fast tests each solo slot by hand");
 #if defined(__GNUC__) || defined(__clang__)
@@ -1456,12 +1457,13 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
 }
 
 /*
- * The hot path: checks, the thread's lane (call_fast), a store marking
- * it busy, one flag test, the call, a store ending it. No lock and no
- * atomic read-modify-write: the order of "busy, then slow" against
- * another thread's "slow, then busy" is kept by pk__os_membarrier on that
- * thread's side (lane_revoke). Nesting state is the host function path's
- * business (pk__hostfn_call), everything rare call_slow's.
+ * The hot path: checks, the thread's lane (call_fast), one test of it, a
+ * store marking it busy, one flag test, the call, a store ending it. No
+ * lock and no atomic read-modify-write: the order of "busy, then slow"
+ * against another thread's "slow, then busy" is kept by
+ * pk__os_membarrier on that thread's side (lane_revoke). Nesting state
+ * is the host function path's business (pk__hostfn_call), everything
+ * rare call_slow's.
  */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
