@@ -150,11 +150,20 @@ struct pk_host {
 typedef struct pk__backend pk__backend;
 typedef struct pk__lane pk__lane;
 
+/*
+ * pk_func.tail (below). The parameters are in the order pk_func_call has
+ * its own in (f, args, then the lane it found where pk_func_call has
+ * nargs, results): the jump to the tail moves one register, not three.
+ */
+typedef int (*pk__tail_fn)(pk_func *f, const pk_val *args, pk__lane *l,
+                           pk_val *results, void *fast);
+
 /* Threads that call a function with no lane lookup (pk_func.solo), and
    the thread number of a free slot: no thread's, not even that of a
    thread still without one (0), which could read a slot being taken. */
 #define PK__SOLO 4
 #define PK__SOLO_FREE (~0u)
+
 /* Only a plugin's first exports get solo slots: bringing a thread's
    slots up to date visits each (solo_sync), which would otherwise cost
    a large plugin's contended pool a loop over every export per move of
@@ -212,8 +221,7 @@ struct pk_func {
    * function init calls may call the plugin). `fast` is the solo slot's (see
    * above), or NULL: the tail finds what it needs itself.
    */
-  int (*tail)(pk__lane *l, pk_func *f, const pk_val *args, pk_val *results,
-              void *fast);
+  pk__tail_fn tail;
   pk_raw_fn raw;   /* typed entry point, or NULL */
   void *bdata;     /* the backend's per-function data */
   uint32_t bindex; /* the backend's per-function index */

@@ -309,11 +309,11 @@ static int lane_revoke(pk__lane *l, int wait) {
   return 1;
 }
 
-static int tail_thunk(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_thunk(pk_func *f, const pk_val *args, pk__lane *l,
                       pk_val *results, void *fast);
-static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_invoke(pk_func *f, const pk_val *args, pk__lane *l,
                        pk_val *results, void *fast);
-static int tail_dispatch(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_dispatch(pk_func *f, const pk_val *args, pk__lane *l,
                          pk_val *results, void *fast);
 
 static int describe_only_invoke(pk__lane *l, pk_func *f, const pk_val *args,
@@ -1384,7 +1384,7 @@ static void solo_sync(pk_plugin *p, pk__lane *l) {
 
 /* pk_func.tail until open chose one (a host function that init calls
    can call the plugin): the thunk or invoke the backend set by then. */
-static int tail_dispatch(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_dispatch(pk_func *f, const pk_val *args, pk__lane *l,
                          pk_val *results, void *fast) {
   int rc = dispatch(f, l, args, results);
   (void)fast;
@@ -1394,14 +1394,14 @@ static int tail_dispatch(pk__lane *l, pk_func *f, const pk_val *args,
 
 /* pk_func.tail for functions whose backend has none: the call, then its
    end (the plugin's thunk is its code, which close may unload). */
-static int tail_thunk(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_thunk(pk_func *f, const pk_val *args, pk__lane *l,
                       pk_val *results, void *fast) {
   int rc = f->thunk(&l->ctx, args, results);
   (void)fast;
   pk__lane_leave(l);
   return rc;
 }
-static int tail_invoke(pk__lane *l, pk_func *f, const pk_val *args,
+static int tail_invoke(pk_func *f, const pk_val *args, pk__lane *l,
                        pk_val *results, void *fast) {
   int rc = f->invoke_tags ? f->invoke(l, f, args, results)
                           : invoke_and_tag(l, f, args, results);
@@ -1453,7 +1453,7 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
                             : call_slow(f, l, 0, args, results);
   l->cur = f;
   l->ctx.status = 0;
-  return f->tail(l, f, args, results, fast);
+  return f->tail(f, args, l, results, fast);
 }
 
 /*

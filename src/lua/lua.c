@@ -977,7 +977,7 @@ static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
 }
 
 /* pk_func.tail: the call, its results tagged, then its end. */
-static int script_tail(pk__lane *l, pk_func *f, const pk_val *args,
+static int script_tail(pk_func *f, const pk_val *args, pk__lane *l,
                        pk_val *results, void *fast) {
   int rc = script_invoke(l, f, args, results);
   size_t i;

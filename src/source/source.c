@@ -418,7 +418,7 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
     call;                                                                   \
     return PK_OK;                                                           \
   }                                                                         \
-  static int tl_##name(pk__lane *l, pk_func *f, const pk_val *a,          \
+  static int tl_##name(pk_func *f, const pk_val *a, pk__lane *l,          \
                        pk_val *r, void *fast) {                             \
     (void)fast;                                                             \
     (void)a;                                                                \
@@ -445,8 +445,7 @@ SHAPE(_, RAW(void (*)(void))())
 static const struct {
   const char *sig; /* canonical */
   pk_thunk thunk;
-  int (*tail)(pk__lane *l, pk_func *f, const pk_val *a, pk_val *r,
-              void *fast);
+  pk__tail_fn tail;
 } thunks[] = {
     {"(i32,i32)->i32", th_i32_i32__i32, tl_i32_i32__i32},
     {"(i32)->i32", th_i32__i32, tl_i32__i32},

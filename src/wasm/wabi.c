@@ -142,15 +142,15 @@ static int wasm_thunk_auto_compiled(pk_ctx *c, const pk_val *args,
 }
 
 /* The two above as tail thunks (pk_func.tail): they end the call. */
-static int wasm_tail_auto(pk__lane *l, pk_func *f, const pk_val *args,
+static int wasm_tail_auto(pk_func *f, const pk_val *args, pk__lane *l,
                           pk_val *results, void *fast) {
   pkw_func *fn = fast != NULL ? (pkw_func *)fast : fn_of(l, f, 1);
   int rc = invoke_scalar_with(l, f, args, results, fn, 0);
   pk__lane_leave(l);
   return rc;
 }
-static int wasm_tail_auto_compiled(pk__lane *l, pk_func *f,
-                                   const pk_val *args, pk_val *results,
+static int wasm_tail_auto_compiled(pk_func *f, const pk_val *args,
+                                   pk__lane *l, pk_val *results,
                                    void *fast) {
   pkw_func *fn = fast != NULL ? (pkw_func *)fast : fn_of(l, f, 1);
   int rc = invoke_scalar_with(l, f, args, results, fn, 1);
