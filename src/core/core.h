@@ -397,23 +397,24 @@ struct pk_plugin {
 
 /* What a lane table holds for a thread without a lane: a lane that looks
    busy, so that the call path's one test of `busy` sends the call to the
-   rare path, which knows it (pk__lane_find and pk__lane_of return NULL for
-   it). Never written. */
-extern pk__lane pk__lane_none;
+   rare path, which knows it (pk__lane_find returns NULL for it). Const:
+   a write to it faults rather than corrupt every thread's view of it. */
+extern const pk__lane pk__lane_none_obj;
+#define PK__LANE_NONE ((pk__lane *)&pk__lane_none_obj)
 
 static inline pk__lane *pk__lane_find(pk_plugin *p) {
   const pk__lanetab *t = __atomic_load_n(&p->lanes, __ATOMIC_ACQUIRE);
   unsigned tid = pk__tls_tid;
   pk__lane *l = tid < t->n ? t->lane[tid] : NULL;
-  return l != &pk__lane_none ? l : NULL;
+  return l != PK__LANE_NONE ? l : NULL;
 }
 
 /* Thread tid's lane for a function of the plugin, through f's copy of the
-   table (one dependent load less on the call path): &pk__lane_none if it
+   table (one dependent load less on the call path): PK__LANE_NONE if it
    has none. */
 static inline pk__lane *pk__lane_of(const pk_func *f, unsigned tid) {
   const pk__lanetab *t = __atomic_load_n(&f->lanes, __ATOMIC_ACQUIRE);
-  return PK__LIKELY(tid < t->n) ? t->lane[tid] : &pk__lane_none;
+  return PK__LIKELY(tid < t->n) ? t->lane[tid] : PK__LANE_NONE;
 }
 
 /*

@@ -145,7 +145,7 @@ unknown:
 /* The table of a plugin no thread called yet. */
 static pk__lanetab lanes_none = {0, NULL};
 
-pk__lane pk__lane_none = {.busy = 1};
+const pk__lane pk__lane_none_obj = {.busy = 1};
 
 _Static_assert(offsetof(pk__lane, cur) + sizeof(void *) <= 64,
                "a call's fields of the lane fit its first cache line");
@@ -264,7 +264,7 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
   pk__lanetab *t = p->lanes, *nt;
   pk__lane *l;
   void *mem;
-  if (tid < t->n && t->lane[tid] != &pk__lane_none)
+  if (tid < t->n && t->lane[tid] != PK__LANE_NONE)
     return t->lane[tid];
   if ((l = pk__alloc_lines(h, sizeof *l, &mem)) == NULL)
     return NULL;
@@ -282,7 +282,7 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
     nt->n = n;
     nt->old = t;
     for (i = 0; i < n; i++)
-      nt->lane[i] = i < t->n ? t->lane[i] : &pk__lane_none;
+      nt->lane[i] = i < t->n ? t->lane[i] : PK__LANE_NONE;
     nt->lane[tid] = l;
     /* Readers load the table without the lock: publish it whole (the
        tables it replaces stay until the plugin is freed). */
@@ -1208,7 +1208,7 @@ static int serial_handoff(pk_plugin *p, pk__lane *l) {
     return PK_OK;
   }
   o = p->lanes->n > p->owner ? p->lanes->lane[p->owner] : NULL;
-  if (o == &pk__lane_none)
+  if (o == PK__LANE_NONE)
     o = NULL;
   if (p->owner != l->tid && !p->shared) {
     p->shared = 1;
@@ -1338,7 +1338,7 @@ PK__NOINLINE static int call_rare(pk_func *f, pk__lane *l, const pk_val *args,
                                   pk_val *results) {
   unsigned sl;
   int rc;
-  if (l == &pk__lane_none)
+  if (l == PK__LANE_NONE)
     return call_slow(f, NULL, 0, args, results);
   if (l->busy != 0)
     return call_nested(f, l, args, results);
