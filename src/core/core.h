@@ -215,7 +215,7 @@ struct pk_func {
    * invoke would make it, results tagged, and its end. Its last access to
    * anything of the plugin's is pk__lane_leave(l) (close waits for that,
    * then may unload the plugin's code), so it is code of the library,
-   * never the plugin's. A backend's own (wasm, lua, source) saves a call
+   * never the plugin's. A backend's own (wasm, source) saves a call
    * and a return: it returns straight to the host; plugin_open gives the
    * others tail_thunk or tail_invoke (tail_dispatch until then: a host
    * function init calls may call the plugin). `fast` is the solo slot's (see

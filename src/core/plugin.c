@@ -1315,17 +1315,31 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   return rc;
 }
 
+/* Marks lane l in one more call (`busy`: the calls it was in), then
+   reads its slow flag: in this order, against lane_revoke's "slow, then
+   busy" (core.h). Nonzero: the call takes call_diverted instead. */
+static inline unsigned lane_enter(pk__lane *l, unsigned busy) {
+  __atomic_store_n(&l->busy, busy + 1, PK__ORD_LANE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  return __atomic_load_n(&l->slow, PK__ORD_LANE);
+}
+
+/* The call lane_enter found sent down slow path sl. */
+static inline int call_diverted(unsigned sl, pk_func *f, pk__lane *l,
+                                unsigned busy, const pk_val *args,
+                                pk_val *results) {
+  return sl == LANE_RESET ? call_reset(f, l, busy, args, results)
+                          : call_slow(f, l, busy, args, results);
+}
+
 /* A call from inside a host function of an outer call on this thread:
    the outer call's results stay valid (no arena reset). */
 PK__NOINLINE static int call_nested(pk_func *f, pk__lane *l,
                                     const pk_val *args, pk_val *results) {
   unsigned busy = l->busy, sl;
   int rc;
-  __atomic_store_n(&l->busy, busy + 1, PK__ORD_LANE);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (PK__UNLIKELY((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0))
-    return sl == LANE_RESET ? call_reset(f, l, busy, args, results)
-                            : call_slow(f, l, busy, args, results);
+  if (PK__UNLIKELY((sl = lane_enter(l, busy)) != 0))
+    return call_diverted(sl, f, l, busy, args, results);
   rc = dispatch(f, l, args, results);
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
   return rc;
@@ -1342,11 +1356,8 @@ PK__NOINLINE static int call_rare(pk_func *f, pk__lane *l, const pk_val *args,
     return call_slow(f, NULL, 0, args, results);
   if (l->busy != 0)
     return call_nested(f, l, args, results);
-  __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if ((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0)
-    return sl == LANE_RESET ? call_reset(f, l, 0, args, results)
-                            : call_slow(f, l, 0, args, results);
+  if ((sl = lane_enter(l, 0)) != 0)
+    return call_diverted(sl, f, l, 0, args, results);
   pk__arena_reset(f->plugin->host, &l->arena);
   rc = dispatch(f, l, args, results);
   __atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
@@ -1375,9 +1386,8 @@ static void solo_sync(pk_plugin *p, pk__lane *l) {
     if (mine == NULL && (mine = free) == NULL)
       continue;
     mine->l = l;
-    mine->fast = p->backend->fast != NULL && l->inst != NULL
-                     ? p->backend->fast(p, l->inst, f)
-                     : NULL;
+    /* (solo_on: the backend has the hook.) */
+    mine->fast = l->inst != NULL ? p->backend->fast(p, l->inst, f) : NULL;
     __atomic_store_n(&mine->tid, l->tid, __ATOMIC_RELAXED);
   }
 }
@@ -1446,11 +1456,8 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
                                                        __ATOMIC_RELAXED)) !=
                    0))
     return call_rare(f, l, args, results);
-  __atomic_store_n(&l->busy, 1, PK__ORD_LANE);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  if (PK__UNLIKELY((sl = __atomic_load_n(&l->slow, PK__ORD_LANE)) != 0))
-    return sl == LANE_RESET ? call_reset(f, l, 0, args, results)
-                            : call_slow(f, l, 0, args, results);
+  if (PK__UNLIKELY((sl = lane_enter(l, 0)) != 0))
+    return call_diverted(sl, f, l, 0, args, results);
   l->cur = f;
   l->ctx.status = 0;
   return f->tail(f, args, l, results, fast);

@@ -851,9 +851,10 @@ static void push_args(lua_State *L, const pk_func *f, const pk_val *args) {
 }
 
 /*
- * Read the results, the first at stack index `base`, into `out`. Strings
- * are copied into the call arena (valid until the next call). Returns
- * PK_OK, PK_ETYPE (a result does not fit the signature) or PK_ENOMEM.
+ * Read the results, the first at stack index `base`, into `out`, type tags
+ * included. Strings are copied into the call arena (valid until the next
+ * call). Returns PK_OK, PK_ETYPE (a result does not fit the signature) or
+ * PK_ENOMEM.
  */
 static int take_results(lua_State *L, pk__lane *l, pk_func *f, int base,
                         pk_val *out) {
@@ -862,6 +863,7 @@ static int take_results(lua_State *L, pk__lane *l, pk_func *f, int base,
   for (i = 0; i < f->sig.nresults; i++) {
     int t = f->sig.results[i], idx = base + i, ok = 1;
     int lt = lua_type(L, idx);
+    out[i].type = (uint32_t)t;
     if (t == PK_T_STR || t == PK_T_BYTES) {
       size_t len;
       const char *s;
@@ -973,19 +975,6 @@ static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     }
   }
   lua_settop(L, top);
-  return rc;
-}
-
-/* pk_func.tail: the call, its results tagged, then its end. */
-static int script_tail(pk_func *f, const pk_val *args, pk__lane *l,
-                       pk_val *results, void *fast) {
-  int rc = script_invoke(l, f, args, results);
-  size_t i;
-  (void)fast;
-  if (rc == PK_OK)
-    for (i = 0; i < f->sig.nresults; i++)
-      results[i].type = f->sig.results[i];
-  pk__lane_leave(l);
   return rc;
 }
 
@@ -1140,7 +1129,7 @@ static int read_table(lua_State *L) {
         return 0;
       f->bindex = (uint32_t)(SLOT_EXPORTS + i);
       f->invoke = script_invoke;
-      f->tail = script_tail;
+      f->invoke_tags = 1; /* take_results tags them */
     } else {
       pk__sig sig;
       char why[160];

@@ -90,5 +90,5 @@ static void native_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_native = {
-    "native", native_probe, native_open,      native_close,
-    PK__LIM_DESCRIBE, NULL,  NULL,  NULL, NULL};
+    "native", native_probe, native_open, native_close, PK__LIM_DESCRIBE,
+    NULL,     NULL,         NULL,        NULL};

@@ -529,5 +529,5 @@ static void source_close(pk_plugin *p) {
 }
 
 const pk__backend pk__backend_source = {
-    "source", source_probe, source_open,      source_close,
-    PK__LIM_DESCRIBE, NULL,  NULL,  NULL, NULL};
+    "source", source_probe, source_open, source_close, PK__LIM_DESCRIBE,
+    NULL,     NULL,         NULL,        NULL};
