@@ -201,7 +201,8 @@ typedef struct pk_open_opts {
    * ones only under process isolation).
    */
   int call_timeout_ms; /* a deadline for the whole call (its log lines,
-                          host calls and nested calls included): past it
+                          host calls, nested calls, a wait for an
+                          instance and the making of one included): past it
                           PK_ETIMEOUT (a child process is killed). It
                           bounds the open too (start function, init; for
                           a child the whole handshake, 10 s when 0). */
@@ -274,8 +275,10 @@ typedef struct pk_open_opts {
    * instances: a wasm instance, a Lua state, a child process): the most
    * instances the plugin may have at once, created on demand as threads
    * call it. 0: the number of CPUs. A call that finds all of them busy
-   * waits for one, up to its call_timeout_ms (PK_ETIMEOUT), or for ever
-   * when there is none. State is per instance: globals set by one call
+   * waits for one, within its call_timeout_ms (PK_ETIMEOUT), or for ever
+   * when there is none. An instance takes calls once its init returned:
+   * a host function init calls that calls back into the plugin gets
+   * PK_EINIT. State is per instance: globals set by one call
    * are seen by later calls only when they run in the same instance
    * (docs/threads.md). Other backends: PK_ENOSYS.
    */

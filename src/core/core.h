@@ -267,12 +267,25 @@ struct pk__lane {
   /* Changes of `inst` (p->mu held), and the last one the thread's solo
      slots were brought up to (solo_sync). */
   unsigned igen, solo_gen;
-  uint64_t deadline_ns; /* the outermost call's deadline (pool waits) */
+  /* The outermost call's deadline (pk__os_clock_ns(1) time) when the call
+     waited for an instance or made one (call_slow), else 0: see
+     pk__call_deadline. */
+  uint64_t deadline_ns;
   pk__lane *next;       /* all the plugin's lanes */
   void *mem;            /* the block holding the lane (lane_get) */
 };
 
 /* Lanes start on a cache line of their own (pk__alloc_lines). */
+
+/* The deadline a backend arms for an outermost call on lane l (or init
+   on it) under call_timeout_ms `ms` (> 0): "the whole call" includes the
+   wait for an instance and the making of one, so it is the one call_slow
+   set before them, else now + ms. Monotonic ns (pk__os_clock_ns(1)). */
+static inline uint64_t pk__call_deadline(const pk__lane *l, int ms) {
+  if (l != NULL && l->deadline_ns != 0)
+    return l->deadline_ns;
+  return pk__os_clock_ns(1) + (uint64_t)ms * 1000000u;
+}
 
 /* Ends the call a tail (pk_func.tail) made: the lane is idle again, and
    close, which waits for that, may free everything of the plugin's. */
@@ -281,10 +294,15 @@ static inline void pk__lane_leave(pk__lane *l) {
 }
 
 /* The order of the lane flags' "busy" store and "slow" load (and of the
-   other side's). Relaxed, with pk__os_membarrier on the rare side; under
-   ThreadSanitizer, which models neither that nor fences, sequentially
-   consistent, which it does. */
-#if defined(__SANITIZE_THREAD__)
+   other side's). On x86, relaxed, with pk__os_membarrier on the rare
+   side: membarrier(2), or where it is missing a TLB shootdown, which
+   interrupts every CPU running a thread of the process (os_posix.c).
+   Elsewhere sequentially consistent: there a shootdown may interrupt no
+   CPU (arm64 broadcasts it in hardware), and a store-release followed by
+   a load-acquire (arm64's stlr, ldar) keeps the order by itself. Under
+   ThreadSanitizer, which models neither membarrier nor fences,
+   sequentially consistent too, which it does. */
+#if defined(__SANITIZE_THREAD__) || !(defined(__x86_64__) || defined(__i386__))
 #define PK__ORD_LANE __ATOMIC_SEQ_CST
 #define PK__ORD_LANE_ACQ __ATOMIC_SEQ_CST
 #else

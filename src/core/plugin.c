@@ -298,14 +298,27 @@ static pk__lane *lane_get(pk_plugin *p, unsigned tid) {
 }
 
 /* Send lane l down the slow path, and wait until the call it may be in
-   has returned, unless `wait` is 0. Returns whether l is idle now. */
+   has returned, unless `wait` is 0. Returns whether l is idle now. The
+   wait yields the CPU, then sleeps (50 us, doubling to 1 ms): a call
+   can stay in a host function for long, and the closer must not keep a
+   CPU busy meanwhile. */
 static int lane_revoke(pk__lane *l, int wait) {
+  uint64_t nap = 50000u;
+  int spins = 0;
   __atomic_store_n(&l->slow, LANE_SLOW, PK__ORD_LANE);
   pk__os_membarrier();
   if (!wait)
     return __atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) == 0;
-  while (__atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) != 0)
-    pk__os_yield();
+  while (__atomic_load_n(&l->busy, PK__ORD_LANE_ACQ) != 0) {
+    if (spins < 100) {
+      spins++;
+      pk__os_yield();
+    } else {
+      pk__os_sleep_ns(nap);
+      if (nap < 1000000u)
+        nap *= 2;
+    }
+  }
   return 1;
 }
 
@@ -1080,15 +1093,39 @@ static int closed_error(pk_func *f) {
                  "'%s': the plugin was closed", f->name);
 }
 
+/* Does p run its calls in instances (the backend's, a pool of them once
+   open has returned)? */
+static int has_instances(const pk_plugin *p) {
+  return p->backend->inst_new != NULL && !p->describe_only;
+}
+
 /* Can lane l call on the fast path? (p->mu held) */
 static int lane_ready(const pk_plugin *p, const pk__lane *l) {
   if (p->closed)
     return 0;
   if ((p->flags & PK__PF_SERIAL) && (p->shared || p->owner != l->tid))
     return 0;
-  if ((p->flags & PK__PF_POOL) && l->inst == NULL)
+  /* (During open the pool flag is not set yet, but instances are made.) */
+  if (has_instances(p) && l->inst == NULL)
     return 0;
   return 1;
+}
+
+/* A call on lane l, which holds no instance after checkout: it came from
+   a host function that the init of an instance being made calls (at open,
+   or for this very lane), and that instance takes calls only once its
+   init has returned. (p->mu held, released on return.) */
+static int init_callback_error(pk_func *f, pk__lane *l, unsigned busy) {
+  pk_plugin *p = f->plugin;
+  pk__os_mutex_unlock(&p->mu);
+  if (busy == 0)
+    l->deadline_ns = 0;
+  __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+  return pk__err(p->host, PK_EINIT, p->path, "call",
+                 "'%s' was called during the init of the instance it would "
+                 "run in (by a host function init called): an instance "
+                 "takes calls once its init has returned",
+                 f->name);
 }
 
 /*
@@ -1100,10 +1137,8 @@ static int lane_ready(const pk_plugin *p, const pk__lane *l) {
  */
 static int checkout(pk_plugin *p, pk__lane *l) {
   pk__lane *m;
-  uint64_t deadline = 0;
+  uint64_t deadline = l->deadline_ns; /* the call's (call_slow), or 0 */
   int rc;
-  if (p->timeout_ms > 0)
-    deadline = pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
   for (;;) {
     if (p->closed)
       return PK_ECLOSED;
@@ -1273,13 +1308,22 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
       __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
       return closed_error(f);
     }
-    if ((p->flags & PK__PF_POOL) && l->inst == NULL &&
-        (rc = checkout(p, l)) < 0) {
-      pk__os_mutex_unlock(&p->mu);
-      __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
-      return rc == PK_ECLOSED ? closed_error(f) : rc;
+    if ((p->flags & PK__PF_POOL) && l->inst == NULL) {
+      /* call_timeout_ms bounds the whole call: the wait, the new
+         instance's init and the call itself (pk__call_deadline). */
+      if (p->timeout_ms > 0)
+        l->deadline_ns =
+            pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
+      if ((rc = checkout(p, l)) < 0) {
+        pk__os_mutex_unlock(&p->mu);
+        l->deadline_ns = 0;
+        __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
+        return rc == PK_ECLOSED ? closed_error(f) : rc;
+      }
     }
   }
+  if (has_instances(p) && l->inst == NULL)
+    return init_callback_error(f, l, busy);
   /* Ready: the next call takes the fast path, or for reset_after_call the
      short one of call_reset (no lock either). */
   if (lane_ready(p, l) && l->solo_gen != l->igen)
@@ -1305,6 +1349,8 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   if (busy == 0 && l->arena.dirty)
     pk__arena_reset(p->host, &l->arena);
   rc = dispatch(f, l, args, results);
+  if (busy == 0)
+    l->deadline_ns = 0; /* the reset is not the call's */
   if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL)
     rc = reset_instance(p, l, rc);
   if (locked && --p->call_depth == 0) {

@@ -276,9 +276,8 @@ static void arm(lua_plug *st) {
   st->left = st->budget;
   st->tick_left = TICK;
   st->period = st->budget < TICK ? (int)st->budget : TICK;
-  st->deadline = st->timeout_ms > 0
-                     ? pk__os_clock_ns(1) + (uint64_t)st->timeout_ms * 1000000u
-                     : 0;
+  st->deadline =
+      st->timeout_ms > 0 ? pk__call_deadline(st->lane, st->timeout_ms) : 0;
   lua_sethook(st->L, on_count, LUA_MASKCOUNT, st->period);
 }
 

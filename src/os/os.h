@@ -196,6 +196,8 @@ void pk__os_cond_broadcast(pk__os_cond *c);
 int pk__os_ncpu(void);
 /* Let another thread run. */
 void pk__os_yield(void);
+/* Sleep about ns nanoseconds (less when a signal interrupts). */
+void pk__os_sleep_ns(uint64_t ns);
 
 /*
  * A full memory barrier on every running thread of this process, as if

@@ -663,8 +663,10 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
   const char *c;
   int rc, tmo = st->sh->timeout_ms > 0 ? st->sh->timeout_ms : HANDSHAKE_MS;
   pk__wbuf *w = &st->chan.out;
-  /* One deadline for the whole handshake: init's LOG lines count. */
-  uint64_t deadline = pk__wire_now_ns() + (uint64_t)tmo * 1000000u;
+  /* One deadline for the whole handshake: init's LOG lines count. A
+     child made for a call waiting for one is under the call's
+     (pk__call_deadline; both clocks are CLOCK_MONOTONIC). */
+  uint64_t deadline = pk__call_deadline(st->lane, tmo);
 
   pk__wire_begin(w, PK__F_HELLO);
   pk__wire_u16(w, PK__WIRE_VERSION);
@@ -984,8 +986,7 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
      call runs under the outer call's deadline. */
   if (st->depth == 0)
     st->deadline = st->sh->timeout_ms > 0
-                       ? pk__wire_now_ns() +
-                             (uint64_t)st->sh->timeout_ms * 1000000u
+                       ? pk__call_deadline(st->lane, st->sh->timeout_ms)
                        : 0;
   st->depth++;
   for (;;) {

@@ -269,6 +269,9 @@ static void scalar_result(pk_val *r, uint8_t type, uint64_t slot) {
   }
 }
 
+/* What an empty str/bytes result points at. */
+static const uint8_t empty_result[1];
+
 int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
                     pk_val *results) {
   pk_plugin *p = f->plugin;
@@ -375,17 +378,22 @@ int pk__wasm_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     if ((data = pk__wasm_mem(st->inst, gp, len)) == NULL)
       return pk__perr(p, PK_ETRAP, "result [%u, +%u) is outside guest memory",
                       gp, len);
-    if (st->m->reset && len > 0) {
-      /* reset_after_call: the instance's memory goes back to its image
-         once this call returns, so the result is copied out. */
+    if (len > 0) {
+      /* Copied out to the lane's arena: the result must stay valid until
+         this thread's next call, but the instance is not the thread's
+         alone. Between its calls another thread may take the instance
+         (more threads than max_instances), and its calls (the pending
+         post-return first) free and reuse that guest memory; the guest
+         may grow it where memory moves; reset_after_call rewrites it. */
       uint8_t *c = pk__arena_alloc(p->host, &l->arena, len);
       if (c == NULL)
         return pk__perr(p, PK_ENOMEM, "out of memory for a %u-byte result",
                         len);
       memcpy(c, data, len);
       data = c;
+    } else {
+      data = (uint8_t *)empty_result; /* nothing in guest memory either */
     }
-    /* Points into guest memory: valid until the next call. */
     if (f->sig.results[0] == PK_T_STR) {
       results[0].str.ptr = (const char *)data;
       results[0].str.len = len;

@@ -61,7 +61,8 @@ static uint64_t wasi_errno(int ose) {
 static int host_fd(pk__wstate *st, uint32_t fd) {
   if (fd == ROOT_FD)
     return st->root_fd;
-  if (fd >= FIRST_FILE && fd < FIRST_FILE + PK__WASI_MAX_FILES)
+  if (fd >= FIRST_FILE && fd < FIRST_FILE + PK__WASI_MAX_FILES &&
+      !(st->hidden_files & (1u << (fd - FIRST_FILE))))
     return st->files[fd - FIRST_FILE];
   return -1;
 }
@@ -229,8 +230,13 @@ static int fd_close(void *ud, pkw_instance *inst, const uint64_t *args,
   uint32_t fd = A32(0);
   (void)inst;
   if (fd >= FIRST_FILE && host_fd(st, fd) >= 0) {
-    pk__os_close(st->files[fd - FIRST_FILE]);
-    st->files[fd - FIRST_FILE] = -1;
+    unsigned bit = 1u << (fd - FIRST_FILE);
+    if (st->kept_files & bit) { /* reset_after_call reopens it */
+      st->hidden_files |= bit;
+    } else {
+      pk__os_close(st->files[fd - FIRST_FILE]);
+      st->files[fd - FIRST_FILE] = -1;
+    }
     results[0] = WASI_OK;
   } else {
     results[0] = fd <= 2 ? WASI_OK : WASI_EBADF;

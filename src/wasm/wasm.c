@@ -513,8 +513,10 @@ static int inst_keep(pk__wstate *st, pkw_image *shared) {
   }
   st->image = shared;
   for (i = 0; i < PK__WASI_MAX_FILES; i++)
-    if (st->files[i] >= 0)
+    if (st->files[i] >= 0) {
       st->kept_files |= 1u << i;
+      st->kept_off[i] = pk__os_seek(st->files[i], 0, 1);
+    }
   return PK_OK;
 }
 
@@ -572,11 +574,19 @@ static int wasm_inst_reset(pk_plugin *p, pk__lane *l, void *inst) {
   int rc;
   st->lane = l;
   st->pending_post = NULL; /* its memory is about to go */
-  for (i = 0; i < PK__WASI_MAX_FILES; i++)
-    if (st->files[i] >= 0 && !(st->kept_files & (1u << i))) {
+  for (i = 0; i < PK__WASI_MAX_FILES; i++) {
+    if (st->files[i] < 0)
+      continue;
+    if (!(st->kept_files & (1u << i))) {
       pk__os_close(st->files[i]);
       st->files[i] = -1;
+    } else if (st->kept_off[i] >= 0 &&
+               pk__os_seek(st->files[i], st->kept_off[i], 0) < 0) {
+      return pk__perr(p, PK_EIO, "reset_after_call: cannot seek a file "
+                                 "init opened back to where it was");
     }
+  }
+  st->hidden_files = 0;
   if ((rc = pkw_instance_reset(st->inst, st->image)) != PKW_OK)
     return pk__perr(p, rc == PKW_ENOMEM ? PK_ENOMEM : PK_ETRAP,
                     "reset_after_call: cannot restore the instance: %s",

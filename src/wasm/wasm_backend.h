@@ -123,7 +123,12 @@ typedef struct pk__wstate {
   uint32_t depth; /* guest entries in progress (guest_enter) */
   int root_fd;
   int files[PK__WASI_MAX_FILES];    /* WASI fds 4..: host fds, or -1 */
-  unsigned kept_files;  /* reset: the files open at the image (bits) */
+  /* reset_after_call: the files open at the image (bits), where each
+     was (its offset then), and those of them the guest closed since: a
+     kept file's close only hides it until the reset, which also seeks it
+     back (a file init opened is part of the state calls start from). */
+  unsigned kept_files, hidden_files;
+  int64_t kept_off[PK__WASI_MAX_FILES];
   int inited;
   int64_t fuel;
   uint32_t timeout_ms;

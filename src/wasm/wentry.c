@@ -110,8 +110,8 @@ static int guest_enter(pk__wstate *st, pkw_func *fn, uint64_t *slots,
     pkw_instance_set_fuel(st->inst, st->fuel > 0 ? st->fuel : -1);
     if (st->wd != NULL) {
       pkw_instance_clear_interrupt(st->inst);
-      pk__os_watchdog_arm(st->wd, pk__os_clock_ns(1) +
-                                      (uint64_t)st->timeout_ms * 1000000u);
+      pk__os_watchdog_arm(st->wd,
+                          pk__call_deadline(st->lane, (int)st->timeout_ms));
     }
   }
   st->depth++;

@@ -164,6 +164,7 @@ static const char pool_lua[] =
     "      host.leave(id)\n"
     "      return x + s end},\n"
     "    nap = {sig = '()->()', fn = function() host.nap() end},\n"
+    "    spin = {sig = '()->()', fn = function() while true do end end},\n"
     "    hold = {sig = '(i32)->i32', fn = function(k)\n"
     "      held[#held + 1] = string.rep('x', k)\n"
     "      return #held end},\n"
@@ -737,5 +738,132 @@ PK_TEST(new_state_with_other_exports_refused) {
   join(&w, 1);
   PKT_EQ_INT(w.first_rc, PK_OK);
   PKT_EQ_INT(w.ok, 5);
+  pk_host_destroy(h);
+}
+
+/* ---- a host function that init calls calls the plugin back --------------- */
+
+static atomic_int reenter_on, reenter_rc;
+static char reenter_msg[512];
+
+/* reenter(): calls the plugin's own sum (when asked to), as a host
+   function may; from init, the state it would run in is not ready. */
+static int h_reenter(void *ud, pk_plugin *caller, const pk_val *args,
+                     pk_val *results) {
+  (void)args;
+  (void)results;
+  if (atomic_load(&reenter_on)) {
+    pk_func *f = NULL;
+    pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+    int rc = pk_plugin_func(caller, "sum", "(i32,i32)->i32", &f);
+    if (rc == PK_OK)
+      rc = pk_func_call(f, in, 2, &out, 1);
+    snprintf(reenter_msg, sizeof reenter_msg, "%s",
+             pk_host_errmsg((pk_host *)ud));
+    atomic_store(&reenter_rc, rc);
+  }
+  return PK_OK;
+}
+
+static const char reenter_lua[] =
+    "return {\n"
+    "  name = 'reenter', version = '1.0.0',\n"
+    "  exports = {\n"
+    "    sum = {sig = '(i32,i32)->i32', fn = function(a, b) return a + b "
+    "end},\n"
+    "  },\n"
+    "  init = function() host.reenter() end,\n"
+    "}\n";
+
+static void *sum_once(void *arg) {
+  worker *w = arg;
+  pk_val in[2] = {PK_I32(4), PK_I32(5)}, out = PK_I32(0);
+  w->first_rc = pk_func_call(w->f, in, 2, &out, 1);
+  w->ok = out.i32;
+  return NULL;
+}
+
+/* Init calls back into the plugin, in the state the open makes and in
+   one the pool makes for a second thread: the nested call fails with
+   PK_EINIT (a state takes calls once its init has returned), the open
+   and the outer call succeed. */
+PK_TEST(call_back_from_state_init) {
+  pk_host *h = pool_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p = NULL;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  worker w;
+  PKT_RC(h, pk_host_define(h, "reenter", "()->()", h_reenter, h), PK_OK);
+  o.grants = "*";
+  o.max_instances = 2;
+  atomic_store(&reenter_on, 1);
+  atomic_store(&reenter_rc, 1);
+  PKT_RC(h, pk_plugin_open(h, write_script("reenter.lua", reenter_lua), &o,
+                           &p),
+         PK_OK);
+  PKT_EQ_INT(atomic_load(&reenter_rc), PK_EINIT);
+  PKT_CONTAINS(reenter_msg, "during the init of the instance");
+  f = func(h, p, "sum");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds state 1 */
+  PKT_EQ_INT(out.i32, 3);
+  atomic_store(&reenter_rc, 1);
+  reenter_msg[0] = '\0';
+  start(&w, 1, sum_once, f, 1); /* a second state, whose init calls back */
+  join(&w, 1);
+  atomic_store(&reenter_on, 0);
+  PKT_EQ_INT(w.first_rc, PK_OK);
+  PKT_EQ_INT(w.ok, 9);
+  PKT_EQ_INT(atomic_load(&reenter_rc), PK_EINIT);
+  PKT_CONTAINS(reenter_msg, "during the init of the instance");
+  pk_host_destroy(h);
+}
+
+/* ---- call_timeout_ms bounds the whole call --------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *release_nap_later(void *arg) {
+  (void)arg;
+  sleep_ms(300);
+  atomic_store(&nap_release, 1);
+  return NULL;
+}
+
+/* max_instances = 1, call_timeout_ms = 400. Another thread naps in the
+   only state for 300 ms of this thread's call of spin, which loops until
+   a deadline stops it: the call's, 400 ms after it started (not 400 ms
+   after it got the state, 700 ms). A late release makes the wait itself
+   time out at 400 ms. */
+PK_TEST(wait_counts_in_call_timeout) {
+  pk_host *h = pool_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  worker w;
+  pthread_t r;
+  uint64_t t0, took;
+  int rc;
+  o.max_instances = 1;
+  o.call_timeout_ms = 400;
+  p = open_pool(h, &o);
+  start(&w, 1, nap_worker, func(h, p, "nap"), 0);
+  while (!atomic_load(&napping))
+    sleep_ms(1);
+  PKT_ASSERT(pthread_create(&r, NULL, release_nap_later, NULL) == 0);
+  t0 = now_ms();
+  rc = pk_func_call(func(h, p, "spin"), NULL, 0, NULL, 0);
+  took = now_ms() - t0;
+  pthread_join(r, NULL);
+  join(&w, 1);
+  PKT_RC(h, rc, PK_ETIMEOUT);
+  if (took >= 600)
+    pkt_fail(__FILE__, __LINE__,
+             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "got the state, not when it was made",
+             (unsigned long long)took);
   pk_host_destroy(h);
 }

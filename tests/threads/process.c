@@ -478,6 +478,72 @@ PK_TEST(instance_wait_times_out) {
   no_children();
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Lets the held call go after 300 ms. */
+static void *release_later(void *arg) {
+  struct timespec ts = {0, 300000000};
+  (void)arg;
+  nanosleep(&ts, NULL);
+  pthread_mutex_lock(&hold_mu);
+  released = 1;
+  pthread_cond_broadcast(&hold_cv);
+  pthread_mutex_unlock(&hold_mu);
+  return NULL;
+}
+
+/* max_instances = 1, call_timeout_ms = 400. Another thread holds the
+   child for 300 ms of this thread's call of nap(5000): the call's
+   deadline, 400 ms after it started, stops it (not 400 ms after it got
+   the child, 700 ms); the child is killed. A late release makes the wait
+   itself time out at 400 ms. */
+PK_TEST(wait_counts_in_call_timeout) {
+  pk_host *h = thread_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *nested, *nap;
+  pthread_t t, r;
+  worker w;
+  pk_val in = PK_I32(5000), out;
+  uint64_t t0, took;
+  int rc;
+  PKT_RC(h, pk_host_define(h, "reenter", "(i32)->i32", hold, NULL), PK_OK);
+  o.grants = "reenter";
+  o.max_instances = 1;
+  o.call_timeout_ms = 400;
+  PKT_RC(h, pk_plugin_open(h, pkt_arg(1), &o, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "nested", NULL, &nested), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "nap", NULL, &nap), PK_OK);
+  pthread_mutex_lock(&hold_mu);
+  holding = released = 0;
+  pthread_mutex_unlock(&hold_mu);
+  memset(&w, 0, sizeof w);
+  w.f = nested;
+  xthread(&t, hold_worker, &w);
+  pthread_mutex_lock(&hold_mu);
+  while (!holding)
+    pthread_cond_wait(&hold_cv, &hold_mu);
+  pthread_mutex_unlock(&hold_mu);
+  xthread(&r, release_later, NULL);
+  t0 = now_ms();
+  rc = pk_func_call(nap, &in, 1, &out, 1);
+  took = now_ms() - t0;
+  pthread_join(r, NULL);
+  pthread_join(t, NULL);
+  PKT_RC(h, rc, PK_ETIMEOUT);
+  if (took >= 600)
+    pkt_fail(__FILE__, __LINE__,
+             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "got the child, not when it was made",
+             (unsigned long long)took);
+  pk_host_destroy(h);
+  no_children();
+}
+
 /* ---- state and crashes per instance -------------------------------------- */
 
 static pthread_barrier_t step;

@@ -769,3 +769,189 @@ PK_TEST(no_reset_keeps_state) {
   pk_plugin_close(p);
   ts_host_done(h);
 }
+
+/* ---- an instance another thread takes between two calls ------------------ */
+
+/* max_instances = 1. This thread's second call of remember returns what
+   the first kept ("AAAAAAAA"), a result valid until this thread's next
+   call on the plugin. Another thread then calls remember: no instance is
+   free, so it takes this thread's (its lane is idle) and runs there: the
+   pending post-return frees the result's guest memory and the new call
+   writes it. This thread's result still reads "AAAAAAAA": it was copied
+   out of guest memory. */
+PK_TEST(taken_instance_keeps_results) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *rem;
+  pk_val out, a = PK_STR("AAAAAAAA", 8), b = PK_STR("BBBBBBBB", 8);
+  call_job c;
+  o.max_instances = 1;
+  p = open_pool(h, "pool.wasm", &o);
+  rem = func(h, p, "remember", "(str)->str");
+  PKT_RC(h, pk_func_call(rem, &a, 1, &out, 1), PK_OK);
+  PKT_RC(h, pk_func_call(rem, &b, 1, &out, 1), PK_OK);
+  PKT_EQ_INT((int)out.str.len, 8);
+  PKT_ASSERT(memcmp(out.str.ptr, "AAAAAAAA", 8) == 0);
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = rem;
+  c.in[0] = PK_STR("CCCCCCCC", 8);
+  c.nin = 1;
+  call_on_thread(&c); /* takes this thread's instance */
+  PKT_EQ_INT(c.rc, PK_OK);
+  PKT_EQ_INT((int)c.out.str.len, 8);
+  PKT_EQ_INT((int)out.str.len, 8);
+  PKT_ASSERT(memcmp(out.str.ptr, "AAAAAAAA", 8) == 0);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- a host function that init calls calls the plugin back --------------- */
+
+static atomic_int born_calls_back, born_cb_rc;
+static char born_cb_msg[512];
+
+/* "born" for pool_born.wasm's init, which calls the plugin's own "sum"
+   first: an instance takes calls once its init has returned, so that
+   call fails with PK_EINIT (and init goes on). */
+static int host_born_calls_back(void *ud, pk_plugin *caller,
+                                const pk_val *args, pk_val *results) {
+  (void)args;
+  if (atomic_load(&born_calls_back)) {
+    pk_func *f = NULL;
+    pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+    int rc = pk_plugin_func(caller, "sum", "(i32,i32)->i32", &f);
+    if (rc == PK_OK)
+      rc = pk_func_call(f, in, 2, &out, 1);
+    snprintf(born_cb_msg, sizeof born_cb_msg, "%s",
+             pk_host_errmsg((pk_host *)ud));
+    atomic_store(&born_cb_rc, rc);
+  }
+  results[0] = PK_I32(0);
+  return PK_OK;
+}
+
+static pk_host *born_cb_host(void) {
+  pk_host_opts o = PK_HOST_OPTS_INIT;
+  pk_host *h = NULL;
+  o.alloc = ts_alloc;
+  if (pk_host_create(&o, &h) != PK_OK)
+    pkt_fail(__FILE__, __LINE__, "pk_host_create failed");
+  PKT_RC(h,
+         pk_host_define(h, "born", "()->i32", host_born_calls_back, h),
+         PK_OK);
+  atomic_store(&born_cb_rc, 1);
+  born_cb_msg[0] = '\0';
+  return h;
+}
+
+/* The init of an instance the pool makes for a second thread. */
+PK_TEST(call_back_from_pool_init) {
+  pk_host *h = born_cb_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  call_job c;
+  o.max_instances = 2;
+  p = open_pool(h, "pool_born.wasm", &o);
+  f = func(h, p, "sum", "(i32,i32)->i32");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK); /* holds instance 1 */
+  atomic_store(&born_calls_back, 1);
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = f;
+  c.in[0] = PK_I32(4);
+  c.in[1] = PK_I32(5);
+  c.nin = 2;
+  call_on_thread(&c); /* a second instance, whose init calls back */
+  atomic_store(&born_calls_back, 0);
+  PKT_EQ_INT(atomic_load(&born_cb_rc), PK_EINIT);
+  PKT_CONTAINS(born_cb_msg, "during the init of the instance");
+  PKT_EQ_INT(c.rc, PK_OK);
+  PKT_EQ_INT(c.out.i32, 9);
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* The init the open runs. */
+PK_TEST(call_back_from_open_init) {
+  pk_host *h = born_cb_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *f;
+  pk_val in[2] = {PK_I32(1), PK_I32(2)}, out;
+  atomic_store(&born_calls_back, 1);
+  p = open_pool(h, "pool_born.wasm", &o);
+  atomic_store(&born_calls_back, 0);
+  PKT_EQ_INT(atomic_load(&born_cb_rc), PK_EINIT);
+  PKT_CONTAINS(born_cb_msg, "during the init of the instance");
+  f = func(h, p, "sum", "(i32,i32)->i32");
+  PKT_RC(h, pk_func_call(f, in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- call_timeout_ms bounds the whole call --------------------------------- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Lets the held call go after 300 ms. */
+static void *release_later(void *arg) {
+  struct timespec ts = {0, 300000000};
+  (void)arg;
+  nanosleep(&ts, NULL);
+  atomic_store(&release_hold, 1);
+  return NULL;
+}
+
+/* max_instances = 1, call_timeout_ms = 400. Another thread holds the
+   instance for 300 ms of this thread's call of spin(-1), which runs until
+   a deadline stops it: the call's, 400 ms after it started (not 400 ms
+   after it got the instance, 700 ms). The margins are wide: a late
+   release makes the wait itself time out at 400 ms. */
+PK_TEST(wait_counts_in_call_timeout) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  pk_func *fhold, *fspin;
+  pk_val in = PK_I32(-1), out;
+  call_job c;
+  pthread_t t, r;
+  uint64_t t0, took;
+  int rc;
+  o.max_instances = 1;
+  o.call_timeout_ms = 400;
+  p = open_pool(h, "pool.wasm", &o);
+  fhold = func(h, p, "hold", "()->i32");
+  fspin = func(h, p, "spin", "(i32)->i32");
+  memset(&c, 0, sizeof c);
+  c.h = h;
+  c.f = fhold;
+  atomic_store(&holding, 0);
+  atomic_store(&release_hold, 0);
+  PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
+  wait_holding(1);
+  PKT_ASSERT(pthread_create(&r, NULL, release_later, NULL) == 0);
+  t0 = now_ms();
+  rc = pk_func_call(fspin, &in, 1, &out, 1);
+  took = now_ms() - t0;
+  pthread_join(r, NULL);
+  pthread_join(t, NULL);
+  PKT_RC(h, rc, PK_ETIMEOUT);
+  if (took >= 600)
+    pkt_fail(__FILE__, __LINE__,
+             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "got the instance, not when it was made",
+             (unsigned long long)took);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}

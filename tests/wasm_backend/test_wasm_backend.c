@@ -714,6 +714,42 @@ PK_TEST(wasi_files_beneath_root) {
   done();
 }
 
+/* A file init opened is part of the state reset_after_call returns to:
+   each call reads it from offset 0, and one the last call closed is open
+   again. Without reset the offset and the close carry over (the check
+   the test makes can fail). */
+static void kept_file(int reset) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  char root[1024];
+  pk_val out;
+  snprintf(root, sizeof root, "%s", pkt_tmp("root"));
+  PKT_ASSERT(mkdir(root, 0700) == 0);
+  pkt_write_file(pkt_tmp("root/kept.txt"), "abcdefgh", 8);
+  host = test_host();
+  o.fs_root = root;
+  o.reset_after_call = reset;
+  o.tier = getenv("PKT_WASM_TIER");
+  PKT_RC(host, pk_plugin_open(host, wasm("kept_file"), &o, &plug), PK_OK);
+  PKT_RC(host, call0("read4", &out), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "abcd");
+  PKT_RC(host, call0("read4", &out), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, reset ? "abcd" : "efgh");
+  PKT_RC(host, call0("close_kept", &out), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  if (reset) {
+    PKT_RC(host, call0("read4", &out), PK_OK);
+    PKT_STRN_EQ(out.str.ptr, out.str.len, "abcd");
+    PKT_RC(host, call0("close_kept", &out), PK_OK);
+    PKT_EQ_INT(out.i32, 0);
+  } else {
+    PKT_RC(host, call0("read4", &out), PK_EPLUGIN);
+    PKT_CONTAINS(pk_host_errmsg(host), "read failed");
+  }
+  done();
+}
+PK_TEST(wasi_file_from_init_reset_after_call) { kept_file(1); }
+PK_TEST(wasi_file_from_init_without_reset) { kept_file(0); }
+
 PK_TEST(wasi_no_files_without_root) {
   pk_val out;
   open_limits("triple", 0, 0, 0);

@@ -1076,6 +1076,13 @@ int pk__os_ncpu(void) {
 
 void pk__os_yield(void) { sched_yield(); }
 
+void pk__os_sleep_ns(uint64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  nanosleep(&ts, NULL);
+}
+
 #if defined(__linux__)
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -1097,8 +1104,10 @@ static atomic_int membarrier_state;
 static void membarrier_fallback(void) {
   /* Changing the protection of a page this process has touched makes the
      kernel shoot down its TLB entry on every CPU running one of our
-     threads: an interrupt each, which orders their loads and stores as a
-     barrier would. One page, kept for the life of the process. */
+     threads: on x86 an interrupt each, which orders their loads and
+     stores as a barrier would. (Not on arm64, which broadcasts the
+     shootdown in hardware: core.h's lanes rely on this only on x86.) One
+     page, kept for the life of the process. */
   static unsigned char *page;
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_lock(&mu);
