@@ -122,8 +122,8 @@ void *pk__arena_alloc(pk_host *h, pk__arena *a, size_t n) {
   return c->data;
 }
 
-/* Keep the largest chunk, empty; free the rest. */
-void pk__arena_reset(pk_host *h, pk__arena *a) {
+/* Keep the largest chunk, empty; free the rest (several chunks). */
+PK__NOINLINE static void arena_reset_chunks(pk_host *h, pk__arena *a) {
   pk__chunk *c, *next, *keep = NULL;
   for (c = a->head; c != NULL; c = c->next)
     if (keep == NULL || c->cap > keep->cap)
@@ -139,6 +139,17 @@ void pk__arena_reset(pk_host *h, pk__arena *a) {
   }
   a->head = keep;
   a->dirty = 0;
+}
+
+/* The same, without a frame for the usual case: one chunk. */
+void pk__arena_reset(pk_host *h, pk__arena *a) {
+  pk__chunk *c = a->head;
+  if (c != NULL && c->next == NULL) {
+    c->used = 0;
+    a->dirty = 0;
+    return;
+  }
+  arena_reset_chunks(h, a);
 }
 
 void pk__arena_free(pk_host *h, pk__arena *a) {
