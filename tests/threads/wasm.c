@@ -14,6 +14,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
@@ -952,6 +953,56 @@ PK_TEST(wait_counts_in_call_timeout) {
              "the call ran %llu ms: its deadline (400 ms) started when it "
              "got the instance, not when it was made",
              (unsigned long long)took);
+  pk_plugin_close(p);
+  ts_host_done(h);
+}
+
+/* ---- str results with more threads than instances --------------------- */
+
+/* echo(s) = s, s naming the thread and the call; each result is checked
+   again after a yield, before the thread's next call: until then it must
+   hold, whatever the other threads ran meanwhile in the instance this
+   thread last used. */
+static void *echo_thread(void *arg) {
+  job *j = arg;
+  long i;
+  pthread_barrier_wait(&start);
+  for (i = 0; i < j->calls; i++) {
+    char want[64];
+    pk_val in, out;
+    int n = snprintf(want, sizeof want, "thread %d, call %ld", j->id, i);
+    int rc;
+    in = (pk_val)PK_STR(want, (size_t)n);
+    rc = pk_func_call(j->f, &in, 1, &out, 1);
+    sched_yield();
+    if (rc != PK_OK || out.type != PK_T_STR || out.str.len != (size_t)n ||
+        memcmp(out.str.ptr, want, (size_t)n) != 0) {
+      if (j->bad++ == 0)
+        snprintf(j->why, sizeof j->why, "call %ld: %s, '%.*s'", i,
+                 pk_errname(rc), rc == PK_OK ? (int)out.str.len : 0,
+                 rc == PK_OK ? out.str.ptr : "");
+    }
+  }
+  pthread_barrier_wait(&finish);
+  return NULL;
+}
+
+/* 8 threads, 2 instances: instances move between lanes all the time. */
+PK_TEST(str_results_8_threads_2_instances) {
+  pk_host *h = ts_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  job jobs[THREADS];
+  int i;
+  o.max_instances = 2;
+  p = open_pool(h, "pool.wasm", &o);
+  memset(jobs, 0, sizeof jobs);
+  for (i = 0; i < THREADS; i++) {
+    jobs[i].f = func(h, p, "echo", "(str)->str");
+    jobs[i].id = i + 1;
+    jobs[i].calls = CALLS / 10;
+  }
+  run_threads(echo_thread, jobs, THREADS);
   pk_plugin_close(p);
   ts_host_done(h);
 }
