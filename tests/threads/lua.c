@@ -12,6 +12,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -165,6 +166,7 @@ static const char pool_lua[] =
     "      return x + s end},\n"
     "    nap = {sig = '()->()', fn = function() host.nap() end},\n"
     "    spin = {sig = '()->()', fn = function() while true do end end},\n"
+    "    echo = {sig = '(str)->str', fn = function(s) return s end},\n"
     "    hold = {sig = '(i32)->i32', fn = function(k)\n"
     "      held[#held + 1] = string.rep('x', k)\n"
     "      return #held end},\n"
@@ -865,5 +867,41 @@ PK_TEST(wait_counts_in_call_timeout) {
              "the call ran %llu ms: its deadline (400 ms) started when it "
              "got the state, not when it was made",
              (unsigned long long)took);
+  pk_host_destroy(h);
+}
+
+/* ---- str results with more threads than states -------------------------- */
+
+/* echo(s) = s, s naming the thread and the call, checked again after a
+   yield, before the thread's next call: until then it must hold. */
+static void *echo_worker(void *arg) {
+  worker *w = arg;
+  long i;
+  for (i = 0; i < w->calls; i++) {
+    char want[64];
+    int n = snprintf(want, sizeof want, "thread %d, call %ld", w->index, i);
+    pk_val in = PK_STR(want, (size_t)n), out;
+    int rc = pk_func_call(w->f, &in, 1, &out, 1);
+    sched_yield();
+    if (rc != PK_OK || out.type != PK_T_STR || out.str.len != (size_t)n ||
+        memcmp(out.str.ptr, want, (size_t)n) != 0)
+      w->bad++;
+  }
+  return NULL;
+}
+
+/* 8 threads, 2 states: states move between threads all the time. */
+PK_TEST(str_results_8_threads_2_states) {
+  pk_host *h = pool_host();
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_plugin *p;
+  worker w[THREADS];
+  int i;
+  o.max_instances = 2;
+  p = open_pool(h, &o);
+  start(w, THREADS, echo_worker, func(h, p, "echo"), CALLS / 10);
+  join(w, THREADS);
+  for (i = 0; i < THREADS; i++)
+    PKT_EQ_INT(w[i].bad, 0);
   pk_host_destroy(h);
 }
