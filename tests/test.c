@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <ftw.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -98,6 +99,12 @@ void pkt_fail_at(long n) {
 }
 
 int pkt_failed_alloc(void) { return failed_alloc; }
+
+int64_t pkt_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 

@@ -96,6 +96,9 @@ extern size_t pkt_bytes;  /* bytes they asked for */
 void pkt_fail_at(long n); /* fail the n-th allocation from now; 0: never */
 int pkt_failed_alloc(void); /* did an allocation fail since pkt_fail_at? */
 
+/* Monotonic milliseconds (for deadline tests: how long a call ran). */
+int64_t pkt_now_ms(void);
+
 /* A host with the counting allocator; log lines go to pkt_log_buf. */
 pk_host *test_host(void);
 extern char pkt_log_buf[4096];

@@ -823,12 +823,6 @@ PK_TEST(call_back_from_state_init) {
 
 /* ---- call_timeout_ms bounds the whole call --------------------------------- */
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *release_nap_later(void *arg) {
   (void)arg;
   sleep_ms(300);
@@ -847,7 +841,7 @@ PK_TEST(wait_counts_in_call_timeout) {
   pk_plugin *p;
   worker w;
   pthread_t r;
-  uint64_t t0, took;
+  int64_t t0, took;
   int rc;
   o.max_instances = 1;
   o.call_timeout_ms = 400;
@@ -856,17 +850,17 @@ PK_TEST(wait_counts_in_call_timeout) {
   while (!atomic_load(&napping))
     sleep_ms(1);
   PKT_ASSERT(pthread_create(&r, NULL, release_nap_later, NULL) == 0);
-  t0 = now_ms();
+  t0 = pkt_now_ms();
   rc = pk_func_call(func(h, p, "spin"), NULL, 0, NULL, 0);
-  took = now_ms() - t0;
+  took = pkt_now_ms() - t0;
   pthread_join(r, NULL);
   join(&w, 1);
   PKT_RC(h, rc, PK_ETIMEOUT);
   if (took >= 600)
     pkt_fail(__FILE__, __LINE__,
-             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "the call ran %lld ms: its deadline (400 ms) started when it "
              "got the state, not when it was made",
-             (unsigned long long)took);
+             (long long)took);
   pk_host_destroy(h);
 }
 

@@ -478,12 +478,6 @@ PK_TEST(instance_wait_times_out) {
   no_children();
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Lets the held call go after 300 ms. */
 static void *release_later(void *arg) {
   struct timespec ts = {0, 300000000};
@@ -509,7 +503,7 @@ PK_TEST(wait_counts_in_call_timeout) {
   pthread_t t, r;
   worker w;
   pk_val in = PK_I32(5000), out;
-  uint64_t t0, took;
+  int64_t t0, took;
   int rc;
   PKT_RC(h, pk_host_define(h, "reenter", "(i32)->i32", hold, NULL), PK_OK);
   o.grants = "reenter";
@@ -529,17 +523,17 @@ PK_TEST(wait_counts_in_call_timeout) {
     pthread_cond_wait(&hold_cv, &hold_mu);
   pthread_mutex_unlock(&hold_mu);
   xthread(&r, release_later, NULL);
-  t0 = now_ms();
+  t0 = pkt_now_ms();
   rc = pk_func_call(nap, &in, 1, &out, 1);
-  took = now_ms() - t0;
+  took = pkt_now_ms() - t0;
   pthread_join(r, NULL);
   pthread_join(t, NULL);
   PKT_RC(h, rc, PK_ETIMEOUT);
   if (took >= 600)
     pkt_fail(__FILE__, __LINE__,
-             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "the call ran %lld ms: its deadline (400 ms) started when it "
              "got the child, not when it was made",
-             (unsigned long long)took);
+             (long long)took);
   pk_host_destroy(h);
   no_children();
 }

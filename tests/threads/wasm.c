@@ -899,12 +899,6 @@ PK_TEST(call_back_from_open_init) {
 
 /* ---- call_timeout_ms bounds the whole call --------------------------------- */
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Lets the held call go after 300 ms. */
 static void *release_later(void *arg) {
   struct timespec ts = {0, 300000000};
@@ -927,7 +921,7 @@ PK_TEST(wait_counts_in_call_timeout) {
   pk_val in = PK_I32(-1), out;
   call_job c;
   pthread_t t, r;
-  uint64_t t0, took;
+  int64_t t0, took;
   int rc;
   o.max_instances = 1;
   o.call_timeout_ms = 400;
@@ -942,17 +936,17 @@ PK_TEST(wait_counts_in_call_timeout) {
   PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
   wait_holding(1);
   PKT_ASSERT(pthread_create(&r, NULL, release_later, NULL) == 0);
-  t0 = now_ms();
+  t0 = pkt_now_ms();
   rc = pk_func_call(fspin, &in, 1, &out, 1);
-  took = now_ms() - t0;
+  took = pkt_now_ms() - t0;
   pthread_join(r, NULL);
   pthread_join(t, NULL);
   PKT_RC(h, rc, PK_ETIMEOUT);
   if (took >= 600)
     pkt_fail(__FILE__, __LINE__,
-             "the call ran %llu ms: its deadline (400 ms) started when it "
+             "the call ran %lld ms: its deadline (400 ms) started when it "
              "got the instance, not when it was made",
-             (unsigned long long)took);
+             (long long)took);
   pk_plugin_close(p);
   ts_host_done(h);
 }
