@@ -439,6 +439,21 @@ static void *hold_worker(void *arg) {
   return NULL;
 }
 
+/* Thread t calls `nested` (whose child calls back the host function
+   hold) and so holds a child until `released`; returns once it does. */
+static void start_holder(pk_func *nested, worker *w, pthread_t *t) {
+  pthread_mutex_lock(&hold_mu);
+  holding = released = 0;
+  pthread_mutex_unlock(&hold_mu);
+  memset(w, 0, sizeof *w);
+  w->f = nested;
+  xthread(t, hold_worker, w);
+  pthread_mutex_lock(&hold_mu);
+  while (!holding)
+    pthread_cond_wait(&hold_cv, &hold_mu);
+  pthread_mutex_unlock(&hold_mu);
+}
+
 /* max_instances = 1, its instance busy: a second thread's call waits for
    it until call_timeout_ms, then fails with PK_ETIMEOUT. */
 PK_TEST(instance_wait_times_out) {
@@ -458,13 +473,7 @@ PK_TEST(instance_wait_times_out) {
   PKT_RC(h, pk_plugin_open(h, pkt_arg(1), &o, &p), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "nested", NULL, &nested), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "pid", NULL, &pid), PK_OK);
-  memset(&w, 0, sizeof w);
-  w.f = nested;
-  xthread(&t, hold_worker, &w);
-  pthread_mutex_lock(&hold_mu);
-  while (!holding)
-    pthread_cond_wait(&hold_cv, &hold_mu);
-  pthread_mutex_unlock(&hold_mu);
+  start_holder(nested, &w, &t);
   PKT_RC(h, pk_func_call(pid, NULL, 0, &out, 1), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(h), "instances stayed busy");
   pthread_mutex_lock(&hold_mu);
@@ -512,16 +521,7 @@ PK_TEST(wait_counts_in_call_timeout) {
   PKT_RC(h, pk_plugin_open(h, pkt_arg(1), &o, &p), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "nested", NULL, &nested), PK_OK);
   PKT_RC(h, pk_plugin_func(p, "nap", NULL, &nap), PK_OK);
-  pthread_mutex_lock(&hold_mu);
-  holding = released = 0;
-  pthread_mutex_unlock(&hold_mu);
-  memset(&w, 0, sizeof w);
-  w.f = nested;
-  xthread(&t, hold_worker, &w);
-  pthread_mutex_lock(&hold_mu);
-  while (!holding)
-    pthread_cond_wait(&hold_cv, &hold_mu);
-  pthread_mutex_unlock(&hold_mu);
+  start_holder(nested, &w, &t);
   xthread(&r, release_later, NULL);
   t0 = pkt_now_ms();
   rc = pk_func_call(nap, &in, 1, &out, 1);

@@ -507,6 +507,19 @@ static void *hold_thread(void *arg) {
   return NULL;
 }
 
+/* Thread t calls fhold (()->i32, into the host function hold) and so
+   holds an instance until release_hold is 1; returns once it does. */
+static void start_holder(pk_host *h, pk_func *fhold, call_job *c,
+                         pthread_t *t) {
+  memset(c, 0, sizeof *c);
+  c->h = h;
+  c->f = fhold;
+  atomic_store(&holding, 0);
+  atomic_store(&release_hold, 0);
+  PKT_ASSERT(pthread_create(t, NULL, hold_thread, c) == 0);
+  wait_holding(1);
+}
+
 /* max_instances = 1, its instance busy in a call (blocked in a host
    function): a call from another thread waits for it until
    call_timeout_ms and fails with PK_ETIMEOUT, naming max_instances. */
@@ -523,13 +536,7 @@ PK_TEST(wait_for_instance_times_out) {
   p = open_pool(h, "pool.wasm", &o);
   fhold = func(h, p, "hold", "()->i32");
   fsum = func(h, p, "sum", "(i32,i32)->i32");
-  memset(&c, 0, sizeof c);
-  c.h = h;
-  c.f = fhold;
-  atomic_store(&holding, 0);
-  atomic_store(&release_hold, 0);
-  PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
-  wait_holding(1);
+  start_holder(h, fhold, &c, &t);
   PKT_RC(h, pk_func_call(fsum, in, 2, &out, 1), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(h), "max_instances");
   atomic_store(&release_hold, 1);
@@ -928,13 +935,7 @@ PK_TEST(wait_counts_in_call_timeout) {
   p = open_pool(h, "pool.wasm", &o);
   fhold = func(h, p, "hold", "()->i32");
   fspin = func(h, p, "spin", "(i32)->i32");
-  memset(&c, 0, sizeof c);
-  c.h = h;
-  c.f = fhold;
-  atomic_store(&holding, 0);
-  atomic_store(&release_hold, 0);
-  PKT_ASSERT(pthread_create(&t, NULL, hold_thread, &c) == 0);
-  wait_holding(1);
+  start_holder(h, fhold, &c, &t);
   PKT_ASSERT(pthread_create(&r, NULL, release_later, NULL) == 0);
   t0 = pkt_now_ms();
   rc = pk_func_call(fspin, &in, 1, &out, 1);
