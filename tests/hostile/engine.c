@@ -347,3 +347,37 @@ PK_TEST(lazy_invalid_no_growth) {
   pk_plugin_close(plug);
   pk_host_destroy(host);
 }
+
+/* Review, jit: every rotation, division, float result, promotion,
+ * truncation and call in a function's C declared its own temporaries,
+ * and libtcc gives each block its own stack space, so the C frame grew
+ * with the function's length. A recursive function with a few hundred
+ * of them (deep_frames.wat, 480) overflowed the host's C stack at a
+ * depth the frame limit allows (SIGSEGV at 3,000), where the interpreter
+ * returns. Now a frame's temporaries are the function's, declared once:
+ * on every tier the recursion returns at a depth the value stack holds,
+ * and past the limits it traps. */
+static void deep_frames(const char *tier) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  int32_t r = 0;
+  int rc;
+  host = test_host();
+  o.tier = tier;
+  plug = NULL;
+  rc = pk_plugin_open(host, fixture("deep_frames"), &o, &plug);
+  if (rc == PK_ENOSYS) {
+    pk_host_destroy(host);
+    pkt_skip("the %s tier is not built", tier);
+  }
+  PKT_RC(host, rc, PK_OK);
+  PKT_RC(host, call_i32("rec", 8000, &r), PK_OK);
+  PKT_EQ_INT(r, 8000);
+  PKT_RC(host, call_i32("rec", 100000, &r), PK_ETRAP);
+  PKT_CONTAINS(pk_host_errmsg(host), "call stack exhausted");
+  PKT_RC(host, call_i32("rec", 10, &r), PK_OK);
+  PKT_EQ_INT(r, 10);
+  pk_plugin_close(plug);
+  pk_host_destroy(host);
+}
+PK_TEST(deep_frames_interp) { deep_frames("interp"); }
+PK_TEST(deep_frames_jit) { deep_frames("jit"); }

@@ -457,8 +457,8 @@ static void prelude(cbuf *b, int aot) {
     out(b,
         "#define F32(k) (*(float *)&R(k))\n"
         "#define F64(k) (*(double *)&R(k))\n"
-        "#define PUTF32(d, e) { float t_ = (e); R(d) = *(u32 *)&t_; }\n"
-        "#define PUTF64(d, e) { double t_ = (e); R(d) = *(u64 *)&t_; }\n"
+        "#define PUTF32(d, e) { tf_ = (e); R(d) = *(u32 *)&tf_; }\n"
+        "#define PUTF64(d, e) { td_ = (e); R(d) = *(u64 *)&td_; }\n"
         "#define KEEP(v)\n");
   /* Fuel lives in the local fl (a register); x holds it only where
    * something else reads or writes it (FSAVE before, FLOAD after). The
@@ -1211,58 +1211,58 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
                      "(R(%u) & 0x8000000000000000ull)")
 #undef CMP_
   case PKW_OP_I32_ROTL:
-    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ << (k_ & "
-           "31)) | (v_ >> ((32 - k_) & 31))); }", a, b, d);
+    out(o, "{ v32_ = U32(%u); k32_ = U32(%u); R(%u) = (u32)((v32_ << (k32_ & "
+           "31)) | (v32_ >> ((32 - k32_) & 31))); }", a, b, d);
     break;
   case PKW_OP_I32_ROTR:
-    out(o, "{ u32 v_ = U32(%u), k_ = U32(%u); R(%u) = (u32)((v_ >> (k_ & "
-           "31)) | (v_ << ((32 - k_) & 31))); }", a, b, d);
+    out(o, "{ v32_ = U32(%u); k32_ = U32(%u); R(%u) = (u32)((v32_ >> (k32_ & "
+           "31)) | (v32_ << ((32 - k32_) & 31))); }", a, b, d);
     break;
   case PKW_OP_I64_ROTL:
-    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ << (k_ & 63)) | "
-           "(v_ >> ((64 - k_) & 63)); }", a, b, d);
+    out(o, "{ v64_ = R(%u); k64_ = R(%u); R(%u) = (v64_ << (k64_ & 63)) | "
+           "(v64_ >> ((64 - k64_) & 63)); }", a, b, d);
     break;
   case PKW_OP_I64_ROTR:
-    out(o, "{ u64 v_ = R(%u), k_ = R(%u); R(%u) = (v_ >> (k_ & 63)) | "
-           "(v_ << ((64 - k_) & 63)); }", a, b, d);
+    out(o, "{ v64_ = R(%u); k64_ = R(%u); R(%u) = (v64_ >> (k64_ & 63)) | "
+           "(v64_ << ((64 - k64_) & 63)); }", a, b, d);
     break;
   case PKW_OP_I32_DIV_S:
-    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
-           "if (x_ == (-2147483647 - 1) && y_ == -1) TRAP(%d); "
-           "R(%u) = (u32)(x_ / y_); }",
+    out(o, "{ sx_ = S32(%u); sy_ = S32(%u); if (sy_ == 0) TRAP(%d); "
+           "if (sx_ == (-2147483647 - 1) && sy_ == -1) TRAP(%d); "
+           "R(%u) = (u32)(sx_ / sy_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
     break;
   case PKW_OP_I32_DIV_U:
-    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ v32_ = U32(%u); k32_ = U32(%u); if (k32_ == 0) TRAP(%d); "
+           "R(%u) = v32_ / k32_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I32_REM_S:
-    out(o, "{ i32 x_ = S32(%u), y_ = S32(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = y_ == -1 ? 0 : (u32)(x_ %% y_); }",
+    out(o, "{ sx_ = S32(%u); sy_ = S32(%u); if (sy_ == 0) TRAP(%d); "
+           "R(%u) = sy_ == -1 ? 0 : (u32)(sx_ %% sy_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I32_REM_U:
-    out(o, "{ u32 x_ = U32(%u), y_ = U32(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ v32_ = U32(%u); k32_ = U32(%u); if (k32_ == 0) TRAP(%d); "
+           "R(%u) = v32_ %% k32_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_DIV_S:
-    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
-           "if (x_ == (-9223372036854775807ll - 1) && y_ == -1) TRAP(%d); "
-           "R(%u) = (u64)(x_ / y_); }",
+    out(o, "{ lx_ = S64(%u); ly_ = S64(%u); if (ly_ == 0) TRAP(%d); "
+           "if (lx_ == (-9223372036854775807ll - 1) && ly_ == -1) TRAP(%d); "
+           "R(%u) = (u64)(lx_ / ly_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, PKW_TRAP_INTEGER_OVERFLOW, d);
     break;
   case PKW_OP_I64_DIV_U:
-    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = x_ / y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ v64_ = R(%u); k64_ = R(%u); if (k64_ == 0) TRAP(%d); "
+           "R(%u) = v64_ / k64_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_REM_S:
-    out(o, "{ i64 x_ = S64(%u), y_ = S64(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = y_ == -1 ? 0 : (u64)(x_ %% y_); }",
+    out(o, "{ lx_ = S64(%u); ly_ = S64(%u); if (ly_ == 0) TRAP(%d); "
+           "R(%u) = ly_ == -1 ? 0 : (u64)(lx_ %% ly_); }",
         a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_I64_REM_U:
-    out(o, "{ u64 x_ = R(%u), y_ = R(%u); if (y_ == 0) TRAP(%d); "
-           "R(%u) = x_ %% y_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
+    out(o, "{ v64_ = R(%u); k64_ = R(%u); if (k64_ == 0) TRAP(%d); "
+           "R(%u) = v64_ %% k64_; }", a, b, PKW_TRAP_DIVIDE_BY_ZERO, d);
     break;
   case PKW_OP_F32_ADD: out(o, "PUTF32(%u, F32(%u) + F32(%u))", d, a, b); break;
   case PKW_OP_F32_SUB: out(o, "PUTF32(%u, F32(%u) - F32(%u))", d, a, b); break;
@@ -1297,7 +1297,7 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   case PKW_OP_F64_PROMOTE_F32:
     /* KEEP: a demotion of this promotion is not the identity for a
      * signalling NaN (wasm quiets it), which a compiler would assume. */
-    out(o, "{ double p_ = (double)F32(%u); KEEP(p_); PUTF64(%u, p_) }", a,
+    out(o, "{ p_ = (double)F32(%u); KEEP(p_); PUTF64(%u, p_) }", a,
         d);
     break;
   case PKW_OP_I32_REINTERPRET_F32: case PKW_OP_F32_REINTERPRET_I32:
@@ -1315,8 +1315,8 @@ static void numeric(fgen *g, uint32_t op, uint32_t d, uint32_t a,
   case PKW_OP_I32_TRUNC_F64_S: case PKW_OP_I32_TRUNC_F64_U:
   case PKW_OP_I64_TRUNC_F32_S: case PKW_OP_I64_TRUNC_F32_U:
   case PKW_OP_I64_TRUNC_F64_S: case PKW_OP_I64_TRUNC_F64_U:
-    out(o, "{ u64 t_; if ((rc = pkw__jrt_trunc(%u, R(%u), &t_)) != 0) "
-           "TRAP(rc); R(%u) = t_; }", op, a, d);
+    out(o, "{ if ((rc = pkw__jrt_trunc(%u, R(%u), &tu_)) != 0) "
+           "TRAP(rc); R(%u) = tu_; }", op, a, d);
     break;
   default:
     /* The rest (rounding, sqrt, min/max, bit counts, unsigned 64-bit
@@ -1446,7 +1446,7 @@ static void direct_call(fgen *g, uint32_t fidx, uint32_t ab, uint32_t pc) {
   } else {
     /* The register convention: arguments and fuel in, the first result
      * and fuel out; further results in the callee's frame. */
-    out(o, " { %s r_ = g%u(x, ci, fp + %u, ", g->aot ? "rv_" : "u64", di, ab);
+    out(o, " { r_ = g%u(x, ci, fp + %u, ", di, ab);
     if (g->fast)
       out(o, "nb_");
     else
@@ -1770,7 +1770,7 @@ case PKW_OP_##name:                                                     \
      * store checks again). A tracked memory's chunks are tested in the
      * map, and only a chunk not marked yet calls the runtime. */
     unsigned n = p[3];
-    out(o, "{ u64 ea_ = (u64)U32(%u) + %uu; if (ea_ + %u <= ms && dm && "
+    out(o, "{ ea_ = (u64)U32(%u) + %uu; if (ea_ + %u <= ms && dm && "
            "(!dm[ea_ >> %u]",
         p[1], p[2], n, PKW_CHUNK_SHIFT);
     if (n > 1)   /* the last byte's chunk: the next, across a border */
@@ -1927,19 +1927,19 @@ static int vl_emit(fgen *g) {
   fold fd;
   uint32_t i, pc;
   int r;
-  out(o, "\n { i64 e_ = ");
+  out(o, "\n { e_ = ");
   vl_terms(g, &L->cnt);
   out(o, " + ");
   vl_num(o, L->cnt.k);
-  out(o, ", b_ = ");
+  out(o, "; b_ = ");
   if (L->bimm)
     out(o, "(i64)%uu", L->bound);
   else
     out(o, "(i64)U32(%u)", L->bound);
   /* n_: the iterations left, the last one's back-edge not taken. */
-  out(o, ", n_ = 0, m_;\n  if (e_ >= 0 && e_ <= 0xffffffffll) ");
+  out(o, "; n_ = 0;\n  if (e_ >= 0 && e_ <= 0xffffffffll) ");
   if (L->cmp == VL_NE)
-    out(o, "{ i64 d_ = %s; if (d_ >= 0 && d_ %% %llu == 0) "
+    out(o, "{ d_ = %s; if (d_ >= 0 && d_ %% %llu == 0) "
            "n_ = d_ / %llu + 1; }\n",
         st > 0 ? "b_ - e_" : "e_ - b_", (unsigned long long)as,
         (unsigned long long)as);
@@ -1981,7 +1981,7 @@ static int vl_emit(fgen *g) {
       out(o, " <= (i64)ms");
     }
   }
-  out(o, ") {\n  i64 k_;");
+  out(o, ") {\n ");
   /* Induction slots start wide (as the iterations leave them); no
    * other slot is (vl_find cleared the last loop's). */
   for (i = 0; i < L->nwl; i++) {
@@ -2573,6 +2573,15 @@ static int gen_body(fgen *g) {
   }
   if (g->floc)
     out(o, " i64 fl = FUELV;");
+  /* The instructions' temporaries, once per function: libtcc gives each
+   * block's locals their own stack space, so temporaries declared per
+   * instruction made the C frame grow with the function's length, past
+   * what the frame limit (max_call_depth) assumes of a guest call's C
+   * frame (small and constant), and hostile recursion overflowed the
+   * host's C stack. */
+  out(o, "\n u32 v32_, k32_; i32 sx_, sy_; u64 v64_, k64_, tu_, ea_;"
+         " i64 lx_, ly_, e_, b_, n_, m_, d_, k_; double p_, td_; float tf_;"
+         " %s r_;", g->aot ? "rv_" : "u64");
   if (g->leaf)
     out(o, " volatile i64 *ip_ = &INTR;");
   g->dirty = g->uses_mem && g->m->track_dirty;
@@ -2594,7 +2603,7 @@ static int gen_body(fgen *g) {
       if (g->aot || !g->regs || !dead_from(g, 0, k))
         out(o, " R(%u) = 0;", k);
   } else {
-    out(o, " { u64 *p_ = fp + %u, *e_ = fp + %u; while (p_ < e_) *p_++ = 0; }",
+    out(o, " { u64 *zp_ = fp + %u, *ze_ = fp + %u; while (zp_ < ze_) *zp_++ = 0; }",
         cd->nparams, cd->nlocals);
   }
   out(o, "\n");
