@@ -399,15 +399,22 @@ void pk__chan_use_shm(pk__chan *c, void *mem, size_t size, long spin_ns) {
   c->spin_ns = c->spin_cur = spin_ns;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+static int ms_left(uint64_t deadline);
+
+/* On a non-blocking fd (the host's), a peer that does not read makes
+   send fail with EAGAIN: wait for room until the send deadline. */
+static int write_all(pk__chan *c, const uint8_t *p, size_t n) {
   while (n > 0) {
-    ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+    ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
     if (k < 0) {
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN) {
-        struct pollfd pf = {fd, POLLOUT, 0};
-        if (poll(&pf, 1, 1000) < 0 && errno != EINTR)
+        struct pollfd pf = {c->fd, POLLOUT, 0};
+        int ms = c->send_deadline != 0 ? ms_left(c->send_deadline) : 1000;
+        if (ms == 0)
+          return PK_ETIMEOUT;
+        if (poll(&pf, 1, ms) < 0 && errno != EINTR)
           return PK_ECRASH;
         continue;
       }
@@ -428,7 +435,7 @@ int pk__chan_send(pk__chan *c) {
   size_t body = c->out.len - 4;
   int rc;
   if (s == NULL)
-    return write_all(c->fd, c->out.p, c->out.len);
+    return write_all(c, c->out.p, c->out.len);
   if (body <= c->shm_cap) {
     memcpy(s->data, c->out.p + 4, body);
     s->len = (uint32_t)body;
@@ -438,7 +445,7 @@ int pk__chan_send(pk__chan *c) {
   atomic_store(&s->turn, (uint32_t)!c->side);
   if (atomic_load(&s->sleeping[!c->side]))
     futex_wake(&s->turn);
-  if (body > c->shm_cap && (rc = write_all(c->fd, c->out.p, c->out.len)) < 0)
+  if (body > c->shm_cap && (rc = write_all(c, c->out.p, c->out.len)) < 0)
     return rc;
   return PK_OK;
 }
@@ -450,7 +457,7 @@ int pk__chan_send_raw(pk__chan *c, const void *bytes, size_t n) {
     if (atomic_load(&c->shm->sleeping[!c->side]))
       futex_wake(&c->shm->turn);
   }
-  return write_all(c->fd, bytes, n);
+  return write_all(c, bytes, n);
 }
 
 static int grow_rbuf(pk__chan *c, size_t n) {

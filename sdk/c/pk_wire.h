@@ -139,6 +139,10 @@ typedef struct pk__chan {
   size_t rhave;
   uint32_t rlen;
   int on_socket; /* the slot said the frame is on the socket */
+  /* Sends on a non-blocking fd give up at this time (pk__wire_now_ns,
+     0: never) with PK_ETIMEOUT: a peer that stops reading cannot hold
+     the sender past its deadline. A blocking fd never waits here. */
+  uint64_t send_deadline;
   char why[96];  /* what was wrong with a bad frame */
 } pk__chan;
 
@@ -151,7 +155,8 @@ void pk__chan_use_shm(pk__chan *c, void *mem, size_t size, long spin_ns);
 
 /*
  * Send the frame in c->out (built by pk__wire_begin, then the pk__wire_* writers and pk__wire_end).
- * PK_OK, or PK_ECRASH when the peer is gone.
+ * PK_OK, PK_ECRASH when the peer is gone, or PK_ETIMEOUT when the peer
+ * did not take it by c->send_deadline.
  */
 int pk__chan_send(pk__chan *c);
 

@@ -565,7 +565,9 @@ static pid_t spawn(const proc_shared *sh, int sock, int memfd, int errw) {
 
 /* Send the frame built in chan.out. One the host made too large (its
    arguments, its config) is not sent: PK_ELIMIT, the child lives on
-   (it did nothing wrong) and the conversation is where it was. */
+   (it did nothing wrong) and the conversation is where it was. A child
+   that does not take the frame by chan.send_deadline (the call's or the
+   handshake's) is a timeout, as one that does not answer. */
 static int send_frame(pk_plugin *p, proc_state *st) {
   int rc = pk__wire_end(&st->chan.out);
   if (rc == PK_ENOMEM)
@@ -574,7 +576,10 @@ static int send_frame(pk_plugin *p, proc_state *st) {
     return pk__perr(p, PK_ELIMIT,
                     "frame of %zu bytes exceeds the protocol's %u MiB limit",
                     st->chan.out.over, PK__WIRE_MAX_FRAME >> 20);
-  if ((rc = pk__chan_send(&st->chan)) < 0)
+  if ((rc = pk__chan_send(&st->chan)) == PK_ETIMEOUT)
+    return child_failed(p, st, rc, "no answer in time (it stopped reading "
+                                   "what the host sends)");
+  if (rc < 0)
     return child_failed(p, st, PK_ECRASH, NULL);
   return PK_OK;
 }
@@ -668,6 +673,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
      (pk__call_deadline; both clocks are CLOCK_MONOTONIC). */
   uint64_t deadline = pk__call_deadline(st->lane, tmo);
 
+  st->chan.send_deadline = deadline;
   pk__wire_begin(w, PK__F_HELLO);
   pk__wire_u16(w, PK__WIRE_VERSION);
   pk__wire_u16(w, PK__WIRE_VERSION);
@@ -849,6 +855,10 @@ static int start(pk_plugin *p, proc_state *st, int first) {
   st->sock = sv[0];
   st->errfd = ep[0];
   fcntl(st->errfd, F_SETFL, O_NONBLOCK);
+  /* Non-blocking: sends wait for room only until the deadline
+     (chan.send_deadline), so a child that stops reading cannot hang the
+     host. The child's end, another open file, stays blocking. */
+  fcntl(st->sock, F_SETFL, O_NONBLOCK);
   pk__chan_init(&st->chan, st->sock, PK__CHAN_HOST, host_grow, p->host);
   st->chan.extra_fd = st->errfd;
   st->chan_ready = 1;
@@ -976,18 +986,19 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
     }
     st->backoff_ns = 0;
   }
+  /* One deadline for the whole outermost call (docs/limits.md): sending
+     the CALL, LOG and HOSTCALL traffic, and the host functions themselves,
+     count; a nested call runs under the outer call's deadline. */
+  if (st->depth == 0)
+    st->deadline = st->sh->timeout_ms > 0
+                       ? pk__call_deadline(st->lane, st->sh->timeout_ms)
+                       : 0;
+  st->chan.send_deadline = st->deadline;
   pk__wire_begin(&st->chan.out, PK__F_CALL);
   pk__wire_u32(&st->chan.out, f->bindex);
   pk__wire_vals(&st->chan.out, args, f->sig.nparams);
   if ((rc = send_frame(p, st)) < 0)
     return rc;
-  /* One deadline for the whole outermost call (docs/limits.md): LOG and
-     HOSTCALL traffic, and the host functions themselves, count; a nested
-     call runs under the outer call's deadline. */
-  if (st->depth == 0)
-    st->deadline = st->sh->timeout_ms > 0
-                       ? pk__call_deadline(st->lane, st->sh->timeout_ms)
-                       : 0;
   st->depth++;
   for (;;) {
     if ((rc = recv_frame(p, st, st->deadline, &body, &len)) < 0)
@@ -1291,10 +1302,12 @@ static void proc_inst_free(pk_plugin *p, void *inst) {
     return;
   st->lane = p->olane;
   if (st->pid > 0) {
+    uint64_t end = pk__wire_now_ns() + CLOSE_GRACE_MS * 1000000ull;
+    /* The grace period covers sending SHUTDOWN and the ACKs too. */
+    st->chan.send_deadline = end;
     pk__wire_begin(&st->chan.out, PK__F_SHUTDOWN);
     if (pk__wire_end(&st->chan.out) == PK_OK &&
         pk__chan_send(&st->chan) == PK_OK) {
-      uint64_t end = pk__wire_now_ns() + CLOSE_GRACE_MS * 1000000ull;
       for (;;) {
         uint64_t now = pk__wire_now_ns();
         int rc;

@@ -2,7 +2,7 @@
  * The process backend under attack (../shared/findings: BUG 3, 4, 10, 15,
  * 16, 20, 21; new-user B2, B6). Run as `test_hostile_process TEST EVIL
  * SECCOMP_THREAD_SO RAW_RECURSE_PY RAW_READY_PY CONFORMANCE_SO RUNNER
- * LIMITS_WASM|none`.
+ * LIMITS_WASM|none LIMITS_LUA INIT_FAIL_SO RAW_HOSTILE_PY`.
  */
 #include "test.h"
 
@@ -22,6 +22,7 @@
 #define LIMITS_WASM pkt_arg(6)
 #define LIMITS_LUA pkt_arg(7)
 #define INIT_FAIL_SO pkt_arg(8)
+#define RAW_HOSTILE pkt_arg(9)
 
 static pk_host *host;
 static pk_plugin *plug;
@@ -584,4 +585,63 @@ PK_TEST(executable_max_memory_is_enosys) {
                "max_memory cannot be enforced on executable plugins");
   pk_host_destroy(host);
   no_children();
+}
+
+/* ---- review round 2: a child cannot hold the host past a deadline ----- */
+
+/* Open raw_hostile.py in `mode` (its docstring) under a 300 ms deadline,
+   on the socket alone. */
+static int open_raw(const char *mode, const char *const *config) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  o.backend = "process";
+  o.call_timeout_ms = 300;
+  o.transport = 1;
+  o.config = config;
+  setenv("PK_RAW_MODE", mode, 1);
+  host = test_host();
+  return pk_plugin_open(host, RAW_HOSTILE, &o, &plug);
+}
+
+/* The bound every test below puts on a 300 ms deadline: wide, for slow
+   machines and sanitizers; the bugs were hangs. */
+#define RAW_BOUND_MS 5000
+
+/* A HELLO larger than the socket's buffer, never read: the send gives
+   up at the handshake's deadline (it blocked for ever). */
+PK_TEST(send_deadline_hello_never_read) {
+  static char big[4 << 20];
+  const char *config[] = {"k", big, NULL};
+  int64_t t0 = pkt_now_ms();
+  memset(big, 'a', sizeof big - 1);
+  PKT_RC(host, open_raw("noreadhello", config), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
+  pk_host_destroy(host);
+  no_children();
+}
+
+/* A CALL larger than the socket's buffer, never read. */
+PK_TEST(send_deadline_call_never_read) {
+  static unsigned char arg[4 << 20];
+  pk_val in = PK_BYTES(arg, sizeof arg), out;
+  int64_t t0;
+  PKT_RC(host, open_raw("noread", NULL), PK_OK);
+  t0 = pkt_now_ms();
+  PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
+  done();
+}
+
+/* LOG frames for ever, the ACKs never read: once the socket is full the
+   ACK's send gives up at the call's deadline. */
+PK_TEST(send_deadline_acks_never_read) {
+  pk_val in = PK_BYTES(NULL, 0), out;
+  int64_t t0;
+  PKT_RC(host, open_raw("logflood", NULL), PK_OK);
+  t0 = pkt_now_ms();
+  PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
+  done();
 }

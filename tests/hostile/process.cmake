@@ -44,4 +44,4 @@ pk_add_tests(test_hostile_process hostile_process
   ${HPF}/raw_recurse.py ${HPF}/raw_ready.py $<TARGET_FILE:fx_conformance>
   $<TARGET_FILE:plugkit_runner> ${HP_LIMITS_WASM}
   ${PROJECT_SOURCE_DIR}/tests/fixtures/lua/limits.lua
-  $<TARGET_FILE:fx_init_fail>)
+  $<TARGET_FILE:fx_init_fail> ${HPF}/raw_hostile.py)
