@@ -67,6 +67,7 @@ extern char **environ;
 #define HANDSHAKE_MS 10000
 #define CLOSE_GRACE_MS 1000
 #define LIVENESS_MS 100
+#define STDERR_BUDGET (64u * 1024u) /* bytes read per drain_stderr */
 #define BACKOFF_MAX_NS 2000000000ull
 
 /* What every child of a plugin shares: built once at open, read-only
@@ -129,13 +130,24 @@ static void emit_line(pk_plugin *p, proc_state *st) {
   st->errlen = 0;
 }
 
-/* Read what the child wrote to stderr; `all`: also flush a partial line. */
+/*
+ * Read what the child wrote to stderr; `all`: also flush a partial line.
+ * At most STDERR_BUDGET bytes per drain: a child (or a process it forked,
+ * holding the pipe) that keeps stderr full would otherwise keep the host
+ * here past any deadline; the rest waits for the next drain, and the
+ * waits check the deadline in between (recv_frame).
+ */
 static void drain_stderr(pk_plugin *p, proc_state *st, int all) {
   char buf[4096];
   ssize_t k, i;
-  if (st->errfd < 0)
-    return;
-  while ((k = read(st->errfd, buf, sizeof buf)) > 0) {
+  size_t got = 0;
+  while (st->errfd >= 0 && got < STDERR_BUDGET) {
+    k = read(st->errfd, buf, sizeof buf);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      break;
+    got += (size_t)k;
     for (i = 0; i < k; i++) {
       if (buf[i] == '\n' || st->errlen == sizeof st->errline)
         emit_line(p, st);
@@ -605,7 +617,11 @@ static int recv_frame(pk_plugin *p, proc_state *st, uint64_t deadline,
     rc = pk__chan_recv(&st->chan, slice, body, len);
     if (rc == PK__CHAN_EXTRA) {
       drain_stderr(p, st, 0);
-      continue;
+      /* A stderr that is always ready must not keep the wait from its
+         deadline (the socket still comes first in the waits). */
+      if (deadline == 0 || pk__wire_now_ns() < deadline)
+        continue;
+      rc = PK_ETIMEOUT;
     }
     if (rc == PK_ETIMEOUT && left > slice) {
       if (waitpid(st->pid, &st->status, WNOHANG) != st->pid)

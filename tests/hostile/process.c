@@ -589,12 +589,12 @@ PK_TEST(executable_max_memory_is_enosys) {
 
 /* ---- review round 2: a child cannot hold the host past a deadline ----- */
 
-/* Open raw_hostile.py in `mode` (its docstring) under a 300 ms deadline,
-   on the socket alone. */
-static int open_raw(const char *mode, const char *const *config) {
+/* Open raw_hostile.py in `mode` (its docstring) under a deadline of
+   `ms` (0: none), on the socket alone. */
+static int open_raw(const char *mode, const char *const *config, int ms) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   o.backend = "process";
-  o.call_timeout_ms = 300;
+  o.call_timeout_ms = ms;
   o.transport = 1;
   o.config = config;
   setenv("PK_RAW_MODE", mode, 1);
@@ -613,7 +613,7 @@ PK_TEST(send_deadline_hello_never_read) {
   const char *config[] = {"k", big, NULL};
   int64_t t0 = pkt_now_ms();
   memset(big, 'a', sizeof big - 1);
-  PKT_RC(host, open_raw("noreadhello", config), PK_ETIMEOUT);
+  PKT_RC(host, open_raw("noreadhello", config, 300), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
   PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
   pk_host_destroy(host);
@@ -625,7 +625,7 @@ PK_TEST(send_deadline_call_never_read) {
   static unsigned char arg[4 << 20];
   pk_val in = PK_BYTES(arg, sizeof arg), out;
   int64_t t0;
-  PKT_RC(host, open_raw("noread", NULL), PK_OK);
+  PKT_RC(host, open_raw("noread", NULL, 300), PK_OK);
   t0 = pkt_now_ms();
   PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -638,10 +638,24 @@ PK_TEST(send_deadline_call_never_read) {
 PK_TEST(send_deadline_acks_never_read) {
   pk_val in = PK_BYTES(NULL, 0), out;
   int64_t t0;
-  PKT_RC(host, open_raw("logflood", NULL), PK_OK);
+  PKT_RC(host, open_raw("logflood", NULL, 300), PK_OK);
   t0 = pkt_now_ms();
   PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
   PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
   done();
 }
+
+/* stderr written for ever: each wait reads a bounded amount of it, and
+   the call still ends at its deadline (the host read it for ever). */
+PK_TEST(stderr_flood_keeps_deadline) {
+  pk_val in = PK_BYTES(NULL, 0), out;
+  int64_t t0;
+  PKT_RC(host, open_raw("stderrflood", NULL, 300), PK_OK);
+  t0 = pkt_now_ms();
+  PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
+  PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
+  done();
+}
+
