@@ -135,7 +135,8 @@ static void emit_line(pk_plugin *p, proc_state *st) {
  * At most STDERR_BUDGET bytes per drain: a child (or a process it forked,
  * holding the pipe) that keeps stderr full would otherwise keep the host
  * here past any deadline; the rest waits for the next drain, and the
- * waits check the deadline in between (recv_frame).
+ * waits check the deadline in between (recv_frame). At EOF the pipe is
+ * closed, so the waits stop polling it: a hung-up pipe is always ready.
  */
 static void drain_stderr(pk_plugin *p, proc_state *st, int all) {
   char buf[4096];
@@ -145,6 +146,10 @@ static void drain_stderr(pk_plugin *p, proc_state *st, int all) {
     k = read(st->errfd, buf, sizeof buf);
     if (k < 0 && errno == EINTR)
       continue;
+    if (k == 0) {
+      close(st->errfd);
+      st->errfd = st->chan.extra_fd = -1;
+    }
     if (k <= 0)
       break;
     got += (size_t)k;
