@@ -651,6 +651,12 @@ int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
                     int32_t *out_index);
 int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
                     size_t nargs, pk_val *results, size_t nresults);
+/* pk__hostfn_call's checks alone (index, grant, argument count and
+   types, room for the results): PK_OK, or its error with its message. For
+   a backend that copies the arguments before the call (process): a call
+   the host refuses costs no copy. */
+int pk__hostfn_check(pk_plugin *p, int32_t index, const pk_val *args,
+                     size_t nargs, const pk_val *results, size_t nresults);
 
 /* ---- threads (thread.c) -------------------------------------------------- */
 

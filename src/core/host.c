@@ -152,14 +152,10 @@ int pk__hostfn_find(pk_plugin *p, const char *name, const char *sig,
   return pk__perr(p, PK_ENOENT, "no host function '%s'", name);
 }
 
-int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
-                    size_t nargs, pk_val *results, size_t nresults) {
-  pk_plugin *p = l->plugin;
-  const pk__hostfn *f, *saved;
-  const pk_func *saved_cur;
+int pk__hostfn_check(pk_plugin *p, int32_t index, const pk_val *args,
+                     size_t nargs, const pk_val *results, size_t nresults) {
+  const pk__hostfn *f;
   size_t i;
-  int rc, saved_status, *nesting;
-
   if (index < 0 || (size_t)index >= p->ngrants)
     return pk__perr(p, PK_EINVAL, "host call: no host function #%d",
                     (int)index);
@@ -175,6 +171,20 @@ int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
       return pk__perr(p, PK_ETYPE,
                       "host call '%s': argument %zu is %s, signature %s", f->name,
                       i + 1, pk_type_name((int)args[i].type), f->sigtext);
+  return PK_OK;
+}
+
+int pk__hostfn_call(pk__lane *l, int32_t index, const pk_val *args,
+                    size_t nargs, pk_val *results, size_t nresults) {
+  pk_plugin *p = l->plugin;
+  const pk__hostfn *f, *saved;
+  const pk_func *saved_cur;
+  size_t i;
+  int rc, saved_status, *nesting;
+
+  if ((rc = pk__hostfn_check(p, index, args, nargs, results, nresults)) < 0)
+    return rc;
+  f = &p->host->fns[p->grants[index]];
   nesting = pk__thread_nesting();
   if (PK__UNLIKELY(*nesting >= PK__MAX_NESTING))
     return pk__perr(p, PK_ELIMIT,

@@ -932,24 +932,60 @@ static int own_vals(pk_plugin *p, proc_state *st, pk_val *v, size_t n) {
   return PK_OK;
 }
 
-/* Serve a HOSTCALL and answer it. */
+/*
+ * Copy the str/bytes arguments of a host call out of the receive buffer
+ * (a nested call reuses it) into one block, *out (NULL: none needed),
+ * which the caller frees once the call is answered: host calls do not
+ * pile up in the call arena for the whole call.
+ */
+static int copy_args(pk_plugin *p, pk_val *v, size_t n, uint8_t **out) {
+  size_t i, total = 0;
+  uint8_t *m;
+  *out = NULL;
+  for (i = 0; i < n; i++)
+    if (v[i].type == PK_T_STR || v[i].type == PK_T_BYTES)
+      total += v[i].str.len; /* each within a frame: no overflow */
+  if (total == 0)
+    return PK_OK;
+  if ((m = pk__alloc(p->host, total)) == NULL)
+    return pk__perr(p, PK_ENOMEM,
+                    "host call: out of memory for %zu bytes of arguments",
+                    total);
+  *out = m;
+  for (i = 0; i < n; i++)
+    if ((v[i].type == PK_T_STR || v[i].type == PK_T_BYTES) &&
+        v[i].str.len > 0) {
+      memcpy(m, v[i].str.ptr, v[i].str.len);
+      v[i].str.ptr = (const char *)m;
+      m += v[i].str.len;
+    }
+  return PK_OK;
+}
+
+/* Serve a HOSTCALL and answer it. The child waits for the HOSTRET: when
+   none can be sent, it is killed rather than left waiting. */
 static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
                        size_t len) {
   pk_val args[PK_MAX_PARAMS], res[PK_MAX_RESULTS];
   size_t nargs, nres = 0;
   uint32_t idx;
+  uint8_t *copy = NULL;
   int rc;
   pk__rd r;
   pk__rd_init(&r, body + 1, len - 1);
   idx = pk__rd_u32(&r);
   nargs = pk__rd_vals(&r, args, PK_MAX_PARAMS);
-  if ((rc = own_vals(p, st, args, nargs)) < 0)
-    return rc;
   if (idx < p->ngrants)
     nres = p->host->fns[p->grants[idx]].sig.nresults;
-  rc = pk__hostfn_call(st->lane, (int32_t)idx, args, nargs, res, nres);
-  if (st->pid == 0) /* the child ended during a nested call: its cause */
+  /* Checked before anything is copied: a refused call costs nothing. */
+  if ((rc = pk__hostfn_check(p, (int32_t)idx, args, nargs, res, nres)) ==
+          PK_OK &&
+      (rc = copy_args(p, args, nargs, &copy)) == PK_OK)
+    rc = pk__hostfn_call(st->lane, (int32_t)idx, args, nargs, res, nres);
+  if (st->pid == 0) { /* the child ended during a nested call: its cause */
+    pk__free(p->host, copy);
     return pk__perr(p, st->deadcode, "%s", st->deadmsg);
+  }
   pk__wire_begin(&st->chan.out, PK__F_HOSTRET);
   pk__wire_u32(&st->chan.out, (uint32_t)rc);
   if (rc == PK_OK)
@@ -963,6 +999,9 @@ static int on_hostcall(pk_plugin *p, proc_state *st, const uint8_t *body,
     pk__wire_cstr(&st->chan.out, pk_host_errmsg(p->host));
     rc = send_frame(p, st);
   }
+  pk__free(p->host, copy); /* the results may point into it: sent now */
+  if (rc < 0 && st->pid > 0) /* no HOSTRET (out of memory for it) */
+    return child_failed(p, st, rc, "cannot answer its host call");
   return rc;
 }
 

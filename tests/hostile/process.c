@@ -682,3 +682,62 @@ PK_TEST(stderr_eof_does_not_spin) {
   PKT_ASSERT(cpu_ms() - c0 < 1000);
   done();
 }
+
+/* 30 host calls to a function the plugin was not granted, each with a
+   1 MiB argument: refused before the argument is copied, so the host
+   allocates about one receive buffer, not 30 copies kept for the whole
+   call (the review's 8 MiB arguments piled up to gigabytes). */
+PK_TEST(refused_host_calls_keep_no_memory) {
+  pk_val in = PK_BYTES(NULL, 0), out;
+  size_t b0;
+  setenv("PK_RAW_SIZE", "1048576", 1);
+  setenv("PK_RAW_INDEX", "999", 1);
+  PKT_RC(host, open_raw("hcbig", NULL, 0), PK_OK);
+  b0 = pkt_bytes;
+  PKT_RC(host, call("f", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 30);
+  PKT_ASSERT(pkt_bytes - b0 < (size_t)10 << 20);
+  done();
+}
+
+/* An allocator that refuses blocks of 1 MiB to 1 MiB + 4 KiB: the copy
+   of a 1 MiB host call argument, and nothing else of those calls (the
+   receive buffer grows by powers of two). */
+static void *picky_alloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  if (n == 0) {
+    free(p);
+    return NULL;
+  }
+  if (n >= (1u << 20) && n <= (1u << 20) + 4096)
+    return NULL;
+  return realloc(p, n);
+}
+
+/* The copy of a granted host call's argument fails: the plugin gets a
+   HOSTRET with PK_ENOMEM and the call goes on (the child was left
+   waiting for its answer; the call hung until its deadline). */
+PK_TEST(host_call_copy_enomem_is_answered) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_BYTES(NULL, 0), out;
+  int64_t t0;
+  ho.alloc = picky_alloc;
+  PKT_EQ_INT(pk_host_create(&ho, &host), PK_OK);
+  PKT_RC(host, pk_host_define(host, "sink", "(bytes)->()", sink, NULL),
+         PK_OK);
+  setenv("PK_RAW_MODE", "hcbig", 1);
+  setenv("PK_RAW_SIZE", "1048576", 1);
+  setenv("PK_RAW_INDEX", "0", 1);
+  setenv("PK_RAW_COUNT", "3", 1);
+  o.backend = "process";
+  o.grants = "sink";
+  o.transport = 1;
+  o.call_timeout_ms = 10000;
+  PKT_RC(host, pk_plugin_open(host, RAW_HOSTILE, &o, &plug), PK_OK);
+  t0 = pkt_now_ms();
+  PKT_RC(host, call("f", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
+  done();
+}
