@@ -83,6 +83,7 @@ typedef struct proc_shared {
   char **argv;
   char **envp;
   int use_path; /* argv[0] is looked up in PATH (python3) */
+  int runner;   /* the child is plugkit-runner */
 } proc_shared;
 
 /*
@@ -670,6 +671,33 @@ static int on_log(pk_plugin *p, proc_state *st, const uint8_t *body,
   return send_frame(p, st);
 }
 
+/*
+ * The code of an ERROR frame as the host reports it (docs/protocol.md,
+ * "Error codes"): a plugin says why it failed with the codes plugins
+ * use; any other value is EPLUGIN, so a child cannot claim the host's own
+ * findings about it (ECRASH, ETIMEOUT, EPROTO). plugkit-runner relays
+ * its inner backend's codes (a trap, a format error), as in-process,
+ * but not those.
+ */
+static int error_code(const proc_state *st, int32_t code) {
+  switch (code) {
+  case PK_EPLUGIN:
+  case PK_ENOMEM:
+  case PK_EINIT:
+  case PK_EABI:
+  case PK_EDENIED:
+  case PK_ELIMIT: /* results over the frame limit (docs/protocol.md) */
+    return code;
+  case PK_ECRASH:
+  case PK_ETIMEOUT:
+  case PK_EPROTO:
+    return PK_EPLUGIN;
+  default:
+    return st->sh->runner && code < 0 && code >= PK__ELAST ? code
+                                                           : PK_EPLUGIN;
+  }
+}
+
 static int unexpected(pk_plugin *p, proc_state *st, const uint8_t *body,
                       const char *when) {
   char why[96];
@@ -734,8 +762,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
       pk__rd_init(&r, body + 1, len - 1);
       code = (int32_t)pk__rd_u32(&r);
       m = pk__rd_bytes(&r, &n);
-      if (code >= 0 || code < PK__ELAST)
-        code = PK_EINIT;
+      code = error_code(st, code);
       /* The same phases as in-process: a failing init hook is "init",
          anything before it (loading, checking) "open". The message is
          the cause alone (plugkit-runner strips its inner prefix). */
@@ -1088,10 +1115,8 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
       const uint8_t *m;
       size_t n;
       pk__rd_init(&r, body + 1, len - 1);
-      rc = (int32_t)pk__rd_u32(&r);
+      rc = error_code(st, (int32_t)pk__rd_u32(&r));
       m = pk__rd_bytes(&r, &n);
-      if (rc >= 0 || rc < PK__ELAST)
-        rc = PK_EPLUGIN;
       pk__perr(p, rc, "%.*s", (int)n, m ? (const char *)m : "");
       break;
     } else if (body[0] == PK__F_LOG) {
@@ -1321,6 +1346,7 @@ static int proc_open(pk_plugin *p) {
     return pk__perr(p, PK_ENOSYS,
                     "plugkit-runner not found (set PLUGKIT_RUNNER, or "
                     "install it next to libplugkit)");
+  sh->runner = use_runner;
   if ((rc = prepare_exec(p, sh, use_runner ? runner : NULL)) < 0)
     return pk__perr(p, rc, "out of memory");
   /* The first child: the pool's first instance. From here on the core

@@ -741,3 +741,41 @@ PK_TEST(host_call_copy_enomem_is_answered) {
   PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
   done();
 }
+
+/* An ERROR frame claiming the host's own findings (a crash, a timeout, a
+   protocol error) or any code plugins do not use is PK_EPLUGIN
+   (docs/protocol.md, "Error codes"); the child lives on. They passed
+   through before. */
+PK_TEST(error_frame_codes_are_the_plugins) {
+  static const int claims[] = {PK_ECRASH, PK_ETIMEOUT, PK_EPROTO, PK_EIO,
+                               PK__ELAST - 1, 5};
+  pk_val in = PK_BYTES(NULL, 0), out;
+  char code[16];
+  size_t i;
+  for (i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+    snprintf(code, sizeof code, "%d", claims[i]);
+    setenv("PK_RAW_CODE", code, 1);
+    PKT_RC(host, open_raw("errcode", NULL, 0), PK_OK);
+    PKT_RC(host, call("f", &in, 1, &out), PK_EPLUGIN);
+    PKT_CONTAINS(pk_host_errmsg(host), "liar");
+    /* Alive: it answers the next call the same way. */
+    PKT_RC(host, call("f", &in, 1, &out), PK_EPLUGIN);
+    done();
+  }
+  /* The codes plugins use pass. */
+  setenv("PK_RAW_CODE", "-2", 1);
+  PKT_RC(host, open_raw("errcode", NULL, 0), PK_OK);
+  PKT_RC(host, call("f", &in, 1, &out), PK_ENOMEM);
+  done();
+}
+
+/* The same for the handshake's ERROR. */
+PK_TEST(error_frame_codes_in_handshake) {
+  char code[16];
+  snprintf(code, sizeof code, "%d", PK_ETIMEOUT);
+  setenv("PK_RAW_CODE", code, 1);
+  PKT_RC(host, open_raw("initerr", NULL, 0), PK_EPLUGIN);
+  PKT_CONTAINS(pk_host_errmsg(host), "refused");
+  pk_host_destroy(host);
+  no_children();
+}
