@@ -105,6 +105,7 @@ typedef struct proc_state {
   int chan_ready;
   int depth; /* nesting of calls being served */
   uint64_t deadline; /* of the outermost call (pk__wire_now_ns), 0: none */
+  uint64_t hs_deadline; /* of the last handshake (same clock) */
   /* Restart policy. */
   uint64_t next_start_ns, backoff_ns;
   char deadmsg[512]; /* why the child is gone, for later calls */
@@ -722,7 +723,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
      (pk__call_deadline; both clocks are CLOCK_MONOTONIC). */
   uint64_t deadline = pk__call_deadline(st->lane, tmo);
 
-  st->chan.send_deadline = deadline;
+  st->hs_deadline = st->chan.send_deadline = deadline;
   pk__wire_begin(w, PK__F_HELLO);
   pk__wire_u16(w, PK__WIRE_VERSION);
   pk__wire_u16(w, PK__WIRE_VERSION);
@@ -913,10 +914,18 @@ static int start(pk_plugin *p, proc_state *st, int first) {
   st->refused = 0;
   if ((rc = handshake(p, st, first)) < 0) {
     if (st->pid > 0) { /* alive: it refused (ERROR), or we failed */
-      int status;
+      int status, grace = 0;
+      uint64_t now = pk__wire_now_ns();
+      /* One that refused may exit by itself, within the grace period
+         but not past the handshake's deadline (the call's, for a child
+         started for a call). */
+      if (st->refused && now < st->hs_deadline)
+        grace = st->hs_deadline - now >= CLOSE_GRACE_MS * 1000000ull
+                    ? CLOSE_GRACE_MS
+                    : (int)((st->hs_deadline - now) / 1000000u);
       if (!st->refused)
         kill(st->pid, SIGKILL);
-      reap(st, CLOSE_GRACE_MS, &status);
+      reap(st, grace, &status);
       drop_child(p, st);
       snprintf(st->deadmsg, sizeof st->deadmsg,
                "plugin process failed to start");

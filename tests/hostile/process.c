@@ -779,3 +779,19 @@ PK_TEST(error_frame_codes_in_handshake) {
   pk_host_destroy(host);
   no_children();
 }
+
+/* A child that refuses the handshake and does not exit is killed at the
+   handshake's deadline (500 ms), not after the 1 s grace period on top
+   of it. Under 1 s: before, the open alone waited the grace period. */
+PK_TEST(refused_handshake_keeps_deadline) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  int64_t t0 = pkt_now_ms();
+  setenv("PK_RAW_MODE", "initerr", 1);
+  o.backend = "process";
+  o.call_timeout_ms = 500;
+  host = test_host();
+  PKT_RC(host, pk_plugin_open(host, RAW_HOSTILE, &o, &plug), PK_EINIT);
+  PKT_ASSERT(pkt_now_ms() - t0 < 1000);
+  pk_host_destroy(host);
+  no_children();
+}
