@@ -1114,12 +1114,11 @@ static int lane_ready(const pk_plugin *p, const pk__lane *l) {
 /* A call on lane l, which holds no instance after checkout: it came from
    a host function that the init of an instance being made calls (at open,
    or for this very lane), and that instance takes calls only once its
-   init has returned. (p->mu held, released on return.) */
+   init has returned. (p->mu held, released on return. No deadline to
+   clear: only a checkout sets one, and then the lane has an instance.) */
 static int init_callback_error(pk_func *f, pk__lane *l, unsigned busy) {
   pk_plugin *p = f->plugin;
   pk__os_mutex_unlock(&p->mu);
-  if (busy == 0)
-    l->deadline_ns = 0;
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
   return pk__err(p->host, PK_EINIT, p->path, "call",
                  "'%s' was called during the init of the instance it would "
