@@ -96,7 +96,6 @@ typedef struct proc_state {
   pk__lane *lane; /* the lane of the call running in it (p->olane in
                      open and close) */
   pid_t pid; /* 0: no child */
-  int exited, status; /* reaped early (by the liveness check), and how */
   int sock;  /* -1: none */
   int errfd; /* read end of the child's stderr, -1: none */
   void *shm;
@@ -178,24 +177,37 @@ static void describe_status(int status, char *buf, size_t cap) {
     snprintf(buf, cap, "ended with wait status %#x", status);
 }
 
-/* Wait up to `ms` for the child to end, then SIGKILL it; always reaps. */
+/* The child ended (a zombie, not reaped): 1, else 0 (or -1: no such
+   child). Without reaping it, so that its pid, which names its process
+   group, is not free for another process yet. */
+static int child_ended(pid_t pid) {
+  siginfo_t si;
+  for (;;) {
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+      return si.si_pid == pid;
+    if (errno != EINTR)
+      return -1;
+  }
+}
+
+/*
+ * Wait up to `ms` for the child to end, then SIGKILL it; always reaps.
+ * The child leads a process group of its own (child_exec): once it has
+ * ended, and before it is reaped, the processes it left in that group
+ * are killed, so that close leaves none of the plugin's processes
+ * behind (one that left the group, by setsid or setpgid, is its own).
+ */
 static int reap(proc_state *st, int ms, int *out_status) {
-  int status = st->status, killed = 0, pidfd = -1;
+  int status = 0, killed = 0, pidfd = -1, ended;
   uint64_t end = pk__wire_now_ns() + (uint64_t)ms * 1000000u;
 #ifdef SYS_pidfd_open
   /* A pidfd becomes readable when the child exits: no polling delay.
      Kernels before 5.3 lack it; then we sleep in short steps. */
-  if (!st->exited)
-    pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+  pidfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
 #endif
-  for (; !st->exited;) {
-    pid_t r = waitpid(st->pid, &status, WNOHANG);
-    uint64_t now;
-    if (r == st->pid || (r < 0 && errno != EINTR))
-      break;
-    if (r != 0)
-      continue;
-    now = pk__wire_now_ns();
+  while ((ended = child_ended(st->pid)) == 0) {
+    uint64_t now = pk__wire_now_ns();
     if (!killed && now >= end) {
       kill(st->pid, SIGKILL);
       killed = 1;
@@ -210,8 +222,12 @@ static int reap(proc_state *st, int ms, int *out_status) {
   }
   if (pidfd >= 0)
     close(pidfd);
+  if (ended > 0) {
+    kill(-st->pid, SIGKILL);
+    while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
   st->pid = 0;
-  st->exited = 0;
   *out_status = status;
   return killed;
 }
@@ -459,6 +475,9 @@ static void child_exec(const proc_shared *sh, int sock, int memfd, int errw) {
   int s2, m2, n0, n2;
   struct rlimit rl;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* A process group of its own, which reap kills: what the plugin
+     forks ends with it (spawn sets it too, from the parent's side). */
+  setpgid(0, 0);
   /* Move ours above 4 first, so the dup2s below cannot clobber them. */
   s2 = fcntl(sock, F_DUPFD, 10);
   m2 = memfd >= 0 ? fcntl(memfd, F_DUPFD, 10) : -1;
@@ -526,7 +545,12 @@ static pid_t fork_child(const spawn_req *r) {
   pid_t pid = fork();
   if (pid == 0)
     child_exec(r->sh, r->sock, r->memfd, r->errw);
-  return pid < 0 ? -errno : pid;
+  if (pid < 0)
+    return -errno;
+  /* Here too, so that the group exists before the parent could kill it
+     (EACCES once the child has run exec: it did so itself by then). */
+  setpgid(pid, pid);
+  return pid;
 }
 
 static void *spawner(void *arg) {
@@ -631,10 +655,9 @@ static int recv_frame(pk_plugin *p, proc_state *st, uint64_t deadline,
       rc = PK_ETIMEOUT;
     }
     if (rc == PK_ETIMEOUT && left > slice) {
-      if (waitpid(st->pid, &st->status, WNOHANG) != st->pid)
+      if (child_ended(st->pid) == 0)
         continue;
-      st->exited = 1;
-      rc = PK_ECRASH;
+      rc = PK_ECRASH; /* child_failed reaps it */
     }
     if (rc == PK_OK && pk__wire_validate(*body, *len) < 0) {
       snprintf(st->chan.why, sizeof st->chan.why,

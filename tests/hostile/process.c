@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -603,8 +605,11 @@ static int open_raw(const char *mode, const char *const *config, int ms) {
   return pk_plugin_open(host, RAW_HOSTILE, &o, &plug);
 }
 
-/* The bound every test below puts on a 300 ms deadline: wide, for slow
-   machines and sanitizers; the bugs were hangs. */
+/* The deadline of the tests below: long enough for Python to start on a
+   loaded machine (the open must succeed within it), and the bound they
+   put on it: wide, for slow machines and sanitizers; the bugs were
+   hangs. */
+#define RAW_DEADLINE_MS 1500
 #define RAW_BOUND_MS 5000
 
 /* A HELLO larger than the socket's buffer, never read: the send gives
@@ -614,7 +619,7 @@ PK_TEST(send_deadline_hello_never_read) {
   const char *config[] = {"k", big, NULL};
   int64_t t0 = pkt_now_ms();
   memset(big, 'a', sizeof big - 1);
-  PKT_RC(host, open_raw("noreadhello", config, 300), PK_ETIMEOUT);
+  PKT_RC(host, open_raw("noreadhello", config, RAW_DEADLINE_MS), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
   PKT_ASSERT(pkt_now_ms() - t0 < RAW_BOUND_MS);
   pk_host_destroy(host);
@@ -626,7 +631,7 @@ PK_TEST(send_deadline_call_never_read) {
   static unsigned char arg[4 << 20];
   pk_val in = PK_BYTES(arg, sizeof arg), out;
   int64_t t0;
-  PKT_RC(host, open_raw("noread", NULL, 300), PK_OK);
+  PKT_RC(host, open_raw("noread", NULL, RAW_DEADLINE_MS), PK_OK);
   t0 = pkt_now_ms();
   PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -639,7 +644,7 @@ PK_TEST(send_deadline_call_never_read) {
 PK_TEST(send_deadline_acks_never_read) {
   pk_val in = PK_BYTES(NULL, 0), out;
   int64_t t0;
-  PKT_RC(host, open_raw("logflood", NULL, 300), PK_OK);
+  PKT_RC(host, open_raw("logflood", NULL, RAW_DEADLINE_MS), PK_OK);
   t0 = pkt_now_ms();
   PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -652,7 +657,7 @@ PK_TEST(send_deadline_acks_never_read) {
 PK_TEST(stderr_flood_keeps_deadline) {
   pk_val in = PK_BYTES(NULL, 0), out;
   int64_t t0;
-  PKT_RC(host, open_raw("stderrflood", NULL, 300), PK_OK);
+  PKT_RC(host, open_raw("stderrflood", NULL, RAW_DEADLINE_MS), PK_OK);
   t0 = pkt_now_ms();
   PKT_RC(host, call("f", &in, 1, &out), PK_ETIMEOUT);
   PKT_CONTAINS(pk_host_errmsg(host), "no answer in time");
@@ -794,4 +799,53 @@ PK_TEST(refused_handshake_keeps_deadline) {
   PKT_ASSERT(pkt_now_ms() - t0 < 1000);
   pk_host_destroy(host);
   no_children();
+}
+
+/* ---- what a plugin forks ends with it ---------------------------------- */
+
+/* Process `pid`, an orphan this test adopted (PR_SET_CHILD_SUBREAPER),
+   was killed by SIGKILL within RAW_BOUND_MS: it sleeps 300 s unless
+   killed. Otherwise the test kills it, so that it ends anyway. */
+static int was_killed(pid_t pid) {
+  int64_t t0 = pkt_now_ms();
+  int st;
+  for (;;) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+      return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+    if (r < 0 || pkt_now_ms() - t0 > RAW_BOUND_MS) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      return 0;
+    }
+    usleep(10000);
+  }
+}
+
+/* The child forks a process, then is closed: the process is killed with
+   the child's group (it slept on, outliving the plugin). */
+PK_TEST(close_kills_what_the_plugin_forked) {
+  pk_val in = PK_BYTES(NULL, 0), out;
+  PKT_EQ_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  PKT_RC(host, open_raw("forks", NULL, 0), PK_OK);
+  PKT_RC(host, call("f", &in, 1, &out), PK_OK);
+  PKT_ASSERT(out.i32 > 1);
+  pk_plugin_close(plug);
+  plug = NULL;
+  PKT_ASSERT(was_killed((pid_t)out.i32));
+  done();
+}
+
+/* The same when the child crashes (exits in a call): its process goes
+   with it, before the close. */
+PK_TEST(crash_kills_what_the_plugin_forked) {
+  pk_val in = PK_BYTES(NULL, 0), out, out2;
+  PKT_EQ_INT(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  PKT_RC(host, open_raw("forks", NULL, 0), PK_OK);
+  PKT_RC(host, call("f", &in, 1, &out), PK_OK);
+  PKT_ASSERT(out.i32 > 1);
+  PKT_RC(host, call("f", &in, 1, &out2), PK_ECRASH);
+  PKT_CONTAINS(pk_host_errmsg(host), "exited with status 3");
+  PKT_ASSERT(was_killed((pid_t)out.i32));
+  done();
 }
