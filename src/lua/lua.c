@@ -362,10 +362,30 @@ static int sb_pcall(lua_State *L) {
   return 2;
 }
 
+/*
+ * The message handler xpcall sets: the script's (upvalue 1), except after
+ * a limit. The count hook raises the limit error from inside the hook,
+ * and Lua calls the message handler right there, with hooks off: the
+ * script's handler would run where neither the budget nor the deadline
+ * can stop it (a handler that loops held the host for ever). After a
+ * limit the error goes through unchanged, as it does through pcall.
+ */
+static int xpcall_msgh(lua_State *L) {
+  if (limit_hit(plug_of(L)))
+    return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 /* xpcall(f, msgh, ...), likewise. */
 static int sb_xpcall(lua_State *L) {
   int n = lua_gettop(L), status;
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, xpcall_msgh, 1);
+  lua_replace(L, 2);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2); /* f, msgh, true, f, args... */

@@ -2,7 +2,9 @@
  * Hostile Lua scripts (../shared/findings/hostile-plugins.md): the
  * loader's reads of the plugin table (BUG 2), the loader's work on many
  * exports (BUG 10), library work beyond the instruction count and the
- * deadline (BUG 14), nested calls and the outer call's limits (BUG 18).
+ * deadline (BUG 14), nested calls and the outer call's limits (BUG 18);
+ * then the later review's: script code run where the limits cannot reach
+ * it (message handlers, ...).
  * Run as `test_hostile_lua TEST FIXTURES_DIR`.
  */
 #include "test.h"
@@ -284,5 +286,34 @@ PK_TEST(nested_call_keeps_deadline) {
   o.grants = "callback";
   PKT_RC(host, open_with("nested.lua", &o), PK_OK);
   PKT_RC(host, pk_func_call(fn("spin"), &in, 1, &out, 1), PK_ETIMEOUT);
+  done();
+}
+
+/* ---- script code where the count hook cannot reach it ------------------- */
+
+/* The budget error is raised inside the count hook, where Lua runs the
+   xpcall's message handler with hooks off: a handler that counted to 10^7
+   ran all of it, one that loops hung the host under fuel and a deadline.
+   After a limit the handler does not run; a plain error still goes
+   through it. */
+PK_TEST(xpcall_handler_after_limit) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT, timed = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I64(10000000), out;
+  o.config = small_budget;
+  PKT_RC(host, open_with("handlers.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("spin_handled"), &in, 1, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "instruction budget of 100000 exceeded");
+  PKT_RC(host, pk_func_call(fn("handler_steps"), NULL, 0, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i64, 0);
+  PKT_RC(host, pk_func_call(fn("handled"), NULL, 0, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "false handled plain");
+  done();
+  /* A handler that loops for ever, under a deadline. */
+  timed.call_timeout_ms = 50;
+  timed.fuel = (uint64_t)1 << 60;
+  in = PK_I64(-1);
+  PKT_RC(host, open_with("handlers.lua", &timed), PK_OK);
+  PKT_RC(host, pk_func_call(fn("spin_handled"), &in, 1, &out, 1), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "deadline of 50 ms exceeded");
   done();
 }
