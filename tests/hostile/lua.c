@@ -317,3 +317,17 @@ PK_TEST(xpcall_handler_after_limit) {
   PKT_CONTAINS(pk_host_errmsg(host), "deadline of 50 ms exceeded");
   done();
 }
+
+/* table.sort compares in C: a comparator in C or `<` on strings ran no
+   instruction, so a sort ran its n log n comparisons unmetered (a __len
+   of 2^31 - 2 held the host for hours under fuel and a deadline). Each
+   comparison is charged, `<` on strings a step per 64 bytes more. */
+PK_TEST(table_sort_charged) {
+  pk_val out;
+  open_hangs();
+  expect_budget("sort_len", NULL, 0);
+  expect_budget("sort_long", NULL, 0);
+  PKT_RC(host, pk_func_call(fn("sorted"), NULL, 0, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "1,2,3,4,5 c,b,a");
+  done();
+}
