@@ -722,14 +722,38 @@ static int l_sort(lua_State *L) {
   return st->sort(L);
 }
 
-/* collectgarbage(["collect" | "step", ...]): a full collection is work
-   in proportion to the heap, for one instruction; charged a step per 64
-   bytes the state holds. */
+/*
+ * collectgarbage([opt, ...]): a full collection is work in proportion to
+ * the heap, for one instruction; charged a step per 64 bytes the state
+ * holds. So is a change of mode ("generational" runs a full collection,
+ * "incremental" from there sweeps every object).
+ *
+ * The collector's parameters stay Lua's defaults: the tuning arguments of
+ * "incremental" and "generational" are ignored, and "setpause" and
+ * "setstepmul" change nothing (they return the value in force). The
+ * collector's work is in no instruction's count, and its defaults keep
+ * it in proportion to what the script allocates; with a small pause
+ * and a step (step size times multiplier) as big as the heap, every
+ * allocation ran a whole cycle.
+ */
 static int l_collect(lua_State *L) {
   lua_plug *st = plug_of(L);
   const char *opt = luaL_optstring(L, 1, "collect");
-  if (strcmp(opt, "collect") == 0 || strcmp(opt, "step") == 0)
+  int what;
+  if (strcmp(opt, "collect") == 0 || strcmp(opt, "step") == 0 ||
+      strcmp(opt, "incremental") == 0 || strcmp(opt, "generational") == 0)
     charge(L, st->mem_used / 64 + 1);
+  if (strcmp(opt, "incremental") == 0 || strcmp(opt, "generational") == 0)
+    lua_settop(L, 1);
+  what = strcmp(opt, "setpause") == 0     ? LUA_GCSETPAUSE
+         : strcmp(opt, "setstepmul") == 0 ? LUA_GCSETSTEPMUL
+                                          : -1;
+  if (what >= 0) {
+    int now = lua_gc(L, what, 0); /* (sets 0: put back at once) */
+    lua_gc(L, what, now);
+    lua_pushinteger(L, now);
+    return 1;
+  }
   return st->collect(L);
 }
 

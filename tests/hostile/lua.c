@@ -331,3 +331,25 @@ PK_TEST(table_sort_charged) {
   PKT_STRN_EQ(out.str.ptr, out.str.len, "1,2,3,4,5 c,b,a");
   done();
 }
+
+/* collectgarbage's tuning ran collections in no instruction's count: a
+   small pause and a step as big as the heap made every allocation a full
+   collection, and a change of mode is one (each of these took seconds to
+   use up a budget of 100000, minutes on a bigger heap). The collector's
+   parameters stay Lua's defaults, and a change of mode is charged as a
+   collection. */
+PK_TEST(collectgarbage_tuning) {
+  pk_val big_step = PK_I32(1), pause = PK_I32(2);
+  int64_t t0;
+  open_hangs();
+  t0 = pkt_now_ms();
+  expect_budget("gc_tuning", &big_step, 1);
+  PKT_ASSERT(pkt_now_ms() - t0 < 1000);
+  t0 = pkt_now_ms();
+  expect_budget("gc_tuning", &pause, 1);
+  PKT_ASSERT(pkt_now_ms() - t0 < 1000);
+  t0 = pkt_now_ms();
+  expect_budget("gc_modes", NULL, 0);
+  PKT_ASSERT(pkt_now_ms() - t0 < 1000);
+  done();
+}
