@@ -812,6 +812,15 @@ static int sb_setmetatable(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* debug.sethook, where the host opens debug: the count hook is what
+   enforces the budget and the deadline, and a script that replaced or
+   removed it ran on without either. */
+static int sb_sethook(lua_State *L) {
+  return luaL_error(L, "debug.sethook is not allowed (the plugin's "
+                       "instruction budget and deadline run on the count "
+                       "hook)");
+}
+
 /* Replaces t.name (t at index idx, or the globals if idx is 0) by
    sb_setmetatable over it. */
 static void guard_setmetatable(lua_State *L, int idx, const char *name) {
@@ -882,8 +891,11 @@ static int setup(lua_State *L) {
   }
   meter_libs(L);
   guard_setmetatable(L, 0, "setmetatable");
-  if (lua_getglobal(L, LUA_DBLIBNAME) == LUA_TTABLE)
+  if (lua_getglobal(L, LUA_DBLIBNAME) == LUA_TTABLE) {
     guard_setmetatable(L, -1, "setmetatable");
+    lua_pushcfunction(L, sb_sethook);
+    lua_setfield(L, -2, "sethook");
+  }
   lua_pop(L, 1);
   /* Base functions that reach the file system or load code. */
   if (!lib_wanted(&want, "load")) {

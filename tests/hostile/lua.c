@@ -353,3 +353,24 @@ PK_TEST(collectgarbage_tuning) {
   PKT_ASSERT(pkt_now_ms() - t0 < 1000);
   done();
 }
+
+/* Where the host opens debug, debug.sethook replaced the count hook: no
+   budget and no deadline any more (a loop ran 10^7 iterations past a
+   budget of 100000; one for ever held the host under a deadline). It is
+   refused. */
+PK_TEST(debug_sethook_refused) {
+  static const char *const config[] = {"lua.libs", "debug",
+                                       "lua.instructions", "100000", NULL};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I64(10000000), out;
+  o.config = config;
+  o.call_timeout_ms = 1000;
+  PKT_RC(host, open_with("debug_hook.lua", &o), PK_OK);
+  PKT_RC(host, pk_func_call(fn("unhook"), &in, 1, &out, 1), PK_ELIMIT);
+  PKT_CONTAINS(pk_host_errmsg(host), "instruction budget of 100000 exceeded");
+  PKT_RC(host, pk_func_call(fn("why"), NULL, 0, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len,
+              "debug.sethook is not allowed (the plugin's instruction "
+              "budget and deadline run on the count hook)");
+  done();
+}
