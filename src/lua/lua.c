@@ -837,6 +837,36 @@ static void guard_setmetatable(lua_State *L, int idx, const char *name) {
   lua_pop(L, 1);
 }
 
+/*
+ * load and loadfile, where the host opens them: text only, whatever mode
+ * the script asks for. string.dump makes bytecode of any function, and
+ * Lua does not check bytecode: a chunk with a bad operand crashed the
+ * host. Upvalue 1 is the stock function, upvalue 2 the index of its mode
+ * argument.
+ */
+static int sb_load_text(lua_State *L) {
+  int mode = (int)lua_tointeger(L, lua_upvalueindex(2));
+  if (lua_gettop(L) < mode)
+    lua_settop(L, mode); /* nil: as absent to the stock function */
+  lua_pushliteral(L, "t");
+  lua_replace(L, mode);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* dofile([filename]), where the host opens it: the file as text only
+   (the stock one loads bytecode too). */
+static int sb_dofile(lua_State *L) {
+  const char *fname = luaL_optstring(L, 1, NULL);
+  lua_settop(L, 1);
+  if (luaL_loadfilex(L, fname, "t") != LUA_OK)
+    return lua_error(L);
+  lua_call(L, 0, LUA_MULTRET);
+  return lua_gettop(L) - 1;
+}
+
 /* Is `name` listed in the comma-separated config value `libs`? */
 static int lib_wanted(const pk_str *libs, const char *name) {
   size_t k = strlen(name), i = 0;
@@ -897,17 +927,25 @@ static int setup(lua_State *L) {
     lua_setfield(L, -2, "sethook");
   }
   lua_pop(L, 1);
-  /* Base functions that reach the file system or load code. */
-  if (!lib_wanted(&want, "load")) {
-    lua_pushnil(L);
-    lua_setglobal(L, "load");
+  /* Base functions that reach the file system or load code: absent, or
+     loading text only. */
+  lua_pushnil(L);
+  if (lib_wanted(&want, "load")) {
+    lua_getglobal(L, "load");
+    lua_pushinteger(L, 3);
+    lua_pushcclosure(L, sb_load_text, 2);
   }
-  if (!lib_wanted(&want, "dofile")) {
-    lua_pushnil(L);
-    lua_setglobal(L, "dofile");
-    lua_pushnil(L);
-    lua_setglobal(L, "loadfile");
+  lua_setglobal(L, "load");
+  lua_pushnil(L);
+  lua_pushnil(L);
+  if (lib_wanted(&want, "dofile")) {
+    lua_pushcfunction(L, sb_dofile);
+    lua_getglobal(L, "loadfile");
+    lua_pushinteger(L, 2);
+    lua_pushcclosure(L, sb_load_text, 2);
   }
+  lua_setglobal(L, "loadfile");
+  lua_setglobal(L, "dofile");
   lua_register(L, "pcall", sb_pcall);
   lua_register(L, "xpcall", sb_xpcall);
   lua_register(L, "log", sb_log);

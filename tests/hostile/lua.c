@@ -374,3 +374,35 @@ PK_TEST(debug_sethook_refused) {
               "budget and deadline run on the count hook)");
   done();
 }
+
+/* Where the host opens load (or dofile, loadfile), bytecode from
+   string.dump loaded and ran: Lua does not check bytecode, and a chunk
+   with a bad operand crashed the host (SIGSEGV). They load text only,
+   whatever mode the script asks for. */
+PK_TEST(load_text_only) {
+  static const char *const config[] = {"lua.libs", "load,dofile", NULL};
+  static const char *const binary[] = {"load", "load_b", "load_reader"};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in, out;
+  const char *luac = pkt_tmp("load_binary.luac");
+  size_t i;
+  o.config = config;
+  PKT_RC(host, open_with("load_binary.lua", &o), PK_OK);
+  for (i = 0; i < sizeof binary / sizeof binary[0]; i++) {
+    PKT_RC(host, pk_func_call(fn(binary[i]), NULL, 0, &out, 1), PK_OK);
+    PKT_STRN_EQ(out.str.ptr, out.str.len,
+                "attempt to load a binary chunk (mode is 't')");
+  }
+  PKT_RC(host, pk_func_call(fn("load_text"), NULL, 0, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len, "ran text");
+  /* A file that holds bytecode (the header is enough to be refused). */
+  pkt_write_file(luac, "\033Lua", 4);
+  in.type = PK_T_STR;
+  in.str.ptr = luac;
+  in.str.len = strlen(luac);
+  PKT_RC(host, pk_func_call(fn("loadfile_b"), &in, 1, &out, 1), PK_OK);
+  PKT_CONTAINS(out.str.ptr, "attempt to load a binary chunk (mode is 't')");
+  PKT_RC(host, pk_func_call(fn("dofile"), &in, 1, &out, 1), PK_OK);
+  PKT_CONTAINS(out.str.ptr, "attempt to load a binary chunk (mode is 't')");
+  done();
+}
