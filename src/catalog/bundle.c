@@ -162,7 +162,9 @@ static int read_member(pk_host *h, const char *path, pk__bundle *b,
                        const unsigned char *hd, uint64_t off,
                        pk__bmember *m) {
   uint64_t sum = 0, want, size;
-  char shown[512], name[256];
+  /* prefix (155) '/' name (100) NUL: both fields may be full, without
+     their NUL. */
+  char shown[512], name[257];
   size_t i, nl, pl;
   unsigned char t = hd[156];
   int gnu = memcmp(hd + 257, "ustar  \0", 8) == 0;

@@ -62,6 +62,24 @@ PK_TEST(prefix_dotdot_refused) {
   expect(&t, PK_EFORMAT, "member '../x.so' has a '..' component");
 }
 
+PK_TEST(full_prefix_and_name_refused) {
+  /* Both fields full, neither NUL-terminated: 155 + '/' + 100 bytes and
+     the NUL after them. The reader joins them without writing past its
+     buffer (ASan saw a stack-buffer-overflow here), then refuses the
+     folder. */
+  static tarbuf t;
+  char name[101];
+  size_t at;
+  memset(name, 'n', 100);
+  name[100] = '\0';
+  tar_file(&t, "demo.plugkit", man);
+  at = tar_add(&t, name, '0', NULL, "x", 1, 1);
+  memset(t.b + at + 345, 'p', 155);
+  tar_sum(&t, at);
+  tar_end(&t);
+  expect(&t, PK_EFORMAT, "nnnnnnnnnn' is in a folder");
+}
+
 PK_TEST(symlink_refused) {
   static tarbuf t;
   tar_file(&t, "demo.plugkit", man);
