@@ -972,6 +972,16 @@ int pk__bundle_check_hash(pk_host *h, const char *path,
   return hash_mismatch(h, path, a, got);
 }
 
+int pk__bundle_check_sig(pk_host *h, const char *path, const pk__bundle *b) {
+  unsigned char *man = NULL;
+  int rc;
+  if ((rc = pk__bundle_read(h, path, b, b->manifest, &man)) < 0)
+    return rc;
+  rc = check_sig(h, path, b, man, (size_t)b->manifest->size);
+  pk__free(h, man);
+  return rc;
+}
+
 int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
                         int policy, pk__manifest **out) {
   unsigned char *man = NULL;

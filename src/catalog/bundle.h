@@ -101,5 +101,9 @@ int pk__bundle_check_hash(pk_host *h, const char *path,
                           const unsigned char *data, size_t n);
 int pk__bundle_manifest(pk_host *h, const char *path, pk__bundle *b,
                         int policy, struct pk__manifest **out);
+/* The signature of an indexed bundle's manifest against the host's
+   trusted keys, whatever its policy: PK_OK, or PK_EUNTRUSTED,
+   PK_EBADSIG, PK_ENOSYS, a read error, with the message set. */
+int pk__bundle_check_sig(pk_host *h, const char *path, const pk__bundle *b);
 
 #endif /* PK_CATALOG_BUNDLE_H */

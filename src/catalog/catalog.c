@@ -274,21 +274,22 @@ done:
   return rc;
 }
 
-/* A bundle: indexed, its manifest read as above, each artifact's member
-   hashed. */
+/* A bundle: indexed, its manifest read as above (its signature checked
+   as a manifest's is: under `warn` too, a bad one is the entry's status,
+   not a log line), each artifact's member hashed. */
 int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
                    pk__cat_rec *r) {
   pk__bundle b;
   pk__manifest *m = NULL;
   const pk__artifact *a;
   size_t i;
-  int rc, policy = h->trust == PK_TRUST_DEFAULT ? PK_TRUST_OFF : h->trust;
+  int rc;
   (void)o;
   r->kind = PK__CAT_BUNDLE;
   if ((rc = pk__bundle_index(h, path, &b)) < 0)
     return rc == PK_ENOMEM ? rc
                            : fail_rec(h, r, path, PK_CATALOG_INVALID, rc);
-  rc = pk__bundle_manifest(h, path, &b, policy, &m);
+  rc = pk__bundle_manifest(h, path, &b, PK_TRUST_OFF, &m);
   if (rc < 0) {
     pk__bundle_close(&b);
     return rc == PK_ENOMEM ? rc : fail_rec(h, r, path, status_of(rc), rc);
@@ -296,6 +297,12 @@ int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
   if ((rc = from_manifest(h, m, r)) < 0)
     goto done;
   r->status = PK_CATALOG_OK;
+  if (h->trust == PK_TRUST_WARN || h->trust == PK_TRUST_REQUIRE) {
+    if ((rc = pk__bundle_check_sig(h, path, &b)) < 0) {
+      rc = rc == PK_ENOMEM ? rc : fail_keep(h, r, rc);
+      goto done;
+    }
+  }
   if (!abi_ok(m)) {
     pk__err(h, PK_EABI, path, "manifest",
             "the plugin needs plugkit ABI '%s'; this host has %d.%d.0",

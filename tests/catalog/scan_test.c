@@ -516,3 +516,51 @@ PK_TEST(manifest_bad_hash) {
   pk_catalog_free(c);
   pk_host_destroy(h);
 }
+
+/* ---- signatures under the host's trust policy ------------------------- */
+
+static char pub[PK_KEY_TEXT_MAX], sec[PK_KEY_TEXT_MAX];
+
+/* A counting host with trust policy `policy`, trusting a fresh key pair
+   (pub, sec). */
+static pk_host *trust_host(int policy) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_host *h = NULL;
+  ho.alloc = pkt_alloc;
+  ho.trust = policy;
+  if (pk_host_create(&ho, &h) != PK_OK)
+    pkt_fail(__FILE__, __LINE__, "pk_host_create failed");
+  if (pk_keygen(h, NULL, pub, sizeof pub, sec, sizeof sec) == PK_ENOSYS) {
+    pk_host_destroy(h);
+    pkt_skip("built without libsodium: no signatures");
+  }
+  PKT_RC(h, pk_host_trust_key(h, pub), PK_OK);
+  return h;
+}
+
+/* An unsigned bundle is bad_signature under `warn` as an unsigned
+   manifest is: the policy decides what an open does, the status says
+   what the scan found. */
+PK_TEST(bundle_unsigned_under_warn) {
+  pk_host *h = trust_host(PK_TRUST_WARN);
+  pk_catalog *c;
+  const pk_catalog_entry *e;
+  char dir[1024];
+  mkdirs("root");
+  manifest("m", NULL);
+  snprintf(dir, sizeof dir, "%s", pkt_tmp("root/m"));
+  PKT_RC(h, pk_bundle_pack(h, dir, pkt_tmp("root/m.pkb")), PK_OK);
+  c = scan(h, NULL);
+  e = entry(c, "/root/m/m.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_SIGNATURE);
+  PKT_EQ_INT(e->error, PK_EUNTRUSTED);
+  e = entry(c, "/root/m.pkb");
+  PKT_STR_EQ(e->name, "m");
+  PKT_STR_EQ(e->kind, "bundle");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_SIGNATURE);
+  PKT_EQ_INT(e->error, PK_EUNTRUSTED);
+  PKT_CONTAINS(e->reason, "m.pkb: signature: not signed: no member "
+                          "m.plugkit.minisig");
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
