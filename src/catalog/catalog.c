@@ -335,6 +335,95 @@ done:
   return rc;
 }
 
+/* A file's status (or the code saying it has none) into the digest. */
+static void watch_stat(pk__sha256 *s, int rc, const pk__os_stat *st) {
+  uint64_t v[6];
+  memset(v, 0, sizeof v);
+  v[0] = (uint64_t)(int64_t)rc;
+  if (rc >= 0) {
+    v[1] = st->size;
+    v[2] = st->mtime_ns;
+    v[3] = st->ctime_ns;
+    v[4] = st->ino;
+    v[5] = st->dev;
+  }
+  pk__sha256_update(s, v, sizeof v);
+}
+
+/* The files a manifest's verdict reads besides itself: its artifacts
+   (stat'ed as pk__artifact_check opens them: beneath its folder, no
+   symbolic link) and, when signatures are checked, NAME.plugkit.minisig.
+   The manifest is read and parsed, nothing else is: a warm scan still
+   hashes no artifact. One that does not parse has no other files. */
+static void watch_manifest(pk_host *h, const char *path, int sigs,
+                           pk__sha256 *s) {
+  unsigned char *buf = NULL;
+  size_t n = 0, i;
+  pk__manifest *m = NULL;
+  pk__os_stat st;
+  char dir[4096], sigpath[4096];
+  const char *slash = strrchr(path, '/');
+  int root = -1, fd, rc;
+  memset(&st, 0, sizeof st);
+  if (sigs && (size_t)snprintf(sigpath, sizeof sigpath, "%s.minisig", path) <
+                  sizeof sigpath) {
+    rc = pk__os_open_file(sigpath, &fd, &st); /* followed, as it is read */
+    if (rc == PK_OK)
+      pk__os_close(fd);
+    watch_stat(s, rc, &st);
+  }
+  if (pk__os_read_file(path, PK__MF_MAX_FILE, cat_alloc, h, &buf, &n) < 0)
+    return;
+  if (pk__manifest_parse(h, path, (const char *)buf, n, &m) < 0) {
+    pk__free(h, buf);
+    return;
+  }
+  if (slash == NULL)
+    memcpy(dir, ".", 2);
+  else if (slash == path)
+    memcpy(dir, "/", 2);
+  else if ((size_t)(slash - path) < sizeof dir) {
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+  } else
+    dir[0] = '\0';
+  if (dir[0] == '\0' || pk__os_dir_open(dir, &root) < 0)
+    root = -1;
+  for (i = 0; i < m->nart; i++) {
+    const pk__artifact *a = &m->art[i];
+    memset(&st, 0, sizeof st);
+    rc = root < 0 ? PK__OSE_IO
+                  : pk__os_stat_beneath(root, a->path, strlen(a->path), &st);
+    pk__sha256_update(s, a->path, strlen(a->path) + 1);
+    watch_stat(s, rc, &st);
+  }
+  if (root >= 0)
+    pk__os_close(root);
+  pk__manifest_free(h, m);
+  pk__free(h, buf);
+}
+
+void pk__cat_watch(pk_host *h, const char *path, int kind, char out[65]) {
+  pk__sha256 s;
+  uint8_t d[32];
+  size_t i;
+  int sigs = h->trust == PK_TRUST_WARN || h->trust == PK_TRUST_REQUIRE;
+  int32_t policy = sigs ? h->trust : PK_TRUST_OFF;
+  out[0] = '\0';
+  if (kind != PK__CAT_MANIFEST && kind != PK__CAT_BUNDLE)
+    return;
+  pk__sha256_init(&s);
+  pk__sha256_update(&s, &policy, sizeof policy);
+  for (i = 0; sigs && i < h->nkeys; i++) {
+    pk__sha256_update(&s, h->keys[i].id, 8);
+    pk__sha256_update(&s, h->keys[i].pk, 32);
+  }
+  if (kind == PK__CAT_MANIFEST)
+    watch_manifest(h, path, sigs, &s);
+  pk__sha256_final(&s, d);
+  pk__hex(d, 32, out);
+}
+
 /* ---- entries ---------------------------------------------------------- */
 
 /* The folder part of a rel ("" at the top). */

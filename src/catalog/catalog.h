@@ -30,6 +30,7 @@ typedef struct pk__cat_rec {
   int kind, status, error;
   uint32_t abi_major, abi_minor;
   char *name, *version, *backends, *grants, *deps, *reason;
+  char *watch; /* a manifest's or bundle's: pk__cat_watch; else "" */
 } pk__cat_rec;
 
 typedef struct pk__cat_cache {
@@ -61,6 +62,14 @@ int pk__cat_bundle(pk_host *h, const char *path, const pk_scan_opts *o,
                    pk__cat_rec *r);
 int pk__cat_artifact(pk_host *h, const char *path, const pk_scan_opts *o,
                      pk__cat_rec *r);
+
+/* What the verdict on a manifest or bundle rests on besides the file's
+   own bytes, as 64 hex digits into out: the host's trust policy and
+   trusted keys and, for a manifest, the status (size, mtime, ctime,
+   inode) of each artifact file and, when signatures are checked, of its
+   signature file. A cached verdict stands only while this is the same.
+   Any other kind: "". */
+void pk__cat_watch(pk_host *h, const char *path, int kind, char out[65]);
 
 typedef struct pk__cat_entry {
   pk_catalog_entry e;

@@ -7,8 +7,11 @@
  * a budgeted sandbox), or nothing of ours. What was learnt is kept in the
  * folder's .plugkit-cache, keyed by each file's name, size, mtime and
  * inode, plus each subfolder's mtime (a folder's mtime changes when a
- * file is added, removed or renamed in it): a rescan that finds every key
- * unchanged stats the files and opens none. The cache is input like any
+ * file is added, removed or renamed in it), and for a manifest or bundle
+ * what its verdict also rests on (pk__cat_watch: the trust policy and
+ * keys, a manifest's artifacts and signature file): a rescan that finds
+ * every key unchanged stats the files, reads the manifests and runs or
+ * hashes nothing. The cache is input like any
  * other file: parsed strictly, ignored whole at the first fault (then
  * rewritten), and what it says is only ever metadata, never a reason to
  * run or trust anything.
@@ -20,7 +23,8 @@
 #include <string.h>
 
 #define CACHE_NAME ".plugkit-cache"
-#define CACHE_MAGIC "plugkit-cache 2" /* 2: deps joined with "; " */
+/* 2: deps joined with "; "; 3: a manifest's and bundle's watch */
+#define CACHE_MAGIC "plugkit-cache 3"
 /* A cache larger than this is not read (ignored, then rewritten). */
 #define CACHE_MAX ((size_t)32 << 20)
 /* The most files one scan lists per folder, and folders per root: a
@@ -48,6 +52,7 @@ void pk__cat_rec_free(pk_host *h, pk__cat_rec *r) {
   pk__free(h, r->grants);
   pk__free(h, r->deps);
   pk__free(h, r->reason);
+  pk__free(h, r->watch);
   memset(r, 0, sizeof *r);
 }
 
@@ -152,10 +157,10 @@ static int put_rec(pk__cat_buf *b, const pk__cat_rec *r) {
   rc |= pk__cat_buf_put(b, "\t", 1);
   rc |= put_u64(b, r->abi_minor);
   {
-    const char *f[6] = {r->name,  r->version, r->backends,
-                        r->grants, r->deps,   r->reason};
+    const char *f[7] = {r->name,  r->version, r->backends, r->grants,
+                        r->deps,  r->reason,  r->watch ? r->watch : ""};
     int i;
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
       rc |= pk__cat_buf_put(b, "\t-", 2); /* '-': an empty field shows */
       rc |= put_field(b, f[i]);
     }
@@ -250,10 +255,10 @@ static int good_rel(const char *rel) {
 
 /* Parse one record line; PK_OK or PK_EFORMAT. */
 static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
-  const char *f[17];
-  size_t fl[17], k = split(s, n, f, fl, 16), i;
+  const char *f[18];
+  size_t fl[18], k = split(s, n, f, fl, 17), i;
   uint64_t v[8];
-  char *str[6];
+  char *str[7];
   memset(r, 0, sizeof *r);
   if (k == 4 && fl[0] == 1 && f[0][0] == 'D') {
     if (get_u64(f[2], fl[2], &r->mtime) || get_u64(f[3], fl[3], &r->ino))
@@ -263,7 +268,7 @@ static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
     r->folder = 1;
     return PK_OK;
   }
-  if (k != 16 || fl[0] != 1 || f[0][0] != 'F')
+  if (k != 17 || fl[0] != 1 || f[0][0] != 'F')
     return PK_EFORMAT;
   for (i = 0; i < 8; i++)
     if (get_u64(f[2 + i], fl[2 + i], &v[i]) != 0)
@@ -281,7 +286,7 @@ static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
   r->abi_minor = (uint32_t)v[7];
   if ((r->rel = get_field(h, f[1], fl[1])) == NULL || !good_rel(r->rel))
     return PK_EFORMAT;
-  for (i = 0; i < 6; i++) {
+  for (i = 0; i < 7; i++) {
     if (fl[10 + i] < 1 || f[10 + i][0] != '-')
       str[i] = NULL;
     else
@@ -298,6 +303,7 @@ static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
   r->grants = str[3];
   r->deps = str[4];
   r->reason = str[5];
+  r->watch = str[6];
   return PK_OK;
 }
 
@@ -488,14 +494,47 @@ static int list_sorted(pk_host *h, const char *dir, names *l) {
   return PK_OK;
 }
 
-/* Learn what the file `rel` (beneath the root) is, into *r. */
+static int is_manifest_name(const char *full) {
+  size_t k = strlen(full);
+  return k > 8 && strcmp(full + k - 8, ".plugkit") == 0;
+}
+
+/* Learn what the file `rel` (beneath the root) is, into *r, and what
+   that rests on besides the file (r->watch). */
 static int classify(scan *s, const char *full, pk__cat_rec *r) {
   size_t k = strlen(full);
-  if (k > 8 && strcmp(full + k - 8, ".plugkit") == 0)
-    return pk__cat_manifest(s->h, full, s->o, r);
-  if (k > 4 && strcmp(full + k - 4, ".pkb") == 0)
-    return pk__cat_bundle(s->h, full, s->o, r);
-  return pk__cat_artifact(s->h, full, s->o, r);
+  char watch[65];
+  int rc;
+  if (is_manifest_name(full)) {
+    /* Taken before the verdict: an artifact changing meanwhile fails the
+       next scan's match rather than hiding behind a stale verdict. */
+    pk__cat_watch(s->h, full, PK__CAT_MANIFEST, watch);
+    rc = pk__cat_manifest(s->h, full, s->o, r);
+  } else {
+    rc = k > 4 && strcmp(full + k - 4, ".pkb") == 0
+             ? pk__cat_bundle(s->h, full, s->o, r)
+             : pk__cat_artifact(s->h, full, s->o, r);
+    pk__cat_watch(s->h, full, r->kind, watch); /* a bundle's: no files */
+  }
+  if (rc < 0)
+    return rc;
+  return (r->watch = pk__strdup(s->h, watch)) != NULL ? PK_OK : PK_ENOMEM;
+}
+
+/* May the old cache's record of a file stand for it? Its key must match
+   the file's, and a manifest's or bundle's watch what it rests on now. */
+static int still_good(scan *s, const pk__cat_rec *old, const char *full,
+                      const pk__os_stat *st) {
+  char watch[65];
+  if (old == NULL || old->folder || old->size != st->size ||
+      old->mtime != st->mtime_ns || old->ino != st->ino ||
+      old->name == NULL ||
+      (old->status == PK_CATALOG_UNPROBED && s->o->probe))
+    return 0;
+  if (old->kind != PK__CAT_MANIFEST && old->kind != PK__CAT_BUNDLE)
+    return 1;
+  pk__cat_watch(s->h, full, old->kind, watch);
+  return strcmp(watch, old->watch) == 0;
 }
 
 /* One file: from the cache when its key matches, else classified. */
@@ -504,23 +543,22 @@ static int do_file(scan *s, const char *rel, const pk__os_stat *st) {
   pk__cat_rec *old = (pk__cat_rec *)cache_find(&s->old, rel);
   pk__cat_rec r;
   int rc;
-  if (old != NULL && !old->folder && old->size == st->size &&
-      old->mtime == st->mtime_ns && old->ino == st->ino &&
-      old->name != NULL &&
-      !(old->status == PK_CATALOG_UNPROBED && s->o->probe)) {
+  if ((size_t)snprintf(full, sizeof full, "%s/%s", s->root, rel) >=
+      sizeof full) {
+    s->dirty = 1;
+    return PK_OK; /* a path this long is not ours to scan */
+  }
+  if (still_good(s, old, full, st)) {
     /* Taken over from the old cache (each record is matched once; its
        rel stays there for the searches). */
     r = *old;
     if ((r.rel = pk__strdup(s->h, old->rel)) == NULL)
       return PK_ENOMEM;
     old->name = old->version = old->backends = old->grants = old->deps =
-        old->reason = NULL;
+        old->reason = old->watch = NULL;
     return push_rec(s, &s->now, &r);
   }
   s->dirty = 1;
-  if ((size_t)snprintf(full, sizeof full, "%s/%s", s->root, rel) >=
-      sizeof full)
-    return PK_OK; /* a path this long is not ours to scan */
   memset(&r, 0, sizeof r);
   if ((r.rel = pk__strdup(s->h, rel)) == NULL)
     goto oom;

@@ -201,7 +201,7 @@ PK_TEST(cache_garbage_ignored) {
   pk_catalog *c;
   size_t n;
   unsigned char *d;
-  static const char junk[] = "plugkit-cache 2 0.1.0\nF\t%zz\t1\n\xff\xfe";
+  static const char junk[] = "plugkit-cache 3 0.1.0\nF\t%zz\t1\n\xff\xfe";
   mkdirs("root");
   copy_in(fixture("fx_conformance.so"), "root/conformance.so");
   pkt_write_file(pkt_tmp("root/.plugkit-cache"), junk, sizeof junk - 1);
@@ -211,7 +211,7 @@ PK_TEST(cache_garbage_ignored) {
   pk_catalog_free(c);
   /* Rewritten: a good cache now. */
   d = pkt_read_file(pkt_tmp("root/.plugkit-cache"), &n);
-  PKT_ASSERT(n > 22 && memcmp(d, "plugkit-cache 2 0.1.0\n", 22) == 0);
+  PKT_ASSERT(n > 22 && memcmp(d, "plugkit-cache 3 0.1.0\n", 22) == 0);
   PKT_ASSERT(strstr((char *)d, "conformance.so") != NULL);
   free(d);
   pk_host_destroy(h);
@@ -226,8 +226,8 @@ PK_TEST(cache_lie_not_trusted) {
   mkdirs("root");
   pkt_write_file(pkt_tmp("root/evil.so"), "\177ELFjunk", 8);
   snprintf(line, sizeof line,
-           "plugkit-cache 2 0.1.0\nF\tevil.so\t8\t1\t1\t3\t0\t0\t1\t0\t-good"
-           "\t-1.0\t-native\t-\t-\t-\n");
+           "plugkit-cache 3 0.1.0\nF\tevil.so\t8\t1\t1\t3\t0\t0\t1\t0\t-good"
+           "\t-1.0\t-native\t-\t-\t-\t-\n");
   pkt_write_file(pkt_tmp("root/.plugkit-cache"), line, strlen(line));
   c = scan(h, NULL);
   PKT_EQ_INT(entry(c, "/root/evil.so")->status, PK_CATALOG_INVALID);
@@ -561,6 +561,75 @@ PK_TEST(bundle_unsigned_under_warn) {
   PKT_EQ_INT(e->error, PK_EUNTRUSTED);
   PKT_CONTAINS(e->reason, "m.pkb: signature: not signed: no member "
                           "m.plugkit.minisig");
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
+
+/* A manifest's verdict rests on more than its own bytes: the host's
+   policy and keys, its signature file. The cached line is not believed
+   once any of them changed. */
+PK_TEST(cache_follows_trust) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const pk_catalog_entry *e;
+  char mf[1024];
+  need("wasm");
+  mkdirs("root");
+  manifest("m", NULL);
+  snprintf(mf, sizeof mf, "%s", pkt_tmp("root/m/m.plugkit"));
+  c = scan(h, NULL); /* trust off: signatures are not read */
+  PKT_EQ_INT(entry(c, "/m/m.plugkit")->status, PK_CATALOG_OK);
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+  /* The same folder, for a host that requires signatures. */
+  h = trust_host(PK_TRUST_REQUIRE);
+  c = scan(h, NULL);
+  e = entry(c, "/m/m.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_SIGNATURE);
+  PKT_EQ_INT(e->error, PK_EUNTRUSTED);
+  PKT_CONTAINS(e->reason, "m.plugkit: signature: not signed");
+  pk_catalog_free(c);
+  /* Signed now (the manifest itself unchanged). */
+  PKT_RC(h, pk_manifest_sign(h, mf, sec, NULL, NULL), PK_OK);
+  c = scan(h, NULL);
+  PKT_EQ_INT(entry(c, "/m/m.plugkit")->status, PK_CATALOG_OK);
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+  /* A host trusting another key only. */
+  h = trust_host(PK_TRUST_REQUIRE);
+  c = scan(h, NULL);
+  e = entry(c, "/m/m.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_SIGNATURE);
+  PKT_CONTAINS(e->reason, "signed by a key that is not trusted");
+  pk_catalog_free(c);
+  pk_host_destroy(h);
+}
+
+/* An artifact rewritten in place (the manifest and the folder keep their
+   keys): the manifest's cached 'ok' is not believed. */
+PK_TEST(cache_follows_artifacts) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  const pk_catalog_entry *e;
+  struct stat st1, st2;
+  need("wasm");
+  mkdirs("root");
+  manifest("m", NULL);
+  c = scan(h, NULL);
+  PKT_EQ_INT(entry(c, "/m/m.plugkit")->status, PK_CATALOG_OK);
+  pk_catalog_free(c);
+  /* Nothing changed: the cache answers, and is not rewritten. */
+  PKT_ASSERT(stat(pkt_tmp("root/.plugkit-cache"), &st1) == 0);
+  c = scan(h, NULL);
+  PKT_EQ_INT(entry(c, "/m/m.plugkit")->status, PK_CATALOG_OK);
+  pk_catalog_free(c);
+  PKT_ASSERT(stat(pkt_tmp("root/.plugkit-cache"), &st2) == 0);
+  PKT_EQ_INT(st1.st_ino, st2.st_ino);
+  pkt_write_file(pkt_tmp("root/m/a.wasm"), "\0asn", 4);
+  c = scan(h, NULL);
+  e = entry(c, "/m/m.plugkit");
+  PKT_EQ_INT(e->status, PK_CATALOG_BAD_HASH);
+  PKT_EQ_INT(e->error, PK_EHASH);
   pk_catalog_free(c);
   pk_host_destroy(h);
 }
