@@ -325,13 +325,18 @@ void pk__cat_cache_free(pk_host *h, pk__cat_cache *c) {
 }
 
 /* Read `path`; on any fault the cache is left empty (and `bad` set, so
-   it is rewritten). */
+   it is rewritten). Only a cache this user wrote is read: a line whose
+   keys match is believed, and anyone else who could write the file (a
+   plugin folder others may write to, a file they own or left writable)
+   could make those keys say anything. */
 static void cache_load(pk_host *h, const char *path, pk__cat_cache *c) {
   unsigned char *data = NULL;
   size_t n = 0, at, ml = strlen(CACHE_MAGIC) + 1 + strlen(PK__CAT_VERSION);
+  char why[256];
   int rc;
   memset(c, 0, sizeof *c);
-  rc = pk__os_read_file(path, CACHE_MAX, cache_alloc, h, &data, &n);
+  rc = pk__os_read_trusted(path, CACHE_MAX, cache_alloc, h, &data, &n, why,
+                           sizeof why);
   if (rc == PK_ENOENT)
     return;
   if (rc < 0) {

@@ -633,3 +633,46 @@ PK_TEST(cache_follows_artifacts) {
   pk_catalog_free(c);
   pk_host_destroy(h);
 }
+
+/* A cache line calling junk a good plugin, under the file's real key. */
+static void lying_cache(void) {
+  struct stat st;
+  char line[512];
+  PKT_ASSERT(stat(pkt_tmp("root/evil.so"), &st) == 0);
+  snprintf(line, sizeof line,
+           "plugkit-cache 3 0.1.0\nF\tevil.so\t%lld\t%lld\t%llu\t3\t0\t0\t1"
+           "\t0\t-good\t-1.0\t-native\t-\t-\t-\t-\n",
+           (long long)st.st_size,
+           (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+           (unsigned long long)st.st_ino);
+  pkt_write_file(pkt_tmp("root/.plugkit-cache"), line, strlen(line));
+}
+
+/* Only a cache this user wrote is believed: one that others may write
+   (or that another user owns) could say anything with the right keys. */
+PK_TEST(cache_of_others_ignored) {
+  pk_host *h = test_host();
+  pk_catalog *c;
+  mkdirs("root");
+  pkt_write_file(pkt_tmp("root/evil.so"), "\177ELFjunk", 8);
+  lying_cache();
+  PKT_ASSERT(chmod(pkt_tmp("root/.plugkit-cache"), 0644) == 0);
+  c = scan(h, NULL); /* our own cache: believed, as the keys match */
+  PKT_STR_EQ(entry(c, "/root/evil.so")->name, "good");
+  pk_catalog_free(c);
+  lying_cache();
+  PKT_ASSERT(chmod(pkt_tmp("root/.plugkit-cache"), 0666) == 0);
+  c = scan(h, NULL);
+  PKT_EQ_INT(entry(c, "/root/evil.so")->status, PK_CATALOG_INVALID);
+  PKT_STR_EQ(entry(c, "/root/evil.so")->name, "evil.so");
+  pk_catalog_free(c);
+  if (geteuid() == 0) { /* root can make a file another user's */
+    lying_cache();
+    PKT_ASSERT(chmod(pkt_tmp("root/.plugkit-cache"), 0644) == 0);
+    PKT_ASSERT(chown(pkt_tmp("root/.plugkit-cache"), 4242, 4242) == 0);
+    c = scan(h, NULL);
+    PKT_EQ_INT(entry(c, "/root/evil.so")->status, PK_CATALOG_INVALID);
+    pk_catalog_free(c);
+  }
+  pk_host_destroy(h);
+}

@@ -19,6 +19,7 @@ if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
       -fno-sanitize-recover=undefined -DPK_HAVE_LUA=1 -D_POSIX_C_SOURCE=200809L \
       -I"$root/include" -I"$root/src" -I"$luainc" \
       "$root"/src/core/*.c "$root"/src/catalog/*.c "$root"/src/os/posix/os_posix.c \
+      "$root"/src/os/posix/os_aot.c \
       "$root"/src/lua/*.c \
       "$root/tests/lua/fuzz_loader.c" "$lualib" -ldl -lpthread -lm \
       -o "$bin" 2>"$out/build.log"; then
