@@ -543,6 +543,15 @@ int pk_bundle_pack(pk_host *h, const char *dir, const char *out) {
     }
     if ((rc = check_name(h, dir, f->name, shown, 0)) < 0)
       goto done;
+    /* The header's name field holds 100 bytes: a longer name would be
+       cut short into another member's name (a second "x.plugkit"). */
+    if (k > 100) {
+      rc = pk__err(h, PK_EFORMAT, dir, "pack",
+                   "'%s' has a name of %zu bytes, more than the 100 a "
+                   "bundle member may have",
+                   shown, k);
+      goto done;
+    }
     if (k > 8 && strcmp(f->name + k - 8, ".plugkit") == 0) {
       if (manifest != (size_t)-1) {
         rc = pk__err(h, PK_EFORMAT, dir, "pack",

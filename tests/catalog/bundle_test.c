@@ -290,6 +290,32 @@ PK_TEST(pack_no_manifest_refused) {
   pk_host_destroy(h);
 }
 
+/* A name a tar header cannot hold (over 100 bytes; ustar's prefix field
+   is for folders, and a bundle is flat) is refused, not cut short into a
+   member the reader would not find, or would take for a second
+   manifest. */
+PK_TEST(pack_long_name_refused) {
+  pk_host *h = test_host();
+  char dir[1024], name[160], text[1024], path[256];
+  memset(name, 'a', 110);
+  memcpy(name + 110, ".wasm", 6);
+  make_dir("src");
+  snprintf(text, sizeof text,
+           "[plugin]\nname = demo\nversion = 1.0.0\n[artifact wasm]\n"
+           "path = %s\nsha256 = "
+           "cd5d4935a48c0672cb06407bb443bc0087aff947c6b864bac886982c73b3027f\n",
+           name);
+  pkt_write_file(pkt_tmp("src/demo.plugkit"), text, strlen(text));
+  snprintf(path, sizeof path, "src/%s", name);
+  pkt_write_file(pkt_tmp(path), "\0asm", 4);
+  snprintf(dir, sizeof dir, "%s", pkt_tmp("src"));
+  PKT_RC(h, pk_bundle_pack(h, dir, pkt_tmp("demo.pkb")), PK_EFORMAT);
+  PKT_CONTAINS(pk_host_errmsg(h), ": pack: ");
+  PKT_CONTAINS(pk_host_errmsg(h), "aaaa.wasm' has a name of 115 bytes, more "
+                                  "than the 100 a bundle member may have");
+  pk_host_destroy(h);
+}
+
 /* ---- opening a bundle ------------------------------------------------ */
 
 #if defined(__x86_64__)
