@@ -787,16 +787,21 @@ PK_TEST(error_frame_codes_in_handshake) {
 
 /* A child that refuses the handshake and does not exit is killed at the
    handshake's deadline (500 ms), not after the 1 s grace period on top
-   of it. Under 1 s: before, the open alone waited the grace period. */
+   of it. Under 900 ms: before, the open waited for Python to start and
+   refuse, then the whole grace period. On a loaded machine Python may
+   not start within the deadline: then the open fails with ETIMEOUT, at
+   the deadline too. */
 PK_TEST(refused_handshake_keeps_deadline) {
   pk_open_opts o = PK_OPEN_OPTS_INIT;
   int64_t t0 = pkt_now_ms();
+  int rc;
   setenv("PK_RAW_MODE", "initerr", 1);
   o.backend = "process";
   o.call_timeout_ms = 500;
   host = test_host();
-  PKT_RC(host, pk_plugin_open(host, RAW_HOSTILE, &o, &plug), PK_EINIT);
-  PKT_ASSERT(pkt_now_ms() - t0 < 1000);
+  rc = pk_plugin_open(host, RAW_HOSTILE, &o, &plug);
+  PKT_ASSERT(rc == PK_EINIT || rc == PK_ETIMEOUT);
+  PKT_ASSERT(pkt_now_ms() - t0 < 900);
   pk_host_destroy(host);
   no_children();
 }
