@@ -94,8 +94,15 @@ static void put64(uint8_t *p, uint64_t v) {
  * newline of a write is a message of its own. Lines longer than the
  * buffer are cut into messages of LOG_LINE_MAX bytes. The text is copied out
  * of guest memory before the sink sees it.
+ *
+ * An import call is not interruptible, and iovecs may all name the same
+ * bytes (1,024 of them, each up to the whole memory): one fd_write takes
+ * at most WRITE_MAX bytes, a short write, which libc's write loop and
+ * Rust's write_all continue with the rest (a guest loop, under the call's
+ * fuel and deadline).
  */
 #define LOG_LINE_MAX 1024
+#define WRITE_MAX (1u << 20)
 
 typedef struct line_buf {
   pk__wstate *st;
@@ -112,10 +119,11 @@ static void line_flush(line_buf *l) {
 /* Takes bytes of s up to a line's end or a full buffer: how many it
    consumed (the newline too), and *flush when a message is complete. */
 static size_t line_take(line_buf *l, const char *s, size_t n, int *flush) {
-  const char *nl = memchr(s, '\n', n);
-  size_t k = nl ? (size_t)(nl - s) : n;
-  if (k > LOG_LINE_MAX - l->n)
-    k = LOG_LINE_MAX - l->n;
+  /* No further than the buffer's room: the rest of a long line is
+     scanned when its own message is taken, not at every message. */
+  size_t room = LOG_LINE_MAX - l->n;
+  const char *nl = memchr(s, '\n', n < room ? n : room);
+  size_t k = nl ? (size_t)(nl - s) : n < room ? n : room;
   memcpy(l->buf + l->n, s, k);
   l->n += k;
   *flush = l->n == LOG_LINE_MAX || (k < n && s[k] == '\n');
@@ -127,6 +135,7 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
   pk__wstate *st = pk__wasm_st(inst);
   (void)ud;
   uint32_t fd = A32(0), iovs = A32(1), n = A32(2), out = A32(3), total = 0, i;
+  uint32_t left = WRITE_MAX; /* bytes this write may still take */
   uint8_t *vec = pk__wasm_mem(inst, iovs, n * 8), *po;
   line_buf line;
   if (n > 1024 || vec == NULL || (po = pk__wasm_mem(inst, out, 4)) == NULL) {
@@ -140,23 +149,27 @@ static int fd_write(void *ud, pkw_instance *inst, const uint64_t *args,
   line.st = st;
   line.level = fd == 1 ? PK_LOG_INFO : PK_LOG_WARN;
   line.n = 0;
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n && left > 0; i++) {
     uint32_t off = 0, len;
     for (;;) {
       /* Asked again after each message: the sink may call back into the
          plugin, which may grow (move) its memory. */
-      uint32_t p = get32(vec + 8 * i);
+      uint32_t p = get32(vec + 8 * i), k;
       const uint8_t *data;
       int flush;
       len = get32(vec + 8 * i + 4);
+      if (len > off && len - off > left)
+        len = off + left; /* the write ends here (short) */
       if ((data = pk__wasm_mem(inst, p, len)) == NULL) {
         results[0] = WASI_EFAULT;
         return 0;
       }
       if (off >= len)
         break;
-      off += (uint32_t)line_take(&line, (const char *)data + off, len - off,
-                                 &flush);
+      k = (uint32_t)line_take(&line, (const char *)data + off, len - off,
+                              &flush);
+      off += k;
+      left -= k;
       if (flush) {
         line_flush(&line);
         if ((vec = pk__wasm_mem(inst, iovs, n * 8)) == NULL) {

@@ -2,7 +2,8 @@
  * Hostile wasm plugins (../shared/findings/hostile-plugins.md): the host
  * keeps no guest pointer across a guest entry (BUG 1), every guest entry
  * runs under fuel and call_timeout_ms (BUG 5, 6, 7), WASI cannot block
- * the host on a FIFO (BUG 12), host-side printf is bounded (BUG 13).
+ * the host on a FIFO (BUG 12), host-side printf is bounded (BUG 13), and
+ * so is the host-side work of WASI fd_write.
  * Run as `test_hostile_wasm TEST DIR` (DIR holds the built .wasm files).
  * A test that would hang without its fix ends by ctest's timeout.
  */
@@ -384,5 +385,33 @@ PK_TEST(vformat_reads_bounded) {
   open_ok("vformat_slow", NULL, 100000, 0);
   PKT_RC(host, call("run", &in, 1, &out), PK_ELIMIT);
   PKT_CONTAINS(pk_host_errmsg(host), "vformat: reads more than");
+  done();
+}
+
+/* ---- WASI fd_write: host work per call ------------------------------ */
+
+/* 1,024 iovecs naming one 16 MiB line: the host took them all (16 GiB
+   of log messages) and scanned the rest of each iovec for a newline at
+   every 1 KiB message (quadratic), all in one import call that the
+   deadline cannot interrupt. Now one fd_write takes at most 1 MiB: a
+   short write, which libc's write loop continues (a guest loop, under
+   fuel and deadline). */
+PK_TEST(wasi_write_bounded) {
+  pk_val in[2] = {PK_I32(1024), PK_I32(16 * 1024 * 1024 - 65536)}, out;
+  int64_t t0;
+  open_ok("wasi_write", NULL, 100000, 100);
+  t0 = pkt_now_ms();
+  PKT_RC(host, call("write", in, 2, &out), PK_OK);
+  PKT_EQ_INT(out.i64, 1 << 20);
+  PKT_ASSERT(pkt_now_ms() - t0 < 5000);
+  done();
+}
+
+/* A write within the bound is taken whole. */
+PK_TEST(wasi_write_long_line) {
+  pk_val in[2] = {PK_I32(1), PK_I32(512 * 1024)}, out;
+  open_ok("wasi_write", NULL, 100000, 100);
+  PKT_RC(host, call("write", in, 2, &out), PK_OK);
+  PKT_EQ_INT(out.i64, 512 * 1024);
   done();
 }

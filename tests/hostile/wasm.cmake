@@ -1,7 +1,8 @@
 # The wasm backend's hostile plugins (../shared/findings/hostile-plugins.md
 # BUG 1, 5, 6, 7, 12, 13): guest pointers the host keeps across a guest
 # entry, guest code that runs outside the limits, WASI files that block,
-# host formatting that never ends. Fixtures: fixtures/wasm/*.wat.
+# host formatting or WASI writes that never end. Fixtures:
+# fixtures/wasm/*.wat.
 if(NOT "wasm" IN_LIST PK_BACKENDS_BUILT OR NOT PK_WAT2WASM)
   message(STATUS "hostile wasm tests: skipped (no wasm backend or wat2wasm)")
   return()
@@ -11,7 +12,7 @@ set(_hwo ${CMAKE_CURRENT_BINARY_DIR}/wasm)
 file(MAKE_DIRECTORY ${_hwo})
 foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
         realloc_loop nested_limits late_interrupt nested_swallow arg_loop log_grow
-        vformat_slow wasi_fifo)
+        vformat_slow wasi_fifo wasi_write)
   pk_wat_module(hostile_wasm_fx_${case} ${_hwo}/${case}.wasm ${_hw}/${case}.wat)
 endforeach()
 add_executable(test_hostile_wasm ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c)
@@ -32,7 +33,7 @@ if(PK_HOSTILE_SYSTEM_CC)
   set(_stamps)
   foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
           realloc_loop nested_limits late_interrupt nested_swallow arg_loop
-          log_grow vformat_slow wasi_fifo)
+          log_grow vformat_slow wasi_fifo wasi_write)
     add_custom_command(OUTPUT ${_hwc}/${case}.stamp
       COMMAND ${CMAKE_COMMAND} -E make_directory ${_hwc}
       COMMAND ${CMAKE_COMMAND} -E env XDG_CACHE_HOME=${_hwc}
