@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -413,5 +414,32 @@ PK_TEST(wasi_write_long_line) {
   open_ok("wasi_write", NULL, 100000, 100);
   PKT_RC(host, call("write", in, 2, &out), PK_OK);
   PKT_EQ_INT(out.i64, 512 * 1024);
+  done();
+}
+
+/* ---- plugkit.fail: the message's length ----------------------------- */
+
+/* The process's user CPU time in ms. */
+static long user_ms(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (long)ru.ru_utime.tv_sec * 1000 + (long)ru.ru_utime.tv_usec / 1000;
+}
+
+/* A 2 GiB message with no NUL up to the end of guest memory: its length
+   became a negative precision, so vsnprintf read on past the memory to
+   the next NUL of whatever follows it (or faulted where nothing is
+   mapped; libc's own read, which no sanitizer sees), and it walked all
+   of it: about 8 s of CPU, which is what this test can see. The message
+   is kept to what the message buffer holds, and nothing further is
+   read. */
+PK_TEST(fail_message_2gib) {
+  pk_val out;
+  long t0;
+  open_ok("fail_long", NULL, 0, 0);
+  t0 = user_ms();
+  PKT_RC(host, call("go", NULL, 0, &out), PK_EPLUGIN);
+  PKT_ASSERT(user_ms() - t0 < 3000); /* the fill itself: well under 1 s */
+  PKT_CONTAINS(pk_host_errmsg(host), "call 'go': aaaaaaaa");
   done();
 }
