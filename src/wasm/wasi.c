@@ -488,15 +488,37 @@ static int clock_res_get(void *ud, pkw_instance *inst, const uint64_t *args,
   return 0;
 }
 
+/*
+ * random_get fills the whole buffer (WASI has no short count), from the
+ * kernel at a few hundred MB/s: seconds for a memory of a few GiB, in one
+ * import call the watchdog cannot interrupt. So it fills in pieces and
+ * fails the call once the deadline has passed.
+ */
+#define RANDOM_PIECE (1u << 20)
+
 static int random_get(void *ud, pkw_instance *inst, const uint64_t *args,
                       uint64_t *results) {
-  uint8_t *p = pk__wasm_mem(inst, A32(0), A32(1));
+  pk__wstate *st = pk__wasm_st(inst);
+  uint32_t n = A32(1), off, k;
+  uint8_t *p = pk__wasm_mem(inst, A32(0), n);
   (void)ud;
   if (p == NULL) {
     results[0] = WASI_EFAULT;
     return 0;
   }
-  results[0] = pk__os_random(p, A32(1)) == PK_OK ? WASI_OK : WASI_EIO;
+  for (off = 0; off < n; off += k) {
+    k = n - off < RANDOM_PIECE ? n - off : RANDOM_PIECE;
+    if (st->wd != NULL && pk__os_watchdog_fired(st->wd))
+      return pk__wasm_fail(st, PK_ETIMEOUT,
+                           "did not return within %u ms (in random_get, "
+                           "%u of %u bytes filled)",
+                           st->timeout_ms, off, n);
+    if (pk__os_random(p + off, k) != PK_OK) {
+      results[0] = WASI_EIO;
+      return 0;
+    }
+  }
+  results[0] = WASI_OK;
   return 0;
 }
 

@@ -443,3 +443,19 @@ PK_TEST(fail_message_2gib) {
   PKT_CONTAINS(pk_host_errmsg(host), "call 'go': aaaaaaaa");
   done();
 }
+
+/* ---- WASI random_get: the deadline ---------------------------------- */
+
+/* 256 MiB of random bytes take the kernel a second or more, in one
+   import call: the call returned OK long past its 100 ms. The fill now
+   stops at the deadline (PK_ETIMEOUT); a small one is unchanged. */
+PK_TEST(wasi_random_get_deadline) {
+  pk_val in = PK_I32(4096), out;
+  open_ok("random_big", NULL, 0, 100);
+  PKT_RC(host, call("fill", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  in = PK_I32(256 * 1024 * 1024);
+  PKT_RC(host, call("fill", &in, 1, &out), PK_ETIMEOUT);
+  PKT_CONTAINS(pk_host_errmsg(host), "random_get");
+  done();
+}
