@@ -23,6 +23,7 @@ enum {
   WASI_EISDIR = 31,
   WASI_ELOOP = 32,
   WASI_EMFILE = 33,
+  WASI_ENAMETOOLONG = 37,
   WASI_ENOENT = 44,
   WASI_ENOSYS = 52,
   WASI_ENOTDIR = 54,
@@ -33,6 +34,11 @@ enum {
 
 #define ROOT_FD 3 /* the preopened directory */
 #define FIRST_FILE 4
+/* The longest path a plugin may name (Linux's PATH_MAX): a path is
+   walked one component at a time, a system call each, in one import
+   call the deadline cannot interrupt, and "./" repeated over a large
+   memory would be millions of them. No longer path names a host file. */
+#define PATH_LEN_MAX 4096
 
 static uint64_t wasi_errno(int ose) {
   switch (ose) {
@@ -336,6 +342,10 @@ static int path_open(void *ud, pkw_instance *inst, const uint64_t *args,
     results[0] = WASI_EBADF;
     return 0;
   }
+  if (A32(3) > PATH_LEN_MAX) {
+    results[0] = WASI_ENAMETOOLONG;
+    return 0;
+  }
   if (A32(4) & (1 | 4 | 8)) { /* creat, excl, trunc */
     results[0] = WASI_EROFS;
     return 0;
@@ -376,6 +386,10 @@ static int path_filestat_get(void *ud, pkw_instance *inst,
   }
   if (dir < 0) {
     results[0] = WASI_EBADF;
+    return 0;
+  }
+  if (A32(3) > PATH_LEN_MAX) {
+    results[0] = WASI_ENAMETOOLONG;
     return 0;
   }
   /* Stat without opening: an open could block (a FIFO). */

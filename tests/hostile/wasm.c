@@ -459,3 +459,27 @@ PK_TEST(wasi_random_get_deadline) {
   PKT_CONTAINS(pk_host_errmsg(host), "random_get");
   done();
 }
+
+/* ---- WASI paths: their length --------------------------------------- */
+
+/* "./" 8 Mi times: the host walked it one openat per component, 8 Mi
+   system calls in one import call that the deadline cannot interrupt
+   (seconds; longer paths, minutes), and then opened the root. A path
+   longer than PATH_MAX names nothing on the host: ENAMETOOLONG (37),
+   for path_open and path_filestat_get; a short one still works. */
+PK_TEST(wasi_path_too_long) {
+  pk_val in = PK_I32(16 * 1024 * 1024), out;
+  PKT_ASSERT(mkdir(pkt_tmp("root"), 0700) == 0);
+  PKT_RC(host, open_opts("path_long", NULL, 100000, 100, pkt_tmp("root")),
+         PK_OK);
+  PKT_RC(host, call("open", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, -37);
+  PKT_RC(host, call("stat", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, -37);
+  in = PK_I32(1024);
+  PKT_RC(host, call("stat", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  PKT_RC(host, call("open", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 4);
+  done();
+}
