@@ -81,7 +81,8 @@ typedef void *(*pk_alloc_fn)(void *ud, void *ptr, size_t size);
 /*
  * The log sink: receives what plugins log (pk_log, a wasm plugin's stdout
  * and stderr, a process plugin's stderr). `plugin` is the plugin's name;
- * `msg` is `len` bytes, not NUL-terminated. Both are borrowed for the call.
+ * `msg` is `len` bytes, not NUL-terminated, at most 64 KiB (a longer
+ * message is cut there). Both are borrowed for the call.
  */
 typedef void (*pk_log_fn)(void *ud, int level, const char *plugin,
                           const char *msg, size_t len);

@@ -640,7 +640,10 @@ int pk__install_path(const char *build, const char *rel, char *buf,
 
 /* A plugin's log line to the host's sink, every backend's only way there:
    the level is clamped to PK_LOG_ERROR..PK_LOG_DEBUG (plugins send any
-   int), and the line carries the plugin's name (or path). */
+   int), the line carries the plugin's name (or path), and it is cut to
+   PK__LOG_MAX bytes (include/plugkit.h, pk_log_fn): a backend that copies
+   a message out of a plugin's memory copies no more. */
+#define PK__LOG_MAX ((size_t)64 << 10)
 void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len);
 
 /* Config lookup shared by every backend. */

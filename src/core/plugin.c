@@ -1584,6 +1584,8 @@ void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len) {
     level = PK_LOG_ERROR;
   else if (level > PK_LOG_DEBUG)
     level = PK_LOG_DEBUG;
+  if (len > PK__LOG_MAX)
+    len = PK__LOG_MAX;
   h->log(h->log_ud, level, p->name ? p->name : p->path, msg ? msg : "",
          msg ? len : 0);
 }

@@ -140,7 +140,11 @@ static int imp_log(void *ud, pkw_instance *inst, const uint64_t *args,
   if (m == NULL)
     return pk__wasm_fail(st, PK_ETRAP, "log: message outside guest memory");
   /* The sink is host code that may call back into the plugin: it gets a
-     copy (rule 1), as the lines of vlog and fd_write are. */
+     copy (rule 1), as the lines of vlog and fd_write are; of what it gets
+     (pk__plugin_log cuts the rest), not a host block as large as the
+     guest's memory. */
+  if (len > PK__LOG_MAX)
+    len = (uint32_t)PK__LOG_MAX;
   if (len > sizeof small && (copy = pk__alloc(st->p->host, len)) == NULL)
     return pk__wasm_fail(st, PK_ENOMEM, "log: out of memory copying a "
                                         "%u-byte message",

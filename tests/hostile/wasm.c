@@ -239,6 +239,35 @@ PK_TEST(log_message_survives_sink_callback) {
   done();
 }
 
+/* A sink that keeps the length of the longest message it got. */
+static size_t sink_longest;
+static void longest(void *ud, int level, const char *plugin, const char *msg,
+                    size_t len) {
+  (void)ud, (void)level, (void)plugin, (void)msg;
+  if (len > sink_longest)
+    sink_longest = len;
+}
+
+/* A 64 MiB log message reaches the sink as its first 64 KiB, and the
+   host copies no more than that (it copied all 64 MiB to its heap and
+   handed the sink all of it). */
+PK_TEST(log_message_cut) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  size_t b0;
+  ho.alloc = pkt_alloc;
+  ho.log = longest;
+  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
+  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
+  PKT_RC(host, pk_plugin_open(host, wasm("log_big"), &o, &plug), PK_OK);
+  b0 = pkt_bytes;
+  PKT_RC(host, call("go", NULL, 0, &out), PK_OK);
+  PKT_EQ_INT(sink_longest, 65536);
+  PKT_ASSERT(pkt_bytes - b0 < (size_t)1 << 20);
+  done();
+}
+
 /* ---- BUG 5, 6, 7: every guest entry under the limits ---------------- */
 
 PK_TEST(start_loop_out_of_fuel) {
