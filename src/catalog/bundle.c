@@ -634,15 +634,15 @@ done:
 /* ---- opening a bundle's artifact ---------------------------------------- */
 
 /* Replace "<where>: " at the start of the host's message with
-   "<bundle>!<member>: ", so a failure inside the artifact names it. */
-static void rename_msg(pk_host *h, const char *where, const char *path,
-                       const char *member) {
+   "<shown>: ", so a failure inside the artifact names it as the host
+   knows it, not by its private copy. */
+static void rename_msg(pk_host *h, const char *where, const char *shown) {
   char buf[PK__ERRMSG_MAX];
   char *msg = pk__thread_errmsg(h); /* the calling thread's */
   size_t k = strlen(where);
   if (msg == NULL || strncmp(msg, where, k) != 0 || msg[k] != ':')
     return;
-  snprintf(buf, sizeof buf, "%s!%s%s", path, member, msg + k);
+  snprintf(buf, sizeof buf, "%s%s", shown, msg + k);
   memcpy(msg, buf, sizeof buf);
 }
 
@@ -725,100 +725,101 @@ static int copy_member(pk_host *h, const char *path, const pk__bundle *b,
   return PK_OK;
 }
 
-int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
-                       const pk__bmember *m, const pk__artifact *a,
-                       int *out_fd, char *where, size_t wcap,
-                       unsigned char *first, size_t cap, size_t *out_nfirst) {
-  char name[128], err[256];
-  int fd, rc;
-  snprintf(name, sizeof name, "plugkit:%s", m->name);
-  fd = pk__os_anon_file(name, NULL, 0, where, wcap, err, sizeof err);
-  if (fd < 0)
-    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
-  if ((rc = copy_member(h, path, b, m, a, fd, first, cap, out_nfirst)) < 0) {
-    pk__os_close(fd);
-    return rc;
-  }
-  *out_fd = fd;
-  return PK_OK;
+/* pk__artifact_fill for a bundle's member. */
+typedef struct member_ctx {
+  const char *path;
+  const pk__bundle *b;
+  const pk__bmember *m;
+  const pk__artifact *a;
+} member_ctx;
+
+static int fill_member(pk_host *h, void *ctx, int fd, unsigned char *first,
+                       size_t cap, size_t *out_nfirst, uint64_t *out_size) {
+  const member_ctx *c = ctx;
+  int rc = copy_member(h, c->path, c->b, c->m, c->a, fd, first, cap,
+                       out_nfirst);
+  *out_size = c->m->size;
+  return rc;
 }
 
 /*
- * Under process isolation the child opens the artifact by path: copy it
- * (checked as above) to a private file, in a folder of mode 0700 of its
- * own, under its member's name (the process backend reads the kind of
- * some plugins from the extension: "x.py"). The plugin removes it when
- * it closes (pk_plugin.private_file), after its child is gone; a restart
- * of the child finds it there.
+ * Where a private copy goes. A backend that runs the file in a child
+ * (process isolation, or an artifact of the process backend: an
+ * executable or a script) names it by path, on restarts too, and some
+ * by extension: a private file, in a folder of mode 0700 of its own,
+ * under the artifact's own file name ("x.py"). The plugin removes it
+ * when it closes (pk_plugin.private_file), after its child is gone; a
+ * restart of the child finds it there. Anything else: an anonymous file
+ * (a memfd), which the native backend loads as it is and keeps.
  */
-static int open_isolated(pk_host *h, const char *path, const pk__bundle *b,
-                         const pk__bmember *m, const pk__artifact *a,
-                         const pk_open_opts *o, pk_plugin **out) {
+static int wants_named_file(const pk__artifact *a, const pk_open_opts *o) {
+  return o->isolation == PK_ISOLATE_PROCESS ||
+         strcmp(a->backend, "process") == 0;
+}
+
+int pk__artifact_open_copy(pk_host *h, const char *shown, const char *name,
+                           const pk__artifact *a, const pk_open_opts *o,
+                           pk__artifact_fill fill, void *ctx,
+                           pk_plugin **out) {
   char file[4096], err[256];
   unsigned char first[4096];
   size_t nfirst = 0;
   pk_open_opts inner = *o;
   pk__src src;
   pk_plugin *p = NULL;
-  int fd, rc;
-  fd = pk__os_private_file(m->name, file, sizeof file, err, sizeof err);
+  int fd, rc, named = wants_named_file(a, o);
+
+  if (named)
+    fd = pk__os_private_file(name, file, sizeof file, err, sizeof err);
+  else {
+    char mname[128];
+    snprintf(mname, sizeof mname, "plugkit:%s", name);
+    fd = pk__os_anon_file(mname, NULL, 0, file, sizeof file, err,
+                          sizeof err);
+  }
   if (fd < 0)
-    return pk__err(h, PK_EIO, path, "bundle", "%s", err);
-  rc = copy_member(h, path, b, m, a, fd, first, sizeof first, &nfirst);
-  pk__os_close(fd);
+    return pk__err(h, PK_EIO, shown, "open", "%s", err);
+  src.size = 0;
+  rc = fill(h, ctx, fd, first, sizeof first, &nfirst, &src.size);
+  if (named) {
+    pk__os_close(fd);
+    fd = -1; /* a named file: nothing for a backend to keep */
+  }
   if (rc < 0)
     goto fail;
   src.head = first;
   src.nhead = nfirst;
-  src.size = m->size;
-  src.fd = -1; /* a named file: nothing for a backend to keep */
-  /* An executable runs as it is; anything else through plugkit-runner,
-     with the artifact's backend. */
-  inner.backend = strcmp(a->backend, "process") == 0 ? NULL : a->backend;
-  if ((rc = pk__plugin_open_src(h, file, &inner, &src, &p)) < 0) {
-    rename_msg(h, file, path, m->name);
+  src.fd = fd;
+  src.name = shown;
+  /* Under process isolation an executable runs as it is; anything else
+     through plugkit-runner, with the artifact's backend. */
+  inner.backend = a->backend;
+  if (o->isolation == PK_ISOLATE_PROCESS && strcmp(a->backend, "process") == 0)
+    inner.backend = NULL;
+  rc = pk__plugin_open_src(h, file, &inner, &src, &p);
+  if (src.fd >= 0)
+    pk__os_close(src.fd); /* the backend did not keep it */
+  fd = -1;
+  if (rc < 0) {
+    rename_msg(h, file, shown);
     goto fail;
   }
-  if ((p->private_file = pk__strdup(h, file)) == NULL) {
-    rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
+  /* info.artifact: what the host knows the artifact by, not the copy. */
+  pk__free(h, p->path);
+  if ((p->path = pk__strdup(h, shown)) == NULL ||
+      (named && (p->private_file = pk__strdup(h, file)) == NULL)) {
+    rc = pk__err(h, PK_ENOMEM, shown, "open", "out of memory");
     pk_plugin_close(p);
     goto fail;
   }
   *out = p;
   return PK_OK;
 fail:
-  pk__os_private_file_remove(file);
+  if (fd >= 0)
+    pk__os_close(fd);
+  if (named)
+    pk__os_private_file_remove(file);
   return rc;
-}
-
-/*
- * Open member m of the bundle (its bytes copied to the private file fd,
- * which `where` names, the first nfirst of them at `first`) as a plugin
- * with backend `backend`. The native backend loads that file as it is
- * and keeps its fd; other backends read it, and it is closed here.
- */
-static int open_member(pk_host *h, const char *path, const pk__bmember *m,
-                       const char *backend, int fd, const char *where,
-                       const unsigned char *first, size_t nfirst,
-                       const pk_open_opts *o, pk_plugin **out) {
-  pk_open_opts inner = *o;
-  pk_plugin *p = NULL;
-  pk__src src;
-  int rc;
-  src.head = first;
-  src.nhead = nfirst;
-  src.size = m->size;
-  src.fd = fd;
-  inner.backend = backend;
-  rc = pk__plugin_open_src(h, where, &inner, &src, &p);
-  if (src.fd >= 0)
-    pk__os_close(src.fd); /* the backend did not keep it */
-  if (rc < 0) {
-    rename_msg(h, where, path, m->name);
-    return rc;
-  }
-  *out = p;
-  return PK_OK;
 }
 
 /*
@@ -1020,11 +1021,10 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
   pk__manifest *m = NULL;
   const pk__artifact *a;
   const pk__bmember *am;
-  unsigned char first[4096];
-  size_t nfirst = 0;
+  member_ctx mc;
   pk_plugin *p = NULL;
-  char shown[4096], where[64];
-  int rc, fd = -1, policy = o->trust != 0 ? o->trust : h->trust;
+  char shown[4096];
+  int rc, policy = o->trust != 0 ? o->trust : h->trust;
 
   if (policy == PK_TRUST_DEFAULT)
     policy = PK_TRUST_OFF;
@@ -1045,19 +1045,15 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                  a->path, a->backend);
     goto done;
   }
-  if (o->isolation == PK_ISOLATE_PROCESS) {
-    if ((rc = open_isolated(h, path, &b, am, a, o, &p)) < 0)
-      goto done;
-  } else {
-    if ((rc = pk__bundle_extract(h, path, &b, am, a, &fd, where,
-                                 sizeof where, first, sizeof first,
-                                 &nfirst)) < 0)
-      goto done;
-    pk__bundle_close(&b); /* everything needed is in the private file */
-    if ((rc = open_member(h, path, am, a->backend, fd, where, first, nfirst,
-                          o, &p)) < 0)
-      goto done;
-  }
+  /* info.path: the bundle; info.artifact: "<bundle>!<member>". */
+  snprintf(shown, sizeof shown, "%s!%s", path, am->name);
+  mc.path = path;
+  mc.b = &b;
+  mc.m = am;
+  mc.a = a;
+  if ((rc = pk__artifact_open_copy(h, shown, am->name, a, o, fill_member,
+                                   &mc, &p)) < 0)
+    goto done;
   if (p->name == NULL || strcmp(p->name, m->name) != 0 ||
       p->version == NULL || strcmp(p->version, m->version_text) != 0) {
     rc = pk__err(h, PK_EFORMAT, path, "manifest",
@@ -1067,11 +1063,7 @@ int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
     pk_plugin_close(p);
     goto done;
   }
-  /* info.path: the bundle; info.artifact: "<bundle>!<member>". */
-  snprintf(shown, sizeof shown, "%s!%s", path, am->name);
-  pk__free(h, p->path);
-  p->path = pk__strdup(h, shown);
-  if (p->path == NULL || (p->manifest = pk__strdup(h, path)) == NULL) {
+  if ((p->manifest = pk__strdup(h, path)) == NULL) {
     rc = pk__err(h, PK_ENOMEM, path, "bundle", "out of memory");
     pk_plugin_close(p);
     goto done;

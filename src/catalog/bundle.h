@@ -60,18 +60,29 @@ int pk__bundle_read(pk_host *h, const char *path, const pk__bundle *b,
                     const pk__bmember *m, unsigned char **out);
 void pk__bundle_close(pk__bundle *b);
 
-/* Copy member m into a new private anonymous file (pk__os_anon_file),
-   hashing it on the way (one pass), and compare the hash with artifact
-   a's pin. On PK_OK the fd (the caller's to close) is in *out_fd, the
-   path that opens it in `where`, and the member's first bytes (up to
-   `cap`) in `first` (*out_nfirst of them). On failure nothing is left
-   open and the message names the bundle and the cause (PK_EHASH: both
-   hashes). */
+/*
+ * Opening an artifact from a private copy of it, so that the code loaded
+ * is exactly the bytes whose hash was checked (bundles and manifests on
+ * disk alike). `fill` writes the artifact into fd (a new, empty private
+ * file), hashing it on the way, and checks the hash against the pin; it
+ * puts the first bytes (up to cap) at `first`, their count in
+ * *out_nfirst and the size written in *out_size. PK_OK, or the error
+ * with the message set (fd stays the caller's either way).
+ */
 struct pk__artifact;
-int pk__bundle_extract(pk_host *h, const char *path, const pk__bundle *b,
-                       const pk__bmember *m, const struct pk__artifact *a,
-                       int *out_fd, char *where, size_t wcap,
-                       unsigned char *first, size_t cap, size_t *out_nfirst);
+typedef int (*pk__artifact_fill)(pk_host *h, void *ctx, int fd,
+                                 unsigned char *first, size_t cap,
+                                 size_t *out_nfirst, uint64_t *out_size);
+/* Make the private copy (a memfd; a file of its own, named `name`, in a
+   new folder of mode 0700, under process isolation or for the process
+   backend: the child runs it by path), fill it, and open it with o, the
+   backend forced to a's. The plugin's path and any message from inside
+   the artifact name it `shown`; a named copy is removed when the plugin
+   closes, or at once on failure. */
+int pk__artifact_open_copy(pk_host *h, const char *shown, const char *name,
+                           const struct pk__artifact *a,
+                           const pk_open_opts *o, pk__artifact_fill fill,
+                           void *ctx, pk_plugin **out);
 
 /* The SHA-256 of member m, read in chunks (from the head when it holds
    it): PK_OK, or the error with the message set. */
@@ -84,9 +95,9 @@ int pk__bundle_check_member(pk_host *h, const char *path,
                             const struct pk__artifact *a);
 
 /* pk_plugin_open of a bundle: pick the artifact, copy it to a private
-   anonymous file while checking its hash, and open it from there (native
-   code loads from that file as is: no second copy); the plugin's path is
-   the bundle's. */
+   file while checking its hash, and open it from there
+   (pk__artifact_open_copy: native code loads from that file as is, no
+   second copy); info.path is the bundle, info.artifact BUNDLE!MEMBER. */
 int pk__bundle_open(pk_host *h, const char *path, const pk_open_opts *o,
                     pk_plugin **out_plugin);
 

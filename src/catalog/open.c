@@ -1,10 +1,15 @@
 /*
  * open.c: opening a plugin through its manifest. pk_plugin_open hands a
  * NAME.plugkit here; we check its signature under the trust policy, parse
- * it, check the ABI range, choose an artifact, check its SHA-256 and open
- * it with the caller's options, its backend forced to the artifact's (a
- * "wasm" artifact is never read as native code, whatever its bytes).
+ * it, check the ABI range, choose an artifact, open it once beneath the
+ * manifest's folder and copy it into a private file while checking its
+ * SHA-256 (as a bundle's member: pk__artifact_open_copy), then open that
+ * copy with the caller's options, its backend forced to the artifact's (a
+ * "wasm" artifact is never read as native code, whatever its bytes). The
+ * file in the folder is never opened again by path: what is loaded is
+ * exactly what was hashed.
  */
+#include "bundle.h"
 #include "manifest.h"
 #include "minisign.h"
 #include "../os/os.h"
@@ -90,23 +95,16 @@ int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,
   return PK_OK;
 }
 
-/* As pk__artifact_check; *out_manifest: the file itself looks like a
-   manifest (which an artifact may not be: no chains, no loops). The file
-   is opened beneath the manifest's folder, following no symbolic link,
-   and hashed as it is read: no copy of it is held. */
-static int check(pk_host *h, const pk__manifest *m, const char *mpath,
-                 const pk__artifact *a, int *out_manifest) {
-  char dir[4096], file[4096], want_hex[65], got_hex[65];
+/* Open artifact a beneath the manifest's folder, following no symbolic
+   link: the fd (the caller's to close) and its size, or the error with
+   the message set. `file` is the artifact's path, for messages. */
+static int open_artifact(pk_host *h, const char *mpath, const pk__artifact *a,
+                         const char *file, int *out_fd, uint64_t *out_size) {
+  char dir[4096];
   const char *slash = strrchr(mpath, '/');
-  unsigned char chunk[16384];
-  pk__sha256 s;
   pk__os_stat st;
-  uint8_t got[32];
-  int root, fd, rc, first = 1;
-  long r = 0;
+  int root, fd;
 
-  if ((rc = pk__artifact_path(h, m, mpath, a, file, sizeof file)) < 0)
-    return rc;
   if (slash == NULL)
     memcpy(dir, ".", 2);
   else if (slash == mpath)
@@ -150,25 +148,57 @@ static int check(pk_host *h, const pk__manifest *m, const char *mpath,
                    "file may have",
                    (unsigned long long)st.size, PK__MAX_FILE);
   }
+  *out_fd = fd;
+  *out_size = st.size;
+  return PK_OK;
+}
+
+/*
+ * Hash artifact a from fd (size bytes when opened), writing every byte
+ * hashed to `to` when it is >= 0 (the private copy the plugin is loaded
+ * from: exactly the bytes checked), and compare with its pin. The first
+ * bytes (up to cap) go to `first` when it is not NULL. *out_manifest: the
+ * file looks like a manifest (which an artifact may not be: no chains,
+ * no loops). PK_OK or the error with the message set.
+ */
+static int hash_artifact(pk_host *h, const char *file, const pk__artifact *a,
+                         int fd, uint64_t size, int to, unsigned char *first,
+                         size_t cap, size_t *out_nfirst, uint64_t *out_done,
+                         int *out_manifest) {
+  char want_hex[65], got_hex[65], err[256];
+  unsigned char chunk[16384];
+  pk__sha256 s;
+  uint8_t got[32];
+  long r = 0;
+  int head = 1;
+
   pk__sha256_init(&s);
   /* At most the size it had when opened: a growing file cannot make this
      read for ever (and then fails the hash). */
   for (;;) {
     size_t want = sizeof chunk;
-    if (s.len >= st.size)
+    if (s.len >= size)
       break;
-    if (st.size - s.len < want)
-      want = (size_t)(st.size - s.len);
+    if (size - s.len < want)
+      want = (size_t)(size - s.len);
     if ((r = pk__os_read(fd, chunk, want)) <= 0)
       break;
-    if (first && out_manifest != NULL)
-      *out_manifest = pk__manifest_probe(file, chunk, (size_t)r < 512 ? (size_t)r : 512);
-    first = 0;
+    if (head && out_manifest != NULL)
+      *out_manifest =
+          pk__manifest_probe(file, chunk, (size_t)r < 512 ? (size_t)r : 512);
+    if (head && first != NULL) {
+      *out_nfirst = (size_t)r < cap ? (size_t)r : cap;
+      memcpy(first, chunk, *out_nfirst);
+    }
+    head = 0;
     pk__sha256_update(&s, chunk, (size_t)r);
+    if (to >= 0 && pk__os_write_all(to, chunk, (size_t)r, err, sizeof err) < 0)
+      return pk__err(h, PK_EIO, file, "open", "%s", err);
   }
-  pk__os_close(fd);
   if (r < 0)
     return pk__err(h, PK_EIO, file, "hash", "cannot read the artifact");
+  if (out_done != NULL)
+    *out_done = s.len;
   pk__sha256_final(&s, got);
   if (memcmp(got, a->sha256, 32) != 0) {
     pk__hex(a->sha256, 32, want_hex);
@@ -184,12 +214,40 @@ static int check(pk_host *h, const pk__manifest *m, const char *mpath,
 
 int pk__artifact_check(pk_host *h, const pk__manifest *m, const char *mpath,
                        const pk__artifact *a) {
-  return check(h, m, mpath, a, NULL);
+  char file[4096];
+  uint64_t size;
+  int fd, rc;
+  if ((rc = pk__artifact_path(h, m, mpath, a, file, sizeof file)) < 0 ||
+      (rc = open_artifact(h, mpath, a, file, &fd, &size)) < 0)
+    return rc;
+  rc = hash_artifact(h, file, a, fd, size, -1, NULL, 0, NULL, NULL, NULL);
+  pk__os_close(fd);
+  return rc;
 }
 
-/* This thread is opening a manifest's artifact (per thread: other threads
-   open manifests of their own meanwhile). */
-static _Thread_local int in_manifest;
+/* pk__artifact_fill for a manifest's artifact: from the fd opened
+   beneath the folder, the one its hash is computed on. */
+typedef struct art_ctx {
+  const char *file;
+  const pk__artifact *a;
+  int fd;
+  uint64_t size;
+} art_ctx;
+
+static int fill_artifact(pk_host *h, void *ctx, int to, unsigned char *first,
+                         size_t cap, size_t *out_nfirst, uint64_t *out_size) {
+  const art_ctx *c = ctx;
+  int is_mf = 0, rc;
+  *out_nfirst = 0;
+  rc = hash_artifact(h, c->file, c->a, c->fd, c->size, to, first, cap,
+                     out_nfirst, out_size, &is_mf);
+  if (rc == PK_OK && is_mf)
+    rc = pk__err(h, PK_EFORMAT, c->file, "manifest",
+                 "artifact [%s] is itself a manifest: an artifact is a "
+                 "plugin file",
+                 c->a->backend);
+  return rc;
+}
 
 /* The signature of the manifest's bytes, path + ".minisig", against the
    host's keys: PK_OK or the code with the message set. */
@@ -245,16 +303,12 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   size_t n = 0;
   pk__manifest *m = NULL;
   const pk__artifact *a;
-  pk_open_opts ao;
   pk_plugin *p = NULL;
+  art_ctx ac;
+  const char *base;
   char file[4096];
-  int rc, policy = o->trust != 0 ? o->trust : h->trust, is_mf = 0;
+  int rc, policy = o->trust != 0 ? o->trust : h->trust;
 
-  /* An artifact is a plugin file: even one swapped for a manifest after
-     its check is not followed (no chains, no recursion). */
-  if (in_manifest)
-    return pk__err(h, PK_EFORMAT, path, "manifest",
-                   "an artifact cannot be a manifest itself");
   if (policy == PK_TRUST_DEFAULT)
     policy = PK_TRUST_OFF;
   if (policy < PK_TRUST_OFF || policy > PK_TRUST_REQUIRE)
@@ -292,26 +346,19 @@ int pk__manifest_open(pk_host *h, const char *path, const pk_open_opts *o,
   /* Under process isolation opts.backend names the child's backend. */
   if ((rc = pk__manifest_pick(h, m, o->backend, o->artifacts, &a)) < 0)
     goto done;
+  /* The artifact is opened once, beneath the folder, and copied into a
+     private file while it is hashed; the plugin is loaded from that copy:
+     what runs is exactly what was checked, whatever happens to the
+     folder meanwhile. */
   if ((rc = pk__artifact_path(h, m, path, a, file, sizeof file)) < 0 ||
-      (rc = check(h, m, path, a, &is_mf)) < 0)
+      (rc = open_artifact(h, path, a, file, &ac.fd, &ac.size)) < 0)
     goto done;
-  if (is_mf) {
-    rc = pk__err(h, PK_EFORMAT, file, "manifest",
-                 "artifact [%s] is itself a manifest: an artifact is a "
-                 "plugin file",
-                 a->backend);
-    goto done;
-  }
-  ao = *o;
-  ao.size = sizeof ao;
-  ao.backend = a->backend;
-  if (o->isolation == PK_ISOLATE_PROCESS && strcmp(a->backend, "process") == 0)
-    ao.backend = NULL; /* an executable: the child runs it as it is */
-  ao.trust = 0;
-  ao.artifacts = 0;
-  in_manifest = 1;
-  rc = pk_plugin_open(h, file, &ao, &p);
-  in_manifest = 0;
+  ac.file = file;
+  ac.a = a;
+  base = strrchr(a->path, '/');
+  rc = pk__artifact_open_copy(h, file, base != NULL ? base + 1 : a->path, a,
+                              o, fill_artifact, &ac, &p);
+  pk__os_close(ac.fd);
   if (rc < 0)
     goto done;
   /* The manifest speaks for the plugin: it must be the same one. */

@@ -557,6 +557,10 @@ typedef struct pk__src {
   size_t nhead;
   uint64_t size;
   int fd;
+  const char *name; /* what the host knows the file as (the artifact's
+                       path, "x.pkb!member"), for names a backend bakes
+                       into the code it loads (Lua's chunk name); NULL:
+                       path */
 } pk__src;
 /* pk_plugin_open of such a file: no manifest or bundle is looked for in
    it (an artifact is a plugin file: no chains, no recursion), and

@@ -52,6 +52,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1131,6 +1132,37 @@ static int load_protected(lua_State *L) {
   return 1;
 }
 
+/* The same for a private copy of an artifact (pk__src): the script is in
+   buf (n bytes, read whole), and the chunk is named after what the host
+   knows it as, not the copy ("/proc/self/fd/N"), so positions in
+   messages name the artifact. A UTF-8 BOM and a first line starting
+   with '#' are skipped as luaL_loadfilex skips them (the newline kept:
+   line numbers stay). */
+typedef struct named_load {
+  const char *buf;
+  size_t n;
+  const char *chunk; /* "@" + the name */
+  int *status;
+} named_load;
+
+static int load_named_protected(lua_State *L) {
+  named_load *nl = lua_touserdata(L, 1);
+  const char *b = nl->buf;
+  size_t n = nl->n;
+  lua_settop(L, 0);
+  if (n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) {
+    b += 3;
+    n -= 3;
+  }
+  if (n > 0 && b[0] == '#')
+    while (n > 0 && b[0] != '\n') {
+      b++;
+      n--;
+    }
+  *nl->status = luaL_loadbufferx(L, b, n, nl->chunk, "t");
+  return 1;
+}
+
 static int cmp_recs(const void *a, const void *b) {
   return strcmp(((const export_rec *)a)->name, ((const export_rec *)b)->name);
 }
@@ -1406,15 +1438,42 @@ static int load_chunk(lua_plug *st) {
                          "script: ");
     return PK_OK;
   }
-  /* luaL_loadfilex reads what it is given to the end: a regular file of
-     bounded size only (the probe refused FIFOs and devices already). */
-  if ((rc = pk__plugin_check_file(p, p->path)) < 0)
-    return rc;
-  arm(st);
-  lua_pushcfunction(L, load_protected);
-  lua_pushlightuserdata(L, p->path);
-  lua_pushlightuserdata(L, &rc);
-  if ((status = lua_pcall(L, 2, 1, 1)) != LUA_OK)
+  if (p->src != NULL && p->src->name != NULL) {
+    /* A private copy: read whole (bounded), named as the artifact. */
+    named_load nl;
+    unsigned char *buf = NULL;
+    size_t n = 0, k = strlen(p->src->name) + 2;
+    char *chunk;
+    if ((rc = pk__plugin_read_file(p, &buf, &n)) < 0)
+      return rc;
+    if ((chunk = pk__alloc(p->host, k)) == NULL) {
+      pk__free(p->host, buf);
+      return pk__perr(p, PK_ENOMEM, "out of memory");
+    }
+    snprintf(chunk, k, "@%s", p->src->name);
+    nl.buf = (const char *)buf;
+    nl.n = n;
+    nl.chunk = chunk;
+    nl.status = &rc;
+    arm(st);
+    lua_pushcfunction(L, load_named_protected);
+    lua_pushlightuserdata(L, &nl);
+    status = lua_pcall(L, 1, 1, 1);
+    pk__free(p->host, chunk);
+    pk__free(p->host, buf);
+  } else {
+    /* luaL_loadfilex reads what it is given to the end: a regular file
+       of bounded size only (the probe refused FIFOs and devices
+       already). */
+    if ((rc = pk__plugin_check_file(p, p->path)) < 0)
+      return rc;
+    arm(st);
+    lua_pushcfunction(L, load_protected);
+    lua_pushlightuserdata(L, p->path);
+    lua_pushlightuserdata(L, &rc);
+    status = lua_pcall(L, 2, 1, 1);
+  }
+  if (status != LUA_OK)
     return fail_status(st, status, PK_EFORMAT, "loading: ");
   status = rc;
   if (status == LUA_ERRSYNTAX)

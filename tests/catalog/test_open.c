@@ -3,7 +3,8 @@
  * and ABI checks), signatures and the trust policy, and the CLI's keygen,
  * sign and verify.
  * Arguments: the conformance fixture .so, the conformance Lua script, the
- * plugkit CLI, the minisign program ("" when absent).
+ * plugkit CLI, the minisign program ("" when absent), the conformance
+ * fixture built with FIXTURE_BUILD=2 (the same plugin, build_id 2).
  * Hashes are computed with coreutils' sha256sum, not with the code under
  * test.
  */
@@ -344,6 +345,15 @@ PK_TEST(sandboxed_picks_lua) {
   PKT_STR_EQ(info.backend, "lua");
   PKT_STR_EQ(info.artifact, at("conf.lua"));
   call_sum(h, p);
+  {
+    /* Loaded from a private copy, but positions name the artifact. */
+    pk_func *f;
+    char want[1300];
+    PKT_RC(h, pk_plugin_func(p, "fail", "()->()", &f), PK_OK);
+    PKT_RC(h, pk_func_call(f, NULL, 0, NULL, 0), PK_EPLUGIN);
+    snprintf(want, sizeof want, "%s:32: fail was called", at("conf.lua"));
+    PKT_CONTAINS(pk_host_errmsg(h), want);
+  }
   pk_plugin_close(p);
   /* opts.backend restricts the choice the same way. */
   o.artifacts = PK_ARTIFACTS_ANY;
@@ -450,6 +460,149 @@ PK_TEST(open_alloc_failures) {
     pk_host_destroy(h);
   }
   pkt_fail(__FILE__, __LINE__, "still failing after 200 allocations");
+}
+
+/* ---- the artifact swapped between its check and its load ---------------- */
+
+/* The host allocator of swap_host: the swap_at-th allocation from
+   swap_arm() on renames swap_from over swap_to first, as someone who may
+   write the plugin's folder could at that moment. Every allocation of an
+   open is a point where the library has stopped to call the host. */
+static const char *swap_from, *swap_to;
+static long swap_at, swap_n;
+static int swapped;
+
+static void *swap_alloc(void *ud, void *p, size_t n) {
+  if (n != 0 && swap_at > 0 && ++swap_n == swap_at) {
+    if (rename(swap_from, swap_to) != 0)
+      pkt_fail(__FILE__, __LINE__, "rename %s failed", swap_from);
+    swapped = 1;
+  }
+  return pkt_alloc(ud, p, n);
+}
+
+static pk_host *swap_host(void) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_host *h = NULL;
+  ho.alloc = swap_alloc;
+  if (pk_host_create(&ho, &h) != PK_OK)
+    pkt_fail(__FILE__, __LINE__, "pk_host_create failed");
+  return h;
+}
+
+static void swap_arm(long at) {
+  swap_at = at;
+  swap_n = 0;
+  swapped = 0;
+}
+
+/* The plugin's build_id: 1 for A, 2 for B. */
+static int32_t build_id(pk_host *h, pk_plugin *p) {
+  pk_func *f;
+  pk_val r;
+  PKT_RC(h, pk_plugin_func(p, "build_id", "()->i32", &f), PK_OK);
+  PKT_RC(h, pk_func_call(f, NULL, 0, &r, 1), PK_OK);
+  return r.i32;
+}
+
+/*
+ * A manifest pins artifact A; at every allocation of the open in turn,
+ * the artifact's file is replaced (rename, as an attacker would) with B,
+ * a valid plugin with the same name and version (build_id 2 instead of
+ * 1). Swapped before the hash: PK_EHASH. Swapped after it: the plugin
+ * opens and is A, loaded from the bytes that were hashed; never B. For
+ * native code in the host, native code under process isolation, a Lua
+ * script.
+ */
+static void swap_case(const char *a_file, const char *b_file,
+                      const char *name, const char *backend,
+                      int isolation) {
+  char mf[1200], art[1200], other[1210], hx[65], msg[1400];
+  long i, opened_after_swap = 0;
+  snprintf(mf, sizeof mf, "%s", at("swap.plugkit"));
+  snprintf(art, sizeof art, "%s", at(name));
+  snprintf(other, sizeof other, "%s.b", art);
+  copy(a_file, art);
+  snprintf(hx, sizeof hx, "%s", sha(art));
+  write_text(mf,
+             "[plugin]\nname = conformance\nversion = 1.0.0\n"
+             "[artifact %s%s%s]\npath = %s\nsha256 = %s\n",
+             backend, strcmp(backend, "native") == 0 ? " " : "",
+             strcmp(backend, "native") == 0 ? target() : "", name, hx);
+  for (i = 1; i < 20000; i++) {
+    pk_host *h;
+    pk_plugin *p = NULL;
+    pk_open_opts o = PK_OPEN_OPTS_INIT;
+    int rc;
+    copy(a_file, art);
+    copy(b_file, other);
+    swap_from = other;
+    swap_to = art;
+    h = swap_host();
+    o.isolation = isolation;
+    swap_arm(i);
+    rc = pk_plugin_open(h, mf, &o, &p);
+    swap_at = 0; /* no more swaps; `swapped` says whether this one did */
+    snprintf(msg, sizeof msg, "%s", pk_host_errmsg(h));
+    if (!swapped) { /* every allocation point was tried */
+      PKT_RC(h, rc, PK_OK);
+      PKT_EQ_INT(build_id(h, p), 1);
+      pk_plugin_close(p);
+      pk_host_destroy(h);
+      remove(other);
+      PKT_ASSERT(opened_after_swap > 0);
+      return;
+    }
+    if (rc == PK_OK) {
+      /* B sits at the artifact's path now: what runs must be A. */
+      if (build_id(h, p) != 1)
+        pkt_fail(__FILE__, __LINE__,
+                 "%s artifact swapped at allocation %ld of the open: the "
+                 "plugin that runs is B, not the A its manifest pins",
+                 backend, i);
+      opened_after_swap++;
+      pk_plugin_close(p);
+    } else if (rc != PK_EHASH) {
+      pkt_fail(__FILE__, __LINE__, "swap at allocation %ld: rc %d: %s", i,
+               rc, msg);
+    } else {
+      PKT_CONTAINS(msg, name);
+      PKT_CONTAINS(msg, ": hash: artifact [");
+    }
+    pk_host_destroy(h);
+  }
+  pkt_fail(__FILE__, __LINE__, "still allocating after 20000 allocations");
+}
+
+PK_TEST(swap_after_hash_native) {
+  swap_case(pkt_arg(0), pkt_arg(4), "conf.so", "native", PK_ISOLATE_NONE);
+}
+
+PK_TEST(swap_after_hash_isolated) {
+  if (!built("process"))
+    pkt_skip("the process backend is not built");
+  swap_case(pkt_arg(0), pkt_arg(4), "conf.so", "native", PK_ISOLATE_PROCESS);
+}
+
+PK_TEST(swap_after_hash_lua) {
+  size_t n;
+  unsigned char *d;
+  char *s;
+  const char *want = "build_id = {sig = \"()->i32\", fn = function() "
+                     "return 1 end}";
+  if (!built("lua"))
+    pkt_skip("the lua backend is not built");
+  /* B: the conformance script with build_id 2. */
+  d = pkt_read_file(pkt_arg(1), &n);
+  d = realloc(d, n + 1);
+  PKT_ASSERT(d != NULL);
+  d[n] = '\0';
+  s = strstr((char *)d, want);
+  PKT_ASSERT(s != NULL);
+  s[strlen(want) - 6] = '2';
+  pkt_write_file(at("b.lua"), d, n);
+  free(d);
+  swap_case(pkt_arg(1), at("b.lua"), "conf.lua", "lua", PK_ISOLATE_NONE);
 }
 
 /* ---- signatures and trust ---------------------------------------------- */
