@@ -21,7 +21,7 @@
  * allocator hook under a cap (max_memory, "lua.memory"), and every call
  * runs under an instruction budget (fuel, "lua.instructions") and a
  * deadline (call_timeout_ms), both checked by a count hook every TICK
- * instructions. Library functions whose work is not one VM instruction's
+ * instructions (fewer on a big heap: TICK_BYTES). Library functions whose work is not one VM instruction's
  * (patterns, string.rep, table.move, ...) charge their steps to the same
  * budget (charge()); patterns run on a metered matcher (pattern.c).
  *
@@ -66,6 +66,14 @@
    exact to this many, the deadline is checked this often (a clock read
    per tick; about 20-50 us of script). */
 #define TICK 10000
+/* One instruction may touch every byte the state holds (`<`, `==` or `..`
+   on two long strings, string.sub of one, next over an emptied table):
+   10000 of them on 16 MB strings ran for seconds between two clock
+   reads. So the period shrinks as the heap grows: period x bytes in use
+   stays under TICK_BYTES (twice that while the heap grows between two
+   hook runs), about 0.1-0.3 s of such work at the most. Up to 64 KiB in
+   use, a script's usual heap, the period is TICK. */
+#define TICK_BYTES ((size_t)TICK << 16)
 /* Budget units the loader charges per export (the host's work for one:
    copies, a signature parse, a registry slot). */
 #define EXPORT_COST 64
@@ -130,6 +138,7 @@ typedef struct lua_plug {
   /* The outermost call's meters; nested calls run on them (not re-armed). */
   int64_t left;      /* budget not used yet (counted at each hook tick) */
   int period;        /* the count hook's period now */
+  size_t mem_mark;   /* mem_used past this: the period is too long */
   int64_t tick_left; /* library work until the next clock read */
   uint64_t deadline; /* monotonic ns, or 0 */
   /* Why the last failure happened; reset when an outermost call starts. */
@@ -169,6 +178,52 @@ static int script_probe(const unsigned char *head, size_t n, const char *path,
 
 /* ---- the allocator and the limits --------------------------------------- */
 
+static void on_count(lua_State *L, lua_Debug *ar);
+
+/* Run the count hook every `period` instructions from now on. The heap
+   may double before the hook must run sooner (mem_mark): not a
+   lua_sethook per allocation while it grows. */
+static void set_period(lua_State *L, lua_plug *st, int period) {
+  st->period = period;
+  st->mem_mark = 2 * (TICK_BYTES / (size_t)period);
+  lua_sethook(L, on_count, LUA_MASKCOUNT, period);
+}
+
+/* The count hook's period for the heap now and the budget left: TICK, or
+   less so that period x mem_used <= TICK_BYTES. */
+static int period_now(const lua_plug *st) {
+  int64_t p = TICK;
+  if (st->mem_used > TICK_BYTES / TICK)
+    p = (int64_t)(TICK_BYTES / st->mem_used);
+  if (p > st->left)
+    p = st->left;
+  return p > 1 ? (int)p : 1;
+}
+
+/*
+ * The heap grew past mem_mark since the hook last set the period (a
+ * string built, a stack grown): a shorter period at once, before the
+ * next instructions compare or copy what was made. Only st->L's hook:
+ * this is the allocator, which does not know the running coroutine (the
+ * host may open coroutine; a coroutine's period follows at its own next
+ * hook run). How many instructions ran since the hook last ran is not
+ * known here: the whole old period is counted, so the budget can run out
+ * up to a period early, never late (counting none would let a script
+ * that grows and frees its heap in turns run a period per round
+ * uncounted).
+ * The limits are raised by the hook, not here: an allocator must not
+ * raise.
+ */
+static void shorten(lua_plug *st) {
+  int p = period_now(st);
+  if (st->L == NULL || p >= st->period) {
+    st->mem_mark = SIZE_MAX; /* period 1, or no call armed yet */
+    return;
+  }
+  st->left -= st->period;
+  set_period(st->L, st, period_now(st));
+}
+
 /*
  * lua_Alloc over the host's hook, with the cap. `osize` is the block's
  * size when `ptr` is not NULL (else a type tag, read as 0). A shrink
@@ -203,6 +258,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   st->mem_used = st->mem_used - osize + nsize;
+  if (st->mem_used > st->mem_mark)
+    shorten(st);
   return q;
 }
 
@@ -211,6 +268,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
    message handler cannot run on. */
 static int raise_limit(lua_State *L, lua_plug *st) {
   st->period = 1;
+  st->mem_mark = SIZE_MAX;
   lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
   if (st->time_hit)
     return luaL_error(L, "deadline of %d ms exceeded", st->timeout_ms);
@@ -225,9 +283,11 @@ static int past_deadline(lua_plug *st) {
 /* The count hook, every `period` instructions: count them, read the
    clock, and stop the script when either limit is gone. The error is
    raised again by the sandbox's pcall and xpcall, so scripts cannot
-   catch it. */
+   catch it. Then the period for the heap and the budget now (longer
+   again once the collector freed a big heap). */
 static void on_count(lua_State *L, lua_Debug *ar) {
   lua_plug *st = plug_of(L);
+  int p;
   (void)ar;
   st->left -= st->period;
   if (st->budget_hit || st->time_hit || st->left <= 0) {
@@ -238,10 +298,8 @@ static void on_count(lua_State *L, lua_Debug *ar) {
     st->time_hit = 1;
     raise_limit(L, st);
   }
-  if (st->left < st->period) {
-    st->period = (int)st->left;
-    lua_sethook(L, on_count, LUA_MASKCOUNT, st->period);
-  }
+  if ((p = period_now(st)) != st->period)
+    set_period(L, st, p);
 }
 
 /* Library work done in C (steps of the pattern matcher, elements moved):
@@ -270,16 +328,22 @@ static const pk__lua_charge_fn charge_fn = charge;
 /* Start an outermost call (or the chunk, init, fini): a fresh budget and
    deadline. A nested call (a host function calling back into the plugin)
    does not come here: it runs on what the outer call has left. */
-static void arm(lua_plug *st) {
+static inline void arm(lua_plug *st) {
   st->mem_hit = 0;
   st->budget_hit = 0;
   st->time_hit = 0;
   st->left = st->budget;
   st->tick_left = TICK;
-  st->period = st->budget < TICK ? (int)st->budget : TICK;
   st->deadline =
       st->timeout_ms > 0 ? pk__call_deadline(st->lane, st->timeout_ms) : 0;
-  lua_sethook(st->L, on_count, LUA_MASKCOUNT, st->period);
+  /* (Per call: no division while the heap is small.) */
+  if (st->mem_used <= TICK_BYTES / TICK && st->budget >= TICK) {
+    st->period = TICK;
+    st->mem_mark = 2 * (TICK_BYTES / TICK);
+    lua_sethook(st->L, on_count, LUA_MASKCOUNT, TICK);
+  } else {
+    set_period(st->L, st, period_now(st));
+  }
 }
 
 /* A limit stopped the script: errors must propagate to the host. (A
@@ -545,6 +609,59 @@ static int l_rep(lua_State *L) {
   return st->rep(L);
 }
 
+/*
+ * string.upper, lower, reverse and format, and utf8.len, loop over every
+ * byte in C at 1.5-5 ns a byte, about an instruction's time each (the
+ * VM's own work on strings, `..` and `<`, is memcpy's and memcmp's speed
+ * and left to the hook's period): utf8.len of a 16 MB string took 270 ms
+ * in one instruction, and a loop of them ran for a minute past the
+ * deadline. A step per byte of the strings they read, charged before the
+ * work. Upvalue 1 is the stock function, called in this frame (its
+ * argument errors name the function as before).
+ */
+static int l_per_byte(lua_State *L) {
+  int i, top = lua_gettop(L);
+  size_t n = 0, len;
+  for (i = 1; i <= top; i++)
+    if (lua_type(L, i) == LUA_TSTRING) {
+      lua_tolstring(L, i, &len);
+      n += len;
+    }
+  charge(L, n);
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
+/* utf8.len(s [, i [, j]]): a step per byte from i to j (a loop that asks
+   the length of each prefix pays for what it reads, not for all of s). */
+static int l_utf8_len(lua_State *L) {
+  size_t len, n;
+  lua_Integer i, j;
+  int ok = 1, okj = 1;
+  luaL_checklstring(L, 1, &len);
+  i = lua_isnoneornil(L, 2) ? 1 : lua_tointegerx(L, 2, &ok);
+  j = lua_isnoneornil(L, 3) ? -1 : lua_tointegerx(L, 3, &okj);
+  n = len; /* (a bad i or j: the stock function raises) */
+  if (ok && okj) {
+    /* positions as the stock function reads them, 1..len */
+    i = i >= 0 ? i : (lua_Integer)len + i + 1;
+    j = j >= 0 ? j : (lua_Integer)len + j + 1;
+    if (i < 1)
+      i = 1;
+    if (j > (lua_Integer)len)
+      j = (lua_Integer)len;
+    n = j >= i ? (size_t)(j - i + 1) : 0;
+  }
+  charge(L, n);
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
+/* Replace t.name (t at index -1) by `meter` over the stock function. */
+static void meter_fn(lua_State *L, const char *name, lua_CFunction meter) {
+  lua_getfield(L, -1, name);
+  lua_pushcclosure(L, meter, 1);
+  lua_setfield(L, -2, name);
+}
+
 /* table.move(a1, f, e, t [, a2]): e - f + 1 elements moved. */
 static int l_move(lua_State *L) {
   lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
@@ -772,6 +889,13 @@ static void meter_libs(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_rep);
   lua_setfield(L, -2, "rep");
+  meter_fn(L, "upper", l_per_byte);
+  meter_fn(L, "lower", l_per_byte);
+  meter_fn(L, "reverse", l_per_byte);
+  meter_fn(L, "format", l_per_byte);
+  lua_pop(L, 1);
+  lua_getglobal(L, LUA_UTF8LIBNAME);
+  meter_fn(L, "len", l_utf8_len);
   lua_getglobal(L, LUA_TABLIBNAME);
   lua_getfield(L, -1, "move");
   st->move = lua_tocfunction(L, -1);
@@ -1616,6 +1740,7 @@ static void inst_prepare(lua_plug *st, pk_plugin *p, pk__lane *l,
   st->p = p;
   st->lane = l;
   st->first = first;
+  st->mem_mark = SIZE_MAX; /* until arm sets a period */
 }
 
 /* Another state for the pool (inst_new). */

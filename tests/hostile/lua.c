@@ -4,7 +4,7 @@
  * exports (BUG 10), library work beyond the instruction count and the
  * deadline (BUG 14), nested calls and the outer call's limits (BUG 18);
  * then the later review's: script code run where the limits cannot reach
- * it (message handlers, ...).
+ * it (message handlers, ...), work in proportion to a long string.
  * Run as `test_hostile_lua TEST FIXTURES_DIR`.
  */
 #include "test.h"
@@ -404,5 +404,65 @@ PK_TEST(load_text_only) {
   PKT_CONTAINS(out.str.ptr, "attempt to load a binary chunk (mode is 't')");
   PKT_RC(host, pk_func_call(fn("dofile"), &in, 1, &out, 1), PK_OK);
   PKT_CONTAINS(out.str.ptr, "attempt to load a binary chunk (mode is 't')");
+  done();
+}
+
+/* ---- work in proportion to the data ------------------------------------- */
+
+/* One instruction on two equal 16 MB strings (`<`, `==`, rawequal, `..`,
+   string.sub) is a few milliseconds, and the hook read the clock every
+   10,000 instructions: a loop of them ran seconds past a deadline of 100
+   ms (minutes for upper, lower, reverse, utf8.len and %q). The
+   period shrinks as the heap grows, and the per-byte library functions
+   read the clock as they charge. */
+PK_TEST(long_strings_deadline) {
+  static const char *const ops[] = {"lt",     "eq",    "rawequal", "concat",
+                                    "sub",    "upper", "lower",    "reverse",
+                                    "format", "utf8_len"};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in = PK_I32(1 << 24), out, sum_in[2] = {PK_I32(1), PK_I32(2)};
+  size_t i;
+  o.call_timeout_ms = 100;
+  o.fuel = (uint64_t)1 << 60;
+  o.max_memory = (uint64_t)1 << 28; /* the last call's strings linger */
+  PKT_RC(host, open_with("long_ops.lua", &o), PK_OK);
+  for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    int64_t t0 = pkt_now_ms(), ms;
+    PKT_RC(host, pk_func_call(fn(ops[i]), &in, 1, &out, 1), PK_ETIMEOUT);
+    PKT_CONTAINS(pk_host_errmsg(host), "deadline of 100 ms exceeded");
+    ms = pkt_now_ms() - t0;
+    if (ms >= 1500)
+      pkt_fail(__FILE__, __LINE__, "%s: %lld ms for a deadline of 100 ms",
+               ops[i], (long long)ms);
+  }
+  PKT_RC(host, pk_func_call(fn("sum"), sum_in, 2, &out, 1), PK_OK);
+  PKT_EQ_INT(out.i32, 3);
+  done();
+}
+
+/* The library functions that loop over every byte in C (1.5-5 ns each)
+   ran as one instruction each: a budget of 100000 instructions let
+   a loop of utf8.len on a 256 KB string run for 20 s. A step per byte read; the
+   functions still answer as the stock ones. */
+PK_TEST(long_strings_budget) {
+  static const char *const ops[] = {"utf8_len", "upper", "lower", "reverse",
+                                    "format"};
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in, out;
+  size_t i;
+  o.config = small_budget;
+  PKT_RC(host, open_with("long_ops.lua", &o), PK_OK);
+  for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    int64_t t0 = pkt_now_ms();
+    in = PK_I32(1 << 18);
+    expect_budget(ops[i], &in, 1);
+    if (pkt_now_ms() - t0 >= 1000)
+      pkt_fail(__FILE__, __LINE__, "%s: %lld ms for a budget of 100000",
+               ops[i], (long long)(pkt_now_ms() - t0));
+  }
+  PKT_RC(host, pk_func_call(fn("metered"), NULL, 0, &out, 1), PK_OK);
+  PKT_STRN_EQ(out.str.ptr, out.str.len,
+              "5 3 2 AB ab cba 7-x bad argument #1 to 'string.upper' "
+              "(string expected, got no value)");
   done();
 }
