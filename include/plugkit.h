@@ -137,6 +137,12 @@ PK_API void pk_host_destroy(pk_host *host);
  * Borrowed: valid until this thread's next call into the library with
  * this host or its plugins. Never NULL ("" when nothing failed yet on this
  * thread). A thread keeps the messages of the 8 hosts it used last.
+ * One line, whatever a plugin says: text a plugin supplies (its error
+ * message, fail message, ERROR frame, names) is copied with each ASCII
+ * control character written as an escape ("a\nb" for a newline, "\t",
+ * "\r", "\x1b" for the others), so a plugin cannot add lines or
+ * terminal sequences to a log the host writes the message to. Bytes from
+ * 0x80 up (UTF-8) are kept. At most 1023 bytes (longer ones are cut).
  */
 PK_API const char *pk_host_errmsg(const pk_host *host);
 

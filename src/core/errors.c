@@ -2,6 +2,7 @@
 #include "core.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define PK__STR2(x) #x
 #define PK__STR(x) PK__STR2(x)
@@ -60,26 +61,67 @@ static const char *const backend_names[] = {
 
 const char *const *pk_backends(void) { return backend_names; }
 
+/*
+ * Copy the NUL-terminated `src` into `dst` (`cap` bytes, cut short to
+ * fit, never inside an escape) as one line: each ASCII control character
+ * becomes a visible escape ("\n", "\t", "\r", "\x1b"). Messages carry
+ * a plugin's own text (a Lua error, a native plugin's fail, wasm's
+ * plugkit.fail, a process plugin's ERROR frame, a name it chose): with
+ * error("a\nb") it put lines of its own, or terminal sequences, into
+ * the host's log. Text without control characters, which is all the
+ * host formats itself, is copied unchanged.
+ */
+static void copy_line(char *dst, size_t cap, const char *src) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  for (; *src != '\0'; src++) {
+    unsigned char c = (unsigned char)*src;
+    char esc[5];
+    size_t k = 0;
+    if (c >= 0x20 && c != 0x7f) {
+      esc[k++] = (char)c;
+    } else {
+      esc[k++] = '\\';
+      if (c == '\n' || c == '\t' || c == '\r') {
+        esc[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+      } else {
+        esc[k++] = 'x';
+        esc[k++] = hex[c >> 4];
+        esc[k++] = hex[c & 15];
+      }
+    }
+    if (k >= cap - n)
+      break;
+    memcpy(dst + n, esc, k);
+    n += k;
+  }
+  dst[n] = '\0';
+}
+
+/* The message is formatted in full, then copied as one line (copy_line):
+   once, here, for every backend and every way plugin text comes in. */
 int pk__verr(pk_host *h, int code, const char *path, const char *phase,
              const char *fmt, va_list ap) {
   static char lost[PK__ERRMSG_MAX]; /* out of memory for a thread's own */
-  char *buf;
-  size_t n = 0, cap = PK__ERRMSG_MAX;
+  char *buf, text[PK__ERRMSG_MAX];
+  size_t n = 0, cap = sizeof text;
   int k;
   if (h == NULL)
     return code;
   if ((buf = pk__thread_errmsg(h)) == NULL)
     buf = lost;
+  text[0] = '\0';
   if (path != NULL) {
-    k = snprintf(buf, cap, "%s: ", path);
+    k = snprintf(text, cap, "%s: ", path);
     n = k > 0 ? (size_t)k : 0;
   }
   if (phase != NULL && n < cap) {
-    k = snprintf(buf + n, cap - n, "%s: ", phase);
+    k = snprintf(text + n, cap - n, "%s: ", phase);
     n += k > 0 ? (size_t)k : 0;
   }
   if (n < cap)
-    vsnprintf(buf + n, cap - n, fmt, ap);
+    vsnprintf(text + n, cap - n, fmt, ap);
+  copy_line(buf, PK__ERRMSG_MAX, text);
   return code;
 }
 

@@ -276,3 +276,30 @@ PK_TEST(source_failed_compiles_leak_nothing) {
     pkt_fail(__FILE__, __LINE__, "heap in use grew by %zu bytes over 300 "
              "failed compiles", after.uordblks - before.uordblks);
 }
+
+/* ---- plugin text in host messages ---------------------------------------- */
+
+/* A native plugin's fail message is copied into pk_host_errmsg: a newline
+   in it (here from the config key the fixture names) made a two-line
+   message, a log line the plugin wrote for the host. Control characters
+   are escapes now; the host's own part of the message is unchanged. */
+PK_TEST(fail_message_one_line) {
+  char want[1200];
+  pk_host *h = test_host();
+  pk_plugin *p = NULL;
+  pk_func *f = NULL;
+  pk_val in, out;
+  PKT_RC(h, pk_plugin_open(h, PKH_CONFORMANCE, NULL, &p), PK_OK);
+  PKT_RC(h, pk_plugin_func(p, "config", NULL, &f), PK_OK);
+  in.type = PK_T_STR;
+  in.str.ptr = "a\nINFO forged\r\t\033[2J\177";
+  in.str.len = strlen(in.str.ptr);
+  PKT_RC(h, pk_func_call(f, &in, 1, &out, 1), PK_EPLUGIN);
+  snprintf(want, sizeof want,
+           "%s: call 'config': no config key "
+           "'a\\nINFO forged\\r\\t\\x1b[2J\\x7f'",
+           PKH_CONFORMANCE);
+  PKT_STR_EQ(pk_host_errmsg(h), want);
+  pk_plugin_close(p);
+  pk_host_destroy(h);
+}

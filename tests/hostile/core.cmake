@@ -45,7 +45,10 @@ add_executable(test_hostile_core ${CMAKE_CURRENT_SOURCE_DIR}/core.c)
 target_link_libraries(test_hostile_core PRIVATE pk_test_harness pk_warnings)
 target_compile_definitions(test_hostile_core PRIVATE _POSIX_C_SOURCE=200809L)
 add_dependencies(test_hostile_core pkh_exports_cap pkh_exports_over
-  pkh_exports_dup pkh_log_level)
+  pkh_exports_dup pkh_log_level fx_conformance)
+# The native conformance fixture, whose config export fails with the key.
+target_compile_definitions(test_hostile_core PRIVATE
+  PKH_CONFORMANCE="$<TARGET_FILE:fx_conformance>")
 if(TARGET pkh_core_elfs)
   add_dependencies(test_hostile_core pkh_core_elfs)
 endif()

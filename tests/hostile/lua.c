@@ -466,3 +466,23 @@ PK_TEST(long_strings_budget) {
               "(string expected, got no value)");
   done();
 }
+
+/* ---- the script's text in the host's message ---------------------------- */
+
+/* error("a\nb") made a two-line pk_host_errmsg: the script wrote lines of
+   its own (or terminal sequences) into the host's log. Control characters
+   are escapes (src/core/errors.c, for every backend). */
+PK_TEST(error_message_one_line) {
+  char want[1200];
+  pk_val in, out;
+  PKT_RC(host, open_with("lines.lua", NULL), PK_OK);
+  in.type = PK_T_STR;
+  in.str.ptr = "a\nERROR forged\r\t\033[2J\177";
+  in.str.len = strlen(in.str.ptr);
+  PKT_RC(host, pk_func_call(fn("err"), &in, 1, &out, 1), PK_EPLUGIN);
+  snprintf(want, sizeof want,
+           "%s: call 'err': a\\nERROR forged\\r\\t\\x1b[2J\\x7f",
+           fx("lines.lua"));
+  PKT_STR_EQ(pk_host_errmsg(host), want);
+  done();
+}
