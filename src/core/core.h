@@ -510,6 +510,12 @@ int pk__verr(pk_host *h, int code, const char *path, const char *phase,
              const char *fmt, va_list ap);
 /* Same, for a plugin: uses its path and current phase. */
 int pk__perr(pk_plugin *p, int code, const char *fmt, ...) PK__FMT(3, 4);
+/* pk__perr with a plugin's own text (len bytes, not NUL-terminated) as
+   the message: every backend's way to report it. At most PK__ERRMSG_MAX
+   bytes of it are read, all the message keeps: a length past INT_MAX
+   would be a negative precision for "%.*s" (vsnprintf then reads to a
+   NUL, past the text), and vsnprintf walks all of its %s, kept or not. */
+int pk__perr_text(pk_plugin *p, int code, const char *msg, size_t len);
 
 /* The most exports a plugin may declare (documented in plugkit.h, at
    pk_plugin_info.nexports). Far above any real plugin, low enough that

@@ -151,3 +151,11 @@ int pk__perr(pk_plugin *p, int code, const char *fmt, ...) {
   va_end(ap);
   return code;
 }
+
+int pk__perr_text(pk_plugin *p, int code, const char *msg, size_t len) {
+  if (msg == NULL)
+    len = 0;
+  if (len > PK__ERRMSG_MAX)
+    len = PK__ERRMSG_MAX;
+  return pk__perr(p, code, "%.*s", (int)len, msg != NULL ? msg : "");
+}

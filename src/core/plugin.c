@@ -1572,7 +1572,7 @@ static void api_fail(pk_ctx *c, const char *msg, size_t len) {
   if (l->ctx.status == PK_ENOMEM)
     return; /* keep the root cause */
   l->ctx.status = PK_EPLUGIN;
-  pk__perr(l->plugin, PK_EPLUGIN, "%.*s", (int)len, msg ? msg : "");
+  pk__perr_text(l->plugin, PK_EPLUGIN, msg, len);
 }
 
 void pk__plugin_log(pk_plugin *p, int level, const char *msg, size_t len) {

@@ -792,7 +792,7 @@ static int handshake(pk_plugin *p, proc_state *st, int first) {
          the cause alone (plugkit-runner strips its inner prefix). */
       if (code == PK_EINIT && first)
         p->phase = "init";
-      pk__perr(p, code, "%.*s", (int)n, m ? (const char *)m : "");
+      pk__perr_text(p, code, (const char *)m, n);
       st->refused = 1; /* it exits by itself */
       return code;
     }
@@ -1149,7 +1149,7 @@ static int proc_invoke(pk__lane *l, pk_func *f, const pk_val *args,
       pk__rd_init(&r, body + 1, len - 1);
       rc = error_code(st, (int32_t)pk__rd_u32(&r));
       m = pk__rd_bytes(&r, &n);
-      pk__perr(p, rc, "%.*s", (int)n, m ? (const char *)m : "");
+      pk__perr_text(p, rc, (const char *)m, n);
       break;
     } else if (body[0] == PK__F_LOG) {
       if ((rc = on_log(p, st, body, len)) < 0)

@@ -20,13 +20,9 @@ static int guest_fail(pk__wstate *st, const char *msg, size_t len) {
   if (st->lane->ctx.status != 0)
     return 0; /* keep the first cause (an oom) */
   st->lane->ctx.status = PK_EPLUGIN;
-  /* No more than the message buffer holds: a length of 2 GiB or more
-     would be a negative precision as an int (vsnprintf would then read
-     to a NUL, past guest memory), and vsnprintf walks every byte of its
-     %s, kept or not (seconds for a long one, in one import call). */
-  if (len > PK__ERRMSG_MAX)
-    len = PK__ERRMSG_MAX;
-  pk__perr(st->p, PK_EPLUGIN, "%.*s", (int)len, msg);
+  /* (A length of 2 GiB or more read on past guest memory before
+     pk__perr_text bounded it.) */
+  pk__perr_text(st->p, PK_EPLUGIN, msg, len);
   return 0;
 }
 
