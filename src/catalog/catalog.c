@@ -362,7 +362,6 @@ static void watch_manifest(pk_host *h, const char *path, int sigs,
   pk__manifest *m = NULL;
   pk__os_stat st;
   char dir[4096], sigpath[4096];
-  const char *slash = strrchr(path, '/');
   int root = -1, fd, rc;
   memset(&st, 0, sizeof st);
   if (sigs && (size_t)snprintf(sigpath, sizeof sigpath, "%s.minisig", path) <
@@ -378,16 +377,8 @@ static void watch_manifest(pk_host *h, const char *path, int sigs,
     pk__free(h, buf);
     return;
   }
-  if (slash == NULL)
-    memcpy(dir, ".", 2);
-  else if (slash == path)
-    memcpy(dir, "/", 2);
-  else if ((size_t)(slash - path) < sizeof dir) {
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-  } else
-    dir[0] = '\0';
-  if (dir[0] == '\0' || pk__os_dir_open(dir, &root) < 0)
+  if (pk__manifest_folder(path, dir, sizeof dir) < 0 ||
+      pk__os_dir_open(dir, &root) < 0)
     root = -1;
   for (i = 0; i < m->nart; i++) {
     const pk__artifact *a = &m->art[i];

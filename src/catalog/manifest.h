@@ -153,6 +153,10 @@ int pk__manifest_check_abi(pk_host *h, const pk__manifest *m,
 int pk__manifest_pick(pk_host *h, const pk__manifest *m, const char *backend,
                       int policy, const pk__artifact **out);
 
+/* The folder of the manifest at mpath into dir: "." for a bare name, "/"
+   at the root. 0, or -1 when it does not fit in cap. */
+int pk__manifest_folder(const char *mpath, char *dir, size_t cap);
+
 /* Join the manifest's folder (from its path) and a's path into buf.
    PK_OK or PK_ELIMIT (too long, message set). */
 int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,

@@ -82,6 +82,20 @@ int pk__manifest_pick(pk_host *h, const pk__manifest *m, const char *backend,
                  backend ? "' asked for" : "", offered);
 }
 
+int pk__manifest_folder(const char *mpath, char *dir, size_t cap) {
+  const char *slash = strrchr(mpath, '/');
+  size_t n = slash == NULL ? 0 : (size_t)(slash - mpath);
+  if (slash == NULL || n == 0) {
+    memcpy(dir, slash == NULL ? "." : "/", 2);
+    return 0;
+  }
+  if (n >= cap)
+    return -1;
+  memcpy(dir, mpath, n);
+  dir[n] = '\0';
+  return 0;
+}
+
 int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,
                       const pk__artifact *a, char *buf, size_t cap) {
   const char *slash = strrchr(mpath, '/');
@@ -101,18 +115,10 @@ int pk__artifact_path(pk_host *h, const pk__manifest *m, const char *mpath,
 static int open_artifact(pk_host *h, const char *mpath, const pk__artifact *a,
                          const char *file, int *out_fd, uint64_t *out_size) {
   char dir[4096];
-  const char *slash = strrchr(mpath, '/');
   pk__os_stat st;
   int root, fd;
 
-  if (slash == NULL)
-    memcpy(dir, ".", 2);
-  else if (slash == mpath)
-    memcpy(dir, "/", 2);
-  else if ((size_t)(slash - mpath) < sizeof dir) {
-    memcpy(dir, mpath, (size_t)(slash - mpath));
-    dir[slash - mpath] = '\0';
-  } else
+  if (pk__manifest_folder(mpath, dir, sizeof dir) < 0)
     return pk__err(h, PK_ELIMIT, mpath, "hash", "path too long");
   if (pk__os_dir_open(dir, &root) < 0)
     return pk__err(h, PK_EIO, mpath, "hash",
