@@ -96,14 +96,27 @@ static int imp_vformat(void *ud, pkw_instance *inst, const uint64_t *args,
   uint8_t *dst;
   int64_t n = -1;
   int rc;
+  size_t keep;
   if (cap > 0 && pk__wasm_mem(inst, A32(2), cap) == NULL)
     return pk__wasm_fail(st, PK_ETRAP,
                          "vformat: output buffer outside guest memory");
-  if (cap > sizeof small && (text = pk__alloc(h, cap)) == NULL)
-    return pk__wasm_fail(st, PK_ENOMEM,
-                         "vformat: out of memory for a %u-byte text", cap);
-  rc = pk__wasm_format(st, inst, "vformat", A32(0), A32(1), text,
-                       cap > 0 ? cap - 1 : 0, &n);
+  /* Into `small` first, which counts the whole text (n) whatever it
+     keeps. Only a longer text, where the guest has room for more, is
+     formatted again (no guest code runs between: the same text), into a
+     block of what is kept: a host block of the guest's cap, which may be
+     as large as its memory, for every call, doubled its footprint. */
+  rc = pk__wasm_format(st, inst, "vformat", A32(0), A32(1), small,
+                       cap == 0 ? 0 : cap <= sizeof small ? cap - 1
+                                                          : sizeof small - 1,
+                       &n);
+  if (rc == 0 && n >= (int64_t)sizeof small && cap > sizeof small) {
+    keep = n < cap ? (size_t)n + 1 : cap;
+    if ((text = pk__alloc(h, keep)) == NULL)
+      return pk__wasm_fail(st, PK_ENOMEM,
+                           "vformat: out of memory for a %zu-byte text", keep);
+    rc = pk__wasm_format(st, inst, "vformat", A32(0), A32(1), text, keep - 1,
+                         &n);
+  }
   if (rc == 0 && cap > 0) {
     dst = pk__wasm_mem(inst, A32(2), cap);
     memcpy(dst, text, n < 0 ? 1 : (size_t)(n < cap ? n + 1 : cap));

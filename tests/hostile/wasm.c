@@ -268,6 +268,33 @@ PK_TEST(log_message_cut) {
   done();
 }
 
+/* vformat into a 64 MiB buffer: the host allocates what the text needs,
+   not the guest's cap (it allocated 64 MiB per call); a text longer
+   than the first pass keeps is whole and NUL-terminated. */
+PK_TEST(vformat_allocates_the_text_not_the_cap) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val in, out;
+  size_t b0;
+  ho.alloc = pkt_alloc;
+  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
+  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
+  PKT_RC(host, pk_plugin_open(host, wasm("vformat_cap"), &o, &plug), PK_OK);
+  b0 = pkt_bytes;
+  PKT_RC(host, call("short", NULL, 0, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 2);
+  PKT_RC(host, call("long", NULL, 0, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 1000);
+  PKT_ASSERT(pkt_bytes - b0 < (size_t)1 << 20);
+  in = PK_I32(999);
+  PKT_RC(host, call("at", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 'x');
+  in = PK_I32(1000);
+  PKT_RC(host, call("at", &in, 1, &out), PK_OK);
+  PKT_EQ_INT(out.i32, 0);
+  done();
+}
+
 /* ---- BUG 5, 6, 7: every guest entry under the limits ---------------- */
 
 PK_TEST(start_loop_out_of_fuel) {

@@ -13,7 +13,7 @@ file(MAKE_DIRECTORY ${_hwo})
 foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
         realloc_loop nested_limits late_interrupt nested_swallow arg_loop log_grow
         vformat_slow wasi_fifo wasi_write fail_long
-        random_big path_long log_big)
+        random_big path_long log_big vformat_cap)
   pk_wat_module(hostile_wasm_fx_${case} ${_hwo}/${case}.wasm ${_hw}/${case}.wat)
 endforeach()
 add_executable(test_hostile_wasm ${CMAKE_CURRENT_SOURCE_DIR}/wasm.c)
@@ -35,7 +35,7 @@ if(PK_HOSTILE_SYSTEM_CC)
   foreach(case guest_ptr start_loop unwind_loop post_loop post_loop_close
           realloc_loop nested_limits late_interrupt nested_swallow arg_loop
           log_grow vformat_slow wasi_fifo wasi_write fail_long
-          random_big path_long log_big)
+          random_big path_long log_big vformat_cap)
     add_custom_command(OUTPUT ${_hwc}/${case}.stamp
       COMMAND ${CMAKE_COMMAND} -E make_directory ${_hwc}
       COMMAND ${CMAKE_COMMAND} -E env XDG_CACHE_HOME=${_hwc}
