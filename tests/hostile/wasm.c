@@ -239,6 +239,18 @@ PK_TEST(log_message_survives_sink_callback) {
   done();
 }
 
+/* Open fixture `name` on a host with the counting allocator (pkt_bytes)
+   and log sink `log`, on the tier the test runs on. */
+static void open_counted(const char *name, pk_log_fn log) {
+  pk_host_opts ho = PK_HOST_OPTS_INIT;
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  ho.alloc = pkt_alloc;
+  ho.log = log;
+  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
+  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
+  PKT_RC(host, pk_plugin_open(host, wasm(name), &o, &plug), PK_OK);
+}
+
 /* A sink that keeps the length of the longest message it got. */
 static size_t sink_longest;
 static void longest(void *ud, int level, const char *plugin, const char *msg,
@@ -252,15 +264,9 @@ static void longest(void *ud, int level, const char *plugin, const char *msg,
    host copies no more than that (it copied all 64 MiB to its heap and
    handed the sink all of it). */
 PK_TEST(log_message_cut) {
-  pk_host_opts ho = PK_HOST_OPTS_INIT;
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_val out;
   size_t b0;
-  ho.alloc = pkt_alloc;
-  ho.log = longest;
-  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
-  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
-  PKT_RC(host, pk_plugin_open(host, wasm("log_big"), &o, &plug), PK_OK);
+  open_counted("log_big", longest);
   b0 = pkt_bytes;
   PKT_RC(host, call("go", NULL, 0, &out), PK_OK);
   PKT_EQ_INT(sink_longest, 65536);
@@ -272,14 +278,9 @@ PK_TEST(log_message_cut) {
    not the guest's cap (it allocated 64 MiB per call); a text longer
    than the first pass keeps is whole and NUL-terminated. */
 PK_TEST(vformat_allocates_the_text_not_the_cap) {
-  pk_host_opts ho = PK_HOST_OPTS_INIT;
-  pk_open_opts o = PK_OPEN_OPTS_INIT;
   pk_val in, out;
   size_t b0;
-  ho.alloc = pkt_alloc;
-  o.tier = pkt_argc > 1 ? pkt_arg(1) : NULL;
-  PKT_RC(NULL, pk_host_create(&ho, &host), PK_OK);
-  PKT_RC(host, pk_plugin_open(host, wasm("vformat_cap"), &o, &plug), PK_OK);
+  open_counted("vformat_cap", NULL);
   b0 = pkt_bytes;
   PKT_RC(host, call("short", NULL, 0, &out), PK_OK);
   PKT_EQ_INT(out.i32, 2);
