@@ -188,6 +188,9 @@ struct pk_func {
    * and only pay for testing one.
    */
   uint8_t solo_on;
+  /* f's tail is tail_thunk (a thunk, no backend tail): pk_func_call makes
+     the call itself (call_direct), not through the tail. Set by open. */
+  uint8_t direct;
   struct pk__solo {
     unsigned tid; /* PK__SOLO_FREE: free */
     pk__lane *l;

@@ -600,6 +600,7 @@ static int plugin_open(pk_host *h, const char *path, const pk_open_opts *opts,
   for (i = 0; i < p->nfuncs; i++) {
     if (p->funcs[i].tail == tail_dispatch) /* the backend has none */
       p->funcs[i].tail = p->funcs[i].thunk != NULL ? tail_thunk : tail_invoke;
+    p->funcs[i].direct = p->funcs[i].tail == tail_thunk;
     p->funcs[i].solo_on = p->backend->fast != NULL && i < PK__SOLO_FUNCS;
   }
   p->phase = NULL;
@@ -1465,6 +1466,30 @@ static int tail_invoke(pk_func *f, const pk_val *args, pk__lane *l,
   return rc;
 }
 
+/* call_fast for a function whose tail is tail_thunk (pk_func.direct):
+   the same steps, and the call itself, with the lane already where the
+   thunk and the end of the call want it. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline int call_direct(pk_func *f, const pk_val *args,
+                              pk_val *results) {
+  pk__lane *l = pk__lane_of(f, pk__tls_tid);
+  unsigned sl;
+  int rc;
+  if (PK__UNLIKELY((l->busy | (unsigned)__atomic_load_n(&l->arena.dirty,
+                                                       __ATOMIC_RELAXED)) !=
+                   0))
+    return call_rare(f, l, args, results);
+  if (PK__UNLIKELY((sl = lane_enter(l, 0)) != 0))
+    return call_diverted(sl, f, l, 0, args, results);
+  l->cur = f;
+  l->ctx.status = 0;
+  rc = f->thunk(&l->ctx, args, results);
+  pk__lane_leave(l);
+  return rc;
+}
+
 /* The call, once checked: the thread's lane from f's solo slots (else
    the lane table), one test of the lane, a store marking it busy, one
    flag test, a tail call of f's tail, which ends the call. The rare
@@ -1475,9 +1500,12 @@ _Static_assert(PK__SOLO == 4, "call_fast tests each solo slot by hand");
 __attribute__((always_inline))
 #endif
 static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
-  unsigned tid = pk__tls_tid, sl;
+  unsigned tid, sl;
   pk__lane *l;
   void *fast = NULL;
+  if (PK__LIKELY(f->direct))
+    return call_direct(f, args, results);
+  tid = pk__tls_tid;
   if (!f->solo_on) {
     l = pk__lane_of(f, tid);
   } else if (__atomic_load_n(&f->solo[0].tid, __ATOMIC_RELAXED) == tid) {
@@ -1508,6 +1536,21 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
   return f->tail(f, args, l, results, fast);
 }
 
+/* A call with a NULL args or results (legal where the count is 0), or
+   bad counts: the full checks, off the hot path. */
+PK__NOINLINE static int call_unusual(pk_func *f, const pk_val *args,
+                                     size_t nargs, pk_val *results,
+                                     size_t nresults) {
+  size_t i;
+  if (nargs != f->sig.nparams || nresults < f->sig.nresults ||
+      (nargs > 0 && args == NULL) || (f->sig.nresults > 0 && results == NULL))
+    return bad_call(f, args, nargs, results, nresults);
+  for (i = 0; i < nargs; i++)
+    if (args[i].type != f->sig.params[i])
+      return bad_call(f, args, nargs, results, nresults);
+  return call_fast(f, args, results);
+}
+
 /*
  * The hot path: checks, the thread's lane (call_fast), one test of it, a
  * store marking it busy, one flag test, the call, a store ending it. No
@@ -1515,7 +1558,11 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
  * against another thread's "slow, then busy" is kept by
  * pk__os_membarrier on that thread's side (lane_revoke). Nesting state
  * is the host function path's business (pk__hostfn_call), everything
- * rare call_slow's.
+ * rare call_slow's. Each taken branch costs the native path about as
+ * much as a few instructions, so the common case falls through: a NULL
+ * args or results pointer (legal only with a count of 0) leaves through
+ * call_unusual, and a native call runs inline (call_direct), where a jump
+ * to f's tail and its call of the thunk would take two more.
  */
 int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
                  pk_val *results, size_t nresults) {
@@ -1524,9 +1571,8 @@ int pk_func_call(pk_func *f, const pk_val *args, size_t nargs,
   if (PK__UNLIKELY(f == NULL))
     return PK_EINVAL;
   if (PK__UNLIKELY(nargs != f->sig.nparams || nresults < f->sig.nresults ||
-                   (nargs > 0 && args == NULL) ||
-                   (f->sig.nresults > 0 && results == NULL)))
-    return bad_call(f, args, nargs, results, nresults);
+                   args == NULL || results == NULL))
+    return call_unusual(f, args, nargs, results, nresults);
   for (i = 0; i < nargs; i++)
     if (PK__UNLIKELY(args[i].type != f->sig.params[i]))
       return bad_call(f, args, nargs, results, nresults);
