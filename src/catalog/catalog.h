@@ -26,7 +26,9 @@ enum {
 typedef struct pk__cat_rec {
   char *rel; /* path beneath the scanned folder: "x.so", "sub/x.so" */
   int folder;
-  uint64_t size, mtime, ino; /* the key */
+  /* The key. ctime too: its owner can restore a rewritten file's size
+     and mtime, but any change sets its ctime to the clock. */
+  uint64_t size, mtime, ctime, ino;
   int kind, status, error;
   uint32_t abi_major, abi_minor;
   char *name, *version, *backends, *grants, *deps, *reason;

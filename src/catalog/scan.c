@@ -5,14 +5,15 @@
  * plugin), every file is classified: a manifest, a bundle, a file some
  * backend reads (then opened describe_only: read from the file, or run in
  * a budgeted sandbox), or nothing of ours. What was learnt is kept in the
- * folder's .plugkit-cache, keyed by each file's name, size, mtime and
- * inode, plus each subfolder's mtime (a folder's mtime changes when a
- * file is added, removed or renamed in it), and for a manifest or bundle
- * what its verdict also rests on (pk__cat_watch: the trust policy and
- * keys, a manifest's artifacts and signature file): a rescan that finds
- * every key unchanged stats the files, reads the manifests and runs or
- * hashes nothing. The cache is input like any
- * other file: parsed strictly, ignored whole at the first fault (then
+ * folder's .plugkit-cache, keyed by each file's name, size, mtime, ctime
+ * and inode, plus each subfolder's mtime, ctime and inode (a folder's
+ * mtime changes when a file is added, removed or renamed in it; a ctime
+ * changes with any change, and no one can set it back), and for a
+ * manifest or bundle what its verdict also rests on (pk__cat_watch: the
+ * trust policy and keys, a manifest's artifacts and signature file): a
+ * rescan that finds every key unchanged stats the files, reads the
+ * manifests and runs or hashes nothing. The cache is input like any other
+ * file: parsed strictly, ignored whole at the first fault (then
  * rewritten), and what it says is only ever metadata, never a reason to
  * run or trust anything.
  */
@@ -23,8 +24,9 @@
 #include <string.h>
 
 #define CACHE_NAME ".plugkit-cache"
-/* 2: deps joined with "; "; 3: a manifest's and bundle's watch */
-#define CACHE_MAGIC "plugkit-cache 3"
+/* 2: deps joined with "; "; 3: a manifest's and bundle's watch; 4: ctime
+   in the key */
+#define CACHE_MAGIC "plugkit-cache 4"
 /* A cache larger than this is not read (ignored, then rewritten). */
 #define CACHE_MAX ((size_t)32 << 20)
 /* The most files one scan lists per folder, and folders per root: a
@@ -134,6 +136,8 @@ static int put_rec(pk__cat_buf *b, const pk__cat_rec *r) {
     rc |= pk__cat_buf_put(b, "\t", 1);
     rc |= put_u64(b, r->mtime);
     rc |= pk__cat_buf_put(b, "\t", 1);
+    rc |= put_u64(b, r->ctime);
+    rc |= pk__cat_buf_put(b, "\t", 1);
     rc |= put_u64(b, r->ino);
     rc |= pk__cat_buf_put(b, "\n", 1);
     return rc ? PK_ENOMEM : PK_OK;
@@ -144,6 +148,8 @@ static int put_rec(pk__cat_buf *b, const pk__cat_rec *r) {
   rc |= put_u64(b, r->size);
   rc |= pk__cat_buf_put(b, "\t", 1);
   rc |= put_u64(b, r->mtime);
+  rc |= pk__cat_buf_put(b, "\t", 1);
+  rc |= put_u64(b, r->ctime);
   rc |= pk__cat_buf_put(b, "\t", 1);
   rc |= put_u64(b, r->ino);
   rc |= pk__cat_buf_put(b, "\t", 1);
@@ -255,42 +261,44 @@ static int good_rel(const char *rel) {
 
 /* Parse one record line; PK_OK or PK_EFORMAT. */
 static int parse_rec(pk_host *h, const char *s, size_t n, pk__cat_rec *r) {
-  const char *f[18];
-  size_t fl[18], k = split(s, n, f, fl, 17), i;
-  uint64_t v[8];
+  const char *f[19];
+  size_t fl[19], k = split(s, n, f, fl, 18), i;
+  uint64_t v[9];
   char *str[7];
   memset(r, 0, sizeof *r);
-  if (k == 4 && fl[0] == 1 && f[0][0] == 'D') {
-    if (get_u64(f[2], fl[2], &r->mtime) || get_u64(f[3], fl[3], &r->ino))
+  if (k == 5 && fl[0] == 1 && f[0][0] == 'D') {
+    if (get_u64(f[2], fl[2], &r->mtime) || get_u64(f[3], fl[3], &r->ctime) ||
+        get_u64(f[4], fl[4], &r->ino))
       return PK_EFORMAT;
     if ((r->rel = get_field(h, f[1], fl[1])) == NULL || !good_rel(r->rel))
       return PK_EFORMAT;
     r->folder = 1;
     return PK_OK;
   }
-  if (k != 17 || fl[0] != 1 || f[0][0] != 'F')
+  if (k != 18 || fl[0] != 1 || f[0][0] != 'F')
     return PK_EFORMAT;
-  for (i = 0; i < 8; i++)
+  for (i = 0; i < 9; i++)
     if (get_u64(f[2 + i], fl[2 + i], &v[i]) != 0)
       return PK_EFORMAT;
   r->size = v[0];
   r->mtime = v[1];
-  r->ino = v[2];
-  if (v[3] > PK__CAT_KIND_MAX || v[4] > PK_CATALOG_UNPROBED ||
-      v[5] > (uint64_t)-PK__ELAST || v[6] > UINT32_MAX || v[7] > UINT32_MAX)
+  r->ctime = v[2];
+  r->ino = v[3];
+  if (v[4] > PK__CAT_KIND_MAX || v[5] > PK_CATALOG_UNPROBED ||
+      v[6] > (uint64_t)-PK__ELAST || v[7] > UINT32_MAX || v[8] > UINT32_MAX)
     return PK_EFORMAT;
-  r->kind = (int)v[3];
-  r->status = (int)v[4];
-  r->error = -(int)v[5];
-  r->abi_major = (uint32_t)v[6];
-  r->abi_minor = (uint32_t)v[7];
+  r->kind = (int)v[4];
+  r->status = (int)v[5];
+  r->error = -(int)v[6];
+  r->abi_major = (uint32_t)v[7];
+  r->abi_minor = (uint32_t)v[8];
   if ((r->rel = get_field(h, f[1], fl[1])) == NULL || !good_rel(r->rel))
     return PK_EFORMAT;
   for (i = 0; i < 7; i++) {
-    if (fl[10 + i] < 1 || f[10 + i][0] != '-')
+    if (fl[11 + i] < 1 || f[11 + i][0] != '-')
       str[i] = NULL;
     else
-      str[i] = get_field(h, f[10 + i] + 1, fl[10 + i] - 1);
+      str[i] = get_field(h, f[11 + i] + 1, fl[11 + i] - 1);
     if (str[i] == NULL) {
       while (i-- > 0)
         pk__free(h, str[i]);
@@ -532,7 +540,8 @@ static int still_good(scan *s, const pk__cat_rec *old, const char *full,
                       const pk__os_stat *st) {
   char watch[65];
   if (old == NULL || old->folder || old->size != st->size ||
-      old->mtime != st->mtime_ns || old->ino != st->ino ||
+      old->mtime != st->mtime_ns || old->ctime != st->ctime_ns ||
+      old->ino != st->ino ||
       old->name == NULL ||
       (old->status == PK_CATALOG_UNPROBED && s->o->probe))
     return 0;
@@ -569,6 +578,7 @@ static int do_file(scan *s, const char *rel, const pk__os_stat *st) {
     goto oom;
   r.size = st->size;
   r.mtime = st->mtime_ns;
+  r.ctime = st->ctime_ns;
   r.ino = st->ino;
   if ((rc = classify(s, full, &r)) < 0) {
     pk__cat_rec_free(s->h, &r);
@@ -580,8 +590,9 @@ oom:
   return PK_ENOMEM;
 }
 
-/* A subfolder: when its mtime and inode match the cache, the files are
-   the cached ones (only their keys are checked); else it is listed. */
+/* A subfolder: when its mtime, ctime and inode match the cache, the
+   files are the cached ones (only their keys are checked); else it is
+   listed. */
 static int do_folder(scan *s, const char *rel, const pk__os_stat *st) {
   char full[4096], sub[4096];
   const pk__cat_rec *old = cache_find(&s->old, rel);
@@ -595,6 +606,7 @@ static int do_folder(scan *s, const char *rel, const pk__os_stat *st) {
     return PK_ENOMEM;
   r.folder = 1;
   r.mtime = st->mtime_ns;
+  r.ctime = st->ctime_ns;
   r.ino = st->ino;
   if ((rc = push_rec(s, &s->now, &r)) < 0) {
     pk__cat_rec_free(s->h, &r);
@@ -604,7 +616,7 @@ static int do_folder(scan *s, const char *rel, const pk__os_stat *st) {
       sizeof full)
     return PK_OK;
   if (old != NULL && old->folder && old->mtime == st->mtime_ns &&
-      old->ino == st->ino) {
+      old->ctime == st->ctime_ns && old->ino == st->ino) {
     /* The cached files of the folder: the records from "rel/" on that
        start with it, in order. */
     size_t k = strlen(rel), j;
