@@ -610,7 +610,8 @@ static int l_rep(lua_State *L) {
 }
 
 /*
- * string.upper, lower, reverse and format, and utf8.len, loop over every
+ * string.upper, lower, reverse and format, utf8.len, and tonumber on a
+ * string loop over every
  * byte in C at 1.5-5 ns a byte, about an instruction's time each (the
  * VM's own work on strings, `..` and `<`, is memcpy's and memcmp's speed
  * and left to the hook's period): utf8.len of a 16 MB string took 270 ms
@@ -631,15 +632,17 @@ static int l_per_byte(lua_State *L) {
   return lua_tocfunction(L, lua_upvalueindex(1))(L);
 }
 
-/* utf8.len(s [, i [, j]]): a step per byte from i to j (a loop that asks
-   the length of each prefix pays for what it reads, not for all of s). */
-static int l_utf8_len(lua_State *L) {
+/* A string function over the range i..j of s (arguments 2 and 3; j
+   defaults to -1, or with `j_is_i` to i): a step per byte of the range,
+   then the stock function (upvalue 1). A loop that asks about a short
+   range of a long string pays for what it reads, not for all of s. */
+static int range_call(lua_State *L, int j_is_i) {
   size_t len, n;
   lua_Integer i, j;
   int ok = 1, okj = 1;
   luaL_checklstring(L, 1, &len);
   i = lua_isnoneornil(L, 2) ? 1 : lua_tointegerx(L, 2, &ok);
-  j = lua_isnoneornil(L, 3) ? -1 : lua_tointegerx(L, 3, &okj);
+  j = lua_isnoneornil(L, 3) ? (j_is_i ? i : -1) : lua_tointegerx(L, 3, &okj);
   n = len; /* (a bad i or j: the stock function raises) */
   if (ok && okj) {
     /* positions as the stock function reads them, 1..len */
@@ -653,6 +656,41 @@ static int l_utf8_len(lua_State *L) {
   }
   charge(L, n);
   return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
+/* utf8.len(s [, i [, j]]): decodes i..j. */
+static int l_utf8_len(lua_State *L) { return range_call(L, 0); }
+
+/* string.byte and utf8.codepoint (s [, i [, j]]): a value pushed (and
+   decoded) per byte or character of i..j, j defaulting to i; up to a
+   million in one call. */
+static int l_values(lua_State *L) { return range_call(L, 1); }
+
+/*
+ * utf8.offset(s, n [, i]): walks from i over n characters, and over any
+ * run of continuation bytes however small n is: all of s in one call.
+ * Charged after the stock function (upvalue 1) by the bytes between i
+ * and where it stopped (the end it walked to when it found nothing). One
+ * call's work is bounded by the string; the budget sees it.
+ */
+static int l_utf8_offset(lua_State *L) {
+  size_t len;
+  lua_Integer n, i, to;
+  int top = lua_gettop(L); /* the result goes above the arguments */
+  luaL_checklstring(L, 1, &len);
+  lua_tocfunction(L, lua_upvalueindex(1))(L); /* raises on bad arguments */
+  n = lua_tointeger(L, 2);
+  /* i as the stock function read it (it accepted it: 1..len + 1) */
+  i = top < 3 || lua_isnil(L, 3) ? (n >= 0 ? 1 : (lua_Integer)len + 1)
+                                 : lua_tointeger(L, 3);
+  if (i < 0)
+    i = (lua_Integer)len + i + 1;
+  if (lua_isinteger(L, -1))
+    to = lua_tointeger(L, -1);
+  else
+    to = n > 0 ? (lua_Integer)len + 1 : 1;
+  charge(L, (size_t)(to >= i ? to - i : i - to));
+  return 1;
 }
 
 /* Replace t.name (t at index -1) by `meter` over the stock function. */
@@ -893,9 +931,17 @@ static void meter_libs(lua_State *L) {
   meter_fn(L, "lower", l_per_byte);
   meter_fn(L, "reverse", l_per_byte);
   meter_fn(L, "format", l_per_byte);
+  meter_fn(L, "byte", l_values);
+  lua_pop(L, 1);
+  /* tonumber(s [, base]) reads all of s (first for an 'n', then the
+     digits). */
+  lua_pushglobaltable(L);
+  meter_fn(L, "tonumber", l_per_byte);
   lua_pop(L, 1);
   lua_getglobal(L, LUA_UTF8LIBNAME);
   meter_fn(L, "len", l_utf8_len);
+  meter_fn(L, "codepoint", l_values);
+  meter_fn(L, "offset", l_utf8_offset);
   lua_getglobal(L, LUA_TABLIBNAME);
   lua_getfield(L, -1, "move");
   st->move = lua_tocfunction(L, -1);
