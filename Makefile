@@ -59,6 +59,11 @@ bench-docs: bench
 	@python3 scripts/bench_summary.py bench/results/latest.json \
 	  --write README.md docs/choosing.md
 
+# The library is configured for PREFIX: a program linking libplugkit.a
+# cannot find the install from where it runs, so it looks for
+# plugkit-runner, the SDK header and the Python helper where the install
+# was configured to go (libplugkit.so finds them relative to itself).
+install: CMAKE_ARGS += -DCMAKE_INSTALL_PREFIX=$(abspath $(PREFIX))
 install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 

@@ -30,7 +30,8 @@ else()
        ${CMAKE_INSTALL_FULL_DATADIR}/plugkit/tcc)
   list(APPEND PK_DEFS
     PK_SOURCE_TCC_DIR="${CMAKE_CURRENT_SOURCE_DIR}/source/tcc"
-    PK_SOURCE_TCC_FROM_LIB="${_pk_tcc_from_lib}")
+    PK_SOURCE_TCC_FROM_LIB="${_pk_tcc_from_lib}"
+    PK_SOURCE_TCC_INSTALLED="${CMAKE_INSTALL_FULL_DATADIR}/plugkit/tcc")
   set(_pk_tccrt "plugkit's minimal runtime (va_arg needs Debian's tcc package)")
 endif()
 

@@ -362,8 +362,17 @@ static int compile(pk_plugin *p, source_state *st, int isdir) {
 #ifdef PK_SOURCE_TCC_DIR_SYSTEM
   tcc_set_lib_path(st->tcc, PK_SOURCE_TCC_DIR_SYSTEM);
 #else
-  tcc_set_lib_path(st->tcc, own_dir(PK_SOURCE_TCC_DIR, PK_SOURCE_TCC_FROM_LIB,
-                                    dir, sizeof dir));
+  {
+    /* A program linking the static library has no install beside it:
+       then where the install was made, as for the SDK header below. */
+    const char *tcc = own_dir(PK_SOURCE_TCC_DIR, PK_SOURCE_TCC_FROM_LIB, dir,
+                              sizeof dir);
+    pk__os_stat sb;
+    int islink, isreg, isexec;
+    if (pk__os_lstat(tcc, &sb, &islink, &isreg, &isexec) != PK_OK)
+      tcc = PK_SOURCE_TCC_INSTALLED;
+    tcc_set_lib_path(st->tcc, tcc);
+  }
 #endif
   tcc_set_output_type(st->tcc, TCC_OUTPUT_MEMORY);
   /* The SDK header: from the source tree this library was built in, else
