@@ -627,13 +627,13 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
    wrapper only adapts the types (clang folds it into a plain call). */
 #define PK__WASM_PK__EXP(k, fn, ret, params, ctx)                           \
   PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
-    PK__WRES_##ret r_;                                                      \
+    PK__WRES_##ret pk__r;                                                   \
     if (!(PK__WSCALAR_##ret PK__WSCALARS params))                           \
       pk__wenter();                                                         \
-    r_ = PK__WCALL_##ret(fn(PK__WARGS params));                             \
+    pk__r = PK__WCALL_##ret(fn(PK__WARGS params));                          \
     if (!(PK__WSCALAR_##ret PK__WSCALARS params) && pk__wdepth == 0)        \
       pk__wpend = 1;                                                        \
-    PK__WRETURN_##ret(r_);                                                  \
+    PK__WRETURN_##ret(pk__r);                                               \
   }                                                                         \
   PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \
     (void)r;                                                                \
@@ -644,11 +644,11 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
   PK__WASM_FN(fn, ret, params, &pk__wctx PK__WARGS_C params)
 #define PK__WASM_FN(fn, ret, params, call_args)                             \
   PK__WEXPORT(#fn) PK__WRT_##ret pk__wx_##fn(PK__WPARAMS params) {          \
-    PK__WRES_##ret r_;                                                      \
+    PK__WRES_##ret pk__r;                                                   \
     pk__wenter();                                                           \
     pk__wdepth++;                                                           \
     pk__wctx.status = 0;                                                    \
-    r_ = PK__WCALL_##ret(fn(call_args));                                    \
+    pk__r = PK__WCALL_##ret(fn(call_args));                                 \
     /* A scalar export returns nothing in the arena: free it now; the    */ \
     /* arena of any other dies at the next outermost entry.              */ \
     if (--pk__wdepth == 0) {                                                \
@@ -657,7 +657,7 @@ static int pk__whooks(const pk_plugin_desc *d, pk_ctx *c, uint32_t kind) {
       else                                                                  \
         pk__wpend = 1;                                                      \
     }                                                                       \
-    PK__WRETURN_##ret(r_);                                                  \
+    PK__WRETURN_##ret(pk__r);                                               \
   }                                                                         \
   PK__WEXPORT("cabi_post_" #fn) void pk__wpost_##fn(void *r) {              \
     (void)r;                                                                \
@@ -687,19 +687,19 @@ static pk__wret_area pk__wret;
 #define PK__WPARAM(i, t) PK__SEP##i PK__WP_##t(i)
 #define PK__WARG(i, t) PK__SEP##i PK__WA_##t(i)
 #define PK__WARG_C(i, t) PK__CSEP_##t PK__WA_##t(i)
-#define PK__WP_i32(i) int32_t a##i
-#define PK__WP_i64(i) int64_t a##i
-#define PK__WP_f32(i) float a##i
-#define PK__WP_f64(i) double a##i
-#define PK__WP_str(i) const char *a##i##p, size_t a##i##n
-#define PK__WP_bytes(i) const uint8_t *a##i##p, size_t a##i##n
+#define PK__WP_i32(i) int32_t pk__a##i
+#define PK__WP_i64(i) int64_t pk__a##i
+#define PK__WP_f32(i) float pk__a##i
+#define PK__WP_f64(i) double pk__a##i
+#define PK__WP_str(i) const char *pk__a##i##p, size_t pk__a##i##n
+#define PK__WP_bytes(i) const uint8_t *pk__a##i##p, size_t pk__a##i##n
 #define PK__WP_void(i) void
-#define PK__WA_i32(i) a##i
-#define PK__WA_i64(i) a##i
-#define PK__WA_f32(i) a##i
-#define PK__WA_f64(i) a##i
-#define PK__WA_str(i) PK__MAKE(pk_str, a##i##p, a##i##n)
-#define PK__WA_bytes(i) PK__MAKE(pk_bytes, a##i##p, a##i##n)
+#define PK__WA_i32(i) pk__a##i
+#define PK__WA_i64(i) pk__a##i
+#define PK__WA_f32(i) pk__a##i
+#define PK__WA_f64(i) pk__a##i
+#define PK__WA_str(i) PK__MAKE(pk_str, pk__a##i##p, pk__a##i##n)
+#define PK__WA_bytes(i) PK__MAKE(pk_bytes, pk__a##i##p, pk__a##i##n)
 #define PK__WA_void(i)
 /* Wrapper result type, the local holding the result, and the return. */
 #define PK__WRT_i32 int32_t
@@ -750,20 +750,22 @@ static pk__wret_area pk__wret;
    check generates no code, so unused-function warnings cannot fire. */
 #define PK__DEFS_PK__EXP(k, fn, ret, params, ctx)                           \
   PK__CHECK(fn, PK__RT_##ret (*)(PK__CTYPES params))                        \
-  static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
-    (void)c;                                                                \
-    (void)a;                                                                \
-    (void)r;                                                                \
+  static int pk__thunk_##fn(pk_ctx *pk__c, const pk_val *pk__a,            \
+                            pk_val *pk__r) {                                \
+    (void)pk__c;                                                            \
+    (void)pk__a;                                                            \
+    (void)pk__r;                                                            \
     PK__RET_##ret(fn(PK__ARGS params));                                     \
     return 0;                                                               \
   }
 #define PK__DEFS_PK__EXPC(k, fn, ret, params, ctx)                          \
   PK__CHECK(fn, PK__RT_##ret (*)(pk_ctx * PK__CTYPES_C params))             \
-  static int pk__thunk_##fn(pk_ctx *c, const pk_val *a, pk_val *r) {        \
-    (void)a;                                                                \
-    (void)r;                                                                \
-    PK__RET_##ret(fn(c PK__ARGS_C params));                                 \
-    return c->status;                                                       \
+  static int pk__thunk_##fn(pk_ctx *pk__c, const pk_val *pk__a,            \
+                            pk_val *pk__r) {                                \
+    (void)pk__a;                                                            \
+    (void)pk__r;                                                            \
+    PK__RET_##ret(fn(pk__c PK__ARGS_C params));                             \
+    return pk__c->status;                                                   \
   }
 #define PK__DEFS_PK__INIT(k, fn, ret, params, ctx)                          \
   PK__CHECK(fn, int (*)(pk_ctx *))
@@ -835,19 +837,19 @@ static pk__wret_area pk__wret;
 #define PK__CSEP_str ,
 #define PK__CSEP_bytes ,
 #define PK__CSEP_void
-#define PK__AV_i32(i) a[i].i32
-#define PK__AV_i64(i) a[i].i64
-#define PK__AV_f32(i) a[i].f32
-#define PK__AV_f64(i) a[i].f64
-#define PK__AV_str(i) a[i].str
-#define PK__AV_bytes(i) a[i].bytes
+#define PK__AV_i32(i) pk__a[i].i32
+#define PK__AV_i64(i) pk__a[i].i64
+#define PK__AV_f32(i) pk__a[i].f32
+#define PK__AV_f64(i) pk__a[i].f64
+#define PK__AV_str(i) pk__a[i].str
+#define PK__AV_bytes(i) pk__a[i].bytes
 #define PK__AV_void(i)
-#define PK__RET_i32(x) (r[0].type = PK_T_I32, r[0].i32 = (x))
-#define PK__RET_i64(x) (r[0].type = PK_T_I64, r[0].i64 = (x))
-#define PK__RET_f32(x) (r[0].type = PK_T_F32, r[0].f32 = (x))
-#define PK__RET_f64(x) (r[0].type = PK_T_F64, r[0].f64 = (x))
-#define PK__RET_str(x) (r[0].type = PK_T_STR, r[0].str = (x))
-#define PK__RET_bytes(x) (r[0].type = PK_T_BYTES, r[0].bytes = (x))
+#define PK__RET_i32(x) (pk__r[0].type = PK_T_I32, pk__r[0].i32 = (x))
+#define PK__RET_i64(x) (pk__r[0].type = PK_T_I64, pk__r[0].i64 = (x))
+#define PK__RET_f32(x) (pk__r[0].type = PK_T_F32, pk__r[0].f32 = (x))
+#define PK__RET_f64(x) (pk__r[0].type = PK_T_F64, pk__r[0].f64 = (x))
+#define PK__RET_str(x) (pk__r[0].type = PK_T_STR, pk__r[0].str = (x))
+#define PK__RET_bytes(x) (pk__r[0].type = PK_T_BYTES, pk__r[0].bytes = (x))
 #define PK__RET_void(x) (x)
 #define PK__PS_i32 "i32"
 #define PK__PS_i64 "i64"
