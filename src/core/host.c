@@ -84,11 +84,14 @@ int pk_host_define(pk_host *h, const char *name, const char *sig,
 
   if (h == NULL)
     return PK_EINVAL;
-  if (!valid_name(name) || fn == NULL)
+  if (!valid_name(name))
     return pk__err(h, PK_EINVAL, NULL, "define",
                    "host function name '%s' is not an identifier of at "
-                   "most 63 characters, or the callback is NULL",
+                   "most 63 characters",
                    name ? name : "(null)");
+  if (fn == NULL)
+    return pk__err(h, PK_EINVAL, NULL, "define",
+                   "host function '%s': the callback is NULL", name);
   if (pk__sig_parse(sig, &f.sig, why, sizeof why) < 0)
     return pk__err(h, PK_EINVAL, NULL, "define",
                    "host function '%s': bad signature '%s': %s", name,

@@ -91,11 +91,15 @@ PK_TEST(host_define_checks) {
   PKT_CONTAINS(pk_host_errmsg(h), "already defined");
   PKT_RC(h, pk_host_define(h, "bad name", "()->()", noop_fn, NULL),
          PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h), "host function name 'bad name' is not an "
+                                  "identifier of at most 63 characters");
   PKT_RC(h, pk_host_define(h, "", "()->()", noop_fn, NULL), PK_EINVAL);
   PKT_RC(h, pk_host_define(h, NULL, "()->()", noop_fn, NULL), PK_EINVAL);
   PKT_RC(h, pk_host_define(h, "f", "(i32", noop_fn, NULL), PK_EINVAL);
   PKT_CONTAINS(pk_host_errmsg(h), "bad signature '(i32'");
   PKT_RC(h, pk_host_define(h, "g", "()->()", NULL, NULL), PK_EINVAL);
+  PKT_CONTAINS(pk_host_errmsg(h), "define: host function 'g': the callback "
+                                  "is NULL");
   PKT_EQ_INT(pk_host_define(NULL, "g", "()->()", noop_fn, NULL), PK_EINVAL);
   pk_host_destroy(h);
 }
