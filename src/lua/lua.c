@@ -1249,6 +1249,17 @@ static int script_invoke(pk__lane *l, pk_func *f, const pk_val *args,
   lua_State *L = st->L;
   int top = lua_gettop(L), h = 1, status, rc = PK_OK;
 
+  /* The state reset_after_call makes runs its chunk and init while the
+     lane holds it: a host function they call that calls the plugin back
+     reaches it here, where the core stops such a call for a state the
+     open or the pool makes (it has no state yet). The same answer, so
+     that the state calls start from is the one the open made. */
+  if (!st->inited)
+    return pk__perr(p, PK_EINIT,
+                    "'%s' was called during the init of the instance it "
+                    "would run in (by a host function init calls): an "
+                    "instance takes calls once its init has returned",
+                    f->name);
   st->lane = l;
   /* A call from inside a host function (the plugin calls the host, which
      calls the plugin) stacks above the outer call's values, and runs on

@@ -289,6 +289,29 @@ PK_TEST(nested_call_keeps_deadline) {
   done();
 }
 
+/* reset_after_call: a host function the new state's init calls that
+   calls the plugin back is refused, as in the state the open made (it
+   ran in the half-made state, whose init then left n at 101: every call
+   after the first started from another state than the open's). */
+PK_TEST(reset_init_calls_back) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  char why[512];
+  int i;
+  o.grants = "callback";
+  o.reset_after_call = 1;
+  PKT_RC(host, open_with("reset_init_callback.lua", &o), PK_OK);
+  for (i = 0; i < 3; i++) {
+    PKT_RC(host, pk_func_call(fn("get"), NULL, 0, &out, 1), PK_OK);
+    PKT_EQ_INT(out.i32, 1);
+    PKT_RC(host, pk_func_call(fn("why"), NULL, 0, &out, 1), PK_OK);
+    snprintf(why, sizeof why, "%.*s", (int)out.str.len, out.str.ptr);
+    PKT_CONTAINS(why, "host function 'callback' failed: plugin "
+                      "initialisation failed (EINIT)");
+  }
+  done();
+}
+
 /* ---- script code where the count hook cannot reach it ------------------- */
 
 /* The budget error is raised inside the count hook, where Lua runs the
