@@ -1211,6 +1211,24 @@ static int reset_instance(pk_plugin *p, pk__lane *l, int rc) {
   return rc;
 }
 
+/* The same after a call that failed: it fails with its own code, so its
+   message stays too, whatever the reset sets on its way (a Lua state's
+   fini and init are script code whose host functions may fail, caught;
+   a reset that fails says why). */
+PK__NOINLINE static int reset_failed(pk_plugin *p, pk__lane *l, int rc) {
+  char msg[PK__ERRMSG_MAX], *buf;
+  const char *m = pk__thread_errmsg_get(p->host);
+  size_t n = strlen(m);
+  if (n >= sizeof msg)
+    n = sizeof msg - 1;
+  memcpy(msg, m, n);
+  msg[n] = '\0';
+  rc = reset_instance(p, l, rc);
+  if ((buf = pk__thread_errmsg(p->host)) != NULL)
+    memcpy(buf, msg, n + 1);
+  return rc;
+}
+
 /* A ready lane of a reset_after_call plugin: the call, then the reset, no
    lock. `busy` as for call_slow (l->busy raised already). */
 PK__NOINLINE static int call_reset(pk_func *f, pk__lane *l, unsigned busy,
@@ -1221,7 +1239,7 @@ PK__NOINLINE static int call_reset(pk_func *f, pk__lane *l, unsigned busy,
     pk__arena_reset(p->host, &l->arena);
   rc = dispatch(f, l, args, results);
   if (busy == 0)
-    rc = reset_instance(p, l, rc);
+    rc = rc < 0 ? reset_failed(p, l, rc) : reset_instance(p, l, rc);
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
   return rc;
 }
@@ -1352,7 +1370,7 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   if (busy == 0)
     l->deadline_ns = 0; /* the reset is not the call's */
   if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL)
-    rc = reset_instance(p, l, rc);
+    rc = rc < 0 ? reset_failed(p, l, rc) : reset_instance(p, l, rc);
   if (locked && --p->call_depth == 0) {
     __atomic_store_n(&p->call_owner, 0, __ATOMIC_RELAXED);
     pk__os_mutex_unlock(&p->call_mu);

@@ -312,6 +312,47 @@ PK_TEST(reset_init_calls_back) {
   done();
 }
 
+/* host.count(): 1, 2, 3... */
+static int count_calls;
+static int count(void *ud, pk_plugin *caller, const pk_val *args,
+                 pk_val *results) {
+  (void)ud, (void)caller, (void)args;
+  results[0] = PK_I32(++count_calls);
+  return PK_OK;
+}
+
+/* host.nope(): fails. */
+static int nope(void *ud, pk_plugin *caller, const pk_val *args,
+                pk_val *results) {
+  (void)ud, (void)args, (void)results;
+  pk_plugin_fail(caller, "nope");
+  return PK_EHOST;
+}
+
+/* reset_after_call after a failing call: the message is the call's, as
+   the code is (the reset's fini and init set others: "host function
+   'nope' failed", then "init: state three refuses", with PK_EPLUGIN). */
+PK_TEST(reset_keeps_call_message) {
+  pk_open_opts o = PK_OPEN_OPTS_INIT;
+  pk_val out;
+  int i;
+  host = test_host();
+  PKT_RC(host, pk_host_define(host, "count", "()->i32", count, NULL), PK_OK);
+  PKT_RC(host, pk_host_define(host, "nope", "()->()", nope, NULL), PK_OK);
+  o.grants = "count,nope";
+  o.reset_after_call = 1;
+  plug = NULL;
+  PKT_RC(host, pk_plugin_open(host, fx("reset_call_message.lua"), &o, &plug),
+         PK_OK);
+  for (i = 0; i < 3; i++) { /* the second reset fails: state 3 */
+    PKT_RC(host, pk_func_call(fn("boom"), NULL, 0, &out, 1), PK_EPLUGIN);
+    PKT_CONTAINS(pk_host_errmsg(host), "reset_call_message.lua: call "
+                                       "'boom': boom from the call");
+  }
+  PKT_EQ_INT(count_calls, 5); /* states 1, 2, 3 (failed), 4 and 5 */
+  done();
+}
+
 /* ---- script code where the count hook cannot reach it ------------------- */
 
 /* The budget error is raised inside the count hook, where Lua runs the
