@@ -209,7 +209,8 @@ typedef struct pk_open_opts {
    */
   int call_timeout_ms; /* a deadline for the whole call (its log lines,
                           host calls, nested calls, a wait for an
-                          instance and the making of one included): past it
+                          instance and the making of one, the reset of
+                          reset_after_call included): past it
                           PK_ETIMEOUT (a child process is killed). It
                           bounds the open too (start function, init; for
                           a child the whole handshake, 10 s when 0). */

@@ -1116,7 +1116,7 @@ static int lane_ready(const pk_plugin *p, const pk__lane *l) {
    a host function that the init of an instance being made calls (at open,
    or for this very lane), and that instance takes calls only once its
    init has returned. (p->mu held, released on return. No deadline to
-   clear: only a checkout sets one, and then the lane has an instance.) */
+   clear: an outermost call sets one, and then the lane has an instance.) */
 static int init_callback_error(pk_func *f, pk__lane *l, unsigned busy) {
   pk_plugin *p = f->plugin;
   pk__os_mutex_unlock(&p->mu);
@@ -1237,9 +1237,16 @@ PK__NOINLINE static int call_reset(pk_func *f, pk__lane *l, unsigned busy,
   int rc;
   if (busy == 0 && l->arena.dirty)
     pk__arena_reset(p->host, &l->arena);
+  /* call_timeout_ms bounds the whole call, the reset too (a Lua state's
+     fini and the new state's chunk and init): one deadline for both
+     (pk__call_deadline). */
+  if (busy == 0 && p->timeout_ms > 0)
+    l->deadline_ns = pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
   rc = dispatch(f, l, args, results);
-  if (busy == 0)
+  if (busy == 0) {
     rc = rc < 0 ? reset_failed(p, l, rc) : reset_instance(p, l, rc);
+    l->deadline_ns = 0;
+  }
   __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
   return rc;
 }
@@ -1326,12 +1333,14 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
       __atomic_store_n(&l->busy, busy, __ATOMIC_RELEASE);
       return closed_error(f);
     }
+    /* call_timeout_ms bounds the whole call: the wait, the new
+       instance's init, the call itself and a reset_after_call
+       (pk__call_deadline). */
+    if ((p->flags & PK__PF_POOL) && p->timeout_ms > 0 &&
+        (l->inst == NULL || (p->flags & PK__PF_RESET)))
+      l->deadline_ns =
+          pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
     if ((p->flags & PK__PF_POOL) && l->inst == NULL) {
-      /* call_timeout_ms bounds the whole call: the wait, the new
-         instance's init and the call itself (pk__call_deadline). */
-      if (p->timeout_ms > 0)
-        l->deadline_ns =
-            pk__os_clock_ns(1) + (uint64_t)p->timeout_ms * 1000000u;
       if ((rc = checkout(p, l)) < 0) {
         pk__os_mutex_unlock(&p->mu);
         l->deadline_ns = 0;
@@ -1367,10 +1376,10 @@ PK__NOINLINE static int call_slow(pk_func *f, pk__lane *l, unsigned busy,
   if (busy == 0 && l->arena.dirty)
     pk__arena_reset(p->host, &l->arena);
   rc = dispatch(f, l, args, results);
-  if (busy == 0)
-    l->deadline_ns = 0; /* the reset is not the call's */
   if (busy == 0 && (p->flags & PK__PF_RESET) && l->inst != NULL)
     rc = rc < 0 ? reset_failed(p, l, rc) : reset_instance(p, l, rc);
+  if (busy == 0)
+    l->deadline_ns = 0;
   if (locked && --p->call_depth == 0) {
     __atomic_store_n(&p->call_owner, 0, __ATOMIC_RELAXED);
     pk__os_mutex_unlock(&p->call_mu);
