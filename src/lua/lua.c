@@ -610,15 +610,15 @@ static int l_rep(lua_State *L) {
 }
 
 /*
- * string.upper, lower, reverse and format, utf8.len, and tonumber on a
- * string loop over every
- * byte in C at 1.5-5 ns a byte, about an instruction's time each (the
- * VM's own work on strings, `..` and `<`, is memcpy's and memcmp's speed
- * and left to the hook's period): utf8.len of a 16 MB string took 270 ms
- * in one instruction, and a loop of them ran for a minute past the
- * deadline. A step per byte of the strings they read, charged before the
- * work. Upvalue 1 is the stock function, called in this frame (its
- * argument errors name the function as before).
+ * string.upper, lower, reverse and format, tonumber, and the utf8 and
+ * range functions below loop over every byte in C at 1.5-5 ns a byte,
+ * about an instruction's time each (the VM's own work on strings, `..`
+ * and `<`, is memcpy's and memcmp's speed and left to the hook's
+ * period): utf8.len of a 16 MB string took 270 ms in one instruction,
+ * and a loop of them ran for a minute past the deadline. Here: a step
+ * per byte of the strings they read, charged before the work. Upvalue 1
+ * is the stock function, called in this frame (its argument errors name
+ * the function as before).
  */
 static int l_per_byte(lua_State *L) {
   int i, top = lua_gettop(L);
