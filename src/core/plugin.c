@@ -1564,18 +1564,12 @@ static inline int call_fast(pk_func *f, const pk_val *args, pk_val *results) {
 }
 
 /* A call with a NULL args or results (legal where the count is 0), or
-   bad counts: the full checks, off the hot path. */
+   bad counts: bad_call's full checks, off the hot path. */
 PK__NOINLINE static int call_unusual(pk_func *f, const pk_val *args,
                                      size_t nargs, pk_val *results,
                                      size_t nresults) {
-  size_t i;
-  if (nargs != f->sig.nparams || nresults < f->sig.nresults ||
-      (nargs > 0 && args == NULL) || (f->sig.nresults > 0 && results == NULL))
-    return bad_call(f, args, nargs, results, nresults);
-  for (i = 0; i < nargs; i++)
-    if (args[i].type != f->sig.params[i])
-      return bad_call(f, args, nargs, results, nresults);
-  return call_fast(f, args, results);
+  int rc = bad_call(f, args, nargs, results, nresults);
+  return rc < 0 ? rc : call_fast(f, args, results);
 }
 
 /*
